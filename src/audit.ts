@@ -1,0 +1,125 @@
+// Append-only JSON-lines audit log (SPEC §7). It takes named safe fields only: there is no field that could
+// carry a secret, a header value or a query string, and `path` is cut at '?' defensively.
+import { appendFile, open, readFile } from 'node:fs/promises';
+
+export type AuditEventName =
+  | 'login'
+  | 'logout'
+  | 'revoke'
+  | 'remove'
+  | 'export'
+  | 'reveal'
+  | 'set_default'
+  | 'register'
+  | 'override_saved'
+  | 'override_reset'
+  | 'unlock'
+  | 'lock'
+  | 'passphrase_set'
+  | 'passphrase_removed'
+  | 'run_start'
+  | 'run_end'
+  | 'inject'
+  | 'no_match'
+  | 'ambiguous'
+  | 'refresh'
+  | 'refresh_failed';
+
+export interface AuditFields {
+  provider?: string;
+  connection?: string;
+  run?: string;
+  method?: string;
+  host?: string;
+  path?: string;
+  status?: number;
+  ms?: number;
+  reason?: string;
+}
+
+export interface AuditEntry extends AuditFields {
+  ts: string;
+  event: AuditEventName;
+}
+
+export interface AuditLog {
+  record(event: AuditEventName, fields?: AuditFields): void;
+  /** Resolves when every record() so far is on disk. */
+  flush(): Promise<void>;
+  readRecent(limit: number): Promise<AuditEntry[]>;
+  /** Called for every entry after it is queued (the activity page listens). */
+  subscribe(listener: (entry: AuditEntry) => void): () => void;
+}
+
+const SAFE_KEYS: (keyof AuditFields)[] = ['provider', 'connection', 'run', 'method', 'host', 'path', 'status', 'ms', 'reason'];
+
+export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {}, now = new Date()): AuditEntry {
+  const entry: AuditEntry = { ts: now.toISOString(), event };
+  for (const key of SAFE_KEYS) {
+    const value = fields[key];
+    if (value === undefined || value === null) continue;
+    if (key === 'status' || key === 'ms') {
+      if (typeof value === 'number' && Number.isFinite(value)) (entry as unknown as Record<string, unknown>)[key] = value;
+      continue;
+    }
+    let text = String(value);
+    if (key === 'path') text = text.split('?')[0]!;
+    (entry as unknown as Record<string, unknown>)[key] = text.slice(0, 512);
+  }
+  return entry;
+}
+
+export function createAuditLog(path: string): AuditLog {
+  let chain: Promise<void> = Promise.resolve();
+  let created = false;
+  const listeners = new Set<(entry: AuditEntry) => void>();
+
+  async function ensureFile(): Promise<void> {
+    if (created) return;
+    // Create with 0600 before the first append so the mode never depends on the umask.
+    const handle = await open(path, 'a', 0o600);
+    await handle.close();
+    created = true;
+  }
+
+  return {
+    record(event, fields) {
+      const entry = buildAuditEntry(event, fields);
+      const line = `${JSON.stringify(entry)}\n`;
+      chain = chain
+        .then(ensureFile)
+        .then(() => appendFile(path, line, { mode: 0o600 }))
+        .catch((err: unknown) => {
+          process.stderr.write(`authsome: could not write the audit log ${path}: ${(err as Error).message}\n`);
+        });
+      for (const listener of listeners) listener(entry);
+    },
+    flush() {
+      return chain;
+    },
+    async readRecent(limit) {
+      await chain;
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+      const lines = text.split('\n').filter((l) => l.trim() !== '');
+      const out: AuditEntry[] = [];
+      for (const line of lines.slice(-Math.max(0, limit))) {
+        try {
+          out.push(JSON.parse(line) as AuditEntry);
+        } catch {
+          // A torn last line after a crash is skipped, not fatal.
+        }
+      }
+      return out;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

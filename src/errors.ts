@@ -1,0 +1,148 @@
+// The catalogue of every user-facing error. Core code throws AppError; each adapter maps the code
+// (cli/output.ts → exit code, server → HTTP status, proxy → 502 JSON). Messages never contain a secret.
+
+export type ErrorCode =
+  | 'USAGE'
+  | 'CANCELLED'
+  | 'INVALID_INPUT'
+  | 'INVALID_KEY'
+  | 'INVALID_NAME'
+  | 'INVALID_PROVIDER_FILE'
+  | 'PROVIDER_NOT_FOUND'
+  | 'PROVIDER_EXISTS'
+  | 'CONNECTION_NOT_FOUND'
+  | 'FIELD_NOT_FOUND'
+  | 'CREDENTIAL_MISSING'
+  | 'CREDENTIAL_EXPIRED'
+  | 'WRONG_PASSPHRASE'
+  | 'VAULT_LOCKED'
+  | 'VAULT_DAMAGED'
+  | 'VAULT_MODE'
+  | 'ALREADY_RUNNING'
+  | 'PORT_IN_USE'
+  | 'SERVER_UNAVAILABLE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'UPSTREAM'
+  | 'INTERNAL';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly hint?: string;
+  constructor(code: ErrorCode, message: string, hint?: string) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.hint = hint;
+  }
+  toJSON(): { error: ErrorCode; message: string; hint?: string } {
+    return { error: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError;
+}
+
+/** Rebuilds an AppError from its JSON form (the CLI receives errors from the server this way). */
+export function parseAppError(body: unknown): AppError | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const { error, message, hint } = body as Record<string, unknown>;
+  if (typeof error !== 'string' || typeof message !== 'string') return undefined;
+  return new AppError(error as ErrorCode, message, typeof hint === 'string' ? hint : undefined);
+}
+
+const listHint = "Run 'authsome list' to see the available providers.";
+
+export const errors = {
+  usage: (message: string, hint?: string) => new AppError('USAGE', message, hint),
+  cancelled: () => new AppError('CANCELLED', 'Cancelled.'),
+  invalidInput: (message: string, hint?: string) => new AppError('INVALID_INPUT', message, hint),
+
+  invalidKey: (displayName: string, hint: string | undefined, pattern: string | undefined) =>
+    new AppError(
+      'INVALID_KEY',
+      `This does not look like a valid ${displayName} API key.`,
+      hint ?? (pattern ? `The key must match the pattern ${pattern}.` : undefined),
+    ),
+  emptyKey: (displayName: string, docsUrl?: string) =>
+    new AppError(
+      'INVALID_KEY',
+      `No ${displayName} API key was entered.`,
+      docsUrl ? `Paste the key you created at ${docsUrl}.` : 'Paste the key and press Enter.',
+    ),
+  invalidName: (kind: 'provider' | 'connection', name: string) =>
+    new AppError(
+      'INVALID_NAME',
+      `Invalid ${kind} name '${name}'.`,
+      kind === 'connection'
+        ? "Connection names are 1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit."
+        : "Provider names are lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    ),
+  invalidProviderFile: (path: string, detail: string, hint?: string) =>
+    new AppError(
+      'INVALID_PROVIDER_FILE',
+      `Provider file ${path} is invalid: ${detail}.`,
+      hint ?? "Fix the file (see 'authsome inspect openai' for a valid example), or delete it to use the bundled definition.",
+    ),
+  providerNotFound: (name: string) => new AppError('PROVIDER_NOT_FOUND', `Provider '${name}' not found.`, listHint),
+  providerExists: (name: string) =>
+    new AppError('PROVIDER_EXISTS', `Provider '${name}' already exists.`, 'Use --force to replace it.'),
+  connectionNotFound: (provider: string, connection: string) =>
+    new AppError(
+      'CONNECTION_NOT_FOUND',
+      `Connection '${connection}' not found for provider '${provider}'.`,
+      `Run 'authsome login ${provider}${connection === 'default' ? '' : ` --connection ${connection}`}' first, or 'authsome list' to see your connections.`,
+    ),
+  fieldNotFound: (field: string) =>
+    new AppError('FIELD_NOT_FOUND', `Field '${field}' not found.`, "Run the command without --field to see every field."),
+  credentialMissing: (provider: string, connection: string) =>
+    new AppError(
+      'CREDENTIAL_MISSING',
+      `The connection ${provider} (${connection}) has no usable credential.`,
+      `Run 'authsome login ${provider} --force'.`,
+    ),
+  credentialExpired: (provider: string, connection: string, detail?: string) =>
+    new AppError(
+      'CREDENTIAL_EXPIRED',
+      `The credential for ${provider} (${connection}) has expired${detail ? `: ${detail}` : ''}.`,
+      `Run 'authsome login ${provider} --force'.`,
+    ),
+
+  wrongPassphrase: (vaultPath: string) =>
+    new AppError('WRONG_PASSPHRASE', `Wrong passphrase for the vault at ${vaultPath}.`, 'Check the passphrase and try again.'),
+  vaultLocked: () => new AppError('VAULT_LOCKED', 'The vault is locked.', "Run 'authsome unlock'."),
+  vaultDamaged: (vaultPath: string, detail: string) =>
+    new AppError(
+      'VAULT_DAMAGED',
+      `The vault at ${vaultPath} is damaged: ${detail}.`,
+      `authsome has not changed it. Restore the copy from the previous write: stop the server ('authsome daemon stop'), then 'cp ${vaultPath}.bak ${vaultPath}'.`,
+    ),
+  vaultMode: (message: string, hint?: string) => new AppError('VAULT_MODE', message, hint),
+
+  alreadyRunning: (pid: number, url: string) =>
+    new AppError(
+      'ALREADY_RUNNING',
+      `authsome is already running (pid ${pid}) on ${url}`,
+      "Use 'authsome daemon status', or 'authsome daemon stop' to stop it.",
+    ),
+  portInUse: (host: string, port: number) =>
+    new AppError(
+      'PORT_IN_USE',
+      `Port ${port} on ${host} is already in use by another program.`,
+      `Stop that program, or run authsome on another port: AUTHSOME_PORT=<port> (or 'authsome serve --port <port>').`,
+    ),
+  serverUnavailable: (detail: string, hint?: string) =>
+    new AppError(
+      'SERVER_UNAVAILABLE',
+      `The authsome server is not available: ${detail}.`,
+      hint ?? "Start it with 'authsome daemon start' (or unset AUTHSOME_NO_AUTOSTART), then see 'authsome daemon logs'.",
+    ),
+  unauthorized: (message = 'Missing or invalid API token.') => new AppError('UNAUTHORIZED', message),
+  forbidden: (message: string) => new AppError('FORBIDDEN', message),
+  notFound: (message = 'Not found.') => new AppError('NOT_FOUND', message),
+  upstream: (message: string, hint?: string) => new AppError('UPSTREAM', message, hint),
+  internal: (message = 'Internal error.') =>
+    new AppError('INTERNAL', message, "See 'authsome daemon logs' for details."),
+};

@@ -1,0 +1,80 @@
+// The only module that reads AUTHSOME_HOME or import.meta.url: every other file receives paths from here.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Package root: src/paths.ts and dist/paths.js both sit one level below it. */
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const packagePaths = {
+  root: packageRoot,
+  providers: join(packageRoot, 'providers'),
+  views: join(packageRoot, 'views'),
+  public: join(packageRoot, 'public'),
+  cliEntry: join(packageRoot, 'dist', 'cli', 'main.js'),
+  packageJson: join(packageRoot, 'package.json'),
+};
+
+let cachedVersion: string | undefined;
+export function loadPackageVersion(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(packagePaths.packageJson, 'utf8')) as { version: string }).version;
+  return cachedVersion;
+}
+
+export const DEFAULT_PORT = 7998;
+export const LOOPBACK_HOST = '127.0.0.1';
+
+export function resolveHomeDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.AUTHSOME_HOME;
+  return resolve(fromEnv && fromEnv.trim() !== '' ? fromEnv : join(homedir(), '.authsome'));
+}
+
+export interface HomePaths {
+  home: string;
+  vault: string;
+  vaultBackup: string;
+  masterKey: string;
+  providers: string;
+  server: string;
+  state: string;
+  token: string;
+  serverLog: string;
+  lock: string;
+  ca: string;
+  caCert: string;
+  caBundle: string;
+  audit: string;
+}
+
+export function buildHomePaths(home: string): HomePaths {
+  const server = join(home, 'server');
+  const ca = join(home, 'ca');
+  return {
+    home,
+    vault: join(home, 'vault.json'),
+    vaultBackup: join(home, 'vault.json.bak'),
+    masterKey: join(home, 'master.key'),
+    providers: join(home, 'providers'),
+    server,
+    state: join(server, 'state.json'),
+    token: join(server, 'token'),
+    serverLog: join(server, 'server.log'),
+    lock: join(server, 'lock'),
+    ca,
+    caCert: join(ca, 'ca.pem'),
+    caBundle: join(ca, 'bundle.pem'),
+    audit: join(home, 'audit.log'),
+  };
+}
+
+/** The configured port: AUTHSOME_PORT (0 = ephemeral) or 7998. */
+export function resolvePort(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.AUTHSOME_PORT;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`AUTHSOME_PORT must be a port number (0-65535), got '${raw}'`);
+  }
+  return port;
+}
