@@ -30,11 +30,14 @@ export type ErrorCode =
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
-  constructor(code: ErrorCode, message: string, hint?: string) {
+  /** The bare reason, for callers that phrase the message themselves (e.g. `list` warnings). */
+  readonly detail?: string;
+  constructor(code: ErrorCode, message: string, hint?: string, detail?: string) {
     super(message);
     this.name = 'AppError';
     this.code = code;
     this.hint = hint;
+    this.detail = detail;
   }
   toJSON(): { error: ErrorCode; message: string; hint?: string } {
     return { error: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
@@ -84,7 +87,8 @@ export const errors = {
     new AppError(
       'INVALID_PROVIDER_FILE',
       `Provider file ${path} is invalid: ${detail}.`,
-      hint ?? "Fix the file (see 'authsome inspect openai' for a valid example), or delete it to use the bundled definition.",
+      hint ?? "Fix the file ('authsome inspect openai' prints a valid example), or delete it to use the bundled definition.",
+      detail,
     ),
   providerNotFound: (name: string) => new AppError('PROVIDER_NOT_FOUND', `Provider '${name}' not found.`, listHint),
   providerExists: (name: string) =>
@@ -145,4 +149,19 @@ export const errors = {
   upstream: (message: string, hint?: string) => new AppError('UPSTREAM', message, hint),
   internal: (message = 'Internal error.') =>
     new AppError('INTERNAL', message, "See 'authsome daemon logs' for details."),
+};
+
+export const vaultErrors = {
+  keyFileMissing: (vaultPath: string, keyPath: string) =>
+    new AppError(
+      'VAULT_DAMAGED',
+      `The vault at ${vaultPath} cannot be opened: its key file ${keyPath} is missing or unreadable.`,
+      `Restore ${keyPath} from a backup. authsome has not changed the vault.`,
+    ),
+  vaultMissing: (vaultPath: string) =>
+    new AppError(
+      'VAULT_DAMAGED',
+      `The vault at ${vaultPath} is missing, but its backup ${vaultPath}.bak exists.`,
+      `Restore it with 'cp ${vaultPath}.bak ${vaultPath}' (authsome will not create a new, empty vault over it).`,
+    ),
 };

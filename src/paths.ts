@@ -68,6 +68,12 @@ export function buildHomePaths(home: string): HomePaths {
   };
 }
 
+/** A path as a person reads it: under the home directory, shown as ~/… */
+export function displayPath(path: string): string {
+  const home = homedir();
+  return home && home !== '/' && path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
+}
+
 /** The configured port: AUTHSOME_PORT (0 = ephemeral) or 7998. */
 export function resolvePort(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.AUTHSOME_PORT;

@@ -1,0 +1,99 @@
+// `authsome doctor`: health checks with a verdict each (home permissions, server, vault, provider files);
+// exits non-zero when any check fails.
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defineCommand } from 'citty';
+import { connectApi } from '../../client/api-client.js';
+import { AppError } from '../../errors.js';
+import { buildHomePaths, resolveHomeDir, type HomePaths } from '../../paths.js';
+import { getOutput } from '../output.js';
+
+type Verdict = 'ok' | 'warn' | 'fail';
+interface Check {
+  name: string;
+  verdict: Verdict;
+  detail: string;
+  hint?: string;
+}
+
+async function checkPermissions(paths: HomePaths): Promise<Check[]> {
+  const checks: Check[] = [];
+  const wrong: string[] = [];
+  const dirs = [paths.home, paths.providers, paths.server, paths.ca];
+  const files = [paths.vault, paths.vaultBackup, paths.masterKey, paths.audit, paths.state, paths.token, paths.serverLog, paths.caCert, paths.caBundle];
+  for (const dir of dirs) {
+    const mode = await readMode(dir);
+    if (mode !== undefined && mode !== 0o700) wrong.push(`${dir} is ${octal(mode)} (want 0700)`);
+  }
+  let fileCount = 0;
+  for (const file of files) {
+    const mode = await readMode(file);
+    if (mode === undefined) continue;
+    fileCount++;
+    if (mode !== 0o600) wrong.push(`${file} is ${octal(mode)} (want 0600)`);
+  }
+  checks.push(
+    wrong.length === 0
+      ? { name: 'Permissions', verdict: 'ok', detail: `${paths.home} and its ${fileCount} files are private (0700/0600)` }
+      : { name: 'Permissions', verdict: 'fail', detail: wrong.join('; '), hint: `Run: chmod 700 ${paths.home} && chmod 600 <file>` },
+  );
+  const shared: string[] = [];
+  for (const file of await readdir(paths.providers).catch(() => [] as string[])) {
+    const mode = await readMode(join(paths.providers, file));
+    if (mode !== undefined && (mode & 0o022) !== 0) shared.push(`${file} (${octal(mode)})`);
+  }
+  if (shared.length > 0) {
+    checks.push({ name: 'Provider files', verdict: 'warn', detail: `writable by others: ${shared.join(', ')}`, hint: 'Anyone who can edit them can redirect credentials: chmod go-w them.' });
+  }
+  return checks;
+}
+
+async function readMode(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
+const octal = (mode: number) => `0${mode.toString(8)}`;
+
+async function checkServer(): Promise<Check[]> {
+  const checks: Check[] = [];
+  let api;
+  try {
+    api = await connectApi({ onProgress: () => {} });
+  } catch (err) {
+    const e = err instanceof AppError ? err : undefined;
+    return [{ name: 'Server', verdict: 'fail', detail: e?.message ?? String(err), hint: e?.hint }];
+  }
+  const status = await api.call<{ version: string; url: string; pid: number; vault: { path: string; mode: string; state: string; error?: { message: string; hint?: string } }; connections: number | null }>('GET', '/status');
+  checks.push({ name: 'Server', verdict: 'ok', detail: `running (pid ${status.pid}) at ${status.url}, version ${status.version}` });
+  const v = status.vault;
+  if (v.state === 'damaged') checks.push({ name: 'Vault', verdict: 'fail', detail: v.error?.message ?? 'damaged', hint: v.error?.hint });
+  else if (v.state === 'locked') checks.push({ name: 'Vault', verdict: 'warn', detail: `${v.path} is locked (${v.mode} mode)`, hint: "Run 'authsome unlock'." });
+  else checks.push({ name: 'Vault', verdict: 'ok', detail: `${v.path} unlocked (${v.mode} mode), ${status.connections ?? 0} connection(s)` });
+  const { warnings } = await api.call<{ warnings: { path: string; reason: string }[] }>('GET', '/providers');
+  if (warnings.length === 0) checks.push({ name: 'Providers', verdict: 'ok', detail: 'every custom provider file is valid' });
+  for (const w of warnings) {
+    checks.push({ name: 'Providers', verdict: 'fail', detail: `${w.path} is ignored: ${w.reason}`, hint: 'Fix the file or delete it.' });
+  }
+  return checks;
+}
+
+export default defineCommand({
+  meta: { name: 'doctor', description: 'Check home permissions, the server, the vault and provider files.' },
+  async run() {
+    const out = getOutput();
+    const paths = buildHomePaths(resolveHomeDir());
+    const checks = [...(await checkPermissions(paths)), ...(await checkServer())];
+    const failed = checks.filter((c) => c.verdict === 'fail').length;
+    out.result({ ok: failed === 0, checks }, () => {
+      const mark: Record<Verdict, string> = { ok: out.paint('green', '✓'), warn: out.paint('yellow', '!'), fail: out.paint('red', '✗') };
+      const lines = checks.flatMap((c) => [`${mark[c.verdict]} ${c.name}: ${c.detail}`, ...(c.hint && c.verdict !== 'ok' ? [`  Hint: ${c.hint}`] : [])]);
+      lines.push(failed === 0 ? 'All checks passed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`);
+      return lines.join('\n');
+    });
+    if (failed > 0) process.exitCode = 1;
+  },
+});

@@ -1,0 +1,48 @@
+// `authsome list`: providers and connections as a table, with a header line of totals.
+import { defineCommand } from 'citty';
+import { buildTable, getOutput, stripAnsi } from '../output.js';
+import { connect } from './_shared.js';
+
+interface ConnectionSummary {
+  connection: string;
+  status: string;
+  is_default: boolean;
+  expires_at?: string;
+}
+interface ProviderRow {
+  name: string;
+  source: string;
+  auth_type: string;
+  connections: ConnectionSummary[];
+}
+
+export default defineCommand({
+  meta: { name: 'list', description: 'List providers and their connections.' },
+  args: {
+    connected: { type: 'boolean', description: 'Only providers with a connection' },
+  },
+  async run({ args }) {
+    const out = getOutput();
+    const api = await connect();
+    const { providers, warnings } = await api.call<{ providers: ProviderRow[]; warnings: { path: string; reason: string }[] }>(
+      'GET',
+      '/providers',
+    );
+    for (const w of warnings) out.warn(`ignoring ${w.path}: ${w.reason}`);
+    const connectedCount = providers.filter((p) => p.connections.some((c) => c.status === 'connected')).length;
+    const shown = args.connected ? providers.filter((p) => p.connections.length > 0) : providers;
+    const header = `Providers: ${providers.length} total, ${connectedCount} connected`;
+    out.result({ total: providers.length, connected: connectedCount, providers: shown, warnings }, () => {
+      const statusColor = (s: string) =>
+        s === 'connected' ? out.paint('green', s) : s === 'not_connected' ? out.paint('dim', s) : out.paint('yellow', s);
+      const rows = [['Provider', 'Source', 'Auth', 'Connection', 'Status', 'Expires'].map((h) => out.paint('bold', h))];
+      for (const p of shown) {
+        if (p.connections.length === 0) rows.push([p.name, p.source, p.auth_type, '-', statusColor('not_connected'), '-']);
+        for (const c of p.connections) {
+          rows.push([p.name, p.source, p.auth_type, c.connection + (c.is_default && p.connections.length > 1 ? ' *' : ''), statusColor(c.status), c.expires_at ?? '-']);
+        }
+      }
+      return `${header}\n${buildTable(rows, (s) => stripAnsi(s).length)}`;
+    });
+  },
+});

@@ -1,0 +1,42 @@
+// `authsome log [-n N]`: the latest audit events, one line each, newest last.
+import { defineCommand } from 'citty';
+import { errors } from '../../errors.js';
+import { buildTable, getOutput } from '../output.js';
+import { connect } from './_shared.js';
+
+interface Entry {
+  ts: string;
+  event: string;
+  provider?: string;
+  connection?: string;
+  method?: string;
+  host?: string;
+  path?: string;
+  status?: number;
+  ms?: number;
+  reason?: string;
+  run?: string;
+}
+
+export default defineCommand({
+  meta: { name: 'log', description: 'Show the latest audit events (newest last).' },
+  args: { lines: { type: 'string', alias: 'n', description: 'How many events (default 20)', valueHint: 'N' } },
+  async run({ args }) {
+    const n = args.lines === undefined ? 20 : Number(args.lines);
+    if (!Number.isInteger(n) || n < 1) throw errors.usage(`Invalid count '${args.lines}'.`, 'Use a whole number, e.g. -n 50.');
+    const api = await connect();
+    const { entries } = await api.call<{ entries: Entry[] }>('GET', `/audit?limit=${n}`);
+    const out = getOutput();
+    out.result({ entries }, () => {
+      if (entries.length === 0) return 'No audit events yet.';
+      const rows = [['Time', 'Event', 'Connection', 'Details']];
+      for (const e of entries) {
+        const who = e.provider ? `${e.provider}${e.connection ? ` (${e.connection})` : ''}` : '-';
+        const request = e.method ? `${e.method} ${e.host ?? ''}${e.path ?? ''}${e.status !== undefined ? ` → ${e.status}` : ''}${e.ms !== undefined ? ` ${e.ms} ms` : ''}` : '';
+        const details = [request, e.reason ?? ''].filter(Boolean).join('  ');
+        rows.push([e.ts.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.event, who, details || '-']);
+      }
+      return buildTable(rows);
+    });
+  },
+});

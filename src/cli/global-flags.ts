@@ -1,0 +1,30 @@
+// Global flags (SPEC §5): recognised anywhere on the line before `--`, removed before the command parses.
+
+export interface GlobalFlags {
+  json: boolean;
+  quiet: boolean;
+  noColor: boolean;
+  version: boolean;
+  help: boolean;
+  rest: string[];
+}
+
+/** Global flags may appear anywhere before `--`; everything after `--` belongs to the child command. */
+export function parseGlobalFlags(argv: string[]): GlobalFlags {
+  const flags: GlobalFlags = { json: false, quiet: false, noColor: false, version: false, help: false, rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      flags.rest.push(...argv.slice(i));
+      break;
+    }
+    if (arg === '--json') flags.json = true;
+    else if (arg === '--quiet' || arg === '-q') flags.quiet = true;
+    else if (arg === '--no-color') flags.noColor = true;
+    else if (arg === '--version' || arg === '-v') flags.version = true;
+    else if (arg === '--help' || arg === '-h') flags.help = true;
+    else flags.rest.push(arg);
+  }
+  return flags;
+}
+

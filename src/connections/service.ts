@@ -1,0 +1,331 @@
+// Connections over the vault and the provider registry: login, logout, revoke, remove, get, export, list and
+// defaults. No HTTP, no printing; every user-facing failure is an AppError from the catalogue.
+import { errors } from '../errors.js';
+import type { AuditLog } from '../audit.js';
+import type { Vault, VaultChange } from '../vault/vault.js';
+import type { ProviderEntry, ProviderRegistry, RegistryWarning } from '../providers/registry.js';
+import type { ExportSource, ProviderDefinition } from '../providers/schema.js';
+import { buildEnvPrefix } from '../providers/schema.js';
+import {
+  buildConnectionId,
+  buildConnectionPrefix,
+  buildProviderStateId,
+  CONNECTION_NAME_RE,
+  DEFAULT_CONNECTION,
+  redactRecord,
+  type ConnectionRecord,
+  type ProviderState,
+} from './records.js';
+
+export interface LoginResult {
+  provider: string;
+  connection: string;
+  display_name: string;
+  /** false when the connection existed and `force` was not given: nothing was changed. */
+  stored: boolean;
+}
+
+export interface ConnectionSummary {
+  connection: string;
+  status: ConnectionRecord['status'];
+  is_default: boolean;
+  obtained_at: string;
+  expires_at?: string;
+}
+
+export interface ProviderRow {
+  name: string;
+  display_name: string;
+  source: ProviderEntry['source'];
+  auth_type: ProviderDefinition['auth_type'];
+  flow: ProviderDefinition['flow'];
+  connections: ConnectionSummary[];
+}
+
+export interface ExportVariable {
+  name: string;
+  /** SECRET */
+  value: string;
+  provider: string;
+  connection: string;
+}
+
+export interface ConnectionService {
+  resolveConnectionName(provider: string, connection?: string): string;
+  validateApiKey(definition: ProviderDefinition, input: string): string;
+  loginWithApiKey(input: { provider: string; connection?: string; apiKey: string; force?: boolean }): Promise<LoginResult>;
+  /** Whether the connection already exists (the CLI asks before prompting for a key). */
+  describeLogin(provider: string, connection?: string): Promise<{ entry: ProviderEntry; connection: string; exists: boolean }>;
+  logout(provider: string, connection?: string): Promise<{ provider: string; connection: string }>;
+  revoke(provider: string): Promise<{ provider: string; removed: string[] }>;
+  remove(provider: string): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean }>;
+  get(provider: string, connection: string | undefined, options: { reveal: boolean }): Promise<ConnectionRecord>;
+  exportVariables(input: { provider?: string; connection?: string }): Promise<ExportVariable[]>;
+  list(): Promise<{ rows: ProviderRow[]; warnings: RegistryWarning[] }>;
+  setDefault(provider: string, connection: string): Promise<void>;
+  connectionsOf(provider: string): ConnectionSummary[];
+  /** The credential a connection holds (for the proxy): api_key or access_token. */
+  loadCredential(provider: string, connection: string): ConnectionRecord;
+}
+
+export interface ConnectionServiceDeps {
+  vault: Vault;
+  registry: ProviderRegistry;
+  audit: AuditLog;
+  now?: () => Date;
+}
+
+export function createConnectionService(deps: ConnectionServiceDeps): ConnectionService {
+  const { vault, registry, audit } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  function loadState(provider: string): ProviderState {
+    return vault.get<ProviderState>(buildProviderStateId(provider)) ?? {};
+  }
+
+  function loadRecords(provider: string): ConnectionRecord[] {
+    return vault
+      .list(buildConnectionPrefix(provider))
+      .map((id) => vault.get<ConnectionRecord>(id))
+      .filter((r): r is ConnectionRecord => r !== undefined);
+  }
+
+  function checkConnectionName(connection: string): string {
+    if (!CONNECTION_NAME_RE.test(connection)) throw errors.invalidName('connection', connection);
+    return connection;
+  }
+
+  function resolveConnectionName(provider: string, connection?: string): string {
+    if (connection !== undefined && connection !== '') return checkConnectionName(connection);
+    const state = loadState(provider);
+    if (state.default_connection && vault.get(buildConnectionId(provider, state.default_connection))) {
+      return state.default_connection;
+    }
+    const records = loadRecords(provider);
+    return records.length > 0 ? pickOldest(records).connection : DEFAULT_CONNECTION;
+  }
+
+  function summarize(provider: string): ConnectionSummary[] {
+    const records = loadRecords(provider);
+    const def = records.length > 0 ? resolveConnectionName(provider) : undefined;
+    return records
+      .map((r) => ({
+        connection: r.connection,
+        status: r.status,
+        is_default: r.connection === def,
+        obtained_at: r.obtained_at,
+        ...(r.expires_at ? { expires_at: r.expires_at } : {}),
+      }))
+      .sort((a, b) => Number(b.is_default) - Number(a.is_default) || a.connection.localeCompare(b.connection));
+  }
+
+  function requireRecord(provider: string, connection: string): ConnectionRecord {
+    const record = vault.get<ConnectionRecord>(buildConnectionId(provider, connection));
+    if (!record) throw errors.connectionNotFound(provider, connection);
+    return record;
+  }
+
+  /** Deleting connections: the default moves to the oldest remaining one, or is cleared. */
+  function buildRemoval(provider: string, names: string[]): VaultChange[] {
+    const changes: VaultChange[] = names.map((c) => ({ id: buildConnectionId(provider, c), delete: true as const }));
+    const remaining = loadRecords(provider).filter((r) => !names.includes(r.connection));
+    const state = loadState(provider);
+    if (state.default_connection && names.includes(state.default_connection)) {
+      const next = { ...state };
+      if (remaining.length > 0) next.default_connection = pickOldest(remaining).connection;
+      else delete next.default_connection;
+      changes.push({ id: buildProviderStateId(provider), value: next });
+    }
+    return changes;
+  }
+
+  const service: ConnectionService = {
+    resolveConnectionName,
+
+    validateApiKey(definition, input) {
+      // Leading/trailing whitespace is pasted by accident; inner whitespace never belongs to a key (SPEC §1).
+      const key = input.trim();
+      const spec = definition.api_key;
+      if (key === '') throw errors.emptyKey(definition.display_name, definition.docs_url);
+      if (definition.keyPattern && !definition.keyPattern.test(key)) {
+        throw errors.invalidKey(definition.display_name, spec?.key_pattern_hint, spec?.key_pattern);
+      }
+      if (/[\s\u0000-\u001f\u007f]/.test(key)) {
+        throw errors.invalidKey(
+          definition.display_name,
+          spec?.key_pattern_hint ?? 'An API key never contains spaces, tabs or line breaks: paste the key alone.',
+          undefined,
+        );
+      }
+      return key;
+    },
+
+    async describeLogin(provider, connection) {
+      const entry = await registry.get(provider);
+      const name = resolveConnectionName(provider, connection);
+      return { entry, connection: name, exists: vault.get(buildConnectionId(provider, name)) !== undefined };
+    },
+
+    async loginWithApiKey({ provider, connection, apiKey, force }) {
+      const entry = await registry.get(provider);
+      const def = entry.definition;
+      if (def.auth_type !== 'api_key') {
+        throw errors.invalidInput(
+          `${def.display_name} uses OAuth 2.0, not an API key.`,
+          `Run 'authsome login ${provider}' without --stdin to sign in through the browser.`,
+        );
+      }
+      const name = resolveConnectionName(provider, connection);
+      const id = buildConnectionId(provider, name);
+      const existing = vault.get<ConnectionRecord>(id);
+      if (existing && !force) return { provider, connection: name, display_name: def.display_name, stored: false };
+      const key = service.validateApiKey(def, apiKey);
+      const at = now().toISOString();
+      const record: ConnectionRecord = {
+        provider,
+        connection: name,
+        auth_type: 'api_key',
+        status: 'connected',
+        api_key: key,
+        obtained_at: at,
+        updated_at: at,
+      };
+      const changes: VaultChange[] = [{ id, value: record }];
+      const state = loadState(provider);
+      if (!state.default_connection || !vault.get(buildConnectionId(provider, state.default_connection))) {
+        changes.push({ id: buildProviderStateId(provider), value: { ...state, default_connection: name } });
+      }
+      await vault.apply(changes);
+      audit.record('login', { provider, connection: name, ...(existing ? { reason: 'replaced' } : {}) });
+      return { provider, connection: name, display_name: def.display_name, stored: true };
+    },
+
+    async logout(provider, connection) {
+      await registry.get(provider);
+      const name = resolveConnectionName(provider, connection);
+      requireRecord(provider, name);
+      await vault.apply(buildRemoval(provider, [name]));
+      audit.record('logout', { provider, connection: name });
+      return { provider, connection: name };
+    },
+
+    async revoke(provider) {
+      await registry.get(provider);
+      const names = loadRecords(provider).map((r) => r.connection);
+      const changes = buildRemoval(provider, names);
+      changes.push({ id: buildProviderStateId(provider), delete: true });
+      await vault.apply(changes);
+      audit.record('revoke', { provider, reason: `${names.length} connection(s)` });
+      return { provider, removed: names };
+    },
+
+    async remove(provider) {
+      const custom = registry.customPath(provider);
+      let known = true;
+      try {
+        await registry.get(provider);
+      } catch (err) {
+        // A broken custom file must still be removable: that is how a person gets rid of it.
+        known = false;
+        if (!(err instanceof Error && 'code' in err && (err as { code: string }).code === 'INVALID_PROVIDER_FILE')) throw err;
+      }
+      const names = known ? loadRecords(provider).map((r) => r.connection) : [];
+      if (known) {
+        const changes = buildRemoval(provider, names);
+        changes.push({ id: buildProviderStateId(provider), delete: true });
+        await vault.apply(changes);
+      }
+      const definitionDeleted = await registry.deleteCustom(provider);
+      audit.record('remove', { provider, reason: definitionDeleted ? `definition deleted: ${custom}` : undefined });
+      return { provider, removed: names, definitionDeleted };
+    },
+
+    async get(provider, connection, { reveal }) {
+      await registry.get(provider);
+      const name = resolveConnectionName(provider, connection);
+      const record = requireRecord(provider, name);
+      if (!reveal) return redactRecord(record);
+      audit.record('reveal', { provider, connection: name });
+      return record;
+    },
+
+    async exportVariables({ provider, connection }) {
+      const targets: { entry: ProviderEntry; connection: string }[] = [];
+      if (provider) {
+        const entry = await registry.get(provider);
+        const name = resolveConnectionName(provider, connection);
+        requireRecord(provider, name);
+        targets.push({ entry, connection: name });
+      } else {
+        const { entries } = await registry.list();
+        for (const entry of entries) {
+          for (const summary of summarize(entry.definition.name)) targets.push({ entry, connection: summary.connection });
+        }
+      }
+      const out: ExportVariable[] = [];
+      const taken = new Set<string>();
+      for (const { entry, connection: name } of targets) {
+        const def = entry.definition;
+        const record = requireRecord(def.name, name);
+        for (const variable of def.exports) {
+          const value = readExportValue(def, record, variable.source);
+          if (value === undefined) continue;
+          let envName = variable.env;
+          if (taken.has(envName)) envName = `${envName}_${buildEnvPrefix(def.name)}_${buildEnvPrefix(name)}`;
+          taken.add(envName);
+          out.push({ name: envName, value, provider: def.name, connection: name });
+        }
+        audit.record('export', { provider: def.name, connection: name });
+      }
+      return out;
+    },
+
+    async list() {
+      const { entries, warnings } = await registry.list();
+      const rows = entries.map((entry) => ({
+        name: entry.definition.name,
+        display_name: entry.definition.display_name,
+        source: entry.source,
+        auth_type: entry.definition.auth_type,
+        flow: entry.definition.flow,
+        connections: summarize(entry.definition.name),
+      }));
+      return { rows, warnings };
+    },
+
+    async setDefault(provider, connection) {
+      await registry.get(provider);
+      requireRecord(provider, checkConnectionName(connection));
+      await vault.put(buildProviderStateId(provider), { ...loadState(provider), default_connection: connection });
+      audit.record('set_default', { provider, connection });
+    },
+
+    connectionsOf: summarize,
+
+    loadCredential(provider, connection) {
+      return requireRecord(provider, connection);
+    },
+  };
+  return service;
+}
+
+function pickOldest(records: ConnectionRecord[]): ConnectionRecord {
+  return [...records].sort((a, b) => a.obtained_at.localeCompare(b.obtained_at) || a.connection.localeCompare(b.connection))[0]!;
+}
+
+function readExportValue(def: ProviderDefinition, record: ConnectionRecord, source: ExportSource): string | undefined {
+  switch (source) {
+    case 'api_key':
+      return record.api_key ?? record.access_token;
+    case 'access_token':
+      return record.access_token ?? record.api_key;
+    case 'refresh_token':
+      return record.refresh_token;
+    case 'base_url':
+      return record.base_url ?? def.oauth?.base_url;
+    case 'api_url': {
+      const host = def.matchers.find((m) => m.kind === 'host');
+      return host && host.kind === 'host' ? `https://${host.host}${host.port ? `:${host.port}` : ''}${host.pathPrefix}` : undefined;
+    }
+  }
+}

@@ -1,0 +1,179 @@
+// Composition root: createRuntime builds every service for one AUTHSOME_HOME, starts the web server (and the
+// proxy), writes server/state.json + server/token, and returns a handle to stop it all. Nothing else wires.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { getRequestListener } from '@hono/node-server';
+import { createAuditLog, type AuditLog } from './audit.js';
+import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
+import { createConnectionService, type ConnectionService } from './connections/service.js';
+import { AppError, errors } from './errors.js';
+import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, packagePaths, type HomePaths } from './paths.js';
+import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { createApp } from './server/app.js';
+import type { ServerDeps, ServerInfo } from './server/deps.js';
+import { buildAllowedHosts } from './server/guards.js';
+import { acquireInstanceLock } from './server/instance-lock.js';
+import type { ServerState } from './server-state.js';
+import { createVault, type Vault, type VaultOptions } from './vault/vault.js';
+
+export interface RuntimeOptions {
+  home: string;
+  /** 0 = ephemeral. */
+  port: number;
+  host?: string;
+  proxyPort?: number;
+  /** Lock a passphrase vault after this long without use. */
+  lockAfterMs?: number;
+  /** Unlocks a passphrase vault at start (AUTHSOME_PASSPHRASE, read by the CLI, never by the core). */
+  passphrase?: string;
+  kdf?: VaultOptions['kdf'];
+  /** Called when a client asks the server to stop (daemon stop); the default just closes. */
+  onShutdownRequested?: () => void;
+  log?: (line: string) => void;
+}
+
+export interface Runtime {
+  url: string;
+  port: number;
+  proxyPort: number | null;
+  paths: HomePaths;
+  token: string;
+  vault: Vault;
+  registry: ProviderRegistry;
+  connections: ConnectionService;
+  audit: AuditLog;
+  close(): Promise<void>;
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const paths = buildHomePaths(options.home);
+  const host = options.host ?? LOOPBACK_HOST;
+  const log = options.log ?? (() => {});
+  for (const dir of [paths.home, paths.providers, paths.server, paths.ca]) await ensurePrivateDir(dir);
+
+  const expectedUrl = buildUrl(host, options.port === 0 ? 0 : options.port);
+  const lock = await acquireInstanceLock(paths.lock, paths.state, expectedUrl);
+  const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
+  const cleanUp = async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+
+  try {
+    const version = loadPackageVersion();
+    const vault = createVault({ paths, kdf: options.kdf });
+    await vault.open();
+    if (options.passphrase && vault.status().state === 'locked') {
+      try {
+        await vault.unlock(options.passphrase);
+      } catch (err) {
+        log(`Warning: AUTHSOME_PASSPHRASE did not unlock the vault: ${(err as Error).message}`);
+      }
+    }
+    const audit = createAuditLog(paths.audit);
+    cleanups.push(() => audit.flush());
+    const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
+    const connections = createConnectionService({ vault, registry, audit });
+
+    const token = randomBytes(32).toString('base64url');
+    const startedAt = new Date().toISOString();
+    let info: ServerInfo = { url: expectedUrl, port: options.port, proxyPort: null, pid: process.pid, startedAt };
+    let allowedHosts = buildAllowedHosts(options.port, host === LOOPBACK_HOST ? undefined : host);
+    let closing: Promise<void> | undefined;
+
+    const deps: ServerDeps = {
+      version,
+      paths,
+      vault,
+      registry,
+      connections,
+      audit,
+      info: () => info,
+      requestShutdown: () => {
+        setImmediate(() => (options.onShutdownRequested ? options.onShutdownRequested() : void runtime.close()));
+      },
+    };
+    const app = createApp(deps, { apiToken: token, allowedHosts: () => allowedHosts });
+    const server = createServer(getRequestListener(app.fetch));
+    server.keepAliveTimeout = 5_000;
+    const port = await listen(server, host, options.port);
+    cleanups.push(() => closeServer(server));
+    const url = buildUrl(host, port);
+    info = { ...info, url, port };
+    allowedHosts = buildAllowedHosts(port, host === LOOPBACK_HOST ? undefined : host);
+
+    // Token before state: a client that sees state.json can always read a matching token.
+    await writeFileAtomic(paths.token, `${token}\n`);
+    const state: ServerState = { pid: process.pid, version, url, proxy_port: info.proxyPort, started_at: startedAt };
+    await writeFileAtomic(paths.state, `${JSON.stringify(state, null, 2)}\n`);
+    cleanups.push(async () => {
+      await rm(paths.state, { force: true });
+      await rm(paths.token, { force: true });
+    });
+
+    if (options.lockAfterMs && options.lockAfterMs > 0) {
+      const every = Math.min(options.lockAfterMs, 5_000);
+      const timer = setInterval(() => {
+        const status = vault.status();
+        if (status.mode === 'passphrase' && status.state === 'unlocked' && Date.now() - vault.lastAccessAt() >= options.lockAfterMs!) {
+          vault.lock();
+          audit.record('lock', { reason: 'idle' });
+          log('Locked the vault after the idle timeout.');
+        }
+      }, every);
+      timer.unref();
+      cleanups.push(() => clearInterval(timer));
+    }
+
+    const runtime: Runtime = {
+      url,
+      port,
+      proxyPort: info.proxyPort,
+      paths,
+      token,
+      vault,
+      registry,
+      connections,
+      audit,
+      close() {
+        closing ??= cleanUp();
+        return closing;
+      },
+    };
+    return runtime;
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+}
+
+function buildUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (err.code === 'EADDRINUSE') reject(errors.portInUse(host, port));
+      else if (err.code === 'EADDRNOTAVAIL') reject(errors.usage(`Cannot listen on ${host}: no such local address.`));
+      else if (err.code === 'EACCES') reject(new AppError('PORT_IN_USE', `Not allowed to listen on ${host}:${port}.`, 'Choose a port above 1023 with AUTHSOME_PORT.'));
+      else reject(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

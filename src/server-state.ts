@@ -1,0 +1,41 @@
+// The files through which the CLI finds the running server: server/state.json and server/token (SPEC §2).
+// Shared by the server (writer) and the client (reader); kept free of heavy imports for CLI start-up time.
+import { readFileSync } from 'node:fs';
+
+export interface ServerState {
+  pid: number;
+  version: string;
+  url: string;
+  proxy_port: number | null;
+  started_at: string;
+}
+
+export function loadServerState(path: string): ServerState | undefined {
+  try {
+    const value = JSON.parse(readFileSync(path, 'utf8')) as Partial<ServerState>;
+    if (typeof value.pid !== 'number' || typeof value.url !== 'string' || typeof value.version !== 'string') return undefined;
+    return value as ServerState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadServerToken(path: string): string | undefined {
+  try {
+    const token = readFileSync(path, 'utf8').trim();
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a process with this pid exists (EPERM means it exists but belongs to someone else). */
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

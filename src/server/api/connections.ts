@@ -1,0 +1,80 @@
+// /api connection routes: login with an API key, logout, revoke, remove, get, export, set-default.
+import { Hono } from 'hono';
+import type { ServerDeps } from '../deps.js';
+import { optionalBoolean, optionalString, readJsonBody, requireString } from './body.js';
+
+export function createConnectionsApi(deps: ServerDeps): Hono {
+  const api = new Hono();
+  const svc = deps.connections;
+
+  api.get('/login/describe', async (c) => {
+    const provider = c.req.query('provider') ?? '';
+    const { entry, connection, exists } = await svc.describeLogin(provider, c.req.query('connection') || undefined);
+    const def = entry.definition;
+    return c.json({
+      provider: def.name,
+      display_name: def.display_name,
+      auth_type: def.auth_type,
+      flow: def.flow,
+      connection,
+      exists,
+      key_pattern: def.api_key?.key_pattern ?? null,
+      key_pattern_hint: def.api_key?.key_pattern_hint ?? null,
+      docs_url: def.docs_url ?? null,
+    });
+  });
+
+  api.post('/login/api-key', async (c) => {
+    const body = await readJsonBody(c);
+    const result = await svc.loginWithApiKey({
+      provider: requireString(body, 'provider'),
+      connection: optionalString(body, 'connection'),
+      apiKey: typeof body.api_key === 'string' ? body.api_key : '',
+      force: optionalBoolean(body, 'force'),
+    });
+    return c.json(result);
+  });
+
+  api.post('/logout', async (c) => {
+    const body = await readJsonBody(c);
+    return c.json(await svc.logout(requireString(body, 'provider'), optionalString(body, 'connection')));
+  });
+
+  api.post('/revoke', async (c) => {
+    const body = await readJsonBody(c);
+    return c.json(await svc.revoke(requireString(body, 'provider')));
+  });
+
+  api.post('/remove', async (c) => {
+    const body = await readJsonBody(c);
+    return c.json(await svc.remove(requireString(body, 'provider')));
+  });
+
+  api.post('/default', async (c) => {
+    const body = await readJsonBody(c);
+    const provider = requireString(body, 'provider');
+    const connection = requireString(body, 'connection');
+    await svc.setDefault(provider, connection);
+    return c.json({ provider, connection });
+  });
+
+  // POST, not GET: revealing a secret is an audited action.
+  api.post('/get', async (c) => {
+    const body = await readJsonBody(c);
+    const record = await svc.get(requireString(body, 'provider'), optionalString(body, 'connection'), {
+      reveal: optionalBoolean(body, 'reveal'),
+    });
+    return c.json({ record });
+  });
+
+  api.post('/export', async (c) => {
+    const body = await readJsonBody(c);
+    const variables = await svc.exportVariables({
+      provider: optionalString(body, 'provider'),
+      connection: optionalString(body, 'connection'),
+    });
+    return c.json({ variables });
+  });
+
+  return api;
+}

@@ -1,0 +1,26 @@
+// What the web adapter receives from the composition root (runtime.ts): services, not construction details.
+import type { AuditLog } from '../audit.js';
+import type { ConnectionService } from '../connections/service.js';
+import type { HomePaths } from '../paths.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { Vault } from '../vault/vault.js';
+
+export interface ServerInfo {
+  url: string;
+  port: number;
+  proxyPort: number | null;
+  pid: number;
+  startedAt: string;
+}
+
+export interface ServerDeps {
+  version: string;
+  paths: HomePaths;
+  vault: Vault;
+  registry: ProviderRegistry;
+  connections: ConnectionService;
+  audit: AuditLog;
+  info(): ServerInfo;
+  /** Stops the server after the current response is sent. */
+  requestShutdown(): void;
+}

@@ -1,0 +1,46 @@
+// One server per AUTHSOME_HOME (SPEC §2): an O_EXCL lock file holding the owner's pid. A lock whose pid is
+// gone (the server was killed) is taken over; a live one means "already running".
+import { open, readFile, rm } from 'node:fs/promises';
+import { errors } from '../errors.js';
+import { isPidAlive, loadServerState } from '../server-state.js';
+
+export interface InstanceLock {
+  release(): Promise<void>;
+}
+
+export async function acquireInstanceLock(lockPath: string, statePath: string, expectedUrl: string): Promise<InstanceLock> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return {
+        async release() {
+          const owner = await readLockPid(lockPath);
+          if (owner === process.pid) await rm(lockPath, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = await readLockPid(lockPath);
+    if (owner !== undefined && owner !== process.pid && isPidAlive(owner)) {
+      const state = loadServerState(statePath);
+      throw errors.alreadyRunning(owner, state?.pid === owner ? state.url : expectedUrl);
+    }
+    // Stale (its process is gone) or half-written by a starting server: re-check, then take it over.
+    if (owner === undefined) await new Promise((r) => setTimeout(r, 50));
+    const again = await readLockPid(lockPath);
+    if (again === owner) await rm(lockPath, { force: true });
+  }
+  throw errors.internal(`Could not take the server lock ${lockPath}.`);
+}
+
+async function readLockPid(lockPath: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(lockPath, 'utf8')).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,368 @@
+// The vault service (SPEC §4): unlock/lock, records in memory while unlocked, every change persisted through
+// one coalescing writer. It never writes a vault it could not read, and never holds a secret on disk unsealed.
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, access } from 'node:fs/promises';
+import { AppError, errors, vaultErrors } from '../errors.js';
+import { removeStaleTemps, writeFileAtomic } from '../atomic-file.js';
+import { buildKdfParams, deriveKey, type KdfParams } from './kdf.js';
+import { open as openSealed, seal, type Sealed } from './seal.js';
+import {
+  loadVaultFile,
+  serializeVaultFile,
+  writeVaultFile,
+  VAULT_FORMAT_VERSION,
+  type VaultFileData,
+  type VaultMode,
+} from './vault-file.js';
+
+const DATA_KEY_AAD = 'authsome:data-key';
+const MIN_PASSPHRASE_LENGTH = 8;
+
+export type VaultState = 'locked' | 'unlocked' | 'damaged';
+
+export interface VaultStatus {
+  path: string;
+  mode: VaultMode;
+  state: VaultState;
+  records: number;
+  error?: AppError;
+}
+
+export interface VaultPaths {
+  vault: string;
+  vaultBackup: string;
+  masterKey: string;
+}
+
+export interface VaultOptions {
+  paths: VaultPaths;
+  /** KDF cost for vaults and passphrases created by this process (tests lower it); defaults to SPEC §4. */
+  kdf?: Partial<Omit<KdfParams, 'alg' | 'salt'>>;
+}
+
+export type VaultChange = { id: string; value: unknown } | { id: string; delete: true };
+
+export interface Vault {
+  readonly path: string;
+  /** Loads vault.json (creating a keyfile vault on first use) and unlocks it when it uses a key file. */
+  open(): Promise<void>;
+  status(): VaultStatus;
+  unlock(passphrase: string): Promise<void>;
+  lock(): void;
+  get<T = unknown>(id: string): T | undefined;
+  list(prefix: string): string[];
+  /** Applies the changes in memory at once, then resolves when they are on disk. */
+  apply(changes: VaultChange[]): Promise<void>;
+  put(id: string, value: unknown): Promise<void>;
+  remove(id: string): Promise<boolean>;
+  setPassphrase(passphrase: string): Promise<void>;
+  removePassphrase(passphrase: string): Promise<void>;
+  /** Milliseconds since the epoch of the last read or write (for `serve --lock-after`). */
+  lastAccessAt(): number;
+}
+
+export function createVault(options: VaultOptions): Vault {
+  const { paths } = options;
+  let file: VaultFileData | undefined;
+  let diskText: string | undefined;
+  let state: VaultState = 'locked';
+  let damage: AppError | undefined;
+  let dataKey: Buffer | undefined;
+  const plain = new Map<string, unknown>();
+  let lastAccess = Date.now();
+
+  // Coalescing writer: every change bumps `generation`; one loop writes the newest state until caught up.
+  let generation = 0;
+  let written = 0;
+  let loop: Promise<void> | undefined;
+  const waiters: { gen: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  function requireUnlocked(): void {
+    if (state === 'damaged') throw damage!;
+    if (state === 'locked' || !dataKey) throw errors.vaultLocked();
+    lastAccess = Date.now();
+  }
+
+  function markDamaged(err: AppError): void {
+    state = 'damaged';
+    damage = err;
+    wipeKey();
+  }
+
+  function wipeKey(): void {
+    dataKey?.fill(0);
+    dataKey = undefined;
+    plain.clear();
+  }
+
+  function decryptAll(key: Buffer, data: VaultFileData): Map<string, unknown> | AppError {
+    const out = new Map<string, unknown>();
+    for (const [id, sealed] of Object.entries(data.records)) {
+      try {
+        out.set(id, JSON.parse(openSealed(key, sealed, id).toString('utf8')));
+      } catch {
+        return errors.vaultDamaged(paths.vault, `record '${id}' failed authentication`);
+      }
+    }
+    return out;
+  }
+
+  function adopt(key: Buffer, records: Map<string, unknown>): void {
+    dataKey = key;
+    plain.clear();
+    for (const [id, value] of records) plain.set(id, value);
+    state = 'unlocked';
+    damage = undefined;
+    lastAccess = Date.now();
+  }
+
+  async function readMasterKey(): Promise<Buffer | undefined> {
+    try {
+      const bytes = await readFile(paths.masterKey);
+      return bytes.length === 32 ? bytes : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function exists(path: string): Promise<boolean> {
+    try {
+      await access(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async function wrapUnder(secret: Buffer | string, key: Buffer): Promise<{ kdf: KdfParams; wrapped: Sealed }> {
+    const kdf = buildKdfParams(options.kdf);
+    const kek = await deriveKey(secret, kdf);
+    return { kdf, wrapped: seal(kek, key, DATA_KEY_AAD) };
+  }
+
+  // Every disk write runs through this queue, so a passphrase change never interleaves with a record write.
+  let diskQueue: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = diskQueue.then(task, task);
+    diskQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async function writeNow(text: string, alsoBackup = false): Promise<void> {
+    await writeVaultFile(paths, text, alsoBackup ? text : diskText);
+    diskText = text;
+  }
+
+  function persist(): Promise<void> {
+    const gen = ++generation;
+    const done = new Promise<void>((resolve, reject) => waiters.push({ gen, resolve, reject }));
+    loop ??= (async () => {
+      try {
+        while (written < generation) {
+          const target = generation;
+          try {
+            await exclusive(() => {
+              if (state === 'damaged' || !file) throw damage ?? errors.internal('The vault is not open.');
+              return writeNow(serializeVaultFile(file));
+            });
+            written = target;
+            settle(target, undefined);
+          } catch (err) {
+            written = target;
+            settle(target, err);
+          }
+        }
+      } finally {
+        loop = undefined;
+      }
+    })();
+    return done;
+  }
+
+  function settle(upTo: number, err: unknown): void {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i]!;
+      if (w.gen > upTo) continue;
+      waiters.splice(i, 1);
+      if (err) w.reject(err);
+      else w.resolve();
+    }
+  }
+
+  const vault: Vault = {
+    path: paths.vault,
+
+    async open() {
+      await removeStaleTemps(paths.vault);
+      await removeStaleTemps(paths.vaultBackup);
+      const read = await loadVaultFile(paths.vault);
+      if (read.kind === 'damaged') return markDamaged(errors.vaultDamaged(paths.vault, read.detail));
+      if (read.kind === 'missing') {
+        if (await exists(paths.vaultBackup)) return markDamaged(vaultErrors.vaultMissing(paths.vault));
+        // First use: keyfile mode, zero set-up. An existing master.key is reused.
+        let master = await readMasterKey();
+        if (!master) {
+          master = randomBytes(32);
+          await writeFileAtomic(paths.masterKey, master);
+        }
+        const key = randomBytes(32);
+        const { kdf, wrapped } = await wrapUnder(master, key);
+        file = { version: VAULT_FORMAT_VERSION, mode: 'keyfile', kdf, key: wrapped, records: {} };
+        await writeNow(serializeVaultFile(file));
+        adopt(key, new Map());
+        return;
+      }
+      file = read.data;
+      diskText = read.text;
+      if (file.mode === 'passphrase') {
+        state = 'locked';
+        return;
+      }
+      const master = await readMasterKey();
+      if (!master) return markDamaged(vaultErrors.keyFileMissing(paths.vault, paths.masterKey));
+      let key: Buffer;
+      try {
+        key = openSealed(await deriveKey(master, file.kdf), file.key, DATA_KEY_AAD);
+      } catch {
+        return markDamaged(errors.vaultDamaged(paths.vault, `its data key does not open with the key file ${paths.masterKey}`));
+      }
+      const records = decryptAll(key, file);
+      if (records instanceof AppError) return markDamaged(records);
+      adopt(key, records);
+    },
+
+    status() {
+      return {
+        path: paths.vault,
+        mode: file?.mode ?? 'keyfile',
+        state,
+        records: file ? Object.keys(file.records).length : 0,
+        ...(damage ? { error: damage } : {}),
+      };
+    },
+
+    async unlock(passphrase) {
+      if (state === 'damaged') throw damage!;
+      if (!file) throw errors.internal('The vault is not open.');
+      if (file.mode !== 'passphrase') {
+        throw errors.vaultMode('The vault uses a key file and is always unlocked.', "Set a passphrase with 'authsome passphrase set'.");
+      }
+      if (state === 'unlocked') return;
+      let key: Buffer;
+      try {
+        key = openSealed(await deriveKey(passphrase, file.kdf), file.key, DATA_KEY_AAD);
+      } catch {
+        throw errors.wrongPassphrase(paths.vault);
+      }
+      const records = decryptAll(key, file);
+      if (records instanceof AppError) {
+        markDamaged(records);
+        throw records;
+      }
+      adopt(key, records);
+    },
+
+    lock() {
+      if (state === 'damaged') throw damage!;
+      if (file?.mode !== 'passphrase') {
+        throw errors.vaultMode(
+          'The vault uses a key file, so locking it would have no effect.',
+          "Set a passphrase first with 'authsome passphrase set'.",
+        );
+      }
+      wipeKey();
+      state = 'locked';
+    },
+
+    get<T>(id: string): T | undefined {
+      requireUnlocked();
+      const value = plain.get(id);
+      return value === undefined ? undefined : (structuredClone(value) as T);
+    },
+
+    list(prefix) {
+      requireUnlocked();
+      return [...plain.keys()].filter((id) => id.startsWith(prefix)).sort();
+    },
+
+    async apply(changes) {
+      requireUnlocked();
+      const key = dataKey!;
+      for (const change of changes) {
+        if ('delete' in change) {
+          plain.delete(change.id);
+          delete file!.records[change.id];
+        } else {
+          const value = structuredClone(change.value);
+          plain.set(change.id, value);
+          file!.records[change.id] = seal(key, Buffer.from(JSON.stringify(value), 'utf8'), change.id);
+        }
+      }
+      await persist();
+    },
+
+    put(id, value) {
+      return vault.apply([{ id, value }]);
+    },
+
+    async remove(id) {
+      requireUnlocked();
+      if (!plain.has(id)) return false;
+      await vault.apply([{ id, delete: true }]);
+      return true;
+    },
+
+    async setPassphrase(passphrase) {
+      requireUnlocked();
+      if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
+        throw errors.invalidInput(
+          `The passphrase is too short (${passphrase.length} characters).`,
+          `Use at least ${MIN_PASSPHRASE_LENGTH} characters; a few random words make a good one.`,
+        );
+      }
+      const { kdf, wrapped } = await wrapUnder(passphrase, dataKey!);
+      await exclusive(async () => {
+        const next: VaultFileData = { ...file!, mode: 'passphrase', kdf, key: wrapped };
+        // The backup is written in passphrase mode too, so no copy of the key-file wrapping outlives the key file.
+        await writeNow(serializeVaultFile(next), true);
+        file = next;
+        await rm(paths.masterKey, { force: true });
+      });
+    },
+
+    async removePassphrase(passphrase) {
+      if (state === 'damaged') throw damage!;
+      if (!file || file.mode !== 'passphrase') {
+        throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file already.');
+      }
+      let key: Buffer;
+      try {
+        key = openSealed(await deriveKey(passphrase, file.kdf), file.key, DATA_KEY_AAD);
+      } catch {
+        throw errors.wrongPassphrase(paths.vault);
+      }
+      if (state !== 'unlocked') {
+        const records = decryptAll(key, file);
+        if (records instanceof AppError) {
+          markDamaged(records);
+          throw records;
+        }
+        adopt(key, records);
+      }
+      const master = randomBytes(32);
+      const { kdf, wrapped } = await wrapUnder(master, dataKey!);
+      await exclusive(async () => {
+        // Key file first: a crash before the vault write leaves a passphrase vault that still opens.
+        await writeFileAtomic(paths.masterKey, master);
+        const next: VaultFileData = { ...file!, mode: 'keyfile', kdf, key: wrapped };
+        await writeNow(serializeVaultFile(next));
+        file = next;
+      });
+    },
+
+    lastAccessAt() {
+      return lastAccess;
+    },
+  };
+  return vault;
+}

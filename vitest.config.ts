@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit, integration and end-to-end tiers all run under `npm test`. The JSON report is what .ci/run counts.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default', ['json', { outputFile: 'test-artifacts/vitest-report.json' }]],
+  },
+});
