@@ -221,20 +221,17 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
 
     async remove(provider) {
       const custom = registry.customPath(provider);
-      let known = true;
       try {
         await registry.get(provider);
       } catch (err) {
         // A broken custom file must still be removable: that is how a person gets rid of it.
-        known = false;
         if (!(err instanceof Error && 'code' in err && (err as { code: string }).code === 'INVALID_PROVIDER_FILE')) throw err;
       }
-      const names = known ? loadRecords(provider).map((r) => r.connection) : [];
-      if (known) {
-        const changes = buildRemoval(provider, names);
-        changes.push({ id: buildProviderStateId(provider), delete: true });
-        await vault.apply(changes);
-      }
+      // Its connections go too, also when the file broke after they were made (no orphaned secrets).
+      const names = loadRecords(provider).map((r) => r.connection);
+      const changes = buildRemoval(provider, names);
+      changes.push({ id: buildProviderStateId(provider), delete: true });
+      await vault.apply(changes);
       const definitionDeleted = await registry.deleteCustom(provider);
       audit.record('remove', { provider, reason: definitionDeleted ? `definition deleted: ${custom}` : undefined });
       return { provider, removed: names, definitionDeleted };

@@ -160,6 +160,7 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
     },
 
     async deleteCustom(name) {
+      if (!PROVIDER_NAME_RE.test(name)) return false; // never a path outside customDir ('../vault')
       const path = registry.customPath(name);
       try {
         await stat(path);

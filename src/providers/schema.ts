@@ -81,6 +81,7 @@ export function buildEnvPrefix(name: string): string {
 
 /** Full-match, so a pattern without anchors cannot accept a key that merely contains a valid one. */
 export function compileKeyPattern(pattern: string): RegExp {
+  new RegExp(pattern); // must parse alone, or a stray ')' could close the group below and undo the full match
   return new RegExp(`^(?:${pattern})$`);
 }
 
@@ -179,6 +180,7 @@ function parseApiUrl(entry: unknown, field: string, fail: Fail): ApiUrlMatcher {
     if (source === '') fail(field, 'has an empty regular expression');
     try {
       // Full match, case-insensitive (SPEC §3); anchors inside the pattern are harmless.
+      new RegExp(source); // must parse alone, or a stray ')' could close the group below and undo the full match
       return { kind: 'regex', pattern: new RegExp(`^(?:${source})$`, 'i'), source: entry };
     } catch {
       return fail(field, 'is not a valid regular expression');

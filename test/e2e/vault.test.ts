@@ -1,0 +1,167 @@
+// The vault as a user meets it: passphrase mode, lock/unlock, the idle lock, a damaged file, concurrent
+// logins, and a server killed while writing.
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempHome, readServerState, runCli, spawnCli, stopHomeServer, type TempHome } from '../helpers/cli.js';
+
+const key = (n: number | string) => `sk-vault${String(n).padStart(4, '0')}abcdefghijklmnopqrstuvwx`;
+const PASSPHRASE = 'correct horse battery staple';
+
+describe('vault', () => {
+  let t: TempHome;
+  const cli = (args: string[], input?: string, env?: NodeJS.ProcessEnv) => runCli(t.home, args, { input, env });
+  const vaultPath = () => join(t.home, 'vault.json');
+
+  beforeEach(() => {
+    t = makeTempHome();
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  it('passphrase set → locked after restart → wrong/right unlock → lock → passphrase remove', async () => {
+    expect((await cli(['login', 'openai'], `${key(1)}\n`)).code).toBe(0);
+    const set = await cli(['passphrase', 'set', '--passphrase-stdin'], `${PASSPHRASE}\n`);
+    expect(set.code).toBe(0);
+    expect(existsSync(join(t.home, 'master.key'))).toBe(false);
+    expect(JSON.parse(readFileSync(vaultPath(), 'utf8')).mode).toBe('passphrase');
+    expect(JSON.parse(readFileSync(`${vaultPath()}.bak`, 'utf8')).mode).toBe('passphrase');
+
+    await stopHomeServer(t.home);
+    const locked = await cli(['get', 'openai', '--field', 'status']);
+    expect(locked.code).toBe(2);
+    expect(locked.stderr).toMatch(/(^|\n)Error: The vault is locked\.\nHint: Run 'authsome unlock'\.\n$/);
+
+    const wrong = await cli(['unlock', '--passphrase-stdin'], 'not the passphrase\n');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(new RegExp(`^Error: Wrong passphrase for the vault at ${vaultPath().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\n`));
+
+    const right = await cli(['unlock', '--passphrase-stdin'], `${PASSPHRASE}\n`);
+    expect(right).toMatchObject({ code: 0, stdout: 'Vault unlocked.\n' });
+    expect((await cli(['get', 'openai', '--field', 'status'])).stdout).toBe('connected\n');
+
+    expect((await cli(['lock'])).stdout).toBe('Vault locked.\n');
+    expect((await cli(['get', 'openai'])).code).toBe(2);
+    // AUTHSOME_PASSPHRASE in the CLI's environment unlocks on demand.
+    const viaEnv = await cli(['get', 'openai', '--field', 'status'], undefined, { AUTHSOME_PASSPHRASE: PASSPHRASE });
+    expect(viaEnv.stdout).toBe('connected\n');
+
+    const removed = await cli(['passphrase', 'remove', '--passphrase-stdin'], `${PASSPHRASE}\n`);
+    expect(removed.code).toBe(0);
+    expect(statSync(join(t.home, 'master.key')).mode & 0o777).toBe(0o600);
+    await stopHomeServer(t.home);
+    expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(1)}\n`);
+  });
+
+  it('AUTHSOME_PASSPHRASE unlocks the server at start', async () => {
+    await cli(['login', 'openai'], `${key(2)}\n`);
+    await cli(['passphrase', 'set', '--passphrase-stdin'], `${PASSPHRASE}\n`);
+    await stopHomeServer(t.home);
+    await cli(['daemon', 'start'], undefined, { AUTHSOME_PASSPHRASE: PASSPHRASE });
+    expect((await cli(['get', 'openai', '--field', 'status'])).stdout).toBe('connected\n');
+    expect((await cli(['whoami'])).stdout).toMatch(/^Vault: .*\(passphrase, unlocked\)$/m);
+  });
+
+  it('a short passphrase is refused and nothing changes', async () => {
+    await cli(['login', 'openai'], `${key(3)}\n`);
+    const before = readFileSync(vaultPath(), 'utf8');
+    const r = await cli(['passphrase', 'set', '--passphrase-stdin'], 'short\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Error: The passphrase is too short/);
+    expect(readFileSync(vaultPath(), 'utf8')).toBe(before);
+    expect(existsSync(join(t.home, 'master.key'))).toBe(true);
+  });
+
+  it('serve --lock-after locks an idle passphrase vault', async () => {
+    await cli(['login', 'openai'], `${key(4)}\n`);
+    await cli(['passphrase', 'set', '--passphrase-stdin'], `${PASSPHRASE}\n`);
+    await stopHomeServer(t.home);
+    const server = spawnCli(t.home, ['serve', '--lock-after', '1s'], { AUTHSOME_PASSPHRASE: PASSPHRASE });
+    try {
+      for (let i = 0; i < 100 && !readServerState(t.home); i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 2_500));
+      const r = await cli(['get', 'openai']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('The vault is locked.');
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('a damaged vault.json: clear error naming the file and .bak, and the server writes nothing', async () => {
+    await cli(['login', 'openai'], `${key(5)}\n`);
+    await cli(['login', 'openai', '--connection', 'second'], `${key(6)}\n`);
+    await stopHomeServer(t.home);
+    const damaged = '{"version": 1, "mode": "keyfile", "kdf": trunc';
+    writeFileSync(vaultPath(), damaged);
+    const backup = readFileSync(`${vaultPath()}.bak`, 'utf8');
+
+    const r = await cli(['get', 'openai']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`Error: The vault at ${vaultPath()} is damaged: it is not valid JSON.`);
+    expect(r.stderr).toMatch(/^Hint: .*vault\.json\.bak/m);
+    const login = await cli(['login', 'openai', '--connection', 'third'], `${key(7)}\n`);
+    expect(login.code).toBe(1);
+    expect((await cli(['doctor'])).code).toBe(1);
+    expect(readFileSync(vaultPath(), 'utf8')).toBe(damaged);
+    expect(readFileSync(`${vaultPath()}.bak`, 'utf8')).toBe(backup);
+
+    // Following the hint restores the previous write (the first login).
+    await cli(['daemon', 'stop']);
+    copyFileSync(`${vaultPath()}.bak`, vaultPath());
+    expect((await cli(['get', 'openai', '--connection', 'default', '--field', 'status'])).stdout).toBe('connected\n');
+  });
+
+  it('a record altered on disk is reported as damaged, not silently dropped', async () => {
+    await cli(['login', 'openai'], `${key(8)}\n`);
+    await stopHomeServer(t.home);
+    const file = JSON.parse(readFileSync(vaultPath(), 'utf8'));
+    const id = Object.keys(file.records).find((k: string) => k.startsWith('connection:'))!;
+    const data = Buffer.from(file.records[id].data, 'base64');
+    data[0] = data[0]! ^ 0xff;
+    file.records[id].data = data.toString('base64');
+    writeFileSync(vaultPath(), JSON.stringify(file));
+    const r = await cli(['list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`The vault at ${vaultPath()} is damaged: record '${id}' failed authentication.`);
+  });
+
+  it('20 parallel `login --stdin --connection cN` → 20 connections stored', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => cli(['login', 'openai', '--stdin', '--connection', `c${i}`], `${key(100 + i)}\n`)),
+    );
+    for (const [i, r] of results.entries()) expect(r, r.stderr).toMatchObject({ code: 0, stdout: `Successfully logged in to openai (c${i}).\n` });
+    const list = await cli(['list', '--json']);
+    const openai = JSON.parse(list.stdout).providers.find((p: { name: string }) => p.name === 'openai');
+    expect(openai.connections).toHaveLength(20);
+    await stopHomeServer(t.home);
+    for (const i of [0, 7, 19]) {
+      expect((await cli(['get', 'openai', '--connection', `c${i}`, '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(100 + i)}\n`);
+    }
+  });
+
+  it('SIGKILL of the server during writes: the vault still opens with every earlier record', async () => {
+    expect((await cli(['daemon', 'start'])).code).toBe(0);
+    const pid = readServerState(t.home)!.pid;
+    const done: number[] = [];
+    const logins = Array.from({ length: 30 }, (_, i) =>
+      cli(['login', 'openai', '--stdin', '--connection', `k${i}`], `${key(200 + i)}\n`, { AUTHSOME_NO_AUTOSTART: '1' }).then((r) => {
+        if (r.code === 0) done.push(i);
+        return r;
+      }),
+    );
+    // Kill once some logins have landed and others are still writing.
+    for (let i = 0; i < 1_000 && done.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    process.kill(pid, 'SIGKILL');
+    const results = await Promise.all(logins);
+    const succeeded = results.flatMap((r, i) => (r.code === 0 ? [i] : []));
+    expect(succeeded.length).toBeGreaterThanOrEqual(3);
+    expect(results.some((r) => r.code === 9)).toBe(true);
+
+    const list = await cli(['list', '--json']);
+    expect(list.code).toBe(0);
+    const stored = JSON.parse(list.stdout).providers.find((p: { name: string }) => p.name === 'openai').connections.map((c: { connection: string }) => c.connection);
+    for (const i of succeeded) expect(stored).toContain(`k${i}`);
+  });
+});
