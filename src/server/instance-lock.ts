@@ -8,14 +8,19 @@ export interface InstanceLock {
   release(): Promise<void>;
 }
 
+/** Locks held by runtimes of this process (a lock file with our own pid is stale unless listed here). */
+const heldHere = new Set<string>();
+
 export async function acquireInstanceLock(lockPath: string, statePath: string, expectedUrl: string): Promise<InstanceLock> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const handle = await open(lockPath, 'wx', 0o600);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
+      heldHere.add(lockPath);
       return {
         async release() {
+          heldHere.delete(lockPath);
           const owner = await readLockPid(lockPath);
           if (owner === process.pid) await rm(lockPath, { force: true });
         },
@@ -24,7 +29,8 @@ export async function acquireInstanceLock(lockPath: string, statePath: string, e
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = await readLockPid(lockPath);
-    if (owner !== undefined && owner !== process.pid && isPidAlive(owner)) {
+    const ours = owner === process.pid;
+    if (owner !== undefined && ((ours && heldHere.has(lockPath)) || (!ours && isPidAlive(owner)))) {
       const state = loadServerState(statePath);
       throw errors.alreadyRunning(owner, state?.pid === owner ? state.url : expectedUrl);
     }

@@ -1,0 +1,62 @@
+// The rules of the house that a compiler cannot check (ARCHITECTURE.md): the core never imports an adapter's
+// library, never reads process.env, never prints; only paths.ts reads AUTHSOME_HOME or import.meta.url.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const src = fileURLToPath(new URL('../../src/', import.meta.url));
+
+function listSources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? listSources(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const files = listSources(src).map((path) => ({ path, rel: relative(src, path), text: readFileSync(path, 'utf8') }));
+const core = files.filter((f) => /^(vault|providers|connections|oauth)\//.test(f.rel));
+const importsOf = (text: string) => [...text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+
+describe('architecture', () => {
+  it('has core files to check', () => {
+    expect(core.map((f) => f.rel)).toEqual(expect.arrayContaining(['vault/vault.ts', 'providers/schema.ts', 'connections/service.ts']));
+  });
+
+  it('core modules do not import adapter libraries', () => {
+    const banned = /^(hono|@hono\/|citty|eta|node-forge|node:https?$|https?$|undici|playwright)/;
+    for (const f of core) {
+      for (const spec of importsOf(f.text)) expect(banned.test(spec), `${f.rel} imports ${spec}`).toBe(false);
+      for (const spec of importsOf(f.text)) expect(/\/(server|cli|proxy|client)\//.test(spec), `${f.rel} imports ${spec}`).toBe(false);
+    }
+  });
+
+  it('core modules never read process.env and never print', () => {
+    for (const f of core) {
+      expect(f.text.includes('process.env'), `${f.rel} reads process.env`).toBe(false);
+      expect(/console\.|process\.(stdout|stderr)/.test(f.text), `${f.rel} prints`).toBe(false);
+    }
+  });
+
+  it('only paths.ts reads AUTHSOME_HOME or import.meta.url', () => {
+    for (const f of files) {
+      if (f.rel === 'paths.ts') continue;
+      // The proxy preload runs inside the agent's process and must find its own dependencies; it may use import.meta.
+      if (f.rel === 'proxy/preload.ts') continue;
+      expect(f.text.includes('AUTHSOME_HOME') && /process\.env\.AUTHSOME_HOME|env\.AUTHSOME_HOME/.test(f.text), `${f.rel} reads AUTHSOME_HOME`).toBe(false);
+      expect(f.text.includes('import.meta.url'), `${f.rel} uses import.meta.url`).toBe(false);
+    }
+  });
+
+  it('no source uses process.cwd() for package files', () => {
+    for (const f of files) expect(f.text.includes('process.cwd()'), f.rel).toBe(false);
+  });
+
+  it('every non-trivial file opens with a comment saying what it owns', () => {
+    for (const f of files) {
+      if (f.text.split('\n').length < 15) continue;
+      const first = f.text.replace(/^#!.*\n/, '').trimStart();
+      expect(first.startsWith('//') || first.startsWith('/*'), `${f.rel} has no opening comment`).toBe(true);
+    }
+  });
+});
