@@ -108,14 +108,15 @@ export function createAuditLog(path: string): AuditLog {
       }
       const lines = text.split('\n').filter((l) => l.trim() !== '');
       const out: AuditEntry[] = [];
-      for (const line of lines.slice(-Math.max(0, limit))) {
+      // Newest first until `limit` entries parse, so a skipped line never costs one of them (and 0 means none).
+      for (let i = lines.length - 1; i >= 0 && out.length < limit; i--) {
         try {
-          out.push(JSON.parse(line) as AuditEntry);
+          out.push(JSON.parse(lines[i]!) as AuditEntry);
         } catch {
           // A torn last line after a crash is skipped, not fatal.
         }
       }
-      return out;
+      return out.reverse();
     },
     subscribe(listener) {
       listeners.add(listener);

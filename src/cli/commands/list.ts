@@ -39,7 +39,7 @@ export default defineCommand({
       for (const p of shown) {
         if (p.connections.length === 0) rows.push([p.name, p.source, p.auth_type, '-', statusColor('not_connected'), '-']);
         for (const c of p.connections) {
-          rows.push([p.name, p.source, p.auth_type, c.connection + (c.is_default && p.connections.length > 1 ? ' *' : ''), statusColor(c.status), c.expires_at ?? '-']);
+          rows.push([p.name, p.source, p.auth_type, c.connection, statusColor(c.status), c.expires_at ?? '-']);
         }
       }
       return `${header}\n${buildTable(rows, (s) => stripAnsi(s).length)}`;
