@@ -77,8 +77,18 @@ export function createAuditLog(path: string): AuditLog {
   async function ensureFile(): Promise<void> {
     if (created) return;
     // Create with 0600 before the first append so the mode never depends on the umask.
-    const handle = await open(path, 'a', 0o600);
-    await handle.close();
+    const handle = await open(path, 'a+', 0o600);
+    try {
+      // A crash mid-append leaves a torn last line: end it, so the next entry starts on a line of its own.
+      const { size } = await handle.stat();
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) await handle.write('\n');
+      }
+    } finally {
+      await handle.close();
+    }
     created = true;
   }
 

@@ -5,7 +5,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_0
 
 export function parseDuration(text: string, flag: string): number {
   const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1_000;
+  if (/^\d+$/.test(trimmed) && Number(trimmed) > 0) return Number(trimmed) * 1_000;
   const re = /(\d+)(ms|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;

@@ -116,7 +116,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
         obtained_at: r.obtained_at,
         ...(r.expires_at ? { expires_at: r.expires_at } : {}),
       }))
-      .sort((a, b) => Number(b.is_default) - Number(a.is_default) || a.connection.localeCompare(b.connection));
+      .sort((a, b) => Number(b.is_default) - Number(a.is_default) || compareText(a.connection, b.connection));
   }
 
   function requireRecord(provider: string, connection: string): ConnectionRecord {
@@ -134,7 +134,9 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       const next = { ...state };
       if (remaining.length > 0) next.default_connection = pickOldest(remaining).connection;
       else delete next.default_connection;
-      changes.push({ id: buildProviderStateId(provider), value: next });
+      // An empty state is no state: revoke and remove then leave the same vault for API-key providers.
+      if (Object.keys(next).length === 0) changes.push({ id: buildProviderStateId(provider), delete: true });
+      else changes.push({ id: buildProviderStateId(provider), value: next });
     }
     return changes;
   }
@@ -212,9 +214,8 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
     async revoke(provider) {
       await registry.get(provider);
       const names = loadRecords(provider).map((r) => r.connection);
-      const changes = buildRemoval(provider, names);
-      changes.push({ id: buildProviderStateId(provider), delete: true });
-      await vault.apply(changes);
+      // The provider state stays (minus the default): an OAuth client id entered once is reused by later logins.
+      await vault.apply(buildRemoval(provider, names));
       audit.record('revoke', { provider, reason: `${names.length} connection(s)` });
       return { provider, removed: names };
     },
@@ -306,8 +307,13 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
   return service;
 }
 
+/** Plain code-unit order: the same on every machine, whatever its locale. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function pickOldest(records: ConnectionRecord[]): ConnectionRecord {
-  return [...records].sort((a, b) => a.obtained_at.localeCompare(b.obtained_at) || a.connection.localeCompare(b.connection))[0]!;
+  return [...records].sort((a, b) => a.obtained_at.localeCompare(b.obtained_at) || compareText(a.connection, b.connection))[0]!;
 }
 
 function readExportValue(def: ProviderDefinition, record: ConnectionRecord, source: ExportSource): string | undefined {

@@ -106,8 +106,8 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
           byName.set(name, result);
         }
       }
-      const entries = [...byName.values()].sort((a, b) => a.definition.name.localeCompare(b.definition.name));
-      warnings.sort((a, b) => a.path.localeCompare(b.path));
+      const entries = [...byName.values()].sort((a, b) => (a.definition.name < b.definition.name ? -1 : a.definition.name > b.definition.name ? 1 : 0));
+      warnings.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       return { entries, warnings };
     },
 
@@ -138,6 +138,7 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
     },
 
     async has(name) {
+      if (!PROVIDER_NAME_RE.test(name)) return false;
       if (bundled.has(name)) return true;
       try {
         await stat(registry.customPath(name));

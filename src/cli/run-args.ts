@@ -1,0 +1,53 @@
+// Parses `authsome run [--only p1,p2] [--connection p=name …] [--no-placeholders] -- <cmd> [args…]` by hand:
+// citty keeps only the last of a repeated flag and would eat the child's own flags.
+import { errors } from '../errors.js';
+
+export interface RunArgs {
+  only?: string[];
+  connections: Record<string, string>;
+  placeholders: boolean;
+  command: string[];
+}
+
+const HINT = "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] -- <command> [args…]";
+
+export function parseRunArgs(argv: string[]): RunArgs {
+  const out: RunArgs = { connections: {}, placeholders: true, command: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.command = argv.slice(i + 1);
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      out.command = argv.slice(i);
+      break;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const takeValue = (): string => {
+      if (eq !== -1) return arg.slice(eq + 1);
+      const next = argv[++i];
+      if (next === undefined || next === '--') throw errors.usage(`Option '${flag}' needs a value.`, HINT);
+      return next;
+    };
+    if (flag === '--only') {
+      const names = takeValue().split(',').map((s) => s.trim()).filter(Boolean);
+      if (names.length === 0) throw errors.usage("'--only' needs at least one provider name.", HINT);
+      out.only = [...(out.only ?? []), ...names];
+    } else if (flag === '--connection' || flag === '-c') {
+      const value = takeValue();
+      const sep = value.indexOf('=');
+      if (sep <= 0 || sep === value.length - 1) {
+        throw errors.usage(`Invalid --connection '${value}'.`, "Write it as provider=connection, e.g. --connection openai=team.");
+      }
+      out.connections[value.slice(0, sep)] = value.slice(sep + 1);
+    } else if (flag === '--no-placeholders' && eq === -1) {
+      out.placeholders = false;
+    } else {
+      throw errors.usage(`Unknown option '${flag}'.`, `${HINT} (put the command's own options after '--')`);
+    }
+  }
+  if (out.command.length === 0) throw errors.usage('No command to run.', HINT);
+  return out;
+}

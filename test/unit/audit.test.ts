@@ -1,0 +1,136 @@
+// The audit log: JSON lines with ts/event and only the named safe fields, query strings cut, 0600, and a
+// reader that returns the newest entries last and survives a torn last line.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildAuditEntry, createAuditLog, type AuditEntry, type AuditFields } from '../../src/audit.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+
+let tmp: TempDir;
+let path: string;
+beforeEach(async () => {
+  tmp = await makeTempDir('audit');
+  path = join(tmp.path, 'audit.log');
+});
+afterEach(() => tmp.cleanup());
+
+const readLines = () => readFileSync(path, 'utf8').split('\n');
+
+describe('buildAuditEntry', () => {
+  const at = new Date('2025-03-04T05:06:07.089Z');
+
+  it('has ts (ISO-8601) and event first, then the given fields', () => {
+    const entry = buildAuditEntry('inject', { provider: 'openai', connection: 'default', method: 'POST', host: 'api.openai.com', path: '/v1/chat', status: 200, ms: 12.5, run: 'r1' }, at);
+    expect(entry).toEqual({
+      ts: '2025-03-04T05:06:07.089Z',
+      event: 'inject',
+      provider: 'openai',
+      connection: 'default',
+      run: 'r1',
+      method: 'POST',
+      host: 'api.openai.com',
+      path: '/v1/chat',
+      status: 200,
+      ms: 12.5,
+    });
+    expect(Object.keys(entry).slice(0, 2)).toEqual(['ts', 'event']);
+    expect(buildAuditEntry('lock', undefined, at)).toEqual({ ts: '2025-03-04T05:06:07.089Z', event: 'lock' });
+  });
+
+  it('keeps only the named fields: anything else a caller slips in is dropped', () => {
+    const sneaky = { provider: 'openai', api_key: 'sk-secret', authorization: 'Bearer sk-secret', headers: { a: 1 }, query: 'k=v' };
+    const entry = buildAuditEntry('login', sneaky as unknown as AuditFields, at);
+    expect(entry).toEqual({ ts: at.toISOString(), event: 'login', provider: 'openai' });
+    expect(JSON.stringify(entry)).not.toContain('sk-secret');
+  });
+
+  it('cuts the query string off a path', () => {
+    expect(buildAuditEntry('inject', { path: '/v1/models?api_key=sk-secret&x=1' }, at).path).toBe('/v1/models');
+    expect(buildAuditEntry('inject', { path: '/?token=abc' }, at).path).toBe('/');
+    expect(buildAuditEntry('inject', { path: '?only=query' }, at).path).toBe('');
+    expect(buildAuditEntry('inject', { path: '/plain/path' }, at).path).toBe('/plain/path');
+  });
+
+  it('drops undefined, null and non-finite numbers; stringifies and bounds text fields', () => {
+    const entry = buildAuditEntry(
+      'no_match',
+      { provider: undefined, connection: null as unknown as string, status: Number.NaN, ms: Infinity, host: 5 as unknown as string, reason: 'x'.repeat(2000) },
+      at,
+    );
+    expect(entry).toEqual({ ts: at.toISOString(), event: 'no_match', host: '5', reason: 'x'.repeat(512) });
+    expect(buildAuditEntry('inject', { status: '200' as unknown as number }, at).status).toBeUndefined();
+  });
+});
+
+describe('createAuditLog', () => {
+  it('appends one JSON object per line, in order, to a 0600 file', async () => {
+    const log = createAuditLog(path);
+    log.record('login', { provider: 'openai', connection: 'default' });
+    log.record('export', { provider: 'openai', connection: 'default' });
+    log.record('inject', { method: 'GET', host: 'api.openai.com', path: '/v1/models?key=sk-x', status: 200, ms: 3 });
+    await log.flush();
+    const lines = readLines();
+    expect(lines.at(-1)).toBe('');
+    const entries = lines.filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+    expect(entries.map((e) => e.event)).toEqual(['login', 'export', 'inject']);
+    for (const e of entries) expect(new Date(e.ts).toISOString()).toBe(e.ts);
+    expect(entries[2]!.path).toBe('/v1/models');
+    expect(readFileSync(path, 'utf8')).not.toContain('sk-x');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps the order of many records made at once', async () => {
+    const log = createAuditLog(path);
+    for (let i = 0; i < 100; i++) log.record('inject', { status: i });
+    await log.flush();
+    expect(readLines().filter(Boolean).map((l) => (JSON.parse(l) as AuditEntry).status)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('appends to an existing log rather than replacing it', async () => {
+    writeFileSync(path, `${JSON.stringify({ ts: '2024-01-01T00:00:00.000Z', event: 'login' })}\n`, { mode: 0o600 });
+    const log = createAuditLog(path);
+    log.record('logout');
+    expect((await log.readRecent(10)).map((e) => e.event)).toEqual(['login', 'logout']);
+  });
+
+  it('subscribers see every entry until they unsubscribe', async () => {
+    const log = createAuditLog(path);
+    const seen: string[] = [];
+    const unsubscribe = log.subscribe((e) => seen.push(e.event));
+    log.record('lock');
+    log.record('unlock');
+    unsubscribe();
+    log.record('reveal');
+    await log.flush();
+    expect(seen).toEqual(['lock', 'unlock']);
+  });
+});
+
+describe('readRecent', () => {
+  it('returns at most the last N entries, newest last, after pending writes', async () => {
+    const log = createAuditLog(path);
+    for (let i = 0; i < 10; i++) log.record('inject', { status: i });
+    const recent = await log.readRecent(3);
+    expect(recent.map((e) => e.status)).toEqual([7, 8, 9]);
+    expect((await log.readRecent(100)).map((e) => e.status)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('a missing log reads as empty', async () => {
+    expect(await createAuditLog(path).readRecent(5)).toEqual([]);
+  });
+
+  it('a limit of 0 returns nothing', async () => {
+    const log = createAuditLog(path);
+    log.record('login');
+    expect(await log.readRecent(0)).toEqual([]);
+  });
+
+  it('skips a torn last line and still returns the N newest complete entries', async () => {
+    const log = createAuditLog(path);
+    for (let i = 0; i < 5; i++) log.record('inject', { status: i });
+    await log.flush();
+    appendFileSync(path, '{"ts":"2025-01-01T00:00:00.000Z","event":"inj');
+    expect((await log.readRecent(2)).map((e) => e.status)).toEqual([3, 4]);
+    expect((await log.readRecent(10)).map((e) => e.status)).toEqual([0, 1, 2, 3, 4]);
+  });
+});

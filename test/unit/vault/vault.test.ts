@@ -1,0 +1,488 @@
+// The vault service over real files in a temp directory: creation, records, backups, damage detection (never
+// overwriting what it could not read), passphrase mode, concurrency and KDF parameters read from the file.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../../../src/errors.js';
+import { createVault, type Vault, type VaultPaths } from '../../../src/vault/vault.js';
+import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
+
+const CHEAP = { memory_kib: 1024, iterations: 1 };
+const CANARY = 'sk-CANARY-7f3a9c1e5b2d4f6a8c0e';
+const PASSPHRASE = 'correct horse battery staple';
+
+let tmp: TempDir;
+let paths: VaultPaths;
+
+beforeEach(async () => {
+  tmp = await makeTempDir('vault');
+  paths = {
+    vault: join(tmp.path, 'vault.json'),
+    vaultBackup: join(tmp.path, 'vault.json.bak'),
+    masterKey: join(tmp.path, 'master.key'),
+  };
+});
+afterEach(() => tmp.cleanup());
+
+async function openVault(kdf: { memory_kib?: number; iterations?: number } = CHEAP): Promise<Vault> {
+  const vault = createVault({ paths, kdf });
+  await vault.open();
+  return vault;
+}
+
+function fileMode(path: string): number {
+  return statSync(path).mode & 0o777;
+}
+
+function readJson(path: string): Record<string, any> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
+}
+
+function caught(fn: () => unknown): AppError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  }
+  throw new Error('expected the call to throw');
+}
+
+async function rejected(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function snapshot(): Map<string, Buffer> {
+  return new Map(readdirSync(tmp.path).map((name) => [name, readFileSync(join(tmp.path, name))]));
+}
+
+describe('first open', () => {
+  it('creates an unlocked keyfile vault with a 32-byte master.key, both 0600', async () => {
+    const vault = await openVault();
+    expect(vault.status()).toEqual({ path: paths.vault, mode: 'keyfile', state: 'unlocked', records: 0 });
+    expect(readFileSync(paths.masterKey)).toHaveLength(32);
+    expect(fileMode(paths.masterKey)).toBe(0o600);
+    expect(fileMode(paths.vault)).toBe(0o600);
+    expect(existsSync(paths.vaultBackup)).toBe(false);
+  });
+
+  it('writes vault.json in the SPEC §4 shape with the KDF parameters it used', async () => {
+    await openVault();
+    const file = readJson(paths.vault);
+    expect(file.version).toBe(1);
+    expect(file.mode).toBe('keyfile');
+    expect(file.kdf).toMatchObject({ alg: 'argon2id', memory_kib: 1024, iterations: 1, parallelism: 1 });
+    expect(Buffer.from(file.kdf.salt, 'base64')).toHaveLength(16);
+    expect(Object.keys(file.key).sort()).toEqual(['data', 'iv', 'tag']);
+    expect(Buffer.from(file.key.iv, 'base64')).toHaveLength(12);
+    expect(Buffer.from(file.key.data, 'base64')).toHaveLength(32);
+    expect(file.records).toEqual({});
+  });
+
+  it('reuses an existing master.key instead of replacing it', async () => {
+    const master = Buffer.alloc(32, 7);
+    writeFileSync(paths.masterKey, master, { mode: 0o600 });
+    await openVault();
+    expect(readFileSync(paths.masterKey).equals(master)).toBe(true);
+    expect((await openVault()).status().state).toBe('unlocked');
+  });
+
+  it('uses the SPEC §4 default cost (m=65536, t=3, p=1) when no KDF option is given', async () => {
+    const vault = createVault({ paths });
+    await vault.open();
+    expect(readJson(paths.vault).kdf).toMatchObject({ alg: 'argon2id', memory_kib: 65536, iterations: 3, parallelism: 1 });
+    await vault.put('ca:key', { pem: 'x' });
+    expect(vault.get('ca:key')).toEqual({ pem: 'x' });
+  });
+});
+
+describe('records', () => {
+  it('put, get, list and remove', async () => {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY });
+    await vault.put('connection:openai:team', { api_key: 'sk-team' });
+    await vault.put('provider-state:openai', { default_connection: 'default' });
+
+    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+    expect(vault.get('connection:nobody:default')).toBeUndefined();
+    expect(vault.list('connection:openai:')).toEqual(['connection:openai:default', 'connection:openai:team']);
+    expect(vault.list('provider-state:')).toEqual(['provider-state:openai']);
+    expect(vault.status().records).toBe(3);
+
+    expect(await vault.remove('connection:openai:team')).toBe(true);
+    expect(await vault.remove('connection:openai:team')).toBe(false);
+    expect(vault.get('connection:openai:team')).toBeUndefined();
+    expect(vault.list('connection:')).toEqual(['connection:openai:default']);
+  });
+
+  it('hands out copies: changing a value after put or after get does not change the vault', async () => {
+    const vault = await openVault();
+    const value = { api_key: 'a', scopes: ['x'] };
+    await vault.put('id', value);
+    value.scopes.push('y');
+    const got = vault.get<typeof value>('id')!;
+    got.api_key = 'changed';
+    expect(vault.get('id')).toEqual({ api_key: 'a', scopes: ['x'] });
+  });
+
+  it('apply() makes several changes in one go', async () => {
+    const vault = await openVault();
+    await vault.put('a', 1);
+    await vault.apply([{ id: 'a', delete: true }, { id: 'b', value: 2 }, { id: 'c', value: 3 }]);
+    expect(vault.list('')).toEqual(['b', 'c']);
+    const reopened = await openVault();
+    expect(reopened.list('')).toEqual(['b', 'c']);
+    expect(reopened.get('c')).toBe(3);
+  });
+
+  it('a new vault instance on the same paths sees every record', async () => {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY, n: 1 });
+    await vault.put('ca:key', 'PEM');
+    await vault.put('gone', true);
+    await vault.remove('gone');
+    const reopened = await openVault();
+    expect(reopened.status()).toMatchObject({ state: 'unlocked', mode: 'keyfile', records: 2 });
+    expect(reopened.get('connection:openai:default')).toEqual({ api_key: CANARY, n: 1 });
+    expect(reopened.get('ca:key')).toBe('PEM');
+    expect(reopened.get('gone')).toBeUndefined();
+  });
+
+  it('never writes a secret in the clear to vault.json or vault.json.bak', async () => {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY });
+    await vault.put('connection:openai:team', { api_key: CANARY });
+    const needles = [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(JSON.stringify({ api_key: CANARY })).toString('base64')];
+    for (const path of [paths.vault, paths.vaultBackup]) {
+      const text = readFileSync(path, 'utf8');
+      for (const needle of needles) expect(text, path).not.toContain(needle);
+    }
+  });
+
+  it('keeps the previous version in vault.json.bak on every write, also 0600', async () => {
+    const vault = await openVault();
+    await vault.put('a', 1);
+    const before = readFileSync(paths.vault, 'utf8');
+    await vault.put('b', 2);
+    expect(readFileSync(paths.vaultBackup, 'utf8')).toBe(before);
+    expect(fileMode(paths.vaultBackup)).toBe(0o600);
+    expect(Object.keys(readJson(paths.vaultBackup).records)).toEqual(['a']);
+    expect(Object.keys(readJson(paths.vault).records).sort()).toEqual(['a', 'b']);
+  });
+
+  it('binds each sealed record to its id: a record moved to another id makes the vault damaged', async () => {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY });
+    const file = readJson(paths.vault);
+    file.records['connection:openai:attacker'] = file.records['connection:openai:default'];
+    writeFileSync(paths.vault, JSON.stringify(file));
+    const reopened = await openVault();
+    expect(reopened.status().state).toBe('damaged');
+    expect(reopened.status().error!.message).toContain("record 'connection:openai:attacker' failed authentication");
+  });
+});
+
+describe('a damaged vault is reported and never written', () => {
+  async function seeded(): Promise<void> {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY });
+    await vault.put('connection:openai:team', { api_key: 'sk-team' });
+  }
+
+  it('one tampered record: status damaged with the path, bytes unchanged, put() and get() refuse', async () => {
+    await seeded();
+    const file = readJson(paths.vault);
+    const sealed = file.records['connection:openai:team'];
+    const data = Buffer.from(sealed.data, 'base64');
+    data[0] = data[0]! ^ 0xff;
+    sealed.data = data.toString('base64');
+    writeFileSync(paths.vault, JSON.stringify(file, null, 2));
+    const before = snapshot();
+
+    const vault = await openVault();
+    const status = vault.status();
+    expect(status.state).toBe('damaged');
+    expect(status.error!.code).toBe('VAULT_DAMAGED');
+    expect(status.error!.message).toBe(
+      `The vault at ${paths.vault} is damaged: record 'connection:openai:team' failed authentication.`,
+    );
+    expect(status.error!.hint).toContain(`${paths.vault}.bak`);
+
+    expect((await rejected(vault.put('x', 1))).code).toBe('VAULT_DAMAGED');
+    expect(caught(() => vault.get('connection:openai:default')).code).toBe('VAULT_DAMAGED');
+    expect(caught(() => vault.list('')).code).toBe('VAULT_DAMAGED');
+    expect((await rejected(vault.setPassphrase(PASSPHRASE))).code).toBe('VAULT_DAMAGED');
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('invalid JSON: damaged, and neither vault.json nor vault.json.bak is touched by later calls', async () => {
+    await seeded();
+    writeFileSync(paths.vault, '{"version": 1, "records": {');
+    const before = snapshot();
+
+    const vault = await openVault();
+    expect(vault.status().state).toBe('damaged');
+    expect(vault.status().error!.message).toBe(`The vault at ${paths.vault} is damaged: it is not valid JSON.`);
+    await rejected(vault.put('x', 1));
+    await rejected(vault.remove('connection:openai:default'));
+    await rejected(vault.apply([{ id: 'y', value: 2 }]));
+    await rejected(vault.unlock(PASSPHRASE));
+    await rejected(vault.removePassphrase(PASSPHRASE));
+    expect(() => vault.lock()).toThrow(AppError);
+    await vault.open();
+    expect(vault.status().state).toBe('damaged');
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('a file of the wrong shape or version is damaged, not replaced', async () => {
+    await seeded();
+    const file = readJson(paths.vault);
+    writeFileSync(paths.vault, JSON.stringify({ ...file, version: 99 }));
+    const before = snapshot();
+    const vault = await openVault();
+    expect(vault.status().error!.message).toBe(`The vault at ${paths.vault} is damaged: unsupported format version 99.`);
+    writeFileSync(paths.vault, '[]');
+    await vault.open();
+    expect(vault.status().error!.message).toContain('is damaged: it does not contain a JSON object.');
+    expect(readFileSync(paths.vaultBackup)).toEqual(before.get('vault.json.bak'));
+  });
+
+  it('vault.json missing but vault.json.bak present: damaged, and nothing is created', async () => {
+    await seeded();
+    rmSync(paths.vault);
+    rmSync(paths.masterKey);
+    const before = snapshot();
+    const vault = await openVault();
+    expect(vault.status().state).toBe('damaged');
+    expect(vault.status().error!.code).toBe('VAULT_DAMAGED');
+    expect(vault.status().error!.message).toContain(`The vault at ${paths.vault} is missing`);
+    await rejected(vault.put('x', 1));
+    expect(existsSync(paths.vault)).toBe(false);
+    expect(existsSync(paths.masterKey)).toBe(false);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('master.key missing: an error naming both files, and the vault is left alone', async () => {
+    await seeded();
+    rmSync(paths.masterKey);
+    const before = snapshot();
+    const vault = await openVault();
+    const status = vault.status();
+    expect(status.state).toBe('damaged');
+    expect(status.error!.message).toContain(paths.vault);
+    expect(status.error!.message).toContain(paths.masterKey);
+    await rejected(vault.put('x', 1));
+    expect(existsSync(paths.masterKey)).toBe(false);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('a master.key that does not open the data key: damaged, untouched', async () => {
+    await seeded();
+    writeFileSync(paths.masterKey, Buffer.alloc(32, 1));
+    const before = snapshot();
+    const vault = await openVault();
+    expect(vault.status().state).toBe('damaged');
+    expect(vault.status().error!.message).toMatch(new RegExp(`^The vault at ${paths.vault.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged: `));
+    expect(snapshot()).toEqual(before);
+  });
+});
+
+describe('stale temp files', () => {
+  it('open() removes temp files a killed writer left, and nothing else', async () => {
+    await openVault();
+    const stale = ['.vault.json.1234.abcdef.tmp', '.vault.json.x.tmp', '.vault.json.bak.99.ffff.tmp'];
+    for (const name of stale) writeFileSync(join(tmp.path, name), 'partial');
+    writeFileSync(join(tmp.path, 'notes.tmp'), 'keep');
+    await openVault();
+    const names = readdirSync(tmp.path).sort();
+    for (const name of stale) expect(names).not.toContain(name);
+    expect(names).toEqual(['master.key', 'notes.tmp', 'vault.json']);
+  });
+
+  it('writes leave no temp files behind', async () => {
+    const vault = await openVault();
+    for (let i = 0; i < 5; i++) await vault.put(`r${i}`, i);
+    expect(readdirSync(tmp.path).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('passphrase mode', () => {
+  async function withPassphrase(): Promise<Vault> {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY });
+    await vault.setPassphrase(PASSPHRASE);
+    return vault;
+  }
+
+  it('a passphrase shorter than 8 characters is refused with INVALID_INPUT, changing nothing', async () => {
+    const vault = await openVault();
+    await vault.put('a', 1);
+    const before = snapshot();
+    const err = await rejected(vault.setPassphrase('short77'));
+    expect(err.code).toBe('INVALID_INPUT');
+    expect(snapshot()).toEqual(before);
+    expect(vault.status().mode).toBe('keyfile');
+    await vault.setPassphrase('eight888');
+    expect(vault.status().mode).toBe('passphrase');
+  });
+
+  it('set: deletes master.key and writes vault.json and vault.json.bak in passphrase mode', async () => {
+    const vault = await withPassphrase();
+    expect(existsSync(paths.masterKey)).toBe(false);
+    expect(vault.status()).toMatchObject({ mode: 'passphrase', state: 'unlocked' });
+    expect(readJson(paths.vault).mode).toBe('passphrase');
+    expect(readJson(paths.vaultBackup).mode).toBe('passphrase');
+    expect(fileMode(paths.vault)).toBe(0o600);
+    expect(fileMode(paths.vaultBackup)).toBe(0o600);
+    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+  });
+
+  it('a new instance opens locked; get, list and put say the vault is locked', async () => {
+    await withPassphrase();
+    const vault = await openVault();
+    expect(vault.status()).toMatchObject({ mode: 'passphrase', state: 'locked', records: 1 });
+    const err = caught(() => vault.get('connection:openai:default'));
+    expect(err.code).toBe('VAULT_LOCKED');
+    expect(err.message).toBe('The vault is locked.');
+    expect(err.hint).toBe("Run 'authsome unlock'.");
+    expect(caught(() => vault.list('')).code).toBe('VAULT_LOCKED');
+    expect((await rejected(vault.put('x', 1))).code).toBe('VAULT_LOCKED');
+  });
+
+  it('unlock with the wrong passphrase: WRONG_PASSPHRASE naming the vault, still locked', async () => {
+    await withPassphrase();
+    const vault = await openVault();
+    const err = await rejected(vault.unlock('not the passphrase'));
+    expect(err.code).toBe('WRONG_PASSPHRASE');
+    expect(err.message).toBe(`Wrong passphrase for the vault at ${paths.vault}.`);
+    expect(vault.status().state).toBe('locked');
+  });
+
+  it('unlock with the right passphrase brings the records back, and writes work again', async () => {
+    await withPassphrase();
+    const vault = await openVault();
+    await vault.unlock(PASSPHRASE);
+    expect(vault.status().state).toBe('unlocked');
+    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+    await vault.put('connection:openai:team', { api_key: 'sk-team' });
+    const again = await openVault();
+    await again.unlock(PASSPHRASE);
+    expect(again.list('connection:')).toEqual(['connection:openai:default', 'connection:openai:team']);
+  });
+
+  it('lock drops the key: get throws VAULT_LOCKED until the next unlock', async () => {
+    const vault = await withPassphrase();
+    vault.lock();
+    expect(vault.status().state).toBe('locked');
+    const err = caught(() => vault.get('connection:openai:default'));
+    expect(err.code).toBe('VAULT_LOCKED');
+    expect(err.message).toBe('The vault is locked.');
+    expect(err.hint).toBe("Run 'authsome unlock'.");
+    await vault.unlock(PASSPHRASE);
+    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+  });
+
+  it('lock and unlock of a keyfile vault are refused with VAULT_MODE', async () => {
+    const vault = await openVault();
+    expect(caught(() => vault.lock()).code).toBe('VAULT_MODE');
+    expect((await rejected(vault.unlock(PASSPHRASE))).code).toBe('VAULT_MODE');
+    expect((await rejected(vault.removePassphrase(PASSPHRASE))).code).toBe('VAULT_MODE');
+    expect(vault.status().state).toBe('unlocked');
+  });
+
+  it('remove: the wrong passphrase is refused; the right one restores keyfile mode', async () => {
+    await withPassphrase();
+    const vault = await openVault();
+    expect((await rejected(vault.removePassphrase('wrong wrong'))).code).toBe('WRONG_PASSPHRASE');
+    expect(existsSync(paths.masterKey)).toBe(false);
+
+    await vault.removePassphrase(PASSPHRASE);
+    expect(vault.status()).toMatchObject({ mode: 'keyfile', state: 'unlocked' });
+    expect(readFileSync(paths.masterKey)).toHaveLength(32);
+    expect(fileMode(paths.masterKey)).toBe(0o600);
+    expect(readJson(paths.vault).mode).toBe('keyfile');
+
+    const fresh = await openVault();
+    expect(fresh.status()).toMatchObject({ mode: 'keyfile', state: 'unlocked' });
+    expect(fresh.get('connection:openai:default')).toEqual({ api_key: CANARY });
+  });
+
+  it('changing the passphrase re-wraps the data key only: every sealed record keeps its bytes', async () => {
+    const vault = await withPassphrase();
+    await vault.put('connection:openai:team', { api_key: 'sk-team' });
+    const before = readJson(paths.vault);
+    await vault.setPassphrase('a brand new passphrase');
+    const after = readJson(paths.vault);
+    expect(after.records).toEqual(before.records);
+    expect(after.key).not.toEqual(before.key);
+    expect(after.kdf.salt).not.toBe(before.kdf.salt);
+
+    const old = await openVault();
+    expect((await rejected(old.unlock(PASSPHRASE))).code).toBe('WRONG_PASSPHRASE');
+    await old.unlock('a brand new passphrase');
+    expect(old.get('connection:openai:team')).toEqual({ api_key: 'sk-team' });
+  });
+
+  it('the passphrase vault does not contain the secret in the clear either', async () => {
+    await withPassphrase();
+    for (const path of [paths.vault, paths.vaultBackup]) {
+      const text = readFileSync(path, 'utf8');
+      expect(text).not.toContain(CANARY);
+      expect(text).not.toContain(Buffer.from(CANARY).toString('base64'));
+      expect(text).not.toContain(PASSPHRASE);
+    }
+  });
+});
+
+describe('concurrent writes', () => {
+  it('100 concurrent put() calls all reach the disk', async () => {
+    const vault = await openVault();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => vault.put(`connection:p:c${i}`, { i })));
+    const reopened = await openVault();
+    const ids = reopened.list('connection:p:');
+    expect(ids).toHaveLength(100);
+    for (let i = 0; i < 100; i++) expect(reopened.get(`connection:p:c${i}`)).toEqual({ i });
+  });
+
+  it('puts racing a passphrase change are all kept, under the new passphrase', async () => {
+    const vault = await openVault();
+    await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => vault.put(`r${i}`, i)),
+      vault.setPassphrase(PASSPHRASE),
+      ...Array.from({ length: 20 }, (_, i) => vault.put(`s${i}`, i)),
+    ]);
+    const reopened = await openVault();
+    expect(reopened.status().state).toBe('locked');
+    await reopened.unlock(PASSPHRASE);
+    expect(reopened.list('')).toHaveLength(40);
+  });
+});
+
+describe('KDF parameters come from the file', () => {
+  it('a vault written with memory_kib 2048 opens under a process configured differently', async () => {
+    const first = await openVault({ memory_kib: 2048, iterations: 1 });
+    await first.put('a', 'A');
+    expect(readJson(paths.vault).kdf).toMatchObject({ memory_kib: 2048, iterations: 1 });
+
+    const second = await openVault({ memory_kib: 4096, iterations: 2 });
+    expect(second.status().state).toBe('unlocked');
+    expect(second.get('a')).toBe('A');
+    await second.put('b', 'B');
+    expect(readJson(paths.vault).kdf).toMatchObject({ memory_kib: 2048, iterations: 1 });
+  });
+
+  it('a passphrase vault written with one cost unlocks under another', async () => {
+    const first = await openVault({ memory_kib: 2048, iterations: 1 });
+    await first.put('a', 'A');
+    await first.setPassphrase(PASSPHRASE);
+    const second = await openVault({ memory_kib: 1024, iterations: 2 });
+    await second.unlock(PASSPHRASE);
+    expect(second.get('a')).toBe('A');
+  });
+});
