@@ -61,6 +61,10 @@ const listHint = "Run 'authsome list' to see the available providers.";
 export const errors = {
   usage: (message: string, hint?: string) => new AppError('USAGE', message, hint),
   cancelled: () => new AppError('CANCELLED', 'Cancelled.'),
+  loginCancelledInBrowser: (provider: string) =>
+    new AppError('CANCELLED', 'The login was cancelled in the browser.', `Run 'authsome login ${provider}' to start again.`),
+  loginTimedOut: (provider: string) =>
+    new AppError('CANCELLED', 'The login form was not submitted in time.', `Run 'authsome login ${provider}' again for a new link.`),
   invalidInput: (message: string, hint?: string) => new AppError('INVALID_INPUT', message, hint),
 
   invalidKey: (displayName: string, hint: string | undefined, pattern: string | undefined) =>

@@ -13,6 +13,7 @@ import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, package
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { createApp } from './server/app.js';
 import type { ServerDeps, ServerInfo } from './server/deps.js';
+import type { WebOptions } from './server/web-state.js';
 import { buildAllowedHosts } from './server/guards.js';
 import { acquireInstanceLock } from './server/instance-lock.js';
 import type { ServerState } from './server-state.js';
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   /** Unlocks a passphrase vault at start (AUTHSOME_PASSPHRASE, read by the CLI, never by the core). */
   passphrase?: string;
   kdf?: VaultOptions['kdf'];
+  /** Lifetimes of one-time URLs, login sessions and browser sessions (tests shorten them). */
+  web?: WebOptions;
   /** Called when a client asks the server to stop (daemon stop); the default just closes. */
   onShutdownRequested?: () => void;
   log?: (line: string) => void;
@@ -94,7 +97,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         setImmediate(() => (options.onShutdownRequested ? options.onShutdownRequested() : void runtime.close()));
       },
     };
-    const app = createApp(deps, { apiToken: token, allowedHosts: () => allowedHosts });
+    const app = createApp(deps, { apiToken: token, allowedHosts: () => allowedHosts, web: options.web });
+    cleanups.push(() => app.web.close());
     const server = createServer(getRequestListener(app.fetch));
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, host, options.port);

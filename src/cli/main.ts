@@ -27,6 +27,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   register: { group: 'Providers', summary: 'Add or replace a custom provider definition from a JSON file', load: () => import('./commands/register.js') },
   serve: { group: 'Server', summary: 'Run the authsome server in the foreground', load: () => import('./commands/serve.js') },
   daemon: { group: 'Server', summary: 'Start, stop, restart the background server; status; logs', load: () => import('./commands/daemon.js') },
+  ui: { group: 'Server', summary: 'Open the web dashboard, signed in (--no-browser prints its one-time URL)', load: () => import('./commands/ui.js') },
   unlock: { group: 'Vault', summary: 'Unlock a passphrase-protected vault', load: () => import('./commands/unlock.js') },
   lock: { group: 'Vault', summary: 'Lock the vault (drop its key from memory)', load: () => import('./commands/lock.js') },
   passphrase: { group: 'Vault', summary: 'Set or remove the vault passphrase', load: () => import('./commands/passphrase.js') },

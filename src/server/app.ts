@@ -1,33 +1,48 @@
 // createApp: the Hono application and its middleware order. Host check first (every route, /health too),
-// then no-store, then the bearer token on /api/* before any routing, then the routes.
+// then no-store and the security headers, then the bearer token on /api/* before any routing, the static
+// files, and last the browser pages with their own guards (session, Origin, CSRF: routes/pages.ts).
 import { Hono } from 'hono';
 import { AppError, errors } from '../errors.js';
 import type { ServerDeps } from './deps.js';
 import { HTTP_STATUS } from './error-status.js';
-import { createBearerGuard, createHostGuard, createNoStore } from './guards.js';
+import { createBearerGuard, createHostGuard, createNoStore, createSecurityHeaders } from './guards.js';
 import { createConnectionsApi } from './api/connections.js';
+import { createLoginSessionsApi } from './api/login-sessions.js';
 import { createProvidersApi } from './api/providers.js';
 import { createSystemApi } from './api/system.js';
+import { createUiLinkApi } from './api/ui-link.js';
+import { createPages } from './routes/pages.js';
+import { createStaticRoutes } from './routes/static.js';
+import { createWebState, type WebOptions, type WebState } from './web-state.js';
 
 export interface AppOptions {
   apiToken: string;
   allowedHosts: () => Set<string>;
+  web?: WebOptions;
 }
 
-export function createApp(deps: ServerDeps, options: AppOptions): Hono {
+export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: WebState } {
   const app = new Hono();
+  const web = createWebState(deps, options.web);
   app.use('*', createHostGuard(options.allowedHosts));
   app.use('*', createNoStore());
+  app.use('*', createSecurityHeaders());
 
   app.get('/health', (c) => c.json({ status: 'ok', version: deps.version }));
 
   const api = new Hono();
   api.use('*', createBearerGuard(options.apiToken));
   api.route('/providers', createProvidersApi(deps));
+  api.route('/login-sessions', createLoginSessionsApi(deps, web));
+  api.route('/ui-link', createUiLinkApi(deps, web));
   api.route('/', createConnectionsApi(deps));
   api.route('/', createSystemApi(deps));
   api.all('*', (c) => c.json(errors.notFound(`No API route ${c.req.method} ${c.req.path}.`).toJSON(), 404));
   app.route('/api', api);
+
+  app.route('/static', createStaticRoutes());
+  // Last: the pages' guards are registered for '/*' and must only ever see requests nothing above answered.
+  app.route('/', createPages(deps, web));
 
   app.onError((err, c) => {
     const appError = err instanceof AppError ? err : undefined;
@@ -36,5 +51,5 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono {
     return c.json(shown.toJSON(), HTTP_STATUS[shown.code] as 500);
   });
   app.notFound((c) => c.json(errors.notFound().toJSON(), 404));
-  return app;
+  return Object.assign(app, { web });
 }

@@ -1,9 +1,13 @@
-// Request guards shared by every route: the Host allowlist (defeats DNS rebinding), no-store caching, and
-// the bearer token of /api/*. Each is a plain Hono middleware.
+// Request guards shared by every route: the Host allowlist (defeats DNS rebinding), no-store caching, security
+// headers, the bearer token of /api/*, and for the pages: Origin, browser session cookie and CSRF token
+// (SPEC §6, §10). Each is a plain Hono middleware; a refusal is rendered by the caller's `refuse`.
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { errors } from '../errors.js';
+import type { BrowserSessions } from './browser-sessions.js';
 import { HTTP_STATUS } from './error-status.js';
+import type { WebEnv } from './web-state.js';
 
 /** The Host values a request may carry: loopback names with the server's real port (SPEC §10). */
 export function buildAllowedHosts(port: number, extraHost?: string): Set<string> {
@@ -47,6 +51,85 @@ export function createBearerGuard(token: string): MiddlewareHandler {
       const err = errors.unauthorized('Missing or invalid API token.');
       return c.json(err.toJSON(), HTTP_STATUS.UNAUTHORIZED as 401, { 'www-authenticate': 'Bearer realm="authsome"' });
     }
+    await next();
+  };
+}
+
+/**
+ * Only our own files run, style and load (no inline script or style, no third-party origin), nothing frames the
+ * pages, and forms post only back here.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "object-src 'none'",
+].join('; ');
+
+export function createSecurityHeaders(): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    c.header('X-Content-Type-Options', 'nosniff');
+    // No URL of ours ever reaches another site in a Referer. Not 'no-referrer': under that policy browsers send
+    // `Origin: null` on every form POST (Fetch §4.1), and the Origin check below could not tell us from a stranger.
+    c.header('Referrer-Policy', 'same-origin');
+    c.header('X-Frame-Options', 'DENY');
+    c.header('Cross-Origin-Opener-Policy', 'same-origin');
+    c.header('Cross-Origin-Resource-Policy', 'same-origin');
+  };
+}
+
+export type RefusalKind = 'session' | 'csrf' | 'origin';
+export type Refuse = (c: Context<WebEnv>, kind: RefusalKind) => Response;
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A state-changing request carrying an Origin (or Sec-Fetch-Site) must come from this very origin. */
+export function createOriginGuard(refuse: Refuse): MiddlewareHandler<WebEnv> {
+  return async (c, next) => {
+    if (SAFE_METHODS.has(c.req.method)) return next();
+    const origin = c.req.header('origin');
+    const own = `http://${(c.req.header('host') ?? '').toLowerCase()}`;
+    if (origin !== undefined && origin.toLowerCase() !== own) return refuse(c, 'origin');
+    const site = c.req.header('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return refuse(c, 'origin');
+    await next();
+  };
+}
+
+/** Pages need the browser session cookie; the /api bearer token is no session, in a cookie or anywhere else. */
+export function createSessionGuard(sessions: BrowserSessions, cookieName: () => string, refuse: Refuse): MiddlewareHandler<WebEnv> {
+  return async (c, next) => {
+    const session = sessions.lookup(getCookie(c, cookieName()));
+    if (!session) return refuse(c, 'session');
+    c.set('session', session);
+    await next();
+  };
+}
+
+/**
+ * Every state-changing page request carries the session's CSRF token: the X-CSRF-Token header (htmx) and/or the
+ * `_csrf` form field (plain forms). Each one present must equal the session's token.
+ */
+export function createCsrfGuard(sessions: BrowserSessions, refuse: Refuse): MiddlewareHandler<WebEnv> {
+  return async (c, next) => {
+    if (SAFE_METHODS.has(c.req.method)) return next();
+    const session = c.get('session');
+    const presented: (string | undefined)[] = [];
+    const header = c.req.header('x-csrf-token');
+    if (header !== undefined) presented.push(header);
+    const type = c.req.header('content-type') ?? '';
+    if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
+      const body = await c.req.parseBody();
+      if (body._csrf !== undefined) presented.push(typeof body._csrf === 'string' ? body._csrf : undefined);
+    }
+    if (presented.length === 0 || !presented.every((value) => sessions.checkCsrf(session, value))) return refuse(c, 'csrf');
     await next();
   };
 }

@@ -1,10 +1,14 @@
 // `authsome login <provider>`: resolves the connection, refuses to overwrite without --force, then collects
-// the API key from stdin or a masked prompt (3 attempts) and hands it to the server, which validates it.
+// the API key through the browser form (a login session the server ends when the form is submitted), a masked
+// prompt (3 attempts) or stdin, and hands it to the server, which validates it.
 import { defineCommand } from 'citty';
+import type { ApiClient } from '../../client/api-client.js';
 import { AppError, errors } from '../../errors.js';
 import { chooseKeySource } from '../key-source.js';
-import { getOutput } from '../output.js';
+import { openBrowser } from '../open-browser.js';
+import { getOutput, type Output } from '../output.js';
 import { isInteractive, promptSecret, readStdinLine } from '../prompt.js';
+import { startWaitIndicator } from '../wait-indicator.js';
 import { connect, connectionArg, providerArg } from './_shared.js';
 
 interface LoginDescription {
@@ -21,7 +25,18 @@ interface LoginResult {
   stored: boolean;
 }
 
+interface LoginSessionReply {
+  id: string;
+  url: string;
+  state: 'pending' | 'completed' | 'cancelled' | 'expired';
+  provider: string;
+  connection: string;
+  expires_at: string;
+}
+
 const PROMPT_ATTEMPTS = 3;
+/** Each long-poll call waits this long at most (under the HTTP client's 30 s timeout). */
+const POLL_WAIT_MS = 20_000;
 
 export default defineCommand({
   meta: { name: 'login', description: 'Log in to a provider: the key (or token) goes into the encrypted vault.' },
@@ -53,8 +68,7 @@ export default defineCommand({
     }
     const source = chooseKeySource({
       stdinFlag: args.stdin === true,
-      // The browser form arrives with the web interface; until then a display still means the terminal.
-      noBrowser: true,
+      noBrowser: args.browser === false,
       stdinIsTTY: isInteractive(),
       env: process.env,
       platform: process.platform,
@@ -69,7 +83,9 @@ export default defineCommand({
       });
 
     let result: LoginResult | undefined;
-    if (source === 'prompt') {
+    if (source === 'browser') {
+      result = await loginThroughBrowser(api, out, { provider: info.provider, connection: info.connection, force: args.force === true });
+    } else if (source === 'prompt') {
       for (let attempt = 1; attempt <= PROMPT_ATTEMPTS && !result; attempt++) {
         const key = await promptSecret(`${info.display_name} API key: `);
         try {
@@ -94,3 +110,41 @@ export default defineCommand({
     });
   },
 });
+
+/**
+ * The browser path (SPEC §1, §10): a login session on the server, its one-time form URL opened (and always
+ * printed, for a browser elsewhere), then long-polls until the form is submitted, cancelled or expired.
+ * Ctrl-C cancels the session on the server, so the form stops accepting a key.
+ */
+async function loginThroughBrowser(api: ApiClient, out: Output, input: { provider: string; connection: string; force: boolean }): Promise<LoginResult> {
+  const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
+  // Ctrl-C from here on cancels the session on the server. What the cancel call reports wins: a form submitted
+  // a moment before the Ctrl-C is a completed login, not a cancelled one.
+  let interrupted = false;
+  let settleInterruption!: (state: LoginSessionReply | undefined) => void;
+  const interruption = new Promise<LoginSessionReply | undefined>((resolve) => (settleInterruption = resolve));
+  const onSigint = () => {
+    if (interrupted) process.exit(2); // a second Ctrl-C does not wait for the server
+    interrupted = true;
+    api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {}).then(settleInterruption, () => settleInterruption(undefined));
+  };
+  process.on('SIGINT', onSigint);
+  let indicator = { stop() {} };
+  try {
+    process.stderr.write(`Opening ${session.url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`);
+    const failure = await openBrowser(session.url);
+    if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
+    if (!out.quiet && !out.json) indicator = startWaitIndicator('Waiting for the browser…', Date.parse(session.expires_at));
+    for (;;) {
+      const polled = interrupted ? undefined : await Promise.race([api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`), interruption]);
+      const state = interrupted ? await interruption : polled;
+      if (state?.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
+      if (interrupted || !state) throw errors.cancelled();
+      if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
+      if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
+    }
+  } finally {
+    indicator.stop();
+    process.off('SIGINT', onSigint);
+  }
+}

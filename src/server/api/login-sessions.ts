@@ -1,0 +1,51 @@
+// /api/login-sessions: the CLI's side of a browser login. Create one (→ the one-time form URL), wait for it
+// (long-poll, ≤ 25 s a call), or cancel it (Ctrl-C). The form itself is a page: routes/login.ts.
+import { Hono } from 'hono';
+import { errors } from '../../errors.js';
+import type { ServerDeps } from '../deps.js';
+import { buildLoginUrl, startLoginSession } from '../login-flow.js';
+import type { LoginSession } from '../login-sessions.js';
+import type { WebState } from '../web-state.js';
+import { optionalBoolean, optionalString, readJsonBody, requireString } from './body.js';
+
+const MAX_WAIT_MS = 25_000;
+
+function describe(session: LoginSession) {
+  return {
+    id: session.id,
+    state: session.state,
+    provider: session.provider,
+    connection: session.connection,
+    expires_at: new Date(session.expiresAt).toISOString(),
+  };
+}
+
+export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
+  const api = new Hono();
+
+  api.post('/', async (c) => {
+    const body = await readJsonBody(c);
+    const session = await startLoginSession(deps, web, {
+      provider: requireString(body, 'provider'),
+      connection: optionalString(body, 'connection'),
+      force: optionalBoolean(body, 'force'),
+      origin: 'cli',
+    });
+    return c.json({ ...describe(session), url: buildLoginUrl(deps, web, session) }, 201);
+  });
+
+  api.get('/:id', async (c) => {
+    const wait = Math.min(Math.max(Number(c.req.query('wait') ?? 0) || 0, 0), MAX_WAIT_MS);
+    const session = await web.logins.waitForEnd(c.req.param('id'), wait);
+    if (!session) throw errors.notFound('No such login session (the server may have restarted).');
+    return c.json(describe(session));
+  });
+
+  api.post('/:id/cancel', (c) => {
+    const session = web.logins.cancel(c.req.param('id'));
+    if (!session) throw errors.notFound('No such login session (the server may have restarted).');
+    return c.json(describe(session));
+  });
+
+  return api;
+}

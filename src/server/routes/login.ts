@@ -1,0 +1,87 @@
+// /login/:session: the browser form of `authsome login` (SPEC §6, §10). A rejected key re-renders the form with
+// the catalogue's message next to the field (422, swapped by htmx, or a full page without JavaScript); the key
+// itself is never echoed back. Success ends the login session, which wakes the waiting CLI.
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { AppError } from '../../errors.js';
+import type { ServerDeps } from '../deps.js';
+import { buildHtmlPattern } from '../format.js';
+import type { LoginSession } from '../login-sessions.js';
+import { isHtmx, redirect, type Renderer } from '../render.js';
+import type { WebEnv, WebState } from '../web-state.js';
+import { buildLoginCommand, buildLoginLinkNotice } from './sign-in.js';
+
+export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Renderer): Hono<WebEnv> {
+  const app = new Hono<WebEnv>();
+
+  async function renderForm(c: Context<WebEnv>, session: LoginSession, error?: AppError) {
+    const d = (await deps.registry.get(session.provider)).definition;
+    const login = {
+      id: session.id,
+      provider: d.name,
+      connection: session.connection,
+      force: session.force,
+      origin: session.origin,
+      display_name: d.display_name,
+      description: d.description ?? '',
+      docs_url: d.docs_url,
+      pattern: buildHtmlPattern(d.api_key?.key_pattern),
+      hint: d.api_key?.key_pattern_hint,
+      expiresAt: new Date(session.expiresAt).toISOString(),
+      command: buildLoginCommand(session),
+    };
+    const data = { login, error: error ? { message: error.message, hint: error.hint } : undefined };
+    return render.page(c, 'login', { title: `Log in to ${d.display_name}`, data, status: error ? 422 : 200 });
+  }
+
+  function renderDone(c: Context<WebEnv>, session: LoginSession) {
+    return render.page(c, 'login-done', { title: 'Logged in', data: { done: { provider: session.provider, connection: session.connection, origin: session.origin } } });
+  }
+
+  const ended = (c: Context<WebEnv>, session: LoginSession | undefined) => render.notice(c, buildLoginLinkNotice(session), 410);
+
+  app.get('/login/:id', async (c) => {
+    const session = web.logins.get(c.req.param('id'));
+    if (!session || session.state !== 'pending') return ended(c, session);
+    return renderForm(c, session);
+  });
+
+  app.post('/login/:id', async (c) => {
+    const session = web.logins.get(c.req.param('id'));
+    if (!session || session.state !== 'pending') return ended(c, session);
+    const body = await c.req.parseBody();
+    try {
+      const result = await deps.connections.loginWithApiKey({
+        provider: session.provider,
+        connection: session.connection,
+        apiKey: typeof body.api_key === 'string' ? body.api_key : '',
+        force: session.force,
+      });
+      if (!result.stored) {
+        web.logins.cancel(session.id);
+        return render.notice(c, { title: 'Already connected', message: `${session.provider} (${session.connection}) was connected meanwhile; nothing was changed.`, tone: 'warn' }, 409);
+      }
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'INVALID_KEY') return renderForm(c, session, err);
+      throw err;
+    }
+    web.logins.complete(session.id, c.get('session').key);
+    if (!isHtmx(c)) return redirect(c, `/login/${session.id}/done`);
+    c.header('HX-Push-Url', `/login/${session.id}/done`);
+    return renderDone(c, session);
+  });
+
+  app.get('/login/:id/done', (c) => {
+    const session = web.logins.get(c.req.param('id'));
+    if (!session || session.state !== 'completed' || session.completedBy !== c.get('session').key) return ended(c, session);
+    return renderDone(c, session);
+  });
+
+  app.post('/login/:id/cancel', (c) => {
+    const session = web.logins.cancel(c.req.param('id'));
+    if (session?.origin === 'web') return redirect(c, `/providers/${session.provider}`);
+    return ended(c, session);
+  });
+
+  return app;
+}

@@ -1,0 +1,63 @@
+// The one way into the pages (SPEC §6): `GET <path>?token=<one-time token>` from `authsome ui` or `authsome login`.
+// A valid token is consumed, becomes an HttpOnly SameSite=Strict session cookie, and the browser is sent to the
+// clean path so the token stays out of history. A used or expired token opens nothing.
+import type { MiddlewareHandler } from 'hono';
+import { getCookie, setCookie } from 'hono/cookie';
+import type { LoginSession } from '../login-sessions.js';
+import type { Notice, Renderer } from '../render.js';
+import type { WebEnv, WebState } from '../web-state.js';
+
+const LOGIN_PATH = /^\/login\/([A-Za-z0-9_-]+)$/;
+
+export function createSignIn(web: WebState, render: Renderer): MiddlewareHandler<WebEnv> {
+  return async (c, next) => {
+    const token = c.req.query('token');
+    if (token === undefined || (c.req.method !== 'GET' && c.req.method !== 'HEAD')) return next();
+    const path = c.req.path;
+    const grant = web.tokens.redeem(token, path);
+    const current = web.sessions.lookup(getCookie(c, web.cookieName()));
+    const loginId = LOGIN_PATH.exec(path)?.[1];
+    if (!grant) {
+      // A login link works once, whoever opens it again; a stale dashboard link in a signed-in browser is harmless.
+      if (loginId !== undefined) return render.notice(c, buildLoginLinkNotice(web.logins.get(loginId)), 410);
+      if (current) return c.redirect(path, 303);
+      return render.notice(c, buildExpiredLinkNotice(), 401);
+    }
+    if (!current) {
+      const { cookieValue } = web.sessions.create();
+      setCookie(c, web.cookieName(), cookieValue, { httpOnly: true, sameSite: 'Strict', path: '/' });
+    }
+    return c.redirect(path, 303);
+  };
+}
+
+export function buildExpiredLinkNotice(): Notice {
+  return {
+    title: 'This link has expired',
+    message: 'Dashboard links work once, for two minutes, so that nobody else can reuse them.',
+    hint: 'Run this in a terminal to open a fresh one:',
+    command: 'authsome ui',
+    tone: 'warn',
+  };
+}
+
+/** The friendly page for a login link that was used, cancelled or left too long (SPEC §10). */
+export function buildLoginLinkNotice(session: LoginSession | undefined): Notice {
+  const command = session ? buildLoginCommand(session) : 'authsome login <provider>';
+  const why: Record<string, [string, string]> = {
+    completed: ['This login link has already been used', 'Each login link works once, and this one already saved a key.'],
+    cancelled: ['This login was cancelled', 'The terminal that asked for this login stopped waiting for it.'],
+    expired: ['This login link has expired', 'Login links are valid for five minutes.'],
+    pending: ['This login link has already been used', 'Each login link works once.'],
+  };
+  const [title, message] = why[session?.state ?? 'expired'] ?? why.expired!;
+  return { title, message: `${message} Run the login again to get a new link.`, hint: 'In your terminal:', command, tone: 'warn' };
+}
+
+export function buildLoginCommand(session: Pick<LoginSession, 'provider' | 'connection' | 'force'>): string {
+  return [
+    `authsome login ${session.provider}`,
+    session.connection !== 'default' ? ` --connection ${session.connection}` : '',
+    session.force ? ' --force' : '',
+  ].join('');
+}

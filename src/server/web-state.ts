@@ -1,0 +1,52 @@
+// The web adapter's own state, shared by the pages and the /api routes that hand out URLs: browser sessions,
+// one-time tokens, login sessions and the audit revision the activity page polls. Built once per app.
+import type { ServerDeps } from './deps.js';
+import { createBrowserSessions, type BrowserSession, type BrowserSessions } from './browser-sessions.js';
+import { createLoginSessions, DEFAULT_LOGIN_TTL_MS, type LoginSessions } from './login-sessions.js';
+import { createOneTimeTokens, DEFAULT_TOKEN_TTL_MS, type OneTimeTokens } from './one-time-tokens.js';
+
+/** Lifetimes (tests shorten them; the defaults are the product's). */
+export interface WebOptions {
+  /** One-time dashboard URL (`authsome ui`). Default 2 minutes. */
+  tokenTtlMs?: number;
+  /** A login session and its one-time URL. Default 5 minutes (SPEC §5). */
+  loginTtlMs?: number;
+  /** A browser session without any request. Default 12 hours. */
+  sessionIdleMs?: number;
+}
+
+export interface WebState {
+  sessions: BrowserSessions;
+  tokens: OneTimeTokens;
+  logins: LoginSessions;
+  loginTtlMs: number;
+  /** Per port: two authsome servers on one machine (other homes) never share a cookie. */
+  cookieName(): string;
+  /** Grows by one with every audit entry; the activity page asks "anything since N?". */
+  auditRevision(): number;
+  close(): void;
+}
+
+export function createWebState(deps: ServerDeps, options: WebOptions = {}): WebState {
+  const loginTtlMs = options.loginTtlMs ?? DEFAULT_LOGIN_TTL_MS;
+  const logins = createLoginSessions({ ttlMs: loginTtlMs });
+  let revision = 0;
+  const unsubscribe = deps.audit.subscribe(() => {
+    revision++;
+  });
+  return {
+    sessions: createBrowserSessions({ idleMs: options.sessionIdleMs }),
+    tokens: createOneTimeTokens({ ttlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS }),
+    logins,
+    loginTtlMs,
+    cookieName: () => `authsome_session_${deps.info().port}`,
+    auditRevision: () => revision,
+    close() {
+      unsubscribe();
+      logins.close();
+    },
+  };
+}
+
+/** Hono environment of the page routes: the browser session, set by the session guard. */
+export type WebEnv = { Variables: { session: BrowserSession } };

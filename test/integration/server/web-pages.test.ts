@@ -1,0 +1,145 @@
+// Page behaviour over real sockets (ARCHITECTURE rule 8, SPEC §6): one URL answers a whole page or, for htmx,
+// the bare fragment; forms without JavaScript get 303s; errors are HTML (a flash for htmx), never JSON; a locked
+// vault sends pages to /unlock and back to where the person was.
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Runtime } from '../../../src/runtime.js';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function send(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+const PASSPHRASE = 'a passphrase for the pages test';
+
+describe('web pages over HTTP', () => {
+  let root: string;
+  let rt: Runtime;
+  let cookie = '';
+  let csrf = '';
+  const page = (path: string, headers: Record<string, string> = {}) => send(rt.port, path, { headers: { cookie, ...headers } });
+  const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    send(rt.port, path, { method: 'POST', headers: { cookie, 'content-type': FORM, 'x-csrf-token': csrf, ...headers }, body: new URLSearchParams(fields).toString() });
+  const htmx = { 'hx-request': 'true' };
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'authsome-pages-'));
+    rt = await createRuntime({ home: join(root, 'home'), port: 0, kdf: { memory_kib: 1024, iterations: 1 } });
+    await rt.connections.loginWithApiKey({ provider: 'openai', apiKey: 'sk-pages0123456789abcdefghijklmn' });
+    await rt.connections.loginWithApiKey({ provider: 'openai', connection: 'team', apiKey: 'sk-pagesteam0123456789abcdefghij' });
+    const link = await send(rt.port, '/api/ui-link', { method: 'POST', headers: { authorization: `Bearer ${rt.token}` } });
+    const url = new URL(JSON.parse(link.body).url);
+    const signIn = await send(rt.port, url.pathname + url.search);
+    cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
+    csrf = /X-CSRF-Token&quot;:&quot;([^&]+)&quot;/.exec((await page('/')).body)![1]!;
+  });
+  afterAll(async () => {
+    await rt.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('the same URL is a whole page, or the bare partial when htmx asks', async () => {
+    const full = await page('/providers/openai');
+    expect(full.status).toBe(200);
+    expect(full.body).toMatch(/^<!doctype html>/);
+    expect(full.body).toContain('<title>OpenAI · authsome</title>');
+    const fragment = await page('/providers/openai', htmx);
+    expect(fragment.status).toBe(200);
+    expect(fragment.body).not.toContain('<html');
+    expect(fragment.body).toContain('<section class="card" id="connections"');
+    // A history restore is a whole page again (htmx is told to reload, not to swap a snapshot).
+    expect((await page('/providers/openai', { ...htmx, 'hx-history-restore-request': 'true' })).body).toMatch(/^<!doctype html>/);
+    // The catalog answers only its result list to the search box.
+    const results = await page('/providers?q=anthropic', { ...htmx, 'hx-target': 'catalog-results' });
+    expect(results.body.trimStart()).toMatch(/^<div id="catalog-results"/);
+    expect(results.body).toContain('data-provider="anthropic"');
+    expect(results.body).not.toContain('data-provider="openai"');
+  });
+
+  it('actions: 303 back to the page without JavaScript (with a one-time message), the swapped fragment with htmx', async () => {
+    const plain = await post('/providers/openai/connections/team/default', {});
+    expect(plain.status).toBe(303);
+    expect(plain.headers.location).toBe('/providers/openai');
+    const next = await page('/providers/openai');
+    expect(next.body).toContain('team is now the default connection of openai.');
+    expect((await page('/providers/openai')).body).not.toContain('is now the default connection'); // shown once
+
+    const swapped = await post('/providers/openai/connections/default/default', {}, htmx);
+    expect(swapped.status).toBe(200);
+    expect(swapped.body.trimStart()).toMatch(/^<section class="card" id="connections"/);
+    expect(swapped.body).toContain('default is now the default connection of openai.');
+  });
+
+  it('errors are HTML: a page with the status, or a message retargeted to #flash for htmx', async () => {
+    const missing = await page('/providers/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.headers['content-type']).toMatch(/^text\/html/);
+    expect(missing.body).toContain("Provider &#39;nope&#39; not found.");
+    const action = await post('/providers/openai/connections/ghost/logout', {}, htmx);
+    expect(action.status).toBe(404);
+    expect(action.headers['hx-retarget']).toBe('#flash');
+    expect(action.headers['hx-reswap']).toBe('innerHTML');
+    expect(action.body).toContain('Connection &#39;ghost&#39; not found for provider &#39;openai&#39;.');
+    expect(action.body).not.toContain('<html');
+  });
+
+  it('the override validator answers as you type: ok, or the schema error for the field', async () => {
+    const ok = await post('/providers/openai/override/validate', { definition: JSON.stringify({ schema_version: 1, name: 'openai', display_name: 'O', auth_type: 'api_key', api_url: 'api.openai.com' }) }, htmx);
+    expect(ok.body).toContain('Valid definition.');
+    const wrongName = await post('/providers/openai/override/validate', { definition: JSON.stringify({ schema_version: 1, name: 'other', display_name: 'O', auth_type: 'api_key', api_url: 'x.example' }) }, htmx);
+    expect(wrongName.body).toContain('name &#39;other&#39; must equal the file name &#39;openai&#39;.');
+  });
+
+  it('a locked vault sends pages to /unlock, and back to the page (not the fragment) once unlocked', async () => {
+    await rt.vault.setPassphrase(PASSPHRASE);
+    rt.vault.lock();
+    const full = await page('/providers?q=open');
+    expect(full.status).toBe(303);
+    expect(full.headers.location).toBe('/unlock?next=%2Fproviders%3Fq%3Dopen');
+    const poll = await page('/activity/feed?since=3', { ...htmx, 'hx-current-url': `${rt.url}/activity` });
+    expect(poll.headers['hx-redirect']).toBe('/unlock?next=%2Factivity');
+    const form = await page('/unlock?next=%2Factivity');
+    expect(form.status).toBe(200);
+    expect(form.body).toContain('name="next" value="/activity"');
+
+    const wrong = await post('/unlock', { passphrase: 'nope', next: '/activity' });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body).toContain('Wrong passphrase for the vault at');
+    expect(rt.vault.status().state).toBe('locked');
+    // A next that leaves the site is ignored.
+    const unlocked = await post('/unlock', { passphrase: PASSPHRASE, next: '//evil.example/x' });
+    expect(unlocked.status).toBe(303);
+    expect(unlocked.headers.location).toBe('/');
+    expect(rt.vault.status().state).toBe('unlocked');
+    const back = await page('/unlock?next=%2Factivity');
+    expect(back.headers.location).toBe('/activity');
+  });
+
+  it('the activity feed answers 204 while nothing changed, and the new list when something did', async () => {
+    const first = await page('/activity');
+    const revision = /\/activity\/feed\?since=(\d+)/.exec(first.body)![1]!;
+    expect((await page(`/activity/feed?since=${revision}`, htmx)).status).toBe(204);
+    rt.audit.record('export', { provider: 'openai', connection: 'team' });
+    const changed = await page(`/activity/feed?since=${revision}`, htmx);
+    expect(changed.status).toBe(200);
+    expect(changed.body).toContain(`/activity/feed?since=${Number(revision) + 1}`);
+    expect(changed.body.indexOf('Exported')).toBeLessThan(changed.body.indexOf('Logged in'));
+  });
+});
