@@ -1,0 +1,345 @@
+// Bench load generator (its own process): a small HTTP/1.1 client on raw TLS sockets, direct or through the proxy
+// (CONNECT with the run's Proxy-Authorization). It runs one phase per IPC command and reports what it measured.
+import net from 'node:net';
+import tls from 'node:tls';
+
+interface LoadConfig {
+  upstreamPort: number;
+  proxyPort: number;
+  proxyToken: string;
+  authsomeCa: string;
+  upstreamCa: string;
+  directKey: string;
+  placeholder: string;
+  benchHosts: number;
+}
+
+export type Target = 'direct' | 'proxy';
+
+export type PhaseCommand =
+  | { phase: 'keepalive'; target: Target; concurrency: number; durationMs: number; warmupMs: number }
+  | { phase: 'newconn'; target: Target; concurrency: number; durationMs: number; warmupMs: number }
+  | { phase: 'sse'; target: Target; runs: number; intervalMs: number }
+  | { phase: 'mib'; target: Target; runs: number }
+  | { phase: 'concurrent'; target: Target; connections: number; requestsEach: number };
+
+export interface PhaseResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** sse: median time to first event; mib: median transfer time (ms). */
+  median?: number;
+  /** sse: every run saw its events in separate reads, as far apart as sent. */
+  unbatched?: boolean;
+  /** Requests that went through the proxy and got a 200 (the upstream must count the same with the credential). */
+  proxied200: number;
+}
+
+const config = JSON.parse(process.env.BENCH_LOAD_CONFIG ?? '{}') as LoadConfig;
+const CRLF2 = Buffer.from('\r\n\r\n');
+const upstreamContext = tls.createSecureContext({ ca: config.upstreamCa });
+const authsomeContext = tls.createSecureContext({ ca: config.authsomeCa });
+const proxyAuth = `Basic ${Buffer.from(`authsome:${config.proxyToken}`).toString('base64')}`;
+let proxied200 = 0;
+let hostCounter = 0;
+
+function buildRequest(target: Target, host: string, path: string, extra = ''): Buffer {
+  const key = target === 'direct' ? config.directKey : config.placeholder;
+  return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nUser-Agent: authsome-bench\r\n${extra}\r\n`);
+}
+
+function buildSseRequest(target: Target, intervalMs: number): Buffer {
+  const key = target === 'direct' ? config.directKey : config.placeholder;
+  const body = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}';
+  return Buffer.from(
+    `POST /v1/chat/completions?interval=${intervalMs} HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer ${key}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
+}
+
+/** One TLS connection, direct or tunnelled; answers requests one at a time (no pipelining). */
+class Connection {
+  private buf: Buffer | undefined;
+  private waiter: ((r: { status: number; bytes: number }) => void) | undefined;
+  private fail: ((e: Error) => void) | undefined;
+  private headEnd = -1;
+  private status = 0;
+  private length = -1;
+  onRaw: ((chunk: Buffer) => void) | undefined;
+
+  constructor(readonly socket: tls.TLSSocket) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail?.(err));
+    socket.on('close', () => this.fail?.(new Error('connection closed')));
+  }
+
+  static async open(target: Target, host: string): Promise<Connection> {
+    if (target === 'direct') {
+      const socket = tls.connect({ host: '127.0.0.1', port: config.upstreamPort, servername: host, secureContext: upstreamContext });
+      socket.setNoDelay(true); // tls.connect ignores a noDelay option
+      await waitSecure(socket);
+      return new Connection(socket);
+    }
+    const raw = net.connect({ host: '127.0.0.1', port: config.proxyPort, noDelay: true });
+    raw.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\nProxy-Authorization: ${proxyAuth}\r\n\r\n`);
+    await new Promise<void>((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      const onData = (chunk: Buffer): void => {
+        got = Buffer.concat([got, chunk]);
+        const end = got.indexOf(CRLF2);
+        if (end === -1) return;
+        raw.off('data', onData);
+        raw.off('error', reject);
+        if (!got.subarray(0, 12).toString().startsWith('HTTP/1.1 200')) reject(new Error(`CONNECT refused: ${got.subarray(0, end).toString()}`));
+        else resolve();
+      };
+      raw.on('data', onData);
+      raw.once('error', reject);
+    });
+    const socket = tls.connect({ socket: raw, servername: host, secureContext: authsomeContext });
+    await waitSecure(socket);
+    return new Connection(socket);
+  }
+
+  request(payload: Buffer): Promise<{ status: number; bytes: number }> {
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve;
+      this.fail = reject;
+      this.socket.write(payload);
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.onRaw) {
+      this.onRaw(chunk);
+      return;
+    }
+    this.buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.headEnd === -1) {
+      this.headEnd = this.buf.indexOf(CRLF2);
+      if (this.headEnd === -1) return;
+      const head = this.buf.toString('latin1', 0, this.headEnd);
+      this.status = Number(head.slice(9, 12));
+      const m = /content-length:\s*(\d+)/i.exec(head);
+      this.length = m ? Number(m[1]) : 0;
+    }
+    const total = this.headEnd + 4 + this.length;
+    if (this.buf.length < total) return;
+    const done = { status: this.status, bytes: this.length };
+    this.buf = undefined;
+    this.headEnd = -1;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    this.fail = undefined;
+    waiter?.(done);
+  }
+
+  close(): void {
+    this.fail = undefined;
+    this.socket.destroy();
+  }
+}
+
+function waitSecure(socket: tls.TLSSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('secureConnect', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
+}
+
+function summarize(latencies: number[], errors: number, seconds: number, extra: Partial<PhaseResult> = {}): PhaseResult {
+  const sorted = latencies.slice().sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    errors,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    proxied200,
+    ...extra,
+  };
+}
+
+function count(target: Target, status: number): void {
+  if (target === 'proxy' && status === 200) proxied200++;
+}
+
+async function runKeepAlive(cmd: Extract<PhaseCommand, { phase: 'keepalive' }>): Promise<PhaseResult> {
+  const payload = buildRequest(cmd.target, 'api.openai.com', '/v1/models');
+  const conns = await Promise.all(Array.from({ length: cmd.concurrency }, () => Connection.open(cmd.target, 'api.openai.com')));
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const measureFrom = start + cmd.warmupMs;
+  const end = measureFrom + cmd.durationMs;
+  await Promise.all(
+    conns.map(async (conn) => {
+      for (;;) {
+        const t0 = performance.now();
+        if (t0 >= end) return;
+        try {
+          const r = await conn.request(payload);
+          count(cmd.target, r.status);
+          if (r.status !== 200) errors++;
+          else if (t0 >= measureFrom) latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+          return;
+        }
+      }
+    }),
+  );
+  for (const c of conns) c.close();
+  return summarize(latencies, errors, cmd.durationMs / 1000);
+}
+
+async function runNewConnection(cmd: Extract<PhaseCommand, { phase: 'newconn' }>): Promise<PhaseResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const measureFrom = start + cmd.warmupMs;
+  const end = measureFrom + cmd.durationMs;
+  await Promise.all(
+    Array.from({ length: cmd.concurrency }, async () => {
+      for (;;) {
+        const t0 = performance.now();
+        if (t0 >= end) return;
+        // A fresh host name each time: the proxy mints a leaf and opens a new upstream connection for it.
+        const host = `h${hostCounter++ % config.benchHosts}.bench.test`;
+        try {
+          const conn = await Connection.open(cmd.target, host);
+          const r = await conn.request(buildRequest(cmd.target, host, '/v1/models', 'Connection: close\r\n'));
+          conn.close();
+          count(cmd.target, r.status);
+          if (r.status !== 200) errors++;
+          else if (t0 >= measureFrom) latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return summarize(latencies, errors, cmd.durationMs / 1000);
+}
+
+async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<PhaseResult> {
+  const firsts: number[] = [];
+  let errors = 0;
+  let unbatched = true;
+  const warm = buildRequest(cmd.target, 'api.openai.com', '/v1/models');
+  for (let i = 0; i < cmd.runs; i++) {
+    const conn = await Connection.open(cmd.target, 'api.openai.com');
+    try {
+      count(cmd.target, (await conn.request(warm)).status);
+      const arrivals: number[] = [];
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        let seen = '';
+        conn.onRaw = (chunk) => {
+          const text = chunk.toString('latin1');
+          const events = text.split('data: ').length - 1;
+          for (let e = 0; e < events; e++) arrivals.push(performance.now());
+          seen += text;
+          if (seen.includes('data: [DONE]') && seen.endsWith('0\r\n\r\n')) resolve();
+        };
+        conn.socket.once('error', reject);
+        conn.socket.write(buildSseRequest(cmd.target, cmd.intervalMs));
+      });
+      count(cmd.target, 200);
+      firsts.push(arrivals[0]! - t0);
+      // Seven events (six chunks and [DONE]) sent intervalMs apart must arrive apart, not together.
+      if (arrivals.length !== 7 || arrivals[6]! - arrivals[0]! < cmd.intervalMs * 6 * 0.7) unbatched = false;
+    } catch {
+      errors++;
+    }
+    conn.close();
+  }
+  const sorted = firsts.slice().sort((a, b) => a - b);
+  return summarize(firsts, errors, 1, { median: percentile(sorted, 0.5), unbatched });
+}
+
+async function runMib(cmd: Extract<PhaseCommand, { phase: 'mib' }>): Promise<PhaseResult> {
+  const conn = await Connection.open(cmd.target, 'api.openai.com');
+  const payload = buildRequest(cmd.target, 'api.openai.com', '/v1/bytes?n=1048576');
+  const times: number[] = [];
+  let errors = 0;
+  for (let i = 0; i < cmd.runs + 3; i++) {
+    const t0 = performance.now();
+    const r = await conn.request(payload);
+    count(cmd.target, r.status);
+    if (r.status !== 200 || r.bytes !== 1024 * 1024) errors++;
+    else if (i >= 3) times.push(performance.now() - t0);
+  }
+  conn.close();
+  const sorted = times.slice().sort((a, b) => a - b);
+  return summarize(times, errors, 1, { median: percentile(sorted, 0.5) });
+}
+
+async function runConcurrent(cmd: Extract<PhaseCommand, { phase: 'concurrent' }>): Promise<PhaseResult> {
+  const payload = buildRequest(cmd.target, 'api.openai.com', '/v1/models');
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const conns = await Promise.all(
+    Array.from({ length: cmd.connections }, () =>
+      Connection.open(cmd.target, 'api.openai.com').catch(() => {
+        errors++;
+        return undefined;
+      }),
+    ),
+  );
+  await Promise.all(
+    conns.map(async (conn) => {
+      if (conn === undefined) return;
+      for (let i = 0; i < cmd.requestsEach; i++) {
+        const t0 = performance.now();
+        try {
+          const r = await conn.request(payload);
+          count(cmd.target, r.status);
+          if (r.status !== 200) errors++;
+          else latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+          return;
+        }
+      }
+    }),
+  );
+  for (const c of conns) c?.close();
+  return summarize(latencies, errors, (performance.now() - start) / 1000);
+}
+
+process.on('message', (cmd: PhaseCommand | { phase: 'exit' } | { phase: 'cpu' }) => {
+  if (cmd.phase === 'exit') process.exit(0);
+  if (cmd.phase === 'cpu') {
+    process.send?.({ type: 'cpu', usage: process.cpuUsage() });
+    return;
+  }
+  const run =
+    cmd.phase === 'keepalive'
+      ? runKeepAlive(cmd)
+      : cmd.phase === 'newconn'
+        ? runNewConnection(cmd)
+        : cmd.phase === 'sse'
+          ? runSse(cmd)
+          : cmd.phase === 'mib'
+            ? runMib(cmd)
+            : runConcurrent(cmd);
+  run.then(
+    (result) => process.send?.({ type: 'result', result }),
+    (err: Error) => process.send?.({ type: 'error', message: err.message }),
+  );
+});
+process.send?.({ type: 'ready' });

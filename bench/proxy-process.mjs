@@ -1,0 +1,157 @@
+// Bench proxy (its own process), started through the compiled library exactly as the server runs it (plain node on
+// dist/, no TypeScript loader): CA with an in-memory key store, a run session, a real audit log, the resolve map.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dist = new URL('../dist/', import.meta.url);
+const load = (path) => import(new URL(path, dist).href);
+const [
+  { createAuditLog, buildAuditEntry },
+  { buildCredentialHeader },
+  { parseProviderDefinition },
+  { createCertificateAuthority },
+  { createProxyServer },
+  { buildResolveKey },
+  { createRunSessionRegistry },
+  { buildCertificate, buildAltName },
+] = await Promise.all([
+    load('audit.js'),
+    load('providers/headers.js'),
+    load('providers/schema.js'),
+    load('proxy/ca.js'),
+    load('proxy/proxy-server.js'),
+    load('proxy/resolve-map.js'),
+    load('proxy/run-sessions.js'),
+    load('proxy/certificates.js'),
+  ]);
+
+/** @type {{ upstreamPort: number; upstreamCa: string; proxiedKey: string; benchHosts: number }} */
+const config = JSON.parse(process.env.BENCH_PROXY_CONFIG ?? '{}');
+const dir = mkdtempSync(join(tmpdir(), 'authsome-bench-'));
+
+const define = (raw) =>
+  parseProviderDefinition({ schema_version: 1, display_name: String(raw.name), auth_type: 'api_key', ...raw }, { path: `${String(raw.name)}.json` });
+const openai = define({ name: 'openai', api_url: 'api.openai.com' });
+const benchHosts = define({ name: 'bench', api_url: 'regex:h\\d+\\.bench\\.test' });
+
+let storedKey;
+const ca = await createCertificateAuthority({
+  keyStore: { load: async () => storedKey, save: async (pem) => void (storedKey = pem) },
+  certPath: join(dir, 'ca', 'ca.pem'),
+});
+const sessions = createRunSessionRegistry();
+const session = sessions.create({
+  pid: process.pid,
+  scope: [
+    { provider: 'openai', connection: 'default', definition: openai },
+    { provider: 'bench', connection: 'default', definition: benchHosts },
+  ],
+});
+// Diagnostics only (the figures use the real log): BENCH_AUDIT=off swaps in a no-op log, BENCH_AUDIT=batched the
+// one-write-per-tick writer proposed for src/audit.ts, to show what the per-line appendFile costs under load.
+const realAudit = createAuditLog(join(dir, 'audit.log'));
+const audit =
+  process.env.BENCH_AUDIT === 'off'
+    ? { ...realAudit, record: () => undefined }
+    : process.env.BENCH_AUDIT === 'batched'
+      ? createBatchedAudit(join(dir, 'audit-batched.log'))
+      : realAudit;
+
+function createBatchedAudit(path) {
+  let lines = [];
+  let scheduled = false;
+  let chain = Promise.resolve();
+  let handle;
+  const writeOut = () => {
+    scheduled = false;
+    const text = lines.join('');
+    lines = [];
+    chain = chain.then(async () => {
+      handle ??= await open(path, 'a', 0o600);
+      await handle.write(text);
+    });
+  };
+  return {
+    ...realAudit,
+    record(event, fields) {
+      lines.push(`${JSON.stringify(buildAuditEntry(event, fields))}\n`);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(writeOut);
+      }
+    },
+    flush() {
+      if (scheduled) writeOut();
+      return chain;
+    },
+  };
+}
+const upstream = { host: '127.0.0.1', port: config.upstreamPort };
+const resolveMap = new Map([[buildResolveKey('api.openai.com', 443), upstream]]);
+for (let i = 0; i < config.benchHosts; i++) resolveMap.set(buildResolveKey(`h${i}.bench.test`, 443), upstream);
+
+// Leaf cost, measured here so the figure comes from the process that serves the leaves (after a warm-up mint).
+for (let i = 0; i < 5; i++) ca.getLeafContext(`warmup-${i}.example.test`);
+const mintRuns = 50;
+const mintStart = performance.now();
+for (let i = 0; i < mintRuns; i++) ca.getLeafContext(`mint-${i}.example.test`);
+const leafMintMs = (performance.now() - mintStart) / mintRuns;
+// The certificate alone (what ca.ts builds and signs per host), without the TLS context OpenSSL makes from it.
+const { generateKeyPairSync } = await import('node:crypto');
+const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const spkiDer = ec.publicKey.export({ type: 'spki', format: 'der' });
+const buildLeaf = (host) =>
+  buildCertificate({
+    subject: { commonName: host },
+    issuer: { organization: 'authsome', commonName: 'authsome leaf issuer' },
+    notBefore: new Date(Date.now() - 86_400_000),
+    notAfter: new Date(Date.now() + 30 * 86_400_000),
+    spkiDer,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', critical: true, digitalSignature: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [buildAltName(host)] },
+      { name: 'authorityKeyIdentifier', keyIdentifier: 'abcdefghijabcdefghij' },
+    ],
+    signer: ec.privateKey,
+  });
+for (let i = 0; i < 20; i++) buildLeaf(`warm-${i}.test`);
+const certStart = performance.now();
+for (let i = 0; i < 200; i++) buildLeaf(`cert-${i}.test`);
+const leafCertMs = (performance.now() - certStart) / 200;
+
+const proxy = await createProxyServer({
+  ca,
+  sessions,
+  audit,
+  resolveMap,
+  upstreamCaCerts: [config.upstreamCa],
+  resolveCredential: async (entry) => buildCredentialHeader(entry.definition, config.proxiedKey),
+});
+
+let peakRss = process.memoryUsage.rss();
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+}, 50);
+sampler.unref();
+
+process.send?.({ type: 'ready', port: proxy.port, token: session.token, caPem: ca.certPem, leafMintMs, leafCertMs, rss: process.memoryUsage.rss() });
+process.on('message', (msg) => {
+  if (msg.type === 'peak-reset') {
+    peakRss = process.memoryUsage.rss();
+    process.send?.({ type: 'peak-reset', rss: peakRss });
+  } else if (msg.type === 'peak') {
+    process.send?.({ type: 'peak', rss: Math.max(peakRss, process.memoryUsage.rss()) });
+  } else if (msg.type === 'cpu') {
+    process.send?.({ type: 'cpu', usage: process.cpuUsage() });
+  } else if (msg.type === 'exit') {
+    void proxy.close().then(async () => {
+      await audit.flush();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  }
+});

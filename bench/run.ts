@@ -1,0 +1,240 @@
+// `npm run bench`: the proxy figures of SPEC §9, each measured through the proxy and directly in the same run.
+// Upstream, proxy and load generator are separate processes; phases run one after another (2-core machines).
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createTestCa } from '../test/helpers/test-ca.js';
+import type { PhaseCommand, PhaseResult, Target } from './load-process.js';
+
+const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+const PROXIED_KEY = 'sk-bench-proxied-0123456789abcdefghijklmnop';
+const DIRECT_KEY = 'sk-bench-direct-00123456789abcdefghijklmnop';
+const PLACEHOLDER = 'authsome-proxy-managed';
+const BENCH_HOSTS = 20_000;
+const quick = process.argv.includes('--quick');
+/** `--only=keepalive,newconn,…` runs a subset (for tuning); the full run is what counts. */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const wants = (name: string) => only === undefined || only.includes(name);
+const PHASE_MS = quick ? 1500 : 4000;
+const WARMUP_MS = quick ? 300 : 800;
+
+interface Row {
+  figure: string;
+  direct: string;
+  proxy: string;
+  ratio: string;
+  target: string;
+  pass: boolean | undefined;
+}
+
+/** `--profile=<dir>` writes a CPU profile of the proxy process there (for tuning, not for the figures). */
+const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+
+function start(script: string, env: Record<string, string>): ChildProcess {
+  // The proxy runs compiled (dist/, plain node) like the real server; the helpers run through tsx.
+  const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
+  const profile = profileDir !== undefined && script.startsWith('proxy') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // BENCH_PROXY_NODE_ARGS: extra node flags for the proxy process only (diagnostics, e.g. --perf-basic-prof).
+  if (script.startsWith('proxy') && process.env.BENCH_PROXY_NODE_ARGS) profile.push(...process.env.BENCH_PROXY_NODE_ARGS.split(' '));
+  return fork(here(script), [], { execArgv: [...loader, ...profile], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function waitFor<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: { type: string; message?: string }) => {
+      if (msg.type === 'error') {
+        child.off('message', onMessage);
+        reject(new Error(msg.message));
+      } else if (msg.type === type) {
+        child.off('message', onMessage);
+        resolve(msg as T);
+      }
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`bench child exited (${code}) while waiting for ${type}`)));
+  });
+}
+
+async function ask<T>(child: ChildProcess, message: object, type: string): Promise<T> {
+  const answer = waitFor<T>(child, type);
+  child.send(message);
+  return answer;
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const testCa = createTestCa(['api.openai.com', '*.bench.test']);
+  const upstream = start('upstream-process.ts', {
+    BENCH_UPSTREAM_CONFIG: JSON.stringify({ cert: testCa.cert, key: testCa.key, proxiedKey: PROXIED_KEY, directKey: DIRECT_KEY }),
+  });
+  const { port: upstreamPort } = await waitFor<{ port: number }>(upstream, 'ready');
+  if (!existsSync(here('../dist/proxy/proxy-server.js'))) throw new Error("dist/ is missing: run 'npm run bench' (it builds first) or 'npm run build'.");
+  const proxy = start('proxy-process.mjs', {
+    BENCH_PROXY_CONFIG: JSON.stringify({ upstreamPort, upstreamCa: testCa.caCert, proxiedKey: PROXIED_KEY, benchHosts: BENCH_HOSTS }),
+  });
+  const ready = await waitFor<{ port: number; token: string; caPem: string; leafMintMs: number; leafCertMs: number; rss: number }>(
+    proxy,
+    'ready',
+  );
+  const load = start('load-process.ts', {
+    BENCH_LOAD_CONFIG: JSON.stringify({
+      upstreamPort,
+      proxyPort: ready.port,
+      proxyToken: ready.token,
+      authsomeCa: ready.caPem,
+      upstreamCa: testCa.caCert,
+      directKey: DIRECT_KEY,
+      placeholder: PLACEHOLDER,
+      benchHosts: BENCH_HOSTS,
+    }),
+  });
+  await waitFor(load, 'ready');
+
+  const loadAvgBefore = os.loadavg()[0]!;
+  type Cpu = { usage: NodeJS.CpuUsage };
+  const cpuOf = async (child: ChildProcess, message: object) => {
+    const { usage } = await ask<Cpu>(child, message, 'cpu');
+    return usage.user + usage.system;
+  };
+  const cpuAll = async () => [await cpuOf(load, { phase: 'cpu' }), await cpuOf(proxy, { type: 'cpu' }), await cpuOf(upstream, { type: 'cpu' })];
+  const phase = async (cmd: PhaseCommand): Promise<PhaseResult> => {
+    const before = await cpuAll();
+    const connsBefore = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections;
+    const { result } = await ask<{ result: PhaseResult }>(load, cmd, 'result');
+    const after = await cpuAll();
+    const conns = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections - connsBefore;
+    // CPU µs per request in each process: robust to other load on the machine, unlike wall-clock figures.
+    const per = after.map((v, i) => fmt((v - before[i]!) / Math.max(1, result.requests), 0));
+    process.stderr.write(
+      `  ${cmd.phase} ${cmd.target}: ${fmt(result.rps)} req/s, p50 ${fmt(result.p50, 3)} ms, errors ${result.errors}; ` +
+        `cpu µs/req load ${per[0]} proxy ${per[1]} upstream ${per[2]}; upstream TLS connections ${conns}\n`,
+    );
+    return result;
+  };
+  const both = async (make: (t: Target) => PhaseCommand): Promise<[PhaseResult, PhaseResult]> => [await phase(make('direct')), await phase(make('proxy'))];
+
+  const rows: Row[] = [];
+  const addRatio = (figure: string, d: number, p: number, unit: string, min: number, digits = 0) =>
+    rows.push({ figure, direct: `${fmt(d, digits)} ${unit}`, proxy: `${fmt(p, digits)} ${unit}`, ratio: `${fmt(p / d, 2)}x`, target: `>= ${min}x`, pass: p / d >= min });
+
+  // The server is long-lived: measure it warm. Both paths get the same warm-up, none of it is reported.
+  process.stderr.write('authsome bench: warming up…\n');
+  for (const target of ['direct', 'proxy'] as const) {
+    await phase({ phase: 'keepalive', target, concurrency: 10, durationMs: quick ? 1500 : 3000, warmupMs: 0 });
+    await phase({ phase: 'mib', target, runs: 3 });
+    await phase({ phase: 'sse', target, runs: 2, intervalMs: 5 });
+  }
+  process.stderr.write('authsome bench: running phases…\n');
+  if (wants('keepalive')) {
+    const ka: Record<number, [PhaseResult, PhaseResult]> = {};
+    for (const c of only?.includes('c1') ? [1] : [1, 10, 50]) {
+      ka[c] = await both((target) => ({ phase: 'keepalive', target, concurrency: c, durationMs: PHASE_MS, warmupMs: WARMUP_MS }));
+    }
+    const [d1, p1] = ka[1]!;
+    rows.push({ figure: 'keep-alive c=1 throughput', direct: `${fmt(d1.rps)} req/s`, proxy: `${fmt(p1.rps)} req/s`, ratio: `${fmt(p1.rps / d1.rps, 2)}x`, target: '-', pass: undefined });
+    rows.push({
+      figure: 'keep-alive c=1 added latency p50',
+      direct: `${fmt(d1.p50, 3)} ms`,
+      proxy: `${fmt(p1.p50, 3)} ms`,
+      ratio: `+${fmt(p1.p50 - d1.p50, 3)} ms`,
+      target: '<= +0.2 ms',
+      pass: p1.p50 - d1.p50 <= 0.2,
+    });
+    for (const c of [10, 50]) {
+      if (ka[c] === undefined) continue;
+      const [d, p] = ka[c]!;
+      addRatio(`keep-alive c=${c} throughput`, d.rps, p.rps, 'req/s', 0.3);
+      rows.push({ figure: `keep-alive c=${c} p50 / p99`, direct: `${fmt(d.p50, 2)} / ${fmt(d.p99, 2)} ms`, proxy: `${fmt(p.p50, 2)} / ${fmt(p.p99, 2)} ms`, ratio: '', target: '-', pass: undefined });
+    }
+  }
+
+  // Before the new-connection phase, whose thousand host names would otherwise still sit in the proxy's pools.
+  if (wants('concurrent')) {
+    const dc = await phase({ phase: 'concurrent', target: 'direct', connections: 500, requestsEach: 10 });
+    const { rss: idleRss } = await ask<{ rss: number }>(proxy, { type: 'peak-reset' }, 'peak-reset');
+    const pc = await phase({ phase: 'concurrent', target: 'proxy', connections: 500, requestsEach: 10 });
+    const { rss } = await ask<{ rss: number }>(proxy, { type: 'peak' }, 'peak');
+    rows.push({ figure: '500 concurrent connections: errors', direct: String(dc.errors), proxy: String(pc.errors), ratio: '', target: '0 errors', pass: pc.errors === 0 });
+    rows.push({
+      figure: '500 concurrent connections: proxy RSS',
+      direct: '-',
+      proxy: `${fmt(rss / 1048576, 1)} MB (start ${fmt(ready.rss / 1048576, 1)}, before ${fmt(idleRss / 1048576, 1)})`,
+      ratio: '',
+      target: '<= 150 MB',
+      pass: rss <= 150 * 1048576,
+    });
+  }
+
+  if (wants('sse')) {
+    const [ds, ps] = await both((target) => ({ phase: 'sse', target, runs: quick ? 8 : 25, intervalMs: 20 }));
+    rows.push({
+      figure: 'SSE time to first event (median)',
+      direct: `${fmt(ds.median!, 2)} ms`,
+      proxy: `${fmt(ps.median!, 2)} ms`,
+      ratio: `+${fmt(ps.median! - ds.median!, 2)} ms`,
+      target: '<= +2 ms',
+      pass: ps.median! - ds.median! <= 2 && ps.errors === 0,
+    });
+    rows.push({ figure: 'SSE events arrive as sent', direct: ds.unbatched ? 'yes' : 'NO', proxy: ps.unbatched ? 'yes' : 'NO', ratio: '', target: 'never batched', pass: ps.unbatched === true });
+  }
+
+  if (wants('mib')) {
+    const [dm, pm] = await both((target) => ({ phase: 'mib', target, runs: quick ? 10 : 30 }));
+    rows.push({
+      figure: '1 MiB response (median)',
+      direct: `${fmt(dm.median!, 2)} ms`,
+      proxy: `${fmt(pm.median!, 2)} ms`,
+      ratio: `${fmt(pm.median! / dm.median!, 2)}x`,
+      target: '<= 1.5x',
+      pass: pm.median! / dm.median! <= 1.5 && pm.errors === 0,
+    });
+  }
+
+  if (wants('newconn')) {
+    const [dn, pn] = await both((target) => ({ phase: 'newconn', target, concurrency: 10, durationMs: PHASE_MS, warmupMs: WARMUP_MS }));
+    addRatio('new connection per request c=10', dn.rps, pn.rps, 'req/s', 0.6);
+  }
+
+  const { counts } = await ask<{ counts: { proxiedWithCredential: number; direct: number; other: number } }>(upstream, { type: 'counts' }, 'counts');
+  const { result: last } = await ask<{ result: PhaseResult }>(load, { phase: 'mib', target: 'direct', runs: 0 }, 'result');
+  const proxied200 = last.proxied200;
+  rows.push({
+    figure: 'proxied requests with the right credential',
+    direct: `${counts.direct} direct`,
+    proxy: `${counts.proxiedWithCredential} / ${proxied200}`,
+    ratio: '',
+    target: 'all, 0 without',
+    pass: counts.proxiedWithCredential === proxied200 && counts.other === 0,
+  });
+  rows.push({ figure: 'leaf certificate per new host (build + sign)', direct: '-', proxy: `${fmt(ready.leafCertMs * 1000)} µs`, ratio: '', target: '< 1 ms', pass: ready.leafCertMs < 1 });
+  rows.push({ figure: 'leaf certificate + TLS context per new host', direct: '-', proxy: `${fmt(ready.leafMintMs * 1000)} µs`, ratio: '', target: 'info', pass: undefined });
+
+  printTable(rows);
+  const cpus = os.cpus();
+  console.log(
+    `\nmachine: ${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; ` +
+      `load average ${fmt(loadAvgBefore, 2)} before, ${fmt(os.loadavg()[0]!, 2)} after; ${fmt((performance.now() - began) / 1000, 1)} s${quick ? ' (--quick)' : ''}`,
+  );
+  console.log(`upstream saw ${counts.other} request(s) without a known credential.`);
+
+  for (const child of [load, proxy, upstream]) child.send({ type: 'exit', phase: 'exit' });
+  const failed = rows.filter((r) => r.pass === false).length;
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+function printTable(rows: Row[]): void {
+  const header = { figure: 'figure', direct: 'direct', proxy: 'proxy', ratio: 'ratio', target: 'target', pass: 'pass' };
+  const cells = rows.map((r) => ({ ...r, pass: r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL' }));
+  const all = [header, ...cells];
+  const width = (k: keyof typeof header) => Math.max(...all.map((r) => String(r[k]).length));
+  const line = (r: Record<keyof typeof header, string>) =>
+    `${r.figure.padEnd(width('figure'))}  ${r.direct.padStart(width('direct'))}  ${r.proxy.padStart(width('proxy'))}  ${r.ratio.padStart(width('ratio'))}  ${r.target.padEnd(width('target'))}  ${r.pass}`;
+  console.log(`\n${line(header)}`);
+  console.log('-'.repeat(line(header).length));
+  for (const r of cells) console.log(line(r));
+}
+
+await main();

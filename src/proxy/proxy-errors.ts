@@ -1,0 +1,96 @@
+// How the proxy reports its own failures (ARCHITECTURE rule 2): an AppError as a JSON body with
+// `x-authsome-error: 1`, so agents can tell it from the upstream's answer. Messages never carry a secret or a query.
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errors, isAppError, type AppError } from '../errors.js';
+
+export const PROXY_AUTH_STATUS = 407;
+export const UPSTREAM_ERROR_STATUS = 502;
+const PROXY_AUTHENTICATE = 'Basic realm="authsome"';
+
+export function buildProxyAuthError(): AppError {
+  return errors.unauthorized(
+    "Proxy authentication required: this proxy only serves processes started with 'authsome run -- <command>'.",
+  );
+}
+
+/** Anything thrown while serving a request becomes an AppError; foreign errors are not echoed (they may hold data). */
+export function toAppError(err: unknown): AppError {
+  return isAppError(err) ? err : errors.internal('The authsome proxy failed to handle the request.');
+}
+
+export function writeProxyError(res: ServerResponse, status: number, err: AppError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(err.toJSON());
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-authsome-error': '1',
+    'cache-control': 'no-store',
+  };
+  if (status === PROXY_AUTH_STATUS) {
+    headers['proxy-authenticate'] = PROXY_AUTHENTICATE;
+    // The connection is not reused after a refusal: the agent must come back with a valid session.
+    headers.connection = 'close';
+    res.shouldKeepAlive = false;
+  }
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** For sockets no http.ServerResponse owns (CONNECT before the tunnel, upgrades): writes, then closes. */
+export function writeRawProxyError(socket: Duplex, status: number, err: AppError): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(err.toJSON());
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'x-authsome-error: 1',
+    'Cache-Control: no-store',
+    'Connection: close',
+  ];
+  if (status === PROXY_AUTH_STATUS) lines.push(`Proxy-Authenticate: ${PROXY_AUTHENTICATE}`);
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** The 502 for a failed upstream exchange, worded by failure class; names the host, never the path. */
+export function buildUpstreamError(host: string, port: number, err: unknown): AppError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'UNKNOWN';
+  const where = port === 443 || port === 80 ? host : `${host}:${port}`;
+  if (TLS_VERIFY_CODES.has(code)) {
+    return errors.upstream(
+      `The TLS certificate of ${where} could not be verified (${code}).`,
+      'If the server uses a private CA, add it to NODE_EXTRA_CA_CERTS of the authsome server and restart it.',
+    );
+  }
+  if (CONNECT_CODES.has(code)) {
+    return errors.upstream(
+      `Could not connect to ${where} (${code}).`,
+      'Check the network connection and the host name; AUTHSOME_PROXY_RESOLVE may redirect it.',
+    );
+  }
+  return errors.upstream(`The request to ${where} failed (${code}).`, 'Retry the request; if it keeps failing, see the authsome server log.');
+}
+
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+]);
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);

@@ -1,0 +1,206 @@
+// The MITM proxy listener (SPEC §7, §10): authenticates every request and CONNECT against a run session, blind-
+// tunnels hosts no route matches, terminates TLS for the rest (intercept.ts takes it from there) and forwards plain
+// http:// requests without credentials. It never sees a secret except on its way into a request head.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { AuditLog } from '../audit.js';
+import { errors } from '../errors.js';
+import type { CredentialHeader } from '../providers/headers.js';
+import { shouldIntercept, type ScopeEntry } from '../providers/routes.js';
+import type { CertificateAuthority } from './ca.js';
+import { createForwarder, type AuditPlan, type ForwardTarget } from './forward.js';
+import { startInterception, type InterceptDeps } from './intercept.js';
+import {
+  buildProxyAuthError,
+  buildUpstreamError,
+  PROXY_AUTH_STATUS,
+  UPSTREAM_ERROR_STATUS,
+  writeProxyError,
+  writeRawProxyError,
+} from './proxy-errors.js';
+import { parseHostPort, type ResolveMap } from './resolve-map.js';
+import type { RunSession, RunSessionRegistry } from './run-sessions.js';
+import { createUpstreamConnector } from './upstream.js';
+
+export { parseResolveMap } from './resolve-map.js';
+
+export interface ProxyServerOptions {
+  /** Loopback by default; anything else exposes the credentials to the network. */
+  host?: string;
+  port?: number;
+  ca: CertificateAuthority;
+  sessions: RunSessionRegistry;
+  resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
+  audit: AuditLog;
+  resolveMap?: ResolveMap;
+  upstreamCaCerts?: string[];
+}
+
+export interface ProxyServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+// Pre-encoded ALPN list: the agent is offered HTTP/1.1 only (SPEC §10), the proxy does not speak h2.
+const ALPN_HTTP1 = Buffer.from([8, ...Buffer.from('http/1.1')]);
+const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+const PLAIN_HTTP_REASON = 'plain_http: credentials are only added to https requests';
+const HTTP_SERVER_OPTIONS: http.ServerOptions = {
+  // Streams (SSE, uploads) may run for minutes: no whole-request deadline. Idle agents keep their sockets a minute.
+  requestTimeout: 0,
+  headersTimeout: 60_000,
+  keepAliveTimeout: 65_000,
+  noDelay: true,
+};
+
+export async function createProxyServer(opts: ProxyServerOptions): Promise<ProxyServer> {
+  const connector = createUpstreamConnector({ resolveMap: opts.resolveMap ?? new Map(), upstreamCaCerts: opts.upstreamCaCerts ?? [] });
+  const forwarder = createForwarder({ connector, audit: opts.audit });
+  const { sessions, ca } = opts;
+  /** Sockets taken over from node:http (CONNECT), their TLS layers and tunnel upstreams, so close() can end them. */
+  const tracked = new Set<Duplex>();
+
+  const track = (socket: Duplex): void => {
+    tracked.add(socket);
+    socket.once('close', () => tracked.delete(socket));
+  };
+
+  const isLive = (session: RunSession): boolean => sessions.get(session.id) === session;
+
+  const interceptDeps: InterceptDeps = {
+    isLive,
+    resolveCredential: (entry) => opts.resolveCredential(entry),
+    audit: opts.audit,
+    connectUpstream: (host, port) => connector.connectTls(host, port),
+  };
+
+  const server = http.createServer(HTTP_SERVER_OPTIONS);
+
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    track(socket);
+    socket.on('error', () => socket.destroy());
+    const session = sessions.authenticate(req.headers['proxy-authorization']);
+    if (session === undefined) {
+      writeRawProxyError(socket, PROXY_AUTH_STATUS, buildProxyAuthError());
+      return;
+    }
+    const target = parseHostPort(req.url ?? '');
+    if (target === undefined) {
+      writeRawProxyError(socket, 400, errors.invalidInput('CONNECT needs a host:port target.'));
+      return;
+    }
+    socket.setNoDelay(true);
+    if (!shouldIntercept(session.routes, target.host, target.port)) {
+      openTunnel(socket, head, target.host, target.port);
+      return;
+    }
+    let secureContext: tls.SecureContext;
+    try {
+      secureContext = ca.getLeafContext(target.host);
+    } catch {
+      writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, errors.internal(`Could not make a certificate for ${target.host}.`));
+      return;
+    }
+    socket.write(CONNECT_ESTABLISHED);
+    if (head.length > 0) socket.unshift(head);
+    const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ALPN_HTTP1 });
+    track(tlsSocket);
+    // Handshake failures (an agent that does not trust the CA) end this connection only; so does everything after.
+    startInterception(tlsSocket, { host: target.host, port: target.port, session }, interceptDeps);
+  });
+
+  function openTunnel(socket: Socket, head: Buffer, host: string, port: number): void {
+    const upstream = connector.connectTcp(host, port);
+    track(upstream);
+    let connected = false;
+    upstream.once('connect', () => {
+      connected = true;
+      socket.write(CONNECT_ESTABLISHED);
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', (err) => {
+      if (connected) socket.destroy();
+      else writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, buildUpstreamError(host, port, err));
+    });
+    upstream.on('close', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+  }
+
+  // Absolute-form requests on the listener itself: plain http://, forwarded without any credential (SPEC §7).
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const session = sessions.authenticate(req.headers['proxy-authorization']);
+    if (session === undefined) {
+      writeProxyError(res, PROXY_AUTH_STATUS, buildProxyAuthError());
+      return;
+    }
+    const target = parsePlainHttpTarget(req.url);
+    if (target === undefined) {
+      writeProxyError(
+        res,
+        400,
+        errors.invalidInput('The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.', 'Set HTTPS_PROXY/HTTP_PROXY to the proxy URL instead of calling it directly.'),
+      );
+      return;
+    }
+    forwarder.forwardRequest(req, res, target, buildPlainPlan(session, target));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    track(socket);
+    const session = sessions.authenticate(req.headers['proxy-authorization']);
+    if (session === undefined) {
+      writeRawProxyError(socket, PROXY_AUTH_STATUS, buildProxyAuthError());
+      return;
+    }
+    const target = parsePlainHttpTarget(req.url);
+    if (target === undefined) {
+      writeRawProxyError(socket, 400, errors.invalidInput('The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.'));
+      return;
+    }
+    forwarder.forwardUpgrade(req, socket, head, target, buildPlainPlan(session, target));
+  });
+  server.on('clientError', (_err: Error, socket: Duplex) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+
+  return {
+    port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      for (const socket of tracked) socket.destroy();
+      connector.close();
+      await closed;
+    },
+  };
+}
+
+/** Plain http is audited only where a credential would have applied over https: that is the surprising case. */
+function buildPlainPlan(session: RunSession, target: ForwardTarget): AuditPlan | undefined {
+  const matched = shouldIntercept(session.routes, target.host, 443) || shouldIntercept(session.routes, target.host, target.port);
+  return matched ? { event: 'no_match', run: session.id, reason: PLAIN_HTTP_REASON } : undefined;
+}
+
+function parsePlainHttpTarget(url: string | undefined): ForwardTarget | undefined {
+  if (url === undefined || !/^http:\/\//i.test(url)) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  return { host, port: parsed.port ? Number(parsed.port) : 80, path: `${parsed.pathname}${parsed.search}` };
+}
+

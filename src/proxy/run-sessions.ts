@@ -1,0 +1,140 @@
+// The live `authsome run` sessions: who may use the proxy, with which scope (SPEC §7). It owns the per-run
+// proxy secrets in memory only; it must never log a token or compare one in variable time.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { buildRouteTable, type RouteTable, type ScopeEntry } from '../providers/routes.js';
+
+export interface RunSession {
+  id: string;
+  /** SECRET: the password of the proxy URL handed to the child. */
+  token: string;
+  pid?: number;
+  scope: ScopeEntry[];
+  routes: RouteTable;
+  createdAt: number;
+}
+
+export type RunSessionEndReason = 'ended' | 'pid_gone';
+
+export interface RunSessionRegistryOptions {
+  isPidAlive?(pid: number): boolean;
+  reapIntervalMs?: number;
+  onEnd?(session: RunSession, reason: RunSessionEndReason): void;
+}
+
+export interface RunSessionRegistry {
+  create(input: { pid?: number; scope: ScopeEntry[] }): RunSession;
+  get(id: string): RunSession | undefined;
+  end(id: string): boolean;
+  /** The session whose token is in `Proxy-Authorization: Basic base64(authsome:<token>)`, if any. */
+  authenticate(proxyAuthorization: string | undefined): RunSession | undefined;
+  list(): RunSession[];
+  close(): void;
+}
+
+interface SessionRecord {
+  session: RunSession;
+  digest: Buffer;
+}
+
+const DEFAULT_REAP_INTERVAL_MS = 2000;
+
+export function createRunSessionRegistry(opts: RunSessionRegistryOptions = {}): RunSessionRegistry {
+  const isPidAlive = opts.isPidAlive ?? checkPidAlive;
+  const byId = new Map<string, SessionRecord>();
+  // Keyed by the SHA-256 of the token: the lookup never branches on the secret itself, and the final
+  // comparison is constant-time over equal-length digests.
+  const byDigest = new Map<string, SessionRecord>();
+  let timer: NodeJS.Timeout | undefined;
+
+  function remove(id: string, reason: RunSessionEndReason): boolean {
+    const record = byId.get(id);
+    if (record === undefined) return false;
+    byId.delete(id);
+    byDigest.delete(record.digest.toString('hex'));
+    if (byId.size === 0 && timer !== undefined) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+    opts.onEnd?.(record.session, reason);
+    return true;
+  }
+
+  function reap(): void {
+    for (const { session } of [...byId.values()]) {
+      if (session.pid !== undefined && !isPidAlive(session.pid)) remove(session.id, 'pid_gone');
+    }
+  }
+
+  function ensureReaper(): void {
+    if (timer !== undefined) return;
+    timer = setInterval(reap, opts.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS);
+    timer.unref();
+  }
+
+  return {
+    create({ pid, scope }) {
+      const token = randomBytes(32).toString('base64url');
+      const session: RunSession = {
+        id: randomBytes(8).toString('hex'),
+        token,
+        ...(pid !== undefined ? { pid } : {}),
+        scope,
+        routes: buildRouteTable(scope),
+        createdAt: Date.now(),
+      };
+      const record = { session, digest: digestToken(token) };
+      byId.set(session.id, record);
+      byDigest.set(record.digest.toString('hex'), record);
+      if (pid !== undefined) ensureReaper();
+      return session;
+    },
+    get(id) {
+      return byId.get(id)?.session;
+    },
+    end(id) {
+      return remove(id, 'ended');
+    },
+    authenticate(proxyAuthorization) {
+      const token = parseProxyToken(proxyAuthorization);
+      if (token === undefined) return undefined;
+      const digest = digestToken(token);
+      const record = byDigest.get(digest.toString('hex'));
+      if (record === undefined || !timingSafeEqual(record.digest, digest)) return undefined;
+      return record.session;
+    },
+    list() {
+      return [...byId.values()].map((r) => r.session);
+    },
+    close() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+function digestToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** `Basic base64(<user>:<token>)`; the user name is not a secret and is not checked. */
+function parseProxyToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const trimmed = header.trim();
+  const space = trimmed.indexOf(' ');
+  if (space === -1 || trimmed.slice(0, space).toLowerCase() !== 'basic') return undefined;
+  const decoded = Buffer.from(trimmed.slice(space + 1).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return undefined;
+  const token = decoded.slice(colon + 1);
+  return token === '' ? undefined : token;
+}
+
+/** Signal 0 checks existence; EPERM means the process exists but belongs to someone else. */
+function checkPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

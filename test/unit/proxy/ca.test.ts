@@ -1,0 +1,177 @@
+// The authsome CA (SPEC §7, §10): stored root reused across starts, per-host leaves minted once and cached,
+// one leaf key per process, validity windows, and a chain strict verifiers accept.
+import { spawn } from 'node:child_process';
+import { createPublicKey, X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCaBundle, createCertificateAuthority, type CaKeyStore, type CertificateAuthority } from '../../../src/proxy/ca.js';
+import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
+
+function memoryKeyStore(): CaKeyStore & { saves: number; pem?: string } {
+  const store = {
+    saves: 0,
+    pem: undefined as string | undefined,
+    load: async () => store.pem,
+    save: async (pem: string) => {
+      store.saves++;
+      store.pem = pem;
+    },
+  };
+  return store;
+}
+
+/** Serves getLeafContext over real TLS and returns the chain a client receives. */
+async function fetchChain(ca: CertificateAuthority, host: string, servername?: 'none'): Promise<tls.DetailedPeerCertificate> {
+  // Like the proxy: the context is chosen from what the client asked for, not from SNI (IP targets have none).
+  const server = net.createServer((raw) => {
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: ca.getLeafContext(host) });
+    s.on('error', () => s.destroy());
+    s.on('secure', () => s.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    return await new Promise((resolve, reject) => {
+      const socket = tls.connect({
+        port: (server.address() as AddressInfo).port,
+        host: '127.0.0.1',
+        ...(servername === undefined ? { servername: host } : {}),
+        ca: ca.certPem,
+      });
+      socket.once('secureConnect', () => {
+        resolve(socket.getPeerCertificate(true));
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+  } finally {
+    server.close();
+  }
+}
+
+describe('certificate authority', () => {
+  let dir: TempDir;
+  let store: ReturnType<typeof memoryKeyStore>;
+  let ca: CertificateAuthority;
+  let certPath: string;
+
+  beforeAll(async () => {
+    dir = await makeTempDir('ca');
+    store = memoryKeyStore();
+    certPath = join(dir.path, 'ca', 'ca.pem');
+    ca = await createCertificateAuthority({ keyStore: store, certPath });
+  });
+  afterAll(async () => dir?.cleanup());
+
+  it('makes an RSA-2048 CA on first use: key to the key store, certificate to certPath (0600, dir 0700)', () => {
+    expect(store.saves).toBe(1);
+    expect(store.pem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const cert = new X509Certificate(ca.certPem);
+    expect(cert.ca).toBe(true);
+    expect(cert.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(readFileSync(certPath, 'utf8')).toBe(ca.certPem);
+    expect(statSync(certPath).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir.path, 'ca')).mode & 0o777).toBe(0o700);
+    expect(ca.certPem).not.toContain('PRIVATE KEY');
+  });
+
+  it('reuses the stored key and certificate on the next start', async () => {
+    const again = await createCertificateAuthority({ keyStore: store, certPath });
+    expect(store.saves).toBe(1);
+    expect(again.certPem).toBe(ca.certPem);
+  });
+
+  it('re-issues the certificate from the stored key when the file is missing or belongs to another key', async () => {
+    await rm(certPath);
+    const reissued = await createCertificateAuthority({ keyStore: store, certPath });
+    expect(store.saves).toBe(1);
+    expect(reissued.certPem).not.toBe(ca.certPem);
+    const pub = (pem: string) => createPublicKey(pem).export({ type: 'spki', format: 'der' }).toString('hex');
+    expect(pub(reissued.certPem)).toBe(pub(ca.certPem));
+    expect(readFileSync(certPath, 'utf8')).toBe(reissued.certPem);
+    // Leaves of the old and the new certificate chain to the same key: clients that trust either keep working.
+    await fetchChain(reissued, 'api.openai.com');
+
+    const foreign = await createCertificateAuthority({ keyStore: memoryKeyStore(), certPath: join(dir.path, 'other', 'ca.pem') });
+    await writeFile(certPath, foreign.certPem);
+    const fixed = await createCertificateAuthority({ keyStore: store, certPath });
+    expect(pub(fixed.certPem)).toBe(pub(ca.certPem));
+    expect(readFileSync(certPath, 'utf8')).toBe(fixed.certPem);
+  });
+
+  it('mints a leaf once per host and caches the TLS context (case-insensitive)', () => {
+    const minted = ca.stats.leavesMinted;
+    const first = ca.getLeafContext('cache.example.test');
+    for (let i = 0; i < 50; i++) expect(ca.getLeafContext(i % 2 ? 'CACHE.example.test' : 'cache.example.test')).toBe(first);
+    expect(ca.stats.leavesMinted).toBe(minted + 1);
+    for (let i = 0; i < 20; i++) ca.getLeafContext(`host${i}.example.test`);
+    expect(ca.stats.leavesMinted).toBe(minted + 21);
+  });
+
+  it('generates one leaf key per process, however many leaves and CA instances', async () => {
+    const keys = ca.stats.leafKeysGenerated;
+    expect(keys).toBe(1);
+    const other = await createCertificateAuthority({ keyStore: memoryKeyStore(), certPath: join(dir.path, 'third', 'ca.pem') });
+    for (let i = 0; i < 10; i++) other.getLeafContext(`k${i}.test`);
+    expect(other.stats.leafKeysGenerated).toBe(1);
+    expect(ca.stats.leafKeysGenerated).toBe(1);
+  });
+
+  it('issues leaves valid from now − 1 day to at most now + 30 days, through an issuer under the root', async () => {
+    const chain = await fetchChain(ca, 'api.openai.com');
+    const now = Date.now();
+    const day = 86_400_000;
+    expect(chain.subject.CN).toBe('api.openai.com');
+    expect(chain.subjectaltname).toBe('DNS:api.openai.com');
+    expect(Math.abs(Date.parse(chain.valid_from) - (now - day))).toBeLessThan(120_000);
+    expect(Date.parse(chain.valid_to)).toBeLessThanOrEqual(now + 30 * day);
+    const leaf = new X509Certificate(chain.raw);
+    const issuer = new X509Certificate(chain.issuerCertificate.raw);
+    const root = new X509Certificate(ca.certPem);
+    expect(leaf.ca).toBe(false);
+    expect(leaf.checkIssued(issuer)).toBe(true);
+    expect(leaf.verify(issuer.publicKey)).toBe(true);
+    expect(issuer.ca).toBe(true);
+    expect(issuer.verify(root.publicKey)).toBe(true);
+    expect(Date.parse(issuer.validTo)).toBeGreaterThanOrEqual(Date.parse(leaf.validTo));
+  });
+
+  it('puts IP addresses in an iPAddress SAN', async () => {
+    const chain = await fetchChain(ca, '127.0.0.1', 'none');
+    expect(chain.subjectaltname).toBe('IP Address:127.0.0.1');
+  });
+
+  it('passes a strict verifier (Python ssl with VERIFY_X509_STRICT, the default from Python 3.13)', async () => {
+    const server = tls.createServer({ SNICallback: (n, cb) => cb(null, ca.getLeafContext(n)) }, (s) => s.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const script = [
+      'import ssl, socket, sys',
+      `ctx = ssl.create_default_context(cafile=${JSON.stringify(ca.certPath)})`,
+      'ctx.verify_flags |= ssl.VERIFY_X509_STRICT',
+      `s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", ${port})), server_hostname="strict.example.test")`,
+      'print("verified", s.version())',
+    ].join('\n');
+    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('python3', ['-c', script]);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.once('error', (err) => reject(new Error(`python3 is required for this test: ${err.message}`)));
+      child.once('close', (code) => resolve({ code, out }));
+    });
+    server.close();
+    expect(result.out).toMatch(/^verified TLSv1\.3/);
+    expect(result.code).toBe(0);
+  });
+
+  it('builds the combined bundle: system roots plus the authsome CA', () => {
+    const bundle = buildCaBundle(ca.certPem);
+    expect(bundle.endsWith(`${ca.certPem.trim()}\n`)).toBe(true);
+    expect(bundle.split('BEGIN CERTIFICATE').length - 1).toBe(tls.rootCertificates.length + 1);
+  });
+});
