@@ -1,6 +1,6 @@
 // Append-only JSON-lines audit log (SPEC §7). It takes named safe fields only: there is no field that could
 // carry a secret, a header value or a query string, and `path` is cut at '?' defensively.
-import { appendFile, open, readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 
 export type AuditEventName =
   | 'login'
@@ -46,6 +46,8 @@ export interface AuditLog {
   record(event: AuditEventName, fields?: AuditFields): void;
   /** Resolves when every record() so far is on disk. */
   flush(): Promise<void>;
+  /** Flushes and closes the file. */
+  close(): Promise<void>;
   readRecent(limit: number): Promise<AuditEntry[]>;
   /** Called for every entry after it is queued (the activity page listens). */
   subscribe(listener: (entry: AuditEntry) => void): () => void;
@@ -70,44 +72,64 @@ export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {},
 }
 
 export function createAuditLog(path: string): AuditLog {
+  // Lines queue in memory and go out in one write per event-loop turn through a handle opened once: the proxy
+  // records an entry per request, and an open/append/close per line falls seconds behind under load.
+  let pending: string[] = [];
+  let scheduled = false;
   let chain: Promise<void> = Promise.resolve();
-  let created = false;
+  let handle: FileHandle | undefined;
   const listeners = new Set<(entry: AuditEntry) => void>();
 
-  async function ensureFile(): Promise<void> {
-    if (created) return;
-    // Create with 0600 before the first append so the mode never depends on the umask.
-    const handle = await open(path, 'a+', 0o600);
-    try {
-      // A crash mid-append leaves a torn last line: end it, so the next entry starts on a line of its own.
-      const { size } = await handle.stat();
-      if (size > 0) {
-        const last = Buffer.alloc(1);
-        await handle.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) await handle.write('\n');
-      }
-    } finally {
-      await handle.close();
+  async function openLog(): Promise<FileHandle> {
+    // Created 0600 by us, so the mode never depends on the umask.
+    const opened = await open(path, 'a+', 0o600);
+    // A crash mid-append leaves a torn last line: end it, so the next entry starts on a line of its own.
+    const { size } = await opened.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await opened.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) await opened.appendFile('\n');
     }
-    created = true;
+    return opened;
+  }
+
+  function writeOut(): void {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    chain = chain
+      .then(async () => {
+        handle ??= await openLog();
+        await handle.appendFile(text);
+      })
+      .catch((err: unknown) => {
+        process.stderr.write(`authsome: could not write the audit log ${path}: ${(err as Error).message}\n`);
+      });
   }
 
   return {
     record(event, fields) {
       const entry = buildAuditEntry(event, fields);
-      const line = `${JSON.stringify(entry)}\n`;
-      chain = chain
-        .then(ensureFile)
-        .then(() => appendFile(path, line, { mode: 0o600 }))
-        .catch((err: unknown) => {
-          process.stderr.write(`authsome: could not write the audit log ${path}: ${(err as Error).message}\n`);
-        });
+      pending.push(`${JSON.stringify(entry)}\n`);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(writeOut);
+      }
       for (const listener of listeners) listener(entry);
     },
     flush() {
+      writeOut();
       return chain;
     },
+    async close() {
+      writeOut();
+      await chain;
+      await handle?.close();
+      handle = undefined;
+    },
     async readRecent(limit) {
+      writeOut();
       await chain;
       let text: string;
       try {

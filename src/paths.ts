@@ -13,6 +13,8 @@ export const packagePaths = {
   views: join(packageRoot, 'views'),
   public: join(packageRoot, 'public'),
   cliEntry: join(packageRoot, 'dist', 'cli', 'main.js'),
+  /** Loaded into Node children of `authsome run` with --import (routes built-in fetch through the proxy). */
+  preload: join(packageRoot, 'dist', 'proxy', 'preload.js'),
   packageJson: join(packageRoot, 'package.json'),
 };
 

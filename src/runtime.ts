@@ -18,6 +18,11 @@ import { buildAllowedHosts } from './server/guards.js';
 import { acquireInstanceLock } from './server/instance-lock.js';
 import type { ServerState } from './server-state.js';
 import { createVault, type Vault, type VaultOptions } from './vault/vault.js';
+import { createCaProvider } from './proxy/ca-provider.js';
+import { createCredentialSource } from './proxy/credential-source.js';
+import { createProxyServer, parseResolveMap } from './proxy/proxy-server.js';
+import { createRunService } from './proxy/run-service.js';
+import { createRunSessionRegistry } from './proxy/run-sessions.js';
 
 export interface RuntimeOptions {
   home: string;
@@ -30,6 +35,10 @@ export interface RuntimeOptions {
   /** Unlocks a passphrase vault at start (AUTHSOME_PASSPHRASE, read by the CLI, never by the core). */
   passphrase?: string;
   kdf?: VaultOptions['kdf'];
+  /** AUTHSOME_PROXY_RESOLVE: `host:port=addr:port,…` for every upstream connection the proxy makes. */
+  proxyResolve?: string;
+  /** PEM certificates trusted for upstream TLS on top of the system roots (and NODE_EXTRA_CA_CERTS). */
+  upstreamCaCerts?: string[];
   /** Lifetimes of one-time URLs, login sessions and browser sessions (tests shorten them). */
   web?: WebOptions;
   /** Called when a client asks the server to stop (daemon stop); the default just closes. */
@@ -75,13 +84,43 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }
     }
     const audit = createAuditLog(paths.audit);
-    cleanups.push(() => audit.flush());
+    cleanups.push(() => audit.close());
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
     const connections = createConnectionService({ vault, registry, audit });
 
+    // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
+    const sessions = createRunSessionRegistry({
+      onEnd: (session, reason) => {
+        if (reason === 'pid_gone') audit.record('run_end', { run: session.id, reason: 'its process is gone' });
+      },
+    });
+    cleanups.push(() => sessions.close());
+    const ca = createCaProvider({ vault, certPath: paths.caCert, bundlePath: paths.caBundle });
+    const proxy = await createProxyServer({
+      host: LOOPBACK_HOST,
+      port: options.proxyPort ?? 0,
+      ca: ca.authority,
+      sessions,
+      resolveCredential: createCredentialSource(connections),
+      audit,
+      resolveMap: parseResolveMap(options.proxyResolve),
+      upstreamCaCerts: options.upstreamCaCerts,
+    }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' ? errors.portInUse(LOOPBACK_HOST, options.proxyPort ?? 0) : err;
+    });
+    cleanups.push(() => proxy.close());
+    const runs = createRunService({
+      sessions,
+      ca,
+      audit,
+      proxyPort: () => proxy.port,
+      caBundlePath: paths.caBundle,
+      preloadPath: packagePaths.preload,
+    });
+
     const token = randomBytes(32).toString('base64url');
     const startedAt = new Date().toISOString();
-    let info: ServerInfo = { url: expectedUrl, port: options.port, proxyPort: null, pid: process.pid, startedAt };
+    let info: ServerInfo = { url: expectedUrl, port: options.port, proxyPort: proxy.port, pid: process.pid, startedAt };
     let allowedHosts = buildAllowedHosts(options.port, host === LOOPBACK_HOST ? undefined : host);
     let closing: Promise<void> | undefined;
 
@@ -92,6 +131,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       registry,
       connections,
       audit,
+      runs,
       info: () => info,
       requestShutdown: () => {
         setImmediate(() => (options.onShutdownRequested ? options.onShutdownRequested() : void runtime.close()));

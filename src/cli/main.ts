@@ -12,6 +12,8 @@ interface CommandEntry {
   summary: string;
   group: string;
   load: Loader;
+  /** The command parses its own arguments (run: the child's command line is not ours to check). */
+  passthrough?: boolean;
 }
 
 const COMMANDS: Record<string, CommandEntry> = {
@@ -22,6 +24,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   get: { group: 'Credentials', summary: 'Show a connection (secrets redacted unless --show-secret)', load: () => import('./commands/get.js') },
   export: { group: 'Credentials', summary: 'Print credentials as env/shell/dotenv/json for eval or a .env file', load: () => import('./commands/export.js') },
   'set-default': { group: 'Credentials', summary: "Choose a provider's default connection", load: () => import('./commands/set-default.js') },
+  run: { group: 'Credentials', summary: 'Run a command whose API requests get your credentials through the proxy', load: () => import('./commands/run.js'), passthrough: true },
   list: { group: 'Providers', summary: 'List providers and connections', load: () => import('./commands/list.js') },
   inspect: { group: 'Providers', summary: 'Print the effective provider definition as JSON', load: () => import('./commands/inspect.js') },
   register: { group: 'Providers', summary: 'Add or replace a custom provider definition from a JSON file', load: () => import('./commands/register.js') },
@@ -151,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${usage}\n`);
       return 0;
     }
-    await checkArgs(sub.cmd, sub.argv, sub.name ? `${name} ${sub.name}` : name);
+    if (!entry.passthrough) await checkArgs(sub.cmd, sub.argv, sub.name ? `${name} ${sub.name}` : name);
     if (cmd.subCommands && !sub.name) {
       const names = Object.keys((typeof cmd.subCommands === 'function' ? await cmd.subCommands() : await cmd.subCommands) ?? {});
       throw errors.usage(`'authsome ${name}' needs a sub-command: ${names.join(', ')}.`, `Run 'authsome ${name} --help'.`);

@@ -10,6 +10,7 @@ import { createConnectionsApi } from './api/connections.js';
 import { createLoginSessionsApi } from './api/login-sessions.js';
 import { createProvidersApi } from './api/providers.js';
 import { createSystemApi } from './api/system.js';
+import { createRunSessionsApi } from './api/run-sessions.js';
 import { createUiLinkApi } from './api/ui-link.js';
 import { createPages } from './routes/pages.js';
 import { createStaticRoutes } from './routes/static.js';
@@ -32,7 +33,13 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: 
 
   const api = new Hono();
   api.use('*', createBearerGuard(options.apiToken));
+  // What a CLI command did is in the audit log by the time it exits (entries are otherwise written a tick later).
+  api.use('*', async (_c, next) => {
+    await next();
+    await deps.audit.flush();
+  });
   api.route('/providers', createProvidersApi(deps));
+  api.route('/run-sessions', createRunSessionsApi(deps));
   api.route('/login-sessions', createLoginSessionsApi(deps, web));
   api.route('/ui-link', createUiLinkApi(deps, web));
   api.route('/', createConnectionsApi(deps));

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit.js';
 import type { ConnectionService } from '../connections/service.js';
 import type { HomePaths } from '../paths.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import type { RunService } from '../proxy/run-service.js';
 import type { Vault } from '../vault/vault.js';
 
 export interface ServerInfo {
@@ -20,6 +21,7 @@ export interface ServerDeps {
   registry: ProviderRegistry;
   connections: ConnectionService;
   audit: AuditLog;
+  runs: RunService;
   info(): ServerInfo;
   /** Stops the server after the current response is sent. */
   requestShutdown(): void;

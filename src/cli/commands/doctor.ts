@@ -7,6 +7,7 @@ import { connectApi } from '../../client/api-client.js';
 import { AppError } from '../../errors.js';
 import { buildHomePaths, resolveHomeDir, type HomePaths } from '../../paths.js';
 import { getOutput } from '../output.js';
+import { checkProxyRoundTrip } from '../proxy-check.js';
 
 type Verdict = 'ok' | 'warn' | 'fail';
 interface Check {
@@ -78,19 +79,44 @@ async function checkServer(): Promise<Check[]> {
   for (const w of warnings) {
     checks.push({ name: 'Providers', verdict: 'fail', detail: `${w.path} is ignored: ${w.reason}`, hint: 'Fix the file or delete it.' });
   }
+  if (v.state !== 'unlocked') {
+    checks.push({ name: 'Proxy', verdict: 'warn', detail: 'not checked while the vault is not unlocked' });
+    return checks;
+  }
+  try {
+    checks.push(...(await checkProxyRoundTrip(api)));
+  } catch (err) {
+    const e = err instanceof AppError ? err : undefined;
+    checks.push({ name: 'Proxy round trip', verdict: 'fail', detail: e?.message ?? (err as Error).message, hint: e?.hint });
+  }
   return checks;
 }
+
+/** What each client family reads inside `authsome run` (printed by doctor; README has the same table). */
+const CLIENT_TRUST_NOTES = [
+  'Inside `authsome run`, clients find the proxy and trust its CA through:',
+  '  curl             HTTPS_PROXY, CURL_CA_BUNDLE (system roots + authsome CA)',
+  '  Python requests  HTTPS_PROXY, REQUESTS_CA_BUNDLE; httpx/urllib: HTTPS_PROXY, SSL_CERT_FILE',
+  '  Node.js fetch    NODE_OPTIONS --import preload (Node 20-23), NODE_USE_ENV_PROXY (Node 24+), NODE_EXTRA_CA_CERTS',
+  '  Node https/axios HTTPS_PROXY only through an agent such as https-proxy-agent; NODE_EXTRA_CA_CERTS',
+  '  Go, Ruby, Rust   HTTPS_PROXY, SSL_CERT_FILE',
+  '  git              HTTPS_PROXY, GIT_SSL_CAINFO',
+  '  Java (JVM)       not from the environment: -Dhttps.proxyHost/-Dhttps.proxyPort and a trust store with the CA',
+];
 
 export default defineCommand({
   meta: { name: 'doctor', description: 'Check home permissions, the server, the vault and provider files.' },
   async run() {
     const out = getOutput();
     const paths = buildHomePaths(resolveHomeDir());
-    const checks = [...(await checkPermissions(paths)), ...(await checkServer())];
+    // The server first: on a fresh home it is what creates the files whose modes are then checked.
+    const serverChecks = await checkServer();
+    const checks = [...(await checkPermissions(paths)), ...serverChecks];
     const failed = checks.filter((c) => c.verdict === 'fail').length;
     out.result({ ok: failed === 0, checks }, () => {
       const mark: Record<Verdict, string> = { ok: out.paint('green', '✓'), warn: out.paint('yellow', '!'), fail: out.paint('red', '✗') };
       const lines = checks.flatMap((c) => [`${mark[c.verdict]} ${c.name}: ${c.detail}`, ...(c.hint && c.verdict !== 'ok' ? [`  Hint: ${c.hint}`] : [])]);
+      lines.push('', ...CLIENT_TRUST_NOTES, '');
       lines.push(failed === 0 ? 'All checks passed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`);
       return lines.join('\n');
     });

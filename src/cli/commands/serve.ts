@@ -39,6 +39,7 @@ export default defineCommand({
       proxyPort,
       lockAfterMs,
       passphrase: process.env.AUTHSOME_PASSPHRASE || undefined,
+      proxyResolve: process.env.AUTHSOME_PROXY_RESOLVE || undefined,
       onShutdownRequested: () => void stop(0),
       log: (line) => process.stderr.write(`${line}\n`),
     });
@@ -46,7 +47,7 @@ export default defineCommand({
 
     const vault = runtime.vault.status();
     out.info(`authsome ${loadPackageVersion()} listening on ${runtime.url} (pid ${process.pid})`);
-    out.info(`Home: ${runtime.paths.home}; vault ${vault.mode}, ${vault.state}.`);
+    out.info(`Proxy on 127.0.0.1:${runtime.proxyPort}. Home: ${runtime.paths.home}; vault ${vault.mode}, ${vault.state}.`);
     if (vault.error) out.warn(`${vault.error.message}${vault.error.hint ? ` ${vault.error.hint}` : ''}`);
     await new Promise<never>(() => {});
   },

@@ -1,0 +1,99 @@
+// `authsome run -- <cmd>`: runs an agent with the proxy in its environment and placeholders instead of
+// secrets (SPEC §7). The child inherits the terminal; its exit code (128+signal when killed) is ours.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { defineCommand } from 'citty';
+import { AppError, errors } from '../../errors.js';
+import { buildRunEnv } from '../../proxy/run-env.js';
+import { getOutput } from '../output.js';
+import { parseRunArgs, type RunArgs } from '../run-args.js';
+import { connect } from './_shared.js';
+
+interface RunSessionReply {
+  id: string;
+  /** SECRET: carries the per-run proxy password. */
+  proxy_url: string;
+  ca_cert_path: string;
+  ca_bundle_path: string;
+  preload_path: string;
+  placeholders: string[];
+  scope: { provider: string; connection: string }[];
+  skipped: string[];
+}
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+export default defineCommand({
+  meta: {
+    name: 'run',
+    description:
+      'Run a command whose API requests get your credentials through the local proxy. Its environment holds only the placeholder authsome-proxy-managed.',
+  },
+  args: {
+    only: { type: 'string', description: 'Only these providers, comma-separated (default: every provider with a connection)', valueHint: 'p1,p2' },
+    connection: { type: 'string', alias: 'c', description: 'Use this connection for a provider (repeatable)', valueHint: 'provider=name' },
+    placeholders: { type: 'boolean', default: true, negativeDescription: 'Do not set provider env vars to the placeholder' },
+  },
+  async run({ rawArgs }) {
+    const out = getOutput();
+    const args = parseRunArgs(rawArgs);
+    if (process.env.AUTHSOME_RUN === '1' && process.env.HTTPS_PROXY) {
+      // Nested run: the outer session's proxy, CA and placeholders are already in our environment.
+      if (args.only || Object.keys(args.connections).length > 0) out.warn('Inside another authsome run: its scope applies, --only/--connection are ignored.');
+      process.exitCode = await runChild(args, { ...process.env });
+      return;
+    }
+    const api = await connect();
+    const session = await api.call<RunSessionReply>('POST', '/run-sessions', {
+      pid: process.pid,
+      only: args.only,
+      connections: args.connections,
+    });
+    for (const name of session.skipped) out.warn(`${name} has no connection: its requests get no credential. Run 'authsome login ${name}'.`);
+    if (session.scope.length === 0) out.warn("No connections in scope: requests go through unchanged. Run 'authsome login <provider>' first.");
+    const env = buildRunEnv({
+      parentEnv: process.env,
+      proxyUrl: session.proxy_url,
+      caCertPath: session.ca_cert_path,
+      caBundlePath: session.ca_bundle_path,
+      preloadPath: session.preload_path,
+      placeholders: session.placeholders,
+      noPlaceholders: !args.placeholders,
+    });
+    let code: number | undefined;
+    try {
+      code = await runChild(args, env);
+    } finally {
+      await api.call('POST', `/run-sessions/${session.id}/end`, { exit_code: code ?? null }).catch(() => undefined);
+    }
+    process.exitCode = code;
+  },
+});
+
+/** Spawns the child with the terminal, forwards signals, resolves with its exit code (128+N when killed). */
+function runChild(args: RunArgs, env: NodeJS.ProcessEnv): Promise<number> {
+  const [command, ...rest] = args.command;
+  return new Promise((resolve, reject) => {
+    const child = spawn(command!, rest, { stdio: 'inherit', env });
+    // On a terminal, Ctrl-C already reaches the child (same process group): forwarding it would deliver it twice.
+    const handlers = FORWARDED.map((signal) => {
+      const handler = () => {
+        if (signal === 'SIGINT' && process.stdin.isTTY) return;
+        child.kill(signal);
+      };
+      process.on(signal, handler);
+      return [signal, handler] as const;
+    });
+    const cleanUp = () => handlers.forEach(([signal, handler]) => process.off(signal, handler));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      cleanUp();
+      if (err.code === 'ENOENT') reject(new AppError('USAGE', `Command not found: ${command}.`, 'Check the spelling, or give the full path to the program.'));
+      else if (err.code === 'EACCES') reject(new AppError('USAGE', `Permission denied: ${command}.`, 'Make the file executable (chmod +x), or run it through its interpreter.'));
+      else reject(errors.internal(`Could not start ${command}: ${err.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      cleanUp();
+      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    });
+  });
+}

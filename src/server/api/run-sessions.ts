@@ -1,0 +1,61 @@
+// /api/run-sessions: `authsome run` asks for a proxy session (scope, proxy URL with its secret, CA paths,
+// placeholder names) and ends it when the child exits.
+import { Hono } from 'hono';
+import { errors } from '../../errors.js';
+import { buildRunScope } from '../../proxy/run-scope.js';
+import type { ServerDeps } from '../deps.js';
+import { readJsonBody } from './body.js';
+
+export function createRunSessionsApi(deps: ServerDeps): Hono {
+  const api = new Hono();
+
+  api.post('/', async (c) => {
+    const body = await readJsonBody(c);
+    const only = readStringList(body.only, 'only');
+    const connections = readStringMap(body.connections, 'connections');
+    const pid = typeof body.pid === 'number' && Number.isInteger(body.pid) && body.pid > 0 ? body.pid : undefined;
+    const { rows } = await deps.connections.list();
+    const { entries } = await deps.registry.list();
+    const byName = new Map(entries.map((e) => [e.definition.name, e]));
+    const providers = rows.map((row) => ({
+      entry: byName.get(row.name)!,
+      connections: row.connections.filter((c) => c.status === 'connected').map((c) => c.connection),
+    }));
+    const { scope, skipped, placeholders } = buildRunScope(providers, { only, connections });
+    const run = await deps.runs.start({ pid, scope });
+    return c.json({
+      id: run.id,
+      proxy_url: run.proxyUrl,
+      ca_cert_path: run.caCertPath,
+      ca_bundle_path: run.caBundlePath,
+      preload_path: run.preloadPath,
+      placeholders,
+      scope: scope.map((e) => ({ provider: e.provider, connection: e.connection })),
+      skipped,
+    });
+  });
+
+  api.post('/:id/end', async (c) => {
+    const body = await readJsonBody(c);
+    const exitCode = typeof body.exit_code === 'number' ? body.exit_code : undefined;
+    const ended = deps.runs.end(c.req.param('id'), exitCode);
+    if (!ended) throw errors.notFound('No such run session (it has ended already).');
+    return c.json({ ended: true });
+  });
+
+  return api;
+}
+
+function readStringList(value: unknown, field: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) throw errors.usage(`'${field}' must be a list of names.`);
+  return value as string[];
+}
+
+function readStringMap(value: unknown, field: string): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string' && v !== '')) {
+    throw errors.usage(`'${field}' must map provider names to connection names.`);
+  }
+  return value as Record<string, string>;
+}

@@ -1,0 +1,191 @@
+// `authsome run` end to end: the built CLI, its auto-started server and proxy, and real clients (curl, Node
+// fetch, the openai SDK, Python requests) against a local HTTPS stand-in for api.openai.com. The upstream
+// records what it received; the child's environment and every file under the home are searched for the key.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestEnv, cliPath, listFilesRecursive, makeTempHome, runCli, stopHomeServer, type CliResult, type TempHome } from '../../helpers/cli.js';
+import { createTestCa } from '../../helpers/test-ca.js';
+import { SSE_WORDS, startUpstream, type Upstream } from '../../helpers/upstream.js';
+
+const KEY = 'sk-RUNCANARY-default-0123456789abcdefXYZ';
+const TEAM_KEY = 'sk-RUNCANARY-team-0123456789abcdefghiJKL';
+const PLACEHOLDER = 'authsome-proxy-managed';
+const childrenDir = fileURLToPath(new URL('../../integration/proxy/children/', import.meta.url));
+
+describe('authsome run with real clients', () => {
+  let t: TempHome;
+  let upstream: Upstream;
+  let certDir: string;
+  let env: NodeJS.ProcessEnv;
+  const cli = (args: string[], input?: string) => runCli(t.home, args, { env, input, timeoutMs: 60_000 });
+
+  beforeAll(async () => {
+    t = makeTempHome();
+    const ca = createTestCa(['api.openai.com']);
+    certDir = mkdtempSync(join(tmpdir(), 'authsome-run-ca-'));
+    const { caPath } = await ca.writeFiles(certDir);
+    upstream = await startUpstream({ cert: ca.cert, key: ca.key, sseIntervalMs: 150 });
+    // The server trusts the stand-in's CA and reaches api.openai.com:443 on 127.0.0.1 (SPEC §7).
+    env = { NODE_EXTRA_CA_CERTS: caPath, AUTHSOME_PROXY_RESOLVE: `api.openai.com:443=127.0.0.1:${upstream.port}` };
+    expect((await cli(['login', 'openai'], `${KEY}\n`)).code).toBe(0);
+    expect((await cli(['login', 'openai', '--connection', 'team'], `${TEAM_KEY}\n`)).code).toBe(0);
+  });
+  afterAll(async () => {
+    await t.cleanup();
+    await upstream.close();
+    rmSync(certDir, { recursive: true, force: true });
+  });
+
+  const expectInjected = (before: number, key = KEY) => {
+    const seen = upstream.requests.slice(before);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const r of seen) {
+      expect(r.headers.authorization).toBe(`Bearer ${key}`);
+      expect(r.headers['proxy-authorization']).toBeUndefined();
+    }
+  };
+  const expectNoKey = (r: CliResult) => {
+    for (const k of [KEY, TEAM_KEY]) {
+      expect(r.stdout.includes(k)).toBe(false);
+      expect(r.stderr.includes(k)).toBe(false);
+    }
+  };
+
+  it('the child sees only the placeholder, the proxy and the CA bundle', async () => {
+    const r = await cli(['run', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))']);
+    expect(r.code).toBe(0);
+    const childEnv = JSON.parse(r.stdout) as Record<string, string>;
+    expect(childEnv.OPENAI_API_KEY).toBe(PLACEHOLDER);
+    expect(childEnv.HTTPS_PROXY).toMatch(/^http:\/\/authsome:[^@]+@127\.0\.0\.1:\d+$/);
+    expect(childEnv.https_proxy).toBe(childEnv.HTTPS_PROXY);
+    expect(childEnv.HTTP_PROXY).toBe(childEnv.HTTPS_PROXY);
+    expect(childEnv.NO_PROXY.split(',')).toEqual(expect.arrayContaining(['localhost', '127.0.0.1', '::1']));
+    expect(childEnv.NODE_EXTRA_CA_CERTS).toBe(join(t.home, 'ca', 'ca.pem'));
+    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(childEnv[v]).toBe(join(t.home, 'ca', 'bundle.pem'));
+    expect(readFileSync(childEnv.SSL_CERT_FILE!, 'utf8')).toContain(readFileSync(childEnv.NODE_EXTRA_CA_CERTS!, 'utf8').trim());
+    expect(childEnv.NODE_USE_ENV_PROXY).toBe('1');
+    expect(childEnv.NODE_OPTIONS).toMatch(/--import file:\/\/.*\/dist\/proxy\/preload\.js/);
+    expect(childEnv.AUTHSOME_RUN).toBe('1');
+    expect(r.stdout.includes(KEY)).toBe(false);
+  });
+
+  it('curl: the upstream gets the real key, the child never has it', async () => {
+    const before = upstream.requests.length;
+    const r = await cli(['run', '--', 'sh', '-c', 'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).object).toBe('list');
+    expectInjected(before);
+    expectNoKey(r);
+  });
+
+  it('Node 20 built-in fetch in an unmodified script', async () => {
+    const before = upstream.requests.length;
+    const r = await cli(['run', '--', process.execPath, join(childrenDir, 'fetch-models.mjs')]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ status: 200, object: 'list', ids: ['gpt-4o-mini', 'gpt-4o'] });
+    expectInjected(before);
+  });
+
+  it('the openai SDK: models.list() and a streamed chat completion, events spread out', async () => {
+    const before = upstream.requests.length;
+    const r = await cli(['run', '--', process.execPath, join(childrenDir, 'openai-sdk.mjs')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { ids: string[]; text: string; arrivals: number[] };
+    expect(out.ids).toEqual(['gpt-4o-mini', 'gpt-4o']);
+    expect(out.text).toBe(SSE_WORDS.join(''));
+    expectInjected(before);
+    const chat = upstream.requests.slice(before).find((x) => x.url === '/v1/chat/completions')!;
+    expect(out.arrivals[0]!).toBeLessThan(chat.sseSentAt.at(-1)! - 300);
+  });
+
+  it('Python requests', async () => {
+    const before = upstream.requests.length;
+    const r = await cli(['run', '--', 'python3', join(childrenDir, 'requests_models.py')]);
+    expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ status: 200, object: 'list' });
+    expectInjected(before);
+  });
+
+  it('--connection openai=team injects the team key', async () => {
+    const before = upstream.requests.length;
+    const r = await cli(['run', '--connection', 'openai=team', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models']);
+    expect(r.code).toBe(0);
+    expectInjected(before, TEAM_KEY);
+  });
+
+  it('--only narrows the scope: a provider left out gets nothing', async () => {
+    const before = upstream.requests.length;
+    const r = await cli(['run', '--only', 'anthropic', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models']);
+    expect(r.stderr).toContain('Warning: anthropic has no connection');
+    // Nothing in scope matches api.openai.com: a blind tunnel, so curl meets the stand-in's own certificate, which
+    // the run's bundle does not trust: the handshake fails and no request reaches the upstream.
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/SSL certificate problem|certificate/i);
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('a nested run reuses the outer session', async () => {
+    const script = `${process.execPath} ${cliPath} run -- ${process.execPath} -e 'process.stdout.write(process.env.HTTPS_PROXY)'`;
+    const r = await cli(['run', '--', 'sh', '-c', `printf '%s\\n' "$HTTPS_PROXY"; ${script}`]);
+    expect(r.code).toBe(0);
+    const [outer, inner] = r.stdout.split('\n');
+    expect(inner).toBe(outer);
+  });
+
+  it("exits with the child's code, 128+signal when killed", async () => {
+    expect((await cli(['run', '--', 'sh', '-c', 'exit 7'])).code).toBe(7);
+    expect((await cli(['run', '--', 'sh', '-c', 'kill -KILL $$'])).code).toBe(137);
+  });
+
+  it('forwards SIGTERM to the child', async () => {
+    const child = spawn(process.execPath, [cliPath, 'run', '--', process.execPath, '-e', "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);"], {
+      env: buildTestEnv(t.home, env),
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 400 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(out).toContain('child got SIGTERM');
+    expect(code).toBe(42);
+  });
+
+  it('a missing command is a clear usage error', async () => {
+    const none = await cli(['run']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^Error: No command to run\.\nHint: Usage: authsome run/m);
+    const missing = await cli(['run', '--', 'no-such-program-xyz']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('Error: Command not found: no-such-program-xyz.');
+  });
+
+  it('the audit log has run_start, inject (path without query) and run_end, and no key', async () => {
+    await cli(['run', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models?secret_query=1']);
+    const audit = readFileSync(join(t.home, 'audit.log'), 'utf8');
+    const entries = audit.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const inject = entries.filter((e) => e.event === 'inject').at(-1)!;
+    expect(inject).toMatchObject({ provider: 'openai', connection: 'default', method: 'GET', host: 'api.openai.com', path: '/v1/models', status: 200 });
+    expect(typeof inject.ms).toBe('number');
+    expect(entries.some((e) => e.event === 'run_start')).toBe(true);
+    expect(entries.some((e) => e.event === 'run_end')).toBe(true);
+    expect(audit).not.toContain('secret_query');
+  });
+
+  it('the key is nowhere under the home (logs, audit, CA files), in any form', async () => {
+    await stopHomeServer(t.home);
+    for (const file of listFilesRecursive(t.home)) {
+      const text = readFileSync(file).toString('latin1');
+      for (const k of [KEY, TEAM_KEY]) {
+        for (const form of [k, Buffer.from(k).toString('base64'), Buffer.from(k).toString('base64url')]) {
+          expect(text.includes(form), `${form} in ${file}`).toBe(false);
+        }
+      }
+    }
+  });
+});
