@@ -18,7 +18,7 @@ export type Target = 'direct' | 'proxy';
 
 export type PhaseCommand =
   | { phase: 'keepalive'; target: Target; concurrency: number; durationMs: number; warmupMs: number }
-  | { phase: 'newconn'; target: Target; concurrency: number; durationMs: number; warmupMs: number }
+  | { phase: 'newconn'; target: Target; concurrency: number; durationMs: number; warmupMs: number; distinctHosts: boolean }
   | { phase: 'sse'; target: Target; runs: number; intervalMs: number }
   | { phase: 'mib'; target: Target; runs: number }
   | { phase: 'concurrent'; target: Target; connections: number; requestsEach: number };
@@ -216,8 +216,9 @@ async function runNewConnection(cmd: Extract<PhaseCommand, { phase: 'newconn' }>
       for (;;) {
         const t0 = performance.now();
         if (t0 >= end) return;
-        // A fresh host name each time: the proxy mints a leaf and opens a new upstream connection for it.
-        const host = `h${hostCounter++ % config.benchHosts}.bench.test`;
+        // Same host: what an agent opening fresh connections to its provider costs (the leaf is cached after the
+        // first). Distinct hosts: the worst case, a leaf and a TLS context minted for every connection.
+        const host = cmd.distinctHosts ? `h${hostCounter++ % config.benchHosts}.bench.test` : 'api.openai.com';
         try {
           const conn = await Connection.open(cmd.target, host);
           const r = await conn.request(buildRequest(cmd.target, host, '/v1/models', 'Connection: close\r\n'));

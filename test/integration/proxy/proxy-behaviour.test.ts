@@ -184,6 +184,22 @@ describe('proxy engine', () => {
     expect(audit.some((e) => e.event === 'no_match' && e.run === session.id && /plain_http/.test(e.reason ?? ''))).toBe(true);
   });
 
+  it('a plain http request with a provider Host header gets no credential either', async () => {
+    const session = h.createSession(openaiScope());
+    const socket = net.connect(h.proxy.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const res = await exchange(
+      socket,
+      `GET http://127.0.0.1:${plain.port}/v1/models HTTP/1.1\r\nHost: api.openai.com\r\nProxy-Authorization: ${basicAuth(session.token)}\r\n` +
+        `Authorization: ${PLACEHOLDER_AUTH}\r\n\r\n`,
+    );
+    socket.destroy();
+    expect(res.status).toBe(200);
+    const seen = plain.requests[plain.requests.length - 1]!;
+    expect(seen.headers.authorization).toBe(PLACEHOLDER_AUTH);
+    expect(JSON.stringify(seen.rawHeaders)).not.toContain(REAL_KEY);
+  });
+
   it('gives each run session its own connection’s key', async () => {
     const a = h.createSession(openaiScope('default'));
     const b = h.createSession(openaiScope('team'));
