@@ -1,22 +1,10 @@
 // `authsome log [-n N]`: the latest audit events, one line each, newest last.
 import { defineCommand } from 'citty';
+import type { AuditEntry as Entry } from '../../audit.js';
 import { errors } from '../../errors.js';
 import { buildTable, getOutput } from '../output.js';
 import { connect } from './_shared.js';
 
-interface Entry {
-  ts: string;
-  event: string;
-  provider?: string;
-  connection?: string;
-  method?: string;
-  host?: string;
-  path?: string;
-  status?: number;
-  ms?: number;
-  reason?: string;
-  run?: string;
-}
 
 export default defineCommand({
   meta: { name: 'log', description: 'Show the latest audit events (newest last).' },

@@ -1,30 +1,15 @@
 // Page behaviour over real sockets (ARCHITECTURE rule 8, SPEC §6): one URL answers a whole page or, for htmx,
 // the bare fragment; forms without JavaScript get 303s; errors are HTML (a flash for htmx), never JSON; a locked
 // vault sends pages to /unlock and back to where the person was.
-import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendHttp } from '../../helpers/http.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
 
-function send(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+const send = sendHttp;
 
 const FORM = 'application/x-www-form-urlencoded';
 const PASSPHRASE = 'a passphrase for the pages test';

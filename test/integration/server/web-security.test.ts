@@ -1,39 +1,16 @@
 // The web pages' security rules over real sockets (SPEC §6, §10 "Web"): Host allowlist, one-time URL tokens and
 // the session cookie, CSRF, Origin, headers, the API token and the page cookie kept apart, and no secret in any
 // page unless a person asked to reveal it. Every refusal is also checked to have stored nothing.
-import { request } from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendHttp, type Reply, type SendOptions } from '../../helpers/http.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
 
-interface SendOptions {
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string;
-}
 
-function send(port: number, path: string, options: SendOptions = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false, setHost: !options.headers?.host },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+const send = sendHttp;
 
 const KDF = { memory_kib: 1024, iterations: 1 };
 const CANARY = 'sk-CANARYweb0123456789abcdefXYZ_secret';
