@@ -6,6 +6,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createTestCa } from '../test/helpers/test-ca.js';
 import type { PhaseCommand, PhaseResult, Target } from './load-process.js';
+import { measureCliFigures } from './cli-figures.js';
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const PROXIED_KEY = 'sk-bench-proxied-0123456789abcdefghijklmnop';
@@ -222,6 +223,11 @@ async function main(): Promise<void> {
   rows.push({ figure: 'leaf certificate per new host (build + sign)', direct: '-', proxy: `${fmt(ready.leafCertMs * 1000)} µs`, ratio: '', target: '< 1 ms', pass: ready.leafCertMs < 1 });
   rows.push({ figure: 'leaf certificate + TLS context per new host', direct: '-', proxy: `${fmt(ready.leafMintMs * 1000)} µs`, ratio: '', target: 'info', pass: undefined });
 
+  for (const child of [load, proxy, upstream]) child.send({ type: 'exit', phase: 'exit' });
+  if (wants('cli')) {
+    process.stderr.write('authsome bench: CLI and cold start…\n');
+    rows.push(...(await measureCliFigures(quick)));
+  }
   printTable(rows);
   const cpus = os.cpus();
   console.log(
@@ -230,7 +236,6 @@ async function main(): Promise<void> {
   );
   console.log(`upstream saw ${counts.other} request(s) without a known credential.`);
 
-  for (const child of [load, proxy, upstream]) child.send({ type: 'exit', phase: 'exit' });
   const failed = rows.filter((r) => r.pass === false).length;
   process.exitCode = failed === 0 ? 0 : 1;
 }
