@@ -6,7 +6,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createTestCa } from '../test/helpers/test-ca.js';
 import type { PhaseCommand, PhaseResult, Target } from './load-process.js';
-import { measureCliFigures } from './cli-figures.js';
+import { measureCliFigures, type FigureRow } from './cli-figures.js';
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const PROXIED_KEY = 'sk-bench-proxied-0123456789abcdefghijklmnop';
@@ -20,14 +20,7 @@ const wants = (name: string) => only === undefined || only.includes(name);
 const PHASE_MS = quick ? 1500 : 4000;
 const WARMUP_MS = quick ? 300 : 800;
 
-interface Row {
-  figure: string;
-  direct: string;
-  proxy: string;
-  ratio: string;
-  target: string;
-  pass: boolean | undefined;
-}
+type Row = FigureRow;
 
 /** `--profile=<dir>` writes a CPU profile of the proxy process there (for tuning, not for the figures). */
 const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);

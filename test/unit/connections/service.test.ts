@@ -12,6 +12,7 @@ import { createConnectionService, type ConnectionService } from '../../../src/co
 import type { ConnectionRecord, ProviderState } from '../../../src/connections/records.js';
 import type { ProviderDefinition } from '../../../src/providers/schema.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
+import { rejected, caught } from '../../helpers/app-errors.js';
 
 const OPENAI_CANARY = 'sk-CANARYopenai0123456789abcdefXYZ';
 const OPENAI_TEAM = 'sk-teamkey_0123456789abcdefghij';
@@ -50,25 +51,7 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-async function rejected(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
-function caught(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
-  }
-  throw new Error('expected the call to throw');
-}
 
 const login = (provider: string, apiKey: string, connection?: string, force?: boolean) =>
   service.loginWithApiKey({ provider, apiKey, ...(connection ? { connection } : {}), ...(force ? { force } : {}) });

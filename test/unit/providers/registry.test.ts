@@ -7,6 +7,7 @@ import { AppError } from '../../../src/errors.js';
 import { packagePaths } from '../../../src/paths.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../../src/providers/registry.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
+import { rejected } from '../../helpers/app-errors.js';
 
 const BUNDLED_COUNT = readdirSync(packagePaths.providers).filter((f) => f.endsWith('.json')).length;
 const bundledOpenai = JSON.parse(readFileSync(join(packagePaths.providers, 'openai.json'), 'utf8')) as Record<string, unknown>;
@@ -41,15 +42,6 @@ function writeCustom(name: string, value: unknown): string {
   return path;
 }
 
-async function rejected(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('bundled definitions', () => {
   it('lists every file of the repository providers/ directory, sorted, as bundled', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { AppError } from '../../../src/errors.js';
 import { createVault, type Vault, type VaultPaths } from '../../../src/vault/vault.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
+import { rejected, caught } from '../../helpers/app-errors.js';
 
 const CHEAP = { memory_kib: 1024, iterations: 1 };
 const CANARY = 'sk-CANARY-7f3a9c1e5b2d4f6a8c0e';
@@ -38,25 +39,7 @@ function readJson(path: string): Record<string, any> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
 }
 
-function caught(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
-  }
-  throw new Error('expected the call to throw');
-}
 
-async function rejected(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    return err as AppError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function snapshot(): Map<string, Buffer> {
   return new Map(readdirSync(tmp.path).map((name) => [name, readFileSync(join(tmp.path, name))]));
