@@ -65,6 +65,34 @@ function renderRootHelp(version: string): string {
   ].join('\n');
 }
 
+/** Examples shown under a command's --help. */
+const EXAMPLES: Record<string, string[]> = {
+  login: ['authsome login openai', 'authsome login openai --connection team', 'pass show openai | authsome login openai --stdin', 'authsome login openai --force'],
+  run: ['authsome run -- python my_agent.py', 'authsome run --only openai,anthropic -- node agent.mjs', 'authsome run --connection openai=team -- ./agent.sh'],
+  export: ['eval "$(authsome export openai)"', 'authsome export openai --connection personal --format dotenv >> .env', 'authsome export --format json'],
+  get: ['authsome get openai', 'authsome get openai --field status', 'authsome get openai --connection team --field api_key --show-secret'],
+  inspect: ['authsome inspect openai > ~/.authsome/providers/openai.json'],
+  register: ['authsome register ./acme.json', 'authsome register ./acme.json --force'],
+  'passphrase set': ['authsome passphrase set', 'printf %s "$PASS" | authsome passphrase set --passphrase-stdin'],
+};
+
+/**
+ * citty's usage text, tidied: no colour unless stdout is a terminal, no line for the positive form of a
+ * default-on flag (its --no- form is the one that does something), `run`'s child command shown, examples added.
+ */
+function formatUsage(text: string, path: string, color: boolean): string {
+  let out = text
+    .split('\n')
+    .filter((line) => !/--[a-z-]+(\u001b\[[0-9;]*m)?\s+(\u001b\[[0-9;]*m)?\(Default: true\)/.test(line))
+    .map((line) => line.replace(/\s+$/, ''))
+    .join('\n');
+  out = out.replace(/\n+$/, '');
+  if (path === 'run') out = out.replace(/authsome run \[OPTIONS\]\s*/, 'authsome run [OPTIONS] -- <command> [args…] ');
+  const examples = EXAMPLES[path];
+  if (examples) out += `\n\nEXAMPLES\n\n${examples.map((e) => `  $ ${e}`).join('\n')}`;
+  return color ? out : out.replace(/\u001b\[[0-9;]*m/g, '');
+}
+
 /** Rejects unknown options and surplus positionals, which citty would silently ignore. */
 async function checkArgs(cmd: CommandDef<any>, argv: string[], path: string): Promise<void> {
   const defs = (typeof cmd.args === 'function' ? await cmd.args() : await cmd.args) as ArgsDef | undefined;
@@ -151,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
     const sub = await resolveSubcommand(cmd, rest);
     if (flags.help) {
       const usage = await renderUsage(sub.cmd, sub.name ? cmd : ({ meta: { name: 'authsome' } } as CommandDef<any>));
-      process.stdout.write(`${usage}\n`);
+      process.stdout.write(`${formatUsage(usage, sub.name ? `${name} ${sub.name}` : name, !noColor && process.stdout.isTTY === true)}\n`);
       return 0;
     }
     if (!entry.passthrough) await checkArgs(sub.cmd, sub.argv, sub.name ? `${name} ${sub.name}` : name);
