@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestEnv, cliPath, listFilesRecursive, makeTempHome, runCli, stopHomeServer, type CliResult, type TempHome } from '../../helpers/cli.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 import { SSE_WORDS, startUpstream, type Upstream } from '../../helpers/upstream.js';
+import { findPythonWithRequests } from '../../helpers/python.js';
 
 const KEY = 'sk-RUNCANARY-default-0123456789abcdefXYZ';
 const TEAM_KEY = 'sk-RUNCANARY-team-0123456789abcdefghiJKL';
@@ -106,7 +107,7 @@ describe('authsome run with real clients', () => {
 
   it('Python requests', async () => {
     const before = upstream.requests.length;
-    const r = await cli(['run', '--', 'python3', join(childrenDir, 'requests_models.py')]);
+    const r = await cli(['run', '--', findPythonWithRequests(), join(childrenDir, 'requests_models.py')]);
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ status: 200, object: 'list' });
     expectInjected(before);

@@ -9,6 +9,7 @@ import type { RunSession } from '../../../src/proxy/run-sessions.js';
 import { SSE_WORDS } from '../../helpers/upstream.js';
 import { REAL_KEY, startHarness, type Harness } from './harness.js';
 import { ensurePreloadBuilt } from './preload-build.js';
+import { findPythonWithRequests } from '../../helpers/python.js';
 
 const childrenDir = fileURLToPath(new URL('./children/', import.meta.url));
 
@@ -137,7 +138,7 @@ describe('real clients through the proxy', () => {
 
   it('Python requests (REQUESTS_CA_BUNDLE from the run environment)', async () => {
     const before = h.upstream.requests.length;
-    const result = await runChild('python3', [join(childrenDir, 'requests_models.py')], env).catch((err: Error) => {
+    const result = await runChild(findPythonWithRequests(), [join(childrenDir, 'requests_models.py')], env).catch((err: Error) => {
       throw new Error(`python3 is required for this test (CI installs python3-requests): ${err.message}`);
     });
     if (result.code === 3) throw new Error(`python3 cannot import requests; install python3-requests. ${result.stdout}`);
