@@ -2,9 +2,9 @@
 // then no-store and the security headers, then the bearer token on /api/* before any routing, the static
 // files, and last the browser pages with their own guards (session, Origin, CSRF: routes/pages.ts).
 import { Hono } from 'hono';
-import { AppError, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import type { ServerDeps } from './deps.js';
-import { HTTP_STATUS } from './error-status.js';
+import { HTTP_STATUS, toShownError } from './error-status.js';
 import { createBearerGuard, createHostGuard, createNoStore, createSecurityHeaders } from './guards.js';
 import { createConnectionsApi } from './api/connections.js';
 import { createLoginSessionsApi } from './api/login-sessions.js';
@@ -52,9 +52,7 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: 
   app.route('/', createPages(deps, web));
 
   app.onError((err, c) => {
-    const appError = err instanceof AppError ? err : undefined;
-    if (!appError) process.stderr.write(`authsome: unexpected error on ${c.req.method} ${c.req.path}: ${err.stack ?? err}\n`);
-    const shown = appError ?? errors.internal();
+    const shown = toShownError(err, c.req.method, c.req.path);
     return c.json(shown.toJSON(), HTTP_STATUS[shown.code] as 500);
   });
   app.notFound((c) => c.json(errors.notFound().toJSON(), 404));

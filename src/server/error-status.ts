@@ -1,6 +1,6 @@
-// How the web adapter maps the error catalogue to HTTP statuses. Typed over every ErrorCode, so a new code
-// without a status does not compile.
-import type { ErrorCode } from '../errors.js';
+// How the web adapter maps the error catalogue to HTTP statuses (typed over every ErrorCode, so a new code
+// without a status does not compile), and what it shows for an error that is not in the catalogue.
+import { AppError, errors, type ErrorCode } from '../errors.js';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   USAGE: 400,
@@ -28,3 +28,13 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UPSTREAM: 502,
   INTERNAL: 500,
 };
+
+/**
+ * The AppError to show for anything a route threw. Anything else is a bug: its stack goes to the server log
+ * (method and path only, never a query string or a body), and the client sees a generic internal error.
+ */
+export function toShownError(err: unknown, method: string, path: string): AppError {
+  if (err instanceof AppError) return err;
+  process.stderr.write(`authsome: unexpected error on ${method} ${path}: ${(err as Error)?.stack ?? String(err)}\n`);
+  return errors.internal();
+}

@@ -3,10 +3,9 @@
 // Also maps AppErrors to rendered pages/fragments with the catalogue's HTTP status: never a JSON body here.
 import type { Context } from 'hono';
 import { Eta } from 'eta';
-import { AppError, errors } from '../errors.js';
 import { packagePaths } from '../paths.js';
 import type { ServerDeps } from './deps.js';
-import { HTTP_STATUS } from './error-status.js';
+import { HTTP_STATUS, toShownError } from './error-status.js';
 import { describeEvent, formatEventTime, formatRelative, formatTimestamp, maskSecret, pickAvatarTone } from './format.js';
 import type { WebEnv } from './web-state.js';
 
@@ -113,9 +112,7 @@ export function createRenderer(deps: ServerDeps): Renderer {
     },
 
     error(c, err) {
-      const appError = err instanceof AppError ? err : undefined;
-      if (!appError) process.stderr.write(`authsome: unexpected error on ${c.req.method} ${c.req.path}: ${(err as Error)?.stack ?? err}\n`);
-      const shown = appError ?? errors.internal();
+      const shown = toShownError(err, c.req.method, c.req.path);
       const status = HTTP_STATUS[shown.code];
       if (shown.code === 'VAULT_LOCKED') return redirect(c, `/unlock?next=${encodeURIComponent(buildReturnPath(c))}`);
       if (isHtmx(c)) {
