@@ -1,6 +1,6 @@
 // Starts the real proxy stack in-process for integration tests: authsome CA (in-memory key store), run sessions,
 // audit log, proxy with a resolve map, and a recording HTTPS upstream standing in for api.openai.com.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -50,23 +50,10 @@ export interface HarnessOptions {
   resolveCredential?(entry: ScopeEntry): Promise<{ name: string; value: string }>;
 }
 
-/** The bundled OpenAI definition (providers/openai.json), or an equivalent inline one before it exists. */
+/** The bundled OpenAI definition (providers/openai.json): the tests run against what ships. */
 export function loadOpenAiDefinition(): ProviderDefinition {
   const path = join(packagePaths.providers, 'openai.json');
-  if (existsSync(path)) return parseProviderText(readFileSync(path, 'utf8'), { path, expectedName: 'openai' });
-  return parseProviderDefinition(
-    {
-      schema_version: 1,
-      name: 'openai',
-      display_name: 'OpenAI',
-      auth_type: 'api_key',
-      flow: 'api_key',
-      api_url: 'api.openai.com',
-      api_key: { header_name: 'Authorization', header_prefix: 'Bearer', key_pattern: '^sk-[A-Za-z0-9_-]{20,}$' },
-      export: { OPENAI_API_KEY: 'API_TOKEN' },
-    },
-    { path: 'inline openai.json' },
-  );
+  return parseProviderText(readFileSync(path, 'utf8'), { path, expectedName: 'openai' });
 }
 
 export function buildDefinition(raw: Record<string, unknown>): ProviderDefinition {

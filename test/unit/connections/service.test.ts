@@ -3,7 +3,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError } from '../../../src/errors.js';
 import { createAuditLog, type AuditLog } from '../../../src/audit.js';
 import { packagePaths } from '../../../src/paths.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../../src/providers/registry.js';

@@ -3,7 +3,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError } from '../../../src/errors.js';
 import { packagePaths } from '../../../src/paths.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../../src/providers/registry.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
