@@ -7,6 +7,7 @@ import type { AuditEventName, AuditLog } from '../audit.js';
 import { buildForwardRequestHeaders, buildForwardResponseHeaders } from './forward-headers.js';
 import { buildUpstreamError, UPSTREAM_ERROR_STATUS, writeProxyError, writeRawProxyError } from './proxy-errors.js';
 import type { UpstreamConnector } from './upstream.js';
+import { buildAuthority } from './upstream-head.js';
 
 export interface ForwardTarget {
   host: string;
@@ -65,7 +66,7 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
   return {
     forwardRequest(req, res, target, plan) {
       const started = performance.now();
-      const { headers, hasBody } = buildForwardRequestHeaders(req.rawHeaders, { authority: buildAuthority(target) });
+      const { headers, hasBody } = buildForwardRequestHeaders(req.rawHeaders, { authority: buildAuthority(target.host, target.port, 80) });
       let settled = false;
       const settle = (status: number): void => {
         if (settled) return;
@@ -110,7 +111,7 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
 
     forwardUpgrade(req, socket, head, target, plan) {
       const started = performance.now();
-      const { headers } = buildForwardRequestHeaders(req.rawHeaders, { authority: buildAuthority(target), upgrade: true });
+      const { headers } = buildForwardRequestHeaders(req.rawHeaders, { authority: buildAuthority(target.host, target.port, 80), upgrade: true });
       const upstream = openUpstream(req, target, headers);
       socket.on('error', () => upstream.destroy());
       upstream.on('upgrade', (upRes, upSocket, upHead) => {
@@ -153,11 +154,6 @@ function buildResponseHead(status: number, message: string | undefined, headers:
   let head = `HTTP/1.1 ${status} ${message || STATUS_CODES[status] || ''}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return `${head}\r\n`;
-}
-
-function buildAuthority(target: ForwardTarget): string {
-  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-  return target.port === 80 ? host : `${host}:${target.port}`;
 }
 
 function stripQuery(path: string): string {

@@ -17,6 +17,7 @@ import {
   writeRawProxyError,
 } from './proxy-errors.js';
 import type { RunSession } from './run-sessions.js';
+import { buildAuthority, buildUpstreamHead, resolveTunnelTarget, type TunnelTarget } from './upstream-head.js';
 
 export interface InterceptTarget {
   host: string;
@@ -198,8 +199,21 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       rejectAndClose(PROXY_AUTH_STATUS, buildProxyAuthError());
       return;
     }
-    const path = toOriginForm(head.target);
+    let resolved: TunnelTarget;
+    try {
+      resolved = resolveTunnelTarget(head, target.host, target.port);
+    } catch (err) {
+      rejectAndClose(400, errors.invalidInput(`The request was refused: ${(err as Error).message}.`));
+      return;
+    }
+    const { path } = resolved;
     const match = matchRoute(target.session.routes, target.host, target.port, path);
+    // A server that decodes %2F, treats '\\' as '/' or drops ';' parameters may read another path than the one
+    // matched: the credential goes only where both readings agree.
+    if (match.kind === 'inject' && resolved.lenientPath !== path && matchRoute(target.session.routes, target.host, target.port, resolved.lenientPath) !== match) {
+      rejectAndClose(400, errors.invalidInput('The request was refused: its path reads differently once encoded slashes or dot segments are decoded.'));
+      return;
+    }
     if (match.kind !== 'inject') {
       const plan: AuditPlan =
         match.kind === 'ambiguous'
@@ -246,23 +260,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   function sendRequest(head: RequestHead, path: string, plan: AuditPlan, credential?: CredentialHeader): void {
-    const credentialName = credential?.name.toLowerCase();
-    const credentialLength = credentialName?.length ?? -1;
-    let out = `${head.method} ${head.target} ${head.version}\r\n`;
-    if (!head.hasHost) out += `Host: ${authority}\r\n`;
-    const headers = head.headers;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      const length = name.length;
-      // SET, not add: whatever the agent sent under the credential's name (the placeholder) is dropped. The proxy's
-      // own headers never travel on. Everything else, hop-by-hop included, belongs to this one connection and passes.
-      if (length === credentialLength && name.toLowerCase() === credentialName) continue;
-      if (length === 19 && name.toLowerCase() === 'proxy-authorization') continue;
-      if (length === 16 && name.toLowerCase() === 'proxy-connection') continue;
-      out += `${name}: ${headers[i + 1]!}\r\n`;
-    }
-    if (credential !== undefined) out += `${credential.name}: ${credential.value}\r\n`;
-    out += '\r\n';
+    const out = buildUpstreamHead(head, path, authority, credential);
     exchanges.push({ method: head.method, path, plan, started: performance.now(), upgrade: head.upgrade, responded: false });
     writeUpstream(out);
     if (head.framing.kind !== 'none') {
@@ -391,20 +389,4 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   });
   // Connect now: the upstream handshake runs while the agent's own handshake with the proxy completes.
   ensureUpstream();
-}
-
-function buildAuthority(host: string, port: number): string {
-  const name = host.includes(':') ? `[${host}]` : host;
-  return port === 443 ? name : `${name}:${port}`;
-}
-
-/** Requests inside a tunnel are origin-form; a client that sends absolute-form there still means this host. */
-export function toOriginForm(target: string): string {
-  if (target.charCodeAt(0) === 47 || target === '*') return target; // '/'
-  try {
-    const url = new URL(target);
-    return `${url.pathname}${url.search}`;
-  } catch {
-    return '/';
-  }
 }

@@ -1,0 +1,91 @@
+// The request head the proxy sends upstream: bound to the tunnel's authority, dot segments resolved, the
+// credential set once. These are the rules that keep a key from following the agent's Host or a `..`.
+import { describe, expect, it } from 'vitest';
+import { parseRequestHead } from '../../../src/proxy/http1-framing.js';
+import { buildAuthority, buildUpstreamHead, removeDotSegments, resolveTunnelTarget, TargetError } from '../../../src/proxy/upstream-head.js';
+
+const head = (text: string) => parseRequestHead(text);
+const resolve = (text: string, host = 'api.example.com', port = 443) => resolveTunnelTarget(head(text), host, port);
+
+describe('resolveTunnelTarget', () => {
+  it('accepts a Host header naming the tunnel, whatever its case, trailing dot or explicit port', () => {
+    for (const host of ['api.example.com', 'API.Example.COM', 'api.example.com.', 'api.example.com:443']) {
+      expect(resolve(`GET /v1/x HTTP/1.1\r\nHost: ${host}`).path).toBe('/v1/x');
+    }
+    expect(resolve('GET /v1/x HTTP/1.1\r\nHost: api.example.com:8443', 'api.example.com', 8443).path).toBe('/v1/x');
+    expect(resolve('GET /v1/x HTTP/1.1\r\nHost: [::1]:8443', '::1', 8443).path).toBe('/v1/x');
+  });
+
+  it('refuses a Host header naming another host or port', () => {
+    for (const host of ['evil.example', 'api.example.com.evil.example', 'api.example.com:444', 'user@api.example.com', 'api.example.co']) {
+      expect(() => resolve(`GET /v1/x HTTP/1.1\r\nHost: ${host}`)).toThrow(TargetError);
+    }
+  });
+
+  it('turns an absolute-form target for the tunnel into origin form, and refuses one for another host', () => {
+    expect(resolve('GET https://api.example.com/v1/x?q=1 HTTP/1.1\r\nHost: api.example.com').path).toBe('/v1/x?q=1');
+    expect(resolve('GET https://api.example.com HTTP/1.1').path).toBe('/');
+    expect(() => resolve('GET https://evil.example/steal HTTP/1.1\r\nHost: api.example.com')).toThrow(/another host/);
+    expect(() => resolve('GET https://api.example.com@evil.example/ HTTP/1.1')).toThrow(TargetError);
+    expect(() => resolve('GET ftp://api.example.com/ HTTP/1.1')).toThrow(TargetError);
+  });
+
+  it('accepts * for OPTIONS only', () => {
+    expect(resolve('OPTIONS * HTTP/1.1\r\nHost: api.example.com').path).toBe('*');
+    expect(() => resolve('GET * HTTP/1.1\r\nHost: api.example.com')).toThrow(TargetError);
+  });
+
+  it('resolves dot segments, plain and percent-encoded, before anything is matched', () => {
+    expect(resolve('GET /api/../other HTTP/1.1').path).toBe('/other');
+    expect(resolve('GET /api/%2e%2E/other?x=/../ HTTP/1.1').path).toBe('/other?x=/../');
+    expect(resolve('GET /api/./v1/. HTTP/1.1').path).toBe('/api/v1/');
+  });
+
+  it('gives the lenient reading of encoded slashes, back slashes and ; parameters', () => {
+    expect(resolve('GET /api/..%2fother HTTP/1.1')).toEqual({ path: '/api/..%2fother', lenientPath: '/other' });
+    expect(resolve('GET /api/..%5Cother HTTP/1.1').lenientPath).toBe('/other');
+    expect(resolve('GET /api/..;x=1/other HTTP/1.1').lenientPath).toBe('/other');
+    // An encoded slash inside a name (GitLab's project paths) stays as it was sent.
+    expect(resolve('GET /api/v4/projects/group%2Fproject HTTP/1.1').path).toBe('/api/v4/projects/group%2Fproject');
+  });
+});
+
+describe('removeDotSegments (RFC 3986 §5.2.4)', () => {
+  it.each([
+    ['/a/b/c/./../../g', '/a/g'],
+    ['/mid/content=5/../6', '/mid/6'],
+    ['/../../x', '/x'],
+    ['/a/..', '/'],
+    ['/a/.', '/a/'],
+    ['/.hidden/..x', '/.hidden/..x'],
+    ['', '/'],
+    ['/', '/'],
+  ])('%s → %s', (input, output) => {
+    expect(removeDotSegments(input)).toBe(output);
+  });
+});
+
+describe('buildUpstreamHead', () => {
+  const credential = { name: 'Authorization', value: 'Bearer sk-real' };
+
+  it('sets Host to the tunnel authority and the credential once, dropping the placeholder and proxy headers', () => {
+    const parsed = head(
+      'POST /v1/x HTTP/1.1\r\nHOST: api.example.com\r\nauthorization: Bearer authsome-proxy-managed\r\nProxy-Authorization: Basic abc\r\n' +
+        'Proxy-Connection: keep-alive\r\nX-Trace: 1\r\nContent-Length: 2',
+    );
+    expect(buildUpstreamHead(parsed, '/v1/x', 'api.example.com', credential)).toBe(
+      'POST /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\nContent-Length: 2\r\nAuthorization: Bearer sk-real\r\n\r\n',
+    );
+  });
+
+  it('sends the resolved path, never the agent target', () => {
+    const parsed = head('GET https://api.example.com/api/../other HTTP/1.1\r\nHost: api.example.com');
+    expect(buildUpstreamHead(parsed, '/other', 'api.example.com:8443')).toBe('GET /other HTTP/1.1\r\nHost: api.example.com:8443\r\n\r\n');
+  });
+
+  it('brackets IPv6 hosts and leaves the default port out', () => {
+    expect(buildAuthority('::1', 443)).toBe('[::1]');
+    expect(buildAuthority('::1', 8443)).toBe('[::1]:8443');
+    expect(buildAuthority('example.com', 80, 80)).toBe('example.com');
+  });
+});
