@@ -13,9 +13,11 @@ import {
   CONNECTION_NAME_RE,
   DEFAULT_CONNECTION,
   redactRecord,
+  SECRET_FIELDS,
   type ConnectionRecord,
   type ProviderState,
 } from './records.js';
+import { digestSecretValue } from './secret-digests.js';
 
 export interface LoginResult {
   provider: string;
@@ -66,6 +68,8 @@ export interface ConnectionService {
   connectionsOf(provider: string): ConnectionSummary[];
   /** The credential a connection holds (for the proxy): api_key or access_token. */
   loadCredential(provider: string, connection: string): ConnectionRecord;
+  /** Keyed digests of every stored secret (all providers, all connections), for `run` to scrub its environment. */
+  digestStoredSecrets(salt: string): string[];
 }
 
 export interface ConnectionServiceDeps {
@@ -289,6 +293,18 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
         connections: summarize(entry.definition.name),
       }));
       return { rows, warnings };
+    },
+
+    digestStoredSecrets(salt) {
+      const digests = new Set<string>();
+      for (const id of [...vault.list('connection:'), ...vault.list('provider-state:')]) {
+        const record = vault.get<Record<string, unknown>>(id) ?? {};
+        for (const field of SECRET_FIELDS) {
+          const value = record[field];
+          if (typeof value === 'string' && value !== '') digests.add(digestSecretValue(salt, value));
+        }
+      }
+      return [...digests];
     },
 
     async setDefault(provider, connection) {

@@ -18,7 +18,15 @@ export interface RunEnvInput {
   /** Env var names from the export maps of the providers in scope. */
   placeholders: string[];
   noPlaceholders?: boolean;
+  /** Inherited variables that must not reach the child (their values are stored secrets). */
+  withhold?: readonly string[];
 }
+
+/**
+ * Never inherited by a child: the vault passphrase unlocks every key. (A variable holding a stored secret is
+ * withheld too, by name, through `withhold`.)
+ */
+export const WITHHELD_VARS = ['AUTHSOME_PASSPHRASE'];
 
 const LOOPBACK_NO_PROXY = ['localhost', '127.0.0.1', '::1'];
 const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
@@ -26,8 +34,9 @@ const BUNDLE_VARS = ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'G
 
 export function buildRunEnv(input: RunEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
+  const withheld = new Set([...WITHHELD_VARS, ...(input.withhold ?? [])]);
   for (const [key, value] of Object.entries(input.parentEnv)) {
-    if (value !== undefined) env[key] = value;
+    if (value !== undefined && !withheld.has(key)) env[key] = value;
   }
   for (const key of PROXY_VARS) env[key] = input.proxyUrl;
   const noProxy = buildNoProxy(input.parentEnv);

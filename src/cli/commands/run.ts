@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { defineCommand } from 'citty';
 import { AppError, errors } from '../../errors.js';
-import { buildRunEnv } from '../../proxy/run-env.js';
+import { findSecretVariables } from '../../connections/secret-digests.js';
+import { buildRunEnv, WITHHELD_VARS } from '../../proxy/run-env.js';
 import { getOutput } from '../output.js';
 import { parseRunArgs, type RunArgs } from '../run-args.js';
 import { connect } from './_shared.js';
@@ -17,6 +18,8 @@ interface RunSessionReply {
   ca_bundle_path: string;
   preload_path: string;
   placeholders: string[];
+  /** Keyed digests of every stored secret, to find inherited variables that hold one. */
+  secret_digests: { salt: string; digests: string[] };
   scope: { provider: string; connection: string }[];
   skipped: string[];
 }
@@ -40,7 +43,9 @@ export default defineCommand({
     if (process.env.AUTHSOME_RUN === '1' && process.env.HTTPS_PROXY) {
       // Nested run: the outer session's proxy, CA and placeholders are already in our environment.
       if (args.only || Object.keys(args.connections).length > 0) out.warn('Inside another authsome run: its scope applies, --only/--connection are ignored.');
-      process.exitCode = await runChild(args, { ...process.env });
+      const env = { ...process.env };
+      for (const name of WITHHELD_VARS) delete env[name];
+      process.exitCode = await runChild(args, env);
       return;
     }
     const api = await connect();
@@ -51,6 +56,11 @@ export default defineCommand({
     });
     for (const name of session.skipped) out.warn(`${name} has no connection: its requests get no credential. Run 'authsome login ${name}'.`);
     if (session.scope.length === 0) out.warn("No connections in scope: requests go through unchanged. Run 'authsome login <provider>' first.");
+    const withhold = findSecretVariables(process.env, session.secret_digests.salt, session.secret_digests.digests);
+    const replaced = new Set(args.placeholders ? session.placeholders : []);
+    for (const name of withhold) {
+      if (!replaced.has(name)) out.warn(`${name} holds a key stored in authsome: it is not passed to the command.`);
+    }
     const env = buildRunEnv({
       parentEnv: process.env,
       proxyUrl: session.proxy_url,
@@ -59,6 +69,7 @@ export default defineCommand({
       preloadPath: session.preload_path,
       placeholders: session.placeholders,
       noPlaceholders: !args.placeholders,
+      withhold,
     });
     let code: number | undefined;
     try {

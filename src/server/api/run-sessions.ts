@@ -1,5 +1,6 @@
 // /api/run-sessions: `authsome run` asks for a proxy session (scope, proxy URL with its secret, CA paths,
 // placeholder names) and ends it when the child exits.
+import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { errors } from '../../errors.js';
 import { buildRunScope } from '../../proxy/run-scope.js';
@@ -23,7 +24,10 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
     }));
     const { scope, skipped, placeholders } = buildRunScope(providers, { only, connections });
     const run = await deps.runs.start({ pid, scope });
+    // The CLI drops inherited variables holding a stored secret; it gets digests under a salt used once, never values.
+    const salt = randomBytes(16).toString('base64url');
     return c.json({
+      secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },
       id: run.id,
       proxy_url: run.proxyUrl,
       ca_cert_path: run.caCertPath,

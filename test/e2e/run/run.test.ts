@@ -74,6 +74,26 @@ describe('authsome run with real clients', () => {
     expect(r.stdout.includes(KEY)).toBe(false);
   });
 
+  it('withholds the vault passphrase and every inherited variable whose value is a stored key', async () => {
+    const printEnv = ['run', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'];
+    const hostile = { ...env, AUTHSOME_PASSPHRASE: 'correct horse battery staple', MY_OLD_KEY: KEY, OPENAI_API_KEY: ` ${TEAM_KEY}\n`, UNRELATED: 'keep-me-please' };
+    const r = await runCli(t.home, printEnv, { env: hostile, timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const childEnv = JSON.parse(r.stdout) as Record<string, string | undefined>;
+    expect(childEnv.AUTHSOME_PASSPHRASE).toBeUndefined();
+    expect(childEnv.MY_OLD_KEY).toBeUndefined();
+    expect(childEnv.OPENAI_API_KEY).toBe(PLACEHOLDER);
+    expect(childEnv.UNRELATED).toBe('keep-me-please');
+    expect(r.stderr).toContain('Warning: MY_OLD_KEY holds a key stored in authsome: it is not passed to the command.');
+    expect(r.stderr).not.toContain('OPENAI_API_KEY holds');
+    expectNoKey(r);
+    // Without placeholders nothing replaces the variable: it is withheld, and the person is told.
+    const bare = await runCli(t.home, ['run', '--no-placeholders', ...printEnv.slice(1)], { env: hostile, timeoutMs: 60_000 });
+    expect(bare.code).toBe(0);
+    expect((JSON.parse(bare.stdout) as Record<string, string | undefined>).OPENAI_API_KEY).toBeUndefined();
+    expect(bare.stderr).toContain('OPENAI_API_KEY holds a key stored in authsome');
+  });
+
   it('curl: the upstream gets the real key, the child never has it', async () => {
     const before = upstream.requests.length;
     const r = await cli(['run', '--', 'sh', '-c', 'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models']);

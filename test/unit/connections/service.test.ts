@@ -8,6 +8,7 @@ import { packagePaths } from '../../../src/paths.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../../src/providers/registry.js';
 import { createVault, type Vault } from '../../../src/vault/vault.js';
 import { createConnectionService, type ConnectionService } from '../../../src/connections/service.js';
+import { findSecretVariables } from '../../../src/connections/secret-digests.js';
 import type { ConnectionRecord, ProviderState } from '../../../src/connections/records.js';
 import type { ProviderDefinition } from '../../../src/providers/schema.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
@@ -469,5 +470,32 @@ describe('the audit log never holds a secret', () => {
       'login', 'login', 'login', 'login', 'reveal', 'export', 'export', 'export', 'export', 'logout', 'revoke', 'remove',
     ]);
     for (const secret of [OPENAI_CANARY, OPENAI_TEAM, ANTHROPIC_KEY, 'CANARY']) expect(text).not.toContain(secret);
+  });
+});
+
+describe('digestStoredSecrets and findSecretVariables', () => {
+  const OPENAI = 'sk-digest-openai-0123456789abcdefghij';
+  const GROQ = 'gsk_digestgroq0123456789abcdefghijklmnop';
+
+  it('finds exactly the inherited variables whose value (trimmed or not) is a stored secret, in any provider', async () => {
+    await login('openai', OPENAI);
+    await login('groq', GROQ, 'team');
+    await vault.put('provider-state:github', { client_id: 'Iv1.abc', client_secret: 'client-secret-value-123456' });
+    const salt = 'salt-for-this-run';
+    const digests = service.digestStoredSecrets(salt);
+    expect(digests).toHaveLength(3);
+    expect(JSON.stringify(digests)).not.toContain(OPENAI);
+    const env = {
+      A: OPENAI,
+      B: `  ${GROQ}\n`,
+      C: 'client-secret-value-123456',
+      D: `${OPENAI}x`,
+      E: 'Iv1.abc',
+      PATH: '/usr/bin',
+      F: undefined,
+    };
+    expect(findSecretVariables(env, salt, digests).sort()).toEqual(['A', 'B', 'C']);
+    // Another salt, another run: yesterday's digests match nothing.
+    expect(findSecretVariables(env, 'another-salt', digests)).toEqual([]);
   });
 });

@@ -63,3 +63,18 @@ describe('buildRunEnv', () => {
     expect(env.SSL_CERT_FILE).toBe(base.caBundlePath);
   });
 });
+
+describe('buildRunEnv withholds what unlocks keys', () => {
+  it('never passes AUTHSOME_PASSPHRASE, nor a variable it is told holds a stored secret', () => {
+    const env = buildRunEnv({
+      ...base,
+      parentEnv: { PATH: '/usr/bin', AUTHSOME_PASSPHRASE: 'hunter22hunter22', OLD_KEY: 'sk-real', GH_TOKEN: 'ghp_real' },
+      withhold: ['OLD_KEY', 'GH_TOKEN'],
+    });
+    expect(env.AUTHSOME_PASSPHRASE).toBeUndefined();
+    expect(env.OLD_KEY).toBeUndefined();
+    expect(env.GH_TOKEN).toBe(PLACEHOLDER);
+    expect(env.PATH).toBe('/usr/bin');
+    expect(JSON.stringify(env)).not.toMatch(/hunter22|sk-real|ghp_real/);
+  });
+});
