@@ -1,5 +1,7 @@
 // How the proxy reports its own failures (ARCHITECTURE rule 2): an AppError as a JSON body with
 // `x-authsome-error: 1`, so agents can tell it from the upstream's answer. Messages never carry a secret or a query.
+// The body has the shape the OpenAI, Anthropic and most REST SDKs print (`error.message`), so an agent's own error
+// output names the cause instead of a bare status.
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errors, isAppError, type AppError } from '../errors.js';
@@ -19,12 +21,22 @@ export function toAppError(err: unknown): AppError {
   return isAppError(err) ? err : errors.internal('The authsome proxy failed to handle the request.');
 }
 
+/**
+ * `{"type": "error", "error": {"type", "code", "message", "hint"}}`: the message carries the hint too, because it is
+ * the one field every SDK shows.
+ */
+export function buildProxyErrorBody(err: AppError): string {
+  const message = `authsome proxy: ${err.message}${err.hint ? ` ${err.hint}` : ''}`;
+  const error = { type: 'authsome_proxy_error', code: err.code.toLowerCase(), message, ...(err.hint ? { hint: err.hint } : {}) };
+  return JSON.stringify({ type: 'error', error });
+}
+
 export function writeProxyError(res: ServerResponse, status: number, err: AppError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify(err.toJSON());
+  const body = buildProxyErrorBody(err);
   const headers: Record<string, string | number> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -41,15 +53,19 @@ export function writeProxyError(res: ServerResponse, status: number, err: AppErr
   res.end(body);
 }
 
-/** For sockets no http.ServerResponse owns (CONNECT before the tunnel, upgrades): writes, then closes. */
-export function writeRawProxyError(socket: Duplex, status: number, err: AppError): void {
+/**
+ * For sockets no http.ServerResponse owns (CONNECT before the tunnel, upgrades): writes, then closes. `reason`
+ * replaces the status line's phrase: clients such as curl show only that line for a failed CONNECT.
+ */
+export function writeRawProxyError(socket: Duplex, status: number, err: AppError, reason?: string): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify(err.toJSON());
+  const body = buildProxyErrorBody(err);
+  const phrase = reason === undefined ? (STATUS_CODES[status] ?? 'Error') : reason.replace(/[^\x20-\x7e]/g, '?');
   const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    `HTTP/1.1 ${status} ${phrase}`,
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'x-authsome-error: 1',
@@ -66,18 +82,33 @@ export function buildUpstreamError(host: string, port: number, err: unknown): Ap
   const where = port === 443 || port === 80 ? host : `${host}:${port}`;
   if (TLS_VERIFY_CODES.has(code)) {
     return errors.upstream(
-      `The TLS certificate of ${where} could not be verified (${code}).`,
+      `The TLS certificate of ${where} is not trusted (${code}).`,
       'If the server uses a private CA, add it to NODE_EXTRA_CA_CERTS of the authsome server and restart it.',
     );
   }
-  if (CONNECT_CODES.has(code)) {
-    return errors.upstream(
-      `Could not connect to ${where} (${code}).`,
-      'Check the network connection and the host name; AUTHSOME_PROXY_RESOLVE may redirect it.',
-    );
-  }
+  const cause = CONNECT_FAILURES[code];
+  if (cause !== undefined) return errors.upstream(`${cause(where)} (${code}).`, 'Check the network connection and the host name; AUTHSOME_PROXY_RESOLVE may redirect it.');
   return errors.upstream(`The request to ${where} failed (${code}).`, 'Retry the request; if it keeps failing, see the authsome server log.');
 }
+
+/** The short status-line phrase for a failed CONNECT, e.g. `Bad Gateway (could not resolve api.example.com)`. */
+export function buildUpstreamReason(host: string, port: number, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'UNKNOWN';
+  const where = port === 443 || port === 80 ? host : `${host}:${port}`;
+  const cause = CONNECT_FAILURES[code]?.(where) ?? `the connection to ${where} failed`;
+  return `Bad Gateway (${cause.charAt(0).toLowerCase()}${cause.slice(1)})`;
+}
+
+const CONNECT_FAILURES: Record<string, (where: string) => string> = {
+  ENOTFOUND: (where) => `Could not resolve ${where.replace(/:\d+$/, '')}`,
+  EAI_AGAIN: (where) => `Could not resolve ${where.replace(/:\d+$/, '')} (DNS did not answer)`,
+  ECONNREFUSED: (where) => `Connection refused by ${where}`,
+  ETIMEDOUT: (where) => `Timed out connecting to ${where}`,
+  EHOSTUNREACH: (where) => `No route to ${where}`,
+  ENETUNREACH: (where) => `Network unreachable for ${where}`,
+  ECONNRESET: (where) => `${where} closed the connection unexpectedly`,
+  EPIPE: (where) => `${where} closed the connection unexpectedly`,
+};
 
 const TLS_VERIFY_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -92,5 +123,3 @@ const TLS_VERIFY_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'HOSTNAME_MISMATCH',
 ]);
-
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);

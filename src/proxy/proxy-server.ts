@@ -15,6 +15,7 @@ import { startInterception, type InterceptDeps } from './intercept.js';
 import {
   buildProxyAuthError,
   buildUpstreamError,
+  buildUpstreamReason,
   PROXY_AUTH_STATUS,
   UPSTREAM_ERROR_STATUS,
   writeProxyError,
@@ -124,7 +125,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     });
     upstream.on('error', (err) => {
       if (connected) socket.destroy();
-      else writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, buildUpstreamError(host, port, err));
+      else writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, buildUpstreamError(host, port, err), buildUpstreamReason(host, port, err));
     });
     upstream.on('close', () => socket.destroy());
     socket.on('close', () => upstream.destroy());

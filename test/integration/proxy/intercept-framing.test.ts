@@ -120,7 +120,7 @@ describe('intercepted HTTP/1.1 framing', () => {
       const text = (await readUntil(socket, () => false)).toString();
       expect(text).toMatch(/^HTTP\/1\.1 400 /);
       expect(text).toMatch(/x-authsome-error: 1/i);
-      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error).toBe('INVALID_INPUT');
+      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).error.code).toBe('invalid_input');
     }
     expect(h.upstream.requests.length).toBe(before);
   });

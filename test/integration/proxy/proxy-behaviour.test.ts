@@ -152,7 +152,7 @@ describe('proxy engine', () => {
       expect(res.status).toBe(407);
       expect(res.head).toMatch(/\r\nProxy-Authenticate: Basic realm="authsome"/i);
       expect(res.head).toMatch(/\r\nx-authsome-error: 1/i);
-      expect(JSON.parse(res.body)).toMatchObject({ error: 'UNAUTHORIZED' });
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'unauthorized' } });
     }
     // Plain-http proxy requests get the same answer.
     const socket = net.connect(h.proxy.port, '127.0.0.1');
@@ -272,14 +272,17 @@ describe('proxy engine', () => {
     const session = h.createSession([{ provider: 'down', connection: 'default', definition: down }]);
     const dispatcher = dispatcherFor(session.token);
     const res = await request('https://down.openai.test/v1/models', { dispatcher });
-    const body = (await res.body.json()) as { error: string; message: string; hint?: string };
+    const body = (await res.body.json()) as { type: string; error: { type: string; code: string; message: string; hint?: string } };
     await dispatcher.close();
     expect(res.statusCode).toBe(502);
     expect(res.headers['x-authsome-error']).toBe('1');
     expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(body.error).toBe('UPSTREAM');
-    expect(body.message).toContain('down.openai.test');
-    expect(body.message).toContain('ECONNREFUSED');
+    // The shape SDKs print: error.message names the cause and carries the hint.
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('authsome_proxy_error');
+    expect(body.error.code).toBe('upstream');
+    expect(body.error.message).toMatch(/^authsome proxy: Connection refused by down\.openai\.test \(ECONNREFUSED\)\. Check the network/);
+    expect(body.error.hint).toMatch(/^Check the network/);
     expect(JSON.stringify(body)).not.toContain('down-secret');
   });
 
@@ -293,7 +296,8 @@ describe('proxy engine', () => {
       await dispatcher.close();
       expect(res.statusCode).toBe(502);
       expect(res.headers['x-authsome-error']).toBe('1');
-      expect(body).toEqual(errors.vaultLocked().toJSON());
+      const locked_ = errors.vaultLocked();
+      expect(body).toEqual({ type: 'error', error: { type: 'authsome_proxy_error', code: 'vault_locked', message: `authsome proxy: ${locked_.message} ${locked_.hint}`, hint: locked_.hint } });
       expect(locked.upstream.requests).toHaveLength(0);
     } finally {
       await locked.close();
@@ -413,17 +417,26 @@ describe('proxy engine', () => {
       const session = local.createSession([{ provider: 'untrusted', connection: 'default', definition: def }]);
       const dispatcher = new ProxyAgent({ uri: local.proxyUrl(session), requestTls: { ca: local.ca.certPem } });
       const res = await request('https://untrusted.openai.test/v1/models', { dispatcher });
-      const body = (await res.body.json()) as { error: string; message: string };
+      const body = (await res.body.json()) as { error: { code: string; message: string } };
       await dispatcher.close();
       expect(res.statusCode).toBe(502);
       expect(res.headers['x-authsome-error']).toBe('1');
-      expect(body.error).toBe('UPSTREAM');
-      expect(body.message).toMatch(/could not be verified/);
+      expect(body.error.code).toBe('upstream');
+      expect(body.error.message).toMatch(/TLS certificate of untrusted\.openai\.test is not trusted/);
       expect(rogue.requests).toHaveLength(0);
     } finally {
       await local.close();
       await rogue.close();
     }
+  });
+
+  it('says why in the status line when a blind tunnel cannot resolve its host (clients show only that line)', async () => {
+    const session = h.createSession(openaiScope());
+    const res = await sendConnect(h.proxy.port, 'no-such-host.invalid:443', basicAuth(session.token));
+    res.socket.destroy();
+    expect(res.status).toBe(502);
+    expect(res.head.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway (could not resolve no-such-host.invalid)');
+    expect(JSON.parse(res.body).error.message).toMatch(/^authsome proxy: Could not resolve no-such-host\.invalid \(ENOTFOUND\)/);
   });
 
   it('rejects a CONNECT without a valid host:port with 400 JSON', async () => {
@@ -432,7 +445,7 @@ describe('proxy engine', () => {
     res.socket.destroy();
     expect(res.status).toBe(400);
     expect(res.head).toMatch(/x-authsome-error: 1/i);
-    expect(JSON.parse(res.body).error).toBe('INVALID_INPUT');
+    expect(JSON.parse(res.body).error.code).toBe('invalid_input');
   });
 
   it('presents a leaf that only the authsome CA validates (not the upstream’s certificate)', async () => {

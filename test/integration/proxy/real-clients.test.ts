@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRunEnv, PLACEHOLDER } from '../../../src/proxy/run-env.js';
 import type { RunSession } from '../../../src/proxy/run-sessions.js';
 import { SSE_WORDS } from '../../helpers/upstream.js';
-import { REAL_KEY, startHarness, type Harness } from './harness.js';
+import { buildDefinition, REAL_KEY, startHarness, type Harness } from './harness.js';
 import { ensurePreloadBuilt } from './preload-build.js';
 import { findPythonWithRequests } from '../../helpers/python.js';
 
@@ -134,6 +134,19 @@ describe('real clients through the proxy', () => {
     // Chunks reached the SDK spread out like the upstream sent them (150 ms apart), not all at the end.
     expect(out.arrivals[0]!).toBeLessThan(chat.sseSentAt[chat.sseSentAt.length - 1]! - 300);
     expectNoLeak(result);
+  });
+
+  it('the openai SDK shows the proxy\'s own cause when the upstream cannot be reached', async () => {
+    const down = buildDefinition({ name: 'down', auth_type: 'api_key', api_url: 'down.openai.test' });
+    h.secrets.set('down:default', 'sk-down-secret-0123456789abcdefghij');
+    const downUrl = h.proxyUrl(h.createSession([{ provider: 'down', connection: 'default', definition: down }]));
+    const childEnv = { ...env, HTTPS_PROXY: downUrl, https_proxy: downUrl, HTTP_PROXY: downUrl, http_proxy: downUrl, OPENAI_BASE_URL: 'https://down.openai.test/v1' };
+    const result = await runChild(process.execPath, [join(childrenDir, 'openai-sdk-error.mjs')], childEnv);
+    expect(result.code).toBe(0);
+    const out = JSON.parse(result.stdout) as { name: string; status: number; message: string; code: string };
+    expect(out).toMatchObject({ name: 'InternalServerError', status: 502, code: 'upstream' });
+    expect(out.message).toMatch(/^502 authsome proxy: (Could not resolve down\.openai\.test|Connection refused by down\.openai\.test) \(E[A-Z]+\)\. Check the network/);
+    expect(result.stdout).not.toContain('sk-down-secret');
   });
 
   it('Python requests (REQUESTS_CA_BUNDLE from the run environment)', async () => {
