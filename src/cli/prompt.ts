@@ -85,3 +85,10 @@ export function readStdinLine(): Promise<string> {
     input.resume();
   });
 }
+
+/** Asks a yes/no question on stderr and reads the answer (echoed) from the terminal; only 'y' or 'yes' agree. */
+export async function promptConfirm(question: string): Promise<boolean> {
+  process.stderr.write(`${question} [y/N] `);
+  const answer = (await readStdinLine()).trim().toLowerCase();
+  return answer === 'y' || answer === 'yes';
+}

@@ -1,39 +1,8 @@
 // The masked terminal prompt, driven through a real pseudo-terminal (util-linux `script`): nothing typed is
 // echoed, a format error re-asks (3 attempts in all), Ctrl-C cancels.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestEnv, cliPath, makeTempHome, runCli, type TempHome } from '../helpers/cli.js';
-
-interface PtySession {
-  output: () => string;
-  waitFor: (text: string | RegExp, count?: number) => Promise<void>;
-  type: (text: string) => void;
-  exit: Promise<number>;
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Runs the CLI inside a pseudo-terminal; our pipe is the terminal's keyboard and screen. */
-function runInPty(home: string, args: string[]): PtySession {
-  const command = [process.execPath, cliPath, ...args].map(shellQuote).join(' ');
-  const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: buildTestEnv(home), stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const count = (text: string | RegExp) =>
-    typeof text === 'string' ? out.split(text).length - 1 : (out.match(new RegExp(text.source, 'g')) ?? []).length;
-  return {
-    output: () => out,
-    async waitFor(text, n = 1) {
-      for (let i = 0; i < 600 && count(text) < n; i++) await new Promise((r) => setTimeout(r, 25));
-      if (count(text) < n) throw new Error(`timed out waiting for ${String(text)} (×${n}); screen so far:\n${out}`);
-    },
-    type: (text) => child.stdin.write(text),
-    exit: new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1))),
-  };
-}
+import { makeTempHome, runCli, type TempHome } from '../helpers/cli.js';
+import { runInPty } from '../helpers/pty.js';
 
 describe('masked prompt in a real terminal', () => {
   let t: TempHome;

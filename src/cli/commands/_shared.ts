@@ -1,6 +1,8 @@
 // Argument presets shared by the commands, and the one-liners every command uses to reach the server.
 import { connectApi, type ApiClient } from '../../client/api-client.js';
+import { errors } from '../../errors.js';
 import { getOutput } from '../output.js';
+import { isInteractive, promptConfirm } from '../prompt.js';
 
 export const providerArg = {
   provider: { type: 'positional', description: 'Provider name (see `authsome list`)', required: true },
@@ -19,4 +21,30 @@ export const connectionArg = {
 export function connect(): Promise<ApiClient> {
   const out = getOutput();
   return connectApi({ onProgress: (m) => out.info(m) });
+}
+
+export const yesArg = {
+  yes: { type: 'boolean', alias: 'y', description: 'Do not ask for confirmation (it is never asked when stdin is not a terminal)' },
+} as const;
+
+/** Destructive commands ask first on a terminal; scripts (no terminal) and --yes go ahead. Declining exits 2. */
+export async function confirmDestructive(question: string, yes: boolean | undefined): Promise<void> {
+  if (yes || !isInteractive()) return;
+  if (!(await promptConfirm(question))) throw errors.cancelled();
+}
+
+/** What the server says of a provider after a removal, for the line that tells what the removal did not do. */
+export interface RemovalInfo {
+  display_name: string;
+  auth_type: 'api_key' | 'oauth2';
+  docs_url: string | null;
+  bundled: boolean;
+}
+
+/** An API key deleted here still works at the provider: say so, and where to revoke it. */
+export function describeKeyStillValid(info: RemovalInfo, plural: boolean): string | undefined {
+  if (info.auth_type !== 'api_key') return undefined;
+  const what = plural ? 'The keys were deleted from this machine only; they still work' : 'The key was deleted from this machine only; it still works';
+  const where = info.docs_url ? `there: ${info.docs_url}` : `in the ${info.display_name} dashboard`;
+  return `${what} at ${info.display_name} until you revoke ${plural ? 'them' : 'it'} ${where}.`;
 }

@@ -35,19 +35,38 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
     return c.json(result);
   });
 
+  // Removals also say what they could not do (a key stays valid at its provider) and what stays (a bundled definition).
+  // Asked after the removal: a removed custom definition then shows its bundled one, or none (null).
+  const describeRemoval = async (provider: string) => {
+    const definition = await deps.registry.get(provider).then((e) => e.definition, () => undefined);
+    if (definition === undefined) return null;
+    return {
+      display_name: definition.display_name,
+      auth_type: definition.auth_type,
+      docs_url: definition.docs_url ?? null,
+      bundled: deps.registry.bundled(provider) !== undefined,
+    };
+  };
+
   api.post('/logout', async (c) => {
     const body = await readJsonBody(c);
-    return c.json(await svc.logout(requireString(body, 'provider'), optionalString(body, 'connection')));
+    const provider = requireString(body, 'provider');
+    const result = await svc.logout(provider, optionalString(body, 'connection'));
+    return c.json({ ...result, info: await describeRemoval(provider) });
   });
 
   api.post('/revoke', async (c) => {
     const body = await readJsonBody(c);
-    return c.json(await svc.revoke(requireString(body, 'provider')));
+    const provider = requireString(body, 'provider');
+    const result = await svc.revoke(provider);
+    return c.json({ ...result, info: await describeRemoval(provider) });
   });
 
   api.post('/remove', async (c) => {
     const body = await readJsonBody(c);
-    return c.json(await svc.remove(requireString(body, 'provider')));
+    const provider = requireString(body, 'provider');
+    const result = await svc.remove(provider);
+    return c.json({ ...result, info: await describeRemoval(provider) });
   });
 
   api.post('/default', async (c) => {
