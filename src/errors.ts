@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'PROVIDER_NOT_FOUND'
   | 'PROVIDER_EXISTS'
   | 'CONNECTION_NOT_FOUND'
+  | 'CONNECTION_EXISTS'
   | 'FIELD_NOT_FOUND'
   | 'CREDENTIAL_MISSING'
   | 'CREDENTIAL_EXPIRED'
@@ -97,6 +98,13 @@ export const errors = {
   providerNotFound: (name: string) => new AppError('PROVIDER_NOT_FOUND', `Provider '${name}' not found.`, listHint),
   providerExists: (name: string) =>
     new AppError('PROVIDER_EXISTS', `Provider '${name}' already exists.`, 'Use --force to replace it.'),
+  /** A key was handed over (stdin) for a connection that exists: not stored, and a script must not think it was. */
+  connectionExists: (provider: string, connection: string, command: string) =>
+    new AppError(
+      'CONNECTION_EXISTS',
+      `Already logged in to ${provider} (${connection}); the key that was given was not stored.`,
+      `To replace the stored key, add --force: ${command} --force`,
+    ),
   connectionNotFound: (provider: string, connection: string) =>
     new AppError(
       'CONNECTION_NOT_FOUND',

@@ -61,8 +61,19 @@ describe('SPEC §1 walkthrough (terminal)', () => {
   });
 
   it('login without --force keeps the existing key; with --force replaces it', async () => {
-    const again = await cli(['login', 'openai'], `${FORCED}\n`);
-    expect(again).toMatchObject({ code: 0, stdout: 'Already logged in to openai (default). Use --force to overwrite.\n' });
+    // Nothing handed over: a plain answer. A key handed over and not stored: exit 7, so a rotation script notices.
+    const asked = await cli(['login', 'openai'], '');
+    expect(asked).toMatchObject({ code: 0, stdout: 'Already logged in to openai (default). Use --force to overwrite.\n' });
+    for (const args of [['login', 'openai'], ['login', 'openai', '--stdin']]) {
+      const again = await cli(args, `${FORCED}\n`);
+      expect(again).toMatchObject({
+        code: 7,
+        stdout: '',
+        stderr:
+          'Error: Already logged in to openai (default); the key that was given was not stored.\n' +
+          `Hint: To replace the stored key, add --force: authsome login openai --stdin --force\n`,
+      });
+    }
     expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${KEY}\n`);
     const forced = await cli(['login', 'openai', '--force'], `${FORCED}\n`);
     expect(forced.stdout).toBe('Successfully logged in to openai (default).\n');

@@ -56,10 +56,6 @@ export default defineCommand({
     const query = new URLSearchParams({ provider: args.provider, ...(args.connection ? { connection: args.connection } : {}) });
     const info = await api.call<LoginDescription>('GET', `/login/describe?${query}`);
     const label = `${info.provider} (${info.connection})`;
-    if (info.exists && !args.force) {
-      out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
-      return;
-    }
     if (info.auth_type === 'oauth2') {
       throw errors.invalidInput(
         `${info.display_name} signs in with OAuth 2.0, which this version of authsome cannot do yet.`,
@@ -73,6 +69,17 @@ export default defineCommand({
       env: process.env,
       platform: process.platform,
     });
+    // A key piped in is a key handed over: not storing it is a failure a rotation script must see (exit 7). The
+    // browser and the prompt ask before any key is given, so there "already logged in" is a plain answer (exit 0).
+    const command = `authsome login ${info.provider}${args.connection ? ` --connection ${info.connection}` : ''}${source === 'stdin' ? ' --stdin' : ''}`;
+    const refuseExisting = (keyGiven: boolean): void => {
+      if (keyGiven) throw errors.connectionExists(info.provider, info.connection, command);
+      out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
+    };
+    if (info.exists && !args.force) {
+      refuseExisting(source === 'stdin' && (await readStdinLine()).trim() !== '');
+      return;
+    }
 
     const submit = (apiKey: string) =>
       api.call<LoginResult>('POST', '/login/api-key', {
@@ -100,7 +107,7 @@ export default defineCommand({
       result = await submit(await readStdinLine());
     }
     if (!result!.stored) {
-      out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
+      refuseExisting(source === 'stdin');
       return;
     }
     out.confirm(`Successfully logged in to ${result!.provider} (${result!.connection}).`, {
