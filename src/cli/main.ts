@@ -69,7 +69,7 @@ function renderRootHelp(version: string): string {
 const EXAMPLES: Record<string, string[]> = {
   login: ['authsome login openai', 'authsome login openai --connection team', 'pass show openai | authsome login openai --stdin', 'authsome login openai --force'],
   run: ['authsome run -- python my_agent.py', 'authsome run --only openai,anthropic -- node agent.mjs', 'authsome run --connection openai=team -- ./agent.sh'],
-  export: ['eval "$(authsome export openai)"', 'authsome export openai --connection personal --format dotenv >> .env', 'authsome export --format json'],
+  export: ['eval "$(authsome export openai --format shell)"', 'authsome export openai --connection personal --format dotenv >> .env', 'authsome export --format json'],
   get: ['authsome get openai', 'authsome get openai --field status', 'authsome get openai --connection team --field api_key --show-secret'],
   inspect: ['authsome inspect openai > ~/.authsome/providers/openai.json'],
   register: ['authsome register ./acme.json', 'authsome register ./acme.json --force'],

@@ -15,12 +15,18 @@ interface ExportedVariable {
 export default defineCommand({
   meta: {
     name: 'export',
-    description: "Print credentials as environment variables: eval \"$(authsome export openai)\". Without a provider: every connection.",
+    description:
+      "Print credentials as environment variables. For your shell and the programs it starts: eval \"$(authsome export openai --format shell)\". For a .env file: the default env format. Without a provider: every connection.",
   },
   args: {
     provider: { type: 'positional', description: 'Provider name (omit for every connection of every provider)', required: false },
     ...connectionArg,
-    format: { type: 'string', description: 'env, shell, dotenv or json', default: 'env', valueHint: 'format' },
+    format: {
+      type: 'string',
+      description: 'shell (export NAME=value: use this with eval), env (NAME=value, .env files), dotenv (NAME="value") or json',
+      default: 'env',
+      valueHint: 'format',
+    },
   },
   async run({ args }) {
     const out = getOutput();
