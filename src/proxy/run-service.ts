@@ -18,6 +18,8 @@ export interface StartedRun {
 export interface RunService {
   start(input: { pid?: number; scope: ScopeEntry[] }): Promise<StartedRun>;
   end(id: string, exitCode?: number): boolean;
+  /** Whether the session still serves (`run` checks, so that it can say when the ground moved). */
+  isLive(id: string): boolean;
 }
 
 export function createRunService(deps: {
@@ -43,6 +45,9 @@ export function createRunService(deps: {
         caBundlePath: deps.caBundlePath,
         preloadPath: deps.preloadPath,
       };
+    },
+    isLive(id) {
+      return deps.sessions.get(id) !== undefined;
     },
     end(id, exitCode) {
       if (!deps.sessions.get(id)) return false;

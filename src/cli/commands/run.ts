@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { defineCommand } from 'citty';
+import type { ApiClient } from '../../client/api-client.js';
+import { sendJson } from '../../client/http.js';
 import { AppError, errors } from '../../errors.js';
 import { findSecretVariables } from '../../connections/secret-digests.js';
 import { buildRunEnv, WITHHELD_VARS } from '../../proxy/run-env.js';
@@ -72,14 +74,56 @@ export default defineCommand({
       withhold,
     });
     let code: number | undefined;
+    const watch = watchRunSession(api, session.id, (at) =>
+      out.warn(
+        `The authsome server stopped at ${at} (or no longer knows this run): the command's requests through the proxy now fail. ` +
+          "It keeps running; once it ends, start it again with 'authsome run'.",
+      ),
+    );
     try {
       code = await runChild(args, env);
     } finally {
+      watch.stop();
       await api.call('POST', `/run-sessions/${session.id}/end`, { exit_code: code ?? null }).catch(() => undefined);
     }
     process.exitCode = code;
   },
 });
+
+/** How often `run` checks that its session still serves; a check waits this long for an answer at most. */
+const WATCH_INTERVAL_MS = 2_000;
+const WATCH_TIMEOUT_MS = 1_500;
+
+/**
+ * Checks now and then that the server still serves this run, and says so once when it does not. It never starts a
+ * server (a new one would not know this run) and never ends the child: the person decides.
+ */
+function watchRunSession(api: ApiClient, id: string, onLost: (at: string) => void): { stop(): void } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async () => {
+    const { url } = api.server.state;
+    const live = await sendJson(`${url}/api/run-sessions/${id}`, 'GET', { authorization: `Bearer ${api.server.token}` }, undefined, WATCH_TIMEOUT_MS).then(
+      (res) => res.status === 200,
+      () => false,
+    );
+    if (stopped) return;
+    if (!live) {
+      onLost(new Date().toLocaleTimeString('en-GB', { hour12: false }));
+      return;
+    }
+    timer = setTimeout(() => void check(), WATCH_INTERVAL_MS);
+    timer.unref();
+  };
+  timer = setTimeout(() => void check(), WATCH_INTERVAL_MS);
+  timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
 
 /** Spawns the child with the terminal, forwards signals, resolves with its exit code (128+N when killed). */
 function runChild(args: RunArgs, env: NodeJS.ProcessEnv): Promise<number> {

@@ -39,6 +39,11 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
     });
   });
 
+  api.get('/:id', (c) => {
+    if (!deps.runs.isLive(c.req.param('id'))) throw errors.notFound('No such run session (it has ended, or the server restarted).');
+    return c.json({ live: true });
+  });
+
   api.post('/:id/end', async (c) => {
     const body = await readJsonBody(c);
     const exitCode = typeof body.exit_code === 'number' ? body.exit_code : undefined;
