@@ -1,6 +1,7 @@
 // Append-only JSON-lines audit log (SPEC §7). It takes named safe fields only: there is no field that could
-// carry a secret, a header value or a query string, and `path` is cut at '?' defensively.
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+// carry a secret, a header value or a query string, and `path` is cut at '?' defensively. It keeps at most two
+// files (audit.log and the rotated audit.log.1) and reads only their tails.
+import { open, rename, type FileHandle } from 'node:fs/promises';
 
 export type AuditEventName =
   | 'login'
@@ -48,10 +49,19 @@ export interface AuditLog {
   flush(): Promise<void>;
   /** Flushes and closes the file. */
   close(): Promise<void>;
+  /** The newest `limit` entries, oldest first, from the end of audit.log (and audit.log.1 when it runs short). */
   readRecent(limit: number): Promise<AuditEntry[]>;
   /** Called for every entry after it is queued (the activity page listens). */
   subscribe(listener: (entry: AuditEntry) => void): () => void;
 }
+
+export interface AuditLogOptions {
+  /** Before a write would take audit.log past this many bytes, it becomes audit.log.1 (replacing the older one). */
+  maxBytes?: number;
+}
+
+export const DEFAULT_AUDIT_MAX_BYTES = 10 * 1024 * 1024;
+const READ_BLOCK_BYTES = 64 * 1024;
 
 const SAFE_KEYS: (keyof AuditFields)[] = ['provider', 'connection', 'run', 'method', 'host', 'path', 'status', 'ms', 'reason'];
 
@@ -71,26 +81,42 @@ export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {},
   return entry;
 }
 
-export function createAuditLog(path: string): AuditLog {
+export function createAuditLog(path: string, options: AuditLogOptions = {}): AuditLog {
+  const maxBytes = options.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES;
+  const rotatedPath = `${path}.1`;
   // Lines queue in memory and go out in one write per event-loop turn through a handle opened once: the proxy
   // records an entry per request, and an open/append/close per line falls seconds behind under load.
   let pending: string[] = [];
   let scheduled = false;
+  // Writes, rotations and reads run one at a time on this chain, so a reader never sees a rotation half done
+  // and a rotation never falls between the lines of one batch.
   let chain: Promise<void> = Promise.resolve();
   let handle: FileHandle | undefined;
+  /** Bytes in audit.log as this writer left it: it is the only writer, so no stat per batch. */
+  let size = 0;
   const listeners = new Set<(entry: AuditEntry) => void>();
 
   async function openLog(): Promise<FileHandle> {
     // Created 0600 by us, so the mode never depends on the umask.
     const opened = await open(path, 'a+', 0o600);
     // A crash mid-append leaves a torn last line: end it, so the next entry starts on a line of its own.
-    const { size } = await opened.stat();
+    size = (await opened.stat()).size;
     if (size > 0) {
       const last = Buffer.alloc(1);
       await opened.read(last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) await opened.appendFile('\n');
+      if (last[0] !== 0x0a) {
+        await opened.appendFile('\n');
+        size += 1;
+      }
     }
     return opened;
+  }
+
+  /** audit.log becomes audit.log.1 (rename keeps its 0600 mode); the next batch starts a new audit.log. */
+  async function rotate(): Promise<void> {
+    await handle?.close();
+    handle = undefined;
+    await rename(path, rotatedPath);
   }
 
   function writeOut(): void {
@@ -101,7 +127,16 @@ export function createAuditLog(path: string): AuditLog {
     chain = chain
       .then(async () => {
         handle ??= await openLog();
+        const bytes = Buffer.byteLength(text);
+        // Between batches only, so every entry is whole in exactly one of the two files.
+        if (size > 0 && size + bytes > maxBytes) {
+          await rotate().catch((err: unknown) => {
+            process.stderr.write(`authsome: could not rotate the audit log ${path}: ${(err as Error).message}\n`);
+          });
+          handle ??= await openLog();
+        }
         await handle.appendFile(text);
+        size += bytes;
       })
       .catch((err: unknown) => {
         process.stderr.write(`authsome: could not write the audit log ${path}: ${(err as Error).message}\n`);
@@ -128,31 +163,74 @@ export function createAuditLog(path: string): AuditLog {
       await handle?.close();
       handle = undefined;
     },
-    async readRecent(limit) {
+    readRecent(limit) {
       writeOut();
-      await chain;
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
-      const lines = text.split('\n').filter((l) => l.trim() !== '');
-      const out: AuditEntry[] = [];
-      // Newest first until `limit` entries parse, so a skipped line never costs one of them (and 0 means none).
-      for (let i = lines.length - 1; i >= 0 && out.length < limit; i--) {
-        try {
-          out.push(JSON.parse(lines[i]!) as AuditEntry);
-        } catch {
-          // A torn last line after a crash is skipped, not fatal.
+      const read = chain.then(async () => {
+        const newestFirst: AuditEntry[] = [];
+        for (const file of [path, rotatedPath]) {
+          if (newestFirst.length >= limit) break;
+          await loadTailEntries(file, limit, newestFirst);
         }
-      }
-      return out.reverse();
+        return newestFirst.reverse();
+      });
+      chain = read.then(
+        () => undefined,
+        () => undefined,
+      );
+      return read;
     },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
   };
+}
+
+/**
+ * Adds entries from the end of `file` to `out`, newest first, until `out` holds `limit`. It reads backwards in
+ * blocks, so a dashboard load costs a few kilobytes however long the log has grown. A line that does not parse
+ * (a torn last line after a crash) is skipped and does not count.
+ */
+async function loadTailEntries(file: string, limit: number, out: AuditEntry[]): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    let pos = (await handle.stat()).size;
+    // The start of a line whose beginning lies before `pos`, not read yet.
+    let tail = Buffer.alloc(0);
+    while (pos > 0 && out.length < limit) {
+      const length = Math.min(READ_BLOCK_BYTES, pos);
+      pos -= length;
+      const block = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(block, 0, length, pos);
+      const buf = Buffer.concat([block.subarray(0, bytesRead), tail]);
+      // Splitting bytes at 0x0a is safe: that byte never occurs inside a multi-byte UTF-8 character.
+      let end = buf.length;
+      let newline = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
+      while (newline !== -1 && out.length < limit) {
+        pushEntry(buf.subarray(newline + 1, end), out);
+        end = newline;
+        newline = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
+      }
+      tail = buf.subarray(0, end);
+    }
+    if (pos === 0 && out.length < limit) pushEntry(tail, out);
+  } finally {
+    await handle.close();
+  }
+}
+
+function pushEntry(line: Buffer, out: AuditEntry[]): void {
+  const text = line.toString('utf8').trim();
+  if (text === '') return;
+  try {
+    out.push(JSON.parse(text) as AuditEntry);
+  } catch {
+    // A torn last line after a crash is skipped, not fatal.
+  }
 }

@@ -2,6 +2,7 @@
 // vault.json.bak. Reading never repairs anything: a file that does not parse is reported, never overwritten.
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../atomic-file.js';
+import { isIntegritySeal, type IntegritySeal } from './integrity.js';
 import { isKdfParams, type KdfParams } from './kdf.js';
 import { isSealed, type Sealed } from './seal.js';
 
@@ -16,6 +17,11 @@ export interface VaultFileData {
   /** The data key, sealed under the KDF key. */
   key: Sealed;
   records: Record<string, Sealed>;
+  /**
+   * Absent only in a vault written before the seal existed (accepted once, sealed on the next write); the data
+   * key's wrapping says which kind of vault it is, so stripping the field is detected (see vault.ts).
+   */
+  integrity?: IntegritySeal;
 }
 
 export type VaultFileRead =
@@ -53,6 +59,7 @@ function findShapeProblem(value: unknown): string | undefined {
   for (const [id, sealed] of Object.entries(v.records as Record<string, unknown>)) {
     if (!isSealed(sealed)) return `record '${id}' is malformed`;
   }
+  if (v.integrity !== undefined && !isIntegritySeal(v.integrity)) return 'its integrity seal is malformed';
   return undefined;
 }
 

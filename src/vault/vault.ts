@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm, access } from 'node:fs/promises';
 import { AppError, errors, vaultErrors } from '../errors.js';
 import { removeStaleTemps, writeFileAtomic } from '../atomic-file.js';
+import { buildIntegritySeal, deriveIntegrityKey, verifyIntegritySeal } from './integrity.js';
 import { buildKdfParams, deriveKey, type KdfParams } from './kdf.js';
 import { open as openSealed, seal, type Sealed } from './seal.js';
 import {
@@ -15,7 +16,12 @@ import {
   type VaultMode,
 } from './vault-file.js';
 
-const DATA_KEY_AAD = 'authsome:data-key';
+// The data key's wrapping says, through its additional data, whether the vault carries an integrity seal. A
+// vault wrapped under DATA_KEY_AAD must have one, so deleting the `integrity` field cannot pass it off as a vault
+// from before the seal existed (LEGACY_DATA_KEY_AAD). Only the master secret can re-wrap the key, which the
+// agent that can write vault.json does not have.
+const DATA_KEY_AAD = 'authsome:data-key:sealed-vault';
+const LEGACY_DATA_KEY_AAD = 'authsome:data-key';
 const MIN_PASSPHRASE_LENGTH = 8;
 
 export type VaultState = 'locked' | 'unlocked' | 'damaged';
@@ -68,6 +74,10 @@ export function createVault(options: VaultOptions): Vault {
   let state: VaultState = 'locked';
   let damage: AppError | undefined;
   let dataKey: Buffer | undefined;
+  // Lives as long as the data key, except that a lock waits for the writes queued before it to be sealed.
+  let integrityKey: Buffer | undefined;
+  // A vault from before the seal, opened: its key re-wrapped under DATA_KEY_AAD, written by the next write.
+  let upgradedKey: Sealed | undefined;
   const plain = new Map<string, unknown>();
   let lastAccess = Date.now();
 
@@ -93,6 +103,46 @@ export function createVault(options: VaultOptions): Vault {
     dataKey?.fill(0);
     dataKey = undefined;
     plain.clear();
+    if (!loop) wipeIntegrityKey();
+  }
+
+  function wipeIntegrityKey(): void {
+    integrityKey?.fill(0);
+    integrityKey = undefined;
+  }
+
+  /** Opens the wrapped data key; `legacy` when it was wrapped by a version that wrote no integrity seal. */
+  function unwrapDataKey(kek: Buffer, wrapped: Sealed): { key: Buffer; legacy: boolean } {
+    try {
+      return { key: openSealed(kek, wrapped, DATA_KEY_AAD), legacy: false };
+    } catch {
+      return { key: openSealed(kek, wrapped, LEGACY_DATA_KEY_AAD), legacy: true };
+    }
+  }
+
+  /** Every record opens and the set of records is the one last written: else the vault is damaged. */
+  function openRecords(kek: Buffer, unwrapped: { key: Buffer; legacy: boolean }, data: VaultFileData): Map<string, unknown> | AppError {
+    const records = decryptAll(unwrapped.key, data);
+    if (records instanceof AppError) return records;
+    if (data.integrity) {
+      const macKey = deriveIntegrityKey(unwrapped.key);
+      const intact = verifyIntegritySeal(macKey, data, data.integrity);
+      macKey.fill(0);
+      if (!intact) return errors.vaultDamaged(paths.vault, 'its records do not match its integrity seal');
+    } else if (!unwrapped.legacy) {
+      return errors.vaultDamaged(paths.vault, 'its integrity seal is missing');
+    }
+    // A vault written before the seal existed is accepted this once (migration): the next write re-wraps its key
+    // under DATA_KEY_AAD and adds the seal, and from then on removing the seal is damage.
+    if (unwrapped.legacy) upgradedKey = seal(kek, unwrapped.key, DATA_KEY_AAD);
+    return records;
+  }
+
+  /** The file as the next write puts it on disk: the next generation, sealed over exactly these contents. */
+  function sealForWrite(contents: VaultFileData, macKey: Buffer | undefined): VaultFileData {
+    if (!macKey) throw errors.vaultLocked();
+    const { integrity: previous, ...rest } = contents;
+    return { ...rest, integrity: buildIntegritySeal(macKey, rest, (previous?.generation ?? 0) + 1) };
   }
 
   function decryptAll(key: Buffer, data: VaultFileData): Map<string, unknown> | AppError {
@@ -109,6 +159,8 @@ export function createVault(options: VaultOptions): Vault {
 
   function adopt(key: Buffer, records: Map<string, unknown>): void {
     dataKey = key;
+    integrityKey?.fill(0);
+    integrityKey = deriveIntegrityKey(key);
     plain.clear();
     for (const [id, value] of records) plain.set(id, value);
     state = 'unlocked';
@@ -163,6 +215,8 @@ export function createVault(options: VaultOptions): Vault {
           try {
             await exclusive(() => {
               if (state === 'damaged' || !file) throw damage ?? errors.internal('The vault is not open.');
+              file = sealForWrite({ ...file, key: upgradedKey ?? file.key }, integrityKey);
+              upgradedKey = undefined;
               return writeNow(serializeVaultFile(file));
             });
             written = target;
@@ -174,6 +228,7 @@ export function createVault(options: VaultOptions): Vault {
         }
       } finally {
         loop = undefined;
+        if (state !== 'unlocked') wipeIntegrityKey();
       }
     })();
     return done;
@@ -193,6 +248,7 @@ export function createVault(options: VaultOptions): Vault {
     path: paths.vault,
 
     async open() {
+      upgradedKey = undefined;
       await removeStaleTemps(paths.vault);
       await removeStaleTemps(paths.vaultBackup);
       const read = await loadVaultFile(paths.vault);
@@ -207,7 +263,9 @@ export function createVault(options: VaultOptions): Vault {
         }
         const key = randomBytes(32);
         const { kdf, wrapped } = await wrapUnder(master, key);
-        file = { version: VAULT_FORMAT_VERSION, mode: 'keyfile', kdf, key: wrapped, records: {} };
+        const macKey = deriveIntegrityKey(key);
+        file = sealForWrite({ version: VAULT_FORMAT_VERSION, mode: 'keyfile', kdf, key: wrapped, records: {} }, macKey);
+        macKey.fill(0);
         await writeNow(serializeVaultFile(file));
         adopt(key, new Map());
         return;
@@ -220,15 +278,16 @@ export function createVault(options: VaultOptions): Vault {
       }
       const master = await readMasterKey();
       if (!master) return markDamaged(vaultErrors.keyFileMissing(paths.vault, paths.masterKey));
-      let key: Buffer;
+      const kek = await deriveKey(master, file.kdf);
+      let unwrapped: { key: Buffer; legacy: boolean };
       try {
-        key = openSealed(await deriveKey(master, file.kdf), file.key, DATA_KEY_AAD);
+        unwrapped = unwrapDataKey(kek, file.key);
       } catch {
         return markDamaged(errors.vaultDamaged(paths.vault, `its data key does not open with the key file ${paths.masterKey}`));
       }
-      const records = decryptAll(key, file);
+      const records = openRecords(kek, unwrapped, file);
       if (records instanceof AppError) return markDamaged(records);
-      adopt(key, records);
+      adopt(unwrapped.key, records);
     },
 
     status() {
@@ -248,18 +307,19 @@ export function createVault(options: VaultOptions): Vault {
         throw errors.vaultMode('The vault uses a key file and is always unlocked.', "Set a passphrase with 'authsome passphrase set'.");
       }
       if (state === 'unlocked') return;
-      let key: Buffer;
+      const kek = await deriveKey(passphrase, file.kdf);
+      let unwrapped: { key: Buffer; legacy: boolean };
       try {
-        key = openSealed(await deriveKey(passphrase, file.kdf), file.key, DATA_KEY_AAD);
+        unwrapped = unwrapDataKey(kek, file.key);
       } catch {
         throw errors.wrongPassphrase(paths.vault);
       }
-      const records = decryptAll(key, file);
+      const records = openRecords(kek, unwrapped, file);
       if (records instanceof AppError) {
         markDamaged(records);
         throw records;
       }
-      adopt(key, records);
+      adopt(unwrapped.key, records);
     },
 
     lock() {
@@ -322,10 +382,12 @@ export function createVault(options: VaultOptions): Vault {
       }
       const { kdf, wrapped } = await wrapUnder(passphrase, dataKey!);
       await exclusive(async () => {
-        const next: VaultFileData = { ...file!, mode: 'passphrase', kdf, key: wrapped };
+        // A new wrapping under DATA_KEY_AAD replaces any pending upgrade of a legacy one.
+        const next = sealForWrite({ ...file!, mode: 'passphrase', kdf, key: wrapped }, integrityKey);
         // The backup is written in passphrase mode too, so no copy of the key-file wrapping outlives the key file.
         await writeNow(serializeVaultFile(next), true);
         file = next;
+        upgradedKey = undefined;
         await rm(paths.masterKey, { force: true });
       });
     },
@@ -335,28 +397,30 @@ export function createVault(options: VaultOptions): Vault {
       if (!file || file.mode !== 'passphrase') {
         throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file already.');
       }
-      let key: Buffer;
+      const kek = await deriveKey(passphrase, file.kdf);
+      let unwrapped: { key: Buffer; legacy: boolean };
       try {
-        key = openSealed(await deriveKey(passphrase, file.kdf), file.key, DATA_KEY_AAD);
+        unwrapped = unwrapDataKey(kek, file.key);
       } catch {
         throw errors.wrongPassphrase(paths.vault);
       }
       if (state !== 'unlocked') {
-        const records = decryptAll(key, file);
+        const records = openRecords(kek, unwrapped, file);
         if (records instanceof AppError) {
           markDamaged(records);
           throw records;
         }
-        adopt(key, records);
+        adopt(unwrapped.key, records);
       }
       const master = randomBytes(32);
       const { kdf, wrapped } = await wrapUnder(master, dataKey!);
       await exclusive(async () => {
         // Key file first: a crash before the vault write leaves a passphrase vault that still opens.
         await writeFileAtomic(paths.masterKey, master);
-        const next: VaultFileData = { ...file!, mode: 'keyfile', kdf, key: wrapped };
+        const next = sealForWrite({ ...file!, mode: 'keyfile', kdf, key: wrapped }, integrityKey);
         await writeNow(serializeVaultFile(next));
         file = next;
+        upgradedKey = undefined;
       });
     },
 

@@ -3,6 +3,8 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deriveKey } from '../../src/vault/kdf.js';
+import { open as openSealed, seal } from '../../src/vault/seal.js';
 import { makeTempHome, readServerState, runCli, spawnCli, stopHomeServer, type TempHome } from '../helpers/cli.js';
 
 const key = (n: number | string) => `sk-vault${String(n).padStart(4, '0')}abcdefghijklmnopqrstuvwx`;
@@ -125,6 +127,106 @@ describe('vault', () => {
     const r = await cli(['list']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`The vault at ${vaultPath()} is damaged: record '${id}' failed authentication.`);
+  });
+
+  describe('a vault.json pieced together by someone who can write the file', () => {
+    const readVault = () => JSON.parse(readFileSync(vaultPath(), 'utf8'));
+    const writeVault = (file: unknown) => writeFileSync(vaultPath(), JSON.stringify(file, null, 2));
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+    async function expectDamaged(detail: string): Promise<void> {
+      const before = readFileSync(vaultPath(), 'utf8');
+      const r = await cli(['get', 'openai', '--field', 'status']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^Error: The vault at ${escape(vaultPath())} is damaged: ${escape(detail)}\\.\nHint: .*cp ${escape(vaultPath())}\\.bak`, 'm'));
+      expect(readFileSync(vaultPath(), 'utf8')).toBe(before);
+      await cli(['daemon', 'stop']);
+    }
+
+    it('a deleted record, or a rotated key put back from an earlier copy, is damage; the whole .bak still restores', async () => {
+      await cli(['login', 'openai'], `${key(10)}\n`);
+      await cli(['login', 'openai', '--connection', 'second'], `${key(11)}\n`);
+      const beforeRotation = readVault();
+      expect((await cli(['login', 'openai', '--stdin', '--force'], `${key(12)}\n`)).code).toBe(0);
+      await stopHomeServer(t.home);
+      const current = readFileSync(vaultPath(), 'utf8');
+      const recordId = 'connection:openai:default';
+      expect(Object.keys(beforeRotation.records)).toContain(recordId);
+
+      // The rotated key rolled back to the one it replaced, everything else current.
+      const rolledBack = JSON.parse(current);
+      rolledBack.records[recordId] = beforeRotation.records[recordId];
+      writeVault(rolledBack);
+      await expectDamaged('its records do not match its integrity seal');
+
+      // A connection deleted.
+      const deleted = JSON.parse(current);
+      delete deleted.records['connection:openai:second'];
+      writeVault(deleted);
+      await expectDamaged('its records do not match its integrity seal');
+
+      // Two records swapping sealed values (the record id bound into each seal catches it).
+      const swapped = JSON.parse(current);
+      [swapped.records[recordId], swapped.records['connection:openai:second']] = [swapped.records['connection:openai:second'], swapped.records[recordId]];
+      writeVault(swapped);
+      await expectDamaged(`record '${recordId}' failed authentication`);
+
+      // The seal removed.
+      const stripped = JSON.parse(current);
+      delete stripped.integrity;
+      writeVault(stripped);
+      await expectDamaged('its integrity seal is missing');
+
+      // Following the hint: the previous write restored whole opens (it holds the key before the rotation).
+      copyFileSync(`${vaultPath()}.bak`, vaultPath());
+      expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(10)}\n`);
+      expect((await cli(['get', 'openai', '--connection', 'second', '--field', 'status'])).stdout).toBe('connected\n');
+    });
+
+    it('a vault from before the seal opens, is sealed by its next write, and then cannot lose the seal', async () => {
+      await cli(['login', 'openai'], `${key(13)}\n`);
+      await stopHomeServer(t.home);
+      // Turn the vault into what the previous version wrote: no integrity field, the data key wrapped under the
+      // old additional data. Only the key file makes that possible, as only the key file could have made it then.
+      const file = readVault();
+      const kek = await deriveKey(readFileSync(join(t.home, 'master.key')), file.kdf);
+      const dataKey = openSealed(kek, file.key, 'authsome:data-key:sealed-vault');
+      delete file.integrity;
+      file.key = seal(kek, dataKey, 'authsome:data-key');
+      writeVault(file);
+
+      expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(13)}\n`);
+      expect(readVault().integrity).toBeUndefined();
+      expect((await cli(['login', 'openai', '--connection', 'second'], `${key(14)}\n`)).code).toBe(0);
+      expect(readVault().integrity).toMatchObject({ generation: 1 });
+      await stopHomeServer(t.home);
+      expect((await cli(['get', 'openai', '--connection', 'second', '--field', 'status'])).stdout).toBe('connected\n');
+      await stopHomeServer(t.home);
+
+      const sealed = readVault();
+      delete sealed.integrity;
+      writeVault(sealed);
+      await expectDamaged('its integrity seal is missing');
+    });
+
+    it('passphrase set and remove keep the seal valid', async () => {
+      await cli(['login', 'openai'], `${key(15)}\n`);
+      expect((await cli(['passphrase', 'set', '--passphrase-stdin'], `${PASSPHRASE}\n`)).code).toBe(0);
+      await stopHomeServer(t.home);
+      expect((await cli(['unlock', '--passphrase-stdin'], `${PASSPHRASE}\n`)).code).toBe(0);
+      expect((await cli(['get', 'openai', '--field', 'status'])).stdout).toBe('connected\n');
+      expect((await cli(['passphrase', 'remove', '--passphrase-stdin'], `${PASSPHRASE}\n`)).code).toBe(0);
+      await stopHomeServer(t.home);
+      expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(15)}\n`);
+      await stopHomeServer(t.home);
+      const generation = readVault().integrity.generation;
+      expect(generation).toBeGreaterThanOrEqual(3);
+
+      const deleted = readVault();
+      deleted.records = {};
+      writeVault(deleted);
+      await expectDamaged('its records do not match its integrity seal');
+    });
   });
 
   it('20 parallel `login --stdin --connection cN` → 20 connections stored', async () => {

@@ -1,7 +1,8 @@
-// The audit log: JSON lines with ts/event and only the named safe fields, query strings cut, 0600, and a
-// reader that returns the newest entries last and survives a torn last line.
-import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// The audit log: JSON lines with ts/event and only the named safe fields, query strings cut, 0600, a reader
+// that returns the newest entries last from the file's tail and survives a torn last line, and rotation at a size.
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
+import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAuditEntry, createAuditLog, type AuditEntry, type AuditFields } from '../../src/audit.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
@@ -132,5 +133,101 @@ describe('readRecent', () => {
     appendFileSync(path, '{"ts":"2025-01-01T00:00:00.000Z","event":"inj');
     expect((await log.readRecent(2)).map((e) => e.status)).toEqual([3, 4]);
     expect((await log.readRecent(10)).map((e) => e.status)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('readRecent reads the tail, not the whole file', () => {
+  it('a 3 GiB log (sparse) answers with its last entries after reading a few blocks from the end', async () => {
+    writeFileSync(path, '', { mode: 0o600 });
+    truncateSync(path, 3 * 1024 ** 3);
+    appendFileSync(path, `\n${Array.from({ length: 20 }, (_, i) => JSON.stringify({ ts: '2025-01-01T00:00:00.000Z', event: 'inject', status: i })).join('\n')}\n`);
+    // FileHandle is not exported; its prototype is reachable from any handle.
+    const probe = await open(path, 'r');
+    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const read = vi.spyOn(proto, 'read');
+    try {
+      const recent = await createAuditLog(path).readRecent(5);
+      expect(recent.map((e) => e.status)).toEqual([15, 16, 17, 18, 19]);
+      const requested = read.mock.calls.reduce((sum, args) => sum + Number(args[2]), 0);
+      expect(read).toHaveBeenCalled();
+      expect(requested).toBeLessThanOrEqual(128 * 1024);
+    } finally {
+      read.mockRestore();
+    }
+  });
+
+  it('entries split across block boundaries, multi-byte text included, come back whole and in order', async () => {
+    const log = createAuditLog(path);
+    for (let i = 0; i < 4000; i++) log.record('no_match', { status: i, reason: `é🔑 ${'x'.repeat(i % 37)}` });
+    await log.flush();
+    expect(statSync(path).size).toBeGreaterThan(3 * 64 * 1024);
+    const recent = await log.readRecent(3500);
+    expect(recent.map((e) => e.status)).toEqual(Array.from({ length: 3500 }, (_, i) => i + 500));
+    expect(recent.every((e) => e.reason!.startsWith('é🔑 '))).toBe(true);
+    expect((await log.readRecent(10_000)).map((e) => e.status)).toEqual(Array.from({ length: 4000 }, (_, i) => i));
+  });
+
+  it('a file without any newline is one (torn) line: skipped', async () => {
+    writeFileSync(path, '{"ts":"2025-01-01T00:00:00.000Z","event":"lo', { mode: 0o600 });
+    expect(await createAuditLog(path).readRecent(5)).toEqual([]);
+  });
+});
+
+describe('rotation', () => {
+  const rotated = () => `${path}.1`;
+  const statuses = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as AuditEntry).status!);
+
+  it('before a write would pass maxBytes, audit.log becomes audit.log.1: newest entries in audit.log, two files, both 0600', async () => {
+    const log = createAuditLog(path, { maxBytes: 2048 });
+    for (let i = 0; i < 100; i++) {
+      log.record('inject', { status: i });
+      await log.flush();
+    }
+    expect(readdirSync(tmp.path).sort()).toEqual(['audit.log', 'audit.log.1']);
+    expect(statSync(path).size).toBeLessThanOrEqual(2048);
+    expect(statSync(rotated()).size).toBeLessThanOrEqual(2048);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(rotated()).mode & 0o777).toBe(0o600);
+    const current = statuses(path);
+    const previous = statuses(rotated());
+    expect(current.at(-1)).toBe(99);
+    // The two files are consecutive: nothing lost or repeated at the cut.
+    expect([...previous, ...current]).toEqual(Array.from({ length: previous.length + current.length }, (_, i) => 100 - previous.length - current.length + i));
+    // The reader continues into audit.log.1 when audit.log alone is short.
+    const wanted = current.length + 5;
+    expect((await log.readRecent(wanted)).map((e) => e.status)).toEqual(Array.from({ length: wanted }, (_, i) => 100 - wanted + i));
+    await log.close();
+  });
+
+  it('a log an earlier run left over the limit is rotated by the first write', async () => {
+    writeFileSync(path, `${JSON.stringify({ ts: '2024-01-01T00:00:00.000Z', event: 'login' })}\n`.repeat(100), { mode: 0o600 });
+    const log = createAuditLog(path, { maxBytes: 1024 });
+    log.record('logout');
+    await log.close();
+    expect(readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as AuditEntry).event)).toEqual(['logout']);
+    expect(readFileSync(rotated(), 'utf8').split('\n').filter(Boolean)).toHaveLength(100);
+  });
+
+  it('concurrent record() and readRecent() across a rotation: every entry is kept once, in order', async () => {
+    const log = createAuditLog(path, { maxBytes: 64 * 1024 });
+    let next = 0;
+    const reads: Promise<AuditEntry[]>[] = [];
+    const producers = Array.from({ length: 10 }, async (_, p) => {
+      for (let i = 0; i < 100; i++) {
+        log.record('inject', { status: next++, run: `p${p}` });
+        if (i % 10 === 0) reads.push(log.readRecent(20));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    await Promise.all(producers);
+    await log.close();
+    expect(readdirSync(tmp.path).sort()).toEqual(['audit.log', 'audit.log.1']);
+    expect([...statuses(rotated()), ...statuses(path)]).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    // Every read saw a contiguous run of entries, whichever side of the rotation it fell on.
+    for (const entries of await Promise.all(reads)) {
+      const seen = entries.map((e) => e.status!);
+      expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => seen[0]! + i));
+    }
   });
 });

@@ -7,6 +7,7 @@ import { AppError } from '../../../src/errors.js';
 import { createVault, type Vault, type VaultPaths } from '../../../src/vault/vault.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 import { rejected, caught } from '../../helpers/app-errors.js';
+import { writeLegacyVault } from '../../helpers/legacy-vault.js';
 
 const CHEAP = { memory_kib: 1024, iterations: 1 };
 const CANARY = 'sk-CANARY-7f3a9c1e5b2d4f6a8c0e';
@@ -467,5 +468,219 @@ describe('KDF parameters come from the file', () => {
     const second = await openVault({ memory_kib: 1024, iterations: 2 });
     await second.unlock(PASSPHRASE);
     expect(second.get('a')).toBe('A');
+  });
+});
+
+describe('integrity seal: a file put together from parts of other copies is damaged', () => {
+  const SEAL_MISMATCH = 'its records do not match its integrity seal';
+
+  async function seeded(): Promise<Vault> {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY });
+    await vault.put('connection:openai:team', { api_key: 'sk-team' });
+    return vault;
+  }
+
+  /** Writes the attacker's file, opens it in a fresh instance, and checks that nothing is written after. */
+  async function expectDamaged(file: Record<string, any>, detail: string): Promise<Vault> {
+    writeFileSync(paths.vault, JSON.stringify(file, null, 2));
+    const before = snapshot();
+    const vault = await openVault();
+    const status = vault.status();
+    expect(status.state).toBe('damaged');
+    expect(status.error!.code).toBe('VAULT_DAMAGED');
+    expect(status.error!.message).toBe(`The vault at ${paths.vault} is damaged: ${detail}.`);
+    expect(status.error!.hint).toContain(`cp ${paths.vault}.bak ${paths.vault}`);
+    await rejected(vault.put('x', 1));
+    expect(snapshot()).toEqual(before);
+    return vault;
+  }
+
+  it('every write stores a seal with a higher generation', async () => {
+    const vault = await openVault();
+    const first = readJson(paths.vault).integrity;
+    expect(first).toMatchObject({ generation: 1 });
+    expect(Buffer.from(first.mac, 'base64')).toHaveLength(32);
+    await vault.put('a', 1);
+    await vault.remove('a');
+    const third = readJson(paths.vault).integrity;
+    expect(third.generation).toBe(3);
+    // Same records as the first write, yet another seal: an old copy's seal never fits a new file.
+    expect(readJson(paths.vault).records).toEqual({});
+    expect(third.mac).not.toBe(first.mac);
+  });
+
+  it('a record deleted from vault.json', async () => {
+    await seeded();
+    const file = readJson(paths.vault);
+    delete file.records['connection:openai:team'];
+    await expectDamaged(file, SEAL_MISMATCH);
+  });
+
+  it('a record added to vault.json from another copy of the vault', async () => {
+    const vault = await seeded();
+    await vault.put('connection:openai:old', { api_key: 'sk-old' });
+    const withOld = readJson(paths.vault);
+    await vault.remove('connection:openai:old');
+    const file = readJson(paths.vault);
+    file.records['connection:openai:old'] = withOld.records['connection:openai:old'];
+    await expectDamaged(file, SEAL_MISMATCH);
+  });
+
+  it('a rotated key rolled back: one record replaced by its older sealed value from an earlier copy', async () => {
+    const vault = await seeded();
+    const earlier = readJson(paths.vault);
+    await vault.put('connection:openai:default', { api_key: 'sk-rotated' });
+    const file = readJson(paths.vault);
+    file.records['connection:openai:default'] = earlier.records['connection:openai:default'];
+    await expectDamaged(file, SEAL_MISMATCH);
+  });
+
+  it('the older record together with the older seal, the other records current', async () => {
+    const vault = await seeded();
+    const earlier = readJson(paths.vault);
+    await vault.put('connection:openai:default', { api_key: 'sk-rotated' });
+    await vault.put('connection:openai:team', { api_key: 'sk-team-2' });
+    const file = readJson(paths.vault);
+    file.records['connection:openai:default'] = earlier.records['connection:openai:default'];
+    file.integrity = earlier.integrity;
+    await expectDamaged(file, SEAL_MISMATCH);
+  });
+
+  it('two records swapping their sealed values (the record id in the additional data catches it first)', async () => {
+    await seeded();
+    const file = readJson(paths.vault);
+    const { 'connection:openai:default': a, 'connection:openai:team': b } = file.records;
+    file.records['connection:openai:default'] = b;
+    file.records['connection:openai:team'] = a;
+    await expectDamaged(file, "record 'connection:openai:default' failed authentication");
+  });
+
+  it('the integrity field stripped', async () => {
+    await seeded();
+    const file = readJson(paths.vault);
+    delete file.integrity;
+    await expectDamaged(file, 'its integrity seal is missing');
+  });
+
+  it('the generation changed, or the seal malformed', async () => {
+    await seeded();
+    const file = readJson(paths.vault);
+    await expectDamaged({ ...file, integrity: { ...file.integrity, generation: file.integrity.generation + 1 } }, SEAL_MISMATCH);
+    await expectDamaged({ ...file, integrity: { generation: 1, mac: 'short' } }, 'its integrity seal is malformed');
+  });
+
+  it('the whole file restored from vault.json.bak still opens: it is a consistent earlier state', async () => {
+    const vault = await seeded();
+    await vault.put('connection:openai:default', { api_key: 'sk-rotated' });
+    writeFileSync(paths.vault, readFileSync(paths.vaultBackup));
+    const restored = await openVault();
+    expect(restored.status().state).toBe('unlocked');
+    expect(restored.get('connection:openai:default')).toEqual({ api_key: CANARY });
+    await restored.put('connection:openai:default', { api_key: 'sk-rotated-again' });
+    expect((await openVault()).get('connection:openai:default')).toEqual({ api_key: 'sk-rotated-again' });
+  });
+
+  it('a passphrase vault is checked at unlock: a deleted record is damage, not a wrong passphrase', async () => {
+    const vault = await seeded();
+    await vault.setPassphrase(PASSPHRASE);
+    const file = readJson(paths.vault);
+    delete file.records['connection:openai:team'];
+    writeFileSync(paths.vault, JSON.stringify(file));
+    const locked = await openVault();
+    expect(locked.status().state).toBe('locked');
+    const err = await rejected(locked.unlock(PASSPHRASE));
+    expect(err.message).toBe(`The vault at ${paths.vault} is damaged: ${SEAL_MISMATCH}.`);
+    expect(locked.status().state).toBe('damaged');
+  });
+
+  it('passphrase set and remove keep the seal valid (the data key is re-wrapped, the seal follows)', async () => {
+    const vault = await seeded();
+    await vault.setPassphrase(PASSPHRASE);
+    expect(readJson(paths.vault).integrity).toBeDefined();
+    const locked = await openVault();
+    await locked.unlock(PASSPHRASE);
+    expect(locked.get('connection:openai:team')).toEqual({ api_key: 'sk-team' });
+
+    await locked.removePassphrase(PASSPHRASE);
+    const reopened = await openVault();
+    expect(reopened.status()).toMatchObject({ state: 'unlocked', mode: 'keyfile' });
+    expect(reopened.get('connection:openai:default')).toEqual({ api_key: CANARY });
+    // And it still guards: stripping the seal of the re-wrapped vault is damage.
+    const file = readJson(paths.vault);
+    delete file.integrity;
+    await expectDamaged(file, 'its integrity seal is missing');
+  });
+
+  it('a write queued just before lock() is still sealed and lands', async () => {
+    const vault = await seeded();
+    await vault.setPassphrase(PASSPHRASE);
+    const pending = vault.put('connection:openai:late', { api_key: 'sk-late' });
+    vault.lock();
+    await pending;
+    const reopened = await openVault();
+    await reopened.unlock(PASSPHRASE);
+    expect(reopened.get('connection:openai:late')).toEqual({ api_key: 'sk-late' });
+  });
+});
+
+describe('integrity seal: vaults written before it existed', () => {
+  it('a keyfile vault without a seal opens once, and gains one on the next write', async () => {
+    await writeLegacyVault({ vaultPath: paths.vault, masterKeyPath: paths.masterKey, records: { 'connection:openai:default': { api_key: CANARY } } });
+    const legacyText = readFileSync(paths.vault, 'utf8');
+    const vault = await openVault();
+    expect(vault.status()).toMatchObject({ state: 'unlocked', records: 1 });
+    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+    // Opening alone writes nothing.
+    expect(readFileSync(paths.vault, 'utf8')).toBe(legacyText);
+
+    await vault.put('connection:openai:team', { api_key: 'sk-team' });
+    const sealed = readJson(paths.vault);
+    expect(sealed.integrity).toMatchObject({ generation: 1 });
+    expect(readFileSync(paths.vaultBackup, 'utf8')).toBe(legacyText);
+    expect((await openVault()).list('connection:')).toEqual(['connection:openai:default', 'connection:openai:team']);
+
+    // Once sealed, removing the seal does not make it a pre-seal vault again.
+    delete sealed.integrity;
+    writeFileSync(paths.vault, JSON.stringify(sealed));
+    const stripped = await openVault();
+    expect(stripped.status().error!.message).toBe(`The vault at ${paths.vault} is damaged: its integrity seal is missing.`);
+
+    // The pre-seal backup restored whole is a consistent earlier state, and still opens.
+    writeFileSync(paths.vault, readFileSync(paths.vaultBackup));
+    expect((await openVault()).get('connection:openai:default')).toEqual({ api_key: CANARY });
+  });
+
+  it('a passphrase vault without a seal unlocks (also after lock and unlock again) and is sealed by its next write', async () => {
+    await writeLegacyVault({ vaultPath: paths.vault, passphrase: PASSPHRASE, records: { a: 1, b: 2 } });
+    const vault = await openVault();
+    await vault.unlock(PASSPHRASE);
+    vault.lock();
+    await vault.unlock(PASSPHRASE);
+    expect(vault.list('')).toEqual(['a', 'b']);
+    await vault.remove('b');
+    expect(readJson(paths.vault).integrity).toMatchObject({ generation: 1 });
+
+    const reopened = await openVault();
+    await reopened.unlock(PASSPHRASE);
+    expect(reopened.list('')).toEqual(['a']);
+    const file = readJson(paths.vault);
+    delete file.integrity;
+    writeFileSync(paths.vault, JSON.stringify(file));
+    const stripped = await openVault();
+    expect((await rejected(stripped.unlock(PASSPHRASE))).message).toContain('is damaged: its integrity seal is missing');
+  });
+
+  it('passphrase set on a vault without a seal writes a sealed vault', async () => {
+    await writeLegacyVault({ vaultPath: paths.vault, masterKeyPath: paths.masterKey, records: { a: 1 } });
+    const vault = await openVault();
+    await vault.setPassphrase(PASSPHRASE);
+    const reopened = await openVault();
+    await reopened.unlock(PASSPHRASE);
+    expect(reopened.get('a')).toBe(1);
+    const file = readJson(paths.vault);
+    delete file.integrity;
+    writeFileSync(paths.vault, JSON.stringify(file));
+    expect((await rejected((await openVault()).unlock(PASSPHRASE))).message).toContain('its integrity seal is missing');
   });
 });
