@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'PROVIDER_EXISTS'
   | 'CONNECTION_NOT_FOUND'
   | 'CONNECTION_EXISTS'
+  | 'COMMAND_NOT_FOUND'
+  | 'COMMAND_NOT_EXECUTABLE'
   | 'FIELD_NOT_FOUND'
   | 'CREDENTIAL_MISSING'
   | 'CREDENTIAL_EXPIRED'
@@ -95,9 +97,21 @@ export const errors = {
       hint ?? "Fix the file ('authsome inspect openai' prints a valid example), or delete it to use the bundled definition.",
       detail,
     ),
-  providerNotFound: (name: string) => new AppError('PROVIDER_NOT_FOUND', `Provider '${name}' not found.`, listHint),
+  providerNotFound: (name: string, closest?: string) =>
+    new AppError('PROVIDER_NOT_FOUND', `Provider '${name}' not found.`, closest ? `Did you mean '${closest}'? ${listHint}` : listHint),
   providerExists: (name: string) =>
     new AppError('PROVIDER_EXISTS', `Provider '${name}' already exists.`, 'Use --force to replace it.'),
+  /** `run`'s child could not start; the exit codes are a shell's (127, 126), so scripts read them the same way. */
+  commandNotFound: (command: string) =>
+    new AppError('COMMAND_NOT_FOUND', `Command not found: ${command}.`, 'Check the spelling, or give the full path to the program.'),
+  commandNotExecutable: (command: string) =>
+    new AppError('COMMAND_NOT_EXECUTABLE', `Permission denied: ${command}.`, 'Make the file executable (chmod +x), or run it through its interpreter.'),
+  secretFieldHidden: (provider: string, field: string) =>
+    new AppError(
+      'USAGE',
+      `'${field}' is a secret and is not printed without --show-secret.`,
+      `Run 'authsome get ${provider} --field ${field} --show-secret' to print it, or 'authsome run -- <command>' so that it never leaves authsome.`,
+    ),
   /** A key was handed over (stdin) for a connection that exists: not stored, and a script must not think it was. */
   connectionExists: (provider: string, connection: string, command: string) =>
     new AppError(

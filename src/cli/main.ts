@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The authsome CLI entry: global flags, lazy sub-command loading (so `--help` and `get` stay fast), usage
-// errors, and the single place where an AppError becomes `Error:`/`Hint:` and an exit code.
-import { renderUsage, runCommand, type ArgsDef, type CommandDef } from 'citty';
+// errors, and the single place where an AppError becomes `Error:`/`Hint:` and an exit code. Commands are declared
+// with citty's defineCommand; parsing and help are ours (command-args.ts), so there is one set of rules.
+import type { ArgsDef, CommandDef } from 'citty';
 import { AppError, errors } from '../errors.js';
 import { loadPackageVersion } from '../paths.js';
+import { suggestClosest } from '../suggest.js';
+import { GLOBAL_OPTIONS_HELP, parseCommandArgs, renderCommandHelp } from './command-args.js';
 import { parseGlobalFlags } from './global-flags.js';
 import { Output, setOutput } from './output.js';
 
@@ -54,12 +57,7 @@ function renderRootHelp(version: string): string {
     'Usage: authsome <command> [options]',
     '',
     ...sections.flatMap((s) => [s, '']),
-    'Global options:',
-    '  --json         Machine output: one JSON object with "v": 1',
-    '  --quiet, -q    No informational lines (data is still printed)',
-    '  --no-color     No colours (also NO_COLOR)',
-    '  -v, --version  Print the version',
-    '  -h, --help     Show help for authsome or a command',
+    ...GLOBAL_OPTIONS_HELP,
     '',
     "Run 'authsome <command> --help' for a command's options. Home: $AUTHSOME_HOME (default ~/.authsome).",
   ].join('\n');
@@ -76,63 +74,6 @@ const EXAMPLES: Record<string, string[]> = {
   'passphrase set': ['authsome passphrase set', 'printf %s "$PASS" | authsome passphrase set --passphrase-stdin'],
 };
 
-/**
- * citty's usage text, tidied: no colour unless stdout is a terminal, no line for the positive form of a
- * default-on flag (its --no- form is the one that does something), `run`'s child command shown, examples added.
- */
-function formatUsage(text: string, path: string, color: boolean): string {
-  let out = text
-    .split('\n')
-    .filter((line) => !/--[a-z-]+(\u001b\[[0-9;]*m)?\s+(\u001b\[[0-9;]*m)?\(Default: true\)/.test(line))
-    .map((line) => line.replace(/\s+$/, ''))
-    .join('\n');
-  out = out.replace(/\n+$/, '');
-  if (path === 'run') out = out.replace(/authsome run \[OPTIONS\]\s*/, 'authsome run [OPTIONS] -- <command> [args…] ');
-  const examples = EXAMPLES[path];
-  if (examples) out += `\n\nEXAMPLES\n\n${examples.map((e) => `  $ ${e}`).join('\n')}`;
-  return color ? out : out.replace(/\u001b\[[0-9;]*m/g, '');
-}
-
-/** Rejects unknown options and surplus positionals, which citty would silently ignore. */
-async function checkArgs(cmd: CommandDef<any>, argv: string[], path: string): Promise<void> {
-  const defs = (typeof cmd.args === 'function' ? await cmd.args() : await cmd.args) as ArgsDef | undefined;
-  const valueFlags = new Set<string>();
-  const known = new Set<string>();
-  let positionals = 0;
-  for (const [name, def] of Object.entries(defs ?? {})) {
-    if (def.type === 'positional') {
-      positionals++;
-      continue;
-    }
-    const kebab = name.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
-    const aliases = ([] as string[]).concat((def as { alias?: string | string[] }).alias ?? []);
-    const forms = [`--${name}`, `--${kebab}`, ...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`))];
-    if (def.type === 'boolean') forms.push(`--no-${kebab}`);
-    for (const f of forms) {
-      known.add(f);
-      if (def.type === 'string' || def.type === 'enum') valueFlags.add(f);
-    }
-  }
-  let seenPositionals = 0;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') break;
-    if (arg.startsWith('-') && arg !== '-') {
-      const flag = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
-      if (!known.has(flag)) throw errors.usage(`Unknown option '${flag}'.`, `Run 'authsome ${path} --help' to see the options.`);
-      if (valueFlags.has(flag) && !arg.includes('=')) {
-        if (i + 1 >= argv.length) throw errors.usage(`Option '${flag}' needs a value.`, `Run 'authsome ${path} --help'.`);
-        i++;
-      }
-      continue;
-    }
-    seenPositionals++;
-    if (seenPositionals > positionals && !cmd.subCommands) {
-      throw errors.usage(`Unexpected argument '${arg}'.`, `Run 'authsome ${path} --help' to see the usage.`);
-    }
-  }
-}
-
 async function resolveSubcommand(cmd: CommandDef<any>, argv: string[]): Promise<{ cmd: CommandDef<any>; argv: string[]; name?: string }> {
   const subs = typeof cmd.subCommands === 'function' ? await cmd.subCommands() : await cmd.subCommands;
   if (!subs) return { cmd, argv };
@@ -140,9 +81,25 @@ async function resolveSubcommand(cmd: CommandDef<any>, argv: string[]): Promise<
   const name = index === -1 ? undefined : argv[index];
   if (!name) return { cmd, argv };
   const sub = subs[name];
-  if (!sub) throw errors.usage(`Unknown command '${name}'.`, `Choose one of: ${Object.keys(subs).join(', ')}.`);
+  if (!sub) {
+    const close = suggestClosest(name, Object.keys(subs));
+    throw errors.usage(`Unknown command '${name}'.`, `${close ? `Did you mean '${close}'? ` : ''}Choose one of: ${Object.keys(subs).join(', ')}.`);
+  }
   const resolved = (typeof sub === 'function' ? await sub() : await sub) as CommandDef<any>;
   return { cmd: resolved, argv: argv.slice(index + 1), name };
+}
+
+/** A command's sub-commands (daemon start|stop|…), or undefined when it has none. */
+async function listSubcommands(cmd: CommandDef<any>): Promise<{ name: string; description: string }[] | undefined> {
+  const subs = typeof cmd.subCommands === 'function' ? await cmd.subCommands() : await cmd.subCommands;
+  if (!subs) return undefined;
+  const out: { name: string; description: string }[] = [];
+  for (const [name, sub] of Object.entries(subs)) {
+    const resolved = (typeof sub === 'function' ? await sub() : await sub) as CommandDef<any>;
+    const meta = (typeof resolved.meta === 'function' ? await resolved.meta() : await resolved.meta) ?? {};
+    out.push({ name, description: meta.description ?? '' });
+  }
+  return out;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -158,42 +115,44 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (!name || name === 'help') {
-      if (!name && !flags.help) {
-        process.stderr.write(`${renderRootHelp(version)}\n`);
-        return 2;
-      }
       const target = rest[0] && COMMANDS[rest[0]] ? rest[0] : undefined;
       if (!target) {
         process.stdout.write(`${renderRootHelp(version)}\n`);
         return 0;
       }
-      flags.help = true;
-      return main([target, '--help']);
+      return main([target, ...rest.slice(1), '--help']);
     }
     const entry = COMMANDS[name];
     if (!entry) {
-      const close = Object.keys(COMMANDS).find((c) => c.startsWith(name.slice(0, 3)));
+      const close = suggestClosest(name, Object.keys(COMMANDS));
       throw errors.usage(`Unknown command '${name}'.`, close ? `Did you mean '${close}'? Run 'authsome --help' for all commands.` : "Run 'authsome --help' for all commands.");
     }
     const cmd = (await entry.load()).default;
     const sub = await resolveSubcommand(cmd, rest);
+    const path = sub.name ? `${name} ${sub.name}` : name;
+    const defs = ((typeof sub.cmd.args === 'function' ? await sub.cmd.args() : await sub.cmd.args) ?? {}) as ArgsDef;
+    const subs = sub.name ? undefined : await listSubcommands(cmd);
     if (flags.help) {
-      const usage = await renderUsage(sub.cmd, sub.name ? cmd : ({ meta: { name: 'authsome' } } as CommandDef<any>));
-      process.stdout.write(`${formatUsage(usage, sub.name ? `${name} ${sub.name}` : name, !noColor && process.stdout.isTTY === true)}\n`);
+      const meta = (typeof sub.cmd.meta === 'function' ? await sub.cmd.meta() : await sub.cmd.meta) ?? {};
+      const help = renderCommandHelp({
+        path,
+        description: meta.description ?? '',
+        defs,
+        usageTail: path === 'run' ? '-- <command> [args…]' : undefined,
+        subCommands: subs,
+        examples: EXAMPLES[path],
+      });
+      process.stdout.write(`${help}\n`);
       return 0;
     }
-    if (!entry.passthrough) await checkArgs(sub.cmd, sub.argv, sub.name ? `${name} ${sub.name}` : name);
-    if (cmd.subCommands && !sub.name) {
-      const names = Object.keys((typeof cmd.subCommands === 'function' ? await cmd.subCommands() : await cmd.subCommands) ?? {});
-      throw errors.usage(`'authsome ${name}' needs a sub-command: ${names.join(', ')}.`, `Run 'authsome ${name} --help'.`);
-    }
-    await runCommand(sub.cmd, { rawArgs: sub.argv });
+    if (subs) throw errors.usage(`'authsome ${name}' needs a sub-command: ${subs.map((s) => s.name).join(', ')}.`, `Run 'authsome ${name} --help'.`);
+    const args = entry.passthrough ? { _: [] } : parseCommandArgs(defs, sub.argv, path);
+    // Provider names are lower case by definition: 'OpenAI' means openai.
+    if (typeof args.provider === 'string') args.provider = args.provider.toLowerCase();
+    await sub.cmd.run?.({ rawArgs: sub.argv, args: args as never, cmd: sub.cmd });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
     if (err instanceof AppError) return out.fail(err);
-    if (err instanceof Error && err.name === 'CLIError') {
-      return out.fail(errors.usage(err.message.replace(/\u001b\[[0-9;]*m/g, ''), `Run 'authsome ${flags.rest[0] ?? ''} --help' to see the usage.`));
-    }
     const detail = err instanceof Error ? err.message : String(err);
     if (process.env.AUTHSOME_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return out.fail(new AppError('INTERNAL', `Unexpected failure: ${detail}`, 'Set AUTHSOME_DEBUG=1 for details, and see \'authsome daemon logs\'.'));

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { suggestClosest } from '../suggest.js';
 import { AppError, errors } from '../errors.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { parseProviderText, PROVIDER_NAME_RE, type ProviderDefinition } from './schema.js';
@@ -130,7 +131,7 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
       const fallback = bundled.get(name);
       if (fallback) return fallback;
       if (custom instanceof AppError) throw custom;
-      throw errors.providerNotFound(name);
+      throw errors.providerNotFound(name, suggestClosest(name, [...bundled.keys()]));
     },
 
     bundled(name) {

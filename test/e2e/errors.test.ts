@@ -97,7 +97,7 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/^Error: Unknown option '--feild'\./);
     const missing = await cli(['get']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/^Error: .*PROVIDER/);
+    expect(missing.stderr).toBe("Error: Missing argument <provider>.\nHint: Run 'authsome get --help' to see the usage.\n");
   });
 
   describe('custom provider files', () => {

@@ -1,6 +1,7 @@
 // `authsome get <provider>`: the connection record as `key: value` lines, secrets redacted unless
 // --show-secret; --field prints one value bare.
 import { defineCommand } from 'citty';
+import { REDACTED } from '../../connections/records.js';
 import { errors } from '../../errors.js';
 import { getOutput } from '../output.js';
 import { connect, connectionArg, providerArg } from './_shared.js';
@@ -25,6 +26,8 @@ export default defineCommand({
     if (reveal) out.warn('Printing a secret in clear: it may stay in your terminal scrollback or logs.');
     if (args.field !== undefined) {
       if (!(args.field in record) || record[args.field] === undefined) throw errors.fieldNotFound(args.field);
+      // '***REDACTED***' printed bare would pass for the value in a script: say how to get it instead.
+      if (!reveal && record[args.field] === REDACTED) throw errors.secretFieldHidden(String(args.provider), args.field);
       const value = record[args.field];
       out.result({ field: args.field, value }, () => formatValue(value));
       return;

@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { defineCommand } from 'citty';
 import type { ApiClient } from '../../client/api-client.js';
 import { sendJson } from '../../client/http.js';
-import { AppError, errors } from '../../errors.js';
+import { errors } from '../../errors.js';
 import { findSecretVariables } from '../../connections/secret-digests.js';
 import { buildRunEnv, WITHHELD_VARS } from '../../proxy/run-env.js';
 import { getOutput } from '../output.js';
@@ -142,8 +142,8 @@ function runChild(args: RunArgs, env: NodeJS.ProcessEnv): Promise<number> {
     const cleanUp = () => handlers.forEach(([signal, handler]) => process.off(signal, handler));
     child.once('error', (err: NodeJS.ErrnoException) => {
       cleanUp();
-      if (err.code === 'ENOENT') reject(new AppError('USAGE', `Command not found: ${command}.`, 'Check the spelling, or give the full path to the program.'));
-      else if (err.code === 'EACCES') reject(new AppError('USAGE', `Permission denied: ${command}.`, 'Make the file executable (chmod +x), or run it through its interpreter.'));
+      if (err.code === 'ENOENT') reject(errors.commandNotFound(command!));
+      else if (err.code === 'EACCES') reject(errors.commandNotExecutable(command!));
       else reject(errors.internal(`Could not start ${command}: ${err.message}`));
     });
     child.once('exit', (code, signal) => {

@@ -177,13 +177,16 @@ describe('authsome run with real clients', () => {
     expect(code).toBe(42);
   });
 
-  it('a missing command is a clear usage error', async () => {
+  it('no command is a usage error; a command that cannot start exits as a shell would (127, 126)', async () => {
     const none = await cli(['run']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^Error: No command to run\.\nHint: Usage: authsome run/m);
     const missing = await cli(['run', '--', 'no-such-program-xyz']);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(127);
     expect(missing.stderr).toContain('Error: Command not found: no-such-program-xyz.');
+    const notExecutable = await cli(['run', '--', join(t.home, 'audit.log')]);
+    expect(notExecutable.code).toBe(126);
+    expect(notExecutable.stderr).toContain('Error: Permission denied:');
   });
 
   it('the audit log has run_start, inject (path without query) and run_end, and no key', async () => {
