@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'USAGE'
   | 'CANCELLED'
   | 'INVALID_INPUT'
+  | 'PAYLOAD_TOO_LARGE'
   | 'INVALID_KEY'
   | 'INVALID_NAME'
   | 'INVALID_PROVIDER_FILE'
@@ -66,6 +67,13 @@ export const errors = {
   loginTimedOut: (provider: string) =>
     new AppError('CANCELLED', 'The login form was not submitted in time.', `Run 'authsome login ${provider}' again for a new link.`),
   invalidInput: (message: string, hint?: string) => new AppError('INVALID_INPUT', message, hint),
+
+  payloadTooLarge: (limit: string) =>
+    new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `The request body is larger than authsome accepts (${limit}).`,
+      'Send a smaller request: API calls and provider definitions are a few KiB at most.',
+    ),
 
   invalidKey: (displayName: string, hint: string | undefined, pattern: string | undefined) =>
     new AppError(

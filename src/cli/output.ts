@@ -6,6 +6,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   USAGE: 2,
   CANCELLED: 2,
   INVALID_INPUT: 2,
+  PAYLOAD_TOO_LARGE: 2,
   INVALID_KEY: 2,
   INVALID_NAME: 2,
   INVALID_PROVIDER_FILE: 2,

@@ -1,0 +1,127 @@
+// Hostile clients against the web server over real sockets: oversized and endless bodies on /api and the pages.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendHttp } from '../../helpers/http.js';
+import { createRuntime, type Runtime } from '../../../src/runtime.js';
+
+const KDF = { memory_kib: 1024, iterations: 1 };
+const FORM = 'application/x-www-form-urlencoded';
+
+interface BrowserLogin {
+  cookie: string;
+  csrf: string;
+}
+
+/** Signs a browser in the way `authsome ui` does: a one-time link from the API, then the page's CSRF token. */
+async function signIn(rt: Runtime): Promise<BrowserLogin> {
+  const link = await sendHttp(rt.port, '/api/ui-link', { method: 'POST', headers: { authorization: `Bearer ${rt.token}` } });
+  const url = new URL(JSON.parse(link.body).url);
+  const first = await sendHttp(rt.port, url.pathname + url.search);
+  const cookie = String(first.headers['set-cookie']).split(';')[0]!;
+  let page = await sendHttp(rt.port, '/', { headers: { cookie } });
+  // A locked vault sends the dashboard to /unlock, whose form carries the token as well.
+  if (page.status === 303) page = await sendHttp(rt.port, String(page.headers.location), { headers: { cookie } });
+  const csrf = /X-CSRF-Token&quot;:&quot;([^&]+)&quot;/.exec(page.body)?.[1];
+  expect(csrf, 'the page carries the CSRF token').toBeTruthy();
+  return { cookie, csrf: csrf! };
+}
+
+interface StreamedReply {
+  head: string;
+  status: number;
+  body: string;
+  /** Whether the server ended the connection (within the deadline) after answering. */
+  closed: boolean;
+}
+
+/**
+ * A client that streams a chunked body of `totalBytes` without Content-Length and never sends the final chunk:
+ * only the server can end this exchange, by answering and closing the connection.
+ */
+function streamChunkedBody(port: number, path: string, headers: Record<string, string>, totalBytes: number): Promise<StreamedReply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    let answeredAt = 0;
+    const deadline = setTimeout(() => finish(false), 10_000);
+    function finish(closed: boolean): void {
+      clearTimeout(deadline);
+      socket.destroy();
+      const [head = '', body = ''] = received.split('\r\n\r\n');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+      if (!status) return reject(new Error(`no answer from the server (closed: ${closed})`));
+      resolve({ head, status, body, closed });
+    }
+    socket.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      answeredAt ||= Date.now();
+    });
+    socket.on('close', () => finish(true));
+    // A write after the server closed its side: the answer is what the test looks at, not the broken pipe.
+    socket.on('error', () => undefined);
+    socket.on('connect', () => {
+      const lines = Object.entries({ host: `127.0.0.1:${port}`, 'transfer-encoding': 'chunked', ...headers }).map(([k, v]) => `${k}: ${v}`);
+      socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024, 'a');
+      for (let sent = 0; sent < totalBytes && !socket.destroyed; sent += chunk.length) {
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        socket.write('\r\n');
+      }
+    });
+  });
+}
+
+describe('hardening against hostile clients', () => {
+  let root: string;
+  let rt: Runtime;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'authsome-hardening-'));
+    rt = await createRuntime({ home: join(root, 'home'), port: 0, kdf: KDF });
+  });
+  afterAll(async () => {
+    await rt.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('an authenticated 2 MiB chunked /api body is refused 413 with the catalogue error, and the connection ends', async () => {
+    const r = await streamChunkedBody(rt.port, '/api/login/api-key', { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' }, 2 * 1024 * 1024);
+    expect(r.status).toBe(413);
+    expect(r.closed).toBe(true);
+    expect(JSON.parse(r.body)).toEqual({
+      error: 'PAYLOAD_TOO_LARGE',
+      message: 'The request body is larger than authsome accepts (1 MiB).',
+      hint: expect.stringContaining('smaller'),
+    });
+    // A declared Content-Length over the limit is refused before a byte of the body is read.
+    const declared = await sendHttp(rt.port, '/api/login/api-key', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) },
+      body: 'x'.repeat(2 * 1024 * 1024),
+    });
+    expect(declared.status).toBe(413);
+    expect(JSON.parse(declared.body).error).toBe('PAYLOAD_TOO_LARGE');
+    // A body under the limit still reaches the route.
+    const small = await sendHttp(rt.port, '/api/login/api-key', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'openai', api_key: 'sk-hardening0123456789abcdefghij', pad: 'p'.repeat(512 * 1024) }),
+    });
+    expect(small.status).toBe(200);
+  });
+
+  it('a 2 MiB chunked form body on a page is refused 413 with the catalogue error, and the connection ends', async () => {
+    const b = await signIn(rt);
+    const r = await streamChunkedBody(rt.port, '/providers/openai/override', { cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, 2 * 1024 * 1024);
+    expect(r.status).toBe(413);
+    expect(r.closed).toBe(true);
+    expect(r.head).toMatch(/content-type: text\/html/i);
+    expect(r.body).toContain('The request body is larger than authsome accepts (1 MiB).');
+    expect(r.body).toContain('Send a smaller request');
+  });
+
+});
