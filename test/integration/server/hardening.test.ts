@@ -1,4 +1,5 @@
-// Hostile clients against the web server over real sockets: oversized and endless bodies on /api and the pages.
+// Hostile clients against the web server over real sockets: oversized and endless bodies on /api and the pages,
+// and redirect targets that leave the site.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,22 @@ describe('hardening against hostile clients', () => {
     expect(r.head).toMatch(/content-type: text\/html/i);
     expect(r.body).toContain('The request body is larger than authsome accepts (1 MiB).');
     expect(r.body).toContain('Send a smaller request');
+  });
+
+  it('next= never redirects off the site: tab, newline, backslash, scheme-relative, absolute and javascript: URLs', async () => {
+    const b = await signIn(rt);
+    const hostile = ['/%09/evil.com', '/%0A/evil.com', '/%0D%0A/evil.com', '/%09%09/evil.com', '//evil.com', '/%5Cevil.com', '/%5C%09evil.com', 'https://evil.com', 'javascript:alert(1)', '%09//evil.com', '/unlock', '/./unlock'];
+    for (const next of hostile) {
+      const r = await sendHttp(rt.port, `/unlock?next=${next}`, { headers: { cookie: b.cookie } });
+      expect(r.status, next).toBe(303);
+      expect(r.headers.location, next).toBe('/');
+      const posted = await sendHttp(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}&next=${next}` });
+      expect(posted.status, next).toBe(303);
+      expect(posted.headers.location, next).toBe('/');
+    }
+    // A local path (with its query) still comes back as it was.
+    const local = await sendHttp(rt.port, `/unlock?next=${encodeURIComponent('/providers?q=open')}`, { headers: { cookie: b.cookie } });
+    expect(local.headers.location).toBe('/providers?q=open');
   });
 
 });
