@@ -1,5 +1,5 @@
 // Hostile clients against the web server over real sockets: oversized and endless bodies on /api and the pages,
-// and redirect targets that leave the site.
+// redirect targets that leave the site, and a form with two CSRF fields.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -141,4 +141,32 @@ describe('hardening against hostile clients', () => {
     expect(local.headers.location).toBe('/providers?q=open');
   });
 
+  it('a form with two _csrf fields (one right, one wrong, either order) is refused 403 and changes nothing', async () => {
+    const b = await signIn(rt);
+    await rt.connections.loginWithApiKey({ provider: 'openai', connection: 'team', apiKey: 'sk-hardeningteam0123456789abcdef' });
+    const before = rt.connections.resolveConnectionName('openai');
+    for (const body of [`_csrf=${b.csrf}&_csrf=wrong`, `_csrf=wrong&_csrf=${b.csrf}`, `_csrf=${b.csrf}&_csrf=${b.csrf}`]) {
+      const r = await sendHttp(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body });
+      expect(r.status, body).toBe(403);
+      expect(r.body).toContain('This form has expired');
+      // With the right header too: every token presented must be the session's.
+      const withHeader = await sendHttp(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, body });
+      expect(withHeader.status, `${body} + header`).toBe(403);
+    }
+    const multipart = new FormData();
+    multipart.append('_csrf', 'wrong');
+    multipart.append('_csrf', b.csrf);
+    const encoded = new Response(multipart);
+    const r = await sendHttp(rt.port, '/providers/openai/connections/team/default', {
+      method: 'POST',
+      headers: { cookie: b.cookie, 'content-type': encoded.headers.get('content-type')! },
+      body: await encoded.text(),
+    });
+    expect(r.status).toBe(403);
+    expect(rt.connections.resolveConnectionName('openai')).toBe(before);
+    // One right field still goes through.
+    const ok = await sendHttp(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}` });
+    expect(ok.status).toBe(303);
+    expect(rt.connections.resolveConnectionName('openai')).toBe('team');
+  });
 });
