@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'CREDENTIAL_MISSING'
   | 'CREDENTIAL_EXPIRED'
   | 'WRONG_PASSPHRASE'
+  | 'TOO_MANY_ATTEMPTS'
   | 'VAULT_LOCKED'
   | 'VAULT_DAMAGED'
   | 'VAULT_MODE'
@@ -128,6 +129,12 @@ export const errors = {
 
   wrongPassphrase: (vaultPath: string) =>
     new AppError('WRONG_PASSPHRASE', `Wrong passphrase for the vault at ${vaultPath}.`, 'Check the passphrase and try again.'),
+  tooManyUnlockAttempts: (retryInSeconds: number) =>
+    new AppError(
+      'TOO_MANY_ATTEMPTS',
+      `Too many wrong passphrases: unlocking is paused for ${retryInSeconds} more second${retryInSeconds === 1 ? '' : 's'}.`,
+      `Wait ${retryInSeconds} second${retryInSeconds === 1 ? '' : 's'}, then try again with the right passphrase.`,
+    ),
   vaultLocked: () => new AppError('VAULT_LOCKED', 'The vault is locked.', "Run 'authsome unlock'."),
   vaultDamaged: (vaultPath: string, detail: string) =>
     new AppError(

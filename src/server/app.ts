@@ -45,7 +45,7 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: 
   api.route('/login-sessions', createLoginSessionsApi(deps, web));
   api.route('/ui-link', createUiLinkApi(deps, web));
   api.route('/', createConnectionsApi(deps));
-  api.route('/', createSystemApi(deps));
+  api.route('/', createSystemApi(deps, web));
   api.all('*', (c) => c.json(errors.notFound(`No API route ${c.req.method} ${c.req.path}.`).toJSON(), 404));
   app.route('/api', api);
 

@@ -40,7 +40,7 @@ export function createPages(deps: ServerDeps, web: WebState): Hono<WebEnv> {
   pages.route('/', createProviderRoutes(deps, web, render));
   pages.route('/', createLoginRoutes(deps, web, render));
   pages.route('/', createActivityRoutes(deps, web, render));
-  pages.route('/', createUnlockRoutes(deps, render));
+  pages.route('/', createUnlockRoutes(deps, web, render));
   pages.all('*', (c) => render.notice(c, { title: 'Page not found', message: `There is no page at ${c.req.path}.`, links: [{ href: '/', label: 'Back to the dashboard' }] }, 404));
   pages.onError((err, c) => render.error(c, err));
   return pages;

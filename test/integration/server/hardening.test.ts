@@ -1,5 +1,5 @@
 // Hostile clients against the web server over real sockets: oversized and endless bodies on /api and the pages,
-// redirect targets that leave the site, and a form with two CSRF fields.
+// redirect targets that leave the site, a form with two CSRF fields, and guessing the passphrase on /unlock.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
 const KDF = { memory_kib: 1024, iterations: 1 };
 const FORM = 'application/x-www-form-urlencoded';
+const PASSPHRASE = 'the right passphrase for hardening';
 
 interface BrowserLogin {
   cookie: string;
@@ -168,5 +169,84 @@ describe('hardening against hostile clients', () => {
     const ok = await sendHttp(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}` });
     expect(ok.status).toBe(303);
     expect(rt.connections.resolveConnectionName('openai')).toBe('team');
+  });
+});
+
+describe('passphrase guessing on /unlock and /api/vault/unlock', () => {
+  let root: string;
+  let rt: Runtime;
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'authsome-backoff-'));
+    rt = await createRuntime({ home: join(root, 'home'), port: 0, kdf: KDF, web: { now: () => clock } });
+    await rt.vault.setPassphrase(PASSPHRASE);
+    rt.vault.lock();
+  });
+  afterAll(async () => {
+    await rt.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const apiUnlock = async (passphrase: string) => {
+    const r = await sendHttp(rt.port, '/api/vault/unlock', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ passphrase }),
+    });
+    return { status: r.status, json: JSON.parse(r.body) as Record<string, string> };
+  };
+
+  it('after five wrong passphrases even the right one is refused until the pause ends; the pause grows; success resets', async () => {
+    const b = await signIn(rt);
+    const pageUnlock = (passphrase: string) =>
+      sendHttp(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: new URLSearchParams({ _csrf: b.csrf, passphrase, next: '/' }).toString() });
+
+    // Page and API share one count: alternating between them gains nothing.
+    for (let i = 0; i < 5; i++) {
+      if (i % 2 === 0) {
+        const r = await pageUnlock(`wrong ${i}`);
+        expect(r.status, `try ${i + 1}`).toBe(422);
+        expect(r.body).toContain('Wrong passphrase for the vault at');
+      } else {
+        expect((await apiUnlock(`wrong ${i}`)).json.error, `try ${i + 1}`).toBe('WRONG_PASSPHRASE');
+      }
+    }
+    const refusedPage = await pageUnlock(PASSPHRASE);
+    expect(refusedPage.status).toBe(429);
+    expect(refusedPage.body).toContain('Too many wrong passphrases: unlocking is paused for 5 more seconds.');
+    expect(refusedPage.body).toContain('Wait 5 seconds, then try again with the right passphrase.');
+    expect(rt.vault.status().state).toBe('locked');
+    clock += 2_000;
+    const refusedApi = await apiUnlock(PASSPHRASE);
+    expect(refusedApi.status).toBe(429);
+    expect(refusedApi.json).toEqual({
+      error: 'TOO_MANY_ATTEMPTS',
+      message: 'Too many wrong passphrases: unlocking is paused for 3 more seconds.',
+      hint: 'Wait 3 seconds, then try again with the right passphrase.',
+    });
+    expect(rt.vault.status().state).toBe('locked');
+
+    // Once the pause is over one more try is allowed; wrong again, the next pause is twice as long.
+    clock += 3_000;
+    expect((await apiUnlock('wrong again')).json.error).toBe('WRONG_PASSPHRASE');
+    expect((await apiUnlock(PASSPHRASE)).json.message).toBe('Too many wrong passphrases: unlocking is paused for 10 more seconds.');
+    // It never grows past a minute.
+    for (let i = 0; i < 6; i++) {
+      clock += 60_000;
+      expect((await apiUnlock(`wrong late ${i}`)).json.error).toBe('WRONG_PASSPHRASE');
+    }
+    expect((await apiUnlock(PASSPHRASE)).json.message).toBe('Too many wrong passphrases: unlocking is paused for 60 more seconds.');
+    expect(rt.vault.status().state).toBe('locked');
+
+    // The right passphrase after the pause opens the vault and forgets the failures.
+    clock += 60_000;
+    const opened = await pageUnlock(PASSPHRASE);
+    expect(opened.status).toBe(303);
+    expect(rt.vault.status().state).toBe('unlocked');
+    rt.vault.lock();
+    for (let i = 0; i < 4; i++) expect((await apiUnlock(`wrong after reset ${i}`)).json.error).toBe('WRONG_PASSPHRASE');
+    expect((await apiUnlock(PASSPHRASE)).status).toBe(200);
+    expect(rt.vault.status().state).toBe('unlocked');
   });
 });
