@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'USAGE'
   | 'CANCELLED'
   | 'INVALID_INPUT'
+  | 'PAYLOAD_TOO_LARGE'
   | 'INVALID_KEY'
   | 'INVALID_NAME'
   | 'INVALID_PROVIDER_FILE'
@@ -18,6 +19,7 @@ export type ErrorCode =
   | 'CREDENTIAL_MISSING'
   | 'CREDENTIAL_EXPIRED'
   | 'WRONG_PASSPHRASE'
+  | 'TOO_MANY_ATTEMPTS'
   | 'VAULT_LOCKED'
   | 'VAULT_DAMAGED'
   | 'VAULT_MODE'
@@ -69,6 +71,13 @@ export const errors = {
   loginTimedOut: (provider: string) =>
     new AppError('CANCELLED', 'The login form was not submitted in time.', `Run 'authsome login ${provider}' again for a new link.`),
   invalidInput: (message: string, hint?: string) => new AppError('INVALID_INPUT', message, hint),
+
+  payloadTooLarge: (limit: string) =>
+    new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `The request body is larger than authsome accepts (${limit}).`,
+      'Send a smaller request: API calls and provider definitions are a few KiB at most.',
+    ),
 
   invalidKey: (displayName: string, hint: string | undefined, pattern: string | undefined) =>
     new AppError(
@@ -142,6 +151,12 @@ export const errors = {
 
   wrongPassphrase: (vaultPath: string) =>
     new AppError('WRONG_PASSPHRASE', `Wrong passphrase for the vault at ${vaultPath}.`, 'Check the passphrase and try again.'),
+  tooManyUnlockAttempts: (retryInSeconds: number) =>
+    new AppError(
+      'TOO_MANY_ATTEMPTS',
+      `Too many wrong passphrases: unlocking is paused for ${retryInSeconds} more second${retryInSeconds === 1 ? '' : 's'}.`,
+      `Wait ${retryInSeconds} second${retryInSeconds === 1 ? '' : 's'}, then try again with the right passphrase.`,
+    ),
   vaultLocked: () => new AppError('VAULT_LOCKED', 'The vault is locked.', "Run 'authsome unlock'."),
   vaultDamaged: (vaultPath: string, detail: string) =>
     new AppError(

@@ -1,11 +1,14 @@
 // The CLI's only way to speak (SPEC §5, §10): data to stdout, confirmations to stdout (dropped by --quiet),
 // progress/warnings/errors to stderr, one {"v":1,…} object per command in --json mode, and exit codes.
+// Messages may carry stored or remote text, so they reach the terminal through terminal-text.ts.
 import { AppError, type ErrorCode } from '../errors.js';
+import { escapeJsonText, escapeTerminalLines } from './terminal-text.js';
 
 export const EXIT_CODES: Record<ErrorCode, number> = {
   USAGE: 2,
   CANCELLED: 2,
   INVALID_INPUT: 2,
+  PAYLOAD_TOO_LARGE: 2,
   INVALID_KEY: 2,
   INVALID_NAME: 2,
   INVALID_PROVIDER_FILE: 2,
@@ -19,6 +22,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   CREDENTIAL_MISSING: 5,
   CREDENTIAL_EXPIRED: 5,
   WRONG_PASSPHRASE: 2,
+  TOO_MANY_ATTEMPTS: 2,
   VAULT_LOCKED: 2,
   VAULT_DAMAGED: 1,
   VAULT_MODE: 1,
@@ -67,7 +71,10 @@ export class Output {
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
-  /** One JSON object for --json, or the text form. */
+  /**
+   * One JSON object for --json, or the text form. The text is written as is (it may be data that must
+   * round-trip, or carry paint()): the command passes stored or remote values through escapeTerminalText.
+   */
   result(json: Record<string, unknown>, text: () => string | undefined): void {
     if (this.json) return this.writeJson(json);
     const out = text();
@@ -77,16 +84,16 @@ export class Output {
   /** A confirmation such as "Successfully logged in to …" (stdout; --quiet drops it). */
   confirm(message: string, fields: Record<string, unknown> = {}): void {
     if (this.json) return this.writeJson({ ok: true, message, ...fields });
-    if (!this.quiet) this.data(message);
+    if (!this.quiet) this.data(escapeTerminalLines(message));
   }
 
   /** Progress and other informational lines (stderr; --quiet drops them). */
   info(message: string): void {
-    if (!this.quiet) process.stderr.write(`${message}\n`);
+    if (!this.quiet) process.stderr.write(`${escapeTerminalLines(message)}\n`);
   }
 
   warn(message: string): void {
-    process.stderr.write(`${this.paintErr('yellow', 'Warning:')} ${message}\n`);
+    process.stderr.write(`${this.paintErr('yellow', 'Warning:')} ${escapeTerminalLines(message)}\n`);
   }
 
   /** Prints the error and returns the exit code for it. */
@@ -94,10 +101,15 @@ export class Output {
     if (this.json && !this.jsonWritten) {
       this.writeJson({ error: err.code, message: err.message, hint: err.hint ?? null });
     } else {
-      process.stderr.write(`${this.paintErr('red', 'Error:')} ${err.message}\n`);
-      if (err.hint) process.stderr.write(`${this.paintErr('dim', 'Hint:')} ${err.hint}\n`);
+      this.showError(err);
     }
     return EXIT_CODES[err.code] ?? 1;
+  }
+
+  /** `Error:` and `Hint:` on stderr, for an error the command goes on after (fail() is for the last one). */
+  showError(err: AppError): void {
+    process.stderr.write(`${this.paintErr('red', 'Error:')} ${escapeTerminalLines(err.message)}\n`);
+    if (err.hint) process.stderr.write(`${this.paintErr('dim', 'Hint:')} ${escapeTerminalLines(err.hint)}\n`);
   }
 
   paint(style: Style, text: string): string {
@@ -110,7 +122,7 @@ export class Output {
 
   private writeJson(body: Record<string, unknown>): void {
     this.jsonWritten = true;
-    process.stdout.write(`${JSON.stringify({ v: 1, ...body })}\n`);
+    process.stdout.write(`${escapeJsonText(JSON.stringify({ v: 1, ...body }))}\n`);
   }
 }
 

@@ -1,6 +1,7 @@
 // Terminal input: a masked prompt that echoes nothing (SPEC §5 login/unlock), and reading one line from a
 // non-terminal stdin. Ctrl-C or Ctrl-D at the prompt cancels (exit 2), leaving the terminal as it was.
 import { errors } from '../errors.js';
+import { escapeTerminalText } from './terminal-text.js';
 
 export function isInteractive(): boolean {
   return process.stdin.isTTY === true;
@@ -14,7 +15,8 @@ export function promptSecret(label: string): Promise<string> {
     let value = '';
     let inPaste = false;
     const wasRaw = input.isRaw;
-    out.write(label);
+    // The label may name a custom provider (its display_name): shown, never acted on by the terminal.
+    out.write(escapeTerminalText(label));
     input.setRawMode(true);
     input.resume();
     input.setEncoding('utf8');

@@ -1,9 +1,10 @@
 // createApp: the Hono application and its middleware order. Host check first (every route, /health too),
-// then no-store and the security headers, then the bearer token on /api/* before any routing, the static
-// files, and last the browser pages with their own guards (session, Origin, CSRF: routes/pages.ts).
+// then no-store and the security headers, then the bearer token and the body limit on /api/* before any
+// routing, the static files, and last the browser pages with their own guards (session, Origin, CSRF: routes/pages.ts).
 import { Hono } from 'hono';
 import { errors } from '../errors.js';
 import type { ServerDeps } from './deps.js';
+import { createBodyLimit } from './body-limit.js';
 import { HTTP_STATUS, toShownError } from './error-status.js';
 import { createBearerGuard, createHostGuard, createNoStore, createSecurityHeaders } from './guards.js';
 import { createConnectionsApi } from './api/connections.js';
@@ -33,6 +34,7 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: 
 
   const api = new Hono();
   api.use('*', createBearerGuard(options.apiToken));
+  api.use('*', createBodyLimit((c, err) => c.json(err.toJSON(), HTTP_STATUS[err.code] as 413)));
   // What a CLI command did is in the audit log by the time it exits (entries are otherwise written a tick later).
   api.use('*', async (_c, next) => {
     await next();
@@ -43,7 +45,7 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: 
   api.route('/login-sessions', createLoginSessionsApi(deps, web));
   api.route('/ui-link', createUiLinkApi(deps, web));
   api.route('/', createConnectionsApi(deps));
-  api.route('/', createSystemApi(deps));
+  api.route('/', createSystemApi(deps, web));
   api.all('*', (c) => c.json(errors.notFound(`No API route ${c.req.method} ${c.req.path}.`).toJSON(), 404));
   app.route('/api', api);
 

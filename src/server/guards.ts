@@ -115,7 +115,8 @@ export function createSessionGuard(sessions: BrowserSessions, cookieName: () => 
 
 /**
  * Every state-changing page request carries the session's CSRF token: the X-CSRF-Token header (htmx) and/or the
- * `_csrf` form field (plain forms). Each one present must equal the session's token.
+ * `_csrf` form field (plain forms). Each one present must equal the session's token, and the field may appear
+ * only once: a form parser that keeps the first or the last of two must never decide which one was checked.
  */
 export function createCsrfGuard(sessions: BrowserSessions, refuse: Refuse): MiddlewareHandler<WebEnv> {
   return async (c, next) => {
@@ -126,8 +127,9 @@ export function createCsrfGuard(sessions: BrowserSessions, refuse: Refuse): Midd
     if (header !== undefined) presented.push(header);
     const type = c.req.header('content-type') ?? '';
     if (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data')) {
-      const body = await c.req.parseBody();
-      if (body._csrf !== undefined) presented.push(typeof body._csrf === 'string' ? body._csrf : undefined);
+      // `all`: a repeated field comes back as an array, which is never a token (nor is a file).
+      const field = (await c.req.parseBody({ all: true }))._csrf;
+      if (field !== undefined) presented.push(typeof field === 'string' ? field : undefined);
     }
     if (presented.length === 0 || !presented.every((value) => sessions.checkCsrf(session, value))) return refuse(c, 'csrf');
     await next();

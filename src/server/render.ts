@@ -153,10 +153,24 @@ export function buildReturnPath(c: Context): string {
   return safeNext(url.pathname + url.search);
 }
 
-/** Only local absolute paths (never `//host` or a URL) may be a redirect target taken from a request. */
+const SAME_ORIGIN_BASE = 'http://authsome.invalid';
+
+/**
+ * Only a local path may be a redirect target taken from a request. Checked the way a browser reads it: the URL
+ * parser drops tabs and newlines and reads '\\' as '/', so `/\t/evil.com` is `//evil.com`, another site. The
+ * answer is the parsed path (never the raw string), so no control character ever reaches a Location header.
+ */
 export function safeNext(value: string | undefined): string {
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\') || value.startsWith('/unlock')) return '/';
-  return value;
+  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
+  let url: URL;
+  try {
+    url = new URL(value, SAME_ORIGIN_BASE);
+  } catch {
+    return '/';
+  }
+  const path = url.pathname + url.search;
+  if (url.origin !== SAME_ORIGIN_BASE || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/unlock')) return '/';
+  return path;
 }
 
 function titleFor(status: number): string {

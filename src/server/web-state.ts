@@ -1,9 +1,10 @@
 // The web adapter's own state, shared by the pages and the /api routes that hand out URLs: browser sessions,
-// one-time tokens, login sessions and the audit revision the activity page polls. Built once per app.
+// one-time tokens, login sessions, the unlock throttle and the audit revision the activity page polls. Built once per app.
 import type { ServerDeps } from './deps.js';
 import { createBrowserSessions, type BrowserSession, type BrowserSessions } from './browser-sessions.js';
 import { createLoginSessions, DEFAULT_LOGIN_TTL_MS, type LoginSessions } from './login-sessions.js';
 import { createOneTimeTokens, DEFAULT_TOKEN_TTL_MS, type OneTimeTokens } from './one-time-tokens.js';
+import { createUnlockThrottle, type UnlockThrottle } from './unlock-throttle.js';
 
 /** Lifetimes (tests shorten them; the defaults are the product's). */
 export interface WebOptions {
@@ -13,6 +14,8 @@ export interface WebOptions {
   loginTtlMs?: number;
   /** A browser session without any request. Default 12 hours. */
   sessionIdleMs?: number;
+  /** The clock of the pause after wrong passphrases (tests move it instead of waiting). Default Date.now. */
+  now?: () => number;
 }
 
 export interface WebState {
@@ -20,6 +23,8 @@ export interface WebState {
   tokens: OneTimeTokens;
   logins: LoginSessions;
   loginTtlMs: number;
+  /** One count of wrong passphrases for the /unlock page and the /api unlock. */
+  unlockThrottle: UnlockThrottle;
   /** Per port: two authsome servers on one machine (other homes) never share a cookie. */
   cookieName(): string;
   /** Grows by one with every audit entry; the activity page asks "anything since N?". */
@@ -39,6 +44,7 @@ export function createWebState(deps: ServerDeps, options: WebOptions = {}): WebS
     tokens: createOneTimeTokens({ ttlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS }),
     logins,
     loginTtlMs,
+    unlockThrottle: createUnlockThrottle(options.now),
     cookieName: () => `authsome_session_${deps.info().port}`,
     auditRevision: () => revision,
     close() {

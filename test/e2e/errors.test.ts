@@ -1,5 +1,5 @@
 // Every bad input of the core issue: a clear Error + Hint, the SPEC exit code, and nothing lost or stored.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempHome, runCli, type TempHome } from '../helpers/cli.js';
@@ -188,5 +188,48 @@ describe('bad input', () => {
     expect((await cli(['login', 'gone'], 'whatever-key\n')).code).toBe(0);
     expect((await cli(['remove', 'gone'])).stdout).toBe('Removed provider gone.\n');
     expect((await cli(['inspect', 'gone'])).code).toBe(4);
+  });
+  it('stored text with terminal escapes (audit entries, provider files) is shown escaped, never acted on', async () => {
+    // What a terminal would act on: OSC (window title), CSI (clear screen), a bare CR, the one-byte C1 CSI,
+    // DEL and a right-to-left override.
+    const TITLE = '\u001b]0;pwned\u0007';
+    const hostile = `${TITLE}evil.example\u001b[2J\r\u009b31m\u007f\u202egnp.exe`;
+    // Anything a terminal acts on; '\n' only as our own line break.
+    // eslint-disable-next-line no-control-regex
+    const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+    const providers = join(t.home, 'providers');
+    mkdirSync(providers, { recursive: true });
+    const definition = { schema_version: 1, name: 'hostile', display_name: hostile, auth_type: 'api_key', api_url: 'api.hostile.example', metadata: { description: hostile } };
+    writeFileSync(join(providers, 'hostile.json'), JSON.stringify(definition));
+    writeFileSync(join(providers, 'badname.json'), JSON.stringify({ ...definition, name: `x${TITLE}\u009b2J` }));
+    writeFileSync(join(providers, 'file\u001b[2J.json'), '{}');
+    appendFileSync(join(t.home, 'audit.log'), `${JSON.stringify({ ts: new Date().toISOString(), event: 'no_match', method: 'GET', host: hostile, path: `/${hostile}`, reason: hostile })}\n`);
+    try {
+      const runs = {
+        log: await cli(['log', '-n', '5']),
+        list: await cli(['list']),
+        get: await cli(['get', `x${TITLE}`]),
+        inspect: await cli(['inspect', 'hostile']),
+        logJson: await cli(['log', '-n', '5', '--json']),
+        listJson: await cli(['list', '--json']),
+        getJson: await cli(['get', `x${TITLE}`, '--json']),
+      };
+      for (const [name, r] of Object.entries(runs)) {
+        expect(RAW.test(r.stdout), `${name} stdout: ${JSON.stringify(r.stdout)}`).toBe(false);
+        expect(RAW.test(r.stderr), `${name} stderr: ${JSON.stringify(r.stderr)}`).toBe(false);
+      }
+      // Shown as visible escapes, in the table and in the warnings and errors.
+      expect(runs.log.stdout).toContain('\\x1b]0;pwned\\x07evil.example\\x1b[2J\\r\\u009b31m\\x7f\\u202egnp.exe');
+      expect(runs.list.stderr).toContain('file\\x1b[2J.json');
+      expect(runs.list.stderr).toContain("'x\\x1b]0;pwned\\x07\\u009b2J' must match");
+      expect(runs.get.stderr).toContain("Provider 'x\\x1b]0;pwned\\x07' not found.");
+      // JSON still says exactly what is stored, and `inspect` still round-trips into a provider file.
+      expect(JSON.parse(runs.logJson.stdout).entries.at(-1).host).toBe(hostile);
+      expect(JSON.parse(runs.listJson.stdout).warnings.map((w: { path: string }) => w.path)).toContain(join(providers, 'file\u001b[2J.json'));
+      expect(JSON.parse(runs.getJson.stdout).message).toBe(`Provider 'x${TITLE}' not found.`);
+      expect(JSON.parse(runs.inspect.stdout)).toEqual(definition);
+    } finally {
+      for (const file of ['hostile.json', 'badname.json', 'file\u001b[2J.json']) rmSync(join(providers, file));
+    }
   });
 });

@@ -5,6 +5,7 @@ import { checkHealth, findRecordedServer, startServer, stopServer } from '../../
 import { errors } from '../../errors.js';
 import { buildHomePaths, loadPackageVersion, resolveHomeDir } from '../../paths.js';
 import { getOutput } from '../output.js';
+import { escapeTerminalText } from '../terminal-text.js';
 
 const paths = () => buildHomePaths(resolveHomeDir());
 
@@ -81,7 +82,7 @@ export default defineCommand({
         }
         const lines = text.split('\n');
         if (lines.at(-1) === '') lines.pop();
-        getOutput().result({ path: logPath, lines: lines.slice(-n) }, () => lines.slice(-n).join('\n'));
+        getOutput().result({ path: logPath, lines: lines.slice(-n) }, () => lines.slice(-n).map(escapeTerminalText).join('\n'));
       },
     }),
   },

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import { buildHomePaths, resolveHomeDir, type HomePaths } from '../../paths.js';
 import { getOutput } from '../output.js';
 import { checkProxyRoundTrip } from '../proxy-check.js';
+import { escapeTerminalText } from '../terminal-text.js';
 
 type Verdict = 'ok' | 'warn' | 'fail';
 interface Check {
@@ -115,7 +116,8 @@ export default defineCommand({
     const failed = checks.filter((c) => c.verdict === 'fail').length;
     out.result({ ok: failed === 0, checks }, () => {
       const mark: Record<Verdict, string> = { ok: out.paint('green', '✓'), warn: out.paint('yellow', '!'), fail: out.paint('red', '✗') };
-      const lines = checks.flatMap((c) => [`${mark[c.verdict]} ${c.name}: ${c.detail}`, ...(c.hint && c.verdict !== 'ok' ? [`  Hint: ${c.hint}`] : [])]);
+      // Details quote paths, provider files and server answers: escaped before paint() adds our own colours.
+      const lines = checks.flatMap((c) => [`${mark[c.verdict]} ${escapeTerminalText(c.name)}: ${escapeTerminalText(c.detail)}`, ...(c.hint && c.verdict !== 'ok' ? [`  Hint: ${escapeTerminalText(c.hint)}`] : [])]);
       lines.push('', ...CLIENT_TRUST_NOTES, '');
       lines.push(failed === 0 ? 'All checks passed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`);
       return lines.join('\n');

@@ -1,9 +1,11 @@
 // `authsome get <provider>`: the connection record as `key: value` lines, secrets redacted unless
-// --show-secret; --field prints one value bare.
+// --show-secret; --field prints one value bare. Stored text is escaped for the terminal, except a revealed
+// field, whose bytes must come out exactly as stored.
 import { defineCommand } from 'citty';
 import { REDACTED } from '../../connections/records.js';
 import { errors } from '../../errors.js';
 import { getOutput } from '../output.js';
+import { escapeTerminalText } from '../terminal-text.js';
 import { connect, connectionArg, providerArg } from './_shared.js';
 
 export default defineCommand({
@@ -29,13 +31,13 @@ export default defineCommand({
       // '***REDACTED***' printed bare would pass for the value in a script: say how to get it instead.
       if (!reveal && record[args.field] === REDACTED) throw errors.secretFieldHidden(String(args.provider), args.field);
       const value = record[args.field];
-      out.result({ field: args.field, value }, () => formatValue(value));
+      out.result({ field: args.field, value }, () => (reveal ? formatValue(value) : escapeTerminalText(formatValue(value))));
       return;
     }
     out.result({ record }, () =>
       Object.entries(record)
         .filter(([, v]) => v !== undefined && v !== null)
-        .map(([k, v]) => `${k}: ${formatValue(v)}`)
+        .map(([k, v]) => `${escapeTerminalText(k)}: ${escapeTerminalText(formatValue(v))}`)
         .join('\n'),
     );
   },

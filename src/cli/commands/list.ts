@@ -1,6 +1,7 @@
 // `authsome list`: providers and connections as a table, with a header line of totals.
 import { defineCommand } from 'citty';
 import { buildTable, getOutput, stripAnsi } from '../output.js';
+import { escapeTerminalText as escapeCell } from '../terminal-text.js';
 import { connect } from './_shared.js';
 
 interface ConnectionSummary {
@@ -34,12 +35,14 @@ export default defineCommand({
     const header = `Providers: ${providers.length} total, ${connectedCount} connected`;
     out.result({ total: providers.length, connected: connectedCount, providers: shown, warnings }, () => {
       const statusColor = (s: string) =>
-        s === 'connected' ? out.paint('green', s) : s === 'not_connected' ? out.paint('dim', s) : out.paint('yellow', s);
+        s === 'connected' ? out.paint('green', s) : s === 'not_connected' ? out.paint('dim', s) : out.paint('yellow', escapeCell(s));
       const rows = [['Provider', 'Source', 'Auth', 'Connection', 'Status', 'Expires'].map((h) => out.paint('bold', h))];
       for (const p of shown) {
-        if (p.connections.length === 0) rows.push([p.name, p.source, p.auth_type, '-', statusColor('not_connected'), '-']);
+        // Names and types come from provider files and the vault: escaped before paint() adds our own colours.
+        const provider = [escapeCell(p.name), escapeCell(p.source), escapeCell(p.auth_type)];
+        if (p.connections.length === 0) rows.push([...provider, '-', statusColor('not_connected'), '-']);
         for (const c of p.connections) {
-          rows.push([p.name, p.source, p.auth_type, c.connection, statusColor(c.status), c.expires_at ?? '-']);
+          rows.push([...provider, escapeCell(c.connection), statusColor(c.status), escapeCell(c.expires_at ?? '-')]);
         }
       }
       return `${header}\n${buildTable(rows, (s) => stripAnsi(s).length)}`;

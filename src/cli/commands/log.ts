@@ -3,6 +3,7 @@ import { defineCommand } from 'citty';
 import type { AuditEntry as Entry } from '../../audit.js';
 import { errors } from '../../errors.js';
 import { buildTable, getOutput } from '../output.js';
+import { escapeTerminalText } from '../terminal-text.js';
 import { connect } from './_shared.js';
 
 
@@ -22,7 +23,8 @@ export default defineCommand({
         const who = e.provider ? `${e.provider}${e.connection ? ` (${e.connection})` : ''}` : '-';
         const request = e.method ? `${e.method} ${e.host ?? ''}${e.path ?? ''}${e.status !== undefined ? ` → ${e.status}` : ''}${e.ms !== undefined ? ` ${e.ms} ms` : ''}` : '';
         const details = [request, e.reason ?? ''].filter(Boolean).join('  ');
-        rows.push([e.ts.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.event, who, details || '-']);
+        // The audit file is only as trustworthy as what wrote to it (hosts and paths come from agents' requests).
+        rows.push([e.ts.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.event, who, details || '-'].map((cell) => escapeTerminalText(String(cell))));
       }
       return buildTable(rows);
     });

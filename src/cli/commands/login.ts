@@ -99,8 +99,7 @@ export default defineCommand({
           result = await submit(key);
         } catch (err) {
           if (!(err instanceof AppError) || err.code !== 'INVALID_KEY' || attempt === PROMPT_ATTEMPTS) throw err;
-          process.stderr.write(`${out.paintErr('red', 'Error:')} ${err.message}\n`);
-          if (err.hint) process.stderr.write(`${out.paintErr('dim', 'Hint:')} ${err.hint}\n`);
+          out.showError(err);
         }
       }
     } else {

@@ -1,6 +1,7 @@
 // `authsome whoami`: version, home, vault mode, server URL and the number of connections.
 import { defineCommand } from 'citty';
 import { getOutput } from '../output.js';
+import { escapeTerminalText } from '../terminal-text.js';
 import { connect } from './_shared.js';
 
 interface Status {
@@ -26,7 +27,9 @@ export default defineCommand({
         `Server:      ${s.url} (pid ${s.pid})`,
         `Proxy:       ${s.proxy_port ? `127.0.0.1:${s.proxy_port}` : 'not started'}`,
         `Connections: ${s.connections ?? 'unknown (vault locked)'}`,
-      ].join('\n'),
+      ]
+        .map(escapeTerminalText)
+        .join('\n'),
     );
   },
 });

@@ -1,9 +1,10 @@
 // /api system routes: status (whoami), the audit log, vault lock/unlock/passphrase, shutdown.
 import { Hono } from 'hono';
 import type { ServerDeps } from '../deps.js';
+import type { WebState } from '../web-state.js';
 import { readJsonBody, requireString } from './body.js';
 
-export function createSystemApi(deps: ServerDeps): Hono {
+export function createSystemApi(deps: ServerDeps, web: WebState): Hono {
   const api = new Hono();
 
   api.get('/status', (c) => {
@@ -34,8 +35,8 @@ export function createSystemApi(deps: ServerDeps): Hono {
   });
 
   api.post('/vault/unlock', async (c) => {
-    const body = await readJsonBody(c);
-    await deps.vault.unlock(requireString(body, 'passphrase'));
+    const passphrase = requireString(await readJsonBody(c), 'passphrase');
+    await web.unlockThrottle.attempt(() => deps.vault.unlock(passphrase));
     deps.audit.record('unlock');
     return c.json({ state: deps.vault.status().state });
   });

@@ -1,8 +1,8 @@
 // The browser pages as one Hono app, and the order of their guards: body limit, Origin (state-changing requests),
 // one-time token sign-in, browser session, CSRF, then "locked vault → /unlock"; then the page groups.
 // Mounted after /health, /api and /static, whose handlers always answer, so none of this runs for them.
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type Context } from 'hono';
+import { createBodyLimit } from '../body-limit.js';
 import type { ServerDeps } from '../deps.js';
 import { createCsrfGuard, createOriginGuard, createSessionGuard, type Refuse } from '../guards.js';
 import { buildReturnPath, createRenderer, isHtmx, redirect, type Renderer } from '../render.js';
@@ -21,7 +21,7 @@ export function createPages(deps: ServerDeps, web: WebState): Hono<WebEnv> {
   const refuse = buildRefuse(render);
   const pages = new Hono<WebEnv>();
 
-  pages.use('*', bodyLimit({ maxSize: 512 * 1024, onError: (c) => render.notice(c, { title: 'Too large', message: 'That form is larger than authsome accepts (512 KiB).', tone: 'error' }, 413) }));
+  pages.use('*', createBodyLimit<Context<WebEnv>>((c, err) => render.error(c, err)));
   pages.use('*', createOriginGuard(refuse));
   pages.use('*', createSignIn(web, render));
   pages.use('*', createSessionGuard(web.sessions, web.cookieName, refuse));
@@ -40,7 +40,7 @@ export function createPages(deps: ServerDeps, web: WebState): Hono<WebEnv> {
   pages.route('/', createProviderRoutes(deps, web, render));
   pages.route('/', createLoginRoutes(deps, web, render));
   pages.route('/', createActivityRoutes(deps, web, render));
-  pages.route('/', createUnlockRoutes(deps, render));
+  pages.route('/', createUnlockRoutes(deps, web, render));
   pages.all('*', (c) => render.notice(c, { title: 'Page not found', message: `There is no page at ${c.req.path}.`, links: [{ href: '/', label: 'Back to the dashboard' }] }, 404));
   pages.onError((err, c) => render.error(c, err));
   return pages;

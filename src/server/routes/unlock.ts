@@ -1,12 +1,14 @@
-// /unlock and /lock: the passphrase form for a locked vault (SPEC §4, §6), and locking it again from the header.
+// /unlock and /lock: the passphrase form for a locked vault (SPEC §4, §6), paused after repeated wrong passphrases,
+// and locking it again from the header.
 // Pages redirect here while the vault is locked and go back where they were once it opens.
 import { Hono } from 'hono';
 import { AppError } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
+import { HTTP_STATUS } from '../error-status.js';
 import { redirect, safeNext, type Renderer } from '../render.js';
-import type { WebEnv } from '../web-state.js';
+import type { WebEnv, WebState } from '../web-state.js';
 
-export function createUnlockRoutes(deps: ServerDeps, render: Renderer): Hono<WebEnv> {
+export function createUnlockRoutes(deps: ServerDeps, web: WebState, render: Renderer): Hono<WebEnv> {
   const app = new Hono<WebEnv>();
 
   app.get('/unlock', (c) => {
@@ -19,12 +21,14 @@ export function createUnlockRoutes(deps: ServerDeps, render: Renderer): Hono<Web
     const body = await c.req.parseBody();
     const next = safeNext(typeof body.next === 'string' ? body.next : undefined);
     if (deps.vault.status().state !== 'locked') return redirect(c, next);
+    const passphrase = typeof body.passphrase === 'string' ? body.passphrase : '';
     try {
-      await deps.vault.unlock(typeof body.passphrase === 'string' ? body.passphrase : '');
+      await web.unlockThrottle.attempt(() => deps.vault.unlock(passphrase));
     } catch (err) {
-      if (!(err instanceof AppError) || err.code !== 'WRONG_PASSPHRASE') throw err;
+      if (!(err instanceof AppError) || (err.code !== 'WRONG_PASSPHRASE' && err.code !== 'TOO_MANY_ATTEMPTS')) throw err;
       const error = { message: err.message, hint: err.hint };
-      return render.page(c, 'unlock', { title: 'Unlock the vault', data: { next, vaultPath: deps.vault.status().path, error }, status: 422 });
+      const status = err.code === 'TOO_MANY_ATTEMPTS' ? HTTP_STATUS.TOO_MANY_ATTEMPTS : 422;
+      return render.page(c, 'unlock', { title: 'Unlock the vault', data: { next, vaultPath: deps.vault.status().path, error }, status });
     }
     deps.audit.record('unlock');
     return redirect(c, next);
