@@ -1,5 +1,6 @@
-// Browser sessions of the web pages: an opaque id in an HttpOnly SameSite=Strict cookie, and the one CSRF token
-// bound to it (SPEC §10). In memory only: a server restart signs every browser out. Never consulted by /api/*.
+// Browser sessions of the web pages: an opaque id in an HttpOnly SameSite=Strict cookie, the one CSRF token bound
+// to it (SPEC §10), and when it last signed in through a one-time URL. A session ends after an idle hour or twelve
+// hours in all. In memory only: a server restart signs every browser out. Never consulted by /api/*.
 import { createHash, randomBytes } from 'node:crypto';
 import { compareSecrets } from './guards.js';
 
@@ -9,6 +10,8 @@ export interface BrowserSession {
   csrf: string;
   createdAt: number;
   lastSeenAt: number;
+  /** The last time this browser redeemed a one-time URL (a person at the terminal asked for it). */
+  signedInAt: number;
   /** A one-line message shown on the next page (after a POST → 303 without JavaScript). */
   flash?: { kind: 'ok' | 'error'; text: string };
 }
@@ -18,21 +21,29 @@ export interface BrowserSessions {
   create(): { cookieValue: string; session: BrowserSession };
   lookup(cookieValue: string | undefined): BrowserSession | undefined;
   checkCsrf(session: BrowserSession, presented: string | undefined): boolean;
+  /** A fresh one-time URL redeemed in a browser that already has this session. */
+  markSignedIn(session: BrowserSession): void;
+  /** Whether the session signed in through a one-time URL within the last `withinMs`. */
+  isRecentSignIn(session: BrowserSession, withinMs: number): boolean;
 }
 
-export const DEFAULT_SESSION_IDLE_MS = 12 * 60 * 60_000;
+export const DEFAULT_SESSION_IDLE_MS = 60 * 60_000;
+/** However busy, a session ends this long after it began: a stolen cookie does not live forever. */
+export const DEFAULT_SESSION_ABSOLUTE_MS = 12 * 60 * 60_000;
 const MAX_SESSIONS = 200;
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
-export function createBrowserSessions(options: { idleMs?: number; now?: () => number } = {}): BrowserSessions {
+export function createBrowserSessions(options: { idleMs?: number; absoluteMs?: number; now?: () => number } = {}): BrowserSessions {
   const idleMs = options.idleMs ?? DEFAULT_SESSION_IDLE_MS;
+  const absoluteMs = options.absoluteMs ?? DEFAULT_SESSION_ABSOLUTE_MS;
   const now = options.now ?? Date.now;
   const sessions = new Map<string, BrowserSession>();
+  const isOver = (s: BrowserSession, t: number) => t - s.lastSeenAt > idleMs || t - s.createdAt >= absoluteMs;
 
   function sweep(): void {
     const t = now();
-    for (const [key, s] of sessions) if (t - s.lastSeenAt > idleMs) sessions.delete(key);
+    for (const [key, s] of sessions) if (isOver(s, t)) sessions.delete(key);
     while (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
   }
 
@@ -41,7 +52,7 @@ export function createBrowserSessions(options: { idleMs?: number; now?: () => nu
       sweep();
       const cookieValue = randomBytes(32).toString('base64url');
       const t = now();
-      const session: BrowserSession = { key: digest(cookieValue), csrf: randomBytes(32).toString('base64url'), createdAt: t, lastSeenAt: t };
+      const session: BrowserSession = { key: digest(cookieValue), csrf: randomBytes(32).toString('base64url'), createdAt: t, lastSeenAt: t, signedInAt: t };
       sessions.set(session.key, session);
       return { cookieValue, session };
     },
@@ -49,7 +60,7 @@ export function createBrowserSessions(options: { idleMs?: number; now?: () => nu
       if (!cookieValue) return undefined;
       const session = sessions.get(digest(cookieValue));
       if (!session) return undefined;
-      if (now() - session.lastSeenAt > idleMs) {
+      if (isOver(session, now())) {
         sessions.delete(session.key);
         return undefined;
       }
@@ -58,6 +69,12 @@ export function createBrowserSessions(options: { idleMs?: number; now?: () => nu
     },
     checkCsrf(session, presented) {
       return typeof presented === 'string' && presented !== '' && compareSecrets(presented, session.csrf);
+    },
+    markSignedIn(session) {
+      session.signedInAt = now();
+    },
+    isRecentSignIn(session, withinMs) {
+      return now() - session.signedInAt <= withinMs;
     },
   };
 }

@@ -1,5 +1,5 @@
 // Request guards shared by every route: the Host allowlist (defeats DNS rebinding), no-store caching, security
-// headers, the bearer token of /api/*, and for the pages: Origin, browser session cookie and CSRF token
+// headers, the bearer token of /api/*, and for the pages: their own host, Origin, session cookie and CSRF token
 // (SPEC §6, §10). Each is a plain Hono middleware; a refusal is rendered by the caller's `refuse`.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -9,22 +9,58 @@ import type { BrowserSessions } from './browser-sessions.js';
 import { HTTP_STATUS } from './error-status.js';
 import type { WebEnv } from './web-state.js';
 
-/** The Host values a request may carry: loopback names with the server's real port (SPEC §10). */
+/**
+ * The pages' own host name. Browsers resolve every *.localhost name to loopback themselves (RFC 6761 §6.3), and a
+ * cookie set for it stays with it: cookies ignore ports, so a cookie set for 127.0.0.1 would also be sent to any
+ * other service a local user or an agent runs on 127.0.0.1.
+ */
+export const PAGE_HOSTNAME = 'authsome.localhost';
+const LOOPBACK_HOSTNAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The Host values a request may carry: loopback names and the pages' own name, with the server's real port. */
 export function buildAllowedHosts(port: number, extraHost?: string): Set<string> {
-  const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+  const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${PAGE_HOSTNAME}:${port}`]);
   if (extraHost) hosts.add(`${extraHost.includes(':') ? `[${extraHost}]` : extraHost}:${port}`.toLowerCase());
   return hosts;
+}
+
+/**
+ * Where the pages live: http://authsome.localhost:<port> for a server on loopback, else the server's own URL
+ * (a server bound to another address with --host is not on loopback, so *.localhost would not reach it).
+ */
+export function buildPageOrigin(serverUrl: string): string {
+  const url = new URL(serverUrl);
+  return LOOPBACK_HOSTNAMES.has(url.hostname) ? `http://${PAGE_HOSTNAME}:${url.port}` : url.origin;
 }
 
 export function createHostGuard(getAllowed: () => Set<string>): MiddlewareHandler {
   return async (c, next) => {
     const host = (c.req.header('host') ?? '').toLowerCase();
     if (!getAllowed().has(host)) {
-      return c.text('Forbidden: this server only answers requests addressed to 127.0.0.1 or localhost.\n', 403, {
+      // Answered before the header middleware runs, so it sets the same protective headers itself.
+      return c.text('Forbidden: this server only answers requests addressed to 127.0.0.1, localhost or authsome.localhost.\n', 403, {
         'cache-control': 'no-store',
+        ...SECURITY_HEADERS,
       });
     }
     await next();
+  };
+}
+
+/**
+ * A page requested by a loopback name goes to the same path and query on the pages' own host, where its cookie
+ * lives; a one-time token in the query travels along unredeemed. Never for /api or /health, which the CLI
+ * reaches on 127.0.0.1 (this runs only for the pages).
+ */
+export function createPageHostRedirect(pageOrigin: () => string): MiddlewareHandler {
+  return async (c, next) => {
+    const origin = pageOrigin();
+    const host = (c.req.header('host') ?? '').toLowerCase();
+    const hostname = host.slice(0, host.lastIndexOf(':'));
+    if (!origin.startsWith(`http://${PAGE_HOSTNAME}:`) || !LOOPBACK_HOSTNAMES.has(hostname)) return next();
+    const url = new URL(c.req.url);
+    // 303 for anything but GET/HEAD: a form post is not replayed on the other host, it becomes a plain GET.
+    return c.redirect(`${origin}${url.pathname}${url.search}`, c.req.method === 'GET' || c.req.method === 'HEAD' ? 302 : 303);
   };
 }
 
@@ -71,17 +107,22 @@ export const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join('; ');
 
+/** The headers every answer carries, the Host guard's refusal included. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'X-Content-Type-Options': 'nosniff',
+  // No URL of ours ever reaches another site in a Referer. Not 'no-referrer': under that policy browsers send
+  // `Origin: null` on every form POST (Fetch §4.1), and the Origin check below could not tell us from a stranger.
+  'Referrer-Policy': 'same-origin',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
 export function createSecurityHeaders(): MiddlewareHandler {
   return async (c, next) => {
     await next();
-    c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-    c.header('X-Content-Type-Options', 'nosniff');
-    // No URL of ours ever reaches another site in a Referer. Not 'no-referrer': under that policy browsers send
-    // `Origin: null` on every form POST (Fetch §4.1), and the Origin check below could not tell us from a stranger.
-    c.header('Referrer-Policy', 'same-origin');
-    c.header('X-Frame-Options', 'DENY');
-    c.header('Cross-Origin-Opener-Policy', 'same-origin');
-    c.header('Cross-Origin-Resource-Policy', 'same-origin');
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
   };
 }
 

@@ -34,11 +34,11 @@ export async function startLoginSession(deps: ServerDeps, web: WebState, input: 
 export function buildLoginUrl(deps: ServerDeps, web: WebState, session: LoginSession): string {
   const path = `/login/${session.id}`;
   const { token } = web.tokens.issue({ path, loginSessionId: session.id, ttlMs: session.expiresAt - Date.now() });
-  return `${deps.info().url}${path}?token=${token}`;
+  return `${web.pageOrigin()}${path}?token=${token}`;
 }
 
 /** The one-time URL that signs a browser into the dashboard (`authsome ui`). */
 export function buildDashboardUrl(deps: ServerDeps, web: WebState): { url: string; expiresAt: number } {
   const { token, expiresAt } = web.tokens.issue({ path: '/' });
-  return { url: `${deps.info().url}/?token=${token}`, expiresAt };
+  return { url: `${web.pageOrigin()}/?token=${token}`, expiresAt };
 }

@@ -2,6 +2,7 @@
 // one-time tokens, login sessions, the unlock throttle and the audit revision the activity page polls. Built once per app.
 import type { ServerDeps } from './deps.js';
 import { createBrowserSessions, type BrowserSession, type BrowserSessions } from './browser-sessions.js';
+import { buildPageOrigin } from './guards.js';
 import { createLoginSessions, DEFAULT_LOGIN_TTL_MS, type LoginSessions } from './login-sessions.js';
 import { createOneTimeTokens, DEFAULT_TOKEN_TTL_MS, type OneTimeTokens } from './one-time-tokens.js';
 import { createUnlockThrottle, type UnlockThrottle } from './unlock-throttle.js';
@@ -12,11 +13,16 @@ export interface WebOptions {
   tokenTtlMs?: number;
   /** A login session and its one-time URL. Default 5 minutes (SPEC §5). */
   loginTtlMs?: number;
-  /** A browser session without any request. Default 12 hours. */
+  /** A browser session without any request. Default 1 hour. */
   sessionIdleMs?: number;
-  /** The clock of the pause after wrong passphrases (tests move it instead of waiting). Default Date.now. */
+  /** A browser session in all, however busy. Default 12 hours. */
+  sessionAbsoluteMs?: number;
+  /** The clock of browser sessions and of the pause after wrong passphrases (tests move it instead of waiting). */
   now?: () => number;
 }
+
+/** Revealing a key in a key-file vault needs a sign-in through a one-time URL this recent ("sudo mode"). */
+export const RECENT_SIGN_IN_MS = 5 * 60_000;
 
 export interface WebState {
   sessions: BrowserSessions;
@@ -27,6 +33,8 @@ export interface WebState {
   unlockThrottle: UnlockThrottle;
   /** Per port: two authsome servers on one machine (other homes) never share a cookie. */
   cookieName(): string;
+  /** Where the pages are served, http://authsome.localhost:<port> on loopback; one-time URLs point there. */
+  pageOrigin(): string;
   /** Grows by one with every audit entry; the activity page asks "anything since N?". */
   auditRevision(): number;
   close(): void;
@@ -40,12 +48,13 @@ export function createWebState(deps: ServerDeps, options: WebOptions = {}): WebS
     revision++;
   });
   return {
-    sessions: createBrowserSessions({ idleMs: options.sessionIdleMs }),
+    sessions: createBrowserSessions({ idleMs: options.sessionIdleMs, absoluteMs: options.sessionAbsoluteMs, now: options.now }),
     tokens: createOneTimeTokens({ ttlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS }),
     logins,
     loginTtlMs,
     unlockThrottle: createUnlockThrottle(options.now),
     cookieName: () => `authsome_session_${deps.info().port}`,
+    pageOrigin: () => buildPageOrigin(deps.info().url),
     auditRevision: () => revision,
     close() {
       unsubscribe();

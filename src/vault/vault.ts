@@ -63,6 +63,8 @@ export interface Vault {
   remove(id: string): Promise<boolean>;
   setPassphrase(passphrase: string): Promise<void>;
   removePassphrase(passphrase: string): Promise<void>;
+  /** Throws WRONG_PASSPHRASE unless `passphrase` opens this passphrase vault (a fresh confirmation; changes nothing). */
+  checkPassphrase(passphrase: string): Promise<void>;
   /** Milliseconds since the epoch of the last read or write (for `serve --lock-after`). */
   lastAccessAt(): number;
 }
@@ -390,6 +392,16 @@ export function createVault(options: VaultOptions): Vault {
         upgradedKey = undefined;
         await rm(paths.masterKey, { force: true });
       });
+    },
+
+    async checkPassphrase(passphrase) {
+      if (state === 'damaged') throw damage!;
+      if (!file || file.mode !== 'passphrase') throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file.');
+      try {
+        openSealed(await deriveKey(passphrase, file.kdf), file.key, DATA_KEY_AAD);
+      } catch {
+        throw errors.wrongPassphrase(paths.vault);
+      }
     },
 
     async removePassphrase(passphrase) {

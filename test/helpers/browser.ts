@@ -1,6 +1,6 @@
 // Debian's Chromium driven by playwright-core (ARCHITECTURE.md: launch flags), pages that fail the test on any
 // console error or CSP violation, screenshots at desktop and 400 px width, and a fake BROWSER command that
-// records the URLs the CLI asks it to open.
+// records how it was started and the URLs the CLI's launcher files send it to.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -82,23 +82,45 @@ export async function measureOverflow(page: Page, width = 400): Promise<number> 
 export interface FakeBrowser {
   /** Value for the BROWSER variable. */
   command: string;
-  /** The URLs opened so far, oldest first. */
+  /** The URLs opened so far, oldest first: each read from the launcher file the CLI pointed the browser at. */
   urls(): string[];
+  /** The command lines the browser was started with, one string per start (what any local user could read). */
+  argvs(): string[];
+  /** The launcher files' paths, as the browser got them. */
+  launchers(): string[];
   /** Resolves with the next URL beyond the `seen` first ones. */
   waitForUrl(seen?: number, timeoutMs?: number): Promise<string>;
 }
 
-/** A tiny BROWSER script that appends its argument (the URL) to a file, so a test can open it in Chromium. */
+/**
+ * A tiny BROWSER script that records its command line and, as a browser would, reads the launcher file it was
+ * pointed at and follows its meta refresh: the URL found there is appended to a file a test can open in Chromium.
+ */
 export function createFakeBrowser(dir: string): FakeBrowser {
   mkdirSync(dir, { recursive: true });
   const log = join(dir, 'opened-urls.txt');
+  const argvLog = join(dir, 'argv.txt');
+  const launcherLog = join(dir, 'launchers.txt');
   const script = join(dir, 'fake-browser.sh');
-  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\n`);
+  writeFileSync(
+    script,
+    [
+      '#!/bin/sh',
+      `printf '%s\\n' "$0 $*" >> '${argvLog}'`,
+      'file=$(printf %s "$1" | sed "s|^file://||")',
+      `printf '%s\\n' "$file" >> '${launcherLog}'`,
+      `sed -n 's/.*http-equiv="refresh" content="0;url=\\([^"]*\\)".*/\\1/p' "$file" | sed 's/&amp;/\\&/g' >> '${log}'`,
+      '',
+    ].join('\n'),
+  );
   chmodSync(script, 0o755);
-  const urls = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+  const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+  const urls = () => lines(log);
   return {
     command: script,
     urls,
+    argvs: () => lines(argvLog),
+    launchers: () => lines(launcherLog),
     async waitForUrl(seen = 0, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {

@@ -136,9 +136,11 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
   };
   process.on('SIGINT', onSigint);
   let indicator = { stop() {} };
+  let failure: string | undefined;
+  let removeLauncher = () => {};
   try {
     process.stderr.write(`Opening ${session.url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`);
-    const failure = await openBrowser(session.url);
+    ({ failure, removeLauncher } = await openBrowser(session.url));
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
     if (!out.quiet && !out.json) indicator = startWaitIndicator('Waiting for the browser…', Date.parse(session.expires_at));
     for (;;) {
@@ -151,6 +153,8 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
     }
   } finally {
     indicator.stop();
+    // The launcher file holds the one-time URL: gone once the CLI stops waiting for it.
+    removeLauncher();
     process.off('SIGINT', onSigint);
   }
 }

@@ -22,7 +22,8 @@ export default defineCommand({
       return;
     }
     process.stderr.write(`Opening ${url} in your browser…\n`);
-    const failure = await openBrowser(url);
+    // The launcher file stays for the browser to read; the next open sweeps it once the URL has expired.
+    const { failure } = await openBrowser(url);
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
     out.result({ url, expires_at, opened: !failure }, () => undefined);
   },

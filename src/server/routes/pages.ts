@@ -1,10 +1,11 @@
-// The browser pages as one Hono app, and the order of their guards: body limit, Origin (state-changing requests),
+// The browser pages as one Hono app, and the order of their guards: body limit, loopback names → the pages' own
+// host (before any token is redeemed or cookie set), Origin (state-changing requests),
 // one-time token sign-in, browser session, CSRF, then "locked vault → /unlock"; then the page groups.
 // Mounted after /health, /api and /static, whose handlers always answer, so none of this runs for them.
 import { Hono, type Context } from 'hono';
 import { createBodyLimit } from '../body-limit.js';
 import type { ServerDeps } from '../deps.js';
-import { createCsrfGuard, createOriginGuard, createSessionGuard, type Refuse } from '../guards.js';
+import { createCsrfGuard, createOriginGuard, createPageHostRedirect, createSessionGuard, type Refuse } from '../guards.js';
 import { buildReturnPath, createRenderer, isHtmx, redirect, type Renderer } from '../render.js';
 import type { WebEnv, WebState } from '../web-state.js';
 import { createActivityRoutes } from './activity.js';
@@ -22,6 +23,7 @@ export function createPages(deps: ServerDeps, web: WebState): Hono<WebEnv> {
   const pages = new Hono<WebEnv>();
 
   pages.use('*', createBodyLimit<Context<WebEnv>>((c, err) => render.error(c, err)));
+  pages.use('*', createPageHostRedirect(web.pageOrigin));
   pages.use('*', createOriginGuard(refuse));
   pages.use('*', createSignIn(web, render));
   pages.use('*', createSessionGuard(web.sessions, web.cookieName, refuse));

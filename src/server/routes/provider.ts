@@ -9,6 +9,7 @@ import type { ServerDeps } from '../deps.js';
 import { maskSecret } from '../format.js';
 import { startLoginSession } from '../login-flow.js';
 import { isHtmx, redirect, type Renderer } from '../render.js';
+import { checkRevealConfirmation } from '../reveal-confirmation.js';
 import type { WebEnv, WebState } from '../web-state.js';
 
 type Flash = { kind: 'ok' | 'error'; text: string };
@@ -88,9 +89,19 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
     return afterAction(c, name, { kind: 'ok', text: `Logged out of ${result.provider} (${result.connection}).` });
   });
 
-  // POST, never GET: revealing is a deliberate, audited act (audit event `reveal`).
+  // POST, never GET: revealing is a deliberate, audited act (audit event `reveal`), freshly confirmed.
   app.post('/providers/:name/connections/:connection/reveal', async (c) => {
     const { name, connection } = c.req.param();
+    const body = await c.req.parseBody();
+    const passphrase = typeof body.passphrase === 'string' ? body.passphrase : undefined;
+    const refusal = await checkRevealConfirmation(deps.vault, web.sessions, c.get('session'), passphrase);
+    if (refusal) {
+      const provider = (await deps.registry.get(name)).definition.name;
+      const stored = svc.loadCredential(provider, connection);
+      const conn = { connection: stored.connection, masked: maskSecret(stored.api_key ?? stored.access_token) };
+      if (isHtmx(c)) return render.fragment(c, 'secret', { provider: { name: provider }, conn, revealError: refusal }, 422);
+      return renderProvider(c, name, { revealError: { ...refusal, connection: stored.connection } }, 422);
+    }
     const record = await svc.get(name, connection, { reveal: true });
     const revealed = { connection: record.connection, value: record.api_key ?? record.access_token ?? '' };
     if (isHtmx(c)) return render.fragment(c, 'secret', { provider: { name }, conn: { connection: record.connection }, revealed });

@@ -1,6 +1,7 @@
 // The one way into the pages (SPEC §6): `GET <path>?token=<one-time token>` from `authsome ui` or `authsome login`.
-// A valid token is consumed, becomes an HttpOnly SameSite=Strict session cookie, and the browser is sent to the
-// clean path so the token stays out of history. A used or expired token opens nothing.
+// A valid token is consumed, becomes an HttpOnly SameSite=Strict host-only session cookie (or refreshes the sign-in
+// time of the browser's session), and the browser is sent to the clean path so the token stays out of history.
+// A used or expired token opens nothing.
 import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { LoginSession } from '../login-sessions.js';
@@ -12,7 +13,8 @@ const LOGIN_PATH = /^\/login\/([A-Za-z0-9_-]+)$/;
 export function createSignIn(web: WebState, render: Renderer): MiddlewareHandler<WebEnv> {
   return async (c, next) => {
     const token = c.req.query('token');
-    if (token === undefined || (c.req.method !== 'GET' && c.req.method !== 'HEAD')) return next();
+    // Only GET redeems: a HEAD (a link preview, a cheap probe) must neither burn the token nor use it.
+    if (token === undefined || c.req.method !== 'GET') return next();
     const path = c.req.path;
     const grant = web.tokens.redeem(token, path);
     const current = web.sessions.lookup(getCookie(c, web.cookieName()));
@@ -23,12 +25,36 @@ export function createSignIn(web: WebState, render: Renderer): MiddlewareHandler
       if (current) return c.redirect(path, 303);
       return render.notice(c, buildExpiredLinkNotice(), 401);
     }
-    if (!current) {
+    if (current) {
+      web.sessions.markSignedIn(current);
+    } else {
       const { cookieValue } = web.sessions.create();
+      // No Domain attribute: the cookie goes back to this exact host only, never to a sibling name or 127.0.0.1.
       setCookie(c, web.cookieName(), cookieValue, { httpOnly: true, sameSite: 'Strict', path: '/' });
     }
+    // A navigation another site started (the CLI's launcher file is one: file:// is never same-site) carries no
+    // SameSite=Strict cookie, and neither do the redirects that follow it. A page of ours moving on by itself starts
+    // a same-origin navigation, which does.
+    const site = c.req.header('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return c.html(buildContinuePage(path));
     return c.redirect(path, 303);
   };
+}
+
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Pure: a script-free page that moves on to `path` at once (meta refresh), with a link for a browser that does not. */
+export function buildContinuePage(path: string): string {
+  const href = escapeHtml(path);
+  return [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<meta http-equiv="refresh" content="0;url=${href}">`,
+    '<title>Signing in · authsome</title>',
+    '<link rel="stylesheet" href="/static/app.css"></head>',
+    `<body><main class="container"><p><a href="${href}">Continue to authsome</a></p></main></body></html>`,
+    '',
+  ].join('\n');
 }
 
 export function buildExpiredLinkNotice(): Notice {

@@ -1,7 +1,8 @@
 // The web pages end to end (SPEC §6): `authsome ui`, dashboard, catalog search/filters, provider page actions,
 // reveal, the override editor against `inspect`/`list`, live activity, unlock; every page checked for console
 // errors, CSP violations and horizontal overflow at 400 px, and saved as screenshots.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -62,15 +63,26 @@ describe('web pages', () => {
     const r = await cli(['ui']);
     expect(r.code).toBe(0);
     const url = await fake.waitForUrl(0);
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{40,}$/);
+    expect(url).toMatch(/^http:\/\/authsome\.localhost:\d+\/\?token=[A-Za-z0-9_-]{40,}$/);
     expect(r.stderr).toContain(`Opening ${url} in your browser`);
     expect(r.stdout).toBe('');
+    // The browser got a launcher file (0600, in a 0700 directory), not the token on its command line.
+    const launcher = fake.launchers()[0]!;
+    expect(fake.argvs()[0]).toContain(pathToFileURL(launcher).href);
+    expect(fake.argvs()[0]).not.toContain(url.split('token=')[1]!);
+    expect(statSync(launcher).mode & 0o777).toBe(0o600);
 
+    // Chromium resolves authsome.localhost itself: the launcher lands on the dashboard there, signed in.
     context = await browser.newContext();
     ({ page, problems } = await openCheckedPage(context));
-    const response = await page.goto(url);
-    expect(response?.status()).toBe(200);
+    const landed = page.waitForResponse((res) => res.url() === `${base}/`);
+    await page.goto(pathToFileURL(launcher).href);
+    expect((await landed).status()).toBe(200);
+    await page.waitForURL(`${base}/`);
+    expect(base).toMatch(/^http:\/\/authsome\.localhost:\d+$/);
     expect(page.url()).toBe(`${base}/`);
+    const cookies = await context.cookies();
+    expect(cookies.map((c) => [c.domain, c.httpOnly, c.sameSite])).toEqual([['authsome.localhost', true, 'Strict']]);
     expect(await page.locator('h1').textContent()).toBe('Dashboard');
     const rows = page.locator('.row');
     expect(await rows.count()).toBe(2);

@@ -1,7 +1,9 @@
 // `authsome login <provider>` through the browser (SPEC §1, §5, §10), end to end: the built CLI with BROWSER set
 // to a script that records the URL, the real server it starts, and Chromium filling in the form.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { createFakeBrowser, launchBrowser, measureOverflow, openCheckedPage, saveScreenshots, type FakeBrowser } from '../../helpers/browser.js';
@@ -53,7 +55,7 @@ describe('authsome login through the browser', () => {
   it('before any login, the dashboard and activity pages have empty states that say what to do', async () => {
     const ui = await runCli(t.home, ['ui', '--no-browser']);
     expect(ui.code).toBe(0);
-    expect(ui.stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}\n$/);
+    expect(ui.stdout).toMatch(/^http:\/\/authsome\.localhost:\d+\/\?token=[A-Za-z0-9_-]{43}\n$/);
     expect(ui.stderr).toContain('This link works once, within 2 minutes.');
     const context = await browser.newContext();
     const { page, problems } = await openCheckedPage(context);
@@ -72,15 +74,28 @@ describe('authsome login through the browser', () => {
     const run = watch(spawnCli(t.home, ['login', 'openai'], { BROWSER: fake.command }));
     const url = await fake.waitForUrl(0);
     firstUrl = url;
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\/[A-Za-z0-9_-]+\?token=[A-Za-z0-9_-]{40,}$/);
+    expect(url).toMatch(/^http:\/\/authsome\.localhost:\d+\/login\/[A-Za-z0-9_-]+\?token=[A-Za-z0-9_-]{40,}$/);
     await waitFor(() => run.out.stderr.includes('Opening '), 'the Opening line');
-    expect(run.out.stderr).toContain(openingLine(url));
+    expect(run.out.stderr).toContain(openingLine(url)); // the terminal still shows it, for a browser elsewhere
 
+    // The browser was started on a launcher file, never with the URL: any local user can read a command line.
+    const token = url.split('token=')[1]!;
+    const launcher = fake.launchers()[0]!;
+    expect(fake.argvs()).toHaveLength(1);
+    expect(fake.argvs()[0]).toContain(pathToFileURL(launcher).href);
+    expect(fake.argvs()[0]).not.toContain(token);
+    expect(launcher.startsWith(join(t.home, 'server', 'open') + '/')).toBe(true);
+    expect(statSync(launcher).mode & 0o777).toBe(0o600);
+    expect(statSync(join(t.home, 'server', 'open')).mode & 0o777).toBe(0o700);
+
+    // Chromium follows the launcher to the form, on the pages' own host.
     const context = await browser.newContext();
     const { page, problems } = await openCheckedPage(context);
-    const response = await page.goto(url);
-    expect(response?.status()).toBe(200);
     const clean = url.slice(0, url.indexOf('?'));
+    const landed = page.waitForResponse((r) => r.url() === clean);
+    await page.goto(pathToFileURL(launcher).href);
+    expect((await landed).status()).toBe(200);
+    await page.waitForURL(clean);
     expect(page.url()).toBe(clean); // the token is gone from the address bar and history
     await expect.poll(() => page.locator('h1').textContent()).toBe('Connect OpenAI');
     const input = page.locator('#api_key');
@@ -111,6 +126,7 @@ describe('authsome login through the browser', () => {
     const exit = await run.exited;
     expect(exit.code).toBe(0);
     expect(run.out.stdout).toBe('Successfully logged in to openai (default).\n');
+    expect(existsSync(launcher)).toBe(false); // gone once the CLI stopped waiting
     expect((await runCli(t.home, ['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${GOOD_KEY}\n`);
 
     // The login URL also signed this browser into the dashboard.

@@ -5,11 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendHttp } from '../../helpers/http.js';
+import { sendHttp, type SendOptions } from '../../helpers/http.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
 
-const send = sendHttp;
+/** Pages are served on authsome.localhost; the CLI's /api stays on 127.0.0.1. */
+const send = (port: number, path: string, options: SendOptions = {}) =>
+  sendHttp(port, path, path.startsWith('/api/') ? options : { ...options, headers: { host: `authsome.localhost:${port}`, ...options.headers } });
 
 const FORM = 'application/x-www-form-urlencoded';
 const PASSPHRASE = 'a passphrase for the pages test';

@@ -10,7 +10,10 @@ import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
 
 
-const send = sendHttp;
+/** Pages are served on authsome.localhost (their cookie stays there); the CLI's /api stays on 127.0.0.1. */
+const PAGE_HOST = (port: number) => `authsome.localhost:${port}`;
+const send = (port: number, path: string, options: SendOptions = {}) =>
+  sendHttp(port, path, path.startsWith('/api/') ? options : { ...options, headers: { host: PAGE_HOST(port), ...options.headers } });
 
 const KDF = { memory_kib: 1024, iterations: 1 };
 const CANARY = 'sk-CANARYweb0123456789abcdefXYZ_secret';
@@ -80,7 +83,7 @@ describe('web security', () => {
 
   it('a foreign Host is refused on pages, static files and login links (403), signed in or not', async () => {
     const b = await client.signIn();
-    for (const host of ['evil.example', `evil.example:${rt.port}`, `127.0.0.1:${rt.port + 1}`, 'localhost']) {
+    for (const host of ['evil.example', `evil.example:${rt.port}`, `127.0.0.1:${rt.port + 1}`, 'localhost', 'authsome.localhost', `authsome.localhost:${rt.port + 1}`, `evil.authsome.localhost:${rt.port}`]) {
       for (const path of ['/', '/providers', '/providers/openai', '/static/app.css', '/login/abc?token=xyz', '/unlock']) {
         const r = await send(rt.port, path, { headers: { host, cookie: b.cookie } });
         expect(r.status, `${host} ${path}`).toBe(403);
@@ -88,7 +91,7 @@ describe('web security', () => {
       const post = await send(rt.port, '/providers/openai/override', { method: 'POST', headers: { host, cookie: b.cookie, 'content-type': FORM }, body: encodeForm({ _csrf: b.csrf, definition: '{}' }) });
       expect(post.status).toBe(403);
     }
-    for (const host of [`localhost:${rt.port}`, `[::1]:${rt.port}`]) {
+    for (const host of [`authsome.localhost:${rt.port}`, `AUTHSOME.localhost:${rt.port}`]) {
       expect((await send(rt.port, '/', { headers: { host, cookie: b.cookie } })).status, host).toBe(200);
     }
   });
@@ -117,7 +120,7 @@ describe('web security', () => {
 
   it('a one-time token signs in once: HttpOnly SameSite=Strict cookie, redirect to the clean URL; reused → refused', async () => {
     const { json } = await client.api('POST', '/ui-link');
-    expect(json.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${rt.port}/\\?token=[A-Za-z0-9_-]{43}$`));
+    expect(json.url).toMatch(new RegExp(`^http://authsome\\.localhost:${rt.port}/\\?token=[A-Za-z0-9_-]{43}$`));
     const first = await send(rt.port, client.pathOf(json.url!));
     expect(first.status).toBe(303);
     expect(first.headers.location).toBe('/');
@@ -277,15 +280,11 @@ describe('web security', () => {
     expect(existsSync(customFile)).toBe(false);
     expect(rt.vault.list('connection:openai:')).toContain('connection:openai:team');
 
-    // Our own origin, by either name, is fine.
-    const own = await client.post(b, '/providers/openai/override/validate', { _csrf: b.csrf, definition }, { origin: `http://127.0.0.1:${rt.port}`, 'sec-fetch-site': 'same-origin' });
+    // Our own origin, the pages' host, is fine; a loopback name is not the pages' origin.
+    const own = await client.post(b, '/providers/openai/override/validate', { _csrf: b.csrf, definition }, { origin: `http://authsome.localhost:${rt.port}`, 'sec-fetch-site': 'same-origin' });
     expect(own.status).toBe(200);
-    const byName = await send(rt.port, '/providers/openai/override/validate', {
-      method: 'POST',
-      headers: { host: `localhost:${rt.port}`, origin: `http://localhost:${rt.port}`, cookie: b.cookie, 'content-type': FORM },
-      body: encodeForm({ _csrf: b.csrf, definition }),
-    });
-    expect(byName.status).toBe(200);
+    const loopback = await client.post(b, '/providers/openai/override/validate', { _csrf: b.csrf, definition }, { origin: `http://127.0.0.1:${rt.port}` });
+    expect(loopback.status).toBe(403);
   });
 
   it('pages carry a strict CSP and the other protective headers; pages and API are never cached', async () => {
@@ -386,6 +385,70 @@ describe('web security', () => {
     expect((await client.page(b, '/providers/openai')).body).not.toContain(CANARY);
   });
 
+  it('a HEAD request never redeems a one-time token: the link still signs in afterwards', async () => {
+    const { json } = await client.api('POST', '/ui-link');
+    for (let i = 0; i < 3; i++) {
+      const head = await send(rt.port, client.pathOf(json.url!), { method: 'HEAD' });
+      expect(head.status).toBe(401);
+      expect(head.headers['set-cookie']).toBeUndefined();
+    }
+    const get = await send(rt.port, client.pathOf(json.url!));
+    expect(get.status).toBe(303);
+    expect(client.readCookie(get)).toMatch(new RegExp(`^authsome_session_${rt.port}=`));
+  });
+
+  it('a one-time URL reached from another site (the launcher file) signs in on a page that moves on by itself', async () => {
+    // A navigation started by a file:// page carries no SameSite=Strict cookie, and neither does a redirect after
+    // it; the browser has to take a step from a page of ours, so the answer is a page, not a 303.
+    const { json } = await client.api('POST', '/ui-link');
+    const r = await send(rt.port, client.pathOf(json.url!), { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('<meta http-equiv="refresh" content="0;url=/">');
+    expect(r.body).not.toMatch(/<script/i);
+    expect(r.body).not.toContain(json.url!.split('token=')[1]!);
+    expect(r.headers['content-security-policy']).toContain("default-src 'self'");
+    const cookie = client.readCookie(r).split(';')[0]!;
+    expect((await send(rt.port, '/', { headers: { cookie } })).status).toBe(200);
+  });
+
+  it('the Host refusal carries the same protective headers as every page', async () => {
+    for (const path of ['/', '/health', '/api/status', '/static/app.css']) {
+      const r = await sendHttp(rt.port, path, { headers: { host: 'evil.example' } });
+      expect(r.status, path).toBe(403);
+      expect(r.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+      expect(r.headers['x-frame-options']).toBe('DENY');
+      expect(r.headers['referrer-policy']).toBe('same-origin');
+      expect(r.headers['cache-control']).toBe('no-store');
+    }
+  });
+
+  it('pages asked for by a loopback name go to authsome.localhost, token unredeemed; /api and /health stay', async () => {
+    const { json } = await client.api('POST', '/ui-link');
+    const path = client.pathOf(json.url!);
+    for (const host of [`127.0.0.1:${rt.port}`, `localhost:${rt.port}`, `[::1]:${rt.port}`]) {
+      for (const [method, target] of [['GET', path], ['HEAD', path], ['GET', '/providers/openai?show=all'], ['POST', '/providers/openai/connections/team/logout']] as const) {
+        const r = await send(rt.port, target, { method, headers: { host } });
+        expect(r.status, `${method} ${host}${target}`).toBe(method === 'POST' ? 303 : 302);
+        expect(r.headers.location).toBe(`http://authsome.localhost:${rt.port}${target}`);
+        expect(r.headers['set-cookie']).toBeUndefined();
+      }
+    }
+    expect(rt.vault.list('connection:openai:')).toContain('connection:openai:team');
+    // The token survived all of that, and signs in on the pages' own host, with a host-only cookie.
+    const signed = await send(rt.port, path);
+    expect(signed.status).toBe(303);
+    expect(client.readCookie(signed)).not.toMatch(/domain=/i);
+    // A session cookie sent to a loopback name opens no page there.
+    const cookie = client.readCookie(signed).split(';')[0]!;
+    const onLoopback = await send(rt.port, '/providers/openai', { headers: { host: `127.0.0.1:${rt.port}`, cookie } });
+    expect(onLoopback.status).toBe(302);
+    expect(onLoopback.body).not.toContain(CANARY);
+    // The CLI's side is unchanged.
+    expect((await sendHttp(rt.port, '/health')).status).toBe(200);
+    expect((await sendHttp(rt.port, '/api/status', { headers: { authorization: `Bearer ${rt.token}` } })).status).toBe(200);
+  });
+
   it('the login-session API: bearer only, long-poll, cancel; an unknown provider or an existing connection is refused', async () => {
     const noToken = await send(rt.port, '/api/login-sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'openai' }) });
     expect(noToken.status).toBe(401);
@@ -411,5 +474,115 @@ describe('web security', () => {
     expect(ended.status).toBe(410);
     expect(ended.body).toContain('authsome login anthropic');
     expect((await client.api('GET', '/login-sessions/unknown')).status).toBe(404);
+  });
+});
+
+describe('web security: fresh confirmation before a reveal, session lifetimes (injected clock)', () => {
+  const MINUTE = 60_000;
+  let root: string;
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'authsome-web-clock-'));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  async function startRuntime(name: string) {
+    const clock = { now: Date.now() };
+    const rt = await createRuntime({ home: join(root, name), port: 0, kdf: KDF, web: { now: () => clock.now } });
+    const client = createClient(rt);
+    expect((await client.api('POST', '/login/api-key', { provider: 'openai', api_key: CANARY })).status).toBe(200);
+    return { rt, client, clock };
+  }
+  const revealCount = async (rt: Runtime) => (await rt.audit.readRecent(1000)).filter((e) => e.event === 'reveal').length;
+
+  it('a cookie and CSRF token captured from a page and replayed later by a non-browser client reveal nothing', async () => {
+    const { rt, client, clock } = await startRuntime('stolen');
+    try {
+      const captured = await client.signIn();
+      // Within five minutes of the sign-in through a one-time URL, the person at the keyboard may reveal.
+      clock.now += 4 * MINUTE;
+      const fresh = await client.post(captured, '/providers/openai/connections/default/reveal', {}, { 'hx-request': 'true', 'x-csrf-token': captured.csrf });
+      expect(fresh.status).toBe(200);
+      expect(fresh.body).toContain(CANARY);
+
+      // The attacker replays the captured cookie and token later (the session itself is still alive).
+      clock.now += 2 * MINUTE;
+      expect((await client.page(captured, '/providers/openai')).status).toBe(200);
+      const before = await revealCount(rt);
+      for (const [fields, headers] of <[Record<string, string>, Record<string, string>][]>[
+        [{}, { 'hx-request': 'true', 'x-csrf-token': captured.csrf }],
+        [{ _csrf: captured.csrf }, {}],
+        [{ _csrf: captured.csrf, passphrase: 'anything' }, {}],
+      ]) {
+        const replay = await client.post(captured, '/providers/openai/connections/default/reveal', fields, headers);
+        expect(replay.status).toBe(422);
+        for (const form of canaryForms(CANARY)) expect(replay.body.includes(form)).toBe(false);
+        expect(replay.body).toContain('Revealing a key needs a sign-in from your terminal in the last 5 minutes.');
+        expect(replay.body).toContain('authsome ui');
+        expect(replay.body).toContain('sk-…cret'); // the masked key, as before
+      }
+      expect(await revealCount(rt)).toBe(before);
+
+      // A fresh one-time URL opened in the same browser refreshes its sign-in: same cookie, reveal works again.
+      const { json } = await client.api('POST', '/ui-link');
+      const again = await send(rt.port, client.pathOf(json.url!), { headers: { cookie: captured.cookie } });
+      expect(again.status).toBe(303);
+      expect(again.headers['set-cookie']).toBeUndefined();
+      const renewed = await client.post(captured, '/providers/openai/connections/default/reveal', { _csrf: captured.csrf });
+      expect(renewed.status).toBe(200);
+      expect(renewed.body).toContain(CANARY);
+      expect(await revealCount(rt)).toBe(before + 1);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('a passphrase vault asks for the passphrase on every reveal; a wrong one shows nothing', async () => {
+    const { rt, client } = await startRuntime('passphrase');
+    try {
+      await rt.vault.setPassphrase('the vault passphrase, long enough');
+      const b = await client.signIn();
+      const page = await client.page(b, '/providers/openai');
+      expect(page.body).toMatch(/<input id="secret-default-passphrase" name="passphrase" type="password"/);
+      const before = await revealCount(rt);
+      for (const passphrase of [undefined, '', 'not the passphrase']) {
+        const fields: Record<string, string> = passphrase === undefined ? { _csrf: b.csrf } : { _csrf: b.csrf, passphrase };
+        for (const headers of <Record<string, string>[]>[{}, { 'hx-request': 'true' }]) {
+          const r = await client.post(b, '/providers/openai/connections/default/reveal', fields, headers);
+          expect(r.status, `${passphrase} ${JSON.stringify(headers)}`).toBe(422);
+          expect(r.body).not.toContain(CANARY);
+          expect(r.body).toContain(passphrase ? 'Wrong passphrase. Nothing was revealed.' : 'Enter the vault passphrase to reveal this key.');
+          expect(r.body).not.toContain('not the passphrase');
+        }
+      }
+      expect(await revealCount(rt)).toBe(before);
+      const ok = await client.post(b, '/providers/openai/connections/default/reveal', { _csrf: b.csrf, passphrase: 'the vault passphrase, long enough' });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toContain(CANARY);
+      expect(await revealCount(rt)).toBe(before + 1);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('a browser session ends after an idle hour, and after twelve hours however busy', async () => {
+    const { rt, client, clock } = await startRuntime('lifetime');
+    try {
+      const start = clock.now;
+      const busy = await client.signIn();
+      const idle = await client.signIn();
+      for (let elapsed = 50; elapsed < 12 * 60; elapsed += 50) {
+        clock.now = start + elapsed * MINUTE;
+        expect((await client.page(busy, '/')).status, `${elapsed} min`).toBe(200);
+        // The other session has been idle for more than an hour by now.
+        if (elapsed === 100) expect((await client.page(idle, '/')).status).toBe(401);
+      }
+      clock.now = start + 12 * 60 * MINUTE;
+      const ended = await client.page(busy, '/');
+      expect(ended.status).toBe(401);
+      expect(ended.body).toContain('authsome ui');
+    } finally {
+      await rt.close();
+    }
   });
 });
