@@ -12,6 +12,10 @@ const KDF = { memory_kib: 1024, iterations: 1 };
 const FORM = 'application/x-www-form-urlencoded';
 const PASSPHRASE = 'the right passphrase for hardening';
 
+/** Pages live on authsome.localhost (the CLI's /api stays on 127.0.0.1). */
+const sendPage = (port: number, path: string, options: Parameters<typeof sendHttp>[2] = {}) =>
+  sendHttp(port, path, { ...options, headers: { host: `authsome.localhost:${port}`, ...options.headers } });
+
 interface BrowserLogin {
   cookie: string;
   csrf: string;
@@ -21,11 +25,11 @@ interface BrowserLogin {
 async function signIn(rt: Runtime): Promise<BrowserLogin> {
   const link = await sendHttp(rt.port, '/api/ui-link', { method: 'POST', headers: { authorization: `Bearer ${rt.token}` } });
   const url = new URL(JSON.parse(link.body).url);
-  const first = await sendHttp(rt.port, url.pathname + url.search);
+  const first = await sendPage(rt.port, url.pathname + url.search);
   const cookie = String(first.headers['set-cookie']).split(';')[0]!;
-  let page = await sendHttp(rt.port, '/', { headers: { cookie } });
+  let page = await sendPage(rt.port, '/', { headers: { cookie } });
   // A locked vault sends the dashboard to /unlock, whose form carries the token as well.
-  if (page.status === 303) page = await sendHttp(rt.port, String(page.headers.location), { headers: { cookie } });
+  if (page.status === 303) page = await sendPage(rt.port, String(page.headers.location), { headers: { cookie } });
   const csrf = /X-CSRF-Token&quot;:&quot;([^&]+)&quot;/.exec(page.body)?.[1];
   expect(csrf, 'the page carries the CSRF token').toBeTruthy();
   return { cookie, csrf: csrf! };
@@ -118,7 +122,7 @@ describe('hardening against hostile clients', () => {
 
   it('a 2 MiB chunked form body on a page is refused 413 with the catalogue error, and the connection ends', async () => {
     const b = await signIn(rt);
-    const r = await streamChunkedBody(rt.port, '/providers/openai/override', { cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, 2 * 1024 * 1024);
+    const r = await streamChunkedBody(rt.port, '/providers/openai/override', { host: `authsome.localhost:${rt.port}`, cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, 2 * 1024 * 1024);
     expect(r.status).toBe(413);
     expect(r.closed).toBe(true);
     expect(r.head).toMatch(/content-type: text\/html/i);
@@ -130,15 +134,15 @@ describe('hardening against hostile clients', () => {
     const b = await signIn(rt);
     const hostile = ['/%09/evil.com', '/%0A/evil.com', '/%0D%0A/evil.com', '/%09%09/evil.com', '//evil.com', '/%5Cevil.com', '/%5C%09evil.com', 'https://evil.com', 'javascript:alert(1)', '%09//evil.com', '/unlock', '/./unlock'];
     for (const next of hostile) {
-      const r = await sendHttp(rt.port, `/unlock?next=${next}`, { headers: { cookie: b.cookie } });
+      const r = await sendPage(rt.port, `/unlock?next=${next}`, { headers: { cookie: b.cookie } });
       expect(r.status, next).toBe(303);
       expect(r.headers.location, next).toBe('/');
-      const posted = await sendHttp(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}&next=${next}` });
+      const posted = await sendPage(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}&next=${next}` });
       expect(posted.status, next).toBe(303);
       expect(posted.headers.location, next).toBe('/');
     }
     // A local path (with its query) still comes back as it was.
-    const local = await sendHttp(rt.port, `/unlock?next=${encodeURIComponent('/providers?q=open')}`, { headers: { cookie: b.cookie } });
+    const local = await sendPage(rt.port, `/unlock?next=${encodeURIComponent('/providers?q=open')}`, { headers: { cookie: b.cookie } });
     expect(local.headers.location).toBe('/providers?q=open');
   });
 
@@ -147,18 +151,18 @@ describe('hardening against hostile clients', () => {
     await rt.connections.loginWithApiKey({ provider: 'openai', connection: 'team', apiKey: 'sk-hardeningteam0123456789abcdef' });
     const before = rt.connections.resolveConnectionName('openai');
     for (const body of [`_csrf=${b.csrf}&_csrf=wrong`, `_csrf=wrong&_csrf=${b.csrf}`, `_csrf=${b.csrf}&_csrf=${b.csrf}`]) {
-      const r = await sendHttp(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body });
+      const r = await sendPage(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body });
       expect(r.status, body).toBe(403);
       expect(r.body).toContain('This form has expired');
       // With the right header too: every token presented must be the session's.
-      const withHeader = await sendHttp(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, body });
+      const withHeader = await sendPage(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, body });
       expect(withHeader.status, `${body} + header`).toBe(403);
     }
     const multipart = new FormData();
     multipart.append('_csrf', 'wrong');
     multipart.append('_csrf', b.csrf);
     const encoded = new Response(multipart);
-    const r = await sendHttp(rt.port, '/providers/openai/connections/team/default', {
+    const r = await sendPage(rt.port, '/providers/openai/connections/team/default', {
       method: 'POST',
       headers: { cookie: b.cookie, 'content-type': encoded.headers.get('content-type')! },
       body: await encoded.text(),
@@ -166,7 +170,7 @@ describe('hardening against hostile clients', () => {
     expect(r.status).toBe(403);
     expect(rt.connections.resolveConnectionName('openai')).toBe(before);
     // One right field still goes through.
-    const ok = await sendHttp(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}` });
+    const ok = await sendPage(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}` });
     expect(ok.status).toBe(303);
     expect(rt.connections.resolveConnectionName('openai')).toBe('team');
   });
@@ -200,7 +204,7 @@ describe('passphrase guessing on /unlock and /api/vault/unlock', () => {
   it('after five wrong passphrases even the right one is refused until the pause ends; the pause grows; success resets', async () => {
     const b = await signIn(rt);
     const pageUnlock = (passphrase: string) =>
-      sendHttp(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: new URLSearchParams({ _csrf: b.csrf, passphrase, next: '/' }).toString() });
+      sendPage(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: new URLSearchParams({ _csrf: b.csrf, passphrase, next: '/' }).toString() });
 
     // Page and API share one count: alternating between them gains nothing.
     for (let i = 0; i < 5; i++) {
