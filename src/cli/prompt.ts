@@ -9,57 +9,84 @@ export function isInteractive(): boolean {
 
 /** Asks on stderr with echo off; returns what was typed (paste included), without the line ending. */
 export function promptSecret(label: string): Promise<string> {
-  const input = process.stdin;
-  const out = process.stderr;
   return new Promise((resolve, reject) => {
-    let value = '';
-    let inPaste = false;
-    const wasRaw = input.isRaw;
     // The label may name a custom provider (its display_name): shown, never acted on by the terminal.
-    out.write(escapeTerminalText(label));
-    input.setRawMode(true);
-    input.resume();
-    input.setEncoding('utf8');
-
-    const finish = (err?: Error) => {
-      input.off('data', onData);
-      input.setRawMode(wasRaw);
-      input.pause();
-      out.write('\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-
-    const onData = (chunk: string) => {
-      // Bracketed-paste markers wrap pasted text in some terminals; they are not part of the key.
-      const text = chunk.replace(/\u001b\[20[01]~/g, (m) => {
-        inPaste = m === '\u001b[200~';
-        return '';
-      });
-      for (const ch of text) {
-        if (ch === '\r' || ch === '\n') {
-          if (inPaste) continue;
-          return finish();
-        }
-        if (ch === '\u0003') return finish(errors.cancelled());
-        if (ch === '\u0004') {
-          if (value === '') return finish(errors.cancelled());
-          return finish();
-        }
-        if (ch === '\u007f' || ch === '\b') {
-          value = [...value].slice(0, -1).join('');
-          continue;
-        }
-        if (ch === '\u0015') {
-          value = '';
-          continue;
-        }
-        if (ch === '\u001b') continue;
-        value += ch;
-      }
-    };
-    input.on('data', onData);
+    process.stderr.write(escapeTerminalText(label));
+    readMaskedLine({
+      onLine: (value) => {
+        process.stderr.write('\n');
+        resolve(value);
+      },
+      onCancel: () => {
+        process.stderr.write('\n');
+        reject(errors.cancelled());
+      },
+    });
   });
+}
+
+export interface MaskedLineReader {
+  /** Stops reading and gives the terminal back as it was (idempotent). */
+  stop(): void;
+}
+
+/**
+ * Reads one line from the terminal with echo off: nothing typed or pasted ever reaches the screen. Enter ends the
+ * line (not inside a bracketed paste), Ctrl-C (and Ctrl-D on an empty line) cancels, Backspace and Ctrl-U edit.
+ * In raw mode Ctrl-C raises no SIGINT, so the caller's onCancel is the only way out.
+ */
+export function readMaskedLine(handlers: { onLine(value: string): void; onCancel(): void }): MaskedLineReader {
+  const input = process.stdin;
+  let value = '';
+  let inPaste = false;
+  let stopped = false;
+  const wasRaw = input.isRaw;
+  input.setRawMode(true);
+  input.resume();
+  input.setEncoding('utf8');
+
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    input.off('data', onData);
+    input.setRawMode(wasRaw);
+    input.pause();
+  };
+
+  const onData = (chunk: string) => {
+    // Bracketed-paste markers wrap pasted text in some terminals; they are not part of the key.
+    const text = chunk.replace(/\u001b\[20[01]~/g, (m) => {
+      inPaste = m === '\u001b[200~';
+      return '';
+    });
+    for (const ch of text) {
+      if (ch === '\r' || ch === '\n') {
+        if (inPaste) continue;
+        stop();
+        return handlers.onLine(value);
+      }
+      if (ch === '\u0003' || (ch === '\u0004' && value === '')) {
+        stop();
+        return handlers.onCancel();
+      }
+      if (ch === '\u0004') {
+        stop();
+        return handlers.onLine(value);
+      }
+      if (ch === '\u007f' || ch === '\b') {
+        value = [...value].slice(0, -1).join('');
+        continue;
+      }
+      if (ch === '\u0015') {
+        value = '';
+        continue;
+      }
+      if (ch === '\u001b') continue;
+      value += ch;
+    }
+  };
+  input.on('data', onData);
+  return { stop };
 }
 
 /** Reads the first line of stdin (for --stdin, pipes and files). Resolves '' at end of input. */

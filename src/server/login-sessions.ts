@@ -30,6 +30,9 @@ export interface LoginSessions {
   close(): void;
 }
 
+/** `completedBy` of a session whose key came from the terminal (browser session keys are 43-character hashes). */
+export const TERMINAL_SUBMITTER = 'terminal';
+
 /** SPEC §5: the CLI waits up to 5 minutes for the form. */
 export const DEFAULT_LOGIN_TTL_MS = 5 * 60_000;
 const KEEP_ENDED_MS = 30 * 60_000;

@@ -7,7 +7,7 @@ import { AppError, errors } from '../../errors.js';
 import { chooseKeySource } from '../key-source.js';
 import { openBrowser } from '../open-browser.js';
 import { getOutput, type Output } from '../output.js';
-import { isInteractive, promptSecret, readStdinLine } from '../prompt.js';
+import { isInteractive, promptSecret, readMaskedLine, readStdinLine, type MaskedLineReader } from '../prompt.js';
 import { startWaitIndicator } from '../wait-indicator.js';
 import { connect, connectionArg, providerArg } from './_shared.js';
 
@@ -138,23 +138,85 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
   let indicator = { stop() {} };
   let failure: string | undefined;
   let removeLauncher = () => {};
+  // On a terminal the key may also be typed or pasted here (out of habit): read with echo off, so it is never on
+  // screen, and whichever side comes first wins. In raw mode Ctrl-C arrives as a key, not as SIGINT.
+  const terminal = process.stdin.isTTY ? createTerminalKeyQueue(onSigint) : undefined;
+  const showIndicator = () => {
+    if (out.quiet || out.json) return;
+    const label = terminal ? 'Waiting for the browser (or paste the key here and press Enter)…' : 'Waiting for the browser…';
+    indicator = startWaitIndicator(label, Date.parse(session.expires_at));
+  };
   try {
     process.stderr.write(`Opening ${session.url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`);
     ({ failure, removeLauncher } = await openBrowser(session.url));
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
-    if (!out.quiet && !out.json) indicator = startWaitIndicator('Waiting for the browser…', Date.parse(session.expires_at));
+    showIndicator();
+    let poll: Promise<{ kind: 'poll'; state: LoginSessionReply }> | undefined;
+    let typed: Promise<{ kind: 'key'; key: string }> | undefined;
     for (;;) {
-      const polled = interrupted ? undefined : await Promise.race([api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`), interruption]);
-      const state = interrupted ? await interruption : polled;
-      if (state?.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
-      if (interrupted || !state) throw errors.cancelled();
+      if (interrupted) {
+        const state = await interruption;
+        if (state?.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
+        throw errors.cancelled();
+      }
+      poll ??= api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`).then((state) => ({ kind: 'poll' as const, state }));
+      if (terminal) typed ??= terminal.next().then((key) => ({ kind: 'key' as const, key }));
+      const event = await Promise.race([poll, interruption.then(() => ({ kind: 'interrupted' as const })), ...(typed ? [typed] : [])]);
+      let state: LoginSessionReply;
+      if (event.kind === 'interrupted') continue;
+      if (event.kind === 'poll') {
+        poll = undefined;
+        state = event.state;
+      } else {
+        typed = undefined;
+        try {
+          state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/key`, { api_key: event.key });
+        } catch (err) {
+          if (!(err instanceof AppError) || err.code !== 'INVALID_KEY') throw err;
+          indicator.stop();
+          out.showError(err);
+          showIndicator();
+          continue;
+        }
+        if (state.state === 'completed') out.info('The key came from this terminal; the browser form is closed now.');
+      }
+      if (state.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
       if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
       if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
     }
   } finally {
+    terminal?.stop();
     indicator.stop();
     // The launcher file holds the one-time URL: gone once the CLI stops waiting for it.
     removeLauncher();
     process.off('SIGINT', onSigint);
   }
+}
+
+/** Lines typed on the terminal with echo off, one at a time (a refused key re-arms the reader). */
+function createTerminalKeyQueue(onCancel: () => void): { next(): Promise<string>; stop(): void } {
+  let reader: MaskedLineReader | undefined;
+  let stopped = false;
+  return {
+    next() {
+      return new Promise<string>((resolve) => {
+        if (stopped) return;
+        reader = readMaskedLine({
+          onLine: (value) => {
+            if (value.trim() === '') {
+              // Enter on its own submits nothing: keep waiting for the browser.
+              if (!stopped) void this.next().then(resolve);
+              return;
+            }
+            resolve(value);
+          },
+          onCancel,
+        });
+      });
+    },
+    stop() {
+      stopped = true;
+      reader?.stop();
+    },
+  };
 }

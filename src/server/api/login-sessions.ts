@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { errors } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { buildLoginUrl, startLoginSession } from '../login-flow.js';
-import type { LoginSession } from '../login-sessions.js';
+import { TERMINAL_SUBMITTER, type LoginSession } from '../login-sessions.js';
 import type { WebState } from '../web-state.js';
 import { optionalBoolean, optionalString, readJsonBody, requireString } from './body.js';
 
@@ -38,6 +38,24 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
     const wait = Math.min(Math.max(Number(c.req.query('wait') ?? 0) || 0, 0), MAX_WAIT_MS);
     const session = await web.logins.waitForEnd(c.req.param('id'), wait);
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
+    return c.json(describe(session));
+  });
+
+  // The key typed or pasted on the terminal while the CLI waits for the browser: whichever side comes first wins.
+  // A key the provider's pattern refuses is an error and leaves the session pending (the form still works).
+  api.post('/:id/key', async (c) => {
+    const body = await readJsonBody(c);
+    const session = web.logins.get(c.req.param('id'));
+    if (!session) throw errors.notFound('No such login session (the server may have restarted).');
+    if (session.state !== 'pending') return c.json(describe(session));
+    const result = await deps.connections.loginWithApiKey({
+      provider: session.provider,
+      connection: session.connection,
+      apiKey: typeof body.api_key === 'string' ? body.api_key : '',
+      force: session.force,
+    });
+    if (!result.stored) web.logins.cancel(session.id);
+    else web.logins.complete(session.id, TERMINAL_SUBMITTER);
     return c.json(describe(session));
   });
 

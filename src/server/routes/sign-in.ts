@@ -4,7 +4,7 @@
 // A used or expired token opens nothing.
 import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import type { LoginSession } from '../login-sessions.js';
+import { TERMINAL_SUBMITTER, type LoginSession } from '../login-sessions.js';
 import type { Notice, Renderer } from '../render.js';
 import type { WebEnv, WebState } from '../web-state.js';
 
@@ -76,6 +76,9 @@ export function buildLoginLinkNotice(session: LoginSession | undefined): Notice 
     expired: ['This login link has expired', 'Login links are valid for five minutes.'],
     pending: ['This login link has already been used', 'Each login link works once.'],
   };
+  if (session?.state === 'completed' && session.completedBy === TERMINAL_SUBMITTER) {
+    return { title: 'The key was entered in the terminal', message: 'This login was finished in the terminal, so this form is closed. Nothing more to do here.', tone: 'ok' };
+  }
   const [title, message] = why[session?.state ?? 'expired'] ?? why.expired!;
   return { title, message: `${message} Run the login again to get a new link.`, hint: 'In your terminal:', command, tone: 'warn' };
 }
