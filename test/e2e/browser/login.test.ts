@@ -242,7 +242,7 @@ describe('authsome login through the browser', () => {
     });
     const run = watch(child);
     const url = await fake.waitForUrl(seen);
-    await waitFor(() => /Waiting for the browser… [45]:\d\d left/.test(run.out.stdout), 'the countdown', 5_000);
+    await waitFor(() => /Waiting for the browser \(or paste the key here and press Enter\)… [45]:\d\d left/.test(run.out.stdout), 'the countdown', 5_000);
     const context = await browser.newContext();
     const { page } = await openCheckedPage(context);
     await page.goto(url);
@@ -250,7 +250,7 @@ describe('authsome login through the browser', () => {
     await page.getByRole('button', { name: 'Save key' }).click();
     expect((await run.exited).code).toBe(0);
     expect(run.out.stdout).toContain(openingLine(url).replace('\n', '\r\n'));
-    expect(run.out.stdout).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Waiting for the browser…/);
+    expect(run.out.stdout).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Waiting for the browser \(or paste/);
     expect(run.out.stdout).toContain('Successfully logged in to openai (tty).');
     await context.close();
   });
