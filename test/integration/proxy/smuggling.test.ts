@@ -138,4 +138,22 @@ describe('request smuggling through the intercepting proxy', () => {
     expect(answer).not.toContain(REAL_KEY);
     expect(seen).not.toContain('/smuggled');
   });
+
+  it('answers 431 to a head over 64 KiB even when it arrives whole, sending nothing upstream', async () => {
+    const head = `GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nX-Pad: ${'a'.repeat(64 * 1024)}\r\n\r\n`;
+    const { answer, upstream: seen } = await attack(head);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(answer).toMatch(/x-authsome-error: 1/i);
+    expect(seen).toBe('');
+  });
+
+  it('refuses an agent that piles up more than 1 MiB behind an unanswered upgrade request', async () => {
+    const upgrade =
+      'GET /v1/realtime HTTP/1.1\r\nHost: api.openai.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    // The upstream never answers, so the proxy holds what follows; it must hang up rather than buffer it all.
+    const { upstream: seen } = await attack(Buffer.concat([Buffer.from(upgrade), Buffer.alloc(4 * 1024 * 1024, 0x61)]));
+    expect(seen).toMatch(/^GET \/v1\/realtime HTTP\/1\.1\r\n/);
+    expect(seen.endsWith('\r\n\r\n')).toBe(true);
+  });
 });
