@@ -202,9 +202,19 @@ function parseHeaderLines(lines: string[]): string[] {
     while (start < end && isOws(line.charCodeAt(start))) start++;
     while (end > start && isOws(line.charCodeAt(end - 1))) end--;
     for (let j = start; j < end; j++) if (!isFieldValueByte(line.charCodeAt(j))) throw new FramingError('control byte in a header value');
+    // llhttp refuses an HTAB after a Content-Length or Transfer-Encoding value; so does this, or the two would frame
+    // the body differently.
+    if (end < line.length && (colon === 14 || colon === 17) && line.includes('\t', end) && isFramingField(line.slice(0, colon))) {
+      throw new FramingError('tab after a framing header value');
+    }
     headers.push(line.slice(0, colon), line.slice(start, end));
   }
   return headers;
+}
+
+function isFramingField(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === 'content-length' || lower === 'transfer-encoding';
 }
 
 function isOws(c: number): boolean {
@@ -322,6 +332,8 @@ function createChunkedTracker(): BodyTracker {
   let size = 0;
   let digits = 0;
   let remaining = 0;
+  // Enough of a trailer's name to recognise the framing fields (longer names are cut, and never match).
+  let trailerName = '';
   return {
     consume(buf, start) {
       let i = start;
@@ -401,10 +413,19 @@ function createChunkedTracker(): BodyTracker {
             if (c === CR) state = Chunk.FinalLf;
             else if (TCHAR[c] === 1) state = Chunk.TrailerName;
             else throw new FramingError('malformed trailer line');
+            trailerName = String.fromCharCode(c);
             break;
           case Chunk.TrailerName:
-            if (c === 0x3a) state = Chunk.TrailerValue; // ':'
-            else if (TCHAR[c] !== 1) throw new FramingError('malformed trailer name');
+            if (c === 0x3a) {
+              // ':'. Framing fields never travel as trailers (RFC 9110 §6.5.1); a parser that merges trailers into
+              // the head, or refuses them as llhttp does, would see another message than this one.
+              if (isFramingField(trailerName)) throw new FramingError('framing header in trailers');
+              state = Chunk.TrailerValue;
+            } else if (TCHAR[c] !== 1) {
+              throw new FramingError('malformed trailer name');
+            } else if (trailerName.length < 18) {
+              trailerName += String.fromCharCode(c);
+            }
             break;
           case Chunk.TrailerValue:
             if (c === CR) state = Chunk.TrailerLf;

@@ -21,8 +21,6 @@ interface ProxyView {
   end: 'clean' | 'incomplete' | 'refused' | 'upgrade';
   /** Per message: it carried Content-Length more than once (identical values, which the proxy tolerates). */
   repeatedLength: boolean[];
-  /** Per message: the connection closes after it (HTTP/1.0 without keep-alive, or Connection: close). */
-  closes: boolean[];
 }
 
 interface LlhttpView {
@@ -36,7 +34,7 @@ const MAX_HEAD_BYTES = 64 * 1024;
 
 /** Frames a byte stream the way the intercepting engine does (drainInput in intercept.ts): heads, then bodies. */
 function frameLikeProxy(bytes: Buffer): ProxyView {
-  const view: ProxyView = { messages: [], end: 'clean', repeatedLength: [], closes: [] };
+  const view: ProxyView = { messages: [], end: 'clean', repeatedLength: [] };
   let offset = 0;
   while (offset < bytes.length) {
     let start = offset;
@@ -69,8 +67,6 @@ function frameLikeProxy(bytes: Buffer): ProxyView {
     view.messages.push({ method: head.method, url: head.target, headers, body });
     const lengths = headers.filter((_, i) => i % 2 === 0 && headers[i] === 'content-length');
     view.repeatedLength.push(lengths.length > 1 || headers.some((v, i) => i % 2 === 1 && headers[i - 1] === 'content-length' && v.includes(',')));
-    const connection = headers.filter((_, i) => i % 2 === 1 && headers[i - 1] === 'connection').join(',').toLowerCase();
-    view.closes.push(connection.includes('close') || (head.version === 'HTTP/1.0' && !connection.includes('keep-alive')));
     if (head.upgrade) return { ...view, end: 'upgrade' };
   }
   return view;
@@ -148,13 +144,14 @@ function startLlhttpServer(): Promise<{ server: http.Server; frame(bytes: Buffer
 /**
  * Where llhttp may stop before the proxy does without either framing a byte differently: it knows only a fixed list
  * of methods, refuses a repeated Content-Length even when the values agree, and refuses any byte after a message
- * that closes the connection. The proxy relays these; every parser that reads them at all reads them the same way.
+ * that closes the connection (the message before, where both agreed, ended that connection). The proxy relays
+ * these; every parser that reads them at all reads them the same way.
  */
 function isFramingNeutralRefusal(error: string | undefined, proxy: ProxyView, index: number): boolean {
   const message = proxy.messages[index]!;
   if (error === 'HPE_INVALID_METHOD') return !http.METHODS.includes(message.method);
   if (error === 'HPE_UNEXPECTED_CONTENT_LENGTH' || error === 'HPE_INVALID_CONTENT_LENGTH') return proxy.repeatedLength[index]!;
-  if (error === 'HPE_CLOSED_CONNECTION') return index > 0 && proxy.closes[index - 1]!;
+  if (error === 'HPE_CLOSED_CONNECTION') return index > 0;
   return false;
 }
 
@@ -185,6 +182,9 @@ const CORPUS = [
   `${POST}Transfer-Encoding: chunked\r\n\r\n3;a=b;c\r\nabc\r\n0;d="x"\r\nT: 1\r\nU:2\r\n\r\n`,
   `${POST}Transfer-Encoding: chunked\r\n\r\n3 ;a\r\nabc\r\n0\r\n\r\n`,
   `${POST}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX: y\nGET /smuggled HTTP/1.1\r\n\r\n`,
+  `${POST}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 3\r\n\r\n`,
+  `${POST}Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n`,
+  `${POST}Content-Length: 3\t\r\n\r\nabc`,
   `${POST}Transfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n`,
   `${POST}Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc`,
   `${POST}Content-Length: 3, 3\r\n\r\nabc`,
@@ -204,16 +204,22 @@ const CORPUS = [
 /** Bytes that move a parser's idea of where things end; inserted or swapped in at random places. */
 const SNIPPETS = ['\t', ' ', '\n', '\r', '\r\n', '\x00', '\x0b', '\x0c', '\x7f', '\x80', '\xa0', ';', ',', '"', ':', '=', '\\', '0', 'f', '\r\n ', 'chunked', 'Transfer-Encoding: chunked\r\n', 'Content-Length: 3\r\n'];
 
-type Mutation = { kind: 'insert' | 'replace'; at: number; text: string } | { kind: 'delete'; at: number; length: number } | { kind: 'repeat-line'; at: number };
+/** Where parsers disagree most: beside a delimiter. `near` picks the n-th delimiter byte instead of any position. */
+const DELIMITERS = '\r\n: ;,=';
+
+type Mutation =
+  | { kind: 'insert' | 'replace'; at: number; text: string; near: boolean }
+  | { kind: 'delete'; at: number; length: number }
+  | { kind: 'repeat-line'; at: number };
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constantFrom('insert' as const, 'replace' as const), at: fc.nat(), text: fc.constantFrom(...SNIPPETS) }),
+  fc.record({ kind: fc.constantFrom('insert' as const, 'replace' as const), at: fc.nat(), text: fc.constantFrom(...SNIPPETS), near: fc.boolean() }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 3 }) }),
   fc.record({ kind: fc.constant('repeat-line' as const), at: fc.nat() }),
 );
 
 function applyMutation(text: string, m: Mutation): string {
-  const at = m.at % (text.length + 1);
+  const at = m.kind !== 'delete' && m.kind !== 'repeat-line' && m.near ? findDelimiter(text, m.at) : m.at % (text.length + 1);
   switch (m.kind) {
     case 'insert':
       return text.slice(0, at) + m.text + text.slice(at);
@@ -228,6 +234,12 @@ function applyMutation(text: string, m: Mutation): string {
       return text.slice(0, lineEnd + 2) + text.slice(lineStart, lineEnd + 2) + text.slice(lineEnd + 2);
     }
   }
+}
+
+function findDelimiter(text: string, n: number): number {
+  const positions: number[] = [];
+  for (let i = 0; i < text.length; i++) if (DELIMITERS.includes(text[i]!)) positions.push(i);
+  return positions.length === 0 ? 0 : positions[n % positions.length]!;
 }
 
 describe('the proxy frames no request that llhttp frames differently', () => {
