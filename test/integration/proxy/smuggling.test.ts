@@ -5,7 +5,10 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTlsThroughProxy, readUntil, REAL_KEY, startHarness, type Harness } from './harness.js';
 
-/** An upstream that never answers and keeps every byte it is sent: it shows what a lenient server would have read. */
+/**
+ * An upstream that keeps every byte it is sent (what a lenient server would have read) and answers nothing, except
+ * a request for a path in `responses`, which gets those raw bytes back: a hostile upstream.
+ */
 interface RecordingUpstream {
   port: number;
   server: tls.Server;
@@ -16,7 +19,7 @@ interface RecordingUpstream {
   close(): Promise<void>;
 }
 
-async function startRecordingUpstream(): Promise<RecordingUpstream> {
+async function startRecordingUpstream(responses: Record<string, string> = {}): Promise<RecordingUpstream> {
   // Its certificate is set once the harness has made the test CA the proxy trusts.
   const server = tls.createServer({ ALPNProtocols: ['http/1.1'] });
   const chunks: Buffer[] = [];
@@ -26,7 +29,11 @@ async function startRecordingUpstream(): Promise<RecordingUpstream> {
     socket.once('close', () => open.delete(socket));
   });
   server.on('secureConnection', (socket) => {
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const path = /^[A-Z]+ (\S+) /.exec(chunk.toString('latin1'))?.[1];
+      if (path !== undefined && responses[path] !== undefined) socket.write(responses[path]);
+    });
     socket.on('error', () => undefined);
   });
   server.on('tlsClientError', () => undefined);
@@ -54,7 +61,13 @@ describe('request smuggling through the intercepting proxy', () => {
   let upstream: RecordingUpstream;
 
   beforeAll(async () => {
-    upstream = await startRecordingUpstream();
+    upstream = await startRecordingUpstream({
+      '/bare-lf': 'HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n',
+      '/nul-header': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: a\x00\r\n\r\nok',
+      '/status-999': 'HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok',
+      '/trailer-bare-lf': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX: y\nZ\r\n\r\n',
+      '/well-formed': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    });
     h = await startHarness({ resolve: { 'api.openai.com:443': upstream.port } });
     upstream.server.setSecureContext({ cert: h.testCa.cert, key: h.testCa.key });
     h.secrets.set('openai:default', REAL_KEY);
@@ -155,5 +168,22 @@ describe('request smuggling through the intercepting proxy', () => {
     const { upstream: seen } = await attack(Buffer.concat([Buffer.from(upgrade), Buffer.alloc(4 * 1024 * 1024, 0x61)]));
     expect(seen).toMatch(/^GET \/v1\/realtime HTTP\/1\.1\r\n/);
     expect(seen.endsWith('\r\n\r\n')).toBe(true);
+  });
+
+  it('keeps the agent connection open after a well-formed response from the scripted upstream', async () => {
+    const socket = await open();
+    socket.write('GET /well-formed HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
+    const ok = (await readUntil(socket, (b) => b.toString('latin1').endsWith('\r\n\r\nok'))).toString('latin1');
+    expect(ok).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    expect(socket.destroyed || socket.readableEnded).toBe(false);
+    socket.destroy();
+  });
+
+  it.each(['/bare-lf', '/nul-header', '/status-999', '/trailer-bare-lf'])('hangs up on an upstream whose response to %s is malformed', async (path) => {
+    const agent = await open();
+    agent.write(`GET ${path} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`);
+    // The bytes already relayed arrive; then the proxy, unable to tell where this response ends, closes.
+    await readUntil(agent, () => false);
+    expect(agent.destroyed || agent.readableEnded).toBe(true);
   });
 });
