@@ -1,5 +1,7 @@
 // Just enough HTTP/1.1 (RFC 9112) for the intercepting proxy: parse request and response heads, and find where
 // each message body ends (length, chunked, close). Pure; it never holds body bytes, it only counts them.
+// It must be at least as strict as llhttp (Node's parser): any byte sequence two parsers could frame differently is
+// refused, because the agent is hostile and the upstream may read leniently what this file lets through.
 
 export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
 
@@ -26,22 +28,48 @@ export class FramingError extends Error {}
 const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
 const CLOSE_DELIMITED: BodyFraming = Object.freeze({ kind: 'close' });
 const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
-const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_HEADERS = 256;
+const SP = 0x20;
+const HTAB = 0x09;
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** tchar (RFC 9110 §5.6.2): the bytes of a method, a field name, a transfer coding, a chunk extension name. */
+const TCHAR = buildByteSet("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+/** Bytes llhttp refuses in the authority of an absolute-form target; refusing them keeps the two in step. */
+const NOT_IN_AUTHORITY = buildByteSet('"#<>\\^`{|}');
+
+function buildByteSet(chars: string): Uint8Array {
+  const set = new Uint8Array(256);
+  for (let i = 0; i < chars.length; i++) set[chars.charCodeAt(i)] = 1;
+  return set;
+}
+
+/** Field-value bytes (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. Every other control byte (NUL, CR, LF, DEL…) is refused. */
+function isFieldValueByte(c: number): boolean {
+  return c >= SP ? c !== 0x7f : c === HTAB;
+}
 
 /** Parses a request head (the bytes before CRLFCRLF, as latin1). Throws FramingError on anything ambiguous. */
 export function parseRequestHead(text: string): RequestHead {
   const lines = splitHeadLines(text);
   const requestLine = lines[0]!;
-  const sp1 = requestLine.indexOf(' ');
-  const sp2 = requestLine.lastIndexOf(' ');
-  if (sp1 <= 0 || sp2 === sp1) throw new FramingError('malformed request line');
+  // request-line = method SP request-target SP HTTP-version, one SP each and nothing else (RFC 9112 §3): a TAB or
+  // a bare LF in the target is how a lenient upstream is made to read a different request line than this one.
+  let sp1 = 0;
+  while (sp1 < requestLine.length && TCHAR[requestLine.charCodeAt(sp1)] === 1) sp1++;
+  if (sp1 === 0 || requestLine.charCodeAt(sp1) !== SP) throw new FramingError('malformed request line');
+  let sp2 = sp1 + 1;
+  for (let c = requestLine.charCodeAt(sp2); c > SP && c < 0x7f; c = requestLine.charCodeAt(++sp2));
+  if (sp2 === sp1 + 1 || requestLine.charCodeAt(sp2) !== SP) throw new FramingError('malformed request line');
   const method = requestLine.slice(0, sp1);
   const target = requestLine.slice(sp1 + 1, sp2);
   const version = requestLine.slice(sp2 + 1);
-  if (!TOKEN_RE.test(method) || target === '' || target.includes(' ') || !/^HTTP\/1\.[01]$/.test(version)) {
-    throw new FramingError('malformed request line');
-  }
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new FramingError('malformed request line');
+  if (!isRequestTarget(target)) throw new FramingError('malformed request target');
+  // CONNECT switches the connection to a tunnel in any parser that follows it; inside an intercepted tunnel there is
+  // nothing to connect to, and the bytes after it would be framed differently here and upstream.
+  if (method === 'CONNECT') throw new FramingError('CONNECT inside an intercepted tunnel');
   const headers = parseHeaderLines(lines);
   let contentLength: number | undefined;
   let transferEncoding: string | undefined;
@@ -68,30 +96,55 @@ export function parseRequestHead(text: string): RequestHead {
         if (name.toLowerCase() === 'content-length') contentLength = mergeContentLength(contentLength, headers[i + 1]!);
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') transferEncoding = transferEncoding === undefined ? headers[i + 1]! : `${transferEncoding},${headers[i + 1]!}`;
+        if (name.toLowerCase() === 'transfer-encoding') {
+          if (transferEncoding !== undefined) throw new FramingError('more than one Transfer-Encoding header');
+          transferEncoding = headers[i + 1]!;
+        }
         break;
     }
   }
   let framing: BodyFraming = NO_BODY;
   if (transferEncoding !== undefined) {
-    // RFC 9112 §6.1/§6.3: with both, or with a final coding other than chunked, the framing is ambiguous: refuse
-    // rather than risk the upstream reading the body differently (request smuggling).
+    // RFC 9112 §6.1/§6.3: with both, or with a coding a parser might read differently, the framing is ambiguous:
+    // refuse rather than risk the upstream reading the body differently (request smuggling). A request needs no
+    // coding but chunked, and HTTP/1.0 has no Transfer-Encoding at all.
     if (contentLength !== undefined) throw new FramingError('both Content-Length and Transfer-Encoding');
-    if (!isChunkedLast(transferEncoding)) throw new FramingError('Transfer-Encoding without final chunked');
+    if (version !== 'HTTP/1.1') throw new FramingError('Transfer-Encoding in an HTTP/1.0 request');
+    if (transferEncoding.length !== 7 || transferEncoding.toLowerCase() !== 'chunked') throw new FramingError('Transfer-Encoding other than chunked');
     framing = CHUNKED;
   } else if (contentLength !== undefined && contentLength > 0) {
     framing = { kind: 'length', length: contentLength };
   }
-  const upgrade = hasUpgradeHeader && /(^|,)\s*upgrade\s*(,|$)/.test(connection);
+  const upgrade = hasUpgradeHeader && /(^|,)[ \t]*upgrade[ \t]*(,|$)/.test(connection);
   return { method, target, version, headers, framing, upgrade, hasHost };
+}
+
+/**
+ * origin-form (`/…`), absolute-form (`scheme://authority…`) or exactly `*` (RFC 9112 §3.2); the caller has checked
+ * that every byte is VCHAR. Authority-form belongs to CONNECT, refused above.
+ */
+function isRequestTarget(target: string): boolean {
+  const first = target.charCodeAt(0);
+  if (first === 0x2f) return true; // '/'
+  if (target === '*') return true;
+  let i = 0;
+  // llhttp takes letters only in a scheme; anything it would refuse is refused here too.
+  while (i < target.length && ((target.charCodeAt(i) | 0x20) >= 0x61 && (target.charCodeAt(i) | 0x20) <= 0x7a)) i++;
+  if (i === 0 || !target.startsWith('://', i)) return false;
+  i += 3;
+  const authorityStart = i;
+  for (; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x2f || c === 0x3f) break; // '/' or '?'
+    if (NOT_IN_AUTHORITY[c] === 1) return false;
+  }
+  return i > authorityStart;
 }
 
 /** Parses a response head; the request method decides whether a body can follow (HEAD never has one). */
 export function parseResponseHead(text: string, requestMethod: string | undefined): ResponseHead {
   const lines = splitHeadLines(text);
-  const statusLine = lines[0]!;
-  if (!/^HTTP\/1\.[01] \d{3}( |$)/.test(statusLine)) throw new FramingError('malformed status line');
-  const status = Number(statusLine.slice(9, 12));
+  const status = parseStatusLine(lines[0]!);
   const headers = parseHeaderLines(lines);
   if ((status >= 100 && status < 200) || status === 204 || status === 304 || requestMethod === 'HEAD') return { status, framing: NO_BODY };
   let contentLength: number | undefined;
@@ -109,7 +162,27 @@ export function parseResponseHead(text: string, requestMethod: string | undefine
   return { status, framing: CLOSE_DELIMITED };
 }
 
+/** status-line = HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4), a code from 100 to 599. */
+function parseStatusLine(line: string): number {
+  if (!line.startsWith('HTTP/1.') || (line.charCodeAt(7) !== 0x30 && line.charCodeAt(7) !== 0x31) || line.charCodeAt(8) !== SP) {
+    throw new FramingError('malformed status line');
+  }
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const digit = line.charCodeAt(i) - 0x30;
+    if (!(digit >= 0 && digit <= 9)) throw new FramingError('malformed status line');
+    status = status * 10 + digit;
+  }
+  if (status < 100 || status > 599) throw new FramingError('status code out of range');
+  if (line.length > 12) {
+    if (line.charCodeAt(12) !== SP) throw new FramingError('malformed status line');
+    for (let i = 13; i < line.length; i++) if (!isFieldValueByte(line.charCodeAt(i))) throw new FramingError('malformed reason phrase');
+  }
+  return status;
+}
+
 function splitHeadLines(text: string): string[] {
+  // Lines end in CRLF only: a CR or LF left inside a line after this split is a control byte, refused below.
   const lines = text.split('\r\n');
   if (lines.length > MAX_HEADERS + 1) throw new FramingError('too many header lines');
   return lines;
@@ -119,32 +192,72 @@ function parseHeaderLines(lines: string[]): string[] {
   const headers: string[] = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
-    const colon = line.indexOf(':');
-    // No obs-fold, no bare LF, no space before the colon (RFC 9112 §5.1, §5.2).
-    if (colon <= 0 || line.includes('\n') || line.includes('\r')) throw new FramingError('malformed header line');
-    const name = line.slice(0, colon);
-    if (!TOKEN_RE.test(name)) throw new FramingError('malformed header name');
-    headers.push(name, line.slice(colon + 1).trim());
+    // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no obs-fold, no space before the colon.
+    let colon = 0;
+    while (colon < line.length && TCHAR[line.charCodeAt(colon)] === 1) colon++;
+    if (colon === 0 || line.charCodeAt(colon) !== 0x3a) throw new FramingError('malformed header line');
+    // OWS is SP and HTAB only: String.trim() would also eat other control and Unicode space bytes.
+    let start = colon + 1;
+    let end = line.length;
+    while (start < end && isOws(line.charCodeAt(start))) start++;
+    while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+    for (let j = start; j < end; j++) if (!isFieldValueByte(line.charCodeAt(j))) throw new FramingError('control byte in a header value');
+    // llhttp refuses an HTAB after a Content-Length or Transfer-Encoding value; so does this, or the two would frame
+    // the body differently.
+    if (end < line.length && (colon === 14 || colon === 17) && line.includes('\t', end) && isFramingField(line.slice(0, colon))) {
+      throw new FramingError('tab after a framing header value');
+    }
+    headers.push(line.slice(0, colon), line.slice(start, end));
   }
   return headers;
 }
 
+function isFramingField(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === 'content-length' || lower === 'transfer-encoding';
+}
+
+function isOws(c: number): boolean {
+  return c === SP || c === HTAB;
+}
+
 function mergeContentLength(current: number | undefined, value: string): number {
-  // A list of identical values is tolerated (RFC 9110 §8.6); anything else is refused.
+  // A list of identical values is tolerated (RFC 9110 §8.6); anything else is refused. Digits only, no sign, at most
+  // 15 of them (below 2^53, so the number is exact).
   let result = current;
-  for (const part of value.split(',')) {
-    const v = part.trim();
-    if (!/^\d{1,15}$/.test(v)) throw new FramingError('invalid Content-Length');
-    const n = Number(v);
+  let i = 0;
+  while (i <= value.length) {
+    while (i < value.length && isOws(value.charCodeAt(i))) i++;
+    let n = 0;
+    const start = i;
+    for (let c = value.charCodeAt(i); c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) n = n * 10 + (c - 0x30);
+    if (i === start || i - start > 15) throw new FramingError('invalid Content-Length');
+    while (i < value.length && isOws(value.charCodeAt(i))) i++;
+    if (i < value.length && value.charCodeAt(i) !== 0x2c) throw new FramingError('invalid Content-Length'); // ','
     if (result !== undefined && result !== n) throw new FramingError('conflicting Content-Length');
     result = n;
+    i++;
   }
   return result!;
 }
 
+/** For responses: whether the last of the codings (a comma list of tokens, RFC 9110 §5.6.1) is chunked. */
 function isChunkedLast(transferEncoding: string): boolean {
-  const codings = transferEncoding.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
-  return codings.length > 0 && codings[codings.length - 1] === 'chunked';
+  let last = '';
+  for (const part of transferEncoding.split(',')) {
+    let start = 0;
+    let end = part.length;
+    while (start < end && isOws(part.charCodeAt(start))) start++;
+    while (end > start && isOws(part.charCodeAt(end - 1))) end--;
+    if (start === end) continue; // empty list elements are allowed and ignored
+    for (let j = start; j < end; j++) {
+      // Parameters (`gzip;q=1`) cannot be part of chunked, so they only need to be printable.
+      if (!isFieldValueByte(part.charCodeAt(j))) throw new FramingError('malformed Transfer-Encoding');
+    }
+    last = part.slice(start, end);
+  }
+  if (last === '') throw new FramingError('empty Transfer-Encoding');
+  return last.length === 7 && last.toLowerCase() === 'chunked';
 }
 
 /**
@@ -185,25 +298,42 @@ function createLengthTracker(length: number): BodyTracker {
 
 const enum Chunk {
   Size,
-  Extension,
+  ExtNameStart,
+  ExtName,
+  ExtValueStart,
+  ExtToken,
+  ExtQuoted,
+  ExtQuotedPair,
+  ExtQuotedEnd,
   SizeLf,
   Data,
   DataCr,
   DataLf,
   TrailerStart,
-  TrailerLine,
+  TrailerName,
+  TrailerValue,
   TrailerLf,
   FinalLf,
   Done,
 }
 
-const MAX_CHUNK_SIZE_DIGITS = 16;
+/** 13 hex digits are 2^52: every size stays an exact number, and no upstream needs a larger chunk. */
+const MAX_CHUNK_SIZE_DIGITS = 13;
 
+/**
+ * chunked-body (RFC 9112 §7.1), CRLF only:
+ *   chunk-size [ chunk-ext ] CRLF chunk-data CRLF … "0" [ chunk-ext ] CRLF *( field-line CRLF ) CRLF
+ *   chunk-ext = *( ";" token [ "=" ( token / quoted-string ) ] )
+ * The grammar allows BWS around ";" and "="; llhttp refuses it, and so does this, so no byte sequence is framed here
+ * that an upstream built on llhttp would frame otherwise.
+ */
 function createChunkedTracker(): BodyTracker {
   let state = Chunk.Size;
   let size = 0;
   let digits = 0;
   let remaining = 0;
+  // Enough of a trailer's name to recognise the framing fields (longer names are cut, and never match).
+  let trailerName = '';
   return {
     consume(buf, start) {
       let i = start;
@@ -222,21 +352,45 @@ function createChunkedTracker(): BodyTracker {
             if (hex >= 0) {
               if (++digits > MAX_CHUNK_SIZE_DIGITS) throw new FramingError('chunk size too large');
               size = size * 16 + hex;
-            } else if (digits > 0 && (c === 0x3b || c === 0x20 || c === 0x09)) {
-              state = Chunk.Extension; // chunk extensions are ignored (RFC 9112 §7.1.1)
-            } else if (digits > 0 && c === 0x0d) {
+            } else if (digits > 0 && c === 0x3b) {
+              state = Chunk.ExtNameStart; // ';'
+            } else if (digits > 0 && c === CR) {
               state = Chunk.SizeLf;
             } else {
               throw new FramingError('malformed chunk size');
             }
             break;
           }
-          case Chunk.Extension:
-            if (c === 0x0d) state = Chunk.SizeLf;
-            else if (c === 0x0a) throw new FramingError('bare LF in chunk extension');
+          case Chunk.ExtNameStart:
+            if (TCHAR[c] !== 1) throw new FramingError('malformed chunk extension');
+            state = Chunk.ExtName;
+            break;
+          case Chunk.ExtName:
+          case Chunk.ExtToken:
+            if (TCHAR[c] === 1) break;
+            if (c === 0x3d && state === Chunk.ExtName) state = Chunk.ExtValueStart; // '='
+            else state = endChunkExtensionPart(c);
+            break;
+          case Chunk.ExtValueStart:
+            if (c === 0x22) state = Chunk.ExtQuoted; // '"'
+            else if (TCHAR[c] === 1) state = Chunk.ExtToken;
+            else throw new FramingError('malformed chunk extension');
+            break;
+          case Chunk.ExtQuoted:
+            // qdtext = HTAB / SP / VCHAR except '"' and '\' / obs-text
+            if (c === 0x22) state = Chunk.ExtQuotedEnd;
+            else if (c === 0x5c) state = Chunk.ExtQuotedPair;
+            else if (!isFieldValueByte(c)) throw new FramingError('control byte in a chunk extension');
+            break;
+          case Chunk.ExtQuotedPair:
+            if (!isFieldValueByte(c)) throw new FramingError('control byte in a chunk extension');
+            state = Chunk.ExtQuoted;
+            break;
+          case Chunk.ExtQuotedEnd:
+            state = endChunkExtensionPart(c);
             break;
           case Chunk.SizeLf:
-            if (c !== 0x0a) throw new FramingError('malformed chunk size line');
+            if (c !== LF) throw new FramingError('malformed chunk size line');
             if (size === 0) {
               state = Chunk.TrailerStart;
             } else {
@@ -247,26 +401,42 @@ function createChunkedTracker(): BodyTracker {
             digits = 0;
             break;
           case Chunk.DataCr:
-            if (c !== 0x0d) throw new FramingError('chunk data longer than its size');
+            if (c !== CR) throw new FramingError('chunk data longer than its size');
             state = Chunk.DataLf;
             break;
           case Chunk.DataLf:
-            if (c !== 0x0a) throw new FramingError('malformed chunk end');
+            if (c !== LF) throw new FramingError('malformed chunk end');
             state = Chunk.Size;
             break;
           case Chunk.TrailerStart:
-            state = c === 0x0d ? Chunk.FinalLf : Chunk.TrailerLine;
-            if (c === 0x0a) throw new FramingError('bare LF in trailer');
+            // A trailer is a field line like any header: a name first (no obs-fold, no bare LF), or the final CRLF.
+            if (c === CR) state = Chunk.FinalLf;
+            else if (TCHAR[c] === 1) state = Chunk.TrailerName;
+            else throw new FramingError('malformed trailer line');
+            trailerName = String.fromCharCode(c);
             break;
-          case Chunk.TrailerLine:
-            if (c === 0x0d) state = Chunk.TrailerLf;
+          case Chunk.TrailerName:
+            if (c === 0x3a) {
+              // ':'. Framing fields never travel as trailers (RFC 9110 §6.5.1); a parser that merges trailers into
+              // the head, or refuses them as llhttp does, would see another message than this one.
+              if (isFramingField(trailerName)) throw new FramingError('framing header in trailers');
+              state = Chunk.TrailerValue;
+            } else if (TCHAR[c] !== 1) {
+              throw new FramingError('malformed trailer name');
+            } else if (trailerName.length < 18) {
+              trailerName += String.fromCharCode(c);
+            }
+            break;
+          case Chunk.TrailerValue:
+            if (c === CR) state = Chunk.TrailerLf;
+            else if (!isFieldValueByte(c)) throw new FramingError('control byte in a trailer');
             break;
           case Chunk.TrailerLf:
-            if (c !== 0x0a) throw new FramingError('malformed trailer line');
+            if (c !== LF) throw new FramingError('malformed trailer line');
             state = Chunk.TrailerStart;
             break;
           case Chunk.FinalLf:
-            if (c !== 0x0a) throw new FramingError('malformed chunked body end');
+            if (c !== LF) throw new FramingError('malformed chunked body end');
             state = Chunk.Done;
             break;
         }
@@ -277,6 +447,13 @@ function createChunkedTracker(): BodyTracker {
       return state === Chunk.Done;
     },
   };
+}
+
+/** After an extension name or value: another extension, or the end of the size line. */
+function endChunkExtensionPart(c: number): Chunk {
+  if (c === 0x3b) return Chunk.ExtNameStart; // ';'
+  if (c === CR) return Chunk.SizeLf;
+  throw new FramingError('malformed chunk extension');
 }
 
 function hexValue(c: number): number {

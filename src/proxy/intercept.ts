@@ -45,6 +45,8 @@ interface Exchange {
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 64 * 1024;
+/** Bytes the agent may send ahead while nothing can be relayed (a credential pending, an upgrade unanswered). */
+const MAX_BUFFERED_INPUT_BYTES = 1024 * 1024;
 /** An agent's idle keep-alive connection is closed after this long (both sides), like a server would. */
 const CLIENT_IDLE_MS = 65_000;
 
@@ -176,10 +178,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       let start = 0;
       while (start + 1 < input.length && input[start] === 0x0d && input[start + 1] === 0x0a) start += 2;
       const end = input.indexOf(CRLF2, start);
-      if (end === -1) {
-        if (input.length > MAX_HEAD_BYTES) rejectAndClose(431, errors.invalidInput('The request head is too large.'));
+      // The limit holds however the bytes arrive: a whole oversized head in one read is as large as one in pieces.
+      if (end === -1 ? input.length > MAX_HEAD_BYTES : end - start > MAX_HEAD_BYTES) {
+        rejectAndClose(431, errors.invalidInput('The request head is too large.'));
         return;
       }
+      if (end === -1) return;
       const text = input.toString('latin1', start, end);
       input = end + 4 === input.length ? undefined : input.subarray(end + 4);
       handleRequestHead(text);
@@ -380,6 +384,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
 
   client.on('data', (chunk: Buffer) => {
     input = input === undefined ? chunk : Buffer.concat([input, chunk]);
+    // Waiting for a credential the client is paused; holding bytes after an upgrade request it is not, so an agent
+    // could grow this buffer without end. Past the limit the connection is refused.
+    if (input.length > MAX_BUFFERED_INPUT_BYTES) {
+      rejectAndClose(400, errors.invalidInput('Too much data arrived before the proxy could relay it.'));
+      return;
+    }
     processInput();
   });
   client.on('error', closeAll);
