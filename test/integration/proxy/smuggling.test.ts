@@ -97,7 +97,7 @@ describe('request smuggling through the intercepting proxy', () => {
   const expectProxy400 = (answer: string): void => {
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer).toMatch(/x-authsome-error: 1/i);
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error).toBe('INVALID_INPUT');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('invalid_input');
     expect(answer).not.toContain(REAL_KEY);
   };
 
