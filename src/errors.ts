@@ -128,6 +128,9 @@ export const errors = {
       `Already logged in to ${provider} (${connection}); the key that was given was not stored.`,
       `To replace the stored key, add --force: ${command} --force`,
     ),
+  /** The provider has no connection at all: the person is simply not logged in yet. */
+  noConnection: (provider: string) =>
+    new AppError('CONNECTION_NOT_FOUND', `No connection for ${provider}.`, `Run 'authsome login ${provider}' first.`),
   connectionNotFound: (provider: string, connection: string) =>
     new AppError(
       'CONNECTION_NOT_FOUND',

@@ -125,7 +125,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
 
   function requireRecord(provider: string, connection: string): ConnectionRecord {
     const record = vault.get<ConnectionRecord>(buildConnectionId(provider, connection));
-    if (!record) throw errors.connectionNotFound(provider, connection);
+    if (!record) throw loadRecords(provider).length === 0 ? errors.noConnection(provider) : errors.connectionNotFound(provider, connection);
     return record;
   }
 

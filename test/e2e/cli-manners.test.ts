@@ -60,3 +60,29 @@ describe('CLI manners', () => {
     expect(r.stderr).not.toContain(OPENAI_KEY);
   });
 });
+
+describe('the default connection is visible', () => {
+  let t: TempHome;
+  const cli = (args: string[], input?: string) => runCli(t.home, args, { input });
+  beforeAll(() => {
+    t = makeTempHome();
+  });
+  afterAll(async () => t.cleanup());
+
+  it('list marks it, login without --connection says which it is, and "not logged in" says so plainly', async () => {
+    const none = await cli(['get', 'anthropic']);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain("Error: No connection for anthropic.\nHint: Run 'authsome login anthropic' first.\n");
+
+    expect((await cli(['login', 'openai', '--connection', 'team', '--stdin'], `${OPENAI_KEY}\n`)).code).toBe(0);
+    expect((await cli(['login', 'openai', '--connection', 'personal', '--stdin'], `${OPENAI_KEY}\n`)).code).toBe(0);
+    const list = await cli(['list', '--connected']);
+    expect(list.stdout).toMatch(/^Provider\s+Source\s+Auth\s+Connection\s+Default\s+Status\s+Expires$/m);
+    expect(list.stdout).toMatch(/^openai\s+bundled\s+api_key\s+team\s+yes\s+connected\s+-$/m);
+    expect(list.stdout).toMatch(/^openai\s+bundled\s+api_key\s+personal\s+no\s+connected\s+-$/m);
+
+    const again = await cli(['login', 'openai'], '');
+    expect(again).toMatchObject({ code: 0, stdout: 'Already logged in to openai (team). Use --force to overwrite.\n' });
+    expect(again.stderr).toBe("'team' is the default connection of openai. To add another connection: authsome login openai --connection <name>\n");
+  });
+});

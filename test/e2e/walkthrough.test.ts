@@ -98,7 +98,7 @@ describe('SPEC §1 walkthrough (terminal)', () => {
     const r = await cli(['remove', 'openai']);
     expect(r).toMatchObject({ code: 0, stdout: 'Removed provider openai.\n' });
     const list = await cli(['list']);
-    expect(list.stdout).toMatch(/^openai\s+bundled\s+api_key\s+-\s+not_connected\s+-$/m);
+    expect(list.stdout).toMatch(/^openai\s+bundled\s+api_key\s+-\s+-\s+not_connected\s+-$/m);
   });
 
   it('inspect > providers/openai.json round-trips and list shows source custom', async () => {
@@ -120,7 +120,7 @@ describe('SPEC §1 walkthrough (terminal)', () => {
     const r = await cli(['list']);
     expect(r.stdout.split('\n')[0]).toMatch(/^Providers: 61 total, 1 connected$/);
     const connected = await cli(['list', '--connected']);
-    expect(connected.stdout).toMatch(/^anthropic\s+bundled\s+api_key\s+default\s+connected/m);
+    expect(connected.stdout).toMatch(/^anthropic\s+bundled\s+api_key\s+default\s+yes\s+connected/m);
     expect(connected.stdout).not.toMatch(/^openai/m);
   });
 });

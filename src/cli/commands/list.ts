@@ -36,13 +36,14 @@ export default defineCommand({
     out.result({ total: providers.length, connected: connectedCount, providers: shown, warnings }, () => {
       const statusColor = (s: string) =>
         s === 'connected' ? out.paint('green', s) : s === 'not_connected' ? out.paint('dim', s) : out.paint('yellow', escapeCell(s));
-      const rows = [['Provider', 'Source', 'Auth', 'Connection', 'Status', 'Expires'].map((h) => out.paint('bold', h))];
+      // The Default column says which connection a command without --connection uses.
+      const rows = [['Provider', 'Source', 'Auth', 'Connection', 'Default', 'Status', 'Expires'].map((h) => out.paint('bold', h))];
       for (const p of shown) {
         // Names and types come from provider files and the vault: escaped before paint() adds our own colours.
         const provider = [escapeCell(p.name), escapeCell(p.source), escapeCell(p.auth_type)];
-        if (p.connections.length === 0) rows.push([...provider, '-', statusColor('not_connected'), '-']);
+        if (p.connections.length === 0) rows.push([...provider, '-', '-', statusColor('not_connected'), '-']);
         for (const c of p.connections) {
-          rows.push([...provider, escapeCell(c.connection), statusColor(c.status), escapeCell(c.expires_at ?? '-')]);
+          rows.push([...provider, escapeCell(c.connection), c.is_default ? 'yes' : 'no', statusColor(c.status), escapeCell(c.expires_at ?? '-')]);
         }
       }
       return `${header}\n${buildTable(rows, (s) => stripAnsi(s).length)}`;

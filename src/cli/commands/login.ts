@@ -75,6 +75,11 @@ export default defineCommand({
     const refuseExisting = (keyGiven: boolean): void => {
       if (keyGiven) throw errors.connectionExists(info.provider, info.connection, command);
       out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
+      // Without --connection the default connection is meant, which need not be called 'default': say which it is.
+      if (!args.connection) {
+        const which = info.connection === 'default' ? '' : `'${info.connection}' is the default connection of ${info.provider}. `;
+        out.info(`${which}To add another connection: authsome login ${info.provider} --connection <name>`);
+      }
     };
     if (info.exists && !args.force) {
       refuseExisting(source === 'stdin' && (await readStdinLine()).trim() !== '');

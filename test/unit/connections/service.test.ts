@@ -247,7 +247,8 @@ describe('logout and defaults', () => {
     expect(err.message).toBe("Connection 'nope' not found for provider 'openai'.");
     const none = await rejected(service.logout('anthropic'));
     expect(none.code).toBe('CONNECTION_NOT_FOUND');
-    expect(none.message).toBe("Connection 'default' not found for provider 'anthropic'.");
+    expect(none.message).toBe('No connection for anthropic.');
+    expect(none.hint).toBe("Run 'authsome login anthropic' first.");
     expect(vault.get('connection:openai:default')).toBeDefined();
   });
 
