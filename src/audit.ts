@@ -36,6 +36,8 @@ export interface AuditFields {
   status?: number;
   ms?: number;
   reason?: string;
+  /** The program a run started: its file name only (`python3`), never a path or an argument (see runs/). */
+  program?: string;
 }
 
 export interface AuditEntry extends AuditFields {
@@ -63,7 +65,7 @@ export interface AuditLogOptions {
 export const DEFAULT_AUDIT_MAX_BYTES = 10 * 1024 * 1024;
 const READ_BLOCK_BYTES = 64 * 1024;
 
-const SAFE_KEYS: (keyof AuditFields)[] = ['provider', 'connection', 'run', 'method', 'host', 'path', 'status', 'ms', 'reason'];
+const SAFE_KEYS: (keyof AuditFields)[] = ['provider', 'connection', 'run', 'program', 'method', 'host', 'path', 'status', 'ms', 'reason'];
 
 export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {}, now = new Date()): AuditEntry {
   const entry: AuditEntry = { ts: now.toISOString(), event };

@@ -21,7 +21,7 @@ import { createVault, type Vault, type VaultOptions } from './vault/vault.js';
 import { createCaProvider } from './proxy/ca-provider.js';
 import { createCredentialSource } from './proxy/credential-source.js';
 import { createProxyServer, parseResolveMap } from './proxy/proxy-server.js';
-import { createRunService } from './proxy/run-service.js';
+import { createRunService } from './runs/run-service.js';
 import { createRunSessionRegistry } from './proxy/run-sessions.js';
 
 export interface RuntimeOptions {
@@ -91,7 +91,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
     const sessions = createRunSessionRegistry({
       onEnd: (session, reason) => {
-        if (reason === 'pid_gone') audit.record('run_end', { run: session.id, reason: 'its process is gone' });
+        if (reason === 'pid_gone') audit.record('run_end', { run: session.id, program: session.program, reason: 'its process is gone' });
       },
     });
     cleanups.push(() => sessions.close());
@@ -113,6 +113,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       sessions,
       ca,
       audit,
+      connections,
+      registry,
       proxyPort: () => proxy.port,
       caBundlePath: paths.caBundle,
       preloadPath: packagePaths.preload,

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import type { ApiClient } from '../client/api-client.js';
-import { buildAltName, buildCertificate } from '../proxy/certificates.js';
+import { buildAltName, buildCertificate } from '../tls/certificates.js';
 
 export interface ProxyCheck {
   name: string;
@@ -25,7 +25,7 @@ interface RunSessionReply {
 const TIMEOUT_MS = 5_000;
 
 export async function checkProxyRoundTrip(api: ApiClient): Promise<ProxyCheck[]> {
-  const session = await api.call<RunSessionReply>('POST', '/run-sessions', { pid: process.pid });
+  const session = await api.call<RunSessionReply>('POST', '/run-sessions', { pid: process.pid, self_test: true });
   const proxy = new URL(session.proxy_url);
   const proxyPort = Number(proxy.port);
   const auth = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { ensurePrivateDir, writeFileAtomic } from '../atomic-file.js';
 import { errors } from '../errors.js';
-import { buildAltName, buildCertificate, buildKeyIdentifier, type NameSpec } from './certificates.js';
+import { buildAltName, buildCertificate, buildKeyIdentifier, type NameSpec } from '../tls/certificates.js';
 
 export interface CaKeyStore {
   load(): Promise<string | undefined>;

@@ -11,6 +11,8 @@ export interface RunSession {
   scope: ScopeEntry[];
   routes: RouteTable;
   createdAt: number;
+  /** The program's name for the audit log (never its arguments). */
+  program?: string;
 }
 
 export type RunSessionEndReason = 'ended' | 'pid_gone';
@@ -22,7 +24,7 @@ export interface RunSessionRegistryOptions {
 }
 
 export interface RunSessionRegistry {
-  create(input: { pid?: number; scope: ScopeEntry[] }): RunSession;
+  create(input: { pid?: number; scope: ScopeEntry[]; program?: string }): RunSession;
   get(id: string): RunSession | undefined;
   end(id: string): boolean;
   /** The session whose token is in `Proxy-Authorization: Basic base64(authsome:<token>)`, if any. */
@@ -72,7 +74,7 @@ export function createRunSessionRegistry(opts: RunSessionRegistryOptions = {}): 
   }
 
   return {
-    create({ pid, scope }) {
+    create({ pid, scope, program }) {
       const token = randomBytes(32).toString('base64url');
       const session: RunSession = {
         id: randomBytes(8).toString('hex'),
@@ -81,6 +83,7 @@ export function createRunSessionRegistry(opts: RunSessionRegistryOptions = {}): 
         scope,
         routes: buildRouteTable(scope),
         createdAt: Date.now(),
+        ...(program !== undefined ? { program } : {}),
       };
       const record = { session, digest: digestToken(token) };
       byId.set(session.id, record);

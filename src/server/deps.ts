@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit.js';
 import type { ConnectionService } from '../connections/service.js';
 import type { HomePaths } from '../paths.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { RunService } from '../proxy/run-service.js';
+import type { RunService } from '../runs/run-service.js';
 import type { Vault } from '../vault/vault.js';
 
 export interface ServerInfo {

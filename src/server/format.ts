@@ -1,5 +1,6 @@
 // How values look on a page: masked secrets, dates a person reads, and a key_pattern the browser's `pattern`
 // attribute accepts. Pure functions; templates call them through the render data.
+import { SELF_TEST_PROGRAM } from '../runs/run-service.js';
 
 /** `sk-…a1b2`: enough to tell two keys apart, never enough to use one. Short values show nothing. */
 export function maskSecret(value: string | undefined): string {
@@ -131,8 +132,11 @@ const EVENTS: Record<string, [string, Tone]> = {
   refresh_failed: ['Refresh failed', 'error'],
 };
 
-/** How an audit event reads in the activity list: a label and a colour. */
-export function describeEvent(event: string): { label: string; tone: Tone } {
+/** How an audit event reads in the activity list: a label and a colour; doctor's self-test is not an agent's run. */
+export function describeEvent(event: string, program?: string): { label: string; tone: Tone } {
+  if (program === SELF_TEST_PROGRAM && (event === 'run_start' || event === 'run_end')) {
+    return { label: event === 'run_start' ? 'Self-test' : 'Self-test ended', tone: 'muted' };
+  }
   const [label, tone] = EVENTS[event] ?? [event, 'muted'];
   return { label, tone };
 }

@@ -1,13 +1,14 @@
 // `authsome run -- <cmd>`: runs an agent with the proxy in its environment and placeholders instead of
 // secrets (SPEC §7). The child inherits the terminal; its exit code (128+signal when killed) is ours.
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { constants } from 'node:os';
 import { defineCommand } from 'citty';
 import type { ApiClient } from '../../client/api-client.js';
 import { sendJson } from '../../client/http.js';
 import { errors } from '../../errors.js';
 import { findSecretVariables } from '../../connections/secret-digests.js';
-import { buildRunEnv, WITHHELD_VARS } from '../../proxy/run-env.js';
+import { buildRunEnv, WITHHELD_VARS } from '../run-env.js';
 import { getOutput } from '../output.js';
 import { parseRunArgs, type RunArgs } from '../run-args.js';
 import { connect } from './_shared.js';
@@ -55,6 +56,8 @@ export default defineCommand({
       pid: process.pid,
       only: args.only,
       connections: args.connections,
+      // The activity page names the run by its program: the file name only, never a path or an argument.
+      program: basename(args.command[0]!),
     });
     for (const name of session.skipped) out.warn(`${name} has no connection: its requests get no credential. Run 'authsome login ${name}'.`);
     if (session.scope.length === 0) out.warn("No connections in scope: requests go through unchanged. Run 'authsome login <provider>' first.");

@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { errors } from '../../errors.js';
-import { buildRunScope } from '../../proxy/run-scope.js';
 import type { ServerDeps } from '../deps.js';
 import { readJsonBody } from './body.js';
 
@@ -12,30 +11,25 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
 
   api.post('/', async (c) => {
     const body = await readJsonBody(c);
-    const only = readStringList(body.only, 'only');
-    const connections = readStringMap(body.connections, 'connections');
-    const pid = typeof body.pid === 'number' && Number.isInteger(body.pid) && body.pid > 0 ? body.pid : undefined;
-    const { rows } = await deps.connections.list();
-    const { entries } = await deps.registry.list();
-    const byName = new Map(entries.map((e) => [e.definition.name, e]));
-    const providers = rows.map((row) => ({
-      entry: byName.get(row.name)!,
-      connections: row.connections.filter((c) => c.status === 'connected').map((c) => c.connection),
-    }));
-    const { scope, skipped, placeholders } = buildRunScope(providers, { only, connections });
-    const run = await deps.runs.start({ pid, scope });
+    const run = await deps.runs.start({
+      pid: typeof body.pid === 'number' && Number.isInteger(body.pid) && body.pid > 0 ? body.pid : undefined,
+      only: readStringList(body.only, 'only'),
+      connections: readStringMap(body.connections, 'connections'),
+      program: typeof body.program === 'string' && body.program !== '' ? body.program : undefined,
+      selfTest: body.self_test === true,
+    });
     // The CLI drops inherited variables holding a stored secret; it gets digests under a salt used once, never values.
     const salt = randomBytes(16).toString('base64url');
     return c.json({
-      secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },
       id: run.id,
       proxy_url: run.proxyUrl,
       ca_cert_path: run.caCertPath,
       ca_bundle_path: run.caBundlePath,
       preload_path: run.preloadPath,
-      placeholders,
-      scope: scope.map((e) => ({ provider: e.provider, connection: e.connection })),
-      skipped,
+      placeholders: run.placeholders,
+      scope: run.scope.map((e) => ({ provider: e.provider, connection: e.connection })),
+      skipped: run.skipped,
+      secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },
     });
   });
 

@@ -196,9 +196,20 @@ describe('authsome run with real clients', () => {
     const inject = entries.filter((e) => e.event === 'inject').at(-1)!;
     expect(inject).toMatchObject({ provider: 'openai', connection: 'default', method: 'GET', host: 'api.openai.com', path: '/v1/models', status: 200 });
     expect(typeof inject.ms).toBe('number');
-    expect(entries.some((e) => e.event === 'run_start')).toBe(true);
-    expect(entries.some((e) => e.event === 'run_end')).toBe(true);
+    const start = entries.filter((e) => e.event === 'run_start').at(-1)!;
+    expect(start).toMatchObject({ program: 'curl', reason: 'openai(default)' });
+    expect(entries.filter((e) => e.event === 'run_end').at(-1)).toMatchObject({ run: start.run, program: 'curl', reason: 'exit code 0' });
     expect(audit).not.toContain('secret_query');
+  });
+
+  it('names a run by its program file name only, never its path or arguments; doctor\'s round trip is a self-test', async () => {
+    await cli(['run', '--', '/bin/sh', '-c', 'exit 0', 'arg-that-could-be-secret']);
+    await cli(['doctor']);
+    const entries = readFileSync(join(t.home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const starts = entries.filter((e) => e.event === 'run_start').slice(-2);
+    expect(starts[0]).toMatchObject({ program: 'sh' });
+    expect(starts[1]).toMatchObject({ program: 'authsome doctor', reason: expect.stringMatching(/^self-test: /) });
+    expect(JSON.stringify(entries)).not.toMatch(/arg-that-could-be-secret|\/bin\/sh|exit 0/);
   });
 
   it('the key is nowhere under the home (logs, audit, CA files), in any form', async () => {

@@ -8,7 +8,7 @@ import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { errors } from '../../../src/errors.js';
-import { PLACEHOLDER } from '../../../src/proxy/run-env.js';
+import { PLACEHOLDER } from '../../../src/cli/run-env.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 import { buildPatternBytes, startUpstream, type Upstream } from '../../helpers/upstream.js';
 import {

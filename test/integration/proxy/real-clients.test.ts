@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRunEnv, PLACEHOLDER } from '../../../src/proxy/run-env.js';
+import { buildRunEnv, PLACEHOLDER } from '../../../src/cli/run-env.js';
 import type { RunSession } from '../../../src/proxy/run-sessions.js';
 import { SSE_WORDS } from '../../helpers/upstream.js';
 import { buildDefinition, REAL_KEY, startHarness, type Harness } from './harness.js';

@@ -1,7 +1,7 @@
 // buildRunEnv (SPEC §7 "Child environment"): a new object with proxy, CA, preload and placeholder variables.
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildRunEnv, PLACEHOLDER } from '../../../src/proxy/run-env.js';
+import { buildRunEnv, PLACEHOLDER } from '../../../src/cli/run-env.js';
 
 const base = {
   proxyUrl: 'http://authsome:tok@127.0.0.1:4321',

@@ -1,0 +1,111 @@
+// Runs as the server offers them to `authsome run` (and to doctor's self-test): the scope of a run built from the
+// connections and the registry, a proxy session for it, the CA made ready for interception, and the audit trail
+// (run_start / run_end, naming the program, never its arguments). The proxy URL carries the session's secret: it is
+// returned to the command that asked for it and is never logged.
+import type { AuditLog } from '../audit.js';
+import type { ConnectionService } from '../connections/service.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { ScopeEntry } from '../providers/routes.js';
+import type { CaProvider } from '../proxy/ca-provider.js';
+import type { RunSessionRegistry } from '../proxy/run-sessions.js';
+import { buildRunScope } from './run-scope.js';
+
+export interface StartRunInput {
+  pid?: number;
+  /** `--only`: these providers and no others. */
+  only?: string[];
+  /** `--connection p=name`: this connection of p instead of its default. */
+  connections?: Record<string, string>;
+  /** The program's name as the person would say it (`python3`), for the activity log; never its arguments. */
+  program?: string;
+  /** doctor's own round trip: audited apart from the agents' runs. */
+  selfTest?: boolean;
+}
+
+export interface StartedRun {
+  id: string;
+  /** SECRET: contains the per-run proxy password. */
+  proxyUrl: string;
+  caCertPath: string;
+  caBundlePath: string;
+  preloadPath: string;
+  scope: ScopeEntry[];
+  /** Providers named in `only` that have no connection (they get nothing). */
+  skipped: string[];
+  /** Env var names of the providers in scope, for the placeholders. */
+  placeholders: string[];
+}
+
+export interface RunService {
+  start(input: StartRunInput): Promise<StartedRun>;
+  end(id: string, exitCode?: number): boolean;
+  /** Whether the session still serves (`run` checks, so that it can say when the ground moved). */
+  isLive(id: string): boolean;
+}
+
+/** The name the activity log shows for doctor's self-test. */
+export const SELF_TEST_PROGRAM = 'authsome doctor';
+
+/**
+ * What the audit log may say of a program: its file name, cut at the first white space and at 64 characters. An
+ * argument or a directory can hold a secret (`curl -H 'Authorization: …'`, a token in a path).
+ */
+export function buildProgramName(raw: string | undefined): string | undefined {
+  const name = raw?.split('/').pop()?.split(/\s/)[0]?.slice(0, 64);
+  return name ? name : undefined;
+}
+
+export function createRunService(deps: {
+  sessions: RunSessionRegistry;
+  ca: CaProvider;
+  audit: AuditLog;
+  connections: ConnectionService;
+  registry: ProviderRegistry;
+  proxyPort: () => number;
+  caBundlePath: string;
+  preloadPath: string;
+}): RunService {
+  async function buildScope(input: StartRunInput) {
+    const { rows } = await deps.connections.list();
+    const { entries } = await deps.registry.list();
+    const byName = new Map(entries.map((e) => [e.definition.name, e]));
+    const providers = rows.map((row) => ({
+      entry: byName.get(row.name)!,
+      connections: row.connections.filter((c) => c.status === 'connected').map((c) => c.connection),
+    }));
+    return buildRunScope(providers, { only: input.only, connections: input.connections });
+  }
+
+  return {
+    async start(input) {
+      const { scope, skipped, placeholders } = await buildScope(input);
+      const ca = await deps.ca.ensure();
+      const program = input.selfTest ? SELF_TEST_PROGRAM : buildProgramName(input.program);
+      const session = deps.sessions.create({ pid: input.pid, scope, program });
+      const inScope = scope.length === 0 ? 'no connections in scope' : scope.map((e) => `${e.provider}(${e.connection})`).join(', ');
+      deps.audit.record('run_start', { run: session.id, program, reason: input.selfTest ? `self-test: ${inScope}` : inScope });
+      return {
+        id: session.id,
+        proxyUrl: `http://authsome:${session.token}@127.0.0.1:${deps.proxyPort()}`,
+        caCertPath: ca.certPath,
+        caBundlePath: deps.caBundlePath,
+        preloadPath: deps.preloadPath,
+        scope,
+        skipped,
+        placeholders,
+      };
+    },
+    isLive(id) {
+      return deps.sessions.get(id) !== undefined;
+    },
+    end(id, exitCode) {
+      const session = deps.sessions.get(id);
+      if (!session) return false;
+      const { program } = session;
+      // Sessions whose pid vanished are audited by the registry's onEnd hook instead (see runtime.ts).
+      deps.audit.record('run_end', { run: id, program, ...(exitCode !== undefined ? { reason: `exit code ${exitCode}` } : {}) });
+      deps.sessions.end(id);
+      return true;
+    },
+  };
+}
