@@ -14,7 +14,7 @@ import { createProviderRegistry, type ProviderRegistry } from './providers/regis
 import { createApp } from './server/app.js';
 import type { ServerDeps, ServerInfo } from './server/deps.js';
 import type { WebOptions } from './server/web-state.js';
-import { buildAllowedHosts } from './server/guards.js';
+import { buildAllowedHosts } from './server/page-host.js';
 import { acquireInstanceLock } from './server/instance-lock.js';
 import type { ServerState } from './server-state.js';
 import { createVault, type Vault, type VaultOptions } from './vault/vault.js';

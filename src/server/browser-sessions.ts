@@ -1,8 +1,8 @@
 // Browser sessions of the web pages: an opaque id in an HttpOnly SameSite=Strict cookie, the one CSRF token bound
 // to it (SPEC §10), and when it last signed in through a one-time URL. A session ends after an idle hour or twelve
 // hours in all. In memory only: a server restart signs every browser out. Never consulted by /api/*.
-import { createHash, randomBytes } from 'node:crypto';
-import { compareSecrets } from './guards.js';
+import { randomBytes } from 'node:crypto';
+import { compareSecrets, digestSecret as digest } from '../secret-digest.js';
 
 export interface BrowserSession {
   /** Internal handle (a hash of the cookie value), safe to keep in other records. */
@@ -32,7 +32,6 @@ export const DEFAULT_SESSION_IDLE_MS = 60 * 60_000;
 export const DEFAULT_SESSION_ABSOLUTE_MS = 12 * 60 * 60_000;
 const MAX_SESSIONS = 200;
 
-const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 export function createBrowserSessions(options: { idleMs?: number; absoluteMs?: number; now?: () => number } = {}): BrowserSessions {
   const idleMs = options.idleMs ?? DEFAULT_SESSION_IDLE_MS;

@@ -1,37 +1,14 @@
 // Request guards shared by every route: the Host allowlist (defeats DNS rebinding), no-store caching, security
 // headers, the bearer token of /api/*, and for the pages: their own host, Origin, session cookie and CSRF token
 // (SPEC §6, §10). Each is a plain Hono middleware; a refusal is rendered by the caller's `refuse`.
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { compareSecrets } from '../secret-digest.js';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { errors } from '../errors.js';
 import type { BrowserSessions } from './browser-sessions.js';
 import { HTTP_STATUS } from './error-status.js';
+import { LOOPBACK_HOSTNAMES, PAGE_HOSTNAME } from './page-host.js';
 import type { WebEnv } from './web-state.js';
-
-/**
- * The pages' own host name. Browsers resolve every *.localhost name to loopback themselves (RFC 6761 §6.3), and a
- * cookie set for it stays with it: cookies ignore ports, so a cookie set for 127.0.0.1 would also be sent to any
- * other service a local user or an agent runs on 127.0.0.1.
- */
-export const PAGE_HOSTNAME = 'authsome.localhost';
-const LOOPBACK_HOSTNAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** The Host values a request may carry: loopback names and the pages' own name, with the server's real port. */
-export function buildAllowedHosts(port: number, extraHost?: string): Set<string> {
-  const hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${PAGE_HOSTNAME}:${port}`]);
-  if (extraHost) hosts.add(`${extraHost.includes(':') ? `[${extraHost}]` : extraHost}:${port}`.toLowerCase());
-  return hosts;
-}
-
-/**
- * Where the pages live: http://authsome.localhost:<port> for a server on loopback, else the server's own URL
- * (a server bound to another address with --host is not on loopback, so *.localhost would not reach it).
- */
-export function buildPageOrigin(serverUrl: string): string {
-  const url = new URL(serverUrl);
-  return LOOPBACK_HOSTNAMES.has(url.hostname) ? `http://${PAGE_HOSTNAME}:${url.port}` : url.origin;
-}
 
 export function createHostGuard(getAllowed: () => Set<string>): MiddlewareHandler {
   return async (c, next) => {
@@ -69,13 +46,6 @@ export function createNoStore(): MiddlewareHandler {
     await next();
     c.header('Cache-Control', 'no-store');
   };
-}
-
-/** Constant-time comparison of two secrets of any length (hash first, so lengths do not leak). */
-export function compareSecrets(presented: string, expected: string): boolean {
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b) && presented.length === expected.length;
 }
 
 /** /api/* accepts only `Authorization: Bearer <token>`; cookies are never consulted here. */

@@ -1,6 +1,7 @@
 // One-time URL tokens (SPEC §6): the only way a browser gets in. Each token is random, bound to the one path it
 // opens, short-lived, and gone the moment it is redeemed, so a URL left in a terminal or history opens nothing.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { digestSecret as digest } from '../secret-digest.js';
 
 export interface OneTimeGrant {
   /** The clean path the token opens (the browser is redirected there, without the token). */
@@ -19,8 +20,6 @@ export interface OneTimeTokens {
 export const DEFAULT_TOKEN_TTL_MS = 2 * 60_000;
 const MAX_OUTSTANDING = 1_000;
 
-// Stored by hash: a heap dump or a timing-dependent map lookup never reveals a usable token.
-const digest = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export function createOneTimeTokens(options: { ttlMs?: number; now?: () => number } = {}): OneTimeTokens {
   const defaultTtl = options.ttlMs ?? DEFAULT_TOKEN_TTL_MS;

@@ -2,7 +2,7 @@
 // one-time tokens, login sessions, the unlock throttle and the audit revision the activity page polls. Built once per app.
 import type { ServerDeps } from './deps.js';
 import { createBrowserSessions, type BrowserSession, type BrowserSessions } from './browser-sessions.js';
-import { buildPageOrigin } from './guards.js';
+import { buildPageOrigin } from './page-host.js';
 import { createLoginSessions, DEFAULT_LOGIN_TTL_MS, type LoginSessions } from './login-sessions.js';
 import { createOneTimeTokens, DEFAULT_TOKEN_TTL_MS, type OneTimeTokens } from './one-time-tokens.js';
 import { createUnlockThrottle, type UnlockThrottle } from './unlock-throttle.js';

@@ -1,7 +1,7 @@
 // The rules of the house that a compiler cannot check (ARCHITECTURE.md): the core never imports an adapter's
 // library, never reads process.env, never prints; only paths.ts reads AUTHSOME_HOME or import.meta.url.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -59,4 +59,76 @@ describe('architecture', () => {
       expect(first.startsWith('//') || first.startsWith('/*'), `${f.rel} has no opening comment`).toBe(true);
     }
   });
+
+  it('every import points the way the layers allow (core → services → edges)', () => {
+    const problems: string[] = [];
+    for (const f of files) {
+      const from = moduleOf(f.rel);
+      for (const target of localImportsOf(f)) {
+        const to = moduleOf(target);
+        if (to === from) continue;
+        if (!ALLOWED[from]?.includes(to)) problems.push(`${f.rel} (${from}) imports ${target} (${to})`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('has no import cycle anywhere in src/', () => {
+    const graph = new Map(files.map((f) => [f.rel, localImportsOf(f)]));
+    const cycles = findCycles(graph);
+    expect(cycles.map((c) => c.join(' → '))).toEqual([]);
+  });
 });
+
+/**
+ * The layer table of ARCHITECTURE.md, as module → the modules it may import. Core: the top-level files and vault,
+ * providers, connections, oauth. Services: tls, proxy, runs, server, runtime. Edges: client, cli.
+ */
+const CORE = ['core', 'vault', 'providers', 'connections', 'oauth'];
+const ALLOWED: Record<string, string[]> = {
+  core: ['vault', 'providers', 'connections', 'oauth'],
+  vault: ['core'],
+  providers: ['core'],
+  connections: ['core', 'vault', 'providers'],
+  oauth: ['core', 'vault', 'providers', 'connections'],
+  tls: CORE,
+  proxy: [...CORE, 'tls'],
+  runs: [...CORE, 'proxy'],
+  server: [...CORE, 'runs'],
+  runtime: [...CORE, 'tls', 'proxy', 'runs', 'server'],
+  client: CORE,
+  cli: [...CORE, 'tls', 'client', 'runtime'],
+};
+
+function moduleOf(rel: string): string {
+  if (rel === 'runtime.ts') return 'runtime';
+  const top = rel.split('/')[0]!;
+  return rel.includes('/') ? top : 'core';
+}
+
+/** The src-relative paths of a file's own imports (`./x.js` → `dir/x.ts`). */
+function localImportsOf(f: { path: string }): string[] {
+  const text = readFileSync(f.path, 'utf8');
+  return importsOf(text)
+    .filter((spec) => spec.startsWith('.'))
+    .map((spec) => relative(src, resolve(dirname(f.path), spec.replace(/\.js$/, '.ts'))));
+}
+
+function findCycles(graph: Map<string, string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): void => {
+    state.set(node, 'visiting');
+    stack.push(node);
+    for (const next of graph.get(node) ?? []) {
+      if (state.get(next) === 'visiting') cycles.push([...stack.slice(stack.indexOf(next)), next]);
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(node, 'done');
+  };
+  for (const node of graph.keys()) if (!state.has(node)) visit(node);
+  return cycles;
+}
+
