@@ -76,6 +76,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const version = loadPackageVersion();
     const vault = createVault({ paths, kdf: options.kdf });
     await vault.open();
+    // A damaged vault that a person has restored (cp vault.json.bak vault.json) is read again before the next
+    // request or proxied call that needs it, so the hint that told them to do it works without a restart.
+    const reopenVault = () => vault.reopenIfChanged().catch((err: Error) => log(`Could not read the vault again: ${err.message}`));
     if (options.passphrase && vault.status().state === 'locked') {
       try {
         await vault.unlock(options.passphrase);
@@ -101,7 +104,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       port: options.proxyPort ?? 0,
       ca: ca.authority,
       sessions,
-      resolveCredential: createCredentialSource(connections),
+      resolveCredential: buildReopeningSource(reopenVault, createCredentialSource(connections)),
       audit,
       resolveMap: parseResolveMap(options.proxyResolve),
       upstreamCaCerts: options.upstreamCaCerts,
@@ -139,7 +142,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     };
     const app = createApp(deps, { apiToken: token, allowedHosts: () => allowedHosts, web: options.web });
     cleanups.push(() => app.web.close());
-    const server = createServer(getRequestListener(app.fetch));
+    const server = createServer(
+      getRequestListener(async (request, env) => {
+        await reopenVault();
+        return app.fetch(request, env);
+      }),
+    );
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, host, options.port);
     cleanups.push(() => closeServer(server));
@@ -190,6 +198,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     await cleanUp();
     throw err;
   }
+}
+
+function buildReopeningSource<A extends unknown[], R>(reopen: () => Promise<void>, source: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    await reopen();
+    return source(...args);
+  };
 }
 
 function buildUrl(host: string, port: number): string {
