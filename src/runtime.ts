@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
+import { relative } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { createAuditLog, type AuditLog } from './audit.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
@@ -75,7 +76,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   try {
     const version = loadPackageVersion();
     const vault = createVault({ paths, kdf: options.kdf });
-    await vault.open();
+    // Looked for before open(), which writes master.key: a new vault among an earlier one's files is said aloud.
+    const earlier = await findEarlierState(paths);
+    const { created } = await vault.open();
+    if (created && earlier.length > 0) {
+      log(`Warning: No vault found at ${paths.vault}; creating a new, empty one (state from an earlier vault exists in ${paths.home}: ${earlier.join(', ')}).`);
+    }
     // A damaged vault that a person has restored (cp vault.json.bak vault.json) is read again before the next
     // request or proxied call that needs it, so the hint that told them to do it works without a restart.
     const reopenVault = () => vault.reopenIfChanged().catch((err: Error) => log(`Could not read the vault again: ${err.message}`));
@@ -205,6 +211,27 @@ function buildReopeningSource<A extends unknown[], R>(reopen: () => Promise<void
     await reopen();
     return source(...args);
   };
+}
+
+/** Files an earlier vault leaves behind (server.log is not one: the CLI creates it before the first start). */
+async function findEarlierState(paths: HomePaths): Promise<string[]> {
+  const found: string[] = [];
+  for (const path of [paths.vault, paths.vaultBackup]) {
+    if (await isPresent(path)) return [];
+  }
+  for (const path of [paths.masterKey, paths.caCert, paths.audit, paths.token]) {
+    if (await isPresent(path)) found.push(relative(paths.home, path));
+  }
+  const custom = await readdir(paths.providers).catch(() => [] as string[]);
+  if (custom.some((name) => name.endsWith('.json'))) found.push(`${relative(paths.home, paths.providers)}/`);
+  return found;
+}
+
+async function isPresent(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function buildUrl(host: string, port: number): string {

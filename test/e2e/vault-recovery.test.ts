@@ -1,8 +1,8 @@
 // Recovering a vault as a first-time user would, against the built CLI and a real home: the printed hint works
-// without a restart, a vault.json changed underneath the server is never written over, and a damaged vault is
-// called damaged (not locked) by whoami and doctor.
+// without a restart, a vault.json changed underneath the server is never written over, a new vault among an old
+// one's files is announced, and a damaged vault is called damaged (not locked) by whoami and doctor.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempHome, runCli, stopHomeServer, type TempHome } from '../helpers/cli.js';
@@ -129,5 +129,28 @@ describe('vault recovery', () => {
     expect(doctor.code).toBe(1);
     const vaultCheck = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === 'Vault');
     expect(vaultCheck).toMatchObject({ verdict: 'fail', hint: expect.stringContaining(`'cp ${backupPath()} ${vaultPath()}'`) });
+  });
+
+  it('no vault but an earlier one left state behind: a warning on the CLI that started the server and in its log', async () => {
+    expect((await cli(['login', 'openai'], `${key(40)}\n`)).code).toBe(0);
+    await stopHomeServer(t.home);
+    mkdirSync(join(t.home, 'ca'), { recursive: true });
+    writeFileSync(join(t.home, 'ca', 'ca.pem'), 'an earlier CA certificate\n', { mode: 0o600 });
+    rmSync(vaultPath());
+    rmSync(backupPath());
+
+    const r = await cli(['whoami']);
+    expect(r.code).toBe(0);
+    const warning = `Warning: No vault found at ${vaultPath()}; creating a new, empty one (state from an earlier vault exists in ${t.home}: master.key, ca/ca.pem, audit.log).`;
+    expect(r.stderr).toContain(`${warning}\n`);
+    expect(readFileSync(join(t.home, 'server', 'server.log'), 'utf8')).toContain(warning);
+    expect(await listConnections()).toEqual([]);
+  });
+
+  it('a fresh home stays silent', async () => {
+    const r = await cli(['whoami']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('Warning');
+    expect(readFileSync(join(t.home, 'server', 'server.log'), 'utf8')).not.toContain('Warning');
   });
 });

@@ -63,7 +63,7 @@ async function checkServer(): Promise<Check[]> {
   const checks: Check[] = [];
   let api;
   try {
-    api = await connectApi({ onProgress: () => {} });
+    api = await connectApi({ onProgress: () => {}, onWarning: (m) => getOutput().warn(m) });
   } catch (err) {
     const e = err instanceof AppError ? err : undefined;
     return [{ name: 'Server', verdict: 'fail', detail: e?.message ?? String(err), hint: e?.hint }];
