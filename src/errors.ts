@@ -165,7 +165,7 @@ export const errors = {
     new AppError(
       'VAULT_DAMAGED',
       `The vault at ${vaultPath} is damaged: ${detail}.`,
-      `authsome has not changed it. Restore the copy from the previous write: stop the server ('authsome daemon stop'), then 'cp ${vaultPath}.bak ${vaultPath}'.`,
+      `authsome has not changed it. Restore the copy from the previous write with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command.`,
     ),
   vaultMode: (message: string, hint?: string) => new AppError('VAULT_MODE', message, hint),
 
@@ -206,6 +206,21 @@ export const vaultErrors = {
     new AppError(
       'VAULT_DAMAGED',
       `The vault at ${vaultPath} is missing, but its backup ${vaultPath}.bak exists.`,
-      `Restore it with 'cp ${vaultPath}.bak ${vaultPath}' (authsome will not create a new, empty vault over it).`,
+      `Restore it with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command (authsome will not create a new, empty vault in its place).`,
+    ),
+  /** Found before a write: the file on disk is no longer the one the server last read or wrote. */
+  vaultChangedUnderneath: (vaultPath: string) =>
+    new AppError(
+      'VAULT_DAMAGED',
+      `The vault at ${vaultPath} was changed by another program since authsome read it; authsome wrote nothing over it.`,
+      `To use the file as it is now, restart the server ('authsome daemon restart'); to go back to the backup authsome kept instead, 'cp ${vaultPath}.bak ${vaultPath}'.`,
+    ),
+  vaultDeletedUnderneath: (vaultPath: string, backupExists: boolean) =>
+    new AppError(
+      'VAULT_DAMAGED',
+      `The vault at ${vaultPath} was deleted by another program while authsome was running; authsome did not create a new one.`,
+      backupExists
+        ? `Restore it with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command.`
+        : `Put vault.json back if you have a copy; to start over with a new, empty vault, restart the server ('authsome daemon restart').`,
     ),
 };

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
+import { relative } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { createAuditLog, type AuditLog } from './audit.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
@@ -75,7 +76,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   try {
     const version = loadPackageVersion();
     const vault = createVault({ paths, kdf: options.kdf });
-    await vault.open();
+    // Looked for before open(), which writes master.key: a new vault among an earlier one's files is said aloud.
+    const earlier = await findEarlierState(paths);
+    const { created } = await vault.open();
+    if (created && earlier.length > 0) {
+      log(`Warning: No vault found at ${paths.vault}; creating a new, empty one (state from an earlier vault exists in ${paths.home}: ${earlier.join(', ')}).`);
+    }
+    // A damaged vault that a person has restored (cp vault.json.bak vault.json) is read again before the next
+    // request or proxied call that needs it, so the hint that told them to do it works without a restart.
+    const reopenVault = () => vault.reopenIfChanged().catch((err: Error) => log(`Could not read the vault again: ${err.message}`));
     if (options.passphrase && vault.status().state === 'locked') {
       try {
         await vault.unlock(options.passphrase);
@@ -101,7 +110,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       port: options.proxyPort ?? 0,
       ca: ca.authority,
       sessions,
-      resolveCredential: createCredentialSource(connections),
+      resolveCredential: buildReopeningSource(reopenVault, createCredentialSource(connections)),
       audit,
       resolveMap: parseResolveMap(options.proxyResolve),
       upstreamCaCerts: options.upstreamCaCerts,
@@ -141,7 +150,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     };
     const app = createApp(deps, { apiToken: token, allowedHosts: () => allowedHosts, web: options.web });
     cleanups.push(() => app.web.close());
-    const server = createServer(getRequestListener(app.fetch));
+    const server = createServer(
+      getRequestListener(async (request, env) => {
+        await reopenVault();
+        return app.fetch(request, env);
+      }),
+    );
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, host, options.port);
     cleanups.push(() => closeServer(server));
@@ -192,6 +206,34 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     await cleanUp();
     throw err;
   }
+}
+
+function buildReopeningSource<A extends unknown[], R>(reopen: () => Promise<void>, source: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    await reopen();
+    return source(...args);
+  };
+}
+
+/** Files an earlier vault leaves behind (server.log is not one: the CLI creates it before the first start). */
+async function findEarlierState(paths: HomePaths): Promise<string[]> {
+  const found: string[] = [];
+  for (const path of [paths.vault, paths.vaultBackup]) {
+    if (await isPresent(path)) return [];
+  }
+  for (const path of [paths.masterKey, paths.caCert, paths.audit, paths.token]) {
+    if (await isPresent(path)) found.push(relative(paths.home, path));
+  }
+  const custom = await readdir(paths.providers).catch(() => [] as string[]);
+  if (custom.some((name) => name.endsWith('.json'))) found.push(`${relative(paths.home, paths.providers)}/`);
+  return found;
+}
+
+async function isPresent(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function buildUrl(host: string, port: number): string {

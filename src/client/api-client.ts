@@ -15,6 +15,7 @@ export interface ApiClient {
 export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
   onProgress?: (message: string) => void;
+  onWarning?: (message: string) => void;
 }
 
 export async function connectApi(options: ConnectOptions = {}): Promise<ApiClient> {
@@ -36,7 +37,7 @@ export async function connectApi(options: ConnectOptions = {}): Promise<ApiClien
       options.onProgress?.(`Restarting the authsome server (version ${recorded.state.version} → ${version})…`);
       await stopServer(paths);
     }
-    return startServer(paths, version, { env, onProgress: options.onProgress });
+    return startServer(paths, version, { env, onProgress: options.onProgress, onWarning: options.onWarning });
   }
 
   let server = await ensureServer();

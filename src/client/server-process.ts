@@ -46,6 +46,8 @@ function buildServerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 export interface StartOptions {
   env: NodeJS.ProcessEnv;
   onProgress?: (message: string) => void;
+  /** The server's own `Warning:` lines from its start-up (e.g. a new vault created among an old one's files). */
+  onWarning?: (message: string) => void;
 }
 
 /** Starts a detached server and waits (≤ 10 s) until /health answers with our version. */
@@ -81,7 +83,10 @@ export async function startServer(paths: HomePaths, version: string, options: St
       const recorded = findRecordedServer(paths);
       if (recorded) {
         const health = await checkHealth(recorded.state.url);
-        if (health && health.version === version) return recorded;
+        if (health && health.version === version) {
+          if (iStart) for (const warning of readStartWarnings(paths.serverLog, logOffset)) options.onWarning?.(warning);
+          return recorded;
+        }
       }
       if (childExit !== undefined && childExit !== null && childExit !== 0 && !recorded) {
         // Our server gave up: report its own Error/Hint lines rather than a timeout.
@@ -112,6 +117,24 @@ function takeSpawnLock(path: string): boolean {
     }
     return false;
   }
+}
+
+/**
+ * The warnings the server wrote while starting, which are all in the log once /health answers. What it writes
+ * from its "listening on" line on (the vault's state, say) the command reports itself, so that part is left out.
+ */
+function readStartWarnings(logPath: string, offset: number): string[] {
+  let text: string;
+  try {
+    text = readFileSync(logPath).subarray(offset).toString('utf8');
+  } catch {
+    return [];
+  }
+  const lines = text.split('\n');
+  const listening = lines.findIndex((l) => /^authsome \S+ listening on /.test(l));
+  return lines
+    .slice(0, listening === -1 ? lines.length : listening)
+    .flatMap((l) => (l.startsWith('Warning: ') ? [l.slice('Warning: '.length)] : []));
 }
 
 function readStartFailure(logPath: string, offset: number): AppError | undefined {

@@ -1,7 +1,7 @@
 // The vault service (SPEC §4): unlock/lock, records in memory while unlocked, every change persisted through
 // one coalescing writer. It never writes a vault it could not read, and never holds a secret on disk unsealed.
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, access } from 'node:fs/promises';
+import { readFile, rm, access, stat } from 'node:fs/promises';
 import { AppError, errors, vaultErrors } from '../errors.js';
 import { removeStaleTemps, writeFileAtomic } from '../atomic-file.js';
 import { buildIntegritySeal, deriveIntegrityKey, verifyIntegritySeal } from './integrity.js';
@@ -48,10 +48,20 @@ export interface VaultOptions {
 
 export type VaultChange = { id: string; value: unknown } | { id: string; delete: true };
 
+export interface VaultOpened {
+  /** No vault.json (and no .bak) was there: a new, empty keyfile vault was written. */
+  created: boolean;
+}
+
 export interface Vault {
   readonly path: string;
   /** Loads vault.json (creating a keyfile vault on first use) and unlocks it when it uses a key file. */
-  open(): Promise<void>;
+  open(): Promise<VaultOpened>;
+  /**
+   * A damaged vault reads vault.json again when it or master.key changed since the damage was found (a person
+   * restored the file, e.g. from vault.json.bak); otherwise, and when not damaged, it does nothing.
+   */
+  reopenIfChanged(): Promise<void>;
   status(): VaultStatus;
   unlock(passphrase: string): Promise<void>;
   lock(): void;
@@ -75,6 +85,10 @@ export function createVault(options: VaultOptions): Vault {
   let diskText: string | undefined;
   let state: VaultState = 'locked';
   let damage: AppError | undefined;
+  // What vault.json and master.key looked like when the damage was found, and when vault.json was last read.
+  let damagedFiles: string | undefined;
+  let openedFiles: string | undefined;
+  let reopening: Promise<void> | undefined;
   let dataKey: Buffer | undefined;
   // Lives as long as the data key, except that a lock waits for the writes queued before it to be sealed.
   let integrityKey: Buffer | undefined;
@@ -95,10 +109,45 @@ export function createVault(options: VaultOptions): Vault {
     lastAccess = Date.now();
   }
 
-  function markDamaged(err: AppError): void {
+  function markDamaged(err: AppError, files: string | undefined): void {
     state = 'damaged';
     damage = err;
+    damagedFiles = files;
     wipeKey();
+  }
+
+  /** Identity and change time of vault.json and master.key: any copy, rename or edit of either changes it. */
+  async function readFileIdentity(): Promise<string> {
+    const one = async (path: string) => {
+      try {
+        const s = await stat(path, { bigint: true });
+        return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+      } catch {
+        return 'none';
+      }
+    };
+    return `${await one(paths.vault)}|${await one(paths.masterKey)}`;
+  }
+
+  /**
+   * Before any write: vault.json must still be the file this process last read or wrote. Another program that
+   * replaced or deleted it meanwhile made a change authsome cannot see, so writing over it could lose that change.
+   */
+  async function assertDiskUnchanged(): Promise<void> {
+    const files = await readFileIdentity();
+    let current: string | undefined;
+    try {
+      current = await readFile(paths.vault, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (current === diskText) return;
+    const err =
+      current === undefined
+        ? vaultErrors.vaultDeletedUnderneath(paths.vault, await exists(paths.vaultBackup))
+        : vaultErrors.vaultChangedUnderneath(paths.vault);
+    markDamaged(err, files);
+    throw err;
   }
 
   function wipeKey(): void {
@@ -203,6 +252,7 @@ export function createVault(options: VaultOptions): Vault {
   }
 
   async function writeNow(text: string, alsoBackup = false): Promise<void> {
+    await assertDiskUnchanged();
     await writeVaultFile(paths, text, alsoBackup ? text : diskText);
     diskText = text;
   }
@@ -253,10 +303,19 @@ export function createVault(options: VaultOptions): Vault {
       upgradedKey = undefined;
       await removeStaleTemps(paths.vault);
       await removeStaleTemps(paths.vaultBackup);
+      // Taken before the read: a change that lands between the two makes the next reopenIfChanged read again.
+      const files = await readFileIdentity();
+      openedFiles = files;
       const read = await loadVaultFile(paths.vault);
-      if (read.kind === 'damaged') return markDamaged(errors.vaultDamaged(paths.vault, read.detail));
+      if (read.kind === 'damaged') {
+        markDamaged(errors.vaultDamaged(paths.vault, read.detail), files);
+        return { created: false };
+      }
       if (read.kind === 'missing') {
-        if (await exists(paths.vaultBackup)) return markDamaged(vaultErrors.vaultMissing(paths.vault));
+        if (await exists(paths.vaultBackup)) {
+          markDamaged(vaultErrors.vaultMissing(paths.vault), files);
+          return { created: false };
+        }
         // First use: keyfile mode, zero set-up. An existing master.key is reused.
         let master = await readMasterKey();
         if (!master) {
@@ -268,28 +327,52 @@ export function createVault(options: VaultOptions): Vault {
         const macKey = deriveIntegrityKey(key);
         file = sealForWrite({ version: VAULT_FORMAT_VERSION, mode: 'keyfile', kdf, key: wrapped, records: {} }, macKey);
         macKey.fill(0);
+        diskText = undefined;
         await writeNow(serializeVaultFile(file));
         adopt(key, new Map());
-        return;
+        return { created: true };
       }
       file = read.data;
       diskText = read.text;
       if (file.mode === 'passphrase') {
+        wipeKey();
         state = 'locked';
-        return;
+        damage = undefined;
+        return { created: false };
       }
       const master = await readMasterKey();
-      if (!master) return markDamaged(vaultErrors.keyFileMissing(paths.vault, paths.masterKey));
+      if (!master) {
+        markDamaged(vaultErrors.keyFileMissing(paths.vault, paths.masterKey), files);
+        return { created: false };
+      }
       const kek = await deriveKey(master, file.kdf);
       let unwrapped: { key: Buffer; legacy: boolean };
       try {
         unwrapped = unwrapDataKey(kek, file.key);
       } catch {
-        return markDamaged(errors.vaultDamaged(paths.vault, `its data key does not open with the key file ${paths.masterKey}`));
+        markDamaged(errors.vaultDamaged(paths.vault, `its data key does not open with the key file ${paths.masterKey}`), files);
+        return { created: false };
       }
       const records = openRecords(kek, unwrapped, file);
-      if (records instanceof AppError) return markDamaged(records);
+      if (records instanceof AppError) {
+        markDamaged(records, files);
+        return { created: false };
+      }
       adopt(unwrapped.key, records);
+      return { created: false };
+    },
+
+    reopenIfChanged() {
+      if (state !== 'damaged') return Promise.resolve();
+      // One re-read at a time; requests that arrive meanwhile wait for its verdict. Through the disk queue, so
+      // it never overlaps a write (a damaged vault writes nothing, but a passphrase change may be finishing).
+      reopening ??= exclusive(async () => {
+        if (state !== 'damaged' || (await readFileIdentity()) === damagedFiles) return;
+        await vault.open();
+      }).finally(() => {
+        reopening = undefined;
+      });
+      return reopening;
     },
 
     status() {
@@ -318,7 +401,7 @@ export function createVault(options: VaultOptions): Vault {
       }
       const records = openRecords(kek, unwrapped, file);
       if (records instanceof AppError) {
-        markDamaged(records);
+        markDamaged(records, openedFiles);
         throw records;
       }
       adopt(unwrapped.key, records);
@@ -419,7 +502,7 @@ export function createVault(options: VaultOptions): Vault {
       if (state !== 'unlocked') {
         const records = openRecords(kek, unwrapped, file);
         if (records instanceof AppError) {
-          markDamaged(records);
+          markDamaged(records, openedFiles);
           throw records;
         }
         adopt(unwrapped.key, records);
@@ -427,6 +510,8 @@ export function createVault(options: VaultOptions): Vault {
       const master = randomBytes(32);
       const { kdf, wrapped } = await wrapUnder(master, dataKey!);
       await exclusive(async () => {
+        // Checked before the key file is written too: a vault.json put there by someone else may need the old one.
+        await assertDiskUnchanged();
         // Key file first: a crash before the vault write leaves a passphrase vault that still opens.
         await writeFileAtomic(paths.masterKey, master);
         const next = sealForWrite({ ...file!, mode: 'keyfile', kdf, key: wrapped }, integrityKey);

@@ -20,7 +20,7 @@ export const connectionArg = {
 /** Connects to the running server, starting it in the background when needed (progress on stderr). */
 export function connect(): Promise<ApiClient> {
   const out = getOutput();
-  return connectApi({ onProgress: (m) => out.info(m) });
+  return connectApi({ onProgress: (m) => out.info(m), onWarning: (m) => out.warn(m) });
 }
 
 export const yesArg = {

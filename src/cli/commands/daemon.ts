@@ -22,7 +22,7 @@ async function start(): Promise<void> {
     return;
   }
   if (running) await stopServer(paths());
-  const started = await startServer(paths(), version, { env: process.env, onProgress: (m) => out.info(m) });
+  const started = await startServer(paths(), version, { env: process.env, onProgress: (m) => out.info(m), onWarning: (m) => out.warn(m) });
   out.confirm(`Started authsome (pid ${started.state.pid}) at ${started.state.url}.`, {
     running: true,
     pid: started.state.pid,

@@ -64,7 +64,7 @@ async function checkServer(): Promise<Check[]> {
   const checks: Check[] = [];
   let api;
   try {
-    api = await connectApi({ onProgress: () => {} });
+    api = await connectApi({ onProgress: () => {}, onWarning: (m) => getOutput().warn(m) });
   } catch (err) {
     const e = err instanceof AppError ? err : undefined;
     return [{ name: 'Server', verdict: 'fail', detail: e?.message ?? String(err), hint: e?.hint }];
@@ -75,7 +75,16 @@ async function checkServer(): Promise<Check[]> {
   if (v.state === 'damaged') checks.push({ name: 'Vault', verdict: 'fail', detail: v.error?.message ?? 'damaged', hint: v.error?.hint });
   else if (v.state === 'locked') checks.push({ name: 'Vault', verdict: 'warn', detail: `${v.path} is locked (${v.mode} mode)`, hint: "Run 'authsome unlock'." });
   else checks.push({ name: 'Vault', verdict: 'ok', detail: `${v.path} unlocked (${v.mode} mode), ${status.connections ?? 0} connection(s)` });
-  const { warnings } = await api.call<{ warnings: { path: string; reason: string }[] }>('GET', '/providers');
+  let warnings: { path: string; reason: string }[];
+  try {
+    ({ warnings } = await api.call<{ warnings: { path: string; reason: string }[] }>('GET', '/providers'));
+  } catch (err) {
+    // The provider list comes with the vault's connections: a damaged vault must still get its own verdict above.
+    if (!(err instanceof AppError) || v.state === 'unlocked') throw err;
+    checks.push({ name: 'Providers', verdict: 'warn', detail: `not checked while the vault is ${v.state}` });
+    checks.push({ name: 'Proxy', verdict: 'warn', detail: `not checked while the vault is ${v.state}` });
+    return checks;
+  }
   if (warnings.length === 0) checks.push({ name: 'Providers', verdict: 'ok', detail: 'every custom provider file is valid' });
   for (const w of warnings) {
     checks.push({ name: 'Providers', verdict: 'fail', detail: `${w.path} is ignored: ${w.reason}`, hint: 'Fix the file or delete it.' });

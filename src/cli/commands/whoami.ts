@@ -14,6 +14,11 @@ interface Status {
   connections: number | null;
 }
 
+/** Why the count is unknown: a damaged vault is not a locked one, and unlocking it would not help. */
+function describeUnknownCount(state: string): string {
+  return state === 'damaged' ? "unknown (vault damaged; 'authsome doctor' says why)" : `unknown (vault ${state})`;
+}
+
 export default defineCommand({
   meta: { name: 'whoami', description: 'Show version, home, vault mode, server URL and connection count.' },
   async run() {
@@ -26,7 +31,7 @@ export default defineCommand({
         `Vault:       ${s.vault.path} (${s.vault.mode}, ${s.vault.state})`,
         `Server:      ${s.url} (pid ${s.pid})`,
         `Proxy:       ${s.proxy_port ? `127.0.0.1:${s.proxy_port}` : 'not started'}`,
-        `Connections: ${s.connections ?? 'unknown (vault locked)'}`,
+        `Connections: ${s.connections ?? describeUnknownCount(s.vault.state)}`,
       ]
         .map(escapeTerminalText)
         .join('\n'),

@@ -684,3 +684,123 @@ describe('integrity seal: vaults written before it existed', () => {
     expect((await rejected((await openVault()).unlock(PASSPHRASE))).message).toContain('its integrity seal is missing');
   });
 });
+
+describe('a damaged vault is read again once a person restores the file', () => {
+  it('vault.json deleted, .bak present: following the hint (cp .bak) opens the vault with no new instance', async () => {
+    const writer = await openVault();
+    await writer.put('connection:openai:default', { api_key: CANARY });
+    await writer.put('connection:openai:team', { api_key: 'sk-team' });
+    rmSync(paths.vault);
+
+    const vault = await openVault();
+    expect(vault.status().state).toBe('damaged');
+    const hint = vault.status().error!.hint!;
+    expect(hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
+    // Nothing changed on disk: still damaged, and still nothing written.
+    const before = snapshot();
+    await vault.reopenIfChanged();
+    expect(vault.status().state).toBe('damaged');
+    expect(snapshot()).toEqual(before);
+
+    writeFileSync(paths.vault, readFileSync(paths.vaultBackup), { mode: 0o600 });
+    await vault.reopenIfChanged();
+    expect(vault.status()).toMatchObject({ state: 'unlocked', records: 1 });
+    expect(vault.status().error).toBeUndefined();
+    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+    await vault.put('connection:openai:other', { api_key: 'sk-other' });
+    expect((await openVault()).list('connection:')).toEqual(['connection:openai:default', 'connection:openai:other']);
+  });
+
+  it('a restored master.key is read again too; concurrent callers share one re-read', async () => {
+    const writer = await openVault();
+    await writer.put('connection:openai:default', { api_key: CANARY });
+    const master = readFileSync(paths.masterKey);
+    rmSync(paths.masterKey);
+    const vault = await openVault();
+    expect(vault.status().state).toBe('damaged');
+    writeFileSync(paths.masterKey, master, { mode: 0o600 });
+    await Promise.all([vault.reopenIfChanged(), vault.reopenIfChanged(), vault.reopenIfChanged()]);
+    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+  });
+
+  it('a file still damaged after the change stays damaged, with the new reason, and is not written', async () => {
+    await (await openVault()).put('a', 1);
+    writeFileSync(paths.vault, 'not json');
+    const vault = await openVault();
+    writeFileSync(paths.vault, '[]');
+    const before = snapshot();
+    await vault.reopenIfChanged();
+    expect(vault.status().error!.message).toContain('it does not contain a JSON object');
+    await rejected(vault.put('b', 2));
+    expect(snapshot()).toEqual(before);
+  });
+});
+
+describe('vault.json replaced or deleted by another program while the vault is open', () => {
+  it('replaced: the next write is refused, nothing is written, and the status says why', async () => {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: CANARY });
+    await vault.put('connection:openai:team', { api_key: 'sk-team' });
+    // Another program puts an older copy in place (here: the backup) while the vault is open.
+    writeFileSync(paths.vault, readFileSync(paths.vaultBackup));
+    const before = snapshot();
+
+    const err = await rejected(vault.put('connection:openai:new', { api_key: 'sk-new' }));
+    expect(err.code).toBe('VAULT_DAMAGED');
+    expect(err.message).toBe(`The vault at ${paths.vault} was changed by another program since authsome read it; authsome wrote nothing over it.`);
+    expect(err.hint).toContain("'authsome daemon restart'");
+    expect(err.hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
+    expect(vault.status()).toMatchObject({ state: 'damaged', error: err });
+    expect(caught(() => vault.get('connection:openai:default')).code).toBe('VAULT_DAMAGED');
+    await rejected(vault.remove('connection:openai:team'));
+    await rejected(vault.setPassphrase(PASSPHRASE));
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('the coalescing writer: every queued write is refused once the file changed, none lands', async () => {
+    const vault = await openVault();
+    await vault.put('a', 1);
+    writeFileSync(paths.vault, `${readFileSync(paths.vault, 'utf8')} `);
+    const before = snapshot();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => vault.put(`r${i}`, i)));
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as AppError).code === 'VAULT_DAMAGED')).toBe(true);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('deleted: the write is refused and no new vault.json (or .bak) is created', async () => {
+    const vault = await openVault();
+    await vault.put('a', 1);
+    rmSync(paths.vault);
+    const before = snapshot();
+    const err = await rejected(vault.put('b', 2));
+    expect(err.message).toBe(`The vault at ${paths.vault} was deleted by another program while authsome was running; authsome did not create a new one.`);
+    expect(err.hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
+    expect(snapshot()).toEqual(before);
+    // Following the hint brings back the backup (the write before the last one).
+    writeFileSync(paths.vault, readFileSync(paths.vaultBackup));
+    await vault.reopenIfChanged();
+    expect(vault.status().state).toBe('unlocked');
+  });
+
+  it('passphrase remove does not write master.key when vault.json was replaced meanwhile', async () => {
+    const vault = await openVault();
+    await vault.put('a', 1);
+    await vault.setPassphrase(PASSPHRASE);
+    const replaced = readFileSync(paths.vault, 'utf8').replace('"records"', '"records" ');
+    writeFileSync(paths.vault, replaced);
+    const before = snapshot();
+    expect((await rejected(vault.removePassphrase(PASSPHRASE))).message).toContain('was changed by another program');
+    expect(existsSync(paths.masterKey)).toBe(false);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it("the vault's own writes, backups and passphrase changes never look like another program's", async () => {
+    const vault = await openVault();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => vault.put(`r${i}`, i)));
+    await vault.setPassphrase(PASSPHRASE);
+    await vault.put('after-set', 1);
+    await vault.removePassphrase(PASSPHRASE);
+    await vault.put('after-remove', 2);
+    expect(vault.status()).toMatchObject({ state: 'unlocked', records: 32 });
+  });
+});
