@@ -42,14 +42,14 @@ export interface WebState {
 
 export function createWebState(deps: ServerDeps, options: WebOptions = {}): WebState {
   const loginTtlMs = options.loginTtlMs ?? DEFAULT_LOGIN_TTL_MS;
-  const logins = createLoginSessions({ ttlMs: loginTtlMs });
+  const logins = createLoginSessions({ ttlMs: loginTtlMs, now: options.now });
   let revision = 0;
   const unsubscribe = deps.audit.subscribe(() => {
     revision++;
   });
   return {
     sessions: createBrowserSessions({ idleMs: options.sessionIdleMs, absoluteMs: options.sessionAbsoluteMs, now: options.now }),
-    tokens: createOneTimeTokens({ ttlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS }),
+    tokens: createOneTimeTokens({ ttlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS, now: options.now }),
     logins,
     loginTtlMs,
     unlockThrottle: createUnlockThrottle(options.now),

@@ -81,14 +81,16 @@ describe('server lifecycle', () => {
   it('a recorded server of another version is stopped and replaced', async () => {
     // A stand-in "old server": a live process recorded in state.json with another version.
     const old = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 100));
+    const oldExited = new Promise((r) => old.once('exit', r));
+    await new Promise((r) => old.once('spawn', r));
     (await import('node:fs')).mkdirSync(join(t.home, 'server'), { recursive: true, mode: 0o700 });
     writeFileSync(join(t.home, 'server', 'state.json'), JSON.stringify({ pid: old.pid, version: '0.0.1-old', url: 'http://127.0.0.1:1', proxy_port: null, started_at: new Date().toISOString() }));
     writeFileSync(join(t.home, 'server', 'token'), 'stale');
     const r = await cli(['list']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('Restarting the authsome server (version 0.0.1-old');
-    await new Promise((res) => setTimeout(res, 100));
+    // The old server was told to stop: it exits (the test times out otherwise).
+    await oldExited;
     expect(old.exitCode !== null || old.signalCode !== null).toBe(true);
     expect(readServerState(t.home)!.version).toBe(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
   });
@@ -97,7 +99,8 @@ describe('server lifecycle', () => {
     await cli(['login', 'openai'], undefined, 'sk-restart0123456789abcdefghijklm\n');
     const state = readServerState(t.home)!;
     process.kill(state.pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
+    for (const deadline = Date.now() + 5_000; isPidAlive(state.pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    expect(isPidAlive(state.pid)).toBe(false);
     const r = await cli(['get', 'openai', '--field', 'status']);
     expect(r).toMatchObject({ code: 0, stdout: 'connected\n' });
     expect(readServerState(t.home)!.pid).not.toBe(state.pid);

@@ -82,8 +82,15 @@ describe('vault', () => {
     const server = spawnCli(t.home, ['serve', '--lock-after', '1s'], { AUTHSOME_PASSPHRASE: PASSPHRASE });
     try {
       for (let i = 0; i < 100 && !readServerState(t.home); i++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 2_500));
-      const r = await cli(['get', 'openai']);
+      // Unlocked at start; locked once it has been idle a second. Asked until it says so (each ask is one use, so
+      // the asks are spaced by the CLI's own start-up time, well under the second).
+      const first = await cli(['get', 'openai', '--field', 'status']);
+      expect(first).toMatchObject({ code: 0, stdout: 'connected\n' });
+      let r = first;
+      for (const deadline = Date.now() + 15_000; r.code === 0 && Date.now() < deadline; ) {
+        await new Promise((res) => setTimeout(res, 1_200));
+        r = await cli(['get', 'openai']);
+      }
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('The vault is locked.');
     } finally {

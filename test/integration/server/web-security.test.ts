@@ -148,14 +148,16 @@ describe('web security', () => {
   });
 
   it('one-time tokens expire (dashboard and login links), and an expired login link gets the friendly page', async () => {
-    const short = await createRuntime({ home: join(root, 'short'), port: 0, kdf: KDF, web: { tokenTtlMs: 150, loginTtlMs: 300 } });
+    // The clock is the test's: the links expire when it moves, not after a sleep.
+    let clock = Date.now();
+    const short = await createRuntime({ home: join(root, 'short'), port: 0, kdf: KDF, web: { tokenTtlMs: 150, loginTtlMs: 300, now: () => clock } });
     try {
       const c = createClient(short);
       const ui = await c.api('POST', '/ui-link');
       const login = await c.api('POST', '/login-sessions', { provider: 'openai' });
       expect(login.status).toBe(201);
       expect(login.json.url).toMatch(/\/login\/[A-Za-z0-9_-]+\?token=[A-Za-z0-9_-]{43}$/);
-      await new Promise((r) => setTimeout(r, 450));
+      clock += 450;
       const expired = await send(short.port, c.pathOf(ui.json.url!));
       expect(expired.status).toBe(401);
       expect(expired.headers['set-cookie']).toBeUndefined();
