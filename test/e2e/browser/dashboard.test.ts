@@ -12,6 +12,7 @@ import { makeTempHome, runCli, type TempHome } from '../../helpers/cli.js';
 const DEFAULT_KEY = 'sk-dashdefault0123456789abcdefWXYZ';
 const TEAM_KEY = 'sk-dashteam0123456789abcdefghijQRST';
 const WORK_KEY = 'sk-dashwork0123456789abcdefghijLMNO';
+const NEW_WORK_KEY = 'sk-dashworkNEW456789abcdefghijEFGH';
 const PASSPHRASE = 'correct horse battery staple';
 
 describe('web pages', () => {
@@ -221,6 +222,36 @@ describe('web pages', () => {
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(() => page.locator('#connection-error').textContent()).toBe('openai (work) is already connected.');
     await checkPage('provider-connect-error');
+  });
+
+  it('provider page: "Replace key" opens a login form for that connection; the old key stays until a valid new one is saved', async () => {
+    await page.goto(`${base}/providers/openai`);
+    await page.locator('.conn[data-connection="work"]').getByRole('button', { name: 'Replace key' }).click();
+    await page.waitForURL(/\/login\/[A-Za-z0-9_-]+$/);
+    const formUrl = page.url();
+    expect(await page.locator('h1').textContent()).toBe('Replace the OpenAI key');
+    const input = page.locator('#api_key');
+    expect(await input.getAttribute('type')).toBe('password');
+    expect(await input.getAttribute('pattern')).toBe('^sk-[A-Za-z0-9_\\-]{20,}$');
+    expect(await page.locator('#api_key-hint').textContent()).toBe("OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.");
+    await checkPage('replace-key');
+
+    await input.fill('sk-short');
+    const rejected = page.waitForResponse((r) => r.url() === formUrl && r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Replace key' }).click();
+    expect((await rejected).status()).toBe(422);
+    await expect.poll(() => page.locator('#api_key-error').textContent()).toBe('This does not look like a valid OpenAI API key.');
+    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${WORK_KEY}\n`);
+
+    await page.locator('#api_key').fill(NEW_WORK_KEY);
+    await page.getByRole('button', { name: 'Replace key' }).click();
+    await page.waitForURL(`${base}/providers/openai`);
+    expect(await page.locator('#flash').textContent()).toContain('Replaced the key of openai (work).');
+    expect(await page.locator('.conn[data-connection="work"] .secret-value').textContent()).toBe('sk-…EFGH');
+    expect(await page.content()).not.toContain(NEW_WORK_KEY);
+    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${NEW_WORK_KEY}\n`);
+    expect((await cli(['log', '-n', '3'])).stdout).toMatch(/login\s+openai \(work\)/); // the get --show-secret above logged a reveal after it
+    await checkPage('provider-replaced');
   });
 
   it('override editor: validates as you type, saves the custom file that inspect and list see, resets', async () => {

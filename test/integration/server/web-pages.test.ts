@@ -87,6 +87,83 @@ describe('web pages over HTTP', () => {
     expect(action.body).not.toContain('<html');
   });
 
+  it('"Replace key": a fresh login form for the connection; a bad key keeps the old one, a good one replaces it', async () => {
+    const oldKey = 'sk-pagesteam0123456789abcdefghij';
+    const newKey = 'sk-pagesteamNEW456789abcdefghijk';
+    const before = rt.connections.loadCredential('openai', 'team');
+    expect(before.api_key).toBe(oldKey);
+    expect((await page('/providers/openai')).body).toContain('action="/providers/openai/connections/team/replace"');
+
+    const start = await post('/providers/openai/connections/team/replace', {});
+    expect(start.status).toBe(303);
+    const formPath = start.headers.location as string;
+    expect(formPath).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
+    const form = await page(formPath);
+    expect(form.status).toBe(200);
+    expect(form.body).toContain('<title>Replace the OpenAI key · authsome</title>');
+    expect(form.body).toContain('<strong class="mono">team</strong>');
+    expect(form.body).toMatch(/<input id="api_key" name="api_key" type="password"[^>]* pattern="\^sk-\[A-Za-z0-9_\\-\]\{20,\}\$"/);
+    expect(form.body).toContain("OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters");
+    expect(form.body).not.toContain(oldKey);
+
+    // A bad paste: the form again with the catalogue's message, and nothing in the vault changed.
+    const bad = await post(formPath, { api_key: 'sk-short' });
+    expect(bad.status).toBe(422);
+    expect(bad.body).toContain('This does not look like a valid OpenAI API key.');
+    expect(bad.body).toContain('<h1>Replace the OpenAI key</h1>');
+    expect(bad.body).not.toContain('sk-short');
+    expect(rt.connections.loadCredential('openai', 'team')).toEqual(before);
+
+    const good = await post(formPath, { api_key: newKey });
+    expect(good.status).toBe(303);
+    expect(good.headers.location).toBe('/providers/openai');
+    const after = rt.connections.loadCredential('openai', 'team');
+    expect(after.api_key).toBe(newKey);
+    const next = await page('/providers/openai');
+    expect(next.body).toContain('Replaced the key of openai (team).');
+    expect(next.body).not.toContain(newKey);
+    await rt.audit.flush();
+    expect((await rt.audit.readRecent(1))[0]).toMatchObject({ event: 'login', provider: 'openai', connection: 'team', reason: 'replaced' });
+    expect(JSON.stringify(await rt.audit.readRecent(5))).not.toContain(newKey);
+    // The form is spent: a second submit cannot overwrite the key again.
+    expect((await post(formPath, { api_key: oldKey })).status).toBe(410);
+    expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(newKey);
+
+    // With htmx: the start and the submit each answer HX-Redirect (a full page load, so the message shows).
+    const startHx = await post('/providers/openai/connections/team/replace', {}, htmx);
+    expect(startHx.status).toBe(200);
+    const hxForm = startHx.headers['hx-redirect'] as string;
+    expect(hxForm).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
+    const badHx = await post(hxForm, { api_key: 'not-a-key' }, htmx);
+    expect(badHx.status).toBe(422);
+    expect(badHx.body.trimStart()).toMatch(/^<section class="login" id="login">/);
+    expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(newKey);
+    const goodHx = await post(hxForm, { api_key: oldKey }, htmx);
+    expect(goodHx.headers['hx-redirect']).toBe('/providers/openai');
+    expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(oldKey);
+    expect((await page('/providers/openai')).body).toContain('Replaced the key of openai (team).');
+
+    // Only a connection that exists can have its key replaced.
+    const ghost = await post('/providers/openai/connections/ghost/replace', {});
+    expect(ghost.status).toBe(404);
+    expect(ghost.body).toContain('Connection &#39;ghost&#39; not found for provider &#39;openai&#39;.');
+  });
+
+  it('"Replace key" is refused to another site and to a form without the CSRF token', async () => {
+    const before = rt.connections.loadCredential('openai', 'team');
+    const crossSite = await post('/providers/openai/connections/team/replace', {}, { origin: 'http://evil.example' });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.headers.location).toBeUndefined();
+    const noToken = await send(rt.port, '/providers/openai/connections/team/replace', { method: 'POST', headers: { cookie, 'content-type': FORM }, body: '' });
+    expect(noToken.status).toBe(403);
+    expect(noToken.headers.location).toBeUndefined();
+    expect(rt.connections.loadCredential('openai', 'team')).toEqual(before);
+    // The same request from the pages' own origin, with its token, is the one that opens the form.
+    const own = await post('/providers/openai/connections/team/replace', {}, { origin: `http://authsome.localhost:${rt.port}` });
+    expect(own.status).toBe(303);
+    expect(own.headers.location).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
+  });
+
   it('the override validator answers as you type: ok, or the schema error for the field', async () => {
     const ok = await post('/providers/openai/override/validate', { definition: JSON.stringify({ schema_version: 1, name: 'openai', display_name: 'O', auth_type: 'api_key', api_url: 'api.openai.com' }) }, htmx);
     expect(ok.body).toContain('Valid definition.');
