@@ -1,7 +1,7 @@
 // Page behaviour over real sockets (ARCHITECTURE rule 8, SPEC §6): one URL answers a whole page or, for htmx,
 // the bare fragment; forms without JavaScript get 303s; errors are HTML (a flash for htmx), never JSON; a locked
 // vault sends pages to /unlock and back to where the person was.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,11 +164,63 @@ describe('web pages over HTTP', () => {
     expect(own.headers.location).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
   });
 
-  it('the override validator answers as you type: ok, or the schema error for the field', async () => {
+  it('the override validator answers after a pause: ok, or what is "not valid yet" (JSON errors at line:column), never "the file is invalid"', async () => {
+    const customFile = join(root, 'home', 'providers', 'openai.json');
     const ok = await post('/providers/openai/override/validate', { definition: JSON.stringify({ schema_version: 1, name: 'openai', display_name: 'O', auth_type: 'api_key', api_url: 'api.openai.com' }) }, htmx);
     expect(ok.body).toContain('Valid definition.');
     const wrongName = await post('/providers/openai/override/validate', { definition: JSON.stringify({ schema_version: 1, name: 'other', display_name: 'O', auth_type: 'api_key', api_url: 'x.example' }) }, htmx);
-    expect(wrongName.body).toContain('name &#39;other&#39; must equal the file name &#39;openai&#39;.');
+    expect(wrongName.body).toContain('Not valid yet: name &#39;other&#39; must equal the file name &#39;openai&#39;.');
+    // As a browser submits a textarea: CRLF line ends. The place is counted in the text as typed, from 1.
+    const typo = await post('/providers/openai/override/validate', { definition: '{\r\n  "schema_version": 1,\r\n  "name": x\r\n}' }, htmx);
+    expect(typo.status).toBe(200);
+    expect(typo.body).toContain('Not valid yet: JSON syntax error at line 3, column 11: Unexpected token &#39;x&#39;.');
+    const half = await post('/providers/openai/override/validate', { definition: '{"schema_version": 1,\n  "na' }, htmx);
+    expect(half.body).toContain('Not valid yet: JSON syntax error at line 2, column 6: Unterminated string.');
+    const empty = await post('/providers/openai/override/validate', { definition: '  \r\n' }, htmx);
+    expect(empty.body).toContain('Not valid yet: the definition is empty.');
+    for (const r of [wrongName, typo, half, empty]) {
+      expect(r.body).toContain('data-state="problem"');
+      expect(r.body).not.toMatch(/is invalid|openai\.json/); // no file was saved, so none is called invalid
+    }
+    expect(existsSync(customFile)).toBe(false);
+
+    // Without JavaScript, "Check" answers the whole editor with the text kept and the result under it.
+    const plain = await post('/providers/openai/override/validate', { definition: '{"name": x}' });
+    expect(plain.status).toBe(200);
+    expect(plain.body).toMatch(/^<!doctype html>/);
+    expect(plain.body).toContain('{&quot;name&quot;: x}</textarea>');
+    expect(plain.body).toContain('Not valid yet: JSON syntax error at line 1, column 10: Unexpected token &#39;x&#39;.');
+
+    // Saving text that is not valid: "Not saved", and nothing written.
+    const save = await post('/providers/openai/override', { definition: '{\n  "schema_version": 1\n  "name": "openai"\n}' });
+    expect(save.status).toBe(422);
+    expect(save.body).toContain('Not saved: JSON syntax error at line 3, column 3: Expected &#39;,&#39; or &#39;}&#39; after property value.');
+    expect(save.body).toContain('Nothing was written: openai still uses the bundled definition.');
+    expect(save.body).not.toContain('is invalid');
+    expect(existsSync(customFile)).toBe(false);
+  });
+
+  it('the override editor opens without a verdict; only a saved file that is itself broken is called invalid', async () => {
+    const editor = await page('/providers/openai/override');
+    expect(editor.status).toBe(200);
+    expect(editor.body).toContain('data-state="idle"');
+    expect(editor.body).toContain('Checked when you pause typing or press Check');
+    expect(editor.body).not.toMatch(/field-invalid|aria-invalid|role="alert"|is invalid/);
+    expect(editor.body).toContain('hx-trigger="input changed delay:1s"');
+    expect(editor.body).toContain('<script src="/static/override-editor.js" defer></script>');
+    expect((await send(rt.port, '/static/override-editor.js')).headers['content-type']).toMatch(/^text\/javascript/);
+
+    mkdirSync(join(root, 'home', 'providers'), { recursive: true });
+    writeFileSync(join(root, 'home', 'providers', 'groq.json'), '{"schema_version": 1, "name": "groq",\n');
+    try {
+      const broken = await page('/providers/groq/override');
+      expect(broken.status).toBe(200);
+      expect(broken.body).toContain('Your saved file is invalid and ignored.');
+      expect(broken.body).toMatch(/groq\.json<\/code>: not valid JSON/);
+      expect(broken.body).toContain('data-state="idle"');
+    } finally {
+      rmSync(join(root, 'home', 'providers', 'groq.json'));
+    }
   });
 
   it('a locked vault sends pages to /unlock, and back to the page (not the fragment) once unlocked', async () => {
