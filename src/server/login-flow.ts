@@ -10,6 +10,8 @@ export interface StartLoginInput {
   connection?: string;
   force: boolean;
   origin: LoginSession['origin'];
+  /** A new key for a connection that must exist already (implies force); nothing is deleted before it validates. */
+  replace?: boolean;
 }
 
 export async function startLoginSession(deps: ServerDeps, web: WebState, input: StartLoginInput): Promise<LoginSession> {
@@ -21,13 +23,15 @@ export async function startLoginSession(deps: ServerDeps, web: WebState, input: 
       'Use an API-key provider for now (for GitHub: github-pat).',
     );
   }
-  if (exists && !input.force) {
+  if (input.replace && !exists) throw errors.connectionNotFound(def.name, connection);
+  if (exists && !input.force && !input.replace) {
     throw errors.invalidInput(
       `${def.name} (${connection}) is already connected.`,
       input.origin === 'cli' ? 'Use --force to overwrite.' : 'Choose another connection name, or log that one out first.',
     );
   }
-  return web.logins.create({ provider: def.name, connection, force: input.force, origin: input.origin });
+  const replace = input.replace === true;
+  return web.logins.create({ provider: def.name, connection, force: input.force || replace, origin: input.origin, replace });
 }
 
 /** The one-time URL of a login session's form: valid as long as the session itself, and once. */

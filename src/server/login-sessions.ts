@@ -12,6 +12,8 @@ export interface LoginSession {
   force: boolean;
   /** Who started it: the CLI waits for it; a page-started one sends the person back to the provider page. */
   origin: 'cli' | 'web';
+  /** "Replace key" on a provider page: the connection existed when it started, and its old key stays until this one is stored. */
+  replace: boolean;
   state: LoginSessionState;
   createdAt: number;
   expiresAt: number;
@@ -20,7 +22,7 @@ export interface LoginSession {
 }
 
 export interface LoginSessions {
-  create(input: { provider: string; connection: string; force: boolean; origin: LoginSession['origin'] }): LoginSession;
+  create(input: { provider: string; connection: string; force: boolean; origin: LoginSession['origin']; replace?: boolean }): LoginSession;
   /** The session, with a pending one past its deadline turned into `expired`. */
   get(id: string): LoginSession | undefined;
   complete(id: string, browserSessionKey: string): void;
@@ -77,7 +79,7 @@ export function createLoginSessions(options: { ttlMs?: number; now?: () => numbe
   }
 
   return {
-    create({ provider, connection, force, origin }) {
+    create({ provider, connection, force, origin, replace = false }) {
       sweep();
       const t = now();
       const session: LoginSession = {
@@ -86,6 +88,7 @@ export function createLoginSessions(options: { ttlMs?: number; now?: () => numbe
         connection,
         force,
         origin,
+        replace,
         state: 'pending',
         createdAt: t,
         expiresAt: t + ttlMs,

@@ -1,6 +1,7 @@
 // /login/:session: the browser form of `authsome login` (SPEC §6, §10). A rejected key re-renders the form with
 // the catalogue's message next to the field (422, swapped by htmx, or a full page without JavaScript); the key
-// itself is never echoed back. Success ends the login session, which wakes the waiting CLI.
+// itself is never echoed back. Success ends the login session, which wakes the waiting CLI; a "Replace key" started
+// from a provider page goes back to that page with a one-time message instead.
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { AppError } from '../../errors.js';
@@ -22,6 +23,7 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
       connection: session.connection,
       force: session.force,
       origin: session.origin,
+      replace: session.replace,
       display_name: d.display_name,
       description: d.description ?? '',
       docs_url: d.docs_url,
@@ -31,7 +33,8 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
       command: buildLoginCommand(session),
     };
     const data = { login, error: error ? { message: error.message, hint: error.hint } : undefined };
-    return render.page(c, 'login', { title: `Log in to ${d.display_name}`, data, status: error ? 422 : 200 });
+    const title = session.replace ? `Replace the ${d.display_name} key` : `Log in to ${d.display_name}`;
+    return render.page(c, 'login', { title, data, status: error ? 422 : 200 });
   }
 
   function renderDone(c: Context<WebEnv>, session: LoginSession) {
@@ -66,6 +69,10 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
       throw err;
     }
     web.logins.complete(session.id, c.get('session').key);
+    if (session.replace) {
+      c.get('session').flash = { kind: 'ok', text: `Replaced the key of ${session.provider} (${session.connection}).` };
+      return redirect(c, `/providers/${encodeURIComponent(session.provider)}`);
+    }
     if (!isHtmx(c)) return redirect(c, `/login/${session.id}/done`);
     c.header('HX-Push-Url', `/login/${session.id}/done`);
     return renderDone(c, session);

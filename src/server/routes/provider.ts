@@ -1,5 +1,5 @@
 // /providers/:name: the provider page (definition, where it comes from, connections) and its actions: connect
-// another connection, set default, log out, reveal. Each action is a small htmx swap of #connections (or of one
+// another connection, replace a key, set default, log out, reveal. Each action is a small htmx swap of #connections (or of one
 // secret), and a plain POST → 303 without JavaScript. A secret reaches HTML only through the reveal POST.
 import type { Context } from 'hono';
 import { Hono } from 'hono';
@@ -87,6 +87,14 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
     const { name, connection } = c.req.param();
     const result = await svc.logout(name, connection);
     return afterAction(c, name, { kind: 'ok', text: `Logged out of ${result.provider} (${result.connection}).` });
+  });
+
+  // "Replace key": the login form again, for this connection. The old key stays stored and in use until the new
+  // one validates (the form's submit is what overwrites it), so a wrong paste or a cancelled form changes nothing.
+  app.post('/providers/:name/connections/:connection/replace', async (c) => {
+    const { name, connection } = c.req.param();
+    const session = await startLoginSession(deps, web, { provider: name, connection, force: true, replace: true, origin: 'web' });
+    return redirect(c, `/login/${session.id}`);
   });
 
   // POST, never GET: revealing is a deliberate, audited act (audit event `reveal`), freshly confirmed.

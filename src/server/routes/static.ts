@@ -1,6 +1,6 @@
-// /static/*: the package's public/ files (CSS, the vendored htmx, app.js, the icon). A fixed list, read once:
-// no directory walking, no path from the request ever reaches the file system. No session needed (the
-// "run authsome ui" page must be styled too).
+// /static/*: the package's public/ files (CSS, the vendored htmx, app.js, the override editor's script, the
+// icon). A fixed list, read once: no directory walking, no path from the request ever reaches the file system.
+// No session needed (the "run authsome ui" page must be styled too).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -10,6 +10,7 @@ const FILES: Record<string, string> = {
   'app.css': 'text/css; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'htmx.min.js': 'text/javascript; charset=utf-8',
+  'override-editor.js': 'text/javascript; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };
 

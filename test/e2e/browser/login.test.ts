@@ -115,7 +115,8 @@ describe('authsome login through the browser', () => {
     expect(await page.locator('#api_key-hint').textContent()).toBe(SPEC_HINT);
     expect(await page.locator('#api_key').inputValue()).toBe(''); // never echoed back
     expect(await page.content()).not.toContain('sk-short');
-    expect(await page.locator('#api_key').evaluate((el) => el === document.activeElement)).toBe(true);
+    // htmx moves focus to the swapped-in autofocus field when it settles, a moment after the error text is in.
+    await expect.poll(() => page.locator('#api_key').evaluate((el) => el === document.activeElement)).toBe(true);
     await saveScreenshots(page, 'login-error');
 
     await page.locator('#api_key').fill(`  ${GOOD_KEY} `);
