@@ -8,6 +8,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    // expect.poll waits on a condition, not a time: give it room on a loaded 2-core machine (the default is 1 s).
+    expect: { poll: { timeout: 10_000, interval: 50 } },
     reporters: ['default', ['json', { outputFile: 'test-artifacts/vitest-report.json' }]],
   },
 });

@@ -181,6 +181,13 @@ export const errors = {
       `Port ${port} on ${host} is already in use by another program.`,
       `Stop that program, or run authsome on another port: AUTHSOME_PORT=<port> (or 'authsome serve --port <port>').`,
     ),
+  /** A server that failed to start printed its own Error/Hint in server.log: the CLI repeats them as they are. */
+  serverFailedToStart: (message: string, hint: string) => new AppError('SERVER_UNAVAILABLE', message, hint),
+  portNotAllowed: (host: string, port: number) =>
+    new AppError('PORT_IN_USE', `Not allowed to listen on ${host}:${port}.`, 'Choose a port above 1023 with AUTHSOME_PORT.'),
+  /** Anything not foreseen: the CLI's last resort, never with a secret (only the error's own message). */
+  unexpected: (detail: string) =>
+    new AppError('INTERNAL', `Unexpected failure: ${detail}`, "Set AUTHSOME_DEBUG=1 for details, and see 'authsome daemon logs'."),
   serverUnavailable: (detail: string, hint?: string) =>
     new AppError(
       'SERVER_UNAVAILABLE',

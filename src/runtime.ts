@@ -9,7 +9,7 @@ import { getRequestListener } from '@hono/node-server';
 import { createAuditLog, type AuditLog } from './audit.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
 import { createConnectionService, type ConnectionService } from './connections/service.js';
-import { AppError, errors } from './errors.js';
+import { errors } from './errors.js';
 import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, packagePaths, type HomePaths } from './paths.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { createApp } from './server/app.js';
@@ -246,7 +246,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
       server.off('listening', onListening);
       if (err.code === 'EADDRINUSE') reject(errors.portInUse(host, port));
       else if (err.code === 'EADDRNOTAVAIL') reject(errors.usage(`Cannot listen on ${host}: no such local address.`));
-      else if (err.code === 'EACCES') reject(new AppError('PORT_IN_USE', `Not allowed to listen on ${host}:${port}.`, 'Choose a port above 1023 with AUTHSOME_PORT.'));
+      else if (err.code === 'EACCES') reject(errors.portNotAllowed(host, port));
       else reject(err);
     };
     const onListening = () => {

@@ -155,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof AppError) return out.fail(err);
     const detail = err instanceof Error ? err.message : String(err);
     if (process.env.AUTHSOME_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return out.fail(new AppError('INTERNAL', `Unexpected failure: ${detail}`, 'Set AUTHSOME_DEBUG=1 for details, and see \'authsome daemon logs\'.'));
+    return out.fail(errors.unexpected(detail));
   }
 }
 

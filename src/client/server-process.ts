@@ -150,7 +150,7 @@ function readStartFailure(logPath: string, offset: number): AppError | undefined
   const message = lines[errorIndex]!.slice('Error: '.length);
   const hintLine = lines[errorIndex + 1];
   const hint = hintLine?.startsWith('Hint: ') ? hintLine.slice('Hint: '.length) : "See 'authsome daemon logs'.";
-  return new AppError('SERVER_UNAVAILABLE', message, hint);
+  return errors.serverFailedToStart(message, hint);
 }
 
 /** Stops the recorded server (SIGTERM, then waits ≤ 5 s for its pid to go). */

@@ -1,6 +1,6 @@
 // Connections over the vault and the provider registry: login, logout, revoke, remove, get, export, list and
 // defaults. No HTTP, no printing; every user-facing failure is an AppError from the catalogue.
-import { errors } from '../errors.js';
+import { errors, isAppError } from '../errors.js';
 import type { AuditLog } from '../audit.js';
 import type { Vault, VaultChange } from '../vault/vault.js';
 import type { ProviderEntry, ProviderRegistry, RegistryWarning } from '../providers/registry.js';
@@ -230,7 +230,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
         await registry.get(provider);
       } catch (err) {
         // A broken custom file must still be removable: that is how a person gets rid of it.
-        if (!(err instanceof Error && 'code' in err && (err as { code: string }).code === 'INVALID_PROVIDER_FILE')) throw err;
+        if (!(isAppError(err) && err.code === 'INVALID_PROVIDER_FILE')) throw err;
       }
       // Its connections go too, also when the file broke after they were made (no orphaned secrets).
       const names = loadRecords(provider).map((r) => r.connection);

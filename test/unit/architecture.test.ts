@@ -73,6 +73,11 @@ describe('architecture', () => {
     expect(problems).toEqual([]);
   });
 
+  it('every user-facing error comes from the catalogue in errors.ts (no AppError built elsewhere)', () => {
+    const outside = files.filter((f) => f.rel !== 'errors.ts' && /new AppError\(/.test(f.text)).map((f) => f.rel);
+    expect(outside).toEqual([]);
+  });
+
   it('has no import cycle anywhere in src/', () => {
     const graph = new Map(files.map((f) => [f.rel, localImportsOf(f)]));
     const cycles = findCycles(graph);
