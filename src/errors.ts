@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'VAULT_LOCKED'
   | 'VAULT_DAMAGED'
   | 'VAULT_MODE'
+  | 'VAULT_WRITE_FAILED'
   | 'ALREADY_RUNNING'
   | 'PORT_IN_USE'
   | 'SERVER_UNAVAILABLE'
@@ -216,6 +217,13 @@ export const vaultErrors = {
       `Restore it with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command (authsome will not create a new, empty vault in its place).`,
     ),
   /** Found before a write: the file on disk is no longer the one the server last read or wrote. */
+  /** The disk refused a write (full, read-only, gone): nothing changed, in memory or on disk. */
+  vaultWriteFailed: (vaultPath: string, cause: unknown) =>
+    new AppError(
+      'VAULT_WRITE_FAILED',
+      `Could not write the vault at ${vaultPath} (${(cause as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error'}); nothing was changed.`,
+      `Check the free space and the permissions of ${vaultPath.replace(/\/[^/]*$/, '')}, then try again.`,
+    ),
   vaultChangedUnderneath: (vaultPath: string) =>
     new AppError(
       'VAULT_DAMAGED',

@@ -26,6 +26,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   VAULT_LOCKED: 2,
   VAULT_DAMAGED: 1,
   VAULT_MODE: 1,
+  VAULT_WRITE_FAILED: 1,
   ALREADY_RUNNING: 1,
   PORT_IN_USE: 1,
   SERVER_UNAVAILABLE: 9,

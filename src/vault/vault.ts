@@ -2,7 +2,7 @@
 // one coalescing writer. It never writes a vault it could not read, and never holds a secret on disk unsealed.
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, access, stat } from 'node:fs/promises';
-import { AppError, errors, vaultErrors } from '../errors.js';
+import { AppError, errors, isAppError, vaultErrors } from '../errors.js';
 import { removeStaleTemps, writeFileAtomic } from '../atomic-file.js';
 import { buildIntegritySeal, deriveIntegrityKey, verifyIntegritySeal } from './integrity.js';
 import { buildKdfParams, deriveKey, type KdfParams } from './kdf.js';
@@ -274,8 +274,12 @@ export function createVault(options: VaultOptions): Vault {
             written = target;
             settle(target, undefined);
           } catch (err) {
-            written = target;
-            settle(target, err);
+            // Every change made so far rides on this write or a later one: they fail together, and memory goes back
+            // to what is on disk, so a change reported as failed never lands later with someone else's write.
+            const failedUpTo = generation;
+            if (state === 'unlocked') rollBackToDisk();
+            written = failedUpTo;
+            settle(failedUpTo, isAppError(err) ? err : vaultErrors.vaultWriteFailed(paths.vault, err));
           }
         }
       } finally {
@@ -284,6 +288,20 @@ export function createVault(options: VaultOptions): Vault {
       }
     })();
     return done;
+  }
+
+  /** Memory as the file on disk says, after a write that did not happen. */
+  function rollBackToDisk(): void {
+    if (diskText === undefined || !dataKey) return;
+    const data = JSON.parse(diskText) as VaultFileData;
+    const records = decryptAll(dataKey, data);
+    if (records instanceof AppError) {
+      markDamaged(records, undefined);
+      return;
+    }
+    file = data;
+    plain.clear();
+    for (const [id, value] of records) plain.set(id, value);
   }
 
   function settle(upTo: number, err: unknown): void {

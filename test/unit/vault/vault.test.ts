@@ -1,7 +1,7 @@
 // The vault service over real files in a temp directory: creation, records, backups, damage detection (never
 // overwriting what it could not read), passphrase mode, concurrency and KDF parameters read from the file.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../../src/errors.js';
 import { createVault, type Vault, type VaultPaths } from '../../../src/vault/vault.js';
@@ -802,5 +802,29 @@ describe('vault.json replaced or deleted by another program while the vault is o
     await vault.removePassphrase(PASSPHRASE);
     await vault.put('after-remove', 2);
     expect(vault.status()).toMatchObject({ state: 'unlocked', records: 32 });
+  });
+});
+
+describe('a write the disk refuses', () => {
+  it('fails every change it carried, leaves memory as the disk says, and never lands them later', async () => {
+    const vault = await openVault();
+    await vault.put('connection:a:default', { v: 1 });
+    // The backup path becomes a non-empty directory: renaming the new backup over it fails, whoever we are.
+    rmSync(paths.vaultBackup, { force: true });
+    mkdirSync(join(paths.vaultBackup, 'blocker'), { recursive: true });
+    const [b, c] = await Promise.all([rejected(vault.put('connection:b:default', { v: 2 })), rejected(vault.put('connection:a:default', { v: 3 }))]);
+    for (const err of [b, c]) {
+      expect(err.code).toBe('VAULT_WRITE_FAILED');
+      expect(err.message).toMatch(/^Could not write the vault at .*vault\.json \(E[A-Z]+\); nothing was changed\.$/);
+    }
+    expect(vault.get('connection:b:default')).toBeUndefined();
+    expect(vault.get('connection:a:default')).toEqual({ v: 1 });
+    expect(vault.status().state).toBe('unlocked');
+
+    rmSync(paths.vaultBackup, { recursive: true, force: true });
+    await vault.put('connection:d:default', { v: 4 });
+    const reopened = await openVault();
+    expect(reopened.list('connection:')).toEqual(['connection:a:default', 'connection:d:default']);
+    expect(reopened.get('connection:a:default')).toEqual({ v: 1 });
   });
 });
