@@ -64,7 +64,7 @@ describe('authsome run with real clients', () => {
     expect(childEnv.HTTPS_PROXY).toMatch(/^http:\/\/authsome:[^@]+@127\.0\.0\.1:\d+$/);
     expect(childEnv.https_proxy).toBe(childEnv.HTTPS_PROXY);
     expect(childEnv.HTTP_PROXY).toBe(childEnv.HTTPS_PROXY);
-    expect(childEnv.NO_PROXY.split(',')).toEqual(expect.arrayContaining(['localhost', '127.0.0.1', '::1']));
+    expect(childEnv.NO_PROXY!.split(',')).toEqual(expect.arrayContaining(['localhost', '127.0.0.1', '::1']));
     expect(childEnv.NODE_EXTRA_CA_CERTS).toBe(join(t.home, 'ca', 'ca.pem'));
     for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(childEnv[v]).toBe(join(t.home, 'ca', 'bundle.pem'));
     expect(readFileSync(childEnv.SSL_CERT_FILE!, 'utf8')).toContain(readFileSync(childEnv.NODE_EXTRA_CA_CERTS!, 'utf8').trim());
