@@ -171,6 +171,16 @@ export function createVault(options: VaultOptions): Vault {
     }
   }
 
+  /** The passphrase's key and the data key it unwraps; WRONG_PASSPHRASE when it unwraps nothing. */
+  async function unwrapWithPassphrase(passphrase: string, data: VaultFileData): Promise<{ kek: Buffer; unwrapped: { key: Buffer; legacy: boolean } }> {
+    const kek = await deriveKey(passphrase, data.kdf);
+    try {
+      return { kek, unwrapped: unwrapDataKey(kek, data.key) };
+    } catch {
+      throw errors.wrongPassphrase(paths.vault);
+    }
+  }
+
   /** Every record opens and the set of records is the one last written: else the vault is damaged. */
   function openRecords(kek: Buffer, unwrapped: { key: Buffer; legacy: boolean }, data: VaultFileData): Map<string, unknown> | AppError {
     const records = decryptAll(unwrapped.key, data);
@@ -410,13 +420,7 @@ export function createVault(options: VaultOptions): Vault {
         throw errors.vaultMode('The vault uses a key file and is always unlocked.', "Set a passphrase with 'authsome passphrase set'.");
       }
       if (state === 'unlocked') return;
-      const kek = await deriveKey(passphrase, file.kdf);
-      let unwrapped: { key: Buffer; legacy: boolean };
-      try {
-        unwrapped = unwrapDataKey(kek, file.key);
-      } catch {
-        throw errors.wrongPassphrase(paths.vault);
-      }
+      const { kek, unwrapped } = await unwrapWithPassphrase(passphrase, file);
       const records = openRecords(kek, unwrapped, file);
       if (records instanceof AppError) {
         markDamaged(records, openedFiles);
@@ -498,11 +502,10 @@ export function createVault(options: VaultOptions): Vault {
     async checkPassphrase(passphrase) {
       if (state === 'damaged') throw damage!;
       if (!file || file.mode !== 'passphrase') throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file.');
-      try {
-        openSealed(await deriveKey(passphrase, file.kdf), file.key, DATA_KEY_AAD);
-      } catch {
-        throw errors.wrongPassphrase(paths.vault);
-      }
+      // Through the same unwrap as unlock: a vault not yet re-sealed by this version wraps its key the older way.
+      const { kek, unwrapped } = await unwrapWithPassphrase(passphrase, file);
+      kek.fill(0);
+      unwrapped.key.fill(0);
     },
 
     async removePassphrase(passphrase) {
@@ -510,13 +513,7 @@ export function createVault(options: VaultOptions): Vault {
       if (!file || file.mode !== 'passphrase') {
         throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file already.');
       }
-      const kek = await deriveKey(passphrase, file.kdf);
-      let unwrapped: { key: Buffer; legacy: boolean };
-      try {
-        unwrapped = unwrapDataKey(kek, file.key);
-      } catch {
-        throw errors.wrongPassphrase(paths.vault);
-      }
+      const { kek, unwrapped } = await unwrapWithPassphrase(passphrase, file);
       if (state !== 'unlocked') {
         const records = openRecords(kek, unwrapped, file);
         if (records instanceof AppError) {

@@ -828,3 +828,16 @@ describe('a write the disk refuses', () => {
     expect(reopened.get('connection:a:default')).toEqual({ v: 1 });
   });
 });
+
+describe('checkPassphrase on a vault written before the integrity seal', () => {
+  it('accepts the right passphrase and refuses a wrong one, changing nothing', async () => {
+    await writeLegacyVault({ vaultPath: paths.vault, passphrase: PASSPHRASE, records: { a: 1 } });
+    const before = readFileSync(paths.vault, 'utf8');
+    const vault = createVault({ paths, kdf: CHEAP });
+    await vault.open();
+    await vault.checkPassphrase(PASSPHRASE);
+    expect((await rejected(vault.checkPassphrase('not the passphrase'))).code).toBe('WRONG_PASSPHRASE');
+    expect(vault.status().state).toBe('locked');
+    expect(readFileSync(paths.vault, 'utf8')).toBe(before);
+  });
+});
