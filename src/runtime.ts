@@ -22,7 +22,7 @@ import { createVault, type Vault, type VaultOptions } from './vault/vault.js';
 import { createCaProvider } from './proxy/ca-provider.js';
 import { createCredentialSource } from './proxy/credential-source.js';
 import { createProxyServer, parseResolveMap } from './proxy/proxy-server.js';
-import { createRunService } from './runs/run-service.js';
+import { createRunService, type RunService } from './runs/run-service.js';
 import { createRunSessionRegistry } from './proxy/run-sessions.js';
 
 export interface RuntimeOptions {
@@ -57,6 +57,7 @@ export interface Runtime {
   registry: ProviderRegistry;
   connections: ConnectionService;
   audit: AuditLog;
+  runs: RunService;
   close(): Promise<void>;
 }
 
@@ -196,6 +197,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       registry,
       connections,
       audit,
+      runs,
       close() {
         closing ??= cleanUp();
         return closing;

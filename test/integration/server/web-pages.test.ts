@@ -258,4 +258,20 @@ describe('web pages over HTTP', () => {
     expect(changed.body).toContain(`/activity/feed?since=${Number(revision) + 1}`);
     expect(changed.body.indexOf('Exported')).toBeLessThan(changed.body.indexOf('Logged in'));
   });
+
+  it('the activity page names a run by its program and shows doctor\'s self-test apart', async () => {
+    const agent = await rt.runs.start({ pid: process.pid, program: '/usr/bin/python3 secret-arg' });
+    rt.runs.end(agent.id, 0);
+    const doctor = await rt.runs.start({ pid: process.pid, selfTest: true });
+    rt.runs.end(doctor.id);
+    await rt.audit.flush();
+    const body = (await page('/activity')).body;
+    const rows = body.split('<li class="event">').slice(1);
+    const agentRows = rows.filter((r) => r.includes('>python3<'));
+    expect(agentRows.map((r) => /event-label">([^<]+)</.exec(r)?.[1])).toEqual(['Run ended', 'Run started']);
+    const selfTest = rows.filter((r) => r.includes('>authsome doctor<'));
+    expect(selfTest.map((r) => /event-label">([^<]+)</.exec(r)?.[1])).toEqual(['Self-test ended', 'Self-test']);
+    expect(body).not.toContain('secret-arg');
+    expect(body).not.toContain('/usr/bin');
+  });
 });
