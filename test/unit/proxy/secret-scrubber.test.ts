@@ -1,0 +1,98 @@
+// The response scrubber: a secret echoed back, in any of its forms and split across any chunk boundaries, never
+// reaches the agent, and everything else passes unchanged and at the same length.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildScrubNeedles, createScrubber } from '../../../src/proxy/secret-scrubber.js';
+
+const SECRET = 'sk-proj-REALKEY_0123456789abcdefXYZ/+=.~';
+
+function run(chunks: Buffer[], secret = SECRET): { out: Buffer; found: number; pieces: Buffer[] } {
+  const scrubber = createScrubber(buildScrubNeedles(secret));
+  const pieces = chunks.map((c) => scrubber.push(c));
+  pieces.push(scrubber.end());
+  return { out: Buffer.concat(pieces), found: scrubber.found, pieces };
+}
+
+function splitAt(data: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(data.subarray(last, p));
+    last = p;
+  }
+  out.push(data.subarray(last));
+  return out;
+}
+
+/** Every way the secret could be read back out of a response body. */
+function leaks(text: string, secret = SECRET): boolean {
+  if (text.includes(secret) || text.includes(encodeURIComponent(secret))) return true;
+  for (const token of text.match(/[A-Za-z0-9+/_-]{8,}={0,2}/g) ?? []) {
+    for (let cut = 0; cut < 4; cut++) {
+      const part = token.slice(cut);
+      for (const decoded of [Buffer.from(part, 'base64'), Buffer.from(part, 'base64url')]) if (decoded.toString('latin1').includes(secret)) return true;
+    }
+  }
+  return false;
+}
+
+describe('secret scrubber', () => {
+  it('overwrites the secret as is, URL-encoded, in base64 and inside a Basic value, at the same length', () => {
+    const basic = `Basic ${Buffer.from(`user:${SECRET}`).toString('base64')}`;
+    const body = `{"auth":"Bearer ${SECRET}","url":"/x?k=${encodeURIComponent(SECRET)}","b64":"${Buffer.from(SECRET).toString('base64')}","h":"${basic}"}`;
+    expect(leaks(body)).toBe(true);
+    const { out, found } = run([Buffer.from(body)]);
+    expect(out.length).toBe(Buffer.byteLength(body));
+    expect(leaks(out.toString('latin1'))).toBe(false);
+    expect(found).toBe(4);
+    expect(out.toString()).toContain('"auth":"Bearer authsome-scrubbed-authsome-scrubbed-');
+  });
+
+  it('passes a stream without the secret through unchanged and unheld, chunk by chunk', () => {
+    const chunks = ['data: {"delta":"hel"}\n\n', 'data: {"delta":"lo"}\n\n', 'data: [DONE]\n\n'].map((s) => Buffer.from(s));
+    const { pieces, found } = run(chunks);
+    expect(found).toBe(0);
+    expect(pieces.slice(0, 3).map(String)).toEqual(chunks.map(String));
+  });
+
+  it('holds back only the end of a chunk that could begin the secret, and releases it when the next chunk says otherwise', () => {
+    const scrubber = createScrubber(buildScrubNeedles(SECRET));
+    expect(scrubber.push(Buffer.from('abc sk-proj-RE')).toString()).toBe('abc ');
+    expect(scrubber.push(Buffer.from('d herring')).toString()).toBe('sk-proj-REd herring');
+    expect(scrubber.end().length).toBe(0);
+  });
+
+  it('never lets a form of the secret through, whatever the body and however it is split', () => {
+    const form = fc.constantFrom(
+      SECRET,
+      encodeURIComponent(SECRET),
+      Buffer.from(SECRET).toString('base64'),
+      Buffer.from(SECRET).toString('base64url'),
+      Buffer.from(`u:${SECRET}`).toString('base64'),
+      Buffer.from(`us:${SECRET}!`).toString('base64'),
+      Buffer.from(`usr:${SECRET}?!`).toString('base64url'),
+    );
+    const filler = fc.string({ maxLength: 40 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(filler, form), { minLength: 1, maxLength: 4 }), filler, fc.array(fc.nat(400), { maxLength: 8 }), (parts, tail, cuts) => {
+        const body = Buffer.from(parts.map(([f, s]) => f + s).join('') + tail, 'latin1');
+        const { out } = run(splitAt(body, cuts));
+        expect(out.length).toBe(body.length);
+        expect(leaks(out.toString('latin1'))).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('changes nothing in a body without the secret, however it is split', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(300), { maxLength: 6 }), (bytes, cuts) => {
+        const body = Buffer.from(bytes);
+        fc.pre(!leaks(body.toString('latin1')));
+        expect(run(splitAt(body, cuts)).out.equals(body)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
