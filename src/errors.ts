@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'CONNECTION_EXISTS'
   | 'COMMAND_NOT_FOUND'
   | 'COMMAND_NOT_EXECUTABLE'
+  | 'SANDBOX_UNAVAILABLE'
   | 'FIELD_NOT_FOUND'
   | 'CREDENTIAL_MISSING'
   | 'CREDENTIAL_EXPIRED'
@@ -115,6 +116,9 @@ export const errors = {
     new AppError('COMMAND_NOT_FOUND', `Command not found: ${command}.`, 'Check the spelling, or give the full path to the program.'),
   commandNotExecutable: (command: string) =>
     new AppError('COMMAND_NOT_EXECUTABLE', `Permission denied: ${command}.`, 'Make the file executable (chmod +x), or run it through its interpreter.'),
+  /** `run --sandbox` never falls back to an unsandboxed child: the person asked for the boundary. */
+  sandboxUnavailable: (detail: string, hint: string) =>
+    new AppError('SANDBOX_UNAVAILABLE', `The sandbox for 'authsome run --sandbox' is not available: ${detail}.`, hint, detail),
   secretFieldHidden: (provider: string, field: string) =>
     new AppError(
       'USAGE',
