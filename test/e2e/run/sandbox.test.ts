@@ -112,6 +112,18 @@ describe('authsome run --sandbox', () => {
     expect(await pty.exit).toBe(0);
   });
 
+  it('a nested run --sandbox runs inside an outer sandbox, and refuses inside an unsandboxed run rather than run bare', async () => {
+    const nested = `${process.execPath} ${cliPath} run --sandbox -- ${process.execPath} -e 'process.stdout.write(process.env.AUTHSOME_SANDBOX)'`;
+    const inside = await cli(['run', '--sandbox', '--', 'sh', '-c', nested]);
+    expect(inside.code, inside.stderr).toBe(0);
+    expect(inside.stdout).toBe('1');
+    const bare = await cli(['run', '--', 'sh', '-c', nested]);
+    expect(bare.code).toBe(1);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toContain("Error: The sandbox for 'authsome run --sandbox' is not available: this command runs inside an authsome run that is not sandboxed.");
+    expect(bare.stderr).toContain("Hint: Start the outer run with 'authsome run --sandbox'.");
+  });
+
   it('without bwrap on PATH, --sandbox fails with an Error/Hint naming the package, and starts no run', async () => {
     // A PATH with the usual tools but no bwrap: a directory of links to what `sh -c` needs.
     const bin = join(t.root, 'bin-without-bwrap');
