@@ -119,6 +119,20 @@ export const errors = {
   /** `run --sandbox` never falls back to an unsandboxed child: the person asked for the boundary. */
   sandboxUnavailable: (detail: string, hint: string) =>
     new AppError('SANDBOX_UNAVAILABLE', `The sandbox for 'authsome run --sandbox' is not available: ${detail}.`, hint, detail),
+  /** Agents use credentials through the proxy; a process of a live run never receives one. */
+  secretsRefusedToRun: (action: 'reveal' | 'export') =>
+    new AppError(
+      'FORBIDDEN',
+      `Refused: a process started by 'authsome run' may not ${action === 'reveal' ? 'reveal a secret' : 'export secrets'}.`,
+      "Agents under 'authsome run' use credentials through its proxy and never receive them. Run this from your own terminal, outside the run.",
+    ),
+  /** While a run is live, a caller that hides its process is treated as one of the run's. */
+  secretsRefusedToUnknownPeer: (action: 'reveal' | 'export') =>
+    new AppError(
+      'FORBIDDEN',
+      `Refused to ${action === 'reveal' ? 'reveal a secret' : 'export secrets'} while an 'authsome run' is live: the process asking could not be identified.`,
+      "Run this from your own terminal (not a process that hides its file descriptors), or once the run has ended.",
+    ),
   secretFieldHidden: (provider: string, field: string) =>
     new AppError(
       'USAGE',
