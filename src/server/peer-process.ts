@@ -3,8 +3,11 @@
 // server itself (the run's proxy relaying an agent's request), someone else, or nobody we can see. Read-only;
 // it never signals or touches another process.
 import { readdir, readFile, readlink } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
 import type { AuditLog } from '../audit.js';
-import { errors } from '../errors.js';
+import type { ServerDeps } from './deps.js';
+import { errors, type SecretAction } from '../errors.js';
 
 export type PeerVerdict =
   /** A holder of the socket descends from the run whose `run` pid this is. */
@@ -100,14 +103,14 @@ async function readParentPid(proc: string, pid: number): Promise<number | undefi
 }
 
 /**
- * Refuses `action` (reveal, export) when the request's peer is a live run's process, its proxy, or, while a run is
+ * Refuses `action` (reveal, export, a browser sign-in link) when the request's peer is a live run's process, its proxy, or, while a run is
  * live, a process that cannot be seen; audits the refusal as `denied`. Only Linux can name a socket's owner: elsewhere
  * (and with no run live) the request goes on.
  */
 export async function refuseSecretsToRuns(input: {
   runs: { id: string; pid: number }[];
   socket: { remotePort?: number; localPort?: number } | undefined;
-  action: 'reveal' | 'export';
+  action: SecretAction;
   provider?: string;
   audit: AuditLog;
 }): Promise<void> {
@@ -122,4 +125,9 @@ export async function refuseSecretsToRuns(input: {
   const why = { run: 'from a process of the run', proxy: "through the run's proxy", unknown: 'from a process that could not be identified' }[verdict.from];
   input.audit.record('denied', { ...(input.provider ? { provider: input.provider } : {}), ...(run ? { run } : {}), reason: `${input.action} ${why}` });
   throw verdict.from === 'unknown' ? errors.secretsRefusedToUnknownPeer(input.action) : errors.secretsRefusedToRun(input.action);
+}
+
+/** The live runs and the request's socket, as refuseSecretsToRuns takes them (node-server puts the request in env). */
+export function describePeer(c: Context, deps: Pick<ServerDeps, 'runs' | 'audit'>): Pick<Parameters<typeof refuseSecretsToRuns>[0], 'runs' | 'socket' | 'audit'> {
+  return { runs: deps.runs.listLivePids(), socket: (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket, audit: deps.audit };
 }

@@ -1,16 +1,14 @@
 // /api connection routes: login with an API key, logout, revoke, remove, get, export, set-default.
-import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { ServerDeps } from '../deps.js';
-import { refuseSecretsToRuns } from '../peer-process.js';
+import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
 import { optionalBoolean, optionalString, readJsonBody, requireString } from './body.js';
 
 export function createConnectionsApi(deps: ServerDeps): Hono {
   const api = new Hono();
   const svc = deps.connections;
   // A secret leaves the server only for a caller outside every live run: an agent uses keys through the proxy.
-  const refuseToRuns = (c: Context, action: 'reveal' | 'export', provider?: string) =>
-    refuseSecretsToRuns({ runs: deps.runs.listLivePids(), socket: (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket, action, provider, audit: deps.audit });
+  const refuseToRuns = (c: Context, action: 'reveal' | 'export', provider?: string) => refuseSecretsToRuns({ ...describePeer(c, deps), action, provider });
 
   api.get('/login/describe', async (c) => {
     const provider = c.req.query('provider') ?? '';

@@ -115,6 +115,29 @@ describe('reveal and export refused to the processes of a live run', () => {
     }
   });
 
+  it('a live run\'s process gets no browser sign-in link (ui or login URL: the dashboard can reveal a key); others do', async () => {
+    const agent = startCaller(rt.port, rt.token, true);
+    const outsider = startCaller(rt.port, rt.token, false);
+    try {
+      const run = JSON.parse((await api('/run-sessions', { pid: agent.pid })).body) as { id: string };
+      const uiLink = { path: '/ui-link', body: {} };
+      const loginLink = { path: '/login-sessions', body: { provider: 'openai', force: true } };
+      for (const request of [uiLink, loginLink]) {
+        const refused = await agent.ask(request);
+        expect(refused.status, request.path).toBe(403);
+        expect(JSON.parse(refused.body).message).toBe("Refused: a process started by 'authsome run' may not sign a browser in to authsome (its pages can reveal a secret).");
+      }
+      expect((await outsider.ask(uiLink)).status).toBe(200);
+      expect((await outsider.ask(loginLink)).status).toBe(201);
+      expect(await readAudit()).toContain(`"run":"${run.id}","reason":"sign-in from a process of the run"`);
+      await api(`/run-sessions/${run.id}/end`, {});
+      expect((await agent.ask(uiLink)).status).toBe(200);
+    } finally {
+      agent.close();
+      outsider.close();
+    }
+  });
+
   it("a request that the run's proxy relays to the API is refused, whoever sent it", async () => {
     const outsider = startCaller(rt.port, rt.token, false);
     const anchor = startCaller(rt.port, rt.token, false);
