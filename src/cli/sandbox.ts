@@ -1,10 +1,10 @@
-// `authsome run --sandbox` on Linux: the child runs under bubblewrap with $AUTHSOME_HOME hidden behind an empty
-// tmpfs, in its own network namespace whose only way out is the run's proxy (a loopback listener inside, bridged
+// `authsome run --sandbox` on Linux: the child runs under bubblewrap with $AUTHSOME_HOME (and the local sockets
+// that lead out of a sandbox) hidden behind an empty tmpfs, in its own network namespace whose only way out is the run's proxy (a loopback listener inside, bridged
 // over a Unix socket to the real proxy port), and in its own pid namespace. It owns the bwrap command line, the
 // per-run directory (CA copies, the socket) and the outer half of the bridge; it never sees a secret.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, chmod, copyFile, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -50,9 +50,43 @@ export async function requireSandbox(env: NodeJS.ProcessEnv): Promise<string> {
   return bwrap;
 }
 
+/**
+ * Local Unix sockets that would let the child act outside the sandbox: the user's systemd and session bus
+ * (`systemd-run --user` starts a process outside it), tmux and screen (type into the person's own shell), X11
+ * (synthetic key presses), docker and podman (a container can mount the home). The network namespace does not cover
+ * Unix sockets on the filesystem, so these are hidden like the home. Only paths that exist are listed (bwrap would
+ * create a missing mount point on the real filesystem).
+ */
+export async function findHiddenPaths(env: NodeJS.ProcessEnv, home: string, keep: readonly string[]): Promise<{ dirs: string[]; files: string[] }> {
+  const uid = process.getuid?.() ?? 0;
+  const candidates = [
+    env.XDG_RUNTIME_DIR || `/run/user/${uid}`,
+    join(env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`),
+    env.SCREENDIR || '/run/screen',
+    '/tmp/.X11-unix',
+    '/run/docker.sock',
+    '/run/containerd',
+    '/run/podman',
+  ];
+  const dirs = [home];
+  const files: string[] = [];
+  for (const candidate of candidates) {
+    const path = await realpath(candidate).catch(() => undefined);
+    if (path === undefined || path === '/' || dirs.includes(path) || files.includes(path)) continue;
+    // Never hide what the sandbox itself needs (its directory, node, the bridge), which a TMPDIR could put there.
+    if (keep.some((needed) => needed === path || needed.startsWith(`${path}/`))) continue;
+    const kind = await stat(path).catch(() => undefined);
+    if (kind?.isDirectory()) dirs.push(path);
+    else if (kind !== undefined) files.push(path);
+  }
+  return { dirs, files };
+}
+
 export interface BubblewrapArgsInput {
-  /** $AUTHSOME_HOME, resolved: it is covered by an empty tmpfs. */
-  home: string;
+  /** $AUTHSOME_HOME and the directories of findHiddenPaths, resolved: each is covered by an empty tmpfs. */
+  hiddenDirs: string[];
+  /** Sockets and other files of findHiddenPaths: each is covered by /dev/null. */
+  hiddenFiles: string[];
   nodePath: string;
   bridgePath: string;
   socketPath: string;
@@ -61,7 +95,7 @@ export interface BubblewrapArgsInput {
 }
 
 /**
- * The filesystem stays as it is (the agent needs its project), except the home; the child keeps no capability
+ * The filesystem stays as it is (the agent needs its project), except the home and the hidden sockets; the child keeps no capability
  * (as root, bwrap would otherwise leave them, and CAP_SYS_ADMIN could unmount the tmpfs); fd 3 tells us the pid of
  * the namespace's init, through which forwarded signals reach the bridge.
  */
@@ -71,7 +105,8 @@ export function buildBubblewrapArgs(input: BubblewrapArgsInput): string[] {
     '--bind', '/', '/',
     '--dev', '/dev',
     '--proc', '/proc',
-    '--tmpfs', input.home,
+    ...input.hiddenDirs.flatMap((dir) => ['--tmpfs', dir]),
+    ...input.hiddenFiles.flatMap((file) => ['--ro-bind', '/dev/null', file]),
     '--json-status-fd', '3',
     '--', input.nodePath, input.bridgePath, input.socketPath, String(input.proxyPort), '--', ...input.command,
   ];
@@ -86,7 +121,7 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export async function createSandbox(input: { bwrap: string; home: string; proxyUrl: string; caCertPath: string; caBundlePath: string }): Promise<Sandbox> {
+export async function createSandbox(input: { bwrap: string; home: string; env: NodeJS.ProcessEnv; proxyUrl: string; caCertPath: string; caBundlePath: string }): Promise<Sandbox> {
   const proxyPort = Number(new URL(input.proxyUrl).port);
   const home = await realpath(input.home);
   // Outside the home (which the child cannot see) and private to us: the socket in it is the child's way out.
@@ -96,6 +131,7 @@ export async function createSandbox(input: { bwrap: string; home: string; proxyU
     await rm(dir, { recursive: true, force: true });
     throw errors.sandboxUnavailable(`the temporary directory ${dir} is inside ${home}, which the sandbox hides`, 'Set TMPDIR to a directory outside AUTHSOME_HOME.');
   }
+  const hidden = await findHiddenPaths(input.env, home, [inside, process.execPath, packagePaths.sandboxBridge]);
   const caCertPath = join(dir, 'ca.pem');
   const caBundlePath = join(dir, 'bundle.pem');
   const socketPath = join(dir, 'proxy.sock');
@@ -125,7 +161,7 @@ export async function createSandbox(input: { bwrap: string; home: string; proxyU
     caCertPath,
     caBundlePath,
     spawn(command, env) {
-      const args = buildBubblewrapArgs({ home, nodePath: process.execPath, bridgePath: packagePaths.sandboxBridge, socketPath, proxyPort, command });
+      const args = buildBubblewrapArgs({ hiddenDirs: hidden.dirs, hiddenFiles: hidden.files, nodePath: process.execPath, bridgePath: packagePaths.sandboxBridge, socketPath, proxyPort, command });
       // bwrap dies of a terminal's Ctrl-C (it has no handler), and its death kills the sandbox with SIGKILL: started
       // with SIGINT ignored it lives on, while the bridge and the command inside get their own default handling back.
       const child = spawn('/bin/sh', ['-c', 'trap "" INT; exec "$0" "$@"', input.bwrap, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env });

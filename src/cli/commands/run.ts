@@ -76,7 +76,7 @@ export default defineCommand({
     }
     let sandbox: Sandbox | undefined;
     if (bwrap !== undefined) {
-      sandbox = await createSandbox({ bwrap, home: api.paths.home, proxyUrl: session.proxy_url, caCertPath: session.ca_cert_path, caBundlePath: session.ca_bundle_path }).catch(async (err: unknown) => {
+      sandbox = await createSandbox({ bwrap, home: api.paths.home, env: process.env, proxyUrl: session.proxy_url, caCertPath: session.ca_cert_path, caBundlePath: session.ca_bundle_path }).catch(async (err: unknown) => {
         await api.call('POST', `/run-sessions/${session.id}/end`, {}).catch(() => undefined);
         throw err;
       });

@@ -3,6 +3,7 @@
 // names; each fails, while a request through the proxy still gets the key. Without bwrap, --sandbox refuses to run.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +57,30 @@ describe('authsome run --sandbox', () => {
     const unsandboxed = JSON.parse(open.stdout) as typeof seen;
     expect(unsandboxed.files[join(t.home, 'master.key')]).toBe('read');
     expect(unsandboxed.connect).toEqual({ api: 'connected', upstream: 'connected' });
+  });
+
+  it("the local sockets that lead out of a sandbox (the user's systemd and session bus, tmux) are hidden too", async () => {
+    // Stand-ins where the child would look for them: a session bus in XDG_RUNTIME_DIR, a tmux server's socket.
+    const runtimeDir = join(t.root, 'xdg-runtime');
+    const tmuxDir = join(t.root, 'tmux-tmp', `tmux-${process.getuid!()}`);
+    mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+    mkdirSync(tmuxDir, { recursive: true, mode: 0o700 });
+    const sockets = [join(runtimeDir, 'bus'), join(tmuxDir, 'default')];
+    const servers = await Promise.all(
+      sockets.map((path) => new Promise<Server>((resolve) => { const server = createServer((s) => s.end()).listen(path, () => resolve(server)); })),
+    );
+    try {
+      const state = readServerState(t.home)!;
+      const target = { home: t.home, serverPid: state.pid, webPort: Number(new URL(state.url).port), upstreamPort: upstream.port, unixSockets: sockets };
+      const extra = { XDG_RUNTIME_DIR: runtimeDir, TMUX_TMPDIR: join(t.root, 'tmux-tmp') };
+      const sandboxed = await cli(['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)], extra);
+      expect(sandboxed.code, sandboxed.stderr).toBe(0);
+      expect(JSON.parse(sandboxed.stdout).unix).toEqual({ [sockets[0]!]: 'ENOENT', [sockets[1]!]: 'ENOENT' });
+      const open = await cli(['run', '--', process.execPath, escapeScript, JSON.stringify(target)], extra);
+      expect(JSON.parse(open.stdout).unix).toEqual({ [sockets[0]!]: 'connected', [sockets[1]!]: 'connected' });
+    } finally {
+      for (const server of servers) server.close();
+    }
   });
 
   it('a program that ignores HTTPS_PROXY gets no network at all; through the proxy curl gets the key injected', async () => {

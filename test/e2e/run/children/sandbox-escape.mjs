@@ -1,11 +1,11 @@
 // A hostile child of `authsome run`: it tries every way around the proxy that the sandbox must close, and prints
-// what each attempt got as JSON: { files: {path: 'read' | code}, connect: {name: 'connected' | code}, dns: … }.
-// Argument: a JSON object { home, serverPid, webPort, upstreamPort }.
+// what each attempt got as JSON: { files: {path: 'read' | code}, connect: {name: 'connected' | code}, unix: {path: …}, dns: … }.
+// Argument: a JSON object { home, serverPid, webPort, upstreamPort, unixSockets? }.
 import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { lookup, resolve4 } from 'node:dns/promises';
 
-const { home, serverPid, webPort, upstreamPort } = JSON.parse(process.argv[2]);
+const { home, serverPid, webPort, upstreamPort, unixSockets = [] } = JSON.parse(process.argv[2]);
 const attempt = (fn) => {
   try {
     fn();
@@ -20,7 +20,7 @@ for (const path of [`${home}/master.key`, `${home}/vault.json`, `${home}/server/
 }
 const tryConnect = (port) =>
   new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = typeof port === 'string' ? connect(port) : connect(port, '127.0.0.1');
     socket.setTimeout(5000, () => {
       socket.destroy();
       resolve('timeout');
@@ -36,6 +36,7 @@ const out = {
   homeEntries: readdirSync(home),
   files,
   connect: { api: await tryConnect(webPort), upstream: await tryConnect(upstreamPort) },
+  unix: Object.fromEntries(await Promise.all(unixSockets.map(async (path) => [path, await tryConnect(path)]))),
   dns: { lookup: await settle(lookup('api.openai.com')), resolve4: await settle(resolve4('example.com')) },
 };
 process.stdout.write(JSON.stringify(out));
