@@ -26,13 +26,8 @@ server.once('error', (err) => fail(errors.internal(`The sandbox could not listen
 // The command starts only once the proxy port answers inside: its first request must not meet a refused connection.
 server.listen(port, '127.0.0.1', () => {
   const child = spawn(command, rest, { stdio: 'inherit' });
-  // On a terminal, Ctrl-C already reaches the command (same process group): forwarding it would deliver it twice.
-  for (const signal of FORWARDED) {
-    process.on(signal, () => {
-      if (signal === 'SIGINT' && process.stdin.isTTY) return;
-      child.kill(signal);
-    });
-  }
+  // The sandbox is a session of its own (no terminal signal reaches it): every signal here was forwarded by `run`.
+  for (const signal of FORWARDED) process.on(signal, () => child.kill(signal));
   child.once('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') fail(errors.commandNotFound(command), 127);
     if (err.code === 'EACCES') fail(errors.commandNotExecutable(command), 126);

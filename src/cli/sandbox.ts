@@ -95,13 +95,16 @@ export interface BubblewrapArgsInput {
 }
 
 /**
- * The filesystem stays as it is (the agent needs its project), except the home and the hidden sockets; the child keeps no capability
- * (as root, bwrap would otherwise leave them, and CAP_SYS_ADMIN could unmount the tmpfs); fd 3 tells us the pid of
- * the namespace's init, through which forwarded signals reach the bridge.
+ * The filesystem stays as it is (the agent needs its project), except the home and the hidden sockets. The child
+ * keeps no capability (as root, bwrap would otherwise leave them, and CAP_SYS_ADMIN could unmount the tmpfs). It gets
+ * a session of its own, so the terminal it shares with the person is not its controlling terminal and TIOCSTI cannot
+ * push keystrokes into the person's shell (CVE-2017-5226). fd 3 tells us the pid of the namespace's init, through
+ * which forwarded signals reach the bridge.
  */
 export function buildBubblewrapArgs(input: BubblewrapArgsInput): string[] {
   return [
     ...NAMESPACE_FLAGS,
+    '--new-session',
     '--bind', '/', '/',
     '--dev', '/dev',
     '--proc', '/proc',
@@ -162,8 +165,8 @@ export async function createSandbox(input: { bwrap: string; home: string; env: N
     caBundlePath,
     spawn(command, env) {
       const args = buildBubblewrapArgs({ hiddenDirs: hidden.dirs, hiddenFiles: hidden.files, nodePath: process.execPath, bridgePath: packagePaths.sandboxBridge, socketPath, proxyPort, command });
-      // bwrap dies of a terminal's Ctrl-C (it has no handler), and its death kills the sandbox with SIGKILL: started
-      // with SIGINT ignored it lives on, while the bridge and the command inside get their own default handling back.
+      // bwrap itself stays in our process group: it would die of a terminal's Ctrl-C (it has no handler), and its death
+      // kills the sandbox with SIGKILL. Started with SIGINT ignored it lives on; `run` forwards the signal to the bridge.
       const child = spawn('/bin/sh', ['-c', 'trap "" INT; exec "$0" "$@"', input.bwrap, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env });
       let initPid: number | undefined;
       let status = '';

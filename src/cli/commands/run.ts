@@ -161,9 +161,10 @@ function runChild(args: RunArgs, env: NodeJS.ProcessEnv, sandbox?: Sandbox): Pro
       kill = (signal) => child.kill(signal);
     }
     // On a terminal, Ctrl-C already reaches the child (same process group): forwarding it would deliver it twice.
+    // A sandboxed child has a session of its own, which the terminal's Ctrl-C does not reach: it is forwarded.
     const handlers = FORWARDED.map((signal) => {
       const handler = () => {
-        if (signal === 'SIGINT' && process.stdin.isTTY) return;
+        if (signal === 'SIGINT' && process.stdin.isTTY && !sandbox) return;
         kill(signal);
       };
       process.on(signal, handler);

@@ -137,6 +137,22 @@ describe('authsome run --sandbox', () => {
     expect(await pty.exit).toBe(0);
   });
 
+  it("cannot push keystrokes into the person's terminal (TIOCSTI): the sandbox is not in the terminal's session", async () => {
+    const inject = [
+      'import fcntl, termios',
+      'try:',
+      "    fcntl.ioctl(0, termios.TIOCSTI, b'#')",
+      "    print('INJECTED')",
+      'except OSError as e:',
+      "    print('REFUSED', e.errno)",
+    ].join('\n');
+    const pty = runInPty(t.home, ['run', '--sandbox', '--', 'python3', '-c', inject], env);
+    await pty.waitFor(/INJECTED|REFUSED/);
+    expect(await pty.exit).toBe(0);
+    expect(pty.output()).toContain('REFUSED');
+    expect(pty.output()).not.toContain('INJECTED');
+  });
+
   it('a nested run --sandbox runs inside an outer sandbox, and refuses inside an unsandboxed run rather than run bare', async () => {
     const nested = `${process.execPath} ${cliPath} run --sandbox -- ${process.execPath} -e 'process.stdout.write(process.env.AUTHSOME_SANDBOX)'`;
     const inside = await cli(['run', '--sandbox', '--', 'sh', '-c', nested]);
