@@ -24,7 +24,9 @@ export type AuditEventName =
   | 'no_match'
   | 'ambiguous'
   | 'refresh'
-  | 'refresh_failed';
+  | 'refresh_failed'
+  /** Something a run's process asked for and did not get. */
+  | 'denied';
 
 export interface AuditFields {
   provider?: string;

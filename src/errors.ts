@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'CONNECTION_EXISTS'
   | 'COMMAND_NOT_FOUND'
   | 'COMMAND_NOT_EXECUTABLE'
+  | 'SANDBOX_UNAVAILABLE'
   | 'FIELD_NOT_FOUND'
   | 'CREDENTIAL_MISSING'
   | 'CREDENTIAL_EXPIRED'
@@ -63,6 +64,14 @@ export function parseAppError(body: unknown): AppError | undefined {
 }
 
 const listHint = "Run 'authsome list' to see the available providers.";
+
+/** What the server refuses to a live run's processes: each hands over a secret, or a page that can reveal one. */
+export type SecretAction = 'reveal' | 'export' | 'sign-in';
+const SECRET_ACTIONS: Record<SecretAction, string> = {
+  reveal: 'reveal a secret',
+  export: 'export secrets',
+  'sign-in': 'sign a browser in to authsome (its pages can reveal a secret)',
+};
 
 export const errors = {
   usage: (message: string, hint?: string) => new AppError('USAGE', message, hint),
@@ -116,6 +125,23 @@ export const errors = {
     new AppError('COMMAND_NOT_FOUND', `Command not found: ${command}.`, 'Check the spelling, or give the full path to the program.'),
   commandNotExecutable: (command: string) =>
     new AppError('COMMAND_NOT_EXECUTABLE', `Permission denied: ${command}.`, 'Make the file executable (chmod +x), or run it through its interpreter.'),
+  /** `run --sandbox` never falls back to an unsandboxed child: the person asked for the boundary. */
+  sandboxUnavailable: (detail: string, hint: string) =>
+    new AppError('SANDBOX_UNAVAILABLE', `The sandbox for 'authsome run --sandbox' is not available: ${detail}.`, hint, detail),
+  /** Agents use credentials through the proxy; a process of a live run never receives one. */
+  secretsRefusedToRun: (action: SecretAction) =>
+    new AppError(
+      'FORBIDDEN',
+      `Refused: a process started by 'authsome run' may not ${SECRET_ACTIONS[action]}.`,
+      "Agents under 'authsome run' use credentials through its proxy and never receive them. Run this from your own terminal, outside the run.",
+    ),
+  /** While a run is live, a caller that hides its process is treated as one of the run's. */
+  secretsRefusedToUnknownPeer: (action: SecretAction) =>
+    new AppError(
+      'FORBIDDEN',
+      `Refused to ${SECRET_ACTIONS[action]} while an 'authsome run' is live: the process asking could not be identified.`,
+      "Run this from your own terminal (not a process that hides its file descriptors), or once the run has ended.",
+    ),
   secretFieldHidden: (provider: string, field: string) =>
     new AppError(
       'USAGE',

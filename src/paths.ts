@@ -15,6 +15,8 @@ export const packagePaths = {
   cliEntry: join(packageRoot, 'dist', 'cli', 'main.js'),
   /** Loaded into Node children of `authsome run` with --import (routes built-in fetch through the proxy). */
   preload: join(packageRoot, 'dist', 'proxy', 'preload.js'),
+  /** Started inside the `run --sandbox` namespace: relays the child's loopback proxy port to the real proxy. */
+  sandboxBridge: join(packageRoot, 'dist', 'cli', 'sandbox-bridge.js'),
   packageJson: join(packageRoot, 'package.json'),
 };
 

@@ -1,4 +1,4 @@
-// Parses `authsome run [--only p1,p2] [--connection p=name …] [--no-placeholders] -- <cmd> [args…]` by hand:
+// Parses `authsome run [--only p1,p2] [--connection p=name …] [--no-placeholders] [--sandbox] -- <cmd> [args…]` by hand:
 // citty keeps only the last of a repeated flag and would eat the child's own flags.
 import { errors } from '../errors.js';
 
@@ -6,13 +6,15 @@ export interface RunArgs {
   only?: string[];
   connections: Record<string, string>;
   placeholders: boolean;
+  /** Run the command where it cannot read the vault and its only way out is the proxy. */
+  sandbox: boolean;
   command: string[];
 }
 
-const HINT = "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] -- <command> [args…]";
+const HINT = "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] -- <command> [args…]";
 
 export function parseRunArgs(argv: string[]): RunArgs {
-  const out: RunArgs = { connections: {}, placeholders: true, command: [] };
+  const out: RunArgs = { connections: {}, placeholders: true, sandbox: false, command: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -44,6 +46,8 @@ export function parseRunArgs(argv: string[]): RunArgs {
       out.connections[value.slice(0, sep)] = value.slice(sep + 1);
     } else if (flag === '--no-placeholders' && eq === -1) {
       out.placeholders = false;
+    } else if (flag === '--sandbox' && eq === -1) {
+      out.sandbox = true;
     } else {
       throw errors.usage(`Unknown option '${flag}'.`, `${HINT} (put the command's own options after '--')`);
     }

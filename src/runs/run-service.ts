@@ -41,6 +41,8 @@ export interface RunService {
   end(id: string, exitCode?: number): boolean;
   /** Whether the session still serves (`run` checks, so that it can say when the ground moved). */
   isLive(id: string): boolean;
+  /** The live runs that named their process: whatever descends from one of these pids is the agent's. */
+  listLivePids(): { id: string; pid: number }[];
 }
 
 /** The name the activity log shows for doctor's self-test. */
@@ -97,6 +99,9 @@ export function createRunService(deps: {
     },
     isLive(id) {
       return deps.sessions.get(id) !== undefined;
+    },
+    listLivePids() {
+      return deps.sessions.list().flatMap((s) => (s.pid === undefined ? [] : [{ id: s.id, pid: s.pid }]));
     },
     end(id, exitCode) {
       const session = deps.sessions.get(id);

@@ -1,4 +1,4 @@
-// `authsome doctor`: health checks with a verdict each (home permissions, server, vault, provider files);
+// `authsome doctor`: health checks with a verdict each (home permissions, server, vault, provider files, sandbox);
 // exits non-zero when any check fails.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import { buildHomePaths, resolveHomeDir, type HomePaths } from '../../paths.js';
 import { getOutput } from '../output.js';
 import { checkProxyRoundTrip } from '../proxy-check.js';
+import { requireSandbox } from '../sandbox.js';
 import { escapeTerminalText } from '../terminal-text.js';
 
 type Verdict = 'ok' | 'warn' | 'fail';
@@ -102,6 +103,17 @@ async function checkServer(): Promise<Check[]> {
   return checks;
 }
 
+/** A warning, not a failure, when missing: `run` works without it, and `run --sandbox` says so itself. */
+async function checkSandbox(): Promise<Check> {
+  try {
+    const bwrap = await requireSandbox(process.env);
+    return { name: 'Sandbox', verdict: 'ok', detail: `${bwrap} builds its network and pid namespaces: 'authsome run --sandbox' is available` };
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return { name: 'Sandbox', verdict: 'warn', detail: `${err.detail ?? err.message}; 'authsome run --sandbox' is not available`, hint: err.hint };
+  }
+}
+
 /** What each client family reads inside `authsome run` (printed by doctor; README has the same table). */
 const CLIENT_TRUST_NOTES = [
   'Inside `authsome run`, clients find the proxy and trust its CA through:',
@@ -121,7 +133,7 @@ export default defineCommand({
     const paths = buildHomePaths(resolveHomeDir());
     // The server first: on a fresh home it is what creates the files whose modes are then checked.
     const serverChecks = await checkServer();
-    const checks = [...(await checkPermissions(paths)), ...serverChecks];
+    const checks = [...(await checkPermissions(paths)), ...serverChecks, await checkSandbox()];
     const failed = checks.filter((c) => c.verdict === 'fail').length;
     out.result({ ok: failed === 0, checks }, () => {
       const mark: Record<Verdict, string> = { ok: out.paint('green', '✓'), warn: out.paint('yellow', '!'), fail: out.paint('red', '✗') };

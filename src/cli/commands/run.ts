@@ -1,6 +1,6 @@
 // `authsome run -- <cmd>`: runs an agent with the proxy in its environment and placeholders instead of
 // secrets (SPEC §7). The child inherits the terminal; its exit code (128+signal when killed) is ours.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import { constants } from 'node:os';
 import { defineCommand } from 'citty';
@@ -11,6 +11,7 @@ import { findSecretVariables } from '../../connections/secret-digests.js';
 import { buildRunEnv, WITHHELD_VARS } from '../run-env.js';
 import { getOutput } from '../output.js';
 import { parseRunArgs, type RunArgs } from '../run-args.js';
+import { createSandbox, requireSandbox, type Sandbox } from '../sandbox.js';
 import { connect } from './_shared.js';
 
 interface RunSessionReply {
@@ -39,6 +40,7 @@ export default defineCommand({
     only: { type: 'string', description: 'Only these providers, comma-separated (default: every provider with a connection)', valueHint: 'p1,p2' },
     connection: { type: 'string', alias: 'c', description: 'Use this connection for a provider (repeatable)', valueHint: 'provider=name' },
     placeholders: { type: 'boolean', default: true, negativeDescription: 'Do not set provider env vars to the placeholder' },
+    sandbox: { type: 'boolean', description: 'Run the command where it cannot read the vault and reaches the network only through the proxy (Linux, bubblewrap)' },
   },
   async run({ rawArgs }) {
     const out = getOutput();
@@ -46,11 +48,17 @@ export default defineCommand({
     if (process.env.AUTHSOME_RUN === '1' && process.env.HTTPS_PROXY) {
       // Nested run: the outer session's proxy, CA and placeholders are already in our environment.
       if (args.only || Object.keys(args.connections).length > 0) out.warn('Inside another authsome run: its scope applies, --only/--connection are ignored.');
+      // Already inside a sandbox, the command is too; outside one, asking for it must never quietly run without it.
+      if (args.sandbox && process.env.AUTHSOME_SANDBOX !== '1') {
+        throw errors.sandboxUnavailable('this command runs inside an authsome run that is not sandboxed', "Start the outer run with 'authsome run --sandbox'.");
+      }
       const env = { ...process.env };
       for (const name of WITHHELD_VARS) delete env[name];
       process.exitCode = await runChild(args, env);
       return;
     }
+    // Checked before the session exists: a run that cannot be sandboxed never starts.
+    const bwrap = args.sandbox ? await requireSandbox(process.env) : undefined;
     const api = await connect();
     const session = await api.call<RunSessionReply>('POST', '/run-sessions', {
       pid: process.pid,
@@ -66,16 +74,25 @@ export default defineCommand({
     for (const name of withhold) {
       if (!replaced.has(name)) out.warn(`${name} holds a key stored in authsome: it is not passed to the command.`);
     }
+    let sandbox: Sandbox | undefined;
+    if (bwrap !== undefined) {
+      sandbox = await createSandbox({ bwrap, home: api.paths.home, env: process.env, proxyUrl: session.proxy_url, caCertPath: session.ca_cert_path, caBundlePath: session.ca_bundle_path }).catch(async (err: unknown) => {
+        await api.call('POST', `/run-sessions/${session.id}/end`, {}).catch(() => undefined);
+        throw err;
+      });
+    }
     const env = buildRunEnv({
       parentEnv: process.env,
       proxyUrl: session.proxy_url,
-      caCertPath: session.ca_cert_path,
-      caBundlePath: session.ca_bundle_path,
+      // Under --sandbox the home is hidden: the child reads copies of the CA files.
+      caCertPath: sandbox?.caCertPath ?? session.ca_cert_path,
+      caBundlePath: sandbox?.caBundlePath ?? session.ca_bundle_path,
       preloadPath: session.preload_path,
       placeholders: session.placeholders,
       noPlaceholders: !args.placeholders,
       withhold,
     });
+    if (sandbox) env.AUTHSOME_SANDBOX = '1';
     let code: number | undefined;
     const watch = watchRunSession(api, session.id, (at) =>
       out.warn(
@@ -84,9 +101,10 @@ export default defineCommand({
       ),
     );
     try {
-      code = await runChild(args, env);
+      code = await runChild(args, env, sandbox);
     } finally {
       watch.stop();
+      await sandbox?.close();
       await api.call('POST', `/run-sessions/${session.id}/end`, { exit_code: code ?? null }).catch(() => undefined);
     }
     process.exitCode = code;
@@ -128,16 +146,26 @@ function watchRunSession(api: ApiClient, id: string, onLost: (at: string) => voi
   };
 }
 
-/** Spawns the child with the terminal, forwards signals, resolves with its exit code (128+N when killed). */
-function runChild(args: RunArgs, env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * Spawns the child with the terminal (inside the sandbox when there is one), forwards signals, resolves with its
+ * exit code (128+N when killed).
+ */
+function runChild(args: RunArgs, env: NodeJS.ProcessEnv, sandbox?: Sandbox): Promise<number> {
   const [command, ...rest] = args.command;
   return new Promise((resolve, reject) => {
-    const child = spawn(command!, rest, { stdio: 'inherit', env });
+    let child: ChildProcess;
+    let kill: (signal: NodeJS.Signals) => void;
+    if (sandbox) ({ child, kill } = sandbox.spawn(args.command, env));
+    else {
+      child = spawn(command!, rest, { stdio: 'inherit', env });
+      kill = (signal) => child.kill(signal);
+    }
     // On a terminal, Ctrl-C already reaches the child (same process group): forwarding it would deliver it twice.
+    // A sandboxed child has a session of its own, which the terminal's Ctrl-C does not reach: it is forwarded.
     const handlers = FORWARDED.map((signal) => {
       const handler = () => {
-        if (signal === 'SIGINT' && process.stdin.isTTY) return;
-        child.kill(signal);
+        if (signal === 'SIGINT' && process.stdin.isTTY && !sandbox) return;
+        kill(signal);
       };
       process.on(signal, handler);
       return [signal, handler] as const;

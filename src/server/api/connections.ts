@@ -1,11 +1,14 @@
 // /api connection routes: login with an API key, logout, revoke, remove, get, export, set-default.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { ServerDeps } from '../deps.js';
+import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
 import { optionalBoolean, optionalString, readJsonBody, requireString } from './body.js';
 
 export function createConnectionsApi(deps: ServerDeps): Hono {
   const api = new Hono();
   const svc = deps.connections;
+  // A secret leaves the server only for a caller outside every live run: an agent uses keys through the proxy.
+  const refuseToRuns = (c: Context, action: 'reveal' | 'export', provider?: string) => refuseSecretsToRuns({ ...describePeer(c, deps), action, provider });
 
   api.get('/login/describe', async (c) => {
     const provider = c.req.query('provider') ?? '';
@@ -80,14 +83,16 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
   // POST, not GET: revealing a secret is an audited action.
   api.post('/get', async (c) => {
     const body = await readJsonBody(c);
-    const record = await svc.get(requireString(body, 'provider'), optionalString(body, 'connection'), {
-      reveal: optionalBoolean(body, 'reveal'),
-    });
+    const provider = requireString(body, 'provider');
+    const reveal = optionalBoolean(body, 'reveal');
+    if (reveal) await refuseToRuns(c, 'reveal', provider);
+    const record = await svc.get(provider, optionalString(body, 'connection'), { reveal });
     return c.json({ record });
   });
 
   api.post('/export', async (c) => {
     const body = await readJsonBody(c);
+    await refuseToRuns(c, 'export', optionalString(body, 'provider'));
     const variables = await svc.exportVariables({
       provider: optionalString(body, 'provider'),
       connection: optionalString(body, 'connection'),

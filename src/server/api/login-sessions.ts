@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import { errors } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
+import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
 import { buildLoginUrl, startLoginSession } from '../login-flow.js';
 import { TERMINAL_SUBMITTER, type LoginSession } from '../login-sessions.js';
 import type { WebState } from '../web-state.js';
@@ -25,6 +26,8 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
 
   api.post('/', async (c) => {
     const body = await readJsonBody(c);
+    // The login URL also signs the browser in to the dashboard, where a key can be revealed.
+    await refuseSecretsToRuns({ ...describePeer(c, deps), action: 'sign-in', provider: optionalString(body, 'provider') });
     const session = await startLoginSession(deps, web, {
       provider: requireString(body, 'provider'),
       connection: optionalString(body, 'connection'),

@@ -6,6 +6,7 @@ describe('parseRunArgs', () => {
     expect(parseRunArgs(['--', 'python', '-c', 'print(1)', '--only', 'x'])).toEqual({
       connections: {},
       placeholders: true,
+      sandbox: false,
       command: ['python', '-c', 'print(1)', '--only', 'x'],
     });
   });
@@ -22,6 +23,12 @@ describe('parseRunArgs', () => {
 
   it('--no-placeholders turns the placeholders off', () => {
     expect(parseRunArgs(['--no-placeholders', '--', 'env']).placeholders).toBe(false);
+  });
+
+  it('--sandbox asks for the sandbox; after -- it belongs to the command', () => {
+    expect(parseRunArgs(['--sandbox', '--', 'env']).sandbox).toBe(true);
+    expect(parseRunArgs(['--', 'env', '--sandbox'])).toMatchObject({ sandbox: false, command: ['env', '--sandbox'] });
+    expect(() => parseRunArgs(['--sandbox=yes', '--', 'env'])).toThrow(/Unknown option '--sandbox'/);
   });
 
   it.each([
