@@ -10,7 +10,7 @@ export interface GlobalFlags {
 }
 
 /** `run` options that take a value: the token after them is not the start of the child's command. */
-const RUN_VALUE_FLAGS = new Set(['--only', '--connection', '-c']);
+const RUN_VALUE_FLAGS = new Set(['--only', '--connection', '-c', '--allow', '--max-requests', '--policy']);
 
 /**
  * Global flags may appear anywhere before `--`; everything after `--` belongs to the child command. For `run`,

@@ -1,5 +1,6 @@
-// Parses `authsome run [--only p1,p2] [--connection p=name …] [--no-placeholders] [--sandbox] -- <cmd> [args…]` by hand:
-// citty keeps only the last of a repeated flag and would eat the child's own flags.
+// Parses `authsome run [--only p1,p2] [--connection p=name …] [--no-placeholders] [--sandbox] [--allow rule …]
+// [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] -- <cmd> [args…]` by hand: citty keeps only
+// the last of a repeated flag and would eat the child's own flags.
 import { errors } from '../errors.js';
 
 export interface RunArgs {
@@ -8,13 +9,24 @@ export interface RunArgs {
   placeholders: boolean;
   /** Run the command where it cannot read the vault and its only way out is the proxy. */
   sandbox: boolean;
+  /** `provider:METHOD:/glob` rules: with any, a request no rule allows is refused (403) and never sent. */
+  allow: string[];
+  readOnly: boolean;
+  maxRequests?: number;
+  /** A JSON file with the same settings ({"allow": [...], "read_only": true, "max_requests": N}). */
+  policyFile?: string;
+  /** Print the run's scope and rules on stderr before the command starts. */
+  verbose: boolean;
+  /** Print what the run did per provider (injected, denied, scrubbed) when the command ends. */
+  summary: boolean;
   command: string[];
 }
 
-const HINT = "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] -- <command> [args…]";
+const HINT =
+  "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] [--allow 'provider:METHOD:/path'] [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] -- <command> [args…]";
 
 export function parseRunArgs(argv: string[]): RunArgs {
-  const out: RunArgs = { connections: {}, placeholders: true, sandbox: false, command: [] };
+  const out: RunArgs = { connections: {}, placeholders: true, sandbox: false, allow: [], readOnly: false, verbose: false, summary: false, command: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -48,6 +60,20 @@ export function parseRunArgs(argv: string[]): RunArgs {
       out.placeholders = false;
     } else if (flag === '--sandbox' && eq === -1) {
       out.sandbox = true;
+    } else if (flag === '--allow') {
+      out.allow.push(takeValue());
+    } else if (flag === '--read-only' && eq === -1) {
+      out.readOnly = true;
+    } else if (flag === '--max-requests') {
+      const value = takeValue();
+      if (!/^[1-9]\d{0,8}$/.test(value)) throw errors.usage(`Invalid --max-requests '${value}': a whole number of at least 1.`, HINT);
+      out.maxRequests = Number(value);
+    } else if (flag === '--policy') {
+      out.policyFile = takeValue();
+    } else if (flag === '--verbose' && eq === -1) {
+      out.verbose = true;
+    } else if (flag === '--summary' && eq === -1) {
+      out.summary = true;
     } else {
       throw errors.usage(`Unknown option '${flag}'.`, `${HINT} (put the command's own options after '--')`);
     }

@@ -13,6 +13,28 @@ export interface RunSession {
   createdAt: number;
   /** The program's name for the audit log (never its arguments). */
   program?: string;
+  /** What the run allows (absent: everything in scope); the proxy asks it before a credential is added. */
+  policy?: RequestPolicy;
+  /** Per provider: requests injected, denied by the policy, responses with the secret scrubbed (`run --summary`). */
+  stats: Map<string, RunProviderStats>;
+}
+
+export interface RunProviderStats {
+  injected: number;
+  denied: number;
+  scrubbed: number;
+}
+
+/** The proxy's view of a run's allow-list (built by the run service). */
+export interface RequestPolicy {
+  check(provider: string, method: string, path: string): { allowed: true } | { allowed: false; rule: string; reason: string };
+}
+
+/** Adds one to a provider's counter of a run. */
+export function countRunEvent(session: RunSession, provider: string, what: keyof RunProviderStats): void {
+  let stats = session.stats.get(provider);
+  if (stats === undefined) session.stats.set(provider, (stats = { injected: 0, denied: 0, scrubbed: 0 }));
+  stats[what]++;
 }
 
 export type RunSessionEndReason = 'ended' | 'pid_gone';
@@ -24,7 +46,7 @@ export interface RunSessionRegistryOptions {
 }
 
 export interface RunSessionRegistry {
-  create(input: { pid?: number; scope: ScopeEntry[]; program?: string }): RunSession;
+  create(input: { pid?: number; scope: ScopeEntry[]; program?: string; policy?: RequestPolicy }): RunSession;
   get(id: string): RunSession | undefined;
   end(id: string): boolean;
   /** The session whose token is in `Proxy-Authorization: Basic base64(authsome:<token>)`, if any. */
@@ -74,7 +96,7 @@ export function createRunSessionRegistry(opts: RunSessionRegistryOptions = {}): 
   }
 
   return {
-    create({ pid, scope, program }) {
+    create({ pid, scope, program, policy }) {
       const token = randomBytes(32).toString('base64url');
       const session: RunSession = {
         id: randomBytes(8).toString('hex'),
@@ -84,6 +106,8 @@ export function createRunSessionRegistry(opts: RunSessionRegistryOptions = {}): 
         routes: buildRouteTable(scope),
         createdAt: Date.now(),
         ...(program !== undefined ? { program } : {}),
+        ...(policy !== undefined ? { policy } : {}),
+        stats: new Map(),
       };
       const record = { session, digest: digestToken(token) };
       byId.set(session.id, record);

@@ -7,6 +7,10 @@ describe('parseRunArgs', () => {
       connections: {},
       placeholders: true,
       sandbox: false,
+      allow: [],
+      readOnly: false,
+      verbose: false,
+      summary: false,
       command: ['python', '-c', 'print(1)', '--only', 'x'],
     });
   });
@@ -19,6 +23,21 @@ describe('parseRunArgs', () => {
     const r = parseRunArgs(['--only', 'openai,anthropic', '--only=groq', '--connection', 'openai=team', '-c', 'groq=ci', '--', 'true']);
     expect(r.only).toEqual(['openai', 'anthropic', 'groq']);
     expect(r.connections).toEqual({ openai: 'team', groq: 'ci' });
+  });
+
+  it('collects the guardrails: repeated --allow, --read-only, --max-requests, --policy, --verbose, --summary', () => {
+    const r = parseRunArgs(['--allow', 'github:GET:/repos/**', "--allow=openai:POST:/v1/chat/completions", '--read-only', '--max-requests', '20', '--policy', 'agent.json', '--verbose', '--summary', 'python', 'a.py']);
+    expect(r).toMatchObject({
+      allow: ['github:GET:/repos/**', 'openai:POST:/v1/chat/completions'],
+      readOnly: true,
+      maxRequests: 20,
+      policyFile: 'agent.json',
+      verbose: true,
+      summary: true,
+      command: ['python', 'a.py'],
+    });
+    expect(() => parseRunArgs(['--max-requests', '0', 'x'])).toThrow(/Invalid --max-requests '0'/);
+    expect(() => parseRunArgs(['--max-requests', 'ten', 'x'])).toThrow(/Invalid --max-requests/);
   });
 
   it('--no-placeholders turns the placeholders off', () => {
