@@ -112,7 +112,9 @@ const CLIENT_TRUST_NOTES = [
   '    axios, got      a client given its own agent goes direct: give it one built from HTTPS_PROXY instead',
   '  Go, Ruby, Rust   HTTPS_PROXY, SSL_CERT_FILE',
   '  git              HTTPS_PROXY, GIT_SSL_CAINFO',
-  '  Java (JVM)       not from the environment: -Dhttps.proxyHost/-Dhttps.proxyPort and a trust store with the CA',
+  '  Java (JVM)       needs code: JAVA_TOOL_OPTIONS="-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=<port in HTTPS_PROXY>',
+  '                   -Djdk.http.auth.tunneling.disabledSchemes= -Djavax.net.ssl.trustStore=<PKCS12 store with ca.pem>"',
+  '                   and a java.net.Authenticator that answers with the user and password in HTTPS_PROXY',
 ];
 
 export default defineCommand({
