@@ -40,6 +40,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   whoami: { group: 'Diagnostics', summary: 'Show version, home, vault mode, server and connection count', load: () => import('./commands/whoami.js') },
   doctor: { group: 'Diagnostics', summary: 'Check permissions, vault, server and provider files', load: () => import('./commands/doctor.js') },
   log: { group: 'Diagnostics', summary: 'Show the latest audit events', load: () => import('./commands/log.js') },
+  mcp: { group: 'Server', summary: 'Serve the Model Context Protocol on stdio for agents (no key ever leaves)', load: () => import('./commands/mcp.js') },
+  completion: { group: 'Diagnostics', summary: 'Print a shell completion script (bash, zsh, fish)', load: () => import('./commands/completion.js') },
 };
 
 function renderRootHelp(version: string): string {

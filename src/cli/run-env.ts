@@ -1,9 +1,10 @@
 // Builds the environment of a child of `authsome run` (SPEC §7 "Child environment"). Pure: it returns a new
 // object, never mutates the parent's, and never sees a secret (providers get a placeholder, not their key).
 import { pathToFileURL } from 'node:url';
+import { PLACEHOLDER_MARK } from '../providers/placeholder.js';
 
-/** What every provider env var holds inside `run`: the proxy swaps it for the real credential. */
-export const PLACEHOLDER = 'authsome-proxy-managed';
+/** What a provider env var holds inside `run` when no shaped placeholder is given: the proxy swaps it for the credential. */
+export const PLACEHOLDER = PLACEHOLDER_MARK;
 
 export interface RunEnvInput {
   parentEnv: NodeJS.ProcessEnv;
@@ -17,6 +18,8 @@ export interface RunEnvInput {
   preloadPath: string;
   /** Env var names from the export maps of the providers in scope. */
   placeholders: string[];
+  /** The placeholder of each of those names, shaped like the provider's keys; a name missing here gets PLACEHOLDER. */
+  placeholderValues?: Record<string, string>;
   noPlaceholders?: boolean;
   /** Inherited variables that must not reach the child (their values are stored secrets). */
   withhold?: readonly string[];
@@ -48,7 +51,7 @@ export function buildRunEnv(input: RunEnvInput): Record<string, string> {
   env.NODE_OPTIONS = buildNodeOptions(input.parentEnv.NODE_OPTIONS, input.preloadPath);
   env.AUTHSOME_RUN = '1';
   if (!input.noPlaceholders) {
-    for (const name of input.placeholders) env[name] = PLACEHOLDER;
+    for (const name of input.placeholders) env[name] = input.placeholderValues?.[name] ?? PLACEHOLDER;
   }
   return env;
 }

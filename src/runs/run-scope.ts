@@ -1,6 +1,7 @@
 // Which connection of which provider a run may use (SPEC §7): the default connection of every provider that
 // has one, `--connection p=name` overrides, `--only` narrows. Pure over the listing; no secret involved.
 import { errors } from '../errors.js';
+import { buildPlaceholder } from '../providers/placeholder.js';
 import type { ProviderEntry } from '../providers/registry.js';
 import type { ScopeEntry } from '../providers/routes.js';
 
@@ -22,6 +23,8 @@ export interface RunScope {
   skipped: string[];
   /** Env var names of the providers in scope, for the placeholders. */
   placeholders: string[];
+  /** The placeholder each of those variables holds: shaped like the provider's keys (first provider wins a name). */
+  placeholderValues: Record<string, string>;
 }
 
 export function buildRunScope(providers: ProviderConnections[], request: RunScopeRequest): RunScope {
@@ -46,5 +49,12 @@ export function buildRunScope(providers: ProviderConnections[], request: RunScop
     scope.push({ provider: name, connection, definition: p.entry.definition, ...(baseUrl ? { baseUrl } : {}) });
   }
   const placeholders = [...new Set(scope.flatMap((e) => e.definition.exports.map((v) => v.env)))];
-  return { scope, skipped, placeholders };
+  const placeholderValues: Record<string, string> = {};
+  for (const { definition } of scope) {
+    for (const v of definition.exports) {
+      // Only an API key has a known shape; tokens and URLs get the bare mark.
+      placeholderValues[v.env] ??= buildPlaceholder(v.source === 'api_key' ? definition.keyPattern : undefined);
+    }
+  }
+  return { scope, skipped, placeholders, placeholderValues };
 }

@@ -34,6 +34,8 @@ export interface StartedRun {
   skipped: string[];
   /** Env var names of the providers in scope, for the placeholders. */
   placeholders: string[];
+  /** Variable name → its placeholder (shaped like the provider's keys; never a secret). */
+  placeholderValues: Record<string, string>;
 }
 
 export interface RunService {
@@ -80,7 +82,7 @@ export function createRunService(deps: {
 
   return {
     async start(input) {
-      const { scope, skipped, placeholders } = await buildScope(input);
+      const { scope, skipped, placeholders, placeholderValues } = await buildScope(input);
       const ca = await deps.ca.ensure();
       const program = input.selfTest ? SELF_TEST_PROGRAM : buildProgramName(input.program);
       const session = deps.sessions.create({ pid: input.pid, scope, program });
@@ -95,6 +97,7 @@ export function createRunService(deps: {
         scope,
         skipped,
         placeholders,
+        placeholderValues,
       };
     },
     isLive(id) {

@@ -22,6 +22,8 @@ interface RunSessionReply {
   ca_bundle_path: string;
   preload_path: string;
   placeholders: string[];
+  /** Variable → placeholder shaped like the provider's keys (absent from an older server: the bare mark). */
+  placeholder_values?: Record<string, string>;
   /** Keyed digests of every stored secret, to find inherited variables that hold one. */
   secret_digests: { salt: string; digests: string[] };
   scope: { provider: string; connection: string }[];
@@ -89,6 +91,7 @@ export default defineCommand({
       caBundlePath: sandbox?.caBundlePath ?? session.ca_bundle_path,
       preloadPath: session.preload_path,
       placeholders: session.placeholders,
+      placeholderValues: session.placeholder_values,
       noPlaceholders: !args.placeholders,
       withhold,
     });

@@ -27,6 +27,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       ca_bundle_path: run.caBundlePath,
       preload_path: run.preloadPath,
       placeholders: run.placeholders,
+      placeholder_values: run.placeholderValues,
       scope: run.scope.map((e) => ({ provider: e.provider, connection: e.connection })),
       skipped: run.skipped,
       secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },

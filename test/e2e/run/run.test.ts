@@ -7,14 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestEnv, cliPath, listFilesRecursive, makeTempHome, runCli, stopHomeServer, type CliResult, type TempHome } from '../../helpers/cli.js';
+import { buildTestEnv, cliPath, listFilesRecursive, repoRoot, makeTempHome, runCli, stopHomeServer, type CliResult, type TempHome } from '../../helpers/cli.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 import { SSE_WORDS, startUpstream, type Upstream } from '../../helpers/upstream.js';
 import { findPythonWithRequests } from '../../helpers/python.js';
 
 const KEY = 'sk-RUNCANARY-default-0123456789abcdefXYZ';
 const TEAM_KEY = 'sk-RUNCANARY-team-0123456789abcdefghiJKL';
-const PLACEHOLDER = 'authsome-proxy-managed';
+// Shaped like an OpenAI key (providers/openai.json key_pattern), so SDKs that check a key's form accept it.
+const PLACEHOLDER = 'sk-authsome-proxy-managed-00000000000000';
+const OPENAI_KEY_PATTERN = new RegExp(JSON.parse(readFileSync(join(repoRoot, 'providers', 'openai.json'), 'utf8')).api_key.key_pattern);
 const childrenDir = fileURLToPath(new URL('../../integration/proxy/children/', import.meta.url));
 
 describe('authsome run with real clients', () => {
@@ -61,6 +63,7 @@ describe('authsome run with real clients', () => {
     expect(r.code).toBe(0);
     const childEnv = JSON.parse(r.stdout) as Record<string, string>;
     expect(childEnv.OPENAI_API_KEY).toBe(PLACEHOLDER);
+    expect(OPENAI_KEY_PATTERN.test(childEnv.OPENAI_API_KEY!)).toBe(true);
     expect(childEnv.HTTPS_PROXY).toMatch(/^http:\/\/authsome:[^@]+@127\.0\.0\.1:\d+$/);
     expect(childEnv.https_proxy).toBe(childEnv.HTTPS_PROXY);
     expect(childEnv.HTTP_PROXY).toBe(childEnv.HTTPS_PROXY);

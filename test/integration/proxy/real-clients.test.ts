@@ -1,6 +1,7 @@
 // Real, unmodified clients through the proxy with the environment `authsome run` builds (SPEC §7): curl, Node's
 // fetch via the preload, the openai SDK, Python requests. The upstream must see the real key; the child never does.
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +119,33 @@ describe('real clients through the proxy', () => {
     expect(JSON.parse(result.stdout)).toEqual({ status: 200, object: 'list', ids: ['gpt-4o-mini', 'gpt-4o'] });
     expectUpstreamGotRealKey(before);
     expectNoLeak(result);
+  });
+
+  it('http.request in an unmodified script: the preload routes the global https agent through the proxy', async () => {
+    const before = h.upstream.requests.length;
+    const result = await runChild(process.execPath, [join(childrenDir, 'http-request-models.mjs')], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ status: 200, object: 'list' });
+    expectUpstreamGotRealKey(before);
+    expectNoLeak(result);
+  });
+
+  it('http.request: NO_PROXY hosts and agents the child brings itself go direct, everything else meets the proxy', async () => {
+    // A proxy URL whose password the proxy rejects: a request that reaches it gets 407, one that goes direct does not.
+    const rejected = `http://authsome:not-the-run-token@127.0.0.1:${h.proxy.port}`;
+    const upstreamCa = join(h.dir.path, 'upstream-ca.pem');
+    await writeFile(upstreamCa, h.testCa.caCert);
+    const direct = `https://127.0.0.1:${h.upstream.port}/v1/models`;
+    const base = { ...env, HTTPS_PROXY: rejected, https_proxy: rejected, HTTP_PROXY: rejected, http_proxy: rejected, CHILD_EXTRA_CA: upstreamCa };
+    const script = join(childrenDir, 'http-request-models.mjs');
+    const listed = await runChild(process.execPath, [script, direct], base);
+    expect(JSON.parse(listed.stdout)).toEqual({ status: 200, object: 'list' });
+    const unlisted = { ...base, NO_PROXY: '', no_proxy: '' };
+    const routed = await runChild(process.execPath, [script, direct], unlisted);
+    expect(JSON.parse(routed.stdout)).toEqual({ status: 407 });
+    const ownAgent = await runChild(process.execPath, [script, direct, '--own-agent'], unlisted);
+    expect(JSON.parse(ownAgent.stdout)).toEqual({ status: 200, object: 'list' });
   });
 
   it('the openai SDK: models.list() and a streamed chat completion', async () => {

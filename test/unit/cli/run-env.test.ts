@@ -27,6 +27,14 @@ describe('buildRunEnv', () => {
     expect(env.PATH).toBe('/usr/bin');
   });
 
+  it('puts each variable’s shaped placeholder when the run service gives one, the bare mark otherwise', () => {
+    const env = buildRunEnv({ ...base, parentEnv: {}, placeholderValues: { OPENAI_API_KEY: 'sk-authsome-proxy-managed-00000000000000' } });
+    expect(env.OPENAI_API_KEY).toBe('sk-authsome-proxy-managed-00000000000000');
+    expect(env.GH_TOKEN).toBe(PLACEHOLDER);
+    const bare = buildRunEnv({ ...base, parentEnv: {}, noPlaceholders: true, placeholderValues: { OPENAI_API_KEY: 'sk-authsome-proxy-managed-00000000000000' } });
+    expect(bare.OPENAI_API_KEY).toBeUndefined();
+  });
+
   it('never mutates the parent and drops undefined values', () => {
     const parentEnv: NodeJS.ProcessEnv = { PATH: '/bin', OPENAI_API_KEY: 'sk-parent', EMPTY: undefined };
     const snapshot = { ...parentEnv };
