@@ -10,8 +10,7 @@ export function isInteractive(): boolean {
 /** Asks on stderr with echo off; returns what was typed (paste included), without the line ending. */
 export function promptSecret(label: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    // The label may name a custom provider (its display_name): shown, never acted on by the terminal.
-    process.stderr.write(escapeTerminalText(label));
+    // Echo goes off before the label is shown: a key pasted the moment the prompt appears is never echoed.
     readMaskedLine({
       onLine: (value) => {
         process.stderr.write('\n');
@@ -22,6 +21,8 @@ export function promptSecret(label: string): Promise<string> {
         reject(errors.cancelled());
       },
     });
+    // The label may name a custom provider (its display_name): shown, never acted on by the terminal.
+    process.stderr.write(escapeTerminalText(label));
   });
 }
 

@@ -152,12 +152,13 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
     indicator = startWaitIndicator(label, Date.parse(session.expires_at));
   };
   try {
+    // Echo goes off before anything is shown: a key pasted out of habit the moment the line appears stays hidden.
+    let typed: Promise<{ kind: 'key'; key: string }> | undefined = terminal?.next().then((key) => ({ kind: 'key' as const, key }));
     process.stderr.write(`Opening ${session.url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`);
     ({ failure, removeLauncher } = await openBrowser(session.url));
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
     showIndicator();
     let poll: Promise<{ kind: 'poll'; state: LoginSessionReply }> | undefined;
-    let typed: Promise<{ kind: 'key'; key: string }> | undefined;
     for (;;) {
       if (interrupted) {
         const state = await interruption;
