@@ -4,6 +4,7 @@
 // into an answer, because whoever holds it can put a key of their choosing into the vault.
 import type { ApiClient } from '../client/api-client.js';
 import { AppError, errors } from '../errors.js';
+import type { ApiProviderRow } from '../client/api-types.js';
 
 export interface McpTool {
   name: string;
@@ -54,18 +55,6 @@ export const MCP_TOOLS: McpTool[] = [
   },
 ];
 
-interface ConnectionRow {
-  connection: string;
-  status: string;
-  is_default: boolean;
-  expires_at?: string;
-}
-interface ProviderRow {
-  name: string;
-  source: string;
-  auth_type: string;
-  connections: ConnectionRow[];
-}
 interface ProviderDetail {
   name: string;
   source: string;
@@ -98,7 +87,7 @@ function readExportNames(definition: ProviderDetail['definition']): string[] {
 }
 
 async function listProviders(api: ApiClient, connectedOnly: boolean) {
-  const { providers } = await api.call<{ providers: ProviderRow[] }>('GET', '/providers');
+  const { providers } = await api.call<{ providers: ApiProviderRow[] }>('GET', '/providers');
   const connected = providers.filter((p) => p.connections.length > 0);
   const described = await Promise.all(
     connected.map(async (p) => {

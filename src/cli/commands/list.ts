@@ -3,19 +3,8 @@ import { defineCommand } from 'citty';
 import { buildTable, getOutput, stripAnsi } from '../output.js';
 import { escapeTerminalText as escapeCell } from '../terminal-text.js';
 import { connect } from './_shared.js';
+import type { ApiProviderRow } from '../../client/api-types.js';
 
-interface ConnectionSummary {
-  connection: string;
-  status: string;
-  is_default: boolean;
-  expires_at?: string;
-}
-interface ProviderRow {
-  name: string;
-  source: string;
-  auth_type: string;
-  connections: ConnectionSummary[];
-}
 
 export default defineCommand({
   meta: { name: 'list', description: 'List providers and their connections.' },
@@ -25,7 +14,7 @@ export default defineCommand({
   async run({ args }) {
     const out = getOutput();
     const api = await connect();
-    const { providers, warnings } = await api.call<{ providers: ProviderRow[]; warnings: { path: string; reason: string }[] }>(
+    const { providers, warnings } = await api.call<{ providers: ApiProviderRow[]; warnings: { path: string; reason: string }[] }>(
       'GET',
       '/providers',
     );
