@@ -6,9 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { access, readdir, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
+import { rootCertificates } from 'node:tls';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { createAuditLog, type AuditLog } from './audit.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
 import { createConnectionService, type ConnectionService } from './connections/service.js';
+import { createOAuthLoginService } from './oauth/oauth-login.js';
+import type { FetchLike } from './oauth/token-client.js';
 import { AppError, errors } from './errors.js';
 import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, packagePaths, type HomePaths } from './paths.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
@@ -96,6 +100,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     cleanups.push(() => audit.close());
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
     const connections = createConnectionService({ vault, registry, audit });
+    const oauth = createOAuthLoginService({ connections, registry, fetch: buildOAuthFetch(options.upstreamCaCerts) });
 
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
     const sessions = createRunSessionRegistry({
@@ -141,6 +146,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       vault,
       registry,
       connections,
+      oauth,
       audit,
       runs,
       info: () => info,
@@ -206,6 +212,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     await cleanUp();
     throw err;
   }
+}
+
+/**
+ * How the server talks to token endpoints: Node's global fetch (system roots plus NODE_EXTRA_CA_CERTS), or, when
+ * extra upstream CAs are given (in-process tests), undici's fetch with an agent that trusts them too.
+ */
+function buildOAuthFetch(upstreamCaCerts: string[] | undefined): FetchLike {
+  if (!upstreamCaCerts || upstreamCaCerts.length === 0) return (url, init) => globalThis.fetch(url, init);
+  const dispatcher = new Agent({ connect: { ca: [...rootCertificates, ...upstreamCaCerts] } });
+  return (url, init) => undiciFetch(url, { ...init, dispatcher });
 }
 
 function buildReopeningSource<A extends unknown[], R>(reopen: () => Promise<void>, source: (...args: A) => Promise<R>): (...args: A) => Promise<R> {

@@ -52,12 +52,42 @@ export interface ExportVariable {
   connection: string;
 }
 
+/** Tokens from a finished OAuth flow, already validated (oauth/token-client.ts). */
+export interface OAuthTokens {
+  /** SECRET */
+  access_token: string;
+  /** SECRET */
+  refresh_token?: string;
+  token_type?: string;
+  expires_in?: number;
+  scopes?: string[];
+}
+
+export interface OAuthClient {
+  client_id: string;
+  /** SECRET */
+  client_secret?: string;
+}
+
 export interface ConnectionService {
   resolveConnectionName(provider: string, connection?: string): string;
   validateApiKey(definition: ProviderDefinition, input: string): string;
   loginWithApiKey(input: { provider: string; connection?: string; apiKey: string; force?: boolean }): Promise<LoginResult>;
   /** Whether the connection already exists (the CLI asks before prompting for a key). */
   describeLogin(provider: string, connection?: string): Promise<{ entry: ProviderEntry; connection: string; exists: boolean }>;
+  /** Stores the tokens of a finished OAuth login as the connection (replacing it only with `force`). */
+  loginWithTokens(input: {
+    provider: string;
+    connection: string;
+    force: boolean;
+    tokens: OAuthTokens;
+    requestedScopes: string[];
+    baseUrl?: string;
+    flow: string;
+  }): Promise<LoginResult>;
+  /** The OAuth client a person entered (or registered) once for the provider; every later login reuses it. */
+  loadOAuthClient(provider: string): OAuthClient | undefined;
+  saveOAuthClient(provider: string, client: OAuthClient): Promise<void>;
   logout(provider: string, connection?: string): Promise<{ provider: string; connection: string }>;
   revoke(provider: string): Promise<{ provider: string; removed: string[] }>;
   remove(provider: string): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean }>;
@@ -204,6 +234,51 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       await vault.apply(changes);
       audit.record('login', { provider, connection: name, ...(existing ? { reason: 'replaced' } : {}) });
       return { provider, connection: name, display_name: def.display_name, stored: true };
+    },
+
+    async loginWithTokens({ provider, connection, force, tokens, requestedScopes, baseUrl, flow }) {
+      const def = (await registry.get(provider)).definition;
+      const name = checkConnectionName(connection);
+      const id = buildConnectionId(provider, name);
+      const existing = vault.get<ConnectionRecord>(id);
+      // A connection made meanwhile (another login finished first) is not overwritten without --force.
+      if (existing && !force) return { provider, connection: name, display_name: def.display_name, stored: false };
+      const at = now();
+      const record: ConnectionRecord = {
+        provider,
+        connection: name,
+        auth_type: 'oauth2',
+        status: 'connected',
+        access_token: tokens.access_token,
+        ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
+        token_type: tokens.token_type ?? 'Bearer',
+        scopes: tokens.scopes ?? requestedScopes,
+        ...(tokens.expires_in !== undefined ? { expires_at: new Date(at.getTime() + tokens.expires_in * 1000).toISOString() } : {}),
+        obtained_at: at.toISOString(),
+        ...(baseUrl ? { base_url: baseUrl } : {}),
+        updated_at: at.toISOString(),
+      };
+      const changes: VaultChange[] = [{ id, value: record }];
+      const state = loadState(provider);
+      if (!state.default_connection || !vault.get(buildConnectionId(provider, state.default_connection))) {
+        changes.push({ id: buildProviderStateId(provider), value: { ...state, default_connection: name } });
+      }
+      await vault.apply(changes);
+      audit.record('login', { provider, connection: name, reason: `oauth ${flow}${existing ? ', replaced' : ''}` });
+      return { provider, connection: name, display_name: def.display_name, stored: true };
+    },
+
+    loadOAuthClient(provider) {
+      const state = loadState(provider);
+      if (!state.client_id) return undefined;
+      return { client_id: state.client_id, ...(state.client_secret ? { client_secret: state.client_secret } : {}) };
+    },
+
+    async saveOAuthClient(provider, client) {
+      const next: ProviderState = { ...loadState(provider), client_id: client.client_id };
+      if (client.client_secret) next.client_secret = client.client_secret;
+      else delete next.client_secret;
+      await vault.put(buildProviderStateId(provider), next);
     },
 
     async logout(provider, connection) {

@@ -3,7 +3,7 @@
 // prompt (3 attempts) or stdin, and hands it to the server, which validates it.
 import { defineCommand } from 'citty';
 import type { ApiClient } from '../../client/api-client.js';
-import { AppError, errors } from '../../errors.js';
+import { AppError, errors, parseAppError } from '../../errors.js';
 import { chooseKeySource } from '../key-source.js';
 import { openBrowser } from '../open-browser.js';
 import { getOutput, type Output } from '../output.js';
@@ -28,7 +28,11 @@ interface LoginResult {
 interface LoginSessionReply {
   id: string;
   url: string;
-  state: 'pending' | 'completed' | 'cancelled' | 'expired';
+  state: 'pending' | 'completed' | 'cancelled' | 'expired' | 'failed';
+  /** An OAuth login: it ends at the provider, so there is no key to paste in the terminal. */
+  oauth?: boolean;
+  /** Why a failed login failed (an OAuth answer refused, a token endpoint down…), in the catalogue's JSON form. */
+  error?: unknown;
   provider: string;
   connection: string;
   expires_at: string;
@@ -56,11 +60,25 @@ export default defineCommand({
     const query = new URLSearchParams({ provider: args.provider, ...(args.connection ? { connection: args.connection } : {}) });
     const info = await api.call<LoginDescription>('GET', `/login/describe?${query}`);
     const label = `${info.provider} (${info.connection})`;
+    const oauthFlag = args.flow !== undefined ? '--flow' : args.scopes !== undefined ? '--scopes' : args['base-url'] !== undefined ? '--base-url' : undefined;
+    if (info.auth_type !== 'oauth2' && oauthFlag) {
+      throw errors.usage(`${oauthFlag} is for OAuth providers; ${info.display_name} uses an API key.`, `Run 'authsome login ${info.provider}' without ${oauthFlag}.`);
+    }
     if (info.auth_type === 'oauth2') {
-      throw errors.invalidInput(
-        `${info.display_name} signs in with OAuth 2.0, which this version of authsome cannot do yet.`,
-        'Use an API-key provider for now (for GitHub: github-pat).',
-      );
+      if (info.exists && !args.force) {
+        out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
+        return;
+      }
+      const result = await loginThroughBrowser(api, out, {
+        provider: info.provider,
+        connection: info.connection,
+        force: args.force === true,
+        ...(args.flow !== undefined ? { flow: args.flow } : {}),
+        ...(args.scopes !== undefined ? { scopes: args.scopes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+        ...(args['base-url'] !== undefined ? { base_url: args['base-url'] } : {}),
+      });
+      out.confirm(`Successfully logged in to ${result.provider} (${result.connection}).`, { provider: result.provider, connection: result.connection, stored: true });
+      return;
     }
     const source = chooseKeySource({
       stdinFlag: args.stdin === true,
@@ -127,8 +145,13 @@ export default defineCommand({
  * printed, for a browser elsewhere), then long-polls until the form is submitted, cancelled or expired.
  * Ctrl-C cancels the session on the server, so the form stops accepting a key.
  */
-async function loginThroughBrowser(api: ApiClient, out: Output, input: { provider: string; connection: string; force: boolean }): Promise<LoginResult> {
+async function loginThroughBrowser(
+  api: ApiClient,
+  out: Output,
+  input: { provider: string; connection: string; force: boolean; flow?: string; scopes?: string[]; base_url?: string },
+): Promise<LoginResult> {
   const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
+  const oauth = session.oauth === true;
   // Ctrl-C from here on cancels the session on the server. What the cancel call reports wins: a form submitted
   // a moment before the Ctrl-C is a completed login, not a cancelled one.
   let interrupted = false;
@@ -145,14 +168,15 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
   let removeLauncher = () => {};
   // On a terminal the key may also be typed or pasted here (out of habit): read with echo off, so it is never on
   // screen, and whichever side comes first wins. In raw mode Ctrl-C arrives as a key, not as SIGINT.
-  const terminal = process.stdin.isTTY ? createTerminalKeyQueue(onSigint) : undefined;
+  const terminal = process.stdin.isTTY && !oauth ? createTerminalKeyQueue(onSigint) : undefined;
   const showIndicator = () => {
     if (out.quiet || out.json) return;
     const label = terminal ? 'Waiting for the browser (or paste the key here and press Enter)…' : 'Waiting for the browser…';
     indicator = startWaitIndicator(label, Date.parse(session.expires_at));
   };
   try {
-    process.stderr.write(`Opening ${session.url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`);
+    const waitingFor = oauth ? 'the sign-in to finish' : 'the form to be submitted';
+    process.stderr.write(`Opening ${session.url} in your browser. Waiting for ${waitingFor} (Ctrl-C to cancel)…\n`);
     ({ failure, removeLauncher } = await openBrowser(session.url));
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
     showIndicator();
@@ -188,6 +212,7 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
       if (state.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
       if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
       if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
+      if (state.state === 'failed') throw parseAppError(state.error) ?? errors.internal('The login failed.');
     }
   } finally {
     terminal?.stop();

@@ -17,7 +17,18 @@ function describe(session: LoginSession) {
     provider: session.provider,
     connection: session.connection,
     expires_at: new Date(session.expiresAt).toISOString(),
+    ...(session.oauth ? { oauth: true } : {}),
+    ...(session.error ? { error: session.error.toJSON() } : {}),
   };
+}
+
+function optionalScopes(body: Record<string, unknown>): string[] | undefined {
+  const v = body.scopes;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '' && !/\s/.test(s))) {
+    throw errors.usage("'scopes' must be a list of scope names without spaces.");
+  }
+  return v as string[];
 }
 
 export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
@@ -30,6 +41,9 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
       connection: optionalString(body, 'connection'),
       force: optionalBoolean(body, 'force'),
       origin: 'cli',
+      flow: optionalString(body, 'flow'),
+      scopes: optionalScopes(body),
+      baseUrl: optionalString(body, 'base_url'),
     });
     return c.json({ ...describe(session), url: buildLoginUrl(deps, web, session) }, 201);
   });
@@ -61,6 +75,7 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
 
   api.post('/:id/cancel', (c) => {
     const session = web.logins.cancel(c.req.param('id'));
+    deps.oauth.forgetSession(c.req.param('id'));
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
     return c.json(describe(session));
   });

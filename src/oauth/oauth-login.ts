@@ -1,0 +1,131 @@
+// OAuth 2.0 logins over the connection service: starting the authorization-code flow with PKCE (the client stored
+// once per provider, the authorization remembered under its `state`) and finishing it from the provider's answer
+// (state checked once, code exchanged, tokens validated, connection stored). No HTTP server, no printing.
+import { errors } from '../errors.js';
+import type { ConnectionService, LoginResult, OAuthClient } from '../connections/service.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { ProviderDefinition } from '../providers/schema.js';
+import { resolveOAuthEndpoints } from './endpoints.js';
+import { buildAuthorizationUrl, createPkcePair } from './pkce.js';
+import { createPendingAuthorizations, type PendingAuthorization } from './pending-authorizations.js';
+import { cleanText, exchangeCode, type FetchLike } from './token-client.js';
+
+export interface StartPkceInput {
+  provider: string;
+  connection: string;
+  force: boolean;
+  /** Entered on the form now; without it the stored client is used. */
+  client?: OAuthClient;
+  /** Requested scopes; the definition's `oauth.scopes` when omitted. */
+  scopes?: string[];
+  baseUrl?: string;
+  redirectUri: string;
+  loginSessionId: string;
+  expiresAt: number;
+}
+
+/** What the provider sent back to the redirect URI (RFC 6749 §4.1.2). */
+export interface AuthorizationAnswer {
+  code?: string;
+  error?: string;
+  error_description?: string;
+}
+
+export interface OAuthLoginService {
+  startPkce(input: StartPkceInput): Promise<{ authorizationUrl: string }>;
+  /** The pending authorization a `state` names, taken (single use); a state mismatch otherwise. */
+  takeAuthorization(state: string): PendingAuthorization;
+  finishPkce(pending: PendingAuthorization, answer: AuthorizationAnswer): Promise<LoginResult>;
+  /** A login session ended without an answer: its authorizations can no longer be finished. */
+  forgetSession(loginSessionId: string): void;
+}
+
+export interface OAuthLoginDeps {
+  connections: ConnectionService;
+  registry: ProviderRegistry;
+  fetch: FetchLike;
+  now?: () => number;
+}
+
+export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService {
+  const pending = createPendingAuthorizations({ now: deps.now });
+
+  async function loadOAuthDefinition(provider: string): Promise<ProviderDefinition> {
+    const def = (await deps.registry.get(provider)).definition;
+    if (def.auth_type !== 'oauth2' || !def.oauth) {
+      throw errors.invalidInput(`${def.display_name} uses an API key, not OAuth 2.0.`, `Run 'authsome login ${def.name}' to store its key.`);
+    }
+    return def;
+  }
+
+  return {
+    async startPkce(input) {
+      const def = await loadOAuthDefinition(input.provider);
+      const endpoints = resolveOAuthEndpoints(def, input.baseUrl);
+      if (!endpoints.authorization_url) {
+        throw errors.usage(`${def.display_name} has no authorization_url, so it cannot sign in through the browser.`, `Use --flow device_code.`);
+      }
+      if (input.client) await deps.connections.saveOAuthClient(def.name, input.client);
+      const client = input.client ?? deps.connections.loadOAuthClient(def.name);
+      if (!client) throw errors.oauthClientMissing(def.display_name, def.name);
+      const scopes = input.scopes ?? def.oauth!.scopes;
+      const pkce = createPkcePair();
+      const state = pending.add({
+        provider: def.name,
+        connection: input.connection,
+        force: input.force,
+        client,
+        verifier: pkce.verifier,
+        redirectUri: input.redirectUri,
+        scopes,
+        ...(input.baseUrl ? { baseUrl: input.baseUrl } : {}),
+        tokenUrl: endpoints.token_url,
+        loginSessionId: input.loginSessionId,
+        expiresAt: input.expiresAt,
+      });
+      const authorizationUrl = buildAuthorizationUrl({
+        authorizationUrl: endpoints.authorization_url,
+        clientId: client.client_id,
+        redirectUri: input.redirectUri,
+        scopes,
+        state,
+        challenge: pkce.challenge,
+      });
+      return { authorizationUrl };
+    },
+
+    takeAuthorization(state) {
+      const entry = state ? pending.take(state) : undefined;
+      if (!entry) throw errors.oauthStateMismatch();
+      return entry;
+    },
+
+    async finishPkce(entry, answer) {
+      const def = await loadOAuthDefinition(entry.provider);
+      if (answer.error) {
+        const detail = answer.error === 'access_denied' ? undefined : cleanText(answer.error);
+        throw errors.oauthDenied(def.display_name, def.name, detail ?? (answer.error_description ? cleanText(answer.error_description) : undefined));
+      }
+      if (!answer.code) throw errors.oauthDenied(def.display_name, def.name, 'the answer carried no authorization code');
+      const tokens = await exchangeCode(
+        { fetch: deps.fetch },
+        { provider: def.name, displayName: def.display_name, tokenUrl: entry.tokenUrl },
+        entry.client,
+        { code: answer.code, redirectUri: entry.redirectUri, verifier: entry.verifier },
+      );
+      return deps.connections.loginWithTokens({
+        provider: def.name,
+        connection: entry.connection,
+        force: entry.force,
+        tokens,
+        requestedScopes: entry.scopes,
+        baseUrl: entry.baseUrl,
+        flow: 'pkce',
+      });
+    },
+
+    forgetSession(loginSessionId) {
+      pending.dropSession(loginSessionId);
+    },
+  };
+}

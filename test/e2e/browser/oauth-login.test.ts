@@ -1,0 +1,202 @@
+// `authsome login <oauth provider>` with the pkce flow, end to end: the built CLI, the server it starts (trusting the
+// test CA through NODE_EXTRA_CA_CERTS), a real authorization server (oidc-provider over HTTPS) and Chromium driving
+// authsome's form, then the provider's own login and consent pages, back to http://127.0.0.1:<port>/auth/callback.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { createFakeBrowser, launchBrowser, openCheckedPage, type FakeBrowser } from '../../helpers/browser.js';
+import { makeTempHome, readServerState, runCli, spawnCli, type TempHome } from '../../helpers/cli.js';
+import { buildOAuthDefinition, CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../../helpers/oauth-server.js';
+import { createTestCa } from '../../helpers/test-ca.js';
+
+interface Running {
+  out: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+function watch(args: string[], home: string, env: NodeJS.ProcessEnv): Running {
+  const child = spawnCli(home, args, env);
+  const out = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  return { out, exited: new Promise((resolve) => child.on('close', (code) => resolve(code))) };
+}
+
+describe('authsome login through OAuth 2.0 (pkce) against a real authorization server', () => {
+  let t: TempHome;
+  let browser: Browser;
+  let fake: FakeBrowser;
+  let auth: TestAuthServer;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    t = makeTempHome();
+    fake = createFakeBrowser(join(t.root, 'bin'));
+    const ca = createTestCa(['localhost', '127.0.0.1']);
+    const { caPath } = await ca.writeFiles(t.root);
+    auth = await startTestAuthServer({ ca });
+    mkdirSync(join(t.home, 'providers'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(t.home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), { mode: 0o600 });
+    // A self-hosted kind: every endpoint under the connection's --base-url.
+    const templated = buildOAuthDefinition(auth, {
+      name: 'testbase',
+      display_name: 'Test Base',
+      oauth: { authorization_url: '{base_url}/auth', token_url: '{base_url}/token', revocation_url: '{base_url}/token/revocation' },
+    });
+    writeFileSync(join(t.home, 'providers', 'testbase.json'), JSON.stringify(templated), { mode: 0o600 });
+    env = { BROWSER: fake.command, NODE_EXTRA_CA_CERTS: caPath };
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.cleanup();
+    await auth?.close();
+  });
+
+  /** oidc-provider's development login and consent pages, as a person fills them in. */
+  async function signInAtProvider(page: Page): Promise<void> {
+    await page.locator('input[name="login"]').fill('alice');
+    await page.locator('input[name="password"]').fill('any');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+  }
+
+  it('asks for the client once, shows the exact redirect URI, signs in at the provider and stores a working token', async () => {
+    const run = watch(['login', 'testoauth'], t.home, env);
+    const url = await fake.waitForUrl(0);
+    const port = Number(new URL(readServerState(t.home)!.url).port);
+    // The authorization server's certificate comes from the test CA; the browser is not what is under test here.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const { page, problems } = await openCheckedPage(context);
+    await page.goto(url);
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Connect Test OAuth');
+    expect(await page.locator('#redirect_uri').textContent()).toBe(`http://127.0.0.1:${port}/auth/callback`);
+    expect(await page.locator('#scopes').inputValue()).toBe('openid offline_access');
+    expect(await page.locator('#client_id').inputValue()).toBe('');
+
+    await page.locator('#client_id').fill(PUBLIC_CLIENT_ID);
+    const authorize = page.waitForRequest((r) => r.url().startsWith(`${auth.issuer}/auth?`));
+    await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+    const query = new URL((await authorize).url()).searchParams;
+    expect(query.get('redirect_uri')).toBe(`http://127.0.0.1:${port}/auth/callback`);
+    expect(query.get('code_challenge_method')).toBe('S256');
+    expect(query.get('client_id')).toBe(PUBLIC_CLIENT_ID);
+    expect(query.get('scope')).toBe('openid offline_access');
+    // At least 128 bits of state: 22 base64url characters; authsome sends 32 bytes (43 characters).
+    expect(query.get('state')!.length).toBeGreaterThanOrEqual(43);
+
+    await signInAtProvider(page);
+    await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/auth\/callback\?/);
+    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (default). You can close this window.');
+    const callbackUrl = page.url();
+    expect(await run.exited).toBe(0);
+    expect(run.out.stdout).toBe('Successfully logged in to testoauth (default).\n');
+    expect(run.out.stderr).toContain('Waiting for the sign-in to finish');
+    expect(auth.tokenRequests.authorization_code).toBe(1);
+
+    // The stored token is one the provider accepts.
+    const token = (await runCli(t.home, ['get', 'testoauth', '--field', 'access_token', '--show-secret'])).stdout.trim();
+    expect(token.length).toBeGreaterThan(20);
+    const me = await fetchWithCa(`${auth.issuer}/me`, token, t.root);
+    expect(me.status).toBe(200);
+    const record = await runCli(t.home, ['get', 'testoauth']);
+    expect(record.stdout).toContain('auth_type: oauth2');
+    // The scopes the provider granted (its answer's `scope`): oidc-provider drops offline_access without prompt=consent.
+    expect(record.stdout).toContain('scopes: openid\n');
+    expect(record.stdout).toMatch(/expires_at: \d{4}-/);
+    expect(record.stdout).not.toContain(token);
+
+    // The same answer again (a reload, or a page replaying it): the state was used once and is gone.
+    const replay = await page.goto(callbackUrl);
+    expect(replay!.status()).toBe(400);
+    expect(await page.locator('.notice-message').textContent()).toContain('does not match any login authsome is waiting for');
+    expect(auth.tokenRequests.authorization_code).toBe(1);
+    // oidc-provider's own pages ask for a web font this offline machine cannot resolve: not authsome's problem.
+    expect(problems.filter((p) => !/fonts\.googleapis\.com|ERR_NAME_NOT_RESOLVED/.test(p))).toEqual([]);
+    await context.close();
+  });
+
+  it('a later login reuses the stored client, and a confidential client sends its secret', async () => {
+    const run = watch(['login', 'testoauth', '--connection', 'second', '--scopes', 'openid,repo'], t.home, env);
+    const url = await fake.waitForUrl(1);
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const { page } = await openCheckedPage(context);
+    await page.goto(url);
+    await expect.poll(() => page.locator('#client_id').inputValue()).toBe(PUBLIC_CLIENT_ID);
+    expect(await page.locator('#scopes').inputValue()).toBe('openid repo');
+    // Switch this provider to the confidential app: the secret is stored (encrypted) with it.
+    await page.locator('#client_id').fill(CONFIDENTIAL_CLIENT_ID);
+    await page.locator('#client_secret').fill(CONFIDENTIAL_CLIENT_SECRET);
+    const authorize = page.waitForRequest((r) => r.url().startsWith(`${auth.issuer}/auth?`));
+    await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+    expect(new URL((await authorize).url()).searchParams.get('scope')).toBe('openid repo');
+    await signInAtProvider(page);
+    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (second). You can close this window.');
+    expect(await run.exited).toBe(0);
+    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'second', '--field', 'scopes'])).stdout).toBe('openid repo\n');
+
+    // The next login shows the confidential client, secret kept: nothing to type but "Continue".
+    const again = watch(['login', 'testoauth', '--connection', 'third'], t.home, env);
+    await page.goto(await fake.waitForUrl(2));
+    await expect.poll(() => page.locator('#client_id').inputValue()).toBe(CONFIDENTIAL_CLIENT_ID);
+    expect(await page.locator('#client_secret-hint').textContent()).toContain('A secret is stored');
+    expect(await page.content()).not.toContain(CONFIDENTIAL_CLIENT_SECRET);
+    await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+    // Signed in at the provider already: consent only (or straight back).
+    await page.waitForURL((u) => u.href.startsWith('http://127.0.0.1') || u.pathname.startsWith('/interaction'));
+    if (!page.url().startsWith('http://127.0.0.1')) await page.getByRole('button', { name: 'Continue' }).click();
+    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (third). You can close this window.');
+    expect(await again.exited).toBe(0);
+    await context.close();
+  });
+
+  it('--base-url fills {base_url} in every endpoint and is stored with the connection', async () => {
+    const missing = await runCli(t.home, ['login', 'testbase'], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('Error: Test Base needs the base URL of your server.');
+    expect(missing.stderr).toContain("Hint: Run 'authsome login testbase --base-url https://<your server>'.");
+
+    const run = watch(['login', 'testbase', '--base-url', `${auth.issuer}/`], t.home, env);
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const { page } = await openCheckedPage(context);
+    await page.goto(await fake.waitForUrl(3));
+    await page.locator('#client_id').fill(PUBLIC_CLIENT_ID);
+    const authorize = page.waitForRequest((r) => r.url().startsWith(`${auth.issuer}/auth?`));
+    await page.getByRole('button', { name: 'Continue to Test Base' }).click();
+    await authorize;
+    await signInAtProvider(page);
+    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testbase (default). You can close this window.');
+    expect(await run.exited).toBe(0);
+    expect((await runCli(t.home, ['get', 'testbase', '--field', 'base_url'])).stdout).toBe(`${auth.issuer}\n`);
+    await context.close();
+  });
+
+  it('a hostile page cannot finish a login: a forged state stores nothing and the pending login still works', async () => {
+    const before = auth.tokenRequests.authorization_code;
+    const port = Number(new URL(readServerState(t.home)!.url).port);
+    const res = await fetch(`http://127.0.0.1:${port}/auth/callback?code=attacker-code&state=${'A'.repeat(43)}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('does not match any login authsome is waiting for');
+    expect(auth.tokenRequests.authorization_code).toBe(before);
+  });
+
+  it('the OAuth flags are refused where they mean nothing, and unfinished flows are refused, not ignored', async () => {
+    const apiKey = await runCli(t.home, ['login', 'openai', '--scopes', 'a,b'], { env });
+    expect(apiKey.code).toBe(2);
+    expect(apiKey.stderr).toContain('Error: --scopes is for OAuth providers; OpenAI uses an API key.');
+    const flow = await runCli(t.home, ['login', 'testoauth', '--connection', 'x', '--flow', 'magic'], { env });
+    expect(flow.code).toBe(2);
+    expect(flow.stderr).toContain("Error: Unknown flow 'magic'.");
+  });
+});
+
+/** The provider's userinfo endpoint with the token, trusting the test CA the way the server does. */
+async function fetchWithCa(url: string, token: string, root: string): Promise<{ status: number }> {
+  const { Agent, fetch: undiciFetch } = await import('undici');
+  const { readFileSync } = await import('node:fs');
+  const dispatcher = new Agent({ connect: { ca: readFileSync(join(root, 'ca.pem'), 'utf8') } });
+  const res = await undiciFetch(url, { headers: { authorization: `Bearer ${token}` }, dispatcher });
+  await res.arrayBuffer();
+  return { status: res.status };
+}
