@@ -12,6 +12,7 @@ import { createAuditLog, type AuditLog } from './audit.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
 import { createConnectionService, type ConnectionService } from './connections/service.js';
 import { createOAuthLoginService } from './oauth/oauth-login.js';
+import { createTokenRefresher } from './oauth/refresh.js';
 import type { FetchLike } from './oauth/token-client.js';
 import { AppError, errors } from './errors.js';
 import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, packagePaths, type HomePaths } from './paths.js';
@@ -99,8 +100,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const audit = createAuditLog(paths.audit);
     cleanups.push(() => audit.close());
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
-    const connections = createConnectionService({ vault, registry, audit });
-    const oauth = createOAuthLoginService({ connections, registry, fetch: buildOAuthFetch(options.upstreamCaCerts) });
+    const oauthFetch = buildOAuthFetch(options.upstreamCaCerts);
+    const refresher = createTokenRefresher({ vault, registry, audit, fetch: oauthFetch });
+    const connections = createConnectionService({ vault, registry, audit, refreshBeforeUse: refresher.refreshIfDue });
+    const oauth = createOAuthLoginService({ connections, registry, fetch: oauthFetch });
 
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
     const sessions = createRunSessionRegistry({

@@ -98,6 +98,8 @@ export interface ConnectionService {
   connectionsOf(provider: string): ConnectionSummary[];
   /** The credential a connection holds (for the proxy): api_key or access_token. */
   loadCredential(provider: string, connection: string): ConnectionRecord;
+  /** The same, about to be used: an OAuth token near its expiry is refreshed first. */
+  loadCredentialForUse(provider: string, connection: string): Promise<ConnectionRecord>;
   /** Keyed digests of every stored secret (all providers, all connections), for `run` to scrub its environment. */
   digestStoredSecrets(salt: string): string[];
 }
@@ -107,11 +109,17 @@ export interface ConnectionServiceDeps {
   registry: ProviderRegistry;
   audit: AuditLog;
   now?: () => Date;
+  /**
+   * Refreshes an OAuth token that is about to be used (oauth/refresh.ts, wired by the composition root); throws
+   * CREDENTIAL_EXPIRED when the token can no longer be used. Without it tokens are handed out as stored.
+   */
+  refreshBeforeUse?: (provider: string, connection: string) => Promise<void>;
 }
 
 export function createConnectionService(deps: ConnectionServiceDeps): ConnectionService {
   const { vault, registry, audit } = deps;
   const now = deps.now ?? (() => new Date());
+  const refreshBeforeUse = deps.refreshBeforeUse ?? (async () => {});
 
   function loadState(provider: string): ProviderState {
     return vault.get<ProviderState>(buildProviderStateId(provider)) ?? {};
@@ -322,8 +330,9 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       const name = resolveConnectionName(provider, connection);
       const record = requireRecord(provider, name);
       if (!reveal) return redactRecord(record);
+      await refreshBeforeUse(provider, name);
       audit.record('reveal', { provider, connection: name });
-      return record;
+      return requireRecord(provider, name);
     },
 
     async exportVariables({ provider, connection }) {
@@ -343,6 +352,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       const taken = new Set<string>();
       for (const { entry, connection: name } of targets) {
         const def = entry.definition;
+        await refreshBeforeUse(def.name, name);
         const record = requireRecord(def.name, name);
         for (const variable of def.exports) {
           const value = readExportValue(def, record, variable.source);
@@ -392,6 +402,12 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
     connectionsOf: summarize,
 
     loadCredential(provider, connection) {
+      return requireRecord(provider, connection);
+    },
+
+    async loadCredentialForUse(provider, connection) {
+      requireRecord(provider, connection);
+      await refreshBeforeUse(provider, connection);
       return requireRecord(provider, connection);
     },
   };
