@@ -220,6 +220,13 @@ export const errors = {
       error === 'invalid_client' || error === 'unauthorized_client'
         ? `Check the client id and secret of your OAuth app, then run 'authsome login ${provider} --force' and enter them again.`
         : `Run 'authsome login ${provider} --force' to sign in again.`,
+      error,
+    ),
+  deviceCodeExpired: (displayName: string, provider: string) =>
+    new AppError(
+      'OAUTH_FAILED',
+      `The code for ${displayName} expired before it was entered; nothing was stored.`,
+      `Run 'authsome login ${provider}' again for a new code, and enter it within the time shown.`,
     ),
   oauthBadResponse: (displayName: string, provider: string, detail: string) =>
     new AppError(

@@ -45,6 +45,8 @@ export interface RuntimeOptions {
   proxyResolve?: string;
   /** PEM certificates trusted for upstream TLS on top of the system roots (and NODE_EXTRA_CA_CERTS). */
   upstreamCaCerts?: string[];
+  /** The wait between device-code polls (tests pass a fast one instead of RFC 8628's 5-second pauses). */
+  deviceSleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Lifetimes of one-time URLs, login sessions and browser sessions (tests shorten them). */
   web?: WebOptions;
   /** Called when a client asks the server to stop (daemon stop); the default just closes. */
@@ -103,7 +105,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const oauthFetch = buildOAuthFetch(options.upstreamCaCerts);
     const refresher = createTokenRefresher({ vault, registry, audit, fetch: oauthFetch });
     const connections = createConnectionService({ vault, registry, audit, refreshBeforeUse: refresher.refreshIfDue });
-    const oauth = createOAuthLoginService({ connections, registry, fetch: oauthFetch });
+    const oauth = createOAuthLoginService({ connections, registry, fetch: oauthFetch, ...(options.deviceSleep ? { sleep: options.deviceSleep } : {}) });
 
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
     const sessions = createRunSessionRegistry({

@@ -1,10 +1,12 @@
-// OAuth 2.0 logins over the connection service: starting the authorization-code flow with PKCE (the client stored
-// once per provider, the authorization remembered under its `state`) and finishing it from the provider's answer
-// (state checked once, code exchanged, tokens validated, connection stored). No HTTP server, no printing.
+// OAuth 2.0 logins over the connection service: the authorization-code flow with PKCE (the client stored once per
+// provider, the authorization remembered under its `state`, finished from the provider's answer: state checked once,
+// code exchanged, tokens validated, connection stored) and the device flow (polled here until it ends).
+// No HTTP server, no printing.
 import { errors } from '../errors.js';
 import type { ConnectionService, LoginResult, OAuthClient } from '../connections/service.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderDefinition } from '../providers/schema.js';
+import { pollDeviceToken, requestDeviceAuthorization, sleepWithSignal, type DevicePolling } from './device.js';
 import { resolveOAuthEndpoints } from './endpoints.js';
 import { buildAuthorizationUrl, createPkcePair } from './pkce.js';
 import { createPendingAuthorizations, type PendingAuthorization } from './pending-authorizations.js';
@@ -31,7 +33,28 @@ export interface AuthorizationAnswer {
   error_description?: string;
 }
 
+export interface StartDeviceInput {
+  provider: string;
+  connection: string;
+  force: boolean;
+  client?: OAuthClient;
+  scopes?: string[];
+  baseUrl?: string;
+  loginSessionId: string;
+}
+
+/** What the person needs to approve a device login, and the poll that ends with the stored connection. */
+export interface DeviceLogin {
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete?: string;
+  expiresAt: number;
+  completion: Promise<LoginResult>;
+}
+
 export interface OAuthLoginService {
+  /** Requests a device code and starts polling; `forgetSession` stops the poll (Ctrl-C, cancel). */
+  startDevice(input: StartDeviceInput): Promise<DeviceLogin>;
   startPkce(input: StartPkceInput): Promise<{ authorizationUrl: string }>;
   /** The pending authorization a `state` names, taken (single use); a state mismatch otherwise. */
   takeAuthorization(state: string): PendingAuthorization;
@@ -45,10 +68,14 @@ export interface OAuthLoginDeps {
   registry: ProviderRegistry;
   fetch: FetchLike;
   now?: () => number;
+  /** The wait between device-code polls (tests pass a fast one that records the intervals asked for). */
+  sleep?: DevicePolling['sleep'];
 }
 
 export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService {
   const pending = createPendingAuthorizations({ now: deps.now });
+  const now = deps.now ?? Date.now;
+  const devicePolls = new Map<string, AbortController>();
 
   async function loadOAuthDefinition(provider: string): Promise<ProviderDefinition> {
     const def = (await deps.registry.get(provider)).definition;
@@ -59,6 +86,59 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
   }
 
   return {
+    async startDevice(input) {
+      const def = await loadOAuthDefinition(input.provider);
+      const endpoints = resolveOAuthEndpoints(def, input.baseUrl);
+      if (!endpoints.device_authorization_url) {
+        throw errors.usage(`${def.display_name} has no device_authorization_url, so the device_code flow cannot be used.`, `Run 'authsome login ${def.name}' without --flow.`);
+      }
+      if (input.client) await deps.connections.saveOAuthClient(def.name, input.client);
+      const client = input.client ?? deps.connections.loadOAuthClient(def.name);
+      if (!client) throw errors.oauthClientMissing(def.display_name, def.name);
+      const scopes = input.scopes ?? def.oauth!.scopes;
+      const format = def.oauth!.device_token_request;
+      const tokenClient = { fetch: deps.fetch };
+      const device = await requestDeviceAuthorization(
+        tokenClient,
+        { provider: def.name, displayName: def.display_name, tokenUrl: endpoints.device_authorization_url },
+        client,
+        scopes,
+        format,
+      );
+      devicePolls.get(input.loginSessionId)?.abort();
+      const abort = new AbortController();
+      devicePolls.set(input.loginSessionId, abort);
+      const completion = pollDeviceToken(
+        tokenClient,
+        { provider: def.name, displayName: def.display_name, tokenUrl: endpoints.token_url },
+        client,
+        device,
+        format,
+        { sleep: deps.sleep ?? sleepWithSignal, now, signal: abort.signal },
+      )
+        .then((tokens) =>
+          deps.connections.loginWithTokens({
+            provider: def.name,
+            connection: input.connection,
+            force: input.force,
+            tokens,
+            requestedScopes: scopes,
+            baseUrl: input.baseUrl,
+            flow: 'device_code',
+          }),
+        )
+        .finally(() => {
+          if (devicePolls.get(input.loginSessionId) === abort) devicePolls.delete(input.loginSessionId);
+        });
+      return {
+        user_code: device.user_code,
+        verification_uri: device.verification_uri,
+        ...(device.verification_uri_complete ? { verification_uri_complete: device.verification_uri_complete } : {}),
+        expiresAt: now() + device.expires_in * 1000,
+        completion,
+      };
+    },
+
     async startPkce(input) {
       const def = await loadOAuthDefinition(input.provider);
       const endpoints = resolveOAuthEndpoints(def, input.baseUrl);
@@ -126,6 +206,8 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
 
     forgetSession(loginSessionId) {
       pending.dropSession(loginSessionId);
+      devicePolls.get(loginSessionId)?.abort();
+      devicePolls.delete(loginSessionId);
     },
   };
 }

@@ -60,56 +60,55 @@ export function refreshAccessToken(client: TokenClient, ctx: TokenCallContext, c
   return requestToken(client, ctx, credentials, { grant_type: 'refresh_token', refresh_token: refreshToken });
 }
 
+/** How a provider wants its POST bodies: form-encoded (RFC 6749), or JSON (`device_token_request: "json"`). */
+export type BodyFormat = 'oauth2_form' | 'json';
+
 /**
- * One form-encoded POST. `Accept: application/json` because GitHub answers form-encoded otherwise; the client
- * secret goes in the body (client_secret_post), which GitHub, Google, Slack and most others accept. Redirects
- * are refused: a code and verifier must never be re-posted to wherever a redirect points.
+ * One POST to a provider endpoint. `Accept: application/json` because GitHub answers form-encoded otherwise; the
+ * client secret goes in the body (client_secret_post), which GitHub, Google, Slack and most others accept. Redirects
+ * are refused: a code, verifier or secret must never be re-posted to wherever a redirect points.
  */
+export async function postToEndpoint(
+  client: TokenClient,
+  ctx: TokenCallContext,
+  credentials: ClientCredentials,
+  params: Record<string, string>,
+  format: BodyFormat = 'oauth2_form',
+): Promise<{ status: number; type: string; text: string }> {
+  const fields: Record<string, string> = { ...params, client_id: credentials.client_id };
+  if (credentials.client_secret) fields.client_secret = credentials.client_secret;
+  const host = safeHost(ctx.tokenUrl);
+  try {
+    const res = await client.fetch(ctx.tokenUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': format === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: format === 'json' ? JSON.stringify(fields) : new URLSearchParams(fields).toString(),
+      redirect: 'error',
+      signal: AbortSignal.timeout(client.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    });
+    return { status: res.status, type: (res.headers.get('content-type') ?? '').toLowerCase(), text: await res.text() };
+  } catch (err) {
+    throw errors.oauthUnreachable(ctx.displayName, host, describeFetchFailure(err));
+  }
+}
+
 export async function requestToken(
   client: TokenClient,
   ctx: TokenCallContext,
   credentials: ClientCredentials,
   params: Record<string, string>,
+  format: BodyFormat = 'oauth2_form',
 ): Promise<TokenSet> {
-  const body = new URLSearchParams({ ...params, client_id: credentials.client_id });
-  if (credentials.client_secret) body.set('client_secret', credentials.client_secret);
-  const host = safeHost(ctx.tokenUrl);
-  let status: number;
-  let type: string;
-  let text: string;
-  try {
-    const res = await client.fetch(ctx.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: body.toString(),
-      redirect: 'error',
-      signal: AbortSignal.timeout(client.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-    });
-    status = res.status;
-    type = (res.headers.get('content-type') ?? '').toLowerCase();
-    text = await res.text();
-  } catch (err) {
-    throw errors.oauthUnreachable(ctx.displayName, host, describeFetchFailure(err));
-  }
+  const { status, type, text } = await postToEndpoint(client, ctx, credentials, params, format);
   return parseTokenResponse(ctx, status, type, text);
 }
 
 /** RFC 6749 §5.1 (success) and §5.2 (error), checked field by field; nothing from the body is echoed but codes. */
 export function parseTokenResponse(ctx: Pick<TokenCallContext, 'provider' | 'displayName'>, status: number, contentType: string, text: string): TokenSet {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    const what = contentType.includes('html') ? 'an HTML page' : contentType ? `'${cleanText(contentType.split(';')[0]!)}'` : 'a body that is not JSON';
-    throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} with ${what} instead of JSON`);
-  }
-  const body = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
-  if (!body) throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} with JSON that is not an object`);
-  // GitHub answers errors with status 200 and an `error` field, so the field decides, not only the status.
-  if (typeof body.error === 'string' && body.error !== '') {
-    const description = typeof body.error_description === 'string' ? cleanText(body.error_description) : undefined;
-    throw errors.oauthTokenRefused(ctx.displayName, ctx.provider, cleanText(body.error), description);
-  }
+  const body = parseJsonAnswer(ctx, status, contentType, text);
   if (status < 200 || status >= 300) throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} without an OAuth error code`);
   if (typeof body.access_token !== 'string' || body.access_token === '') {
     throw errors.oauthBadResponse(ctx.displayName, ctx.provider, 'the answer has no access_token');
@@ -139,6 +138,28 @@ export function parseTokenResponse(ctx: Pick<TokenCallContext, 'provider' | 'dis
     out.scopes = body.scope.split(/[\s,]+/).filter(Boolean);
   }
   return out;
+}
+
+/**
+ * A JSON object from a provider endpoint, or the error it carries (RFC 6749 §5.2; the AppError's `detail` is the
+ * bare error code, for callers that act on it, e.g. device-code polling).
+ */
+export function parseJsonAnswer(ctx: Pick<TokenCallContext, 'provider' | 'displayName'>, status: number, contentType: string, text: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    const what = contentType.includes('html') ? 'an HTML page' : contentType ? `'${cleanText(contentType.split(';')[0]!)}'` : 'a body that is not JSON';
+    throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} with ${what} instead of JSON`);
+  }
+  const body = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+  if (!body) throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} with JSON that is not an object`);
+  // GitHub answers errors with status 200 and an `error` field, so the field decides, not only the status.
+  if (typeof body.error === 'string' && body.error !== '') {
+    const description = typeof body.error_description === 'string' ? cleanText(body.error_description) : undefined;
+    throw errors.oauthTokenRefused(ctx.displayName, ctx.provider, cleanText(body.error), description);
+  }
+  return body;
 }
 
 /** Text from the provider, safe for a terminal and a page: no control characters, bounded length. */

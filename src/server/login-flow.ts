@@ -1,10 +1,11 @@
 // Starting and finishing a browser login (SPEC §5 login): checks the provider and connection through the
 // services, opens a login session, and mints the one-time URL that shows its form and signs the browser in.
-import { errors } from '../errors.js';
+import { errors, isAppError } from '../errors.js';
+import type { OAuthClient } from '../connections/service.js';
 import { parseBaseUrl, resolveOAuthEndpoints } from '../oauth/endpoints.js';
 import type { Flow } from '../providers/schema.js';
 import type { ServerDeps } from './deps.js';
-import type { LoginSession, OAuthLoginOptions } from './login-sessions.js';
+import { OAUTH_SUBMITTER, type LoginSession, type OAuthLoginOptions } from './login-sessions.js';
 import type { WebState } from './web-state.js';
 
 export interface StartLoginInput {
@@ -19,7 +20,7 @@ export interface StartLoginInput {
 }
 
 /** The flows this version completes; the others are refused with a clear error rather than started and abandoned. */
-const SUPPORTED_FLOWS: Flow[] = ['pkce'];
+const SUPPORTED_FLOWS: Flow[] = ['pkce', 'device_code'];
 
 export async function startLoginSession(deps: ServerDeps, web: WebState, input: StartLoginInput): Promise<LoginSession> {
   const { entry, connection, exists } = await deps.connections.describeLogin(input.provider, input.connection);
@@ -31,7 +32,47 @@ export async function startLoginSession(deps: ServerDeps, web: WebState, input: 
       input.origin === 'cli' ? 'Use --force to overwrite.' : 'Choose another connection name, or log that one out first.',
     );
   }
-  return web.logins.create({ provider: def.name, connection, force: input.force, origin: input.origin, ...(oauth ? { oauth } : {}) });
+  const session = web.logins.create({ provider: def.name, connection, force: input.force, origin: input.origin, ...(oauth ? { oauth } : {}) });
+  // A device login starts at once when the client is known; otherwise the CLI asks for it and calls startDeviceLogin.
+  if (oauth?.flow === 'device_code' && deps.connections.loadOAuthClient(def.name)) await startDeviceLogin(deps, web, session);
+  return session;
+}
+
+/**
+ * Requests the device code for a login session and polls in the background until the person approves, denies or
+ * the code expires; the session ends accordingly (the CLI long-polls it). A failure to start ends the session too.
+ */
+export async function startDeviceLogin(deps: ServerDeps, web: WebState, session: LoginSession, client?: OAuthClient): Promise<void> {
+  let login: Awaited<ReturnType<ServerDeps['oauth']['startDevice']>>;
+  try {
+    login = await deps.oauth.startDevice({
+      provider: session.provider,
+      connection: session.connection,
+      force: session.force,
+      ...(client ? { client } : {}),
+      scopes: session.oauth?.scopes,
+      baseUrl: session.oauth?.baseUrl,
+      loginSessionId: session.id,
+    });
+  } catch (err) {
+    web.logins.cancel(session.id);
+    throw err;
+  }
+  session.device = {
+    user_code: login.user_code,
+    verification_uri: login.verification_uri,
+    ...(login.verification_uri_complete ? { verification_uri_complete: login.verification_uri_complete } : {}),
+  };
+  // The session waits as long as the code is valid (GitHub's live 15 minutes), not the form's 5 minutes.
+  session.expiresAt = Math.max(session.expiresAt, login.expiresAt);
+  login.completion.then(
+    (result) => (result.stored ? web.logins.complete(session.id, OAUTH_SUBMITTER) : web.logins.cancel(session.id)),
+    (err: unknown) => {
+      // A cancelled poll belongs to a session that was cancelled already.
+      if (isAppError(err) && err.code === 'CANCELLED') return;
+      web.logins.fail(session.id, isAppError(err) ? err : errors.internal());
+    },
+  );
 }
 
 function buildOAuthOptions(

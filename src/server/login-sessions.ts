@@ -28,6 +28,8 @@ export interface LoginSession {
   completedBy?: string;
   /** Set for an OAuth provider. */
   oauth?: OAuthLoginOptions;
+  /** A device login under way (RFC 8628): what the person types, and where. */
+  device?: { user_code: string; verification_uri: string; verification_uri_complete?: string };
   /** Why a `failed` session failed (the catalogue's error, shown by the waiting CLI). */
   error?: AppError;
 }

@@ -25,8 +25,11 @@ export interface TestAuthServer {
   tokenRequests: Record<string, number>;
   /** Every request's path (no query), in order: a test can see which endpoints were called. */
   paths: string[];
-  /** Makes the next token-endpoint answers come from `handler` instead (down, HTML, broken JSON…). */
-  overrideToken(handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined): void;
+  /**
+   * Token-endpoint requests go to `handler` first (a server down, HTML, slow_down…); it returns false to let
+   * oidc-provider answer instead. It must not read the body when it returns false.
+   */
+  overrideToken(handler: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -39,7 +42,7 @@ export const LOOPBACK_REDIRECT = 'http://127.0.0.1/auth/callback';
 export async function startTestAuthServer(options: TestAuthServerOptions): Promise<TestAuthServer> {
   const tokenRequests: Record<string, number> = {};
   const paths: string[] = [];
-  let tokenOverride: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let tokenOverride: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
   const server = https.createServer({ cert: options.ca.cert, key: options.ca.key }, (req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -53,7 +56,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
         application_type: 'native',
         token_endpoint_auth_method: 'none',
         redirect_uris: [LOOPBACK_REDIRECT],
-        grant_types: ['authorization_code', 'refresh_token'],
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
       },
       {
@@ -69,7 +72,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
     ] as never,
     pkce: { required: () => true, methods: ['S256'] },
     scopes: ['openid', 'offline_access', 'repo', 'read:user'],
-    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true }, deviceFlow: { enabled: true } },
     ttl: { AccessToken: options.accessTokenTtl ?? 3600 },
     // Every code grant gets a refresh token (as GitHub and most APIs do), not only those asking offline_access.
     issueRefreshToken: () => true,
@@ -89,7 +92,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
   handler = (req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
     paths.push(path);
-    if (path === '/token' && tokenOverride) return tokenOverride(req, res);
+    if (path === '/token' && tokenOverride?.(req, res)) return;
     callback(req, res);
   };
   return {
@@ -123,6 +126,7 @@ export function buildOAuthDefinition(server: TestAuthServer, overrides: Record<s
       authorization_url: `${server.issuer}/auth`,
       token_url: `${server.issuer}/token`,
       revocation_url: `${server.issuer}/token/revocation`,
+      device_authorization_url: `${server.issuer}/device/auth`,
       scopes: ['openid', 'offline_access'],
       ...(oauth as Record<string, unknown> | undefined),
     },

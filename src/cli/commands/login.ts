@@ -4,7 +4,7 @@
 import { defineCommand } from 'citty';
 import type { ApiClient } from '../../client/api-client.js';
 import { AppError, errors, parseAppError } from '../../errors.js';
-import { chooseKeySource } from '../key-source.js';
+import { chooseKeySource, isBrowserAvailable } from '../key-source.js';
 import { openBrowser } from '../open-browser.js';
 import { getOutput, type Output } from '../output.js';
 import { isInteractive, promptSecret, readMaskedLine, readStdinLine, type MaskedLineReader } from '../prompt.js';
@@ -31,6 +31,9 @@ interface LoginSessionReply {
   state: 'pending' | 'completed' | 'cancelled' | 'expired' | 'failed';
   /** An OAuth login: it ends at the provider, so there is no key to paste in the terminal. */
   oauth?: boolean;
+  flow?: string;
+  /** A device login under way (RFC 8628): the code to enter, and where. */
+  device?: { user_code: string; verification_uri: string; verification_uri_complete?: string };
   /** Why a failed login failed (an OAuth answer refused, a token endpoint down…), in the catalogue's JSON form. */
   error?: unknown;
   provider: string;
@@ -69,7 +72,7 @@ export default defineCommand({
         out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
         return;
       }
-      const result = await loginThroughBrowser(api, out, {
+      const result = await loginWithOAuth(api, out, args.browser === false, {
         provider: info.provider,
         connection: info.connection,
         force: args.force === true,
@@ -140,6 +143,87 @@ export default defineCommand({
   },
 });
 
+/** An OAuth login: the device flow in the terminal, or the browser (the same login session either way). */
+async function loginWithOAuth(
+  api: ApiClient,
+  out: Output,
+  noBrowser: boolean,
+  input: { provider: string; connection: string; force: boolean; flow?: string; scopes?: string[]; base_url?: string },
+): Promise<LoginResult> {
+  const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
+  if (session.flow === 'device_code') return loginWithDeviceCode(api, out, noBrowser, session);
+  return loginThroughBrowser(api, out, input, session);
+}
+
+/**
+ * The device flow (RFC 8628): the server polls the provider; this shows the code and where to enter it (opening
+ * verification_uri_complete when a browser is available), then waits for the session to end. Ctrl-C cancels it
+ * on the server, which stops polling.
+ */
+async function loginWithDeviceCode(api: ApiClient, out: Output, noBrowser: boolean, started: LoginSessionReply): Promise<LoginResult> {
+  let session = started;
+  if (!session.device) {
+    // The first login of this provider: the OAuth app's client id (a public identifier, so it is echoed).
+    const clientId = isInteractive() ? await promptVisible(`OAuth client ID for ${session.provider}: `) : await readStdinLine();
+    if (clientId.trim() === '') throw errors.usage('No client id was entered.', `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again and enter its client id.`);
+    session = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/client`, { client_id: clientId.trim() });
+  }
+  if (session.state !== 'pending' || !session.device) return settleLogin(session);
+  const device = session.device;
+  process.stderr.write(`First copy your one-time code: ${device.user_code}\n`);
+  process.stderr.write(`Then open ${device.verification_uri} and enter it. Waiting for you to approve (Ctrl-C to cancel)…\n`);
+  let removeLauncher = () => {};
+  if (!noBrowser && isBrowserAvailable(process.env, process.platform)) {
+    let failure: string | undefined;
+    ({ failure, removeLauncher } = await openBrowser(device.verification_uri_complete ?? device.verification_uri));
+    if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
+  }
+  let interrupted = false;
+  let settleInterruption!: (state: LoginSessionReply | undefined) => void;
+  const interruption = new Promise<LoginSessionReply | undefined>((resolve) => (settleInterruption = resolve));
+  const onSigint = () => {
+    if (interrupted) process.exit(2);
+    interrupted = true;
+    api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {}).then(settleInterruption, () => settleInterruption(undefined));
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    for (;;) {
+      const poll = api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`);
+      const state = await Promise.race([poll, interruption.then((s) => s ?? ({ ...session, state: 'cancelled' } as LoginSessionReply))]);
+      if (interrupted) {
+        const final = await interruption;
+        if (final?.state === 'completed') return settleLogin(final);
+        throw errors.cancelled();
+      }
+      if (state.state !== 'pending') return settleLogin(state);
+    }
+  } finally {
+    removeLauncher();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** A login session that left `pending`: the result, or the error that ended it. */
+function settleLogin(state: LoginSessionReply): LoginResult {
+  if (state.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
+  if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
+  if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
+  if (state.state === 'failed') throw parseAppError(state.error) ?? errors.internal('The login failed.');
+  throw errors.internal('The login is still pending.');
+}
+
+/** One line typed on the terminal, echoed (for identifiers, never for secrets). */
+async function promptVisible(label: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(label);
+  } finally {
+    rl.close();
+  }
+}
+
 /**
  * The browser path (SPEC §1, §10): a login session on the server, its one-time form URL opened (and always
  * printed, for a browser elsewhere), then long-polls until the form is submitted, cancelled or expired.
@@ -148,9 +232,10 @@ export default defineCommand({
 async function loginThroughBrowser(
   api: ApiClient,
   out: Output,
-  input: { provider: string; connection: string; force: boolean; flow?: string; scopes?: string[]; base_url?: string },
+  input: { provider: string; connection: string; force: boolean },
+  started?: LoginSessionReply,
 ): Promise<LoginResult> {
-  const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
+  const session = started ?? (await api.call<LoginSessionReply>('POST', '/login-sessions', input));
   const oauth = session.oauth === true;
   // Ctrl-C from here on cancels the session on the server. What the cancel call reports wins: a form submitted
   // a moment before the Ctrl-C is a completed login, not a cancelled one.

@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { errors } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
-import { buildLoginUrl, startLoginSession } from '../login-flow.js';
+import { buildLoginUrl, startDeviceLogin, startLoginSession } from '../login-flow.js';
 import { TERMINAL_SUBMITTER, type LoginSession } from '../login-sessions.js';
 import type { WebState } from '../web-state.js';
 import { optionalBoolean, optionalString, readJsonBody, requireString } from './body.js';
@@ -17,7 +17,8 @@ function describe(session: LoginSession) {
     provider: session.provider,
     connection: session.connection,
     expires_at: new Date(session.expiresAt).toISOString(),
-    ...(session.oauth ? { oauth: true } : {}),
+    ...(session.oauth ? { oauth: true, flow: session.oauth.flow } : {}),
+    ...(session.device ? { device: session.device } : {}),
     ...(session.error ? { error: session.error.toJSON() } : {}),
   };
 }
@@ -70,6 +71,17 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
     });
     if (!result.stored) web.logins.cancel(session.id);
     else web.logins.complete(session.id, TERMINAL_SUBMITTER);
+    return c.json(describe(session));
+  });
+
+  // The OAuth client of a device login, asked for on the terminal the first time (later logins reuse the stored one).
+  api.post('/:id/client', async (c) => {
+    const body = await readJsonBody(c);
+    const session = web.logins.get(c.req.param('id'));
+    if (!session) throw errors.notFound('No such login session (the server may have restarted).');
+    if (session.state !== 'pending' || session.oauth?.flow !== 'device_code' || session.device) return c.json(describe(session));
+    const clientSecret = optionalString(body, 'client_secret');
+    await startDeviceLogin(deps, web, session, { client_id: requireString(body, 'client_id').trim(), ...(clientSecret ? { client_secret: clientSecret } : {}) });
     return c.json(describe(session));
   });
 

@@ -1,6 +1,7 @@
 // `authsome login <oauth provider>` with the pkce flow, end to end: the built CLI, the server it starts (trusting the
 // test CA through NODE_EXTRA_CA_CERTS), a real authorization server (oidc-provider over HTTPS) and Chromium driving
 // authsome's form, then the provider's own login and consent pages, back to http://127.0.0.1:<port>/auth/callback.
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { buildOAuthDefinition, CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRE
 import { createTestCa } from '../../helpers/test-ca.js';
 
 interface Running {
+  child: ChildProcess;
   out: { stdout: string; stderr: string };
   exited: Promise<number | null>;
 }
@@ -20,7 +22,7 @@ function watch(args: string[], home: string, env: NodeJS.ProcessEnv): Running {
   const out = { stdout: '', stderr: '' };
   child.stdout?.on('data', (d: Buffer) => (out.stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out.stderr += d.toString()));
-  return { out, exited: new Promise((resolve) => child.on('close', (code) => resolve(code))) };
+  return { child, out, exited: new Promise((resolve) => child.on('close', (code) => resolve(code))) };
 }
 
 describe('authsome login through OAuth 2.0 (pkce) against a real authorization server', () => {
@@ -172,6 +174,22 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await context.close();
   });
 
+  it('--flow device_code prints the code and the URL, opens verification_uri_complete, and Ctrl-C cancels', async () => {
+    const run = watch(['login', 'testbase', '--connection', 'device', '--flow', 'device_code', '--base-url', auth.issuer], t.home, env);
+    const opened = await fake.waitForUrl(4);
+    expect(opened).toMatch(new RegExp(`^${auth.issuer}/device\\?user_code=`));
+    await expect.poll(() => run.out.stderr).toContain('Waiting for you to approve (Ctrl-C to cancel)…');
+    const code = /First copy your one-time code: ([A-Z]{4}-[A-Z]{4})\n/.exec(run.out.stderr)?.[1];
+    expect(code).toBeDefined();
+    expect(run.out.stderr).toContain(`Then open ${auth.issuer}/device and enter it.`);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(2);
+    expect(run.out.stderr).toContain('Error: Cancelled.');
+    expect(run.out.stdout).toBe('');
+    const listed = await runCli(t.home, ['get', 'testbase', '--connection', 'device'], { env });
+    expect(listed.code).toBe(3);
+  });
+
   it('a hostile page cannot finish a login: a forged state stores nothing and the pending login still works', async () => {
     const before = auth.tokenRequests.authorization_code;
     const port = Number(new URL(readServerState(t.home)!.url).port);
@@ -188,6 +206,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     const flow = await runCli(t.home, ['login', 'testoauth', '--connection', 'x', '--flow', 'magic'], { env });
     expect(flow.code).toBe(2);
     expect(flow.stderr).toContain("Error: Unknown flow 'magic'.");
+    const dcr = await runCli(t.home, ['login', 'testoauth', '--connection', 'x', '--flow', 'dcr_pkce'], { env });
+    expect(dcr.code).toBe(2);
+    expect(dcr.stderr).toContain('Error: The dcr_pkce flow is not available in this version of authsome yet.');
   });
 });
 

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isAppError, type AppError } from '../../../src/errors.js';
+import { pollDeviceToken, requestDeviceAuthorization } from '../../../src/oauth/device.js';
 import { buildAuthorizationUrl, createPkcePair, createState } from '../../../src/oauth/pkce.js';
 import { createPendingAuthorizations, type PendingAuthorization } from '../../../src/oauth/pending-authorizations.js';
 import { parseTokenResponse, requestToken, type FetchLike } from '../../../src/oauth/token-client.js';
@@ -76,6 +77,48 @@ describe('requestToken', () => {
     const err = await requestToken({ fetch }, { ...ctx, tokenUrl: 'https://auth.example:8443/token' }, { client_id: 'cid' }, { grant_type: 'x' }).then(() => { throw new Error('expected a refusal'); }, (e: AppError) => e);
     expect(err.code).toBe('UPSTREAM');
     expect(err.message).toBe('Could not reach the token endpoint of Test OAuth (auth.example:8443): ECONNREFUSED; nothing was stored.');
+  });
+});
+
+describe('device flow requests', () => {
+  it("device_token_request 'json' sends JSON bodies to both endpoints; pending polls continue until the token comes", async () => {
+    const bodies: { type: string; body: Record<string, string> }[] = [];
+    const answers = [
+      { device_code: 'dc', user_code: 'ABCD-EFGH', verification_uri: 'https://a.example/device', verification_uri_complete: 'javascript:alert(1)', expires_in: 600, interval: 2 },
+      { error: 'authorization_pending' },
+      { access_token: TOKEN },
+    ];
+    const fetch: FetchLike = async (_url, init) => {
+      bodies.push({ type: init.headers['content-type']!, body: JSON.parse(init.body) });
+      return { status: 200, headers: { get: () => 'application/json' }, text: async () => JSON.stringify(answers.shift()) };
+    };
+    const call = { ...ctx, tokenUrl: 'https://a.example/x' };
+    const device = await requestDeviceAuthorization({ fetch }, call, { client_id: 'cid' }, ['repo'], 'json');
+    // Only an http(s) URL is ever opened in a browser.
+    expect(device.verification_uri_complete).toBeUndefined();
+    const waits: number[] = [];
+    const set = await pollDeviceToken({ fetch }, call, { client_id: 'cid' }, device, 'json', {
+      sleep: async (ms) => void waits.push(ms),
+      now: () => 0,
+      signal: new AbortController().signal,
+    });
+    expect(set.access_token).toBe(TOKEN);
+    expect(waits).toEqual([2000, 2000]);
+    expect(bodies.map((b) => b.type)).toEqual(['application/json', 'application/json', 'application/json']);
+    expect(bodies[0]!.body).toEqual({ scope: 'repo', client_id: 'cid' });
+    expect(bodies[1]!.body).toEqual({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'dc', client_id: 'cid' });
+  });
+
+  it('our own deadline ends the polling even when the provider keeps saying pending', async () => {
+    let t = 0;
+    const fetch: FetchLike = async () => ({ status: 400, headers: { get: () => 'application/json' }, text: async () => JSON.stringify({ error: 'authorization_pending' }) });
+    const device = { device_code: 'dc', user_code: 'U', verification_uri: 'https://a.example/d', expires_in: 12, interval: 5 };
+    const err = await pollDeviceToken({ fetch }, { ...ctx, tokenUrl: 'https://a.example/t' }, { client_id: 'c' }, device, 'oauth2_form', {
+      sleep: async (ms) => void (t += ms),
+      now: () => t,
+      signal: new AbortController().signal,
+    }).then(() => undefined, (e: AppError) => e);
+    expect(err?.message).toBe('The code for Test OAuth expired before it was entered; nothing was stored.');
   });
 });
 
