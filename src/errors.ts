@@ -200,6 +200,13 @@ export const errors = {
       'This sign-in answer does not match any login authsome is waiting for (unknown or already used state); nothing was stored.',
       "Start again with 'authsome login <provider>' and finish the sign-in in the browser it opens.",
     ),
+  /** An OAuth answer for a login that is over (cancelled, expired, finished, failed): nothing is stored. */
+  loginLinkEnded: (provider: string, state: string) =>
+    new AppError(
+      'OAUTH_FAILED',
+      `This login is no longer waiting (it ${{ completed: 'finished already', cancelled: 'was cancelled', expired: 'expired', failed: 'failed' }[state] ?? 'ended'}); nothing was stored.`,
+      `Run 'authsome login ${provider}' to start again.`,
+    ),
   oauthDenied: (displayName: string, provider: string, detail?: string) =>
     new AppError(
       'OAUTH_FAILED',

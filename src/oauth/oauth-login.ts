@@ -56,8 +56,11 @@ export interface OAuthLoginService {
   /** Requests a device code and starts polling; `forgetSession` stops the poll (Ctrl-C, cancel). */
   startDevice(input: StartDeviceInput): Promise<DeviceLogin>;
   startPkce(input: StartPkceInput): Promise<{ authorizationUrl: string }>;
-  /** The pending authorization a `state` names, taken (single use); a state mismatch otherwise. */
-  takeAuthorization(state: string): PendingAuthorization;
+  /**
+   * The pending authorization a `state` names, taken (single use); a state mismatch otherwise, also when it
+   * belongs to another login session than `loginSessionId` (when given).
+   */
+  takeAuthorization(state: string, loginSessionId?: string): PendingAuthorization;
   finishPkce(pending: PendingAuthorization, answer: AuthorizationAnswer): Promise<LoginResult>;
   /** A login session ended without an answer: its authorizations can no longer be finished. */
   forgetSession(loginSessionId: string): void;
@@ -174,9 +177,9 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
       return { authorizationUrl };
     },
 
-    takeAuthorization(state) {
+    takeAuthorization(state, loginSessionId) {
       const entry = state ? pending.take(state) : undefined;
-      if (!entry) throw errors.oauthStateMismatch();
+      if (!entry || (loginSessionId !== undefined && entry.loginSessionId !== loginSessionId)) throw errors.oauthStateMismatch();
       return entry;
     },
 

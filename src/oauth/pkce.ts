@@ -40,3 +40,25 @@ export function buildAuthorizationUrl(req: AuthorizationRequest): string {
   url.searchParams.set('code_challenge_method', 'S256');
   return url.href;
 }
+
+/** The answer fields of a redirect URL pasted back by a person (headless login). */
+export interface PastedAnswer {
+  state?: string;
+  code?: string;
+  error?: string;
+  error_description?: string;
+}
+
+/** Reads `state`, `code` and `error` from the address the provider redirected the browser to. */
+export function parsePastedRedirect(input: string): PastedAnswer {
+  const text = input.trim();
+  let params: URLSearchParams;
+  try {
+    params = new URL(text).searchParams;
+  } catch {
+    // A bare query ("code=…&state=…") is what some browsers show when the page failed to load.
+    params = new URLSearchParams(text.startsWith('?') ? text.slice(1) : text);
+  }
+  const get = (name: string) => params.get(name) ?? undefined;
+  return { state: get('state'), code: get('code'), error: get('error'), error_description: get('error_description') };
+}

@@ -2,6 +2,8 @@
 // services, opens a login session, and mints the one-time URL that shows its form and signs the browser in.
 import { errors, isAppError } from '../errors.js';
 import type { OAuthClient } from '../connections/service.js';
+import type { AuthorizationAnswer } from '../oauth/oauth-login.js';
+import type { PendingAuthorization } from '../oauth/pending-authorizations.js';
 import { parseBaseUrl, resolveOAuthEndpoints } from '../oauth/endpoints.js';
 import type { Flow } from '../providers/schema.js';
 import type { ServerDeps } from './deps.js';
@@ -124,4 +126,42 @@ export function buildLoginUrl(deps: ServerDeps, web: WebState, session: LoginSes
 export function buildDashboardUrl(deps: ServerDeps, web: WebState): { url: string; expiresAt: number } {
   const { token, expiresAt } = web.tokens.issue({ path: '/' });
   return { url: `${web.pageOrigin()}/?token=${token}`, expiresAt };
+}
+
+/**
+ * Finishes an authorization-code login from the provider's answer (the redirect, or its URL pasted in a terminal)
+ * and ends the login session with the outcome, so the waiting CLI sees it. Throws what went wrong.
+ */
+export async function finishAuthorization(deps: ServerDeps, web: WebState, pending: PendingAuthorization, answer: AuthorizationAnswer): Promise<LoginSession> {
+  const session = web.logins.get(pending.loginSessionId);
+  if (!session || session.state !== 'pending') throw errors.loginLinkEnded(pending.provider, session?.state ?? 'expired');
+  try {
+    const result = await deps.oauth.finishPkce(pending, answer);
+    if (!result.stored) {
+      web.logins.cancel(session.id);
+      throw errors.invalidInput(`${session.provider} (${session.connection}) was connected meanwhile; nothing was changed.`, 'Use --force to overwrite it.');
+    }
+  } catch (err) {
+    // The waiting CLI prints the same error the page shows.
+    web.logins.fail(session.id, isAppError(err) ? err : errors.internal());
+    throw err;
+  }
+  web.logins.complete(session.id, OAUTH_SUBMITTER);
+  return session;
+}
+
+/** Starts the authorization-code flow for a login session; returns the URL the browser must open. */
+export async function startAuthorization(deps: ServerDeps, session: LoginSession, input: { client?: OAuthClient; scopes?: string[] }): Promise<string> {
+  const { authorizationUrl } = await deps.oauth.startPkce({
+    provider: session.provider,
+    connection: session.connection,
+    force: session.force,
+    ...(input.client ? { client: input.client } : {}),
+    scopes: input.scopes && input.scopes.length > 0 ? input.scopes : session.oauth?.scopes,
+    baseUrl: session.oauth?.baseUrl,
+    redirectUri: buildRedirectUri(deps),
+    loginSessionId: session.id,
+    expiresAt: session.expiresAt,
+  });
+  return authorizationUrl;
 }

@@ -32,6 +32,8 @@ interface LoginSessionReply {
   /** An OAuth login: it ends at the provider, so there is no key to paste in the terminal. */
   oauth?: boolean;
   flow?: string;
+  /** At creation of an OAuth session: whether the provider's client id is stored already. */
+  has_client?: boolean;
   /** A device login under way (RFC 8628): the code to enter, and where. */
   device?: { user_code: string; verification_uri: string; verification_uri_complete?: string };
   /** Why a failed login failed (an OAuth answer refused, a token endpoint down…), in the catalogue's JSON form. */
@@ -72,7 +74,7 @@ export default defineCommand({
         out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
         return;
       }
-      const result = await loginWithOAuth(api, out, args.browser === false, {
+      const result = await loginWithOAuth(api, out, { noBrowser: args.browser === false, stdin: args.stdin === true }, {
         provider: info.provider,
         connection: info.connection,
         force: args.force === true,
@@ -147,12 +149,73 @@ export default defineCommand({
 async function loginWithOAuth(
   api: ApiClient,
   out: Output,
-  noBrowser: boolean,
+  how: { noBrowser: boolean; stdin: boolean },
   input: { provider: string; connection: string; force: boolean; flow?: string; scopes?: string[]; base_url?: string },
 ): Promise<LoginResult> {
   const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
-  if (session.flow === 'device_code') return loginWithDeviceCode(api, out, noBrowser, session);
+  if (session.flow === 'device_code') return loginWithDeviceCode(api, out, how.noBrowser, session);
+  if (how.stdin || how.noBrowser || !isBrowserAvailable(process.env, process.platform)) return loginHeadless(api, how.stdin, session);
   return loginThroughBrowser(api, out, input, session);
+}
+
+/**
+ * Headless sign-in (as `gcloud auth login --no-browser` and `rclone authorize` do): print the authorization URL for
+ * a browser on any machine, then take the address that browser was redirected to, pasted here (echo off: it
+ * carries the code) or on stdin. Its state must be this login's. A browser on this machine finishing the sign-in
+ * by itself ends the wait too.
+ */
+async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginSessionReply): Promise<LoginResult> {
+  const interactive = !stdinFlag && isInteractive();
+  let clientId: string | undefined;
+  if (!session.has_client) {
+    if (!interactive) {
+      throw errors.usage(
+        `No OAuth client id for ${session.provider} yet.`,
+        `Run 'authsome login ${session.provider}' on a terminal (or with a browser) once to enter it; later logins reuse it.`,
+      );
+    }
+    clientId = (await promptVisible(`OAuth client ID for ${session.provider}: `)).trim();
+    if (clientId === '') throw errors.usage('No client id was entered.', `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again.`);
+  }
+  let settled = false;
+  try {
+    const { authorization_url: url } = await api.call<LoginSessionReply & { authorization_url: string }>('POST', `/login-sessions/${session.id}/authorize`, clientId ? { client_id: clientId } : {});
+    process.stderr.write(`Open this URL in a browser (on any machine) and sign in:\n\n  ${url}\n\n`);
+    process.stderr.write('Then copy the address the browser ends up on (http://127.0.0.1:…/auth/callback?…; on another machine that page does not load) and paste it here.\n');
+    let cancelled!: () => void;
+    const interruption = new Promise<'cancelled'>((resolve) => (cancelled = () => resolve('cancelled')));
+    const terminal = interactive ? createTerminalKeyQueue(cancelled) : undefined;
+    if (interactive) process.stderr.write('Redirected URL: ');
+    const pasted = terminal ? terminal.next() : readStdinLine();
+    process.on('SIGINT', cancelled);
+    try {
+      const ended = (async () => {
+        for (;;) {
+          const state = await api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`);
+          if (state.state !== 'pending') return state;
+        }
+      })();
+      const first = await Promise.race([pasted.then((line) => ({ line })), ended.then((state) => ({ state })), interruption.then(() => ({ cancelled: true as const }))]);
+      if ('cancelled' in first) throw errors.cancelled();
+      if ('state' in first) {
+        settled = true;
+        return settleLogin(first.state);
+      }
+      if (first.line.trim() === '') throw errors.usage('No address was pasted.', `Run 'authsome login ${session.provider}' again, and paste the whole address from the browser.`);
+      const state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/redirect`, { url: first.line.trim() });
+      settled = true;
+      return settleLogin(state);
+    } finally {
+      terminal?.stop();
+      if (interactive) process.stderr.write('\n');
+      // A read of stdin still waiting (the sign-in ended another way) must not keep the process alive.
+      else process.stdin.pause();
+      process.off('SIGINT', cancelled);
+    }
+  } finally {
+    // A login that did not finish here must not stay open on the server, waiting for an answer.
+    if (!settled) await api.call('POST', `/login-sessions/${session.id}/cancel`, {}).catch(() => undefined);
+  }
 }
 
 /**

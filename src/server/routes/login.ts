@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { AppError } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { buildHtmlPattern } from '../format.js';
-import { buildRedirectUri } from '../login-flow.js';
+import { buildRedirectUri, startAuthorization } from '../login-flow.js';
 import type { LoginSession } from '../login-sessions.js';
 import { isHtmx, redirect, type Renderer } from '../render.js';
 import type { WebEnv, WebState } from '../web-state.js';
@@ -48,17 +48,7 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
       clientId === '' ? undefined : clientId === stored?.client_id && secret === '' ? stored : { client_id: clientId, ...(secret ? { client_secret: secret } : {}) };
     const scopes = field('scopes').split(/[\s,]+/).filter(Boolean);
     try {
-      const { authorizationUrl } = await deps.oauth.startPkce({
-        provider: session.provider,
-        connection: session.connection,
-        force: session.force,
-        ...(client ? { client } : {}),
-        scopes,
-        baseUrl: session.oauth?.baseUrl,
-        redirectUri: buildRedirectUri(deps),
-        loginSessionId: session.id,
-        expiresAt: session.expiresAt,
-      });
+      const authorizationUrl = await startAuthorization(deps, session, { ...(client ? { client } : {}), scopes });
       // htmx navigates itself; a plain form cannot be redirected to another origin (CSP form-action), so it gets a link.
       if (isHtmx(c)) {
         c.header('HX-Redirect', authorizationUrl);

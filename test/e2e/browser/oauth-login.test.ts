@@ -190,6 +190,47 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(listed.code).toBe(3);
   });
 
+  it('headless: prints the authorization URL, and the redirected address pasted on stdin finishes the login (its state must match)', async () => {
+    // No BROWSER, no display: the CLI cannot open anything, so it prints the URL for a browser on another machine.
+    const headlessEnv = { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS };
+    const run = watch(['login', 'testoauth', '--connection', 'headless', '--stdin'], t.home, headlessEnv);
+    await expect.poll(() => run.out.stderr, { timeout: 15_000 }).toContain('paste it here');
+    const url = /\n {2}(https:\/\/\S+)\n/.exec(run.out.stderr)![1]!;
+    expect(url.startsWith(`${auth.issuer}/auth?`)).toBe(true);
+
+    // "Another machine": the browser signs in, but the redirect to 127.0.0.1 is not followed (there, nothing
+    // listens); its address is what the person copies. Playwright does not route redirects, so each form post at
+    // the provider is sent by hand and its redirect chain followed here, up to the redirect URI.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    let redirected = '';
+    await context.route(new RegExp(`^${auth.issuer}/interaction/`), async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const posted = await route.fetch({ maxRedirects: 0 });
+      const resume = await context.request.get(new URL(posted.headers().location!, auth.issuer).href, { maxRedirects: 0 });
+      const location = resume.headers().location ?? '';
+      if (!location.startsWith('http://127.0.0.1')) return route.fulfill({ status: 303, headers: { location } });
+      redirected = location;
+      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'This site can not be reached' });
+    });
+    await page.goto(url);
+    await signInAtProvider(page); // an earlier sign-in may skip the login page
+    await expect.poll(() => redirected).toMatch(/code=/);
+    run.child.stdin!.end(`${redirected}\n`);
+    expect(await run.exited).toBe(0);
+    expect(run.out.stdout).toBe('Successfully logged in to testoauth (headless).\n');
+    expect(run.out.stderr).not.toContain(new URL(redirected).searchParams.get('code')!);
+    await context.close();
+
+    // An address whose state is not this login's (a stale paste, or one from someone else) stores nothing.
+    const stale = watch(['login', 'testoauth', '--connection', 'stale', '--stdin'], t.home, headlessEnv);
+    await expect.poll(() => stale.out.stderr, { timeout: 15_000 }).toContain('paste it here');
+    stale.child.stdin!.end(`${redirected}\n`);
+    expect(await stale.exited).toBe(2);
+    expect(stale.out.stderr).toContain('Error: This sign-in answer does not match any login authsome is waiting for');
+    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'stale'])).code).toBe(3);
+  });
+
   it('a hostile page cannot finish a login: a forged state stores nothing and the pending login still works', async () => {
     const before = auth.tokenRequests.authorization_code;
     const port = Number(new URL(readServerState(t.home)!.url).port);
