@@ -13,6 +13,7 @@ import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
 import { createConnectionService, type ConnectionService } from './connections/service.js';
 import { createOAuthLoginService } from './oauth/oauth-login.js';
 import { createTokenRefresher } from './oauth/refresh.js';
+import { createTokenRevoker } from './oauth/revoke.js';
 import type { FetchLike } from './oauth/token-client.js';
 import { AppError, errors } from './errors.js';
 import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, packagePaths, type HomePaths } from './paths.js';
@@ -104,7 +105,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
     const oauthFetch = buildOAuthFetch(options.upstreamCaCerts);
     const refresher = createTokenRefresher({ vault, registry, audit, fetch: oauthFetch });
-    const connections = createConnectionService({ vault, registry, audit, refreshBeforeUse: refresher.refreshIfDue });
+    const connections = createConnectionService({
+      vault,
+      registry,
+      audit,
+      refreshBeforeUse: refresher.refreshIfDue,
+      revokeRemotely: createTokenRevoker({ vault, registry, fetch: oauthFetch }),
+    });
     const oauth = createOAuthLoginService({ connections, registry, fetch: oauthFetch, ...(options.deviceSleep ? { sleep: options.deviceSleep } : {}) });
 
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.

@@ -88,9 +88,10 @@ export interface ConnectionService {
   /** The OAuth client a person entered (or registered) once for the provider; every later login reuses it. */
   loadOAuthClient(provider: string): OAuthClient | undefined;
   saveOAuthClient(provider: string, client: OAuthClient): Promise<void>;
-  logout(provider: string, connection?: string): Promise<{ provider: string; connection: string }>;
-  revoke(provider: string): Promise<{ provider: string; removed: string[] }>;
-  remove(provider: string): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean }>;
+  /** `warnings`: what remote revocation could not do (the local state is removed all the same). */
+  logout(provider: string, connection?: string): Promise<{ provider: string; connection: string; warnings: string[] }>;
+  revoke(provider: string): Promise<{ provider: string; removed: string[]; warnings: string[] }>;
+  remove(provider: string): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean; warnings: string[] }>;
   get(provider: string, connection: string | undefined, options: { reveal: boolean }): Promise<ConnectionRecord>;
   exportVariables(input: { provider?: string; connection?: string }): Promise<ExportVariable[]>;
   list(): Promise<{ rows: ProviderRow[]; warnings: RegistryWarning[] }>;
@@ -114,12 +115,28 @@ export interface ConnectionServiceDeps {
    * CREDENTIAL_EXPIRED when the token can no longer be used. Without it tokens are handed out as stored.
    */
   refreshBeforeUse?: (provider: string, connection: string) => Promise<void>;
+  /**
+   * Revokes an OAuth connection's tokens at the provider before it is deleted (oauth/revoke.ts); returns warnings.
+   * A failure never keeps the local state.
+   */
+  revokeRemotely?: (record: ConnectionRecord) => Promise<string[]>;
 }
 
 export function createConnectionService(deps: ConnectionServiceDeps): ConnectionService {
   const { vault, registry, audit } = deps;
   const now = deps.now ?? (() => new Date());
   const refreshBeforeUse = deps.refreshBeforeUse ?? (async () => {});
+  const revokeRemotely = deps.revokeRemotely ?? (async () => []);
+
+  /** Remote revocation of the given connections, one after the other; the warnings of all of them. */
+  async function revokeAll(provider: string, names: string[]): Promise<string[]> {
+    const warnings: string[] = [];
+    for (const name of names) {
+      const record = vault.get<ConnectionRecord>(buildConnectionId(provider, name));
+      if (record) warnings.push(...(await revokeRemotely(record)));
+    }
+    return warnings;
+  }
 
   function loadState(provider: string): ProviderState {
     return vault.get<ProviderState>(buildProviderStateId(provider)) ?? {};
@@ -293,18 +310,20 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       await registry.get(provider);
       const name = resolveConnectionName(provider, connection);
       requireRecord(provider, name);
+      const warnings = await revokeAll(provider, [name]);
       await vault.apply(buildRemoval(provider, [name]));
-      audit.record('logout', { provider, connection: name });
-      return { provider, connection: name };
+      audit.record('logout', { provider, connection: name, ...(warnings.length > 0 ? { reason: 'remote revocation failed' } : {}) });
+      return { provider, connection: name, warnings };
     },
 
     async revoke(provider) {
       await registry.get(provider);
       const names = loadRecords(provider).map((r) => r.connection);
+      const warnings = await revokeAll(provider, names);
       // The provider state stays (minus the default): an OAuth client id entered once is reused by later logins.
       await vault.apply(buildRemoval(provider, names));
-      audit.record('revoke', { provider, reason: `${names.length} connection(s)` });
-      return { provider, removed: names };
+      audit.record('revoke', { provider, reason: `${names.length} connection(s)${warnings.length > 0 ? ', remote revocation failed' : ''}` });
+      return { provider, removed: names, warnings };
     },
 
     async remove(provider) {
@@ -317,12 +336,14 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       }
       // Its connections go too, also when the file broke after they were made (no orphaned secrets).
       const names = loadRecords(provider).map((r) => r.connection);
+      // Revoked while the client (in the provider state) is still there to authenticate the revocation.
+      const warnings = await revokeAll(provider, names);
       const changes = buildRemoval(provider, names);
       changes.push({ id: buildProviderStateId(provider), delete: true });
       await vault.apply(changes);
       const definitionDeleted = await registry.deleteCustom(provider);
       audit.record('remove', { provider, reason: definitionDeleted ? `definition deleted: ${custom}` : undefined });
-      return { provider, removed: names, definitionDeleted };
+      return { provider, removed: names, definitionDeleted, warnings };
     },
 
     async get(provider, connection, { reveal }) {

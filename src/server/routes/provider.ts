@@ -86,7 +86,9 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
   app.post('/providers/:name/connections/:connection/logout', async (c) => {
     const { name, connection } = c.req.param();
     const result = await svc.logout(name, connection);
-    return afterAction(c, name, { kind: 'ok', text: `Logged out of ${result.provider} (${result.connection}).` });
+    // A failed remote revocation is said, not hidden: the tokens may still work at the provider.
+    const warning = result.warnings.length > 0 ? ` ${result.warnings.join(' ')}` : '';
+    return afterAction(c, name, { kind: warning ? 'error' : 'ok', text: `Logged out of ${result.provider} (${result.connection}).${warning}` });
   });
 
   // POST, never GET: revealing is a deliberate, audited act (audit event `reveal`), freshly confirmed.
