@@ -244,7 +244,7 @@ export const errors = {
   oauthUnreachable: (displayName: string, host: string, detail: string) =>
     new AppError(
       'UPSTREAM',
-      `Could not reach the token endpoint of ${displayName} (${host}): ${detail}; nothing was stored.`,
+      `Could not reach ${displayName} at ${host}: ${detail}; nothing was stored.`,
       'Check your network connection (and, for a server with a private CA, NODE_EXTRA_CA_CERTS of the authsome server), then try again.',
     ),
   internal: (message = 'Internal error.') =>

@@ -67,6 +67,8 @@ export interface OAuthClient {
   client_id: string;
   /** SECRET */
   client_secret?: string;
+  /** Set for a client authsome registered itself (dcr_pkce): the redirect URI it was registered with. */
+  registered_redirect_uri?: string;
 }
 
 export interface ConnectionService {
@@ -296,13 +298,19 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
     loadOAuthClient(provider) {
       const state = loadState(provider);
       if (!state.client_id) return undefined;
-      return { client_id: state.client_id, ...(state.client_secret ? { client_secret: state.client_secret } : {}) };
+      return {
+        client_id: state.client_id,
+        ...(state.client_secret ? { client_secret: state.client_secret } : {}),
+        ...(state.registered_redirect_uri ? { registered_redirect_uri: state.registered_redirect_uri } : {}),
+      };
     },
 
     async saveOAuthClient(provider, client) {
       const next: ProviderState = { ...loadState(provider), client_id: client.client_id };
       if (client.client_secret) next.client_secret = client.client_secret;
       else delete next.client_secret;
+      if (client.registered_redirect_uri) next.registered_redirect_uri = client.registered_redirect_uri;
+      else delete next.registered_redirect_uri;
       await vault.put(buildProviderStateId(provider), next);
     },
 

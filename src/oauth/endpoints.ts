@@ -8,6 +8,7 @@ export interface OAuthEndpoints {
   token_url: string;
   revocation_url?: string;
   device_authorization_url?: string;
+  registration_endpoint?: string;
 }
 
 /** A base URL given on the command line: http(s), no query, fragment or credentials; trailing '/' dropped. */
@@ -43,5 +44,6 @@ export function resolveOAuthEndpoints(def: ProviderDefinition, baseUrl?: string)
     token_url: expand(spec.token_url)!,
     revocation_url: expand(spec.revocation_url),
     device_authorization_url: expand(spec.device_authorization_url),
+    registration_endpoint: expand(def.registration?.registration_endpoint),
   };
 }

@@ -6,6 +6,7 @@ import { errors } from '../errors.js';
 import type { ConnectionService, LoginResult, OAuthClient } from '../connections/service.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderDefinition } from '../providers/schema.js';
+import { discoverRegistrationEndpoint, registerClient } from './dcr.js';
 import { pollDeviceToken, requestDeviceAuthorization, sleepWithSignal, type DevicePolling } from './device.js';
 import { resolveOAuthEndpoints } from './endpoints.js';
 import { buildAuthorizationUrl, createPkcePair } from './pkce.js';
@@ -13,6 +14,8 @@ import { createPendingAuthorizations, type PendingAuthorization } from './pendin
 import { cleanText, exchangeCode, type FetchLike } from './token-client.js';
 
 export interface StartPkceInput {
+  /** dcr_pkce registers a client first (once; again when the redirect URI changed). Default pkce. */
+  flow?: 'pkce' | 'dcr_pkce';
   provider: string;
   connection: string;
   force: boolean;
@@ -149,15 +152,23 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
         throw errors.usage(`${def.display_name} has no authorization_url, so it cannot sign in through the browser.`, `Use --flow device_code.`);
       }
       if (input.client) await deps.connections.saveOAuthClient(def.name, input.client);
-      const client = input.client ?? deps.connections.loadOAuthClient(def.name);
-      if (!client) throw errors.oauthClientMissing(def.display_name, def.name);
+      let client = input.client ?? deps.connections.loadOAuthClient(def.name);
       const scopes = input.scopes ?? def.oauth!.scopes;
+      // A client entered by hand is kept; one authsome registered is registered again for a new redirect URI.
+      const mustRegister = !client || (client.registered_redirect_uri !== undefined && client.registered_redirect_uri !== input.redirectUri);
+      if (input.flow === 'dcr_pkce' && mustRegister) {
+        const ctx = { provider: def.name, displayName: def.display_name };
+        const endpoint = endpoints.registration_endpoint ?? (await discoverRegistrationEndpoint({ fetch: deps.fetch }, ctx, endpoints.authorization_url));
+        client = { ...(await registerClient({ fetch: deps.fetch }, ctx, endpoint, { redirectUri: input.redirectUri, scopes })), registered_redirect_uri: input.redirectUri };
+        await deps.connections.saveOAuthClient(def.name, client);
+      }
+      if (!client) throw errors.oauthClientMissing(def.display_name, def.name);
       const pkce = createPkcePair();
       const state = pending.add({
         provider: def.name,
         connection: input.connection,
         force: input.force,
-        client,
+        client: { client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) },
         verifier: pkce.verifier,
         redirectUri: input.redirectUri,
         scopes,

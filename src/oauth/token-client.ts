@@ -5,7 +5,7 @@ import { errors } from '../errors.js';
 /** The part of the WHATWG fetch API this module uses, so a test or the runtime can hand in any implementation. */
 export type FetchLike = (
   url: string,
-  init: { method: 'POST'; headers: Record<string, string>; body: string; redirect: 'error'; signal: AbortSignal },
+  init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; redirect: 'error'; signal: AbortSignal },
 ) => Promise<{ status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
 
 /** A validated token response. Every field but the scopes is SECRET or derived from one. */
@@ -39,7 +39,7 @@ export interface TokenCallContext {
   tokenUrl: string;
 }
 
-const DEFAULT_TIMEOUT_MS = 20_000;
+export const DEFAULT_TIMEOUT_MS = 20_000;
 const MAX_DETAIL = 160;
 
 export function exchangeCode(
@@ -176,7 +176,7 @@ function safeHost(url: string): string {
   }
 }
 
-function describeFetchFailure(err: unknown): string {
+export function describeFetchFailure(err: unknown): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'no answer in time';
   const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
   if (cause?.code) return cause.code;

@@ -22,7 +22,7 @@ export interface StartLoginInput {
 }
 
 /** The flows this version completes; the others are refused with a clear error rather than started and abandoned. */
-const SUPPORTED_FLOWS: Flow[] = ['pkce', 'device_code'];
+const SUPPORTED_FLOWS: Flow[] = ['pkce', 'device_code', 'dcr_pkce'];
 
 export async function startLoginSession(deps: ServerDeps, web: WebState, input: StartLoginInput): Promise<LoginSession> {
   const { entry, connection, exists } = await deps.connections.describeLogin(input.provider, input.connection);
@@ -96,8 +96,8 @@ function buildOAuthOptions(
       def.oauth?.authorization_url ? `Use --flow pkce to sign in through the browser.` : `Use an API-key provider for ${def.display_name} for now.`,
     );
   }
-  if (flow === 'pkce' && !def.oauth?.authorization_url) {
-    throw errors.usage(`${def.display_name} has no authorization_url, so the pkce flow cannot be used.`, `Run 'authsome login ${def.name}' without --flow.`);
+  if ((flow === 'pkce' || flow === 'dcr_pkce') && !def.oauth?.authorization_url) {
+    throw errors.usage(`${def.display_name} has no authorization_url, so the ${flow} flow cannot be used.`, `Run 'authsome login ${def.name}' without --flow.`);
   }
   const scopes = input.scopes?.filter(Boolean);
   const baseUrl = input.baseUrl !== undefined ? parseBaseUrl(input.baseUrl) : undefined;
@@ -153,6 +153,7 @@ export async function finishAuthorization(deps: ServerDeps, web: WebState, pendi
 /** Starts the authorization-code flow for a login session; returns the URL the browser must open. */
 export async function startAuthorization(deps: ServerDeps, session: LoginSession, input: { client?: OAuthClient; scopes?: string[] }): Promise<string> {
   const { authorizationUrl } = await deps.oauth.startPkce({
+    flow: session.oauth?.flow === 'dcr_pkce' ? 'dcr_pkce' : 'pkce',
     provider: session.provider,
     connection: session.connection,
     force: session.force,

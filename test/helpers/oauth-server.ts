@@ -72,7 +72,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
     ] as never,
     pkce: { required: () => true, methods: ['S256'] },
     scopes: ['openid', 'offline_access', 'repo', 'read:user'],
-    features: { devInteractions: { enabled: true }, revocation: { enabled: true }, deviceFlow: { enabled: true } },
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true }, deviceFlow: { enabled: true }, registration: { enabled: true } },
     ttl: { AccessToken: options.accessTokenTtl ?? 3600 },
     // Every code grant gets a refresh token (as GitHub and most APIs do), not only those asking offline_access.
     issueRefreshToken: () => true,

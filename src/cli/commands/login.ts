@@ -167,7 +167,8 @@ async function loginWithOAuth(
 async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginSessionReply): Promise<LoginResult> {
   const interactive = !stdinFlag && isInteractive();
   let clientId: string | undefined;
-  if (!session.has_client) {
+  // dcr_pkce registers its own client on the server.
+  if (!session.has_client && session.flow !== 'dcr_pkce') {
     if (!interactive) {
       throw errors.usage(
         `No OAuth client id for ${session.provider} yet.`,

@@ -28,6 +28,8 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
       description: d.description ?? '',
       docs_url: d.docs_url,
       redirect_uri: buildRedirectUri(deps),
+      // dcr_pkce: authsome registers its own client; nothing to enter.
+      dcr: session.oauth?.flow === 'dcr_pkce',
       client_id: client?.client_id ?? '',
       has_secret: client?.client_secret !== undefined,
       scopes: scopes ?? (session.oauth?.scopes ?? d.oauth?.scopes ?? []).join(' '),

@@ -47,6 +47,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
       oauth: { authorization_url: '{base_url}/auth', token_url: '{base_url}/token', revocation_url: '{base_url}/token/revocation' },
     });
     writeFileSync(join(t.home, 'providers', 'testbase.json'), JSON.stringify(templated), { mode: 0o600 });
+    // dcr_pkce without a registration_endpoint: found by discovery (RFC 8414, then OpenID).
+    const dcr = buildOAuthDefinition(auth, { name: 'testdcr', display_name: 'Test DCR', flow: 'dcr_pkce' });
+    writeFileSync(join(t.home, 'providers', 'testdcr.json'), JSON.stringify(dcr), { mode: 0o600 });
     env = { BROWSER: fake.command, NODE_EXTRA_CA_CERTS: caPath };
     browser = await launchBrowser();
   });
@@ -231,6 +234,24 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'stale'])).code).toBe(3);
   });
 
+  it('dcr_pkce registers a client through discovery once, and later logins reuse it', async () => {
+    for (const [i, connection] of ['default', 'again'].entries()) {
+      const run = watch(['login', 'testdcr', '--connection', connection], t.home, env);
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const { page } = await openCheckedPage(context);
+      await page.goto(await fake.waitForUrl(5 + i));
+      await expect.poll(() => page.locator('#dcr-note').count()).toBe(1);
+      expect(await page.locator('#client_id').count()).toBe(0); // nothing to enter
+      await page.getByRole('button', { name: 'Continue to Test DCR' }).click();
+      await signInAtProvider(page);
+      await expect.poll(() => page.locator('#login-result').textContent()).toBe(`Successfully logged in to testdcr (${connection}). You can close this window.`);
+      expect(await run.exited).toBe(0);
+      await context.close();
+    }
+    expect(auth.paths.filter((p) => p === '/reg')).toHaveLength(1);
+    expect(auth.paths).toContain('/.well-known/oauth-authorization-server');
+  });
+
   it('a hostile page cannot finish a login: a forged state stores nothing and the pending login still works', async () => {
     const before = auth.tokenRequests.authorization_code;
     const port = Number(new URL(readServerState(t.home)!.url).port);
@@ -247,9 +268,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     const flow = await runCli(t.home, ['login', 'testoauth', '--connection', 'x', '--flow', 'magic'], { env });
     expect(flow.code).toBe(2);
     expect(flow.stderr).toContain("Error: Unknown flow 'magic'.");
-    const dcr = await runCli(t.home, ['login', 'testoauth', '--connection', 'x', '--flow', 'dcr_pkce'], { env });
-    expect(dcr.code).toBe(2);
-    expect(dcr.stderr).toContain('Error: The dcr_pkce flow is not available in this version of authsome yet.');
+    const device = await runCli(t.home, ['login', 'openai', '--flow', 'device_code'], { env });
+    expect(device.code).toBe(2);
+    expect(device.stderr).toContain('Error: --flow is for OAuth providers; OpenAI uses an API key.');
   });
 });
 

@@ -67,7 +67,7 @@ describe('requestToken', () => {
     expect(url).toBe('https://auth.example/token');
     expect(init.headers).toEqual({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
     expect(init.redirect).toBe('error');
-    expect(Object.fromEntries(new URLSearchParams(init.body))).toEqual({ grant_type: 'authorization_code', code: 'c', client_id: 'cid', client_secret: 'sec' });
+    expect(Object.fromEntries(new URLSearchParams(init.body!))).toEqual({ grant_type: 'authorization_code', code: 'c', client_id: 'cid', client_secret: 'sec' });
   });
 
   it('a token endpoint that cannot be reached is an UPSTREAM error naming the host and the cause', async () => {
@@ -76,7 +76,7 @@ describe('requestToken', () => {
     };
     const err = await requestToken({ fetch }, { ...ctx, tokenUrl: 'https://auth.example:8443/token' }, { client_id: 'cid' }, { grant_type: 'x' }).then(() => { throw new Error('expected a refusal'); }, (e: AppError) => e);
     expect(err.code).toBe('UPSTREAM');
-    expect(err.message).toBe('Could not reach the token endpoint of Test OAuth (auth.example:8443): ECONNREFUSED; nothing was stored.');
+    expect(err.message).toBe('Could not reach Test OAuth at auth.example:8443: ECONNREFUSED; nothing was stored.');
   });
 });
 
@@ -89,7 +89,7 @@ describe('device flow requests', () => {
       { access_token: TOKEN },
     ];
     const fetch: FetchLike = async (_url, init) => {
-      bodies.push({ type: init.headers['content-type']!, body: JSON.parse(init.body) });
+      bodies.push({ type: init.headers['content-type']!, body: JSON.parse(init.body!) });
       return { status: 200, headers: { get: () => 'application/json' }, text: async () => JSON.stringify(answers.shift()) };
     };
     const call = { ...ctx, tokenUrl: 'https://a.example/x' };
