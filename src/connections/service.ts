@@ -33,6 +33,8 @@ export interface ConnectionSummary {
   is_default: boolean;
   obtained_at: string;
   expires_at?: string;
+  /** OAuth: the scopes granted (not secret). */
+  scopes?: string[];
 }
 
 export interface ProviderRow {
@@ -176,6 +178,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
         is_default: r.connection === def,
         obtained_at: r.obtained_at,
         ...(r.expires_at ? { expires_at: r.expires_at } : {}),
+        ...(r.scopes ? { scopes: r.scopes } : {}),
       }))
       .sort((a, b) => Number(b.is_default) - Number(a.is_default) || compareText(a.connection, b.connection));
   }

@@ -111,6 +111,15 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(record.stdout).toContain('scopes: openid\n');
     expect(record.stdout).toMatch(/expires_at: \d{4}-/);
     expect(record.stdout).not.toContain(token);
+    // list, and the provider page this browser is signed in to, show the expiry and the granted scopes.
+    const list = await runCli(t.home, ['list', '--connected']);
+    expect(list.stdout).toMatch(/testoauth +custom +oauth2 +default +yes +connected +expires in \d+m +openid\n/);
+    await page.goto(new URL('/providers/testoauth', url).href);
+    await expect.poll(() => page.locator('.conn-expiry').first().textContent()).toMatch(/^expires in \d+m$/);
+    expect(await page.locator('.conn-scopes').first().textContent()).toBe('openid');
+    expect(await page.content()).not.toContain(token);
+    await page.goto(new URL('/', url).href);
+    await expect.poll(() => page.locator('.chip-scopes').first().textContent()).toBe('openid');
 
     // The same answer again (a reload, or a page replaying it): the state was used once and is gone.
     const replay = await page.goto(callbackUrl);
