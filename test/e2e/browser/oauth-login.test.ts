@@ -261,6 +261,38 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(auth.paths).toContain('/.well-known/oauth-authorization-server');
   });
 
+  it('bad answers end the login with an Error and a Hint on the page and in the terminal, and store nothing', async () => {
+    const html = (res: import('node:http').ServerResponse) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway</body></html>');
+    const json = (status: number, body: unknown) => (res: import('node:http').ServerResponse) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const cases: { name: string; answer?: (res: import('node:http').ServerResponse) => void; deny?: boolean; message: string; hint: string; code: number }[] = [
+      { name: 'denied', deny: true, message: 'Test OAuth did not grant access (End-User aborted interaction); nothing was stored.', hint: "Run 'authsome login testoauth' to try again, and approve the request.", code: 2 },
+      { name: 'html', answer: html, message: 'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page instead of JSON; nothing was stored.', hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.", code: 1 },
+      { name: 'noaccess', answer: json(200, { token_type: 'bearer', expires_in: 60 }), message: 'The token endpoint of Test OAuth gave an answer authsome cannot use: the answer has no access_token; nothing was stored.', hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.", code: 1 },
+      { name: 'badclient', answer: json(401, { error: 'invalid_client', error_description: 'client authentication failed' }), message: 'Test OAuth refused the token request: invalid_client (client authentication failed); nothing was stored.', hint: "Check the client id and secret of your OAuth app, then run 'authsome login testoauth --force' and enter them again.", code: 2 },
+    ];
+    for (const c of cases) {
+      auth.overrideToken(c.answer ? (_req, res) => (c.answer!(res), true) : undefined);
+      const seen = fake.urls().length;
+      const run = watch(['login', 'testoauth', '--connection', c.name], t.home, env);
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      await page.goto(await fake.waitForUrl(seen));
+      await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+      if (c.deny) {
+        await page.getByRole('link', { name: '[ Cancel ]' }).click();
+      } else {
+        await signInAtProvider(page);
+      }
+      await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/auth\/callback\?/);
+      await expect.poll(() => page.locator('.notice-message').textContent(), { message: c.name }).toBe(c.message);
+      expect(await run.exited, c.name).toBe(c.code);
+      expect(run.out.stderr, c.name).toContain(`Error: ${c.message}\nHint: ${c.hint}\n`);
+      expect((await runCli(t.home, ['get', 'testoauth', '--connection', c.name])).code, c.name).toBe(3);
+      await context.close();
+    }
+    auth.overrideToken(undefined);
+  });
+
   it('a hostile page cannot finish a login: a forged state stores nothing and the pending login still works', async () => {
     const before = auth.tokenRequests.authorization_code;
     const port = Number(new URL(readServerState(t.home)!.url).port);
