@@ -25,6 +25,8 @@ export interface TestAuthServer {
   tokenRequests: Record<string, number>;
   /** Every request's path (no query), in order: a test can see which endpoints were called. */
   paths: string[];
+  /** Every code, access token and refresh token the server issued (opaque values), for canary searches. */
+  issued: string[];
   /**
    * Token-endpoint requests go to `handler` first (a server down, HTML, slow_down…); it returns false to let
    * oidc-provider answer instead. It must not read the body when it returns false.
@@ -42,6 +44,7 @@ export const LOOPBACK_REDIRECT = 'http://127.0.0.1/auth/callback';
 export async function startTestAuthServer(options: TestAuthServerOptions): Promise<TestAuthServer> {
   const tokenRequests: Record<string, number> = {};
   const paths: string[] = [];
+  const issued: string[] = [];
   let tokenOverride: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
   const server = https.createServer({ cert: options.ca.cert, key: options.ca.key }, (req, res) => handler(req, res));
@@ -80,6 +83,10 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
     cookies: { keys: ['authsome-test-cookie-key'] },
     findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub }) }),
   } as never);
+  // Opaque artefacts are their jti: the value a client holds.
+  for (const event of ['authorization_code.saved', 'access_token.saved', 'refresh_token.saved']) {
+    provider.on(event, (token: { jti: string }) => issued.push(token.jti));
+  }
   provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider server_error', err));
   // Counted after oidc-provider parsed the body (reading it here would take it away from the provider).
   provider.use(async (ctx: { path: string; oidc?: { params?: { grant_type?: string } } }, next: () => Promise<void>) => {
@@ -101,6 +108,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
     provider,
     tokenRequests,
     paths,
+    issued,
     overrideToken(next) {
       tokenOverride = next;
     },
