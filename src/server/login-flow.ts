@@ -37,6 +37,10 @@ export async function startLoginSession(deps: ServerDeps, web: WebState, input: 
   const session = web.logins.create({ provider: def.name, connection, force: input.force, origin: input.origin, ...(oauth ? { oauth } : {}) });
   // A device login starts at once when the client is known; otherwise the CLI asks for it and calls startDeviceLogin.
   if (oauth?.flow === 'device_code' && deps.connections.loadOAuthClient(def.name)) await startDeviceLogin(deps, web, session);
+  else if (oauth?.flow === 'device_code' && input.origin === 'web') {
+    web.logins.cancel(session.id);
+    throw errors.oauthClientMissing(def.display_name, def.name);
+  }
   return session;
 }
 
@@ -86,7 +90,9 @@ function buildOAuthOptions(
     if (given) throw errors.usage(`${given} is for OAuth providers; ${def.display_name} uses an API key.`, `Run 'authsome login ${def.name}' without ${given}.`);
     return undefined;
   }
-  const flow = (input.flow ?? def.flow) as Flow;
+  // A page-started login signs in through this browser when the provider allows it, whatever the default flow.
+  const browserFlow = input.origin === 'web' && input.flow === undefined && def.flow === 'device_code' && def.oauth?.authorization_url ? 'pkce' : undefined;
+  const flow = (input.flow ?? browserFlow ?? def.flow) as Flow;
   if (!['pkce', 'device_code', 'dcr_pkce'].includes(flow)) {
     throw errors.usage(`Unknown flow '${input.flow}'.`, 'Use --flow pkce, --flow device_code or --flow dcr_pkce.');
   }

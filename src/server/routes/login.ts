@@ -65,6 +65,11 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
   }
 
   async function renderForm(c: Context<WebEnv>, session: LoginSession, error?: AppError) {
+    if (session.device) {
+      const d = (await deps.registry.get(session.provider)).definition;
+      const device = { id: session.id, display_name: d.display_name, provider: d.name, connection: session.connection, ...session.device };
+      return render.page(c, 'login-device', { title: `Log in to ${d.display_name}`, data: { device } });
+    }
     if (session.oauth) return renderOAuthForm(c, session, error);
     const d = (await deps.registry.get(session.provider)).definition;
     const login = {
@@ -100,6 +105,7 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
   app.post('/login/:id', async (c) => {
     const session = web.logins.get(c.req.param('id'));
     if (!session || session.state !== 'pending') return ended(c, session);
+    if (session.device) return renderForm(c, session);
     if (session.oauth) return startOAuth(c, session);
     const body = await c.req.parseBody();
     try {

@@ -72,7 +72,7 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
       const session = await startLoginSession(deps, web, { provider: c.req.param('name'), connection: connection || undefined, force: false, origin: 'web' });
       return redirect(c, `/login/${session.id}`);
     } catch (err) {
-      if (!(err instanceof AppError) || (err.code !== 'INVALID_NAME' && err.code !== 'INVALID_INPUT')) throw err;
+      if (!(err instanceof AppError) || (err.code !== 'INVALID_NAME' && err.code !== 'INVALID_INPUT' && err.code !== 'USAGE')) throw err;
       return renderProvider(c, c.req.param('name'), { connectError: { message: err.message, hint: err.hint }, connectValue: connection }, 422);
     }
   });

@@ -165,6 +165,31 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await context.close();
   });
 
+  it('the provider page starts, finishes and cancels an OAuth connection', async () => {
+    const ui = await runCli(t.home, ['ui', '--no-browser'], { env });
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const { page, problems } = await openCheckedPage(context);
+    await page.goto(ui.stdout.trim());
+    await page.goto(new URL('/providers/testoauth', ui.stdout.trim()).href);
+    expect(await page.content()).not.toContain('cannot do yet');
+    // Cancel: back to the provider page, nothing stored.
+    await page.locator('#connection').fill('webcancel');
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Connect Test OAuth');
+    await page.getByRole('button', { name: 'Cancel this login' }).click();
+    await page.waitForURL(/\/providers\/testoauth$/);
+    // Connect: the form, the provider, and back.
+    await page.locator('#connection').fill('web');
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
+    await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+    await signInAtProvider(page);
+    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (web). You can close this window.');
+    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'web', '--field', 'status'], { env })).stdout).toBe('connected\n');
+    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'webcancel'], { env })).code).toBe(3);
+    expect(problems.filter((p) => !/fonts\.googleapis\.com|ERR_NAME_NOT_RESOLVED/.test(p))).toEqual([]);
+    await context.close();
+  });
+
   it('--base-url fills {base_url} in every endpoint and is stored with the connection', async () => {
     const missing = await runCli(t.home, ['login', 'testbase'], { env });
     expect(missing.code).toBe(2);
