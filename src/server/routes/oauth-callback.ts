@@ -12,6 +12,8 @@ export function createOAuthCallbackRoutes(deps: ServerDeps, web: WebState): Hono
   const app = new Hono<WebEnv>();
 
   app.get('/auth/callback', async (c) => {
+    // A HEAD (a link checker, a prefetch) must not use up the single-use state of a login in progress.
+    if (c.req.method === 'HEAD') return c.body(null, 200);
     const query = (name: string) => c.req.query(name) ?? undefined;
     const pending = deps.oauth.takeAuthorization(query('state') ?? '');
     const session = await finishAuthorization(deps, web, pending, { code: query('code'), error: query('error'), error_description: query('error_description') });

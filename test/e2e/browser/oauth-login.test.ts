@@ -318,6 +318,22 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     auth.overrideToken(undefined);
   });
 
+  it('a HEAD request to the callback (a prefetch, a link checker) does not use up the state of a login in progress', async () => {
+    const headlessEnv = { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS };
+    const run = watch(['login', 'testoauth', '--connection', 'head', '--stdin'], t.home, headlessEnv);
+    await expect.poll(() => run.out.stderr, { timeout: 15_000 }).toContain('paste it here');
+    const state = new URL(/\n {2}(https:\/\/\S+)\n/.exec(run.out.stderr)![1]!).searchParams.get('state')!;
+    const port = Number(new URL(readServerState(t.home)!.url).port);
+    const callback = `http://127.0.0.1:${port}/auth/callback?code=made-up-code&state=${state}`;
+    expect((await fetch(callback, { method: 'HEAD' })).status).toBe(200);
+    // The state is still this login's: the made-up code reaches the token endpoint, which refuses it.
+    const res = await fetch(callback);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('refused the token request: invalid_grant');
+    expect(await run.exited).toBe(2);
+    expect(run.out.stderr).toContain('Error: Test OAuth refused the token request: invalid_grant');
+  });
+
   it('a hostile page cannot finish a login: a forged state stores nothing and the pending login still works', async () => {
     const before = auth.tokenRequests.authorization_code;
     const port = Number(new URL(readServerState(t.home)!.url).port);
