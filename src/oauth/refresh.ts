@@ -11,6 +11,8 @@ import { refreshAccessToken, type FetchLike, type TokenSet } from './token-clien
 
 /** SPEC: refresh a token that expires within 5 minutes. */
 export const REFRESH_WINDOW_MS = 5 * 60_000;
+/** After a failed refresh, a token that still works is used without asking the provider again for this long. */
+export const RETRY_AFTER_FAILURE_MS = 30_000;
 
 export interface TokenRefresher {
   /** Makes the connection's access token fresh if it needs to be; throws CREDENTIAL_EXPIRED when it cannot be used. */
@@ -28,6 +30,8 @@ export interface TokenRefresherDeps {
 export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
   const now = deps.now ?? Date.now;
   const inFlight = new Map<string, Promise<void>>();
+  /** When a refresh last failed while the token still worked: each request must not send another doomed refresh. */
+  const failedAt = new Map<string, number>();
 
   function isDue(record: ConnectionRecord): boolean {
     if (record.auth_type !== 'oauth2' || record.status === 'revoked' || !record.expires_at) return false;
@@ -40,8 +44,11 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     const stillValid = record.expires_at !== undefined && Date.parse(record.expires_at) > now();
     const fail = async (reason: string): Promise<void> => {
       deps.audit.record('refresh_failed', { provider, connection, reason });
-      // A token that still works is used as it is; the next use tries the refresh again.
-      if (stillValid && record.status === 'connected') return;
+      // A token that still works is used as it is; a use after RETRY_AFTER_FAILURE_MS tries the refresh again.
+      if (stillValid && record.status === 'connected') {
+        failedAt.set(id, now());
+        return;
+      }
       const current = deps.vault.get<ConnectionRecord>(id);
       if (current && current.status !== 'expired') await deps.vault.put(id, { ...current, status: 'expired', updated_at: new Date(now()).toISOString() });
       throw errors.credentialExpired(provider, connection, reason);
@@ -79,6 +86,7 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     else delete next.expires_at;
     // Written (and awaited) before anyone is handed the new access token.
     await deps.vault.put(id, next);
+    failedAt.delete(id);
     deps.audit.record('refresh', { provider, connection });
   }
 
@@ -89,6 +97,9 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
       if (running) return running;
       const record = deps.vault.get<ConnectionRecord>(id);
       if (!record || !isDue(record)) return;
+      const failed = failedAt.get(id);
+      const stillValid = record.expires_at !== undefined && Date.parse(record.expires_at) > now();
+      if (failed !== undefined && stillValid && now() - failed < RETRY_AFTER_FAILURE_MS) return;
       const job = refresh(record).finally(() => inFlight.delete(id));
       inFlight.set(id, job);
       return job;

@@ -139,7 +139,10 @@ describe('OAuth refresh on use', () => {
   it('a failed refresh with a still-valid token uses that token and audits refresh_failed', async () => {
     await seed({ access_token: 'still-valid-access-token', refresh_token: 'not-a-refresh-token-the-server-knows', expires_in: 120 });
     const runToken = await startRun();
-    expect(await proxiedGet(runToken)).toBe(200);
+    const before = auth.tokenRequests.refresh_token ?? 0;
+    // Three requests in a row: one refresh attempt, not one per request (the token still works meanwhile).
+    for (let i = 0; i < 3; i++) expect(await proxiedGet(runToken)).toBe(200);
+    expect(auth.tokenRequests.refresh_token).toBe(before + 1);
     expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer still-valid-access-token');
     expect(record().status).toBe('connected');
     const failed = (await auditEvents()).filter((e) => e.event === 'refresh_failed');
