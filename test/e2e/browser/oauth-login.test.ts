@@ -2,13 +2,14 @@
 // test CA through NODE_EXTRA_CA_CERTS), a real authorization server (oidc-provider over HTTPS) and Chromium driving
 // authsome's form, then the provider's own login and consent pages, back to http://127.0.0.1:<port>/auth/callback.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createFakeBrowser, launchBrowser, openCheckedPage, type FakeBrowser } from '../../helpers/browser.js';
-import { makeTempHome, readServerState, runCli, spawnCli, type TempHome } from '../../helpers/cli.js';
+import { listFilesRecursive, makeTempHome, readServerState, runCli, spawnCli, type TempHome } from '../../helpers/cli.js';
 import { buildOAuthDefinition, CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../../helpers/oauth-server.js';
+import { runInPty } from '../../helpers/pty.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 
 interface Running {
@@ -58,6 +59,31 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await t?.cleanup();
     await auth?.close();
   });
+
+  /**
+   * "Another machine": the browser signs in, but the redirect to 127.0.0.1 is not followed (there, nothing listens);
+   * its address is what the person copies. Playwright does not route redirects, so each form post at the provider
+   * is sent by hand and its redirect chain followed here, up to the redirect URI. Resolves with that address.
+   */
+  async function signInElsewhere(url: string): Promise<string> {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    let redirected = '';
+    await context.route(new RegExp(`^${auth.issuer}/interaction/`), async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const posted = await route.fetch({ maxRedirects: 0 });
+      const resume = await context.request.get(new URL(posted.headers().location!, auth.issuer).href, { maxRedirects: 0 });
+      const location = resume.headers().location ?? '';
+      if (!location.startsWith('http://127.0.0.1')) return route.fulfill({ status: 303, headers: { location } });
+      redirected = location;
+      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'This site can not be reached' });
+    });
+    await page.goto(url);
+    await signInAtProvider(page);
+    await expect.poll(() => redirected).toMatch(/code=/);
+    await context.close();
+    return redirected;
+  }
 
   /** oidc-provider's development login and consent pages, as a person fills them in. */
   async function signInAtProvider(page: Page): Promise<void> {
@@ -149,6 +175,8 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (second). You can close this window.');
     expect(await run.exited).toBe(0);
     expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'second', '--field', 'scopes'])).stdout).toBe('openid repo\n');
+    // The client secret is in the vault encrypted: no file under the home holds it in the clear.
+    for (const file of listFilesRecursive(t.home)) expect(readFileSync(file).toString('latin1').includes(CONFIDENTIAL_CLIENT_SECRET), file).toBe(false);
 
     // The next login shows the confidential client, secret kept: nothing to type but "Continue".
     const again = watch(['login', 'testoauth', '--connection', 'third'], t.home, env);
@@ -235,29 +263,11 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     const url = /\n {2}(https:\/\/\S+)\n/.exec(run.out.stderr)![1]!;
     expect(url.startsWith(`${auth.issuer}/auth?`)).toBe(true);
 
-    // "Another machine": the browser signs in, but the redirect to 127.0.0.1 is not followed (there, nothing
-    // listens); its address is what the person copies. Playwright does not route redirects, so each form post at
-    // the provider is sent by hand and its redirect chain followed here, up to the redirect URI.
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    const page = await context.newPage();
-    let redirected = '';
-    await context.route(new RegExp(`^${auth.issuer}/interaction/`), async (route) => {
-      if (route.request().method() !== 'POST') return route.continue();
-      const posted = await route.fetch({ maxRedirects: 0 });
-      const resume = await context.request.get(new URL(posted.headers().location!, auth.issuer).href, { maxRedirects: 0 });
-      const location = resume.headers().location ?? '';
-      if (!location.startsWith('http://127.0.0.1')) return route.fulfill({ status: 303, headers: { location } });
-      redirected = location;
-      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'This site can not be reached' });
-    });
-    await page.goto(url);
-    await signInAtProvider(page); // an earlier sign-in may skip the login page
-    await expect.poll(() => redirected).toMatch(/code=/);
+    const redirected = await signInElsewhere(url);
     run.child.stdin!.end(`${redirected}\n`);
     expect(await run.exited).toBe(0);
     expect(run.out.stdout).toBe('Successfully logged in to testoauth (headless).\n');
     expect(run.out.stderr).not.toContain(new URL(redirected).searchParams.get('code')!);
-    await context.close();
 
     // An address whose state is not this login's (a stale paste, or one from someone else) stores nothing.
     const stale = watch(['login', 'testoauth', '--connection', 'stale', '--stdin'], t.home, headlessEnv);
@@ -316,6 +326,17 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
       await context.close();
     }
     auth.overrideToken(undefined);
+  });
+
+  it('headless on a terminal: the pasted address is read with echo off', async () => {
+    const pty = runInPty(t.home, ['login', 'testoauth', '--connection', 'tty', '--no-browser'], { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS });
+    await pty.waitFor('Redirected URL: ');
+    const url = /\n {2}(https:\/\/\S+)\r?\n/.exec(pty.output())![1]!;
+    const redirected = await signInElsewhere(url);
+    pty.type(`${redirected}\r`);
+    expect(await pty.exit).toBe(0);
+    expect(pty.output()).toContain('Successfully logged in to testoauth (tty).');
+    expect(pty.output()).not.toContain(new URL(redirected).searchParams.get('code')!);
   });
 
   it('a HEAD request to the callback (a prefetch, a link checker) does not use up the state of a login in progress', async () => {
