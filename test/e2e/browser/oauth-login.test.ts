@@ -193,6 +193,22 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await context.close();
   });
 
+  it('without JavaScript the form leads on with a link (CSP form-action forbids redirecting a form post to the provider)', async () => {
+    const seen = fake.urls().length;
+    const run = watch(['login', 'testoauth', '--connection', 'nojs'], t.home, env);
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(await fake.waitForUrl(seen));
+    await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+    const link = page.locator('#oauth-continue');
+    expect(await link.getAttribute('href')).toMatch(new RegExp(`^${auth.issuer}/auth\\?`));
+    await link.click();
+    await signInAtProvider(page);
+    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (nojs). You can close this window.');
+    expect(await run.exited).toBe(0);
+    await context.close();
+  });
+
   it('the provider page starts, finishes and cancels an OAuth connection', async () => {
     const ui = await runCli(t.home, ['ui', '--no-browser'], { env });
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
@@ -224,10 +240,11 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(missing.stderr).toContain('Error: Test Base needs the base URL of your server.');
     expect(missing.stderr).toContain("Hint: Run 'authsome login testbase --base-url https://<your server>'.");
 
+    const seen = fake.urls().length;
     const run = watch(['login', 'testbase', '--base-url', `${auth.issuer}/`], t.home, env);
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const { page } = await openCheckedPage(context);
-    await page.goto(await fake.waitForUrl(3));
+    await page.goto(await fake.waitForUrl(seen));
     await page.locator('#client_id').fill(PUBLIC_CLIENT_ID);
     const authorize = page.waitForRequest((r) => r.url().startsWith(`${auth.issuer}/auth?`));
     await page.getByRole('button', { name: 'Continue to Test Base' }).click();
@@ -240,8 +257,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
   });
 
   it('--flow device_code prints the code and the URL, opens verification_uri_complete, and Ctrl-C cancels', async () => {
+    const seen = fake.urls().length;
     const run = watch(['login', 'testbase', '--connection', 'device', '--flow', 'device_code', '--base-url', auth.issuer], t.home, env);
-    const opened = await fake.waitForUrl(4);
+    const opened = await fake.waitForUrl(seen);
     expect(opened).toMatch(new RegExp(`^${auth.issuer}/device\\?user_code=`));
     await expect.poll(() => run.out.stderr).toContain('Waiting for you to approve (Ctrl-C to cancel)…');
     const code = /First copy your one-time code: ([A-Z]{4}-[A-Z]{4})\n/.exec(run.out.stderr)?.[1];
@@ -279,11 +297,12 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
   });
 
   it('dcr_pkce registers a client through discovery once, and later logins reuse it', async () => {
-    for (const [i, connection] of ['default', 'again'].entries()) {
+    for (const connection of ['default', 'again']) {
+      const seen = fake.urls().length;
       const run = watch(['login', 'testdcr', '--connection', connection], t.home, env);
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       const { page } = await openCheckedPage(context);
-      await page.goto(await fake.waitForUrl(5 + i));
+      await page.goto(await fake.waitForUrl(seen));
       await expect.poll(() => page.locator('#dcr-note').count()).toBe(1);
       expect(await page.locator('#client_id').count()).toBe(0); // nothing to enter
       await page.getByRole('button', { name: 'Continue to Test DCR' }).click();
