@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'UPSTREAM'
+  | 'OAUTH_FAILED'
   | 'INTERNAL';
 
 export class AppError extends Error {
@@ -225,6 +226,61 @@ export const errors = {
   forbidden: (message: string) => new AppError('FORBIDDEN', message),
   notFound: (message = 'Not found.') => new AppError('NOT_FOUND', message),
   upstream: (message: string, hint?: string) => new AppError('UPSTREAM', message, hint),
+
+  /** The `state` of an OAuth answer is unknown or was used already: a forged, replayed or stale callback. */
+  oauthStateMismatch: () =>
+    new AppError(
+      'OAUTH_FAILED',
+      'This sign-in answer does not match any login authsome is waiting for (unknown or already used state); nothing was stored.',
+      "Start again with 'authsome login <provider>' and finish the sign-in in the browser it opens.",
+    ),
+  /** An OAuth answer for a login that is over (cancelled, expired, finished, failed): nothing is stored. */
+  loginLinkEnded: (provider: string, state: string) =>
+    new AppError(
+      'OAUTH_FAILED',
+      `This login is no longer waiting (it ${{ completed: 'finished already', cancelled: 'was cancelled', expired: 'expired', failed: 'failed' }[state] ?? 'ended'}); nothing was stored.`,
+      `Run 'authsome login ${provider}' to start again.`,
+    ),
+  oauthDenied: (displayName: string, provider: string, detail?: string) =>
+    new AppError(
+      'OAUTH_FAILED',
+      `${displayName} did not grant access${detail ? ` (${detail})` : ''}; nothing was stored.`,
+      `Run 'authsome login ${provider}' to try again, and approve the request.`,
+    ),
+  oauthClientMissing: (displayName: string, provider: string) =>
+    new AppError(
+      'USAGE',
+      `No OAuth client id for ${displayName} yet.`,
+      `Register an OAuth app at ${displayName}, then enter its client id on the form 'authsome login ${provider}' opens.`,
+    ),
+  /** The token endpoint said no (RFC 6749 §5.2); `error` is its code, `detail` its description, both cleaned. */
+  oauthTokenRefused: (displayName: string, provider: string, error: string, detail?: string) =>
+    new AppError(
+      'OAUTH_FAILED',
+      `${displayName} refused the token request: ${error}${detail ? ` (${detail})` : ''}; nothing was stored.`,
+      error === 'invalid_client' || error === 'unauthorized_client'
+        ? `Check the client id and secret of your OAuth app, then run 'authsome login ${provider} --force' and enter them again.`
+        : `Run 'authsome login ${provider} --force' to sign in again.`,
+      error,
+    ),
+  deviceCodeExpired: (displayName: string, provider: string) =>
+    new AppError(
+      'OAUTH_FAILED',
+      `The code for ${displayName} expired before it was entered; nothing was stored.`,
+      `Run 'authsome login ${provider}' again for a new code, and enter it within the time shown.`,
+    ),
+  oauthBadResponse: (displayName: string, provider: string, detail: string) =>
+    new AppError(
+      'UPSTREAM',
+      `The token endpoint of ${displayName} gave an answer authsome cannot use: ${detail}; nothing was stored.`,
+      `Check oauth.token_url in the provider definition ('authsome inspect ${provider}'), then try again.`,
+    ),
+  oauthUnreachable: (displayName: string, host: string, detail: string) =>
+    new AppError(
+      'UPSTREAM',
+      `Could not reach ${displayName} at ${host}: ${detail}; nothing was stored.`,
+      'Check your network connection (and, for a server with a private CA, NODE_EXTRA_CA_CERTS of the authsome server), then try again.',
+    ),
   internal: (message = 'Internal error.') =>
     new AppError('INTERNAL', message, "See 'authsome daemon logs' for details."),
 };

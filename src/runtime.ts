@@ -6,9 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { access, readdir, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
+import { rootCertificates } from 'node:tls';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { createAuditLog, type AuditLog } from './audit.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
 import { createConnectionService, type ConnectionService } from './connections/service.js';
+import { createOAuthLoginService } from './oauth/oauth-login.js';
+import { createTokenRefresher } from './oauth/refresh.js';
+import { createTokenRevoker } from './oauth/revoke.js';
+import type { FetchLike } from './oauth/token-client.js';
 import { errors } from './errors.js';
 import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, packagePaths, type HomePaths } from './paths.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
@@ -40,6 +46,8 @@ export interface RuntimeOptions {
   proxyResolve?: string;
   /** PEM certificates trusted for upstream TLS on top of the system roots (and NODE_EXTRA_CA_CERTS). */
   upstreamCaCerts?: string[];
+  /** The wait between device-code polls (tests pass a fast one instead of RFC 8628's 5-second pauses). */
+  deviceSleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Lifetimes of one-time URLs, login sessions and browser sessions (tests shorten them). */
   web?: WebOptions;
   /** Called when a client asks the server to stop (daemon stop); the default just closes. */
@@ -96,7 +104,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const audit = createAuditLog(paths.audit);
     cleanups.push(() => audit.close());
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
-    const connections = createConnectionService({ vault, registry, audit });
+    const oauthFetch = buildOAuthFetch(options.upstreamCaCerts);
+    const refresher = createTokenRefresher({ vault, registry, audit, fetch: oauthFetch });
+    const connections = createConnectionService({
+      vault,
+      registry,
+      audit,
+      refreshBeforeUse: refresher.refreshIfDue,
+      revokeRemotely: createTokenRevoker({ vault, registry, fetch: oauthFetch }),
+    });
+    const oauth = createOAuthLoginService({ connections, registry, fetch: oauthFetch, ...(options.deviceSleep ? { sleep: options.deviceSleep } : {}) });
 
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
     const sessions = createRunSessionRegistry({
@@ -142,6 +159,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       vault,
       registry,
       connections,
+      oauth,
       audit,
       runs,
       info: () => info,
@@ -208,6 +226,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     await cleanUp();
     throw err;
   }
+}
+
+/**
+ * How the server talks to token endpoints: Node's global fetch (system roots plus NODE_EXTRA_CA_CERTS), or, when
+ * extra upstream CAs are given (in-process tests), undici's fetch with an agent that trusts them too.
+ */
+function buildOAuthFetch(upstreamCaCerts: string[] | undefined): FetchLike {
+  if (!upstreamCaCerts || upstreamCaCerts.length === 0) return (url, init) => globalThis.fetch(url, init);
+  const dispatcher = new Agent({ connect: { ca: [...rootCertificates, ...upstreamCaCerts] } });
+  return (url, init) => undiciFetch(url, { ...init, dispatcher });
 }
 
 function buildReopeningSource<A extends unknown[], R>(reopen: () => Promise<void>, source: (...args: A) => Promise<R>): (...args: A) => Promise<R> {

@@ -35,6 +35,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   FORBIDDEN: 1,
   NOT_FOUND: 1,
   UPSTREAM: 1,
+  OAUTH_FAILED: 2,
   INTERNAL: 1,
 };
 

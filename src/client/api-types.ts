@@ -7,6 +7,7 @@ export interface ApiConnectionRow {
   status: string;
   is_default: boolean;
   expires_at?: string;
+  scopes?: string[];
 }
 
 /** One provider in `GET /api/providers`. */

@@ -29,6 +29,8 @@ export interface ProviderState {
   client_id?: string;
   /** SECRET */
   client_secret?: string;
+  /** For a client authsome registered itself (RFC 7591): registered again when the redirect URI changes. */
+  registered_redirect_uri?: string;
 }
 
 export const SECRET_FIELDS = ['api_key', 'access_token', 'refresh_token', 'client_secret'] as const;

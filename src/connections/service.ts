@@ -33,6 +33,8 @@ export interface ConnectionSummary {
   is_default: boolean;
   obtained_at: string;
   expires_at?: string;
+  /** OAuth: the scopes granted (not secret). */
+  scopes?: string[];
 }
 
 export interface ProviderRow {
@@ -52,15 +54,48 @@ export interface ExportVariable {
   connection: string;
 }
 
+/** Tokens from a finished OAuth flow, already validated (oauth/token-client.ts). */
+export interface OAuthTokens {
+  /** SECRET */
+  access_token: string;
+  /** SECRET */
+  refresh_token?: string;
+  token_type?: string;
+  expires_in?: number;
+  scopes?: string[];
+}
+
+export interface OAuthClient {
+  client_id: string;
+  /** SECRET */
+  client_secret?: string;
+  /** Set for a client authsome registered itself (dcr_pkce): the redirect URI it was registered with. */
+  registered_redirect_uri?: string;
+}
+
 export interface ConnectionService {
   resolveConnectionName(provider: string, connection?: string): string;
   validateApiKey(definition: ProviderDefinition, input: string): string;
   loginWithApiKey(input: { provider: string; connection?: string; apiKey: string; force?: boolean }): Promise<LoginResult>;
   /** Whether the connection already exists (the CLI asks before prompting for a key). */
   describeLogin(provider: string, connection?: string): Promise<{ entry: ProviderEntry; connection: string; exists: boolean }>;
-  logout(provider: string, connection?: string): Promise<{ provider: string; connection: string }>;
-  revoke(provider: string): Promise<{ provider: string; removed: string[] }>;
-  remove(provider: string): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean }>;
+  /** Stores the tokens of a finished OAuth login as the connection (replacing it only with `force`). */
+  loginWithTokens(input: {
+    provider: string;
+    connection: string;
+    force: boolean;
+    tokens: OAuthTokens;
+    requestedScopes: string[];
+    baseUrl?: string;
+    flow: string;
+  }): Promise<LoginResult>;
+  /** The OAuth client a person entered (or registered) once for the provider; every later login reuses it. */
+  loadOAuthClient(provider: string): OAuthClient | undefined;
+  saveOAuthClient(provider: string, client: OAuthClient): Promise<void>;
+  /** `warnings`: what remote revocation could not do (the local state is removed all the same). */
+  logout(provider: string, connection?: string): Promise<{ provider: string; connection: string; warnings: string[] }>;
+  revoke(provider: string): Promise<{ provider: string; removed: string[]; warnings: string[] }>;
+  remove(provider: string): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean; warnings: string[] }>;
   get(provider: string, connection: string | undefined, options: { reveal: boolean }): Promise<ConnectionRecord>;
   exportVariables(input: { provider?: string; connection?: string }): Promise<ExportVariable[]>;
   list(): Promise<{ rows: ProviderRow[]; warnings: RegistryWarning[] }>;
@@ -68,6 +103,8 @@ export interface ConnectionService {
   connectionsOf(provider: string): ConnectionSummary[];
   /** The credential a connection holds (for the proxy): api_key or access_token. */
   loadCredential(provider: string, connection: string): ConnectionRecord;
+  /** The same, about to be used: an OAuth token near its expiry is refreshed first. */
+  loadCredentialForUse(provider: string, connection: string): Promise<ConnectionRecord>;
   /** Keyed digests of every stored secret (all providers, all connections), for `run` to scrub its environment. */
   digestStoredSecrets(salt: string): string[];
 }
@@ -77,11 +114,33 @@ export interface ConnectionServiceDeps {
   registry: ProviderRegistry;
   audit: AuditLog;
   now?: () => Date;
+  /**
+   * Refreshes an OAuth token that is about to be used (oauth/refresh.ts, wired by the composition root); throws
+   * CREDENTIAL_EXPIRED when the token can no longer be used. Without it tokens are handed out as stored.
+   */
+  refreshBeforeUse?: (provider: string, connection: string) => Promise<void>;
+  /**
+   * Revokes an OAuth connection's tokens at the provider before it is deleted (oauth/revoke.ts); returns warnings.
+   * A failure never keeps the local state.
+   */
+  revokeRemotely?: (record: ConnectionRecord) => Promise<string[]>;
 }
 
 export function createConnectionService(deps: ConnectionServiceDeps): ConnectionService {
   const { vault, registry, audit } = deps;
   const now = deps.now ?? (() => new Date());
+  const refreshBeforeUse = deps.refreshBeforeUse ?? (async () => {});
+  const revokeRemotely = deps.revokeRemotely ?? (async () => []);
+
+  /** Remote revocation of the given connections, one after the other; the warnings of all of them. */
+  async function revokeAll(provider: string, names: string[]): Promise<string[]> {
+    const warnings: string[] = [];
+    for (const name of names) {
+      const record = vault.get<ConnectionRecord>(buildConnectionId(provider, name));
+      if (record) warnings.push(...(await revokeRemotely(record)));
+    }
+    return warnings;
+  }
 
   function loadState(provider: string): ProviderState {
     return vault.get<ProviderState>(buildProviderStateId(provider)) ?? {};
@@ -119,6 +178,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
         is_default: r.connection === def,
         obtained_at: r.obtained_at,
         ...(r.expires_at ? { expires_at: r.expires_at } : {}),
+        ...(r.scopes ? { scopes: r.scopes } : {}),
       }))
       .sort((a, b) => Number(b.is_default) - Number(a.is_default) || compareText(a.connection, b.connection));
   }
@@ -206,22 +266,75 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       return { provider, connection: name, display_name: def.display_name, stored: true };
     },
 
+    async loginWithTokens({ provider, connection, force, tokens, requestedScopes, baseUrl, flow }) {
+      const def = (await registry.get(provider)).definition;
+      const name = checkConnectionName(connection);
+      const id = buildConnectionId(provider, name);
+      const existing = vault.get<ConnectionRecord>(id);
+      // A connection made meanwhile (another login finished first) is not overwritten without --force.
+      if (existing && !force) return { provider, connection: name, display_name: def.display_name, stored: false };
+      const at = now();
+      const record: ConnectionRecord = {
+        provider,
+        connection: name,
+        auth_type: 'oauth2',
+        status: 'connected',
+        access_token: tokens.access_token,
+        ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
+        token_type: tokens.token_type ?? 'Bearer',
+        scopes: tokens.scopes ?? requestedScopes,
+        ...(tokens.expires_in !== undefined ? { expires_at: new Date(at.getTime() + tokens.expires_in * 1000).toISOString() } : {}),
+        obtained_at: at.toISOString(),
+        ...(baseUrl ? { base_url: baseUrl } : {}),
+        updated_at: at.toISOString(),
+      };
+      const changes: VaultChange[] = [{ id, value: record }];
+      const state = loadState(provider);
+      if (!state.default_connection || !vault.get(buildConnectionId(provider, state.default_connection))) {
+        changes.push({ id: buildProviderStateId(provider), value: { ...state, default_connection: name } });
+      }
+      await vault.apply(changes);
+      audit.record('login', { provider, connection: name, reason: `oauth ${flow}${existing ? ', replaced' : ''}` });
+      return { provider, connection: name, display_name: def.display_name, stored: true };
+    },
+
+    loadOAuthClient(provider) {
+      const state = loadState(provider);
+      if (!state.client_id) return undefined;
+      return {
+        client_id: state.client_id,
+        ...(state.client_secret ? { client_secret: state.client_secret } : {}),
+        ...(state.registered_redirect_uri ? { registered_redirect_uri: state.registered_redirect_uri } : {}),
+      };
+    },
+
+    async saveOAuthClient(provider, client) {
+      const next: ProviderState = { ...loadState(provider), client_id: client.client_id };
+      if (client.client_secret) next.client_secret = client.client_secret;
+      else delete next.client_secret;
+      if (client.registered_redirect_uri) next.registered_redirect_uri = client.registered_redirect_uri;
+      else delete next.registered_redirect_uri;
+      await vault.put(buildProviderStateId(provider), next);
+    },
+
     async logout(provider, connection) {
       await registry.get(provider);
       const name = resolveConnectionName(provider, connection);
       requireRecord(provider, name);
+      const warnings = await revokeAll(provider, [name]);
       await vault.apply(buildRemoval(provider, [name]));
-      audit.record('logout', { provider, connection: name });
-      return { provider, connection: name };
+      audit.record('logout', { provider, connection: name, ...(warnings.length > 0 ? { reason: 'remote revocation failed' } : {}) });
+      return { provider, connection: name, warnings };
     },
 
     async revoke(provider) {
       await registry.get(provider);
       const names = loadRecords(provider).map((r) => r.connection);
+      const warnings = await revokeAll(provider, names);
       // The provider state stays (minus the default): an OAuth client id entered once is reused by later logins.
       await vault.apply(buildRemoval(provider, names));
-      audit.record('revoke', { provider, reason: `${names.length} connection(s)` });
-      return { provider, removed: names };
+      audit.record('revoke', { provider, reason: `${names.length} connection(s)${warnings.length > 0 ? ', remote revocation failed' : ''}` });
+      return { provider, removed: names, warnings };
     },
 
     async remove(provider) {
@@ -234,12 +347,14 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       }
       // Its connections go too, also when the file broke after they were made (no orphaned secrets).
       const names = loadRecords(provider).map((r) => r.connection);
+      // Revoked while the client (in the provider state) is still there to authenticate the revocation.
+      const warnings = await revokeAll(provider, names);
       const changes = buildRemoval(provider, names);
       changes.push({ id: buildProviderStateId(provider), delete: true });
       await vault.apply(changes);
       const definitionDeleted = await registry.deleteCustom(provider);
       audit.record('remove', { provider, reason: definitionDeleted ? `definition deleted: ${custom}` : undefined });
-      return { provider, removed: names, definitionDeleted };
+      return { provider, removed: names, definitionDeleted, warnings };
     },
 
     async get(provider, connection, { reveal }) {
@@ -247,8 +362,9 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       const name = resolveConnectionName(provider, connection);
       const record = requireRecord(provider, name);
       if (!reveal) return redactRecord(record);
+      await refreshBeforeUse(provider, name);
       audit.record('reveal', { provider, connection: name });
-      return record;
+      return requireRecord(provider, name);
     },
 
     async exportVariables({ provider, connection }) {
@@ -268,6 +384,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       const taken = new Set<string>();
       for (const { entry, connection: name } of targets) {
         const def = entry.definition;
+        await refreshBeforeUse(def.name, name);
         const record = requireRecord(def.name, name);
         for (const variable of def.exports) {
           const value = readExportValue(def, record, variable.source);
@@ -317,6 +434,12 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
     connectionsOf: summarize,
 
     loadCredential(provider, connection) {
+      return requireRecord(provider, connection);
+    },
+
+    async loadCredentialForUse(provider, connection) {
+      requireRecord(provider, connection);
+      await refreshBeforeUse(provider, connection);
       return requireRecord(provider, connection);
     },
   };

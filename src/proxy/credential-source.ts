@@ -1,5 +1,6 @@
 // What the proxy asks for each intercepted request: the header for one connection, read from the vault at
-// that moment (so a re-login or logout takes effect at once). It hands the header over and keeps nothing.
+// that moment (so a re-login or logout takes effect at once), an OAuth token near its expiry refreshed first.
+// It hands the header over and keeps nothing.
 import type { ConnectionService } from '../connections/service.js';
 import { errors } from '../errors.js';
 import { buildCredentialHeader, type CredentialHeader } from '../providers/headers.js';
@@ -7,7 +8,7 @@ import type { ScopeEntry } from '../providers/routes.js';
 
 export function createCredentialSource(connections: ConnectionService): (entry: ScopeEntry) => Promise<CredentialHeader> {
   return async (entry) => {
-    const record = connections.loadCredential(entry.provider, entry.connection);
+    const record = await connections.loadCredentialForUse(entry.provider, entry.connection);
     if (record.status === 'expired' || record.status === 'revoked') {
       throw errors.credentialExpired(entry.provider, entry.connection);
     }

@@ -13,6 +13,7 @@ import { createProvidersApi } from './api/providers.js';
 import { createSystemApi } from './api/system.js';
 import { createRunSessionsApi } from './api/run-sessions.js';
 import { createUiLinkApi } from './api/ui-link.js';
+import { createOAuthCallbackRoutes } from './routes/oauth-callback.js';
 import { createPages } from './routes/pages.js';
 import { createStaticRoutes } from './routes/static.js';
 import { createWebState, type WebOptions, type WebState } from './web-state.js';
@@ -50,6 +51,8 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: 
   app.route('/api', api);
 
   app.route('/static', createStaticRoutes());
+  // Before the pages: the provider's redirect lands on 127.0.0.1 and must not be sent to the page host.
+  app.route('/', createOAuthCallbackRoutes(deps, web));
   // Last: the pages' guards are registered for '/*' and must only ever see requests nothing above answered.
   app.route('/', createPages(deps, web));
 

@@ -1,6 +1,7 @@
 // What the web adapter receives from the composition root (runtime.ts): services, not construction details.
 import type { AuditLog } from '../audit.js';
 import type { ConnectionService } from '../connections/service.js';
+import type { OAuthLoginService } from '../oauth/oauth-login.js';
 import type { HomePaths } from '../paths.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RunService } from '../runs/run-service.js';
@@ -20,6 +21,7 @@ export interface ServerDeps {
   vault: Vault;
   registry: ProviderRegistry;
   connections: ConnectionService;
+  oauth: OAuthLoginService;
   audit: AuditLog;
   runs: RunService;
   info(): ServerInfo;

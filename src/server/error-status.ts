@@ -33,6 +33,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   UPSTREAM: 502,
+  OAUTH_FAILED: 400,
   INTERNAL: 500,
 };
 

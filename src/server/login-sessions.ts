@@ -2,8 +2,17 @@
 // "connect another" started from a page. Pending → completed | cancelled | expired, once; waiters are woken on
 // every change. Ended sessions are kept a while so a reused link can still name its provider.
 import { randomBytes } from 'node:crypto';
+import type { AppError } from '../errors.js';
+import type { Flow } from '../providers/schema.js';
 
-export type LoginSessionState = 'pending' | 'completed' | 'cancelled' | 'expired';
+export type LoginSessionState = 'pending' | 'completed' | 'cancelled' | 'expired' | 'failed';
+
+/** What an OAuth login asked for on the command line (or the page): flow, scopes, base URL. */
+export interface OAuthLoginOptions {
+  flow: Exclude<Flow, 'api_key'>;
+  scopes?: string[];
+  baseUrl?: string;
+}
 
 export interface LoginSession {
   id: string;
@@ -19,14 +28,22 @@ export interface LoginSession {
   expiresAt: number;
   /** The browser session (its key) that submitted the form: only it is shown the success page. */
   completedBy?: string;
+  /** Set for an OAuth provider. */
+  oauth?: OAuthLoginOptions;
+  /** A device login under way (RFC 8628): what the person types, and where. */
+  device?: { user_code: string; verification_uri: string; verification_uri_complete?: string };
+  /** Why a `failed` session failed (the catalogue's error, shown by the waiting CLI). */
+  error?: AppError;
 }
 
 export interface LoginSessions {
-  create(input: { provider: string; connection: string; force: boolean; origin: LoginSession['origin']; replace?: boolean }): LoginSession;
+  create(input: { provider: string; connection: string; force: boolean; origin: LoginSession['origin']; replace?: boolean; oauth?: OAuthLoginOptions }): LoginSession;
   /** The session, with a pending one past its deadline turned into `expired`. */
   get(id: string): LoginSession | undefined;
   complete(id: string, browserSessionKey: string): void;
   cancel(id: string): LoginSession | undefined;
+  /** Ends a pending session with the error that stopped it (an OAuth answer refused, a token endpoint down…). */
+  fail(id: string, error: AppError): void;
   /** Resolves when the session leaves `pending`, or after `timeoutMs` (long-poll of the CLI). */
   waitForEnd(id: string, timeoutMs: number): Promise<LoginSession | undefined>;
   close(): void;
@@ -34,6 +51,8 @@ export interface LoginSessions {
 
 /** `completedBy` of a session whose key came from the terminal (browser session keys are 43-character hashes). */
 export const TERMINAL_SUBMITTER = 'terminal';
+/** `completedBy` of a session an OAuth provider's answer completed (the redirect carries no browser session). */
+export const OAUTH_SUBMITTER = 'oauth';
 
 /** SPEC §5: the CLI waits up to 5 minutes for the form. */
 export const DEFAULT_LOGIN_TTL_MS = 5 * 60_000;
@@ -79,7 +98,7 @@ export function createLoginSessions(options: { ttlMs?: number; now?: () => numbe
   }
 
   return {
-    create({ provider, connection, force, origin, replace = false }) {
+    create({ provider, connection, force, origin, replace = false, oauth }) {
       sweep();
       const t = now();
       const session: LoginSession = {
@@ -89,6 +108,7 @@ export function createLoginSessions(options: { ttlMs?: number; now?: () => numbe
         force,
         origin,
         replace,
+        ...(oauth ? { oauth } : {}),
         state: 'pending',
         createdAt: t,
         expiresAt: t + ttlMs,
@@ -114,6 +134,12 @@ export function createLoginSessions(options: { ttlMs?: number; now?: () => numbe
       const session = sessions.get(id);
       if (session) end(refresh(session), 'cancelled');
       return session;
+    },
+    fail(id, error) {
+      const session = sessions.get(id);
+      if (!session || refresh(session).state !== 'pending') return;
+      session.error = error;
+      end(session, 'failed');
     },
     waitForEnd(id, timeoutMs) {
       const session = sessions.get(id);

@@ -3,6 +3,7 @@
 // Also maps AppErrors to rendered pages/fragments with the catalogue's HTTP status: never a JSON body here.
 import type { Context } from 'hono';
 import { Eta } from 'eta';
+import { formatExpiry } from '../expiry.js';
 import { packagePaths } from '../paths.js';
 import type { ServerDeps } from './deps.js';
 import { HTTP_STATUS, toShownError } from './error-status.js';
@@ -62,6 +63,7 @@ const HTMX_CONFIG = JSON.stringify({
 export const formatters = {
   mask: maskSecret,
   relative: (iso: string | undefined) => formatRelative(iso),
+  expiry: (iso: string) => formatExpiry(iso),
   timestamp: formatTimestamp,
   eventTime: formatEventTime,
   event: describeEvent,

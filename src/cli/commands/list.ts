@@ -1,4 +1,5 @@
 // `authsome list`: providers and connections as a table, with a header line of totals.
+import { formatExpiry } from '../../expiry.js';
 import { defineCommand } from 'citty';
 import { buildTable, getOutput, stripAnsi } from '../output.js';
 import { escapeTerminalText as escapeCell } from '../terminal-text.js';
@@ -26,13 +27,18 @@ export default defineCommand({
       const statusColor = (s: string) =>
         s === 'connected' ? out.paint('green', s) : s === 'not_connected' ? out.paint('dim', s) : out.paint('yellow', escapeCell(s));
       // The Default column says which connection a command without --connection uses.
-      const rows = [['Provider', 'Source', 'Auth', 'Connection', 'Default', 'Status', 'Expires'].map((h) => out.paint('bold', h))];
+      // Scopes only once some connection has any (OAuth): an API-key-only list keeps the SPEC's columns.
+      const withScopes = shown.some((p) => p.connections.some((c) => c.scopes && c.scopes.length > 0));
+      const headers = ['Provider', 'Source', 'Auth', 'Connection', 'Default', 'Status', 'Expires', ...(withScopes ? ['Scopes'] : [])];
+      const rows = [headers.map((h) => out.paint('bold', h))];
       for (const p of shown) {
         // Names and types come from provider files and the vault: escaped before paint() adds our own colours.
         const provider = [escapeCell(p.name), escapeCell(p.source), escapeCell(p.auth_type)];
-        if (p.connections.length === 0) rows.push([...provider, '-', '-', statusColor('not_connected'), '-']);
+        if (p.connections.length === 0) rows.push([...provider, '-', '-', statusColor('not_connected'), '-', ...(withScopes ? ['-'] : [])]);
         for (const c of p.connections) {
-          rows.push([...provider, escapeCell(c.connection), c.is_default ? 'yes' : 'no', statusColor(c.status), escapeCell(c.expires_at ?? '-')]);
+          const expires = c.expires_at ? formatExpiry(c.expires_at) : '-';
+          const scopes = c.scopes && c.scopes.length > 0 ? c.scopes.join(' ') : '-';
+          rows.push([...provider, escapeCell(c.connection), c.is_default ? 'yes' : 'no', statusColor(c.status), escapeCell(expires), ...(withScopes ? [escapeCell(scopes)] : [])]);
         }
       }
       return `${header}\n${buildTable(rows, (s) => stripAnsi(s).length)}`;

@@ -3,8 +3,8 @@
 // prompt (3 attempts) or stdin, and hands it to the server, which validates it.
 import { defineCommand } from 'citty';
 import type { ApiClient } from '../../client/api-client.js';
-import { AppError, errors } from '../../errors.js';
-import { chooseKeySource } from '../key-source.js';
+import { AppError, errors, parseAppError } from '../../errors.js';
+import { chooseKeySource, isBrowserAvailable } from '../key-source.js';
 import { openBrowser } from '../open-browser.js';
 import { getOutput, type Output } from '../output.js';
 import { isInteractive, promptSecret, readMaskedLine, readStdinLine, type MaskedLineReader } from '../prompt.js';
@@ -28,7 +28,16 @@ interface LoginResult {
 interface LoginSessionReply {
   id: string;
   url: string;
-  state: 'pending' | 'completed' | 'cancelled' | 'expired';
+  state: 'pending' | 'completed' | 'cancelled' | 'expired' | 'failed';
+  /** An OAuth login: it ends at the provider, so there is no key to paste in the terminal. */
+  oauth?: boolean;
+  flow?: string;
+  /** At creation of an OAuth session: whether the provider's client id is stored already. */
+  has_client?: boolean;
+  /** A device login under way (RFC 8628): the code to enter, and where. */
+  device?: { user_code: string; verification_uri: string; verification_uri_complete?: string };
+  /** Why a failed login failed (an OAuth answer refused, a token endpoint down…), in the catalogue's JSON form. */
+  error?: unknown;
   provider: string;
   connection: string;
   expires_at: string;
@@ -56,11 +65,25 @@ export default defineCommand({
     const query = new URLSearchParams({ provider: args.provider, ...(args.connection ? { connection: args.connection } : {}) });
     const info = await api.call<LoginDescription>('GET', `/login/describe?${query}`);
     const label = `${info.provider} (${info.connection})`;
+    const oauthFlag = args.flow !== undefined ? '--flow' : args.scopes !== undefined ? '--scopes' : args['base-url'] !== undefined ? '--base-url' : undefined;
+    if (info.auth_type !== 'oauth2' && oauthFlag) {
+      throw errors.usage(`${oauthFlag} is for OAuth providers; ${info.display_name} uses an API key.`, `Run 'authsome login ${info.provider}' without ${oauthFlag}.`);
+    }
     if (info.auth_type === 'oauth2') {
-      throw errors.invalidInput(
-        `${info.display_name} signs in with OAuth 2.0, which this version of authsome cannot do yet.`,
-        'Use an API-key provider for now (for GitHub: github-pat).',
-      );
+      if (info.exists && !args.force) {
+        out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
+        return;
+      }
+      const result = await loginWithOAuth(api, out, { noBrowser: args.browser === false, stdin: args.stdin === true }, {
+        provider: info.provider,
+        connection: info.connection,
+        force: args.force === true,
+        ...(args.flow !== undefined ? { flow: args.flow } : {}),
+        ...(args.scopes !== undefined ? { scopes: args.scopes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+        ...(args['base-url'] !== undefined ? { base_url: args['base-url'] } : {}),
+      });
+      out.confirm(`Successfully logged in to ${result.provider} (${result.connection}).`, { provider: result.provider, connection: result.connection, stored: true });
+      return;
     }
     const source = chooseKeySource({
       stdinFlag: args.stdin === true,
@@ -122,13 +145,162 @@ export default defineCommand({
   },
 });
 
+/** An OAuth login: the device flow in the terminal, or the browser (the same login session either way). */
+async function loginWithOAuth(
+  api: ApiClient,
+  out: Output,
+  how: { noBrowser: boolean; stdin: boolean },
+  input: { provider: string; connection: string; force: boolean; flow?: string; scopes?: string[]; base_url?: string },
+): Promise<LoginResult> {
+  const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
+  if (session.flow === 'device_code') return loginWithDeviceCode(api, out, how.noBrowser, session);
+  if (how.stdin || how.noBrowser || !isBrowserAvailable(process.env, process.platform)) return loginHeadless(api, how.stdin, session);
+  return loginThroughBrowser(api, out, input, session);
+}
+
+/**
+ * Headless sign-in (as `gcloud auth login --no-browser` and `rclone authorize` do): print the authorization URL for
+ * a browser on any machine, then take the address that browser was redirected to, pasted here (echo off: it
+ * carries the code) or on stdin. Its state must be this login's. A browser on this machine finishing the sign-in
+ * by itself ends the wait too.
+ */
+async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginSessionReply): Promise<LoginResult> {
+  const interactive = !stdinFlag && isInteractive();
+  let clientId: string | undefined;
+  // dcr_pkce registers its own client on the server.
+  if (!session.has_client && session.flow !== 'dcr_pkce') {
+    if (!interactive) {
+      throw errors.usage(
+        `No OAuth client id for ${session.provider} yet.`,
+        `Run 'authsome login ${session.provider}' on a terminal (or with a browser) once to enter it; later logins reuse it.`,
+      );
+    }
+    clientId = (await promptVisible(`OAuth client ID for ${session.provider}: `)).trim();
+    if (clientId === '') throw errors.usage('No client id was entered.', `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again.`);
+  }
+  let settled = false;
+  try {
+    const { authorization_url: url } = await api.call<LoginSessionReply & { authorization_url: string }>('POST', `/login-sessions/${session.id}/authorize`, clientId ? { client_id: clientId } : {});
+    process.stderr.write(`Open this URL in a browser (on any machine) and sign in:\n\n  ${url}\n\n`);
+    process.stderr.write('Then copy the address the browser ends up on (http://127.0.0.1:…/auth/callback?…; on another machine that page does not load) and paste it here.\n');
+    let cancelled!: () => void;
+    const interruption = new Promise<'cancelled'>((resolve) => (cancelled = () => resolve('cancelled')));
+    const terminal = interactive ? createTerminalKeyQueue(cancelled) : undefined;
+    if (interactive) process.stderr.write('Redirected URL: ');
+    const pasted = terminal ? terminal.next() : readStdinLine();
+    process.on('SIGINT', cancelled);
+    try {
+      const ended = (async () => {
+        for (;;) {
+          const state = await api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`);
+          if (state.state !== 'pending') return state;
+        }
+      })();
+      const first = await Promise.race([pasted.then((line) => ({ line })), ended.then((state) => ({ state })), interruption.then(() => ({ cancelled: true as const }))]);
+      if ('cancelled' in first) throw errors.cancelled();
+      if ('state' in first) {
+        settled = true;
+        return settleLogin(first.state);
+      }
+      if (first.line.trim() === '') throw errors.usage('No address was pasted.', `Run 'authsome login ${session.provider}' again, and paste the whole address from the browser.`);
+      const state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/redirect`, { url: first.line.trim() });
+      settled = true;
+      return settleLogin(state);
+    } finally {
+      terminal?.stop();
+      if (interactive) process.stderr.write('\n');
+      // A read of stdin still waiting (the sign-in ended another way) must not keep the process alive.
+      else process.stdin.pause();
+      process.off('SIGINT', cancelled);
+    }
+  } finally {
+    // A login that did not finish here must not stay open on the server, waiting for an answer.
+    if (!settled) await api.call('POST', `/login-sessions/${session.id}/cancel`, {}).catch(() => undefined);
+  }
+}
+
+/**
+ * The device flow (RFC 8628): the server polls the provider; this shows the code and where to enter it (opening
+ * verification_uri_complete when a browser is available), then waits for the session to end. Ctrl-C cancels it
+ * on the server, which stops polling.
+ */
+async function loginWithDeviceCode(api: ApiClient, out: Output, noBrowser: boolean, started: LoginSessionReply): Promise<LoginResult> {
+  let session = started;
+  if (!session.device) {
+    // The first login of this provider: the OAuth app's client id (a public identifier, so it is echoed).
+    const clientId = isInteractive() ? await promptVisible(`OAuth client ID for ${session.provider}: `) : await readStdinLine();
+    if (clientId.trim() === '') throw errors.usage('No client id was entered.', `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again and enter its client id.`);
+    session = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/client`, { client_id: clientId.trim() });
+  }
+  if (session.state !== 'pending' || !session.device) return settleLogin(session);
+  const device = session.device;
+  process.stderr.write(`First copy your one-time code: ${device.user_code}\n`);
+  process.stderr.write(`Then open ${device.verification_uri} and enter it. Waiting for you to approve (Ctrl-C to cancel)…\n`);
+  let removeLauncher = () => {};
+  if (!noBrowser && isBrowserAvailable(process.env, process.platform)) {
+    let failure: string | undefined;
+    ({ failure, removeLauncher } = await openBrowser(device.verification_uri_complete ?? device.verification_uri));
+    if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
+  }
+  let interrupted = false;
+  let settleInterruption!: (state: LoginSessionReply | undefined) => void;
+  const interruption = new Promise<LoginSessionReply | undefined>((resolve) => (settleInterruption = resolve));
+  const onSigint = () => {
+    if (interrupted) process.exit(2);
+    interrupted = true;
+    api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {}).then(settleInterruption, () => settleInterruption(undefined));
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    for (;;) {
+      const poll = api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`);
+      const state = await Promise.race([poll, interruption.then((s) => s ?? ({ ...session, state: 'cancelled' } as LoginSessionReply))]);
+      if (interrupted) {
+        const final = await interruption;
+        if (final?.state === 'completed') return settleLogin(final);
+        throw errors.cancelled();
+      }
+      if (state.state !== 'pending') return settleLogin(state);
+    }
+  } finally {
+    removeLauncher();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** A login session that left `pending`: the result, or the error that ended it. */
+function settleLogin(state: LoginSessionReply): LoginResult {
+  if (state.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
+  if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
+  if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
+  if (state.state === 'failed') throw parseAppError(state.error) ?? errors.internal('The login failed.');
+  throw errors.internal('The login is still pending.');
+}
+
+/** One line typed on the terminal, echoed (for identifiers, never for secrets). */
+async function promptVisible(label: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(label);
+  } finally {
+    rl.close();
+  }
+}
+
 /**
  * The browser path (SPEC §1, §10): a login session on the server, its one-time form URL opened (and always
  * printed, for a browser elsewhere), then long-polls until the form is submitted, cancelled or expired.
  * Ctrl-C cancels the session on the server, so the form stops accepting a key.
  */
-async function loginThroughBrowser(api: ApiClient, out: Output, input: { provider: string; connection: string; force: boolean }): Promise<LoginResult> {
-  const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
+async function loginThroughBrowser(
+  api: ApiClient,
+  out: Output,
+  input: { provider: string; connection: string; force: boolean },
+  started?: LoginSessionReply,
+): Promise<LoginResult> {
+  const session = started ?? (await api.call<LoginSessionReply>('POST', '/login-sessions', input));
+  const oauth = session.oauth === true;
   // Ctrl-C from here on cancels the session on the server. What the cancel call reports wins: a form submitted
   // a moment before the Ctrl-C is a completed login, not a cancelled one.
   let interrupted = false;
@@ -145,7 +317,7 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
   let removeLauncher = () => {};
   // On a terminal the key may also be typed or pasted here (out of habit): read with echo off, so it is never on
   // screen, and whichever side comes first wins. In raw mode Ctrl-C arrives as a key, not as SIGINT.
-  const terminal = process.stdin.isTTY ? createTerminalKeyQueue(onSigint) : undefined;
+  const terminal = process.stdin.isTTY && !oauth ? createTerminalKeyQueue(onSigint) : undefined;
   const showIndicator = () => {
     if (out.quiet || out.json) return;
     const label = terminal ? 'Waiting for the browser (or paste the key here and press Enter)…' : 'Waiting for the browser…';
@@ -154,7 +326,8 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
   try {
     // Echo goes off before anything is shown: a key pasted out of habit the moment the line appears stays hidden.
     let typed: Promise<{ kind: 'key'; key: string }> | undefined = terminal?.next().then((key) => ({ kind: 'key' as const, key }));
-    process.stderr.write(`Opening ${session.url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`);
+    const waitingFor = oauth ? 'the sign-in to finish' : 'the form to be submitted';
+    process.stderr.write(`Opening ${session.url} in your browser. Waiting for ${waitingFor} (Ctrl-C to cancel)…\n`);
     ({ failure, removeLauncher } = await openBrowser(session.url));
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
     showIndicator();
@@ -189,6 +362,7 @@ async function loginThroughBrowser(api: ApiClient, out: Output, input: { provide
       if (state.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
       if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
       if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
+      if (state.state === 'failed') throw parseAppError(state.error) ?? errors.internal('The login failed.');
     }
   } finally {
     terminal?.stop();

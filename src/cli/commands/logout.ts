@@ -10,11 +10,12 @@ export default defineCommand({
     const which = args.connection ? `the '${args.connection}' connection` : 'the default connection';
     await confirmDestructive(`Delete ${which} of ${args.provider} from this machine?`, args.yes);
     const api = await connect();
-    const r = await api.call<{ provider: string; connection: string; info: RemovalInfo | null }>('POST', '/logout', {
+    const r = await api.call<{ provider: string; connection: string; info: RemovalInfo | null; warnings?: string[] }>('POST', '/logout', {
       provider: args.provider,
       connection: args.connection,
     });
     const out = getOutput();
+    for (const warning of r.warnings ?? []) out.warn(warning);
     out.confirm(`Logged out of ${r.provider} (${r.connection}).`, { provider: r.provider, connection: r.connection });
     const note = r.info && describeKeyStillValid(r.info, false);
     if (note) out.info(note);

@@ -9,10 +9,11 @@ export default defineCommand({
   async run({ args }) {
     await confirmDestructive(`Delete every connection of ${args.provider} and its custom definition, if any?`, args.yes);
     const api = await connect();
-    const r = await api.call<{ provider: string; removed: string[]; definitionDeleted: boolean; info: RemovalInfo | null }>('POST', '/remove', {
+    const r = await api.call<{ provider: string; removed: string[]; definitionDeleted: boolean; info: RemovalInfo | null; warnings?: string[] }>('POST', '/remove', {
       provider: args.provider,
     });
     const out = getOutput();
+    for (const warning of r.warnings ?? []) out.warn(warning);
     out.confirm(`Removed provider ${r.provider}.`, {
       provider: r.provider,
       removed: r.removed,

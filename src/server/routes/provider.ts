@@ -72,7 +72,7 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
       const session = await startLoginSession(deps, web, { provider: c.req.param('name'), connection: connection || undefined, force: false, origin: 'web' });
       return redirect(c, `/login/${session.id}`);
     } catch (err) {
-      if (!(err instanceof AppError) || (err.code !== 'INVALID_NAME' && err.code !== 'INVALID_INPUT')) throw err;
+      if (!(err instanceof AppError) || (err.code !== 'INVALID_NAME' && err.code !== 'INVALID_INPUT' && err.code !== 'USAGE')) throw err;
       return renderProvider(c, c.req.param('name'), { connectError: { message: err.message, hint: err.hint }, connectValue: connection }, 422);
     }
   });
@@ -86,7 +86,9 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
   app.post('/providers/:name/connections/:connection/logout', async (c) => {
     const { name, connection } = c.req.param();
     const result = await svc.logout(name, connection);
-    return afterAction(c, name, { kind: 'ok', text: `Logged out of ${result.provider} (${result.connection}).` });
+    // A failed remote revocation is said, not hidden: the tokens may still work at the provider.
+    const warning = result.warnings.length > 0 ? ` ${result.warnings.join(' ')}` : '';
+    return afterAction(c, name, { kind: warning ? 'error' : 'ok', text: `Logged out of ${result.provider} (${result.connection}).${warning}` });
   });
 
   // "Replace key": the login form again, for this connection. The old key stays stored and in use until the new

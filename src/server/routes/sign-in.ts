@@ -74,6 +74,7 @@ export function buildLoginLinkNotice(session: LoginSession | undefined): Notice 
     completed: ['This login link has already been used', 'Each login link works once, and this one already saved a key.'],
     cancelled: ['This login was cancelled', 'The terminal that asked for this login stopped waiting for it.'],
     expired: ['This login link has expired', 'Login links are valid for five minutes.'],
+    failed: ['This login failed', 'The sign-in did not finish, and nothing was stored.'],
     pending: ['This login link has already been used', 'Each login link works once.'],
   };
   if (session?.state === 'completed' && session.completedBy === TERMINAL_SUBMITTER) {

@@ -218,7 +218,7 @@ describe('logout and defaults', () => {
 
   it('logging out of the default moves the default to the oldest remaining connection', async () => {
     await threeConnections();
-    expect(await service.logout('openai')).toEqual({ provider: 'openai', connection: 'personal' });
+    expect(await service.logout('openai')).toEqual({ provider: 'openai', connection: 'personal', warnings: [] });
     expect(vault.get('connection:openai:personal')).toBeUndefined();
     expect(defaultOf('openai')).toBe('zeta');
     expect(service.resolveConnectionName('openai')).toBe('zeta');
@@ -399,7 +399,7 @@ describe('revoke and remove', () => {
     await login('openai', OPENAI_TEAM, 'team');
     await login('anthropic', ANTHROPIC_KEY);
     const result = await service.revoke('openai');
-    expect(result).toEqual({ provider: 'openai', removed: ['default', 'team'] });
+    expect(result).toEqual({ provider: 'openai', removed: ['default', 'team'], warnings: [] });
     expect(vault.list('connection:openai:')).toEqual([]);
     expect(vault.get('provider-state:openai')).toBeUndefined();
     expect(vault.list('connection:anthropic:')).toEqual(['connection:anthropic:default']);
@@ -416,7 +416,7 @@ describe('revoke and remove', () => {
     writeCustom('openai', { ...bundled, display_name: 'OpenAI (mine)' });
     await login('openai', OPENAI_CANARY);
     const result = await service.remove('openai');
-    expect(result).toEqual({ provider: 'openai', removed: ['default'], definitionDeleted: true });
+    expect(result).toEqual({ provider: 'openai', removed: ['default'], definitionDeleted: true, warnings: [] });
     expect(existsSync(join(customDir, 'openai.json'))).toBe(false);
     expect(vault.list('')).toEqual([]);
     expect((await registry.get('openai')).source).toBe('bundled');
@@ -424,7 +424,7 @@ describe('revoke and remove', () => {
 
   it('without a custom file, remove leaves the same state as revoke', async () => {
     await login('openai', OPENAI_CANARY);
-    expect(await service.remove('openai')).toEqual({ provider: 'openai', removed: ['default'], definitionDeleted: false });
+    expect(await service.remove('openai')).toEqual({ provider: 'openai', removed: ['default'], definitionDeleted: false, warnings: [] });
     expect(vault.list('')).toEqual([]);
   });
 
