@@ -119,7 +119,8 @@ async function requestLogin(deps: McpToolDeps, provider: string, rawConnection: 
   const info = await deps.api.call<{ provider: string; display_name: string; auth_type: string; connection: string; exists: boolean }>('GET', `/login/describe?${query}`);
   const command = `authsome login ${info.provider}${connection ? ` --connection ${info.connection}` : ''}`;
   if (info.exists) return `${info.display_name} (${info.connection}) is already connected. To replace its key, the person runs '${command} --force'.`;
-  if (info.auth_type !== 'api_key') return `${info.display_name} signs in with OAuth 2.0, which this version of authsome cannot do yet.`;
+  // An OAuth sign-in may need the person's terminal (a device code, a pasted redirect): they start it there.
+  if (info.auth_type !== 'api_key') return `${info.display_name} signs in with OAuth 2.0. Ask the person to run '${command}' in a terminal.`;
   if (!deps.browserAvailable()) return `No browser is available here. Ask the person to run '${command}' in a terminal.`;
   const session = await deps.api.call<{ url: string; expires_at: string }>('POST', '/login-sessions', { provider: info.provider, connection: info.connection, force: false });
   const failure = await deps.openForPerson(session.url);
