@@ -1,7 +1,9 @@
 // Append-only JSON-lines audit log (SPEC §7). It takes named safe fields only: there is no field that could
 // carry a secret, a header value or a query string, and `path` is cut at '?' defensively. It keeps at most two
-// files (audit.log and the rotated audit.log.1) and reads only their tails.
+// files (audit.log and the rotated audit.log.1) and reads only their tails. Every line it writes carries `seq`
+// and `prev`, the hash chain that audit-chain.ts verifies; rotation does not break it.
 import { open, rename, type FileHandle } from 'node:fs/promises';
+import { AUDIT_GENESIS, findAuditHead, hashAuditLine, type AuditHead } from './audit-chain.js';
 
 export type AuditEventName =
   | 'login'
@@ -43,6 +45,10 @@ export interface AuditFields {
 export interface AuditEntry extends AuditFields {
   ts: string;
   event: AuditEventName;
+  /** The line's position in the hash chain (absent on lines of older versions). */
+  seq?: number;
+  /** base64url SHA-256 of the previous line's bytes (see audit-chain.ts). */
+  prev?: string;
 }
 
 export interface AuditLog {
@@ -55,6 +61,10 @@ export interface AuditLog {
   readRecent(limit: number): Promise<AuditEntry[]>;
   /** Called for every entry after it is queued (the activity page listens). */
   subscribe(listener: (entry: AuditEntry) => void): () => void;
+  /** The chain head as written to disk by this writer so far: undefined until its first write. */
+  head(): AuditHead | undefined;
+  /** Runs `task` once every record() so far is on disk, with no write or rotation until it settles. */
+  whileQuiet<T>(task: () => Promise<T>): Promise<T>;
 }
 
 export interface AuditLogOptions {
@@ -88,7 +98,7 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   const rotatedPath = `${path}.1`;
   // Lines queue in memory and go out in one write per event-loop turn through a handle opened once: the proxy
   // records an entry per request, and an open/append/close per line falls seconds behind under load.
-  let pending: string[] = [];
+  let pending: AuditEntry[] = [];
   let scheduled = false;
   // Writes, rotations and reads run one at a time on this chain, so a reader never sees a rotation half done
   // and a rotation never falls between the lines of one batch.
@@ -96,6 +106,8 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   let handle: FileHandle | undefined;
   /** Bytes in audit.log as this writer left it: it is the only writer, so no stat per batch. */
   let size = 0;
+  /** Where the chain stands on disk: read from the files' end before the first write, then kept in memory. */
+  let head: AuditHead | undefined;
   const listeners = new Set<(entry: AuditEntry) => void>();
 
   async function openLog(): Promise<FileHandle> {
@@ -121,14 +133,37 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
     await rename(path, rotatedPath);
   }
 
+  /** The head at the end of audit.log, or of audit.log.1 when audit.log is empty (a rotation just happened). */
+  async function loadHead(): Promise<AuditHead> {
+    for (const file of [path, rotatedPath]) {
+      const found = findAuditHead(await loadTailLines(file));
+      if (found) return found;
+    }
+    return { seq: 0, hash: AUDIT_GENESIS };
+  }
+
+  /** Each entry's line, linked to the one before: seq and prev go last, after the fields a person reads. */
+  function buildChainedText(entries: AuditEntry[], from: AuditHead): { text: string; head: AuditHead } {
+    let text = '';
+    let at = from;
+    for (const entry of entries) {
+      const line = JSON.stringify({ ...entry, seq: at.seq + 1, prev: at.hash });
+      at = { seq: at.seq + 1, hash: hashAuditLine(line) };
+      text += `${line}\n`;
+    }
+    return { text, head: at };
+  }
+
   function writeOut(): void {
     scheduled = false;
     if (pending.length === 0) return;
-    const text = pending.join('');
+    const batch = pending;
     pending = [];
     chain = chain
       .then(async () => {
         handle ??= await openLog();
+        head ??= await loadHead();
+        const { text, head: next } = buildChainedText(batch, head);
         const bytes = Buffer.byteLength(text);
         // Between batches only, so every entry is whole in exactly one of the two files.
         if (size > 0 && size + bytes > maxBytes) {
@@ -139,6 +174,7 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
         }
         await handle.appendFile(text);
         size += bytes;
+        head = next;
       })
       .catch((err: unknown) => {
         process.stderr.write(`authsome: could not write the audit log ${path}: ${(err as Error).message}\n`);
@@ -148,7 +184,7 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   return {
     record(event, fields) {
       const entry = buildAuditEntry(event, fields);
-      pending.push(`${JSON.stringify(entry)}\n`);
+      pending.push(entry);
       if (!scheduled) {
         scheduled = true;
         setImmediate(writeOut);
@@ -184,6 +220,18 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    head() {
+      return head;
+    },
+    whileQuiet(task) {
+      writeOut();
+      const run = chain.then(task);
+      chain = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
     },
   };
 }
@@ -222,6 +270,32 @@ async function loadTailEntries(file: string, limit: number, out: AuditEntry[]): 
       tail = buf.subarray(0, end);
     }
     if (pos === 0 && out.length < limit) pushEntry(tail, out);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The complete lines in the last block of `file` (a line cut by the block's start is dropped): enough to find the
+ * chain head, which is nearly always the last line. Empty when the file is missing or empty.
+ */
+async function loadTailLines(file: string): Promise<string[]> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const start = Math.max(0, size - READ_BLOCK_BYTES);
+    const block = Buffer.alloc(size - start);
+    const { bytesRead } = await handle.read(block, 0, block.length, start);
+    const lines = block.subarray(0, bytesRead).toString('utf8').split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    if (start > 0) lines.shift();
+    return lines;
   } finally {
     await handle.close();
   }
