@@ -7,6 +7,7 @@ import { access, readdir, rm } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { createAuditLog, type AuditLog } from './audit.js';
+import { createAuditCheckpointer } from './audit-checkpoint.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
 import { createConnectionService, type ConnectionService } from './connections/service.js';
 import { errors } from './errors.js';
@@ -94,6 +95,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     const audit = createAuditLog(paths.audit);
     cleanups.push(() => audit.close());
+    // Cleanups run in reverse: the last checkpoint is saved after everything that records has stopped.
+    const auditChain = createAuditCheckpointer({ audit, path: paths.audit, store: vault, log });
+    cleanups.push(() => auditChain.close());
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
     const connections = createConnectionService({ vault, registry, audit });
 
@@ -142,6 +146,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       registry,
       connections,
       audit,
+      auditChain,
       runs,
       info: () => info,
       requestShutdown: () => {
