@@ -3,14 +3,17 @@
 // verification of audit.log.1 + audit.log against those checkpoints; it never writes the log and never prints.
 //
 // What is detected: any line edited, deleted, inserted or moved before the newest checkpoint (the chain no longer
-// links, or the line at the checkpoint's position hashes differently); a log cut shorter than a checkpoint; a log
-// replaced by a self-consistent fake chain (it cannot reproduce the checkpoint's hash). While the server runs,
-// verification also compares against the head the writer holds in memory, so a cut is seen at once.
+// links, or the line at the checkpoint's position hashes differently); a log cut shorter than a checkpoint; lines
+// cut from the start, audit.log.1 deleted, or a rotation faked by renaming (the checkpoint says which entry the
+// files start at, and a real rotation updates it before it drops anything); a log replaced by a self-consistent
+// fake chain (it cannot reproduce the checkpoint's hash). While the server runs, verification also compares with
+// the head the writer holds in memory, so a cut made after the last checkpoint is seen at once.
 // What is not: entries written after the last vault checkpoint by a server that then died without a shutdown
-// (kill -9, power loss) can be cut off unnoticed (at most about a second's worth: the checkpoint is written about
-// once a second and at shutdown); the oldest file's first line is taken as given when its predecessor has been
-// rotated away, so deleting the whole of audit.log.1 is not detected; and anyone who can write the vault (which
-// needs the master secret) can move the checkpoint.
+// (kill -9, power loss) can be cut off unnoticed: at most about a second's worth, as the checkpoint is written
+// about once a second and at shutdown. While the vault stays locked no checkpoint is written, so only the links
+// between lines are checked. A change to the newest lines after the last checkpoint, made while no server runs,
+// looks like entries that were never written. And the checkpoint is only as safe as the vault: whoever holds the
+// master secret (master.key in key-file mode) can write a new one.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
@@ -27,12 +30,19 @@ export interface AuditHead {
 }
 
 export interface AuditCheckpoint extends AuditHead {
+  /** The entry the files start at: they may start earlier, never later (older entries removed). */
+  oldest?: number;
+  /** Written at shutdown: the log ended here, and nothing may follow until the next server writes. */
+  closed?: boolean;
   /** When it was written (ISO-8601). */
   at: string;
 }
 
 /** A position the log must contain, and who vouches for it (named in the reason when it does not). */
 export interface AuditAnchor extends AuditHead {
+  oldest?: number;
+  /** The log ended at `seq` when a server stopped; the next entry a server wrote is this one (Infinity: none yet). */
+  closedUntil?: number;
   source: string;
 }
 
@@ -87,6 +97,12 @@ function parseChainFields(line: string): ChainFields | 'unchained' | 'torn' {
   return 'unchained';
 }
 
+/** The line's position in the chain; undefined for an older version's line or a torn one. */
+export function readChainSeq(line: string): number | undefined {
+  const fields = parseChainFields(line);
+  return typeof fields === 'object' ? fields.seq : undefined;
+}
+
 /** Lines of a file's text; a last line without its newline (torn by a crash) is a line too. */
 function splitLines(text: string): string[] {
   const lines = text.split('\n');
@@ -106,10 +122,11 @@ export function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[])
   let previous: { file: string; line: number; hash: string } | undefined;
   let nextSeq: number | undefined;
   let firstSeq: number | undefined;
+  let firstAt = { file: files[0]?.name ?? 'audit.log', line: 1 };
   let last: { file: string; lines: number } = { file: files.at(-1)?.name ?? 'audit.log', lines: 0 };
   const broken = (file: string, line: number, reason: string): AuditVerification => ({ intact: false, entries, unchained, torn, file, line, reason });
 
-  for (const [fileIndex, file] of files.entries()) {
+  for (const file of files) {
     const lines = splitLines(file.text);
     last = { file: file.name, lines: lines.length };
     for (const [index, text] of lines.entries()) {
@@ -123,7 +140,8 @@ export function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[])
           previous = here;
           continue;
         }
-        const startsOldestFile = fileIndex === 0 && index === 0;
+        // No line at all before it: the first line of the files, whichever file holds it.
+        const startsOldestFile = previous === undefined;
         if (fields.seq === 1) {
           const expected = previous?.hash ?? AUDIT_GENESIS;
           if (fields.prev !== expected) return broken(here.file, here.line, 'the chain starts here but does not link to the line before it (or to the start of a new log)');
@@ -133,6 +151,7 @@ export function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[])
         // Otherwise the oldest file's first line, whose predecessor was rotated away: taken as given.
         seq = fields.seq;
         firstSeq = seq;
+        firstAt = { file: here.file, line: here.line };
       } else if (fields === 'torn') {
         // A line cut short by a crash: the next line must still link to its bytes, so it is covered like any other.
         torn++;
@@ -151,6 +170,9 @@ export function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[])
         if (anchor.seq === seq && anchor.hash !== here.hash) {
           return broken(here.file, here.line, `entry #${seq} does not match the checkpoint kept by ${anchor.source} (the log was rewritten)`);
         }
+        if (anchor.closedUntil !== undefined && seq > anchor.seq && seq < anchor.closedUntil) {
+          return broken(here.file, here.line, `entry #${seq} was added while no authsome server was running (${anchor.source} says the log ended at entry #${anchor.seq})`);
+        }
       }
       entries++;
       nextSeq = seq + 1;
@@ -163,8 +185,15 @@ export function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[])
     if (anchor.seq > lastSeq) {
       return broken(last.file, last.lines + 1, `the log ends at entry #${lastSeq}, but ${anchor.source} recorded entry #${anchor.seq} (its end was cut off)`);
     }
+    if (firstSeq !== undefined && anchor.oldest !== undefined && firstSeq > anchor.oldest) {
+      return broken(
+        firstAt.file,
+        firstAt.line,
+        `the log starts at entry #${firstSeq}, but ${anchor.source} says it keeps the entries from #${anchor.oldest} on (its start, or the rotated file, was removed)`,
+      );
+    }
     if (firstSeq !== undefined && anchor.seq > 0 && anchor.seq < firstSeq) {
-      return broken(files[0]!.name, unchained + 1, `the log starts at entry #${firstSeq}, after entry #${anchor.seq} that ${anchor.source} recorded (the log was replaced)`);
+      return broken(firstAt.file, firstAt.line, `the log starts at entry #${firstSeq}, after entry #${anchor.seq} that ${anchor.source} recorded (the log was replaced)`);
     }
   }
   return { intact: true, entries, unchained, torn };

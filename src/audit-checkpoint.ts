@@ -39,7 +39,7 @@ export interface AuditCheckpointer {
   checkpointNow(): Promise<void>;
   /** Verifies audit.log.1 + audit.log against the vault's checkpoint and the head this process wrote. */
   verify(): Promise<AuditChainReport>;
-  /** Stops the timer and saves the head a last time. */
+  /** Stops the timer, closes the audit log, and saves its head as where the log ends (until the next server). */
   close(): Promise<void>;
 }
 
@@ -54,52 +54,93 @@ export function createAuditCheckpointer(options: AuditCheckpointerOptions): Audi
   // time the vault is readable) is enough; a log found broken then keeps its checkpoint as the evidence.
   let trusted = false;
   let refused = false;
-  let savedSeq = -1;
   let saving: Promise<void> = Promise.resolve();
 
   const isReadable = () => store.status().state === 'unlocked';
   const readCheckpoint = () => (isReadable() ? store.get<AuditCheckpoint>(AUDIT_CHECKPOINT_ID) : undefined);
+  const anchorOf = (stored: AuditCheckpoint): AuditAnchor => ({
+    seq: stored.seq,
+    hash: stored.hash,
+    oldest: stored.oldest,
+    ...(stored.closed ? { closedUntil: audit.firstOwnSeq() ?? Infinity } : {}),
+    source: 'the vault checkpoint',
+  });
 
   function buildAnchors(stored: AuditCheckpoint | undefined): AuditAnchor[] {
     const anchors: AuditAnchor[] = [];
-    if (stored) anchors.push({ seq: stored.seq, hash: stored.hash, source: 'the vault checkpoint' });
+    if (stored) anchors.push(anchorOf(stored));
     const live = audit.head();
-    if (live && live.seq > 0) anchors.push({ ...live, source: 'the running server' });
+    if (live && live.seq > 0) anchors.push({ ...live, oldest: audit.oldest(), source: 'the running server' });
     return anchors;
   }
 
-  async function saveOnce(): Promise<void> {
-    if (refused || !isReadable()) return;
+  /** `quiet`: the caller already holds the log still (the rotation hook runs inside the writer's queue). */
+  async function ensureTrusted(quiet: boolean): Promise<boolean> {
+    if (trusted || refused) return trusted;
     const stored = readCheckpoint();
-    if (!trusted) {
-      if (stored) {
-        const found = await audit.whileQuiet(() => verifyAuditFiles(path, [{ ...stored, source: 'the vault checkpoint' }]));
-        if (!found.intact) {
-          refused = true;
-          log(`Warning: the audit log does not match the checkpoint in the vault (${found.file} line ${found.line}: ${found.reason}); the checkpoint is kept as it is.`);
-          return;
-        }
+    if (stored) {
+      const check = () => verifyAuditFiles(path, [anchorOf(stored)]);
+      const found = quiet ? await check() : await audit.whileQuiet(check);
+      if (!found.intact) {
+        refused = true;
+        log(`Warning: the audit log does not match the checkpoint in the vault (${found.file} line ${found.line}: ${found.reason}); the checkpoint is kept as it is.`);
+        return false;
       }
-      trusted = true;
     }
+    trusted = true;
+    return true;
+  }
+
+  /** Puts the head in the vault when it moved. Reads and writes with no await in between, so the newest call wins. */
+  function writeCheckpoint(oldest = audit.oldest(), closed = false): Promise<void> {
     const head = audit.head();
-    if (!head || head.seq <= Math.max(savedSeq, stored?.seq ?? 0)) return;
-    const checkpoint: AuditCheckpoint = { seq: head.seq, hash: head.hash, at: now().toISOString() };
-    await store.put(AUDIT_CHECKPOINT_ID, checkpoint);
-    savedSeq = head.seq;
+    const stored = readCheckpoint();
+    if (!head || (stored && head.seq < stored.seq)) return Promise.resolve();
+    if (stored && head.seq === stored.seq && stored.oldest === oldest && Boolean(stored.closed) === closed) return Promise.resolve();
+    const checkpoint: AuditCheckpoint = {
+      seq: head.seq,
+      hash: head.hash,
+      ...(oldest !== undefined ? { oldest } : {}),
+      ...(closed ? { closed } : {}),
+      at: now().toISOString(),
+    };
+    return store.put(AUDIT_CHECKPOINT_ID, checkpoint);
   }
 
   /** One save at a time; a failed one (vault locked meanwhile, disk full) is tried again at the next tick. */
-  function save(): Promise<void> {
-    saving = saving.then(saveOnce).catch((err: unknown) => {
-      log(`Could not save the audit checkpoint: ${(err as Error).message}`);
-    });
+  function save(closed = false): Promise<void> {
+    saving = saving
+      .then(async () => {
+        if (isReadable() && (await ensureTrusted(false))) await writeCheckpoint(audit.oldest(), closed);
+      })
+      .catch((err: unknown) => {
+        log(`Could not save the audit checkpoint: ${(err as Error).message}`);
+      });
     return saving;
   }
 
+  // Before audit.log.1 is replaced, the vault learns where the files will start, so a rotation faked by renaming
+  // files (which drops the older entries) is told apart from a real one. A locked vault cannot learn it: the
+  // rotation waits until it is unlocked rather than leave a gap the next verification would call tampering.
+  audit.setBeforeRotate(async (oldestAfter) => {
+    const state = store.status().state;
+    if (state === 'locked') return false;
+    if (state !== 'unlocked') return true;
+    try {
+      if (await ensureTrusted(true)) await writeCheckpoint(oldestAfter);
+      return true;
+    } catch (err) {
+      log(`Could not save the audit checkpoint before rotating the log: ${(err as Error).message}`);
+      return false;
+    }
+  });
+
+  let lastSeen: string | undefined;
   const timer = setInterval(() => {
-    const head = audit.head();
-    if (head && head.seq > savedSeq) void save();
+    const seen = `${audit.head()?.seq}:${audit.oldest()}`;
+    if (seen === lastSeen) return;
+    lastSeen = seen;
+    void save();
   }, options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS);
   timer.unref();
 
@@ -117,8 +158,10 @@ export function createAuditCheckpointer(options: AuditCheckpointerOptions): Audi
     },
     async close() {
       clearInterval(timer);
-      await audit.flush();
-      await save();
+      // Closed first, so the last entry is on disk; the checkpoint then says the log ends there, and a line
+      // appended while no server runs (an agent forging entries) is told apart from one a server wrote.
+      await audit.close();
+      await save(true);
     },
   };
 }

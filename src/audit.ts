@@ -3,7 +3,7 @@
 // files (audit.log and the rotated audit.log.1) and reads only their tails. Every line it writes carries `seq`
 // and `prev`, the hash chain that audit-chain.ts verifies; rotation does not break it.
 import { open, rename, type FileHandle } from 'node:fs/promises';
-import { AUDIT_GENESIS, findAuditHead, hashAuditLine, type AuditHead } from './audit-chain.js';
+import { AUDIT_GENESIS, findAuditHead, hashAuditLine, readChainSeq, type AuditHead } from './audit-chain.js';
 
 export type AuditEventName =
   | 'login'
@@ -63,6 +63,16 @@ export interface AuditLog {
   subscribe(listener: (entry: AuditEntry) => void): () => void;
   /** The chain head as written to disk by this writer so far: undefined until its first write. */
   head(): AuditHead | undefined;
+  /** The first entry this writer appended: undefined until its first write. */
+  firstOwnSeq(): number | undefined;
+  /** The entry the files start at (the first line of audit.log.1, or of audit.log): undefined until the first write. */
+  oldest(): number | undefined;
+  /**
+   * `hook` runs before audit.log replaces audit.log.1 (and the older entries are gone), with the entry the files
+   * will then start at. It runs between two batches, so it must not wait for this log; resolving false puts the
+   * rotation off to a later batch (the log grows past maxBytes meanwhile).
+   */
+  setBeforeRotate(hook: (oldestAfter: number) => Promise<boolean>): void;
   /** Runs `task` once every record() so far is on disk, with no write or rotation until it settles. */
   whileQuiet<T>(task: () => Promise<T>): Promise<T>;
 }
@@ -108,6 +118,11 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   let size = 0;
   /** Where the chain stands on disk: read from the files' end before the first write, then kept in memory. */
   let head: AuditHead | undefined;
+  // The entries audit.log and audit.log.1 start at, so that the checkpoint can say where the files must start.
+  let currentFirst: number | undefined;
+  let rotatedFirst: number | undefined;
+  let firstOwn: number | undefined;
+  let beforeRotate: ((oldestAfter: number) => Promise<boolean>) | undefined;
   const listeners = new Set<(entry: AuditEntry) => void>();
 
   async function openLog(): Promise<FileHandle> {
@@ -133,13 +148,29 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
     await rename(path, rotatedPath);
   }
 
+  async function rotateIfAllowed(nextSeq: number): Promise<void> {
+    if (beforeRotate && !(await beforeRotate(currentFirst!))) return;
+    try {
+      await rotate();
+    } catch (err) {
+      process.stderr.write(`authsome: could not rotate the audit log ${path}: ${(err as Error).message}\n`);
+      return;
+    }
+    rotatedFirst = currentFirst;
+    currentFirst = nextSeq;
+  }
+
   /** The head at the end of audit.log, or of audit.log.1 when audit.log is empty (a rotation just happened). */
   async function loadHead(): Promise<AuditHead> {
+    let found: AuditHead | undefined;
     for (const file of [path, rotatedPath]) {
-      const found = findAuditHead(await loadTailLines(file));
-      if (found) return found;
+      found = findAuditHead(await loadTailLines(file));
+      if (found) break;
     }
-    return { seq: 0, hash: AUDIT_GENESIS };
+    found ??= { seq: 0, hash: AUDIT_GENESIS };
+    currentFirst = (await loadFirstSeq(path)) ?? found.seq + 1;
+    rotatedFirst = await loadFirstSeq(rotatedPath);
+    return found;
   }
 
   /** Each entry's line, linked to the one before: seq and prev go last, after the fields a person reads. */
@@ -167,13 +198,12 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
         const bytes = Buffer.byteLength(text);
         // Between batches only, so every entry is whole in exactly one of the two files.
         if (size > 0 && size + bytes > maxBytes) {
-          await rotate().catch((err: unknown) => {
-            process.stderr.write(`authsome: could not rotate the audit log ${path}: ${(err as Error).message}\n`);
-          });
+          await rotateIfAllowed(head.seq + 1);
           handle ??= await openLog();
         }
         await handle.appendFile(text);
         size += bytes;
+        firstOwn ??= head.seq + 1;
         head = next;
       })
       .catch((err: unknown) => {
@@ -223,6 +253,15 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
     },
     head() {
       return head;
+    },
+    firstOwnSeq() {
+      return firstOwn;
+    },
+    oldest() {
+      return head ? (rotatedFirst ?? currentFirst) : undefined;
+    },
+    setBeforeRotate(hook) {
+      beforeRotate = hook;
     },
     whileQuiet(task) {
       writeOut();
@@ -296,6 +335,29 @@ async function loadTailLines(file: string): Promise<string[]> {
     if (lines.at(-1) === '') lines.pop();
     if (start > 0) lines.shift();
     return lines;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The entry a file starts at: its first line's seq, or 1 when that line is an older version's (the chain, if the
+ * file has one, starts after those lines at entry 1). Undefined for a missing or empty file.
+ */
+async function loadFirstSeq(file: string): Promise<number | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const block = Buffer.alloc(READ_BLOCK_BYTES);
+    const { bytesRead } = await handle.read(block, 0, block.length, 0);
+    if (bytesRead === 0) return undefined;
+    const end = block.subarray(0, bytesRead).indexOf(0x0a);
+    return readChainSeq(block.subarray(0, end === -1 ? bytesRead : end).toString('utf8')) ?? 1;
   } finally {
     await handle.close();
   }

@@ -95,7 +95,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     const audit = createAuditLog(paths.audit);
     cleanups.push(() => audit.close());
-    // Cleanups run in reverse: the last checkpoint is saved after everything that records has stopped.
+    // Cleanups run in reverse: the checkpointer closes the log and saves its end after everything that records has stopped.
     const auditChain = createAuditCheckpointer({ audit, path: paths.audit, store: vault, log });
     cleanups.push(() => auditChain.close());
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });

@@ -2,7 +2,7 @@
 // rotation), and verification finds an edited, deleted, moved or cut-off line, and a whole fake chain, at the
 // line where it happened; the checkpoint lives in a real vault and is never moved back by a broken log.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAuditLog, type AuditLog } from '../../src/audit.js';
 import { AUDIT_CHECKPOINT_ID, AUDIT_GENESIS, hashAuditLine, verifyAuditFiles, type AuditCheckpoint } from '../../src/audit-chain.js';
@@ -179,11 +179,21 @@ describe('verification finds the first wrong line', () => {
     expect(await verifyAgainstVault()).toMatchObject({ intact: false, line: 10, reason: expect.stringMatching(/entry #10 does not match the checkpoint kept by the vault checkpoint/) });
   });
 
-  it('a fake chain that starts later than the checkpoint (older part removed): its first line', async () => {
+  it('the start of the log cut off (the newest lines kept, all still linked): its first line', async () => {
     await prepare();
-    const fakeLines = readLines().slice(10);
-    writeLines(fakeLines);
-    expect(await verifyAgainstVault()).toMatchObject({ intact: false, line: 1, reason: expect.stringMatching(/starts at entry #11, after entry #10/) });
+    writeLines(readLines().slice(3));
+    expect(await verifyAgainstVault()).toMatchObject({
+      intact: false,
+      line: 1,
+      reason: expect.stringMatching(/the log starts at entry #4, but the vault checkpoint says it keeps the entries from #1 on/),
+    });
+  });
+
+  it('a log that starts after the checkpoint (replaced by a later part): its first line', async () => {
+    await prepare();
+    writeLines(readLines().slice(10));
+    const found = await verifyAuditFiles(path, [{ ...checkpoint()!, oldest: undefined, source: 'the vault checkpoint' }]);
+    expect(found).toMatchObject({ intact: false, line: 1, reason: expect.stringMatching(/starts at entry #11, after entry #10/) });
   });
 
   it('a line without a hash link inside the chain: that line', async () => {
@@ -191,6 +201,73 @@ describe('verification finds the first wrong line', () => {
     lines.splice(5, 0, JSON.stringify({ ts: '2025-01-01T00:00:00.000Z', event: 'login' }));
     writeLines(lines);
     expect(await verifyAgainstVault()).toMatchObject({ intact: false, line: 6, reason: expect.stringMatching(/no hash link/) });
+  });
+});
+
+describe('rotation and the checkpoint', () => {
+  /** Writes entries one batch at a time until audit.log has been rotated `times` times. */
+  async function writeUntilRotated(log: AuditLog, times: number): Promise<void> {
+    let rotations = 0;
+    let lastOldest = log.oldest();
+    for (let i = 0; rotations < times; i++) {
+      expect(i).toBeLessThan(1000);
+      log.record('inject', { status: i });
+      await log.flush();
+      if (log.oldest() !== lastOldest && lastOldest !== undefined) rotations++;
+      lastOldest = log.oldest();
+    }
+  }
+
+  it('each rotation first tells the vault where the files start: the vault alone verifies them, whenever the server stops', async () => {
+    const { log } = startLog({ maxBytes: 2048 });
+    await writeUntilRotated(log, 3);
+    const first = JSON.parse(readLines(`${path}.1`)[0]!) as { seq: number };
+    expect(checkpoint()).toMatchObject({ oldest: first.seq });
+    expect(await verifyAgainstVault()).toMatchObject({ intact: true });
+  });
+
+  it('audit.log.1 deleted: the first line of audit.log, where the kept entries should have started', async () => {
+    const { log, chain } = startLog({ maxBytes: 2048 });
+    await writeUntilRotated(log, 2);
+    await chain.checkpointNow();
+    const rotatedFirst = (JSON.parse(readLines(`${path}.1`)[0]!) as { seq: number }).seq;
+    const currentFirst = (JSON.parse(readLines()[0]!) as { seq: number }).seq;
+    await log.whileQuiet(async () => rmSync(`${path}.1`));
+    const report = await chain.verify();
+    expect(report.verification).toMatchObject({
+      intact: false,
+      file: path,
+      line: 1,
+      reason: expect.stringContaining(`the log starts at entry #${currentFirst}, but the vault checkpoint says it keeps the entries from #${rotatedFirst} on`),
+    });
+  });
+
+  it('a rotation faked by renaming audit.log over audit.log.1 (the older entries gone): the first line', async () => {
+    const { log, chain } = startLog({ maxBytes: 2048 });
+    await writeUntilRotated(log, 1);
+    await chain.checkpointNow();
+    const current = readFileSync(path);
+    await log.whileQuiet(async () => {
+      writeFileSync(`${path}.1`, current);
+      writeFileSync(path, '');
+    });
+    expect((await chain.verify()).verification).toMatchObject({ intact: false, file: `${path}.1`, line: 1, reason: expect.stringMatching(/its start, or the rotated file, was removed/) });
+  });
+
+  it('while the vault is locked the log is not rotated (the vault could not learn where it starts); it is once unlocked', async () => {
+    await vault.setPassphrase('a passphrase for the audit chain test');
+    const { log, chain } = startLog({ maxBytes: 2048 });
+    await writeEntries(log, 5);
+    await chain.checkpointNow();
+    vault.lock();
+    await writeEntries(log, 40, 5);
+    expect(readFileSync(path).length).toBeGreaterThan(2048);
+    expect(() => readFileSync(`${path}.1`)).toThrow(/ENOENT/);
+    await vault.unlock('a passphrase for the audit chain test');
+    await writeEntries(log, 1, 45);
+    expect(readLines()).toHaveLength(1);
+    expect(readLines(`${path}.1`)).toHaveLength(45);
+    expect(await verifyAgainstVault()).toMatchObject({ intact: true, entries: 46 });
   });
 });
 
@@ -219,11 +296,44 @@ describe('the checkpoint in the vault', () => {
     await expect.poll(() => checkpoint()?.seq).toBe(3);
   });
 
-  it('is saved at close (shutdown)', async () => {
+  it('is saved at close (shutdown), marked as the end of the log', async () => {
     const { log, chain } = startLog();
     await writeEntries(log, 4);
     await chain.close();
-    expect(checkpoint()).toMatchObject({ seq: 4 });
+    expect(checkpoint()).toMatchObject({ seq: 4, closed: true });
+  });
+
+  it('a clean restart: the next server continues after the closed checkpoint, and it moves on', async () => {
+    const first = startLog();
+    await writeEntries(first.log, 4);
+    await first.chain.close();
+    const second = startLog();
+    await writeEntries(second.log, 3, 4);
+    expect(await second.chain.verify()).toEqual({ verification: { intact: true, entries: 7, unchained: 0, torn: 0 }, checkpoint: 'compared' });
+    expect(checkpoint()).toMatchObject({ seq: 7 });
+    expect(checkpoint()!.closed).toBeUndefined();
+  });
+
+  it('entries forged while no server ran (appended after a clean shutdown, every link right): the first of them', async () => {
+    const first = startLog();
+    await writeEntries(first.log, 5);
+    await first.chain.close();
+    // The agent continues the chain with authsome's own writer, without the vault.
+    const forger = createAuditLog(path);
+    forger.record('logout', { provider: 'openai' });
+    forger.record('lock');
+    await forger.close();
+    expect(await verifyAuditFiles(path, [])).toMatchObject({ intact: true, entries: 7 });
+    const second = startLog();
+    await writeEntries(second.log, 3, 5);
+    const report = await second.chain.verify();
+    expect(report.verification).toMatchObject({
+      intact: false,
+      line: 6,
+      reason: 'entry #6 was added while no authsome server was running (the vault checkpoint says the log ended at entry #5)',
+    });
+    // The checkpoint stays as the evidence.
+    expect(checkpoint()).toMatchObject({ seq: 5, closed: true });
   });
 
   it('a log cut while the server was down is not hidden by the next checkpoint: the old one stays as evidence', async () => {
