@@ -1,6 +1,7 @@
 // `authsome log --verify` end to end: the built CLI and its auto-started server after a real `authsome run` whose
 // child sends requests through the proxy; then the log is tampered with as a hostile agent could (it can write
-// audit.log, not the vault), while the server runs and across a restart, and each change is found at its line.
+// audit.log, not the vault), while the server runs, across a restart and while it is stopped, and each change is
+// found at its line.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,5 +110,19 @@ describe('authsome log --verify', () => {
     writeFileSync(auditPath, original);
     const restored = await cli(['log', '--verify']);
     expect(restored.code, restored.stderr).toBe(0);
+  });
+
+  it('an entry forged while no server runs, every link right, is found: the server said where the log ended', async () => {
+    expect((await cli(['log', '--verify'])).code).toBe(0);
+    const count = readLines().length;
+    expect((await cli(['daemon', 'stop'])).code).toBe(0);
+    const forger = createAuditLog(auditPath);
+    forger.record('logout', { provider: 'openai' });
+    await forger.close();
+    const r = await cli(['log', '--verify']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^Error: The audit log is broken at line ${count + 1} of .*: entry #${count + 1} was added while no authsome server was running \\(the vault checkpoint says the log ended at entry #${count}\\)\\.$`, 'm'),
+    );
   });
 });
