@@ -2,7 +2,7 @@
 // child sends requests through the proxy; then the log is tampered with as a hostile agent could (it can write
 // audit.log, not the vault), while the server runs, across a restart and while it is stopped, and each change is
 // found at its line.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,3 +126,35 @@ describe('authsome log --verify', () => {
     );
   });
 });
+
+describe('authsome log --verify on a log begun by an older version, and with the vault locked', () => {
+  let t: TempHome;
+  beforeAll(() => {
+    t = makeTempHome();
+  });
+  afterAll(() => t.cleanup());
+
+  it('older entries are unchained (older version), not tampering; a locked vault verifies the links and says so', async () => {
+    const older = ['login', 'export', 'run_start'].map((event, i) => JSON.stringify({ ts: `2025-01-01T00:00:0${i}.000Z`, event, provider: 'openai' }));
+    mkdirSync(t.home, { recursive: true, mode: 0o700 });
+    writeFileSync(join(t.home, 'audit.log'), older.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+    expect((await runCli(t.home, ['login', 'openai'], { input: `${KEY}\n` })).code).toBe(0);
+    const lines = readFileSync(join(t.home, 'audit.log'), 'utf8').split('\n').filter(Boolean);
+    expect(lines.slice(0, 3)).toEqual(older);
+    const chained = lines.length - older.length;
+    expect(chained).toBeGreaterThan(0);
+    const r = await runCli(t.home, ['log', '--verify']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Audit log verified: ${chained} ${chained === 1 ? 'entry' : 'entries'}, chain intact.\n`);
+    expect(r.stderr).toBe('3 entries from before the chain began: unchained (older version).\n');
+
+    const passphrase = 'a passphrase for the audit test';
+    expect((await runCli(t.home, ['passphrase', 'set', '--passphrase-stdin'], { input: `${passphrase}\n` })).code).toBe(0);
+    expect((await runCli(t.home, ['lock'])).code).toBe(0);
+    const locked = await runCli(t.home, ['log', '--verify']);
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(locked.stdout).toMatch(/^Audit log verified: \d+ entries, chain intact\.$/m);
+    expect(locked.stderr).toMatch(/^Warning: The vault could not be read \(locked or damaged\), so the log was not compared with its checkpoint/m);
+  });
+});
+

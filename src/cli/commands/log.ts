@@ -43,8 +43,14 @@ async function verifyLog(): Promise<void> {
   const found = report.verification;
   if (!found.intact) throw errors.auditBroken(found.file, found.line, found.reason);
   const out = getOutput();
-  out.result({ ...found, checkpoint: report.checkpoint }, () => `Audit log verified: ${found.entries} entries, chain intact.`);
-  if (found.unchained > 0) out.info(`${found.unchained} older entries before the chain began are unchained (older version).`);
-  if (found.torn > 0) out.info(`${found.torn} entries were cut short by an interrupted write; the chain still covers them.`);
-  if (report.checkpoint === 'unavailable') out.warn('The vault is locked, so the log was not compared with its checkpoint; unlock it and verify again.');
+  out.result({ ...found, checkpoint: report.checkpoint }, () => `Audit log verified: ${countEntries(found.entries)}, chain intact.`);
+  if (found.unchained > 0) out.info(`${countEntries(found.unchained)} from before the chain began: unchained (older version).`);
+  if (found.torn > 0) out.info(`${countEntries(found.torn)} cut short by an interrupted write; the chain still covers them.`);
+  if (report.checkpoint === 'unavailable') {
+    out.warn("The vault could not be read (locked or damaged), so the log was not compared with its checkpoint; run 'authsome unlock' and verify again.");
+  }
+}
+
+function countEntries(n: number): string {
+  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
 }
