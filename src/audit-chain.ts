@@ -83,8 +83,17 @@ interface ChainFields {
   prev: string;
 }
 
+// The writer puts seq and prev last, so a line it wrote ends like this; matching it spares a JSON.parse per line
+// (a verification reads up to 20 MiB while the proxy waits). A line that does not match is parsed in full.
+const CHAIN_TAIL = /,"seq":([1-9]\d{0,15}),"prev":"([A-Za-z0-9_-]{43})"\}$/;
+
+/** Lines checked between two turns of the event loop, so that the proxy keeps serving during a verification. */
+const LINES_PER_TURN = 2_000;
+
 /** The line's chain fields, or undefined when it has none (an older version's line) or does not parse (torn). */
 function parseChainFields(line: string): ChainFields | 'unchained' | 'torn' {
+  const tail = CHAIN_TAIL.exec(line);
+  if (tail && Number.isSafeInteger(Number(tail[1]))) return { seq: Number(tail[1]), prev: tail[2]! };
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -114,7 +123,7 @@ function splitLines(text: string): string[] {
  * Checks the files, oldest first, as one chain: continuity of every line after the first chained one, and that
  * every anchor's position is present with the anchor's hash. Reports the first line that is wrong.
  */
-export function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[]): AuditVerification {
+export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[]): Promise<AuditVerification> {
   let entries = 0;
   let unchained = 0;
   let torn = 0;
@@ -130,6 +139,7 @@ export function verifyAuditChain(files: AuditFileText[], anchors: AuditAnchor[])
     const lines = splitLines(file.text);
     last = { file: file.name, lines: lines.length };
     for (const [index, text] of lines.entries()) {
+      if (index % LINES_PER_TURN === LINES_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
       const here = { file: file.name, line: index + 1, hash: hashAuditLine(text) };
       const fields = parseChainFields(text);
       let seq: number;

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAuditLog, type AuditLog } from '../../src/audit.js';
-import { AUDIT_CHECKPOINT_ID, AUDIT_GENESIS, hashAuditLine, verifyAuditFiles, type AuditCheckpoint } from '../../src/audit-chain.js';
+import { AUDIT_CHECKPOINT_ID, AUDIT_GENESIS, hashAuditLine, verifyAuditChain, verifyAuditFiles, type AuditCheckpoint } from '../../src/audit-chain.js';
 import { createAuditCheckpointer, type AuditCheckpointer } from '../../src/audit-checkpoint.js';
 import { createVault, type Vault } from '../../src/vault/vault.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
@@ -194,6 +194,24 @@ describe('verification finds the first wrong line', () => {
     writeLines(readLines().slice(10));
     const found = await verifyAuditFiles(path, [{ ...checkpoint()!, oldest: undefined, source: 'the vault checkpoint' }]);
     expect(found).toMatchObject({ intact: false, line: 1, reason: expect.stringMatching(/starts at entry #11, after entry #10/) });
+  });
+
+  it('a long log is checked a slice at a time: the event loop turns meanwhile, so the proxy keeps serving', async () => {
+    const { log } = startLog();
+    await writeEntries(log, 10_000);
+    const text = readFileSync(path, 'utf8');
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const found = await verifyAuditChain([{ name: path, text }], []);
+    done = true;
+    expect(found).toEqual({ intact: true, entries: 10_000, unchained: 0, torn: 0 });
+    expect(turns).toBeGreaterThanOrEqual(4);
   });
 
   it('a line without a hash link inside the chain: that line', async () => {
