@@ -1,7 +1,9 @@
 // Append-only JSON-lines audit log (SPEC §7). It takes named safe fields only: there is no field that could
 // carry a secret, a header value or a query string, and `path` is cut at '?' defensively. It keeps at most two
-// files (audit.log and the rotated audit.log.1) and reads only their tails.
+// files (audit.log and the rotated audit.log.1) and reads only their tails. Every line it writes carries `seq`
+// and `prev`, the hash chain that audit-chain.ts verifies; rotation does not break it.
 import { open, rename, type FileHandle } from 'node:fs/promises';
+import { AUDIT_GENESIS, findAuditHead, hashAuditLine, readChainSeq, type AuditHead } from './audit-chain.js';
 
 export type AuditEventName =
   | 'login'
@@ -45,6 +47,10 @@ export interface AuditFields {
 export interface AuditEntry extends AuditFields {
   ts: string;
   event: AuditEventName;
+  /** The line's position in the hash chain (absent on lines of older versions). */
+  seq?: number;
+  /** base64url SHA-256 of the previous line's bytes (see audit-chain.ts). */
+  prev?: string;
 }
 
 export interface AuditLog {
@@ -57,6 +63,20 @@ export interface AuditLog {
   readRecent(limit: number): Promise<AuditEntry[]>;
   /** Called for every entry after it is queued (the activity page listens). */
   subscribe(listener: (entry: AuditEntry) => void): () => void;
+  /** The chain head as written to disk by this writer so far: undefined until its first write. */
+  head(): AuditHead | undefined;
+  /** The first entry this writer appended: undefined until its first write. */
+  firstOwnSeq(): number | undefined;
+  /** The entry the files start at (the first line of audit.log.1, or of audit.log): undefined until the first write. */
+  oldest(): number | undefined;
+  /**
+   * `hook` runs before audit.log replaces audit.log.1 (and the older entries are gone), with the entry the files
+   * will then start at. It runs between two batches, so it must not wait for this log; resolving false puts the
+   * rotation off to a later batch (the log grows past maxBytes meanwhile).
+   */
+  setBeforeRotate(hook: (oldestAfter: number) => Promise<boolean>): void;
+  /** Runs `task` once every record() so far is on disk, with no write or rotation until it settles. */
+  whileQuiet<T>(task: () => Promise<T>): Promise<T>;
 }
 
 export interface AuditLogOptions {
@@ -90,7 +110,7 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   const rotatedPath = `${path}.1`;
   // Lines queue in memory and go out in one write per event-loop turn through a handle opened once: the proxy
   // records an entry per request, and an open/append/close per line falls seconds behind under load.
-  let pending: string[] = [];
+  let pending: AuditEntry[] = [];
   let scheduled = false;
   // Writes, rotations and reads run one at a time on this chain, so a reader never sees a rotation half done
   // and a rotation never falls between the lines of one batch.
@@ -98,6 +118,13 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   let handle: FileHandle | undefined;
   /** Bytes in audit.log as this writer left it: it is the only writer, so no stat per batch. */
   let size = 0;
+  /** Where the chain stands on disk: read from the files' end before the first write, then kept in memory. */
+  let head: AuditHead | undefined;
+  // The entries audit.log and audit.log.1 start at, so that the checkpoint can say where the files must start.
+  let currentFirst: number | undefined;
+  let rotatedFirst: number | undefined;
+  let firstOwn: number | undefined;
+  let beforeRotate: ((oldestAfter: number) => Promise<boolean>) | undefined;
   const listeners = new Set<(entry: AuditEntry) => void>();
 
   async function openLog(): Promise<FileHandle> {
@@ -123,24 +150,68 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
     await rename(path, rotatedPath);
   }
 
+  async function rotateIfAllowed(nextSeq: number): Promise<void> {
+    if (beforeRotate && !(await beforeRotate(currentFirst!))) return;
+    try {
+      await rotate();
+    } catch (err) {
+      process.stderr.write(`authsome: could not rotate the audit log ${path}: ${(err as Error).message}\n`);
+      return;
+    }
+    rotatedFirst = currentFirst;
+    currentFirst = nextSeq;
+  }
+
+  /** The head at the end of audit.log, or of audit.log.1 when audit.log is empty (a rotation just happened). */
+  async function loadHead(): Promise<AuditHead> {
+    let found: AuditHead | undefined;
+    for (const file of [path, rotatedPath]) {
+      found = findAuditHead(await loadTailLines(file));
+      if (found) break;
+    }
+    found ??= { seq: 0, hash: AUDIT_GENESIS };
+    currentFirst = (await loadFirstSeq(path)) ?? found.seq + 1;
+    rotatedFirst = await loadFirstSeq(rotatedPath);
+    return found;
+  }
+
+  /**
+   * Each entry's line, linked to the one before: seq and prev go last, after the fields a person reads. Spliced
+   * into the entry's JSON rather than spread into a copy of it: the proxy writes a line per request, and
+   * stringifying a fresh object shape per line costs several times more. (A hash is base64url: no escaping.)
+   */
+  function buildChainedText(entries: AuditEntry[], from: AuditHead): { text: string; head: AuditHead } {
+    let text = '';
+    let at = from;
+    for (const entry of entries) {
+      const json = JSON.stringify(entry);
+      const line = `${json.slice(0, -1)},"seq":${at.seq + 1},"prev":"${at.hash}"}`;
+      at = { seq: at.seq + 1, hash: hashAuditLine(line) };
+      text += `${line}\n`;
+    }
+    return { text, head: at };
+  }
+
   function writeOut(): void {
     scheduled = false;
     if (pending.length === 0) return;
-    const text = pending.join('');
+    const batch = pending;
     pending = [];
     chain = chain
       .then(async () => {
         handle ??= await openLog();
+        head ??= await loadHead();
+        const { text, head: next } = buildChainedText(batch, head);
         const bytes = Buffer.byteLength(text);
         // Between batches only, so every entry is whole in exactly one of the two files.
         if (size > 0 && size + bytes > maxBytes) {
-          await rotate().catch((err: unknown) => {
-            process.stderr.write(`authsome: could not rotate the audit log ${path}: ${(err as Error).message}\n`);
-          });
+          await rotateIfAllowed(head.seq + 1);
           handle ??= await openLog();
         }
         await handle.appendFile(text);
         size += bytes;
+        firstOwn ??= head.seq + 1;
+        head = next;
       })
       .catch((err: unknown) => {
         process.stderr.write(`authsome: could not write the audit log ${path}: ${(err as Error).message}\n`);
@@ -150,7 +221,7 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   return {
     record(event, fields) {
       const entry = buildAuditEntry(event, fields);
-      pending.push(`${JSON.stringify(entry)}\n`);
+      pending.push(entry);
       if (!scheduled) {
         scheduled = true;
         setImmediate(writeOut);
@@ -186,6 +257,27 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    head() {
+      return head;
+    },
+    firstOwnSeq() {
+      return firstOwn;
+    },
+    oldest() {
+      return head ? (rotatedFirst ?? currentFirst) : undefined;
+    },
+    setBeforeRotate(hook) {
+      beforeRotate = hook;
+    },
+    whileQuiet(task) {
+      writeOut();
+      const run = chain.then(task);
+      chain = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
     },
   };
 }
@@ -224,6 +316,55 @@ async function loadTailEntries(file: string, limit: number, out: AuditEntry[]): 
       tail = buf.subarray(0, end);
     }
     if (pos === 0 && out.length < limit) pushEntry(tail, out);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The complete lines in the last block of `file` (a line cut by the block's start is dropped): enough to find the
+ * chain head, which is nearly always the last line. Empty when the file is missing or empty.
+ */
+async function loadTailLines(file: string): Promise<string[]> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const start = Math.max(0, size - READ_BLOCK_BYTES);
+    const block = Buffer.alloc(size - start);
+    const { bytesRead } = await handle.read(block, 0, block.length, start);
+    const lines = block.subarray(0, bytesRead).toString('utf8').split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    if (start > 0) lines.shift();
+    return lines;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The entry a file starts at: its first line's seq, or 1 when that line is an older version's (the chain, if the
+ * file has one, starts after those lines at entry 1). Undefined for a missing or empty file.
+ */
+async function loadFirstSeq(file: string): Promise<number | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const block = Buffer.alloc(READ_BLOCK_BYTES);
+    const { bytesRead } = await handle.read(block, 0, block.length, 0);
+    if (bytesRead === 0) return undefined;
+    const end = block.subarray(0, bytesRead).indexOf(0x0a);
+    return readChainSeq(block.subarray(0, end === -1 ? bytesRead : end).toString('utf8')) ?? 1;
   } finally {
     await handle.close();
   }

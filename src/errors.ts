@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'VAULT_DAMAGED'
   | 'VAULT_MODE'
   | 'VAULT_WRITE_FAILED'
+  | 'AUDIT_BROKEN'
   | 'ALREADY_RUNNING'
   | 'PORT_IN_USE'
   | 'SERVER_UNAVAILABLE'
@@ -224,6 +225,13 @@ export const errors = {
     ),
   unauthorized: (message = 'Missing or invalid API token.') => new AppError('UNAUTHORIZED', message),
   forbidden: (message: string) => new AppError('FORBIDDEN', message),
+  /** `log --verify` found the audit log's hash chain broken: `file` line `line` is the first one that is wrong. */
+  auditBroken: (file: string, line: number, reason: string) =>
+    new AppError(
+      'AUDIT_BROKEN',
+      `The audit log is broken at line ${line} of ${file}: ${reason}.`,
+      'Entries from that line on cannot be trusted. Keep a copy of the files for investigation; authsome does not repair them.',
+    ),
   notFound: (message = 'Not found.') => new AppError('NOT_FOUND', message),
   upstream: (message: string, hint?: string) => new AppError('UPSTREAM', message, hint),
 

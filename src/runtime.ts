@@ -9,6 +9,7 @@ import { getRequestListener } from '@hono/node-server';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createAuditLog, type AuditLog } from './audit.js';
+import { createAuditCheckpointer } from './audit-checkpoint.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
 import { createConnectionService, type ConnectionService } from './connections/service.js';
 import { createOAuthLoginService } from './oauth/oauth-login.js';
@@ -103,6 +104,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     const audit = createAuditLog(paths.audit);
     cleanups.push(() => audit.close());
+    // Cleanups run in reverse: the checkpointer closes the log and saves its end after everything that records has stopped.
+    const auditChain = createAuditCheckpointer({ audit, path: paths.audit, store: vault, log });
+    cleanups.push(() => auditChain.close());
     const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
     const oauthFetch = buildOAuthFetch(options.upstreamCaCerts);
     const refresher = createTokenRefresher({ vault, registry, audit, fetch: oauthFetch });
@@ -161,6 +165,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       connections,
       oauth,
       audit,
+      auditChain,
       runs,
       info: () => info,
       requestShutdown: () => {

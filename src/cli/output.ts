@@ -28,6 +28,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   VAULT_DAMAGED: 1,
   VAULT_MODE: 1,
   VAULT_WRITE_FAILED: 1,
+  AUDIT_BROKEN: 1,
   ALREADY_RUNNING: 1,
   PORT_IN_USE: 1,
   SERVER_UNAVAILABLE: 9,

@@ -1,5 +1,6 @@
 // What the web adapter receives from the composition root (runtime.ts): services, not construction details.
 import type { AuditLog } from '../audit.js';
+import type { AuditCheckpointer } from '../audit-checkpoint.js';
 import type { ConnectionService } from '../connections/service.js';
 import type { OAuthLoginService } from '../oauth/oauth-login.js';
 import type { HomePaths } from '../paths.js';
@@ -23,6 +24,8 @@ export interface ServerDeps {
   connections: ConnectionService;
   oauth: OAuthLoginService;
   audit: AuditLog;
+  /** The audit log's hash chain: its checkpoint in the vault, and verification. */
+  auditChain: AuditCheckpointer;
   runs: RunService;
   info(): ServerInfo;
   /** Stops the server after the current response is sent. */

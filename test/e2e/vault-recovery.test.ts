@@ -46,9 +46,10 @@ describe('vault recovery', () => {
     expect(existsSync(vaultPath())).toBe(false);
 
     followCpHint(damaged.stderr);
-    // The same server (no restart) now reads the restored file: the backup holds the write before the last one.
+    // The same server (no restart) now reads the restored file: the backup holds the write before the last one,
+    // and the last one was the audit checkpoint saved at shutdown, so both connections are back.
     const pid = JSON.parse(readFileSync(join(t.home, 'server', 'state.json'), 'utf8')).pid;
-    expect(await listConnections()).toEqual(['default']);
+    expect(await listConnections()).toEqual(['default', 'second']);
     expect(JSON.parse(readFileSync(join(t.home, 'server', 'state.json'), 'utf8')).pid).toBe(pid);
     expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(1)}\n`);
   });

@@ -184,9 +184,10 @@ describe('vault', () => {
       writeVault(stripped);
       await expectDamaged('its integrity seal is missing');
 
-      // Following the hint: the previous write restored whole opens (it holds the key before the rotation).
+      // Following the hint: the previous write restored whole opens. The last write was the audit checkpoint saved
+      // at shutdown, so the one before it already holds the rotated key.
       copyFileSync(`${vaultPath()}.bak`, vaultPath());
-      expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(10)}\n`);
+      expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(12)}\n`);
       expect((await cli(['get', 'openai', '--connection', 'second', '--field', 'status'])).stdout).toBe('connected\n');
     });
 

@@ -210,7 +210,8 @@ describe('rotation', () => {
   });
 
   it('concurrent record() and readRecent() across a rotation: every entry is kept once, in order', async () => {
-    const log = createAuditLog(path, { maxBytes: 64 * 1024 });
+    // 1000 chained lines are about 135 KiB: one rotation, so both files together hold every entry.
+    const log = createAuditLog(path, { maxBytes: 96 * 1024 });
     let next = 0;
     const reads: Promise<AuditEntry[]>[] = [];
     const producers = Array.from({ length: 10 }, async (_, p) => {

@@ -1,6 +1,8 @@
-// `authsome log [-n N]`: the latest audit events, one line each, newest last.
+// `authsome log [-n N]`: the latest audit events, one line each, newest last. `log --verify`: the server checks
+// the log's hash chain against the checkpoint in the vault (the CLI cannot read the vault itself).
 import { defineCommand } from 'citty';
 import type { AuditEntry as Entry } from '../../audit.js';
+import type { AuditChainReport } from '../../audit-checkpoint.js';
 import { errors } from '../../errors.js';
 import { buildTable, getOutput } from '../output.js';
 import { escapeTerminalText } from '../terminal-text.js';
@@ -9,8 +11,12 @@ import { connect } from './_shared.js';
 
 export default defineCommand({
   meta: { name: 'log', description: 'Show the latest audit events (newest last).' },
-  args: { lines: { type: 'string', alias: 'n', description: 'How many events (default 20)', valueHint: 'N' } },
+  args: {
+    lines: { type: 'string', alias: 'n', description: 'How many events (default 20)', valueHint: 'N' },
+    verify: { type: 'boolean', description: 'Check that no entry was edited, removed, moved or cut off (exit 1 if one was)' },
+  },
   async run({ args }) {
+    if (args.verify) return verifyLog();
     const n = args.lines === undefined ? 20 : Number(args.lines);
     if (!Number.isInteger(n) || n < 1) throw errors.usage(`Invalid count '${args.lines}'.`, 'Use a whole number, e.g. -n 50.');
     const api = await connect();
@@ -30,3 +36,21 @@ export default defineCommand({
     });
   },
 });
+
+async function verifyLog(): Promise<void> {
+  const api = await connect();
+  const report = await api.call<AuditChainReport>('GET', '/audit/verify');
+  const found = report.verification;
+  if (!found.intact) throw errors.auditBroken(found.file, found.line, found.reason);
+  const out = getOutput();
+  out.result({ ...found, checkpoint: report.checkpoint }, () => `Audit log verified: ${countEntries(found.entries)}, chain intact.`);
+  if (found.unchained > 0) out.info(`${countEntries(found.unchained)} from before the chain began: unchained (older version).`);
+  if (found.torn > 0) out.info(`${countEntries(found.torn)} cut short by an interrupted write; the chain still covers them.`);
+  if (report.checkpoint === 'unavailable') {
+    out.warn("The vault could not be read (locked or damaged), so the log was not compared with its checkpoint; run 'authsome unlock' and verify again.");
+  }
+}
+
+function countEntries(n: number): string {
+  return `${n} ${n === 1 ? 'entry' : 'entries'}`;
+}

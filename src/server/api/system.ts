@@ -34,6 +34,8 @@ export function createSystemApi(deps: ServerDeps, web: WebState): Hono {
     return c.json({ entries: await deps.audit.readRecent(limit) });
   });
 
+  api.get('/audit/verify', async (c) => c.json(await deps.auditChain.verify()));
+
   api.post('/vault/unlock', async (c) => {
     const passphrase = requireString(await readJsonBody(c), 'passphrase');
     await web.unlockThrottle.attempt(() => deps.vault.unlock(passphrase));
