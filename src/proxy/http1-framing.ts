@@ -21,6 +21,8 @@ export interface RequestHead {
 export interface ResponseHead {
   status: number;
   framing: BodyFraming;
+  /** The upstream keeps the connection after this response (HTTP/1.1 without `Connection: close`, or 1.0 with keep-alive). */
+  keepAlive: boolean;
 }
 
 export class FramingError extends Error {}
@@ -146,20 +148,30 @@ export function parseResponseHead(text: string, requestMethod: string | undefine
   const lines = splitHeadLines(text);
   const status = parseStatusLine(lines[0]!);
   const headers = parseHeaderLines(lines);
-  if ((status >= 100 && status < 200) || status === 204 || status === 304 || requestMethod === 'HEAD') return { status, framing: NO_BODY };
+  const noBody = (status >= 100 && status < 200) || status === 204 || status === 304 || requestMethod === 'HEAD';
+  let keepAlive = lines[0]!.charCodeAt(7) === 0x31; // HTTP/1.1 persists by default, 1.0 only when it says so
   let contentLength: number | undefined;
   let transferEncoding: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = mergeContentLength(contentLength, headers[i + 1]!);
-    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+    // A message that cannot have a body is not framed by these fields: they are not even read.
+    if (name.length === 14 && !noBody && name.toLowerCase() === 'content-length') contentLength = mergeContentLength(contentLength, headers[i + 1]!);
+    else if (name.length === 17 && !noBody && name.toLowerCase() === 'transfer-encoding') {
       transferEncoding = transferEncoding === undefined ? headers[i + 1]! : `${transferEncoding},${headers[i + 1]!}`;
+    } else if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const tokens = headers[i + 1]!.toLowerCase().split(',').map((t) => t.trim());
+      if (tokens.includes('close')) keepAlive = false;
+      else if (tokens.includes('keep-alive')) keepAlive = true;
     }
   }
+  if (noBody) return { status, framing: NO_BODY, keepAlive };
   // RFC 9112 §6.3: Transfer-Encoding wins over Content-Length; a non-chunked final coding reads to close.
-  if (transferEncoding !== undefined) return { status, framing: isChunkedLast(transferEncoding) ? CHUNKED : CLOSE_DELIMITED };
-  if (contentLength !== undefined) return { status, framing: contentLength === 0 ? NO_BODY : { kind: 'length', length: contentLength } };
-  return { status, framing: CLOSE_DELIMITED };
+  if (transferEncoding !== undefined) {
+    const chunked = isChunkedLast(transferEncoding);
+    return { status, framing: chunked ? CHUNKED : CLOSE_DELIMITED, keepAlive: keepAlive && chunked };
+  }
+  if (contentLength !== undefined) return { status, framing: contentLength === 0 ? NO_BODY : { kind: 'length', length: contentLength }, keepAlive };
+  return { status, framing: CLOSE_DELIMITED, keepAlive: false };
 }
 
 /** status-line = HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4), a code from 100 to 599. */

@@ -5,6 +5,7 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBodyTracker, FramingError, parseRequestHead, type BodyFraming } from '../../../src/proxy/http1-framing.js';
+import { isCloseRequested } from '../../../src/proxy/upstream-head.js';
 
 interface Message {
   method: string;
@@ -17,8 +18,11 @@ interface Message {
 
 interface ProxyView {
   messages: Message[];
-  /** How the bytes ended: after a whole message, inside one, at a refusal, or at an upgrade (the proxy then holds). */
-  end: 'clean' | 'incomplete' | 'refused' | 'upgrade';
+  /**
+   * How the bytes ended: after a whole message, inside one, at a refusal, at an upgrade (the proxy then holds), or
+   * after a request that asked to close the connection (the proxy reads nothing after it).
+   */
+  end: 'clean' | 'incomplete' | 'refused' | 'upgrade' | 'close';
   /** Per message: it carried Content-Length more than once (identical values, which the proxy tolerates). */
   repeatedLength: boolean[];
 }
@@ -68,6 +72,7 @@ function frameLikeProxy(bytes: Buffer): ProxyView {
     const lengths = headers.filter((_, i) => i % 2 === 0 && headers[i] === 'content-length');
     view.repeatedLength.push(lengths.length > 1 || headers.some((v, i) => i % 2 === 1 && headers[i - 1] === 'content-length' && v.includes(',')));
     if (head.upgrade) return { ...view, end: 'upgrade' };
+    if (isCloseRequested(head)) return { ...view, end: 'close' };
   }
   return view;
 }

@@ -150,16 +150,29 @@ describe('parseRequestHead is at least as strict as llhttp', () => {
 
 describe('parseResponseHead', () => {
   it('derives the body framing per RFC 9112 §6.3', () => {
-    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'GET')).toEqual({ status: 200, framing: { kind: 'length', length: 10 } });
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'GET')).toEqual({ status: 200, framing: { kind: 'length', length: 10 }, keepAlive: true });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'HEAD').framing).toEqual({ kind: 'none' });
     expect(parseResponseHead('HTTP/1.1 204 No Content', 'GET').framing).toEqual({ kind: 'none' });
     expect(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 9', 'GET').framing).toEqual({ kind: 'none' });
-    expect(parseResponseHead('HTTP/1.1 100 Continue', 'POST')).toEqual({ status: 100, framing: { kind: 'none' } });
+    expect(parseResponseHead('HTTP/1.1 100 Continue', 'POST')).toEqual({ status: 100, framing: { kind: 'none' }, keepAlive: true });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3', 'GET').framing).toEqual({ kind: 'chunked' });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip', 'GET').framing).toEqual({ kind: 'close' });
     expect(parseResponseHead('HTTP/1.0 200 OK', 'GET').framing).toEqual({ kind: 'close' });
     expect(parseResponseHead('HTTP/1.1 200', 'GET').status).toBe(200);
     expect(() => parseResponseHead('HTTX/1.1 200 OK', 'GET')).toThrow(FramingError);
+  });
+});
+
+describe('parseResponseHead keepAlive', () => {
+  it('tells whether the upstream keeps the connection after this response', () => {
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 0', 'GET').keepAlive).toBe(true);
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\nContent-Length: 0', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.1 204 No Content\r\nConnection: close', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.0 200 OK\r\nContent-Length: 0', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0', 'GET').keepAlive).toBe(true);
+    // A body that ends at close, or an unknown final coding, leaves nothing to reuse.
+    expect(parseResponseHead('HTTP/1.1 200 OK', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip', 'GET').keepAlive).toBe(false);
   });
 });
 
