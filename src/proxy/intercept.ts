@@ -57,6 +57,8 @@ interface Lease {
   reused: boolean;
   /** Nothing happened that leaves it unfit for another request (a 101, `Connection: close`, stray bytes). */
   reusable: boolean;
+  /** Kept between this agent's messages (the pool may ask for it back). */
+  parked: boolean;
   tracker: ResponseTracker;
   write(data: Buffer | string): void;
   detach(): void;
@@ -159,7 +161,13 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
    * paused and `then` runs once a connection is handed over.
    */
   function leaseUpstream(then: () => void): boolean {
-    if (lease !== undefined) return true;
+    if (lease !== undefined) {
+      if (lease.parked) {
+        lease.parked = false;
+        deps.pool.unpark(lease.socket);
+      }
+      return true;
+    }
     if (cancelWait !== undefined) return false;
     const pooled = deps.pool.acquire(target.host, target.port);
     if (pooled !== undefined) {
@@ -222,6 +230,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       socket,
       reused: pooled.reused,
       reusable: true,
+      parked: false,
       write: () => undefined,
       tracker: createResponseTracker({
         peekRequest: () => exchanges[0],
@@ -446,7 +455,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     }
   }
 
-  /** After each upstream chunk: the lease returns once both sides are between messages. */
+  /** After each upstream chunk: the lease is parked (or returned) once both sides are between messages. */
   function afterResponseBytes(): void {
     if (closed) return;
     if (endAfterResponse && exchanges.length === 0 && lease!.tracker.idle) {
@@ -461,8 +470,22 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     releaseIfDone();
   }
 
+  /**
+   * Between messages the agent keeps its connection parked: its next request skips the pool, and the pool takes it
+   * back as soon as another request for the host would have to wait. One unfit for reuse is closed at once.
+   */
   function releaseIfDone(): void {
-    if (lease !== undefined && isBetweenMessages() && lease.tracker.mode === 'head') endLease();
+    const current = lease;
+    if (current === undefined || current.parked || !isBetweenMessages() || current.tracker.mode !== 'head') return;
+    if (!current.reusable) {
+      endLease();
+      return;
+    }
+    current.parked = true;
+    current.reused = true;
+    deps.pool.park(current.socket, () => {
+      if (lease === current && current.parked && isBetweenMessages()) endLease();
+    });
   }
 
   function onUpstreamGone(err: Error | undefined): void {
@@ -510,6 +533,23 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       return;
     }
     processInput();
+  });
+  // The CONNECT socket comes from node:http, which allows half-open connections, and the TLS layer inherits that: without
+  // this an agent that hung up would keep its TLS state and upstream lease until the idle timeout.
+  client.on('end', () => {
+    if (closed) return;
+    closeRequested = true;
+    input = undefined;
+    if (requestMode === 'body' || requestMode === 'tunnel') {
+      closeAll(); // a request cut short, or a tunnel whose agent side is gone
+    } else if (exchanges.length === 0 && !awaitingCredential && (lease === undefined || lease.tracker.idle)) {
+      closed = true;
+      stopWaiting();
+      endLease();
+      client.end();
+    } else {
+      endAfterResponse = true; // answers still due go out first
+    }
   });
   client.on('error', closeAll);
   client.on('close', closeAll);

@@ -17,9 +17,16 @@ export interface UpstreamPool {
   wait(host: string, port: number, onReady: (upstream: PooledUpstream) => void): () => void;
   /** Gives a connection back between messages; kept for the next request when reusable and there is room. */
   release(socket: tls.TLSSocket, reusable: boolean): void;
+  /**
+   * The lessee keeps a connection between its own messages (an agent's keep-alive connection): no pool round trip per
+   * request. When another request for the host must wait, `reclaim` is called and must release it.
+   */
+  park(socket: tls.TLSSocket, reclaim: () => void): void;
+  /** The lessee uses its parked connection again. */
+  unpark(socket: tls.TLSSocket): void;
   /** Starts a connection now when host:port has none idle, so its handshake overlaps the agent's own. */
   prewarm(host: string, port: number): void;
-  stats(): { open: number; idle: number; waiting: number };
+  stats(): { open: number; idle: number; parked: number; waiting: number };
   close(): void;
 }
 
@@ -40,6 +47,8 @@ interface HostPool {
   open: Set<tls.TLSSocket>;
   /** Oldest first; taken from the end. */
   idle: tls.TLSSocket[];
+  /** Leased connections kept by their lessee between messages, oldest first, with how to ask for them back. */
+  parked: Map<tls.TLSSocket, () => void>;
   waiters: ((upstream: PooledUpstream) => void)[];
 }
 
@@ -49,9 +58,12 @@ interface SocketState {
   idle: boolean;
 }
 
-export const DEFAULT_MAX_SOCKETS_PER_HOST = 256;
-export const DEFAULT_MAX_IDLE_PER_HOST = 64;
-export const DEFAULT_MAX_IDLE_TOTAL = 256;
+// Each open upstream TLS connection costs OpenSSL and socket buffers (tens of KB): the limits bound the proxy's
+// memory whatever the agents do. A request past the per-host limit waits for a connection (a long SSE stream
+// holds one for its whole length), it is not refused.
+export const DEFAULT_MAX_SOCKETS_PER_HOST = 128;
+export const DEFAULT_MAX_IDLE_PER_HOST = 32;
+export const DEFAULT_MAX_IDLE_TOTAL = 64;
 /** Dropped before most servers' own keep-alive timeouts (Node 5 s, nginx 75 s, most APIs 60 s or more) bite. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 4_000;
 
@@ -70,7 +82,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     const key = opts.keyOf(host, port);
     let pool = pools.get(key);
     if (pool === undefined) {
-      pool = { key, host, port, open: new Set(), idle: [], waiters: [] };
+      pool = { key, host, port, open: new Set(), idle: [], parked: new Map(), waiters: [] };
       pools.set(key, pool);
     }
     return pool;
@@ -120,6 +132,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     });
     socket.once('close', () => {
       if (state.idle) takeIdle(socket, state);
+      pool.parked.delete(socket);
       pool.open.delete(socket);
       if (pool.open.size === 0 && pool.waiters.length === 0) pools.delete(pool.key);
       serveWaiter(pool);
@@ -161,6 +174,12 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     wait(host, port, onReady) {
       const pool = poolFor(host, port);
       pool.waiters.push(onReady);
+      // A connection parked by an idle agent is the one to free: its lessee leases again when it next needs one.
+      const parked = pool.parked.entries().next();
+      if (!parked.done) {
+        pool.parked.delete(parked.value[0]);
+        parked.value[1]();
+      }
       return () => {
         const at = pool.waiters.indexOf(onReady);
         if (at !== -1) pool.waiters.splice(at, 1);
@@ -171,6 +190,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
       if (state === undefined || state.idle) return;
       state.used = true;
       const { pool } = state;
+      pool.parked.delete(socket);
       const clean = reusable && !closed && !socket.destroyed && socket.readableLength === 0 && socket.writable;
       if (!clean) {
         socket.destroy();
@@ -195,6 +215,15 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
       }
       markIdle(socket, state);
     },
+    park(socket, reclaim) {
+      const state = states.get(socket);
+      if (state === undefined || state.idle || socket.destroyed) return;
+      state.used = true;
+      state.pool.parked.set(socket, reclaim);
+    },
+    unpark(socket) {
+      states.get(socket)?.pool.parked.delete(socket);
+    },
     prewarm(host, port) {
       if (closed) return;
       const pool = poolFor(host, port);
@@ -205,16 +234,19 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     stats() {
       let open = 0;
       let waiting = 0;
+      let parked = 0;
       for (const pool of pools.values()) {
         open += pool.open.size;
         waiting += pool.waiters.length;
+        parked += pool.parked.size;
       }
-      return { open, idle: idleOrder.size, waiting };
+      return { open, idle: idleOrder.size, parked, waiting };
     },
     close() {
       closed = true;
       for (const pool of pools.values()) {
         pool.waiters.length = 0;
+        pool.parked.clear();
         for (const socket of pool.open) socket.destroy();
       }
       pools.clear();

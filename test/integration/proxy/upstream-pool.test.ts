@@ -89,6 +89,20 @@ describe('pooled upstream connections', () => {
     expect(after!.connectionId).toBe(closing!.connectionId);
   });
 
+  it('answers an agent that half-closed after its request, then ends its connection and keeps the upstream one', async () => {
+    const before = h.upstream.requests.length;
+    const agent = await open();
+    agent.end('GET /v1/models?half-closed HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
+    const text = (await readUntil(agent, () => false)).toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text).toContain('"object":"list"');
+    const next = await open();
+    expect((await exchange(next, 'GET /v1/models?after-half-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status).toBe(200);
+    next.destroy();
+    const [first, second] = since(before);
+    expect(second!.connectionId).toBe(first!.connectionId);
+  });
+
   it('sends a GET again, once, when the pooled connection it went out on was dropped by the upstream', async () => {
     const agent = await open();
     expect((await exchange(agent, 'GET /v1/models?warm HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status).toBe(200);

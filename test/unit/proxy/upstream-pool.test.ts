@@ -135,6 +135,32 @@ describe('createUpstreamPool', () => {
     expect(p.acquire('a.test', 443)!.socket).not.toBe(socket);
   });
 
+  it('takes a parked connection back for a request that would otherwise wait at the limit', async () => {
+    const p = make({ maxSocketsPerHost: 1 });
+    const { socket } = p.acquire('a.test', 443)!;
+    await connected(socket);
+    let reclaimed = 0;
+    p.park(socket, () => {
+      reclaimed++;
+      p.release(socket, true);
+    });
+    expect(p.stats()).toMatchObject({ open: 1, parked: 1 });
+    expect(p.acquire('a.test', 443)).toBeUndefined();
+    const handed = await new Promise<tls.TLSSocket>((resolve) => p.wait('a.test', 443, (u) => resolve(u.socket)));
+    expect(handed).toBe(socket);
+    expect(reclaimed).toBe(1);
+    expect(p.stats()).toMatchObject({ parked: 0, waiting: 0 });
+  });
+
+  it('leaves an unparked connection with its lessee', async () => {
+    const p = make({ maxSocketsPerHost: 1 });
+    const { socket } = p.acquire('a.test', 443)!;
+    p.park(socket, () => expect.unreachable('an unparked connection is not reclaimed'));
+    p.unpark(socket);
+    p.wait('a.test', 443, () => undefined);
+    expect(p.stats()).toMatchObject({ parked: 0, waiting: 1 });
+  });
+
   it('prewarms one connection when none is idle, and none when one is', async () => {
     const p = make();
     p.prewarm('a.test', 443);
