@@ -481,11 +481,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       endLease();
       return;
     }
-    current.parked = true;
     current.reused = true;
-    deps.pool.park(current.socket, () => {
+    const parked = deps.pool.park(current.socket, () => {
       if (lease === current && current.parked && isBetweenMessages()) endLease();
     });
+    if (parked) current.parked = true;
+    else endLease();
   }
 
   function onUpstreamGone(err: Error | undefined): void {

@@ -19,9 +19,10 @@ export interface UpstreamPool {
   release(socket: tls.TLSSocket, reusable: boolean): void;
   /**
    * The lessee keeps a connection between its own messages (an agent's keep-alive connection): no pool round trip per
-   * request. When another request for the host must wait, `reclaim` is called and must release it.
+   * request. When another request for the host must wait, `reclaim` is called and must release it. False when a
+   * request is waiting already: then the lessee releases it instead.
    */
-  park(socket: tls.TLSSocket, reclaim: () => void): void;
+  park(socket: tls.TLSSocket, reclaim: () => void): boolean;
   /** The lessee uses its parked connection again. */
   unpark(socket: tls.TLSSocket): void;
   /** Starts a connection now when host:port has none idle, so its handshake overlaps the agent's own. */
@@ -217,9 +218,10 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     },
     park(socket, reclaim) {
       const state = states.get(socket);
-      if (state === undefined || state.idle || socket.destroyed) return;
+      if (state === undefined || state.idle || socket.destroyed || state.pool.waiters.length > 0) return false;
       state.used = true;
       state.pool.parked.set(socket, reclaim);
+      return true;
     },
     unpark(socket) {
       states.get(socket)?.pool.parked.delete(socket);

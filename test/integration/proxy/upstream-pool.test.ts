@@ -150,3 +150,33 @@ describe('pooled upstream connections', () => {
     expect(JSON.parse(res.body.toString()).object).toBe('list');
   });
 });
+
+describe('pooled upstream connections at their limit', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ pool: { maxSocketsPerHost: 4 } });
+    h.secrets.set('openai:default', REAL_KEY);
+  });
+  afterAll(async () => h?.close());
+
+  it('answers every request of twelve keep-alive agents over at most four upstream connections', async () => {
+    const session = h.createSession([{ provider: 'openai', connection: 'default', definition: h.openai }]);
+    const connectionsBefore = h.upstream.connections();
+    const agents = await Promise.all(
+      Array.from({ length: 12 }, () => openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem })),
+    );
+    // Each agent keeps its connection open between requests: the pool must take parked ones back for the others.
+    const statuses = await Promise.all(
+      agents.map(async (agent, a) => {
+        const seen: number[] = [];
+        for (let i = 0; i < 5; i++) seen.push((await exchange(agent, `GET /v1/models?a=${a}&i=${i} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`)).status);
+        return seen;
+      }),
+    );
+    for (const agent of agents) agent.destroy();
+    expect(statuses.flat()).toEqual(Array.from({ length: 60 }, () => 200));
+    expect(new Set(h.upstream.requests.map((r) => r.connectionId)).size).toBeLessThanOrEqual(4);
+    expect(h.upstream.connections() - connectionsBefore).toBeLessThanOrEqual(4);
+  });
+});

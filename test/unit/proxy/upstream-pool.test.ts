@@ -152,6 +152,14 @@ describe('createUpstreamPool', () => {
     expect(p.stats()).toMatchObject({ parked: 0, waiting: 0 });
   });
 
+  it('refuses to park a connection a request is already waiting for', async () => {
+    const p = make({ maxSocketsPerHost: 1 });
+    const { socket } = p.acquire('a.test', 443)!;
+    p.wait('a.test', 443, () => undefined);
+    expect(p.park(socket, () => undefined)).toBe(false);
+    expect(p.stats()).toMatchObject({ parked: 0, waiting: 1 });
+  });
+
   it('leaves an unparked connection with its lessee', async () => {
     const p = make({ maxSocketsPerHost: 1 });
     const { socket } = p.acquire('a.test', 443)!;
