@@ -18,7 +18,8 @@ interface Profile {
 /** Stage rules, most specific first: the first frame (from the leaf up) that matches one decides. */
 const STAGES: [stage: string, test: (fn: string, url: string) => boolean][] = [
   ['certificate lookup', (fn, url) => url.includes('/proxy/ca.js') || url.includes('/tls/certificates.js') || fn === 'getLeafContext'],
-  ['routing (match, credential, audit)', (_, url) => /\/(providers\/routes|proxy\/run-sessions|proxy\/upstream-head|audit|proxy\/credential-source)\.js/.test(url)],
+  ['audit log (entry and file write)', (_, url) => url.endsWith('/audit.js')],
+  ['routing (match, credential, upstream head)', (_, url) => /\/(providers\/routes|proxy\/run-sessions|proxy\/upstream-head|proxy\/credential-source)\.js/.test(url)],
   ['upstream (pool, connect, TLS to the upstream)', (_, url) => /\/proxy\/(upstream|upstream-pool)\.js/.test(url)],
   ['request and response framing', (_, url) => /\/proxy\/(http1-framing|response-tracker)\.js/.test(url)],
   ['relay (intercept: reads and writes both ways)', (_, url) => url.includes('/proxy/intercept.js')],
@@ -28,6 +29,7 @@ const STAGES: [stage: string, test: (fn: string, url: string) => boolean][] = [
   ['net and streams', (_, url) => /node:(net|stream|internal\/streams|internal\/stream_base_commons)/.test(url)],
   ['garbage collection', (fn) => fn === '(garbage collector)'],
   ['idle', (fn) => fn === '(idle)'],
+  ['bench harness (memory sampling, profiler)', (_, url) => url.endsWith('proxy-process.mjs') || url === 'node:inspector'],
   ['program (native, not attributed)', (fn) => fn === '(program)'],
 ];
 

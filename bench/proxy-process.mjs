@@ -1,6 +1,7 @@
 // Bench proxy (its own process), started through the compiled library exactly as the server runs it (plain node on
 // dist/, no TypeScript loader): CA with an in-memory key store, a run session, a real audit log, the resolve map.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +139,7 @@ const sample = () => {
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
 };
+let profiler;
 let phasePeak = sample();
 let runPeak = phasePeak;
 const sampler = setInterval(() => {
@@ -157,6 +159,18 @@ process.on('message', (msg) => {
     if (now.rss > phasePeak.rss) phasePeak = now;
     if (now.rss > runPeak.rss) runPeak = now;
     process.send?.({ type: 'peak', rss: phasePeak.rss, phase: phasePeak, run: runPeak, now });
+  } else if (msg.type === 'profile-start') {
+    // One phase only (run.ts --profile-phase): the profile holds that phase's work, not start-up or warm-up.
+    profiler ??= new inspector.Session();
+    profiler.connect();
+    profiler.post('Profiler.enable', () => profiler.post('Profiler.setSamplingInterval', { interval: 100 }, () =>
+      profiler.post('Profiler.start', () => process.send?.({ type: 'profile-start' }))));
+  } else if (msg.type === 'profile-stop') {
+    profiler.post('Profiler.stop', (err, { profile }) => {
+      writeFileSync(msg.path, JSON.stringify(profile));
+      profiler.disconnect();
+      process.send?.({ type: 'profile-stop', path: msg.path });
+    });
   } else if (msg.type === 'cpu') {
     process.send?.({ type: 'cpu', usage: process.cpuUsage() });
   } else if (msg.type === 'exit') {

@@ -24,6 +24,13 @@ type Row = FigureRow;
 
 /** `--profile=<dir>` writes a CPU profile of the proxy process there (for tuning, not for the figures). */
 const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+/**
+ * `--profile-phase=newconn` profiles the proxy during that phase's proxied run only (bench/PROFILE.md), written to
+ * proxy-<phase>.cpuprofile in the current directory; summarise it with bench/profile-summary.ts.
+ */
+const profilePhase = process.argv.find((a) => a.startsWith('--profile-phase='))?.slice('--profile-phase='.length);
+/** `--no-warmup`: straight to the phases (with --only, for profiling one). */
+const warmup = !process.argv.includes('--no-warmup');
 
 /** Every child started, so a failed run does not leave one behind (holding the terminal's pipes open). */
 const children: ChildProcess[] = [];
@@ -102,6 +109,7 @@ async function main(): Promise<void> {
     return usage.user + usage.system;
   };
   const cpuAll = async () => [await cpuOf(load, { phase: 'cpu' }), await cpuOf(proxy, { type: 'cpu' }), await cpuOf(upstream, { type: 'cpu' })];
+  let profiledOnce = false;
   type Measured = PhaseResult & { proxyCpuPerRequest: number; upstreamConnections: number };
   type Memory = { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
   type Peaks = { rss: number; phase: Memory; run: Memory };
@@ -110,7 +118,14 @@ async function main(): Promise<void> {
     if (cmd.target === 'proxy') await ask(proxy, { type: 'peak-reset' }, 'peak-reset');
     const before = await cpuAll();
     const connsBefore = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections;
+    const profiled = profilePhase === cmd.phase && cmd.target === 'proxy' && !profiledOnce;
+    if (profiled) await ask(proxy, { type: 'profile-start' }, 'profile-start');
     const { result } = await ask<{ result: PhaseResult }>(load, cmd, 'result');
+    if (profiled) {
+      profiledOnce = true;
+      const { path } = await ask<{ path: string }>(proxy, { type: 'profile-stop', path: `proxy-${cmd.phase}.cpuprofile` }, 'profile-stop');
+      process.stderr.write(`  profile of ${cmd.phase} written to ${path}\n`);
+    }
     const after = await cpuAll();
     const conns = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections - connsBefore;
     // CPU µs per request in each process: robust to other load on the machine, unlike wall-clock figures.
@@ -144,7 +159,7 @@ async function main(): Promise<void> {
 
   // The server is long-lived: measure it warm. Both paths get the same warm-up, none of it is reported.
   process.stderr.write('authsome bench: warming up…\n');
-  for (const target of ['direct', 'proxy'] as const) {
+  for (const target of warmup ? (['direct', 'proxy'] as const) : []) {
     await phase({ phase: 'keepalive', target, concurrency: 10, durationMs: quick ? 1500 : 3000, warmupMs: 0 });
     await phase({ phase: 'mib', target, runs: 3 });
     await phase({ phase: 'sse', target, runs: 2, intervalMs: 5 });
