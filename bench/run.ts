@@ -51,17 +51,16 @@ function start(script: string, env: Record<string, string>): ChildProcess {
 
 function waitFor<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`bench child exited (${code}) while waiting for ${type}`));
     const onMessage = (msg: { type: string; message?: string }) => {
-      if (msg.type === 'error') {
-        child.off('message', onMessage);
-        reject(new Error(msg.message));
-      } else if (msg.type === type) {
-        child.off('message', onMessage);
-        resolve(msg as T);
-      }
+      if (msg.type !== 'error' && msg.type !== type) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (msg.type === 'error') reject(new Error(msg.message));
+      else resolve(msg as T);
     };
     child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`bench child exited (${code}) while waiting for ${type}`)));
+    child.once('exit', onExit);
   });
 }
 
