@@ -219,7 +219,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         closeAll();
         return;
       }
-      afterResponseBytes();
+      handleResponseProgress();
     };
     const onError = (err: Error): void => onUpstreamGone(err);
     const onClose = (): void => onUpstreamGone(undefined);
@@ -235,7 +235,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       tracker: createResponseTracker({
         peekRequest: () => exchanges[0],
         onResponse: (head) => onResponseHead(current, head),
-        // The lease is looked at after the whole chunk (afterResponseBytes), not in the middle of it.
+        // The lease is looked at after the whole chunk (handleResponseProgress), not in the middle of it.
         onResponseEnd: () => undefined,
       }),
       detach() {
@@ -456,7 +456,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   /** After each upstream chunk: the lease is parked (or returned) once both sides are between messages. */
-  function afterResponseBytes(): void {
+  function handleResponseProgress(): void {
     if (closed) return;
     if (endAfterResponse && exchanges.length === 0 && lease!.tracker.idle) {
       // The agent asked for `Connection: close`: its last answer is out, end after the bytes already queued.

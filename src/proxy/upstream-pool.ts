@@ -79,7 +79,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
   const idleOrder = new Set<tls.TLSSocket>();
   let closed = false;
 
-  const poolFor = (host: string, port: number): HostPool => {
+  const getHostPool = (host: string, port: number): HostPool => {
     const key = opts.keyOf(host, port);
     let pool = pools.get(key);
     if (pool === undefined) {
@@ -167,13 +167,13 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
   return {
     acquire(host, port) {
       if (closed) throw new Error('upstream pool closed');
-      const pool = poolFor(host, port);
+      const pool = getHostPool(host, port);
       // Waiters first: a newcomer does not overtake a connection already queued.
       if (pool.waiters.length > 0) return undefined;
       return tryAcquire(pool);
     },
     wait(host, port, onReady) {
-      const pool = poolFor(host, port);
+      const pool = getHostPool(host, port);
       pool.waiters.push(onReady);
       // A connection parked by an idle agent is the one to free: its lessee leases again when it next needs one.
       const parked = pool.parked.entries().next();
@@ -228,7 +228,7 @@ export function createUpstreamPool(opts: UpstreamPoolOptions): UpstreamPool {
     },
     prewarm(host, port) {
       if (closed) return;
-      const pool = poolFor(host, port);
+      const pool = getHostPool(host, port);
       if (pool.idle.length > 0 || pool.open.size >= maxSockets) return;
       const socket = openSocket(pool);
       markIdle(socket, states.get(socket)!);

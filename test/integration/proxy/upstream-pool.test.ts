@@ -12,7 +12,7 @@ describe('pooled upstream connections', () => {
 
   beforeAll(async () => {
     h = await startHarness({
-      upstreamHandler: (req, res) => {
+      upstreamHandler: (req) => {
         const url = req.url ?? '';
         // The upstream reads the request and hangs up without a word: what a server closing an idle keep-alive
         // connection looks like to a client that has just sent on it.
@@ -26,7 +26,6 @@ describe('pooled upstream connections', () => {
           req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged');
           return true;
         }
-        void res;
         return false;
       },
     });
