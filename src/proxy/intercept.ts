@@ -89,6 +89,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   /** A request said `Connection: close`: nothing after it is read, and the connection ends after its response. */
   let closeRequested = false;
   let endAfterResponse = false;
+  /** The agent half-closed its connection: no more input will come. */
+  let clientEnded = false;
   /** Sockets corked while one batch of input is written (a head and its body leave in one TLS record). */
   let corked: tls.TLSSocket[] | undefined;
   let closed = false;
@@ -292,7 +294,28 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     }
   }
 
-  const processInput = (): void => writeBatched(drainInput);
+  const processInput = (): void => {
+    writeBatched(drainInput);
+    finishIfEnded();
+  };
+
+  /**
+   * The agent has sent all it will (it half-closed): once every request it sent is answered, end its connection;
+   * a request body it left unfinished, or a head it never completed, can never be, so those end it at once.
+   */
+  function finishIfEnded(): void {
+    if (!clientEnded || closed) return;
+    if (requestMode === 'body' && input === undefined) {
+      closeAll();
+      return;
+    }
+    if (exchanges.length > 0 || awaitingCredential || cancelWait !== undefined || requestMode !== 'head') return;
+    if (lease !== undefined && !lease.tracker.idle) return;
+    closed = true;
+    stopWaiting();
+    endLease();
+    client.end();
+  }
 
   function drainInput(): void {
     while (input !== undefined && !awaitingCredential && !closed) {
@@ -468,6 +491,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       return;
     }
     releaseIfDone();
+    finishIfEnded();
   }
 
   /**
@@ -539,18 +563,9 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   // this an agent that hung up would keep its TLS state and upstream lease until the idle timeout.
   client.on('end', () => {
     if (closed) return;
-    closeRequested = true;
-    input = undefined;
-    if (requestMode === 'body' || requestMode === 'tunnel') {
-      closeAll(); // a request cut short, or a tunnel whose agent side is gone
-    } else if (exchanges.length === 0 && !awaitingCredential && (lease === undefined || lease.tracker.idle)) {
-      closed = true;
-      stopWaiting();
-      endLease();
-      client.end();
-    } else {
-      endAfterResponse = true; // answers still due go out first
-    }
+    clientEnded = true;
+    if (requestMode === 'tunnel') closeAll();
+    else finishIfEnded();
   });
   client.on('error', closeAll);
   client.on('close', closeAll);

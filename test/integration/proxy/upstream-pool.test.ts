@@ -3,15 +3,23 @@
 // pooled connection the upstream dropped is retried once for an idempotent request only, and a hostile upstream's
 // stray bytes never reach another run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCredentialHeader } from '../../../src/providers/headers.js';
 import { exchange, openTlsThroughProxy, OTHER_KEY, readUntil, REAL_KEY, startHarness, type Harness } from './harness.js';
 
 describe('pooled upstream connections', () => {
   let h: Harness;
+  let slowCredential = false;
   /** URLs the upstream has already dropped once (`?drop-once`). */
   const dropped = new Set<string>();
 
   beforeAll(async () => {
     h = await startHarness({
+      // A credential that takes a moment (an OAuth refresh) when a test asks for it: the agent's later bytes and
+      // its hang-up arrive while the proxy still holds the first request.
+      resolveCredential: async (entry) => {
+        if (slowCredential) await new Promise((resolve) => setTimeout(resolve, 50));
+        return buildCredentialHeader(entry.definition, h.secrets.get(`${entry.provider}:${entry.connection}`)!);
+      },
       upstreamHandler: (req) => {
         const url = req.url ?? '';
         // The upstream reads the request and hangs up without a word: what a server closing an idle keep-alive
@@ -88,18 +96,36 @@ describe('pooled upstream connections', () => {
     expect(after!.connectionId).toBe(closing!.connectionId);
   });
 
-  it('answers an agent that half-closed after its request, then ends its connection and keeps the upstream one', async () => {
+  it('answers every request of an agent that half-closed after sending them, then ends its connection and keeps the upstream one', async () => {
     const before = h.upstream.requests.length;
     const agent = await open();
-    agent.end('GET /v1/models?half-closed HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
+    slowCredential = true;
+    agent.end(
+      'GET /v1/models?half-closed=1 HTTP/1.1\r\nHost: api.openai.com\r\n\r\n' +
+        'POST /v1/echo?half-closed=2 HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 5\r\n\r\nhello',
+    );
     const text = (await readUntil(agent, () => false)).toString('latin1');
-    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    slowCredential = false;
+    expect(text.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
     expect(text).toContain('"object":"list"');
+    expect(text.endsWith('hello')).toBe(true);
     const next = await open();
     expect((await exchange(next, 'GET /v1/models?after-half-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status).toBe(200);
     next.destroy();
-    const [first, second] = since(before);
-    expect(second!.connectionId).toBe(first!.connectionId);
+    const seen = since(before);
+    expect(seen.map((r) => [r.url, r.bodyLength])).toEqual([
+      ['/v1/models?half-closed=1', 0],
+      ['/v1/echo?half-closed=2', 5],
+      ['/v1/models?after-half-close', 0],
+    ]);
+    expect(seen[2]!.connectionId).toBe(seen[0]!.connectionId);
+  });
+
+  it('ends an agent connection that half-closed in the middle of a request body, sending nothing more', async () => {
+    const agent = await open();
+    agent.end('POST /v1/echo?cut HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 100\r\n\r\nonly part');
+    await readUntil(agent, () => false);
+    expect(agent.readableEnded || agent.destroyed).toBe(true);
   });
 
   it('sends a GET again, once, when the pooled connection it went out on was dropped by the upstream', async () => {
