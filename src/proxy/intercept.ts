@@ -17,9 +17,9 @@ import {
   UPSTREAM_ERROR_STATUS,
   writeRawProxyError,
 } from './proxy-errors.js';
-import { createResponseTracker, type ResponseTracker } from './response-tracker.js';
 import type { RunSession } from './run-sessions.js';
 import { buildAuthority, buildUpstreamHead, isCloseRequested, resolveTunnelTarget, type TunnelTarget } from './upstream-head.js';
+import { createUpstreamLease, type UpstreamLease } from './upstream-lease.js';
 import type { PooledUpstream, UpstreamPool } from './upstream-pool.js';
 
 export interface InterceptTarget {
@@ -50,20 +50,6 @@ interface Exchange {
   closeAfter: boolean;
 }
 
-/** The upstream connection leased for the exchanges under way, and what became of it. */
-interface Lease {
-  socket: tls.TLSSocket;
-  /** It carried an exchange before this lease: an early error may be the upstream's idle close. */
-  reused: boolean;
-  /** Nothing happened that leaves it unfit for another request (a 101, `Connection: close`, stray bytes). */
-  reusable: boolean;
-  /** Kept between this agent's messages (the pool may ask for it back). */
-  parked: boolean;
-  tracker: ResponseTracker;
-  write(data: Buffer | string): void;
-  detach(): void;
-}
-
 const CRLF2 = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Bytes the agent may send ahead while nothing can be relayed (a credential pending, an upgrade unanswered). */
@@ -78,7 +64,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   const run = target.session.id;
   const exchanges: Exchange[] = [];
   const pausedBy = new Set<'credential' | 'upstream' | 'pool'>();
-  let lease: Lease | undefined;
+  let lease: UpstreamLease | undefined;
   let cancelWait: (() => void) | undefined;
   let input: Buffer | undefined;
   // Request side: between messages ('head'), inside a request body, holding bytes after an upgrade request until
@@ -191,85 +177,38 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   function attach(pooled: PooledUpstream): void {
-    const { socket } = pooled;
-    let upstreamDrainPending = false;
-    let clientDrainPending = false;
-    const onUpstreamDrain = (): void => {
-      upstreamDrainPending = false;
-      resumeClient('upstream');
-    };
-    const onClientDrain = (): void => {
-      clientDrainPending = false;
-      socket.resume();
-    };
-    const onData = (chunk: Buffer): void => {
-      if (closed) return;
-      const current = lease!;
-      if (current.tracker.mode === 'head' && exchanges.length > 0) exchanges[0]!.responded = true;
-      // Relay first, inspect after: the agent gets every byte (an SSE event, a 101) the moment it arrives.
-      if (!client.write(chunk) && !clientDrainPending) {
-        clientDrainPending = true;
-        socket.pause();
-        client.once('drain', onClientDrain);
-      }
-      if (current.tracker.mode === 'tunnel') return;
-      try {
-        current.tracker.scan(chunk);
-      } catch {
-        // The upstream's framing is broken: the agent cannot be told which bytes were a response. Hang up.
-        current.reusable = false;
-        closeAll();
-        return;
-      }
-      handleResponseProgress();
-    };
-    const onError = (err: Error): void => onUpstreamGone(err);
-    const onClose = (): void => onUpstreamGone(undefined);
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    const current: Lease = {
-      socket,
-      reused: pooled.reused,
-      reusable: true,
-      parked: false,
-      write: () => undefined,
-      tracker: createResponseTracker({
+    const current = createUpstreamLease(pooled, {
+      client,
+      pauseClient: () => pauseClient('upstream'),
+      resumeClient: () => resumeClient('upstream'),
+      onData: (chunk) => onUpstreamData(current, chunk),
+      onGone: onUpstreamGone,
+      response: {
         peekRequest: () => exchanges[0],
         onResponse: (head) => onResponseHead(current, head),
         // The lease is looked at after the whole chunk (handleResponseProgress), not in the middle of it.
         onResponseEnd: () => undefined,
-      }),
-      detach() {
-        socket.off('data', onData);
-        socket.off('error', onError);
-        socket.off('close', onClose);
-        // The next lessee starts with a flowing socket and the agent with no stale pause.
-        if (upstreamDrainPending) {
-          socket.off('drain', onUpstreamDrain);
-          upstreamDrainPending = false;
-          resumeClient('upstream');
-        }
-        if (clientDrainPending) {
-          client.off('drain', onClientDrain);
-          clientDrainPending = false;
-          socket.resume();
-        }
       },
-    };
+      currentBatch: () => corked,
+    });
     lease = current;
-    current.write = (data) => {
-      if (corked !== undefined && !corked.includes(socket)) {
-        socket.cork();
-        corked.push(socket);
-      }
-      const ok = typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
-      if (!ok && !upstreamDrainPending) {
-        upstreamDrainPending = true;
-        pauseClient('upstream');
-        socket.once('drain', onUpstreamDrain);
-      }
-    };
+  }
+
+  function onUpstreamData(current: UpstreamLease, chunk: Buffer): void {
+    if (closed) return;
+    if (current.tracker.mode === 'head' && exchanges.length > 0) exchanges[0]!.responded = true;
+    // Relay first, inspect after: the agent gets every byte (an SSE event, a 101) the moment it arrives.
+    current.relay(chunk);
+    if (current.tracker.mode === 'tunnel') return;
+    try {
+      current.tracker.scan(chunk);
+    } catch {
+      // The upstream's framing is broken: the agent cannot be told which bytes were a response. Hang up.
+      current.reusable = false;
+      closeAll();
+      return;
+    }
+    handleResponseProgress();
   }
 
   function writeUpstream(data: Buffer | string): void {
@@ -455,7 +394,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     if (closeAfter) closeRequested = true;
   }
 
-  function onResponseHead(current: Lease, head: ResponseHead): void {
+  function onResponseHead(current: UpstreamLease, head: ResponseHead): void {
     const exchange = exchanges.shift();
     if (!head.keepAlive) current.reusable = false;
     if (exchange === undefined) {
