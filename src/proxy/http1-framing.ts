@@ -52,6 +52,23 @@ function isFieldValueByte(c: number): boolean {
   return c >= SP ? c !== 0x7f : c === HTAB;
 }
 
+/** The largest request or response head accepted, without its final CRLFCRLF. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/**
+ * Where the next request head lies in `buf` from `offset`: empty lines before it are skipped (RFC 9112 §2.2) and
+ * `end` is where its CRLFCRLF starts. 'incomplete' until that arrives, 'too-large' past MAX_HEAD_BYTES: the limit
+ * holds however the bytes arrive, a whole oversized head in one read as much as one in pieces.
+ */
+export function locateRequestHead(buf: Buffer, offset = 0): { start: number; end: number } | 'incomplete' | 'too-large' {
+  let start = offset;
+  while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
+  const end = buf.indexOf(CRLF2, start);
+  if (end === -1 ? buf.length - offset > MAX_HEAD_BYTES : end - start > MAX_HEAD_BYTES) return 'too-large';
+  return end === -1 ? 'incomplete' : { start, end };
+}
+
 /** Parses a request head (the bytes before CRLFCRLF, as latin1). Throws FramingError on anything ambiguous. */
 export function parseRequestHead(text: string): RequestHead {
   const lines = splitHeadLines(text);

@@ -8,7 +8,7 @@ import { errors, type AppError } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
 import { buildAmbiguityReason, matchRoute, type ScopeEntry } from '../providers/routes.js';
 import type { AuditPlan } from './forward.js';
-import { createBodyTracker, parseRequestHead, type BodyTracker, type RequestHead, type ResponseHead } from './http1-framing.js';
+import { createBodyTracker, locateRequestHead, parseRequestHead, type BodyTracker, type RequestHead, type ResponseHead } from './http1-framing.js';
 import {
   buildProxyAuthError,
   buildUpstreamError,
@@ -50,8 +50,6 @@ interface Exchange {
   closeAfter: boolean;
 }
 
-const CRLF2 = Buffer.from('\r\n\r\n');
-const MAX_HEAD_BYTES = 64 * 1024;
 /** Bytes the agent may send ahead while nothing can be relayed (a credential pending, an upgrade unanswered). */
 const MAX_BUFFERED_INPUT_BYTES = 1024 * 1024;
 /** An agent's idle keep-alive connection is closed after this long (both sides), like a server would. */
@@ -288,18 +286,15 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         }
         continue;
       }
-      // Empty lines before a request line are ignored (RFC 9112 §2.2).
-      let start = 0;
-      while (start + 1 < input.length && input[start] === 0x0d && input[start + 1] === 0x0a) start += 2;
-      const end = input.indexOf(CRLF2, start);
-      // The limit holds however the bytes arrive: a whole oversized head in one read is as large as one in pieces.
-      if (end === -1 ? input.length > MAX_HEAD_BYTES : end - start > MAX_HEAD_BYTES) {
+      const head = locateRequestHead(input);
+      if (head === 'too-large') {
         rejectAndClose(431, errors.invalidInput('The request head is too large.'));
         return;
       }
-      if (end === -1) return;
+      if (head === 'incomplete') return;
       // A connection is leased only for a whole head: an agent that sends half of one holds none.
       if (!leaseUpstream(processInput)) return;
+      const { start, end } = head;
       const text = input.toString('latin1', start, end);
       input = end + 4 === input.length ? undefined : input.subarray(end + 4);
       handleRequestHead(text);

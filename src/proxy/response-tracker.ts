@@ -1,7 +1,7 @@
 // Follows the upstream's side of one intercepted connection: where each response head and body ends, which request
 // it answers, and when the connection is between messages (so it can go back to the pool). Pure: it sees the bytes
 // after they were relayed, never holds a body, and never writes anything.
-import { createBodyTracker, parseResponseHead, type BodyTracker, type ResponseHead } from './http1-framing.js';
+import { createBodyTracker, MAX_HEAD_BYTES, parseResponseHead, type BodyTracker, type ResponseHead } from './http1-framing.js';
 
 /** What the tracker needs to know of the oldest request still waiting for its response. */
 export interface PendingRequest {
@@ -31,7 +31,7 @@ export interface ResponseTracker {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
-export const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+export const MAX_RESPONSE_HEAD_BYTES = MAX_HEAD_BYTES;
 
 export function createResponseTracker(events: ResponseEvents): ResponseTracker {
   let mode: ResponseMode = 'head';
