@@ -239,24 +239,25 @@ async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<Pha
   const firsts: number[] = [];
   let errors = 0;
   let unbatched = true;
-  const warm = buildRequest(cmd.target, 'api.openai.com', '/v1/models');
   for (let i = 0; i < cmd.runs; i++) {
-    const conn = await Connection.open(cmd.target, 'api.openai.com');
+    // From connect: what an agent that opens a connection for one streamed completion waits for its first token.
+    const t0 = performance.now();
+    let conn: Connection | undefined;
     try {
-      count(cmd.target, (await conn.request(warm)).status);
+      conn = await Connection.open(cmd.target, 'api.openai.com');
+      const opened = conn;
       const arrivals: number[] = [];
-      const t0 = performance.now();
       await new Promise<void>((resolve, reject) => {
         let seen = '';
-        conn.onRaw = (chunk) => {
+        opened.onRaw = (chunk) => {
           const text = chunk.toString('latin1');
           const events = text.split('data: ').length - 1;
           for (let e = 0; e < events; e++) arrivals.push(performance.now());
           seen += text;
           if (seen.includes('data: [DONE]') && seen.endsWith('0\r\n\r\n')) resolve();
         };
-        conn.socket.once('error', reject);
-        conn.socket.write(buildSseRequest(cmd.target, cmd.intervalMs));
+        opened.socket.once('error', reject);
+        opened.socket.write(buildSseRequest(cmd.target, cmd.intervalMs));
       });
       count(cmd.target, 200);
       firsts.push(arrivals[0]! - t0);
@@ -265,7 +266,7 @@ async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<Pha
     } catch {
       errors++;
     }
-    conn.close();
+    conn?.close();
   }
   const sorted = firsts.slice().sort((a, b) => a - b);
   return summarize(firsts, errors, 1, { median: percentile(sorted, 0.5), unbatched });

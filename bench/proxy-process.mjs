@@ -1,6 +1,7 @@
 // Bench proxy (its own process), started through the compiled library exactly as the server runs it (plain node on
 // dist/, no TypeScript loader): CA with an in-memory key store, a run session, a real audit log, the resolve map.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ const [
     load('proxy/proxy-server.js'),
     load('proxy/resolve-map.js'),
     load('proxy/run-sessions.js'),
-    load('proxy/certificates.js'),
+    load('tls/certificates.js'),
   ]);
 
 /** @type {{ upstreamPort: number; upstreamCa: string; proxiedKey: string; benchHosts: number }} */
@@ -132,19 +133,44 @@ const proxy = await createProxyServer({
   resolveCredential: async (entry) => buildCredentialHeader(entry.definition, config.proxiedKey),
 });
 
-let peakRss = process.memoryUsage.rss();
+// Memory, sampled every 50 ms: the peak since the last 'peak-reset' (one phase) and over the whole run, with what
+// made up the RSS at that moment (V8 heap, Buffers, the rest: OpenSSL, code, stacks).
+const sample = () => {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+};
+let profiler;
+let phasePeak = sample();
+let runPeak = phasePeak;
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  const now = sample();
+  if (now.rss > phasePeak.rss) phasePeak = now;
+  if (now.rss > runPeak.rss) runPeak = now;
 }, 50);
 sampler.unref();
 
 process.send?.({ type: 'ready', port: proxy.port, token: session.token, caPem: ca.certPem, leafMintMs, leafCertMs, rss: process.memoryUsage.rss() });
 process.on('message', (msg) => {
   if (msg.type === 'peak-reset') {
-    peakRss = process.memoryUsage.rss();
-    process.send?.({ type: 'peak-reset', rss: peakRss });
+    phasePeak = sample();
+    process.send?.({ type: 'peak-reset', rss: phasePeak.rss });
   } else if (msg.type === 'peak') {
-    process.send?.({ type: 'peak', rss: Math.max(peakRss, process.memoryUsage.rss()) });
+    const now = sample();
+    if (now.rss > phasePeak.rss) phasePeak = now;
+    if (now.rss > runPeak.rss) runPeak = now;
+    process.send?.({ type: 'peak', rss: phasePeak.rss, phase: phasePeak, run: runPeak, now });
+  } else if (msg.type === 'profile-start') {
+    // One phase only (run.ts --profile-phase): the profile holds that phase's work, not start-up or warm-up.
+    profiler ??= new inspector.Session();
+    profiler.connect();
+    profiler.post('Profiler.enable', () => profiler.post('Profiler.setSamplingInterval', { interval: 100 }, () =>
+      profiler.post('Profiler.start', () => process.send?.({ type: 'profile-start' }))));
+  } else if (msg.type === 'profile-stop') {
+    profiler.post('Profiler.stop', (err, { profile }) => {
+      writeFileSync(msg.path, JSON.stringify(profile));
+      profiler.disconnect();
+      process.send?.({ type: 'profile-stop', path: msg.path });
+    });
   } else if (msg.type === 'cpu') {
     process.send?.({ type: 'cpu', usage: process.cpuUsage() });
   } else if (msg.type === 'exit') {

@@ -57,8 +57,9 @@ const ISSUER_VALIDITY_MS = 90 * DAY_MS;
 const LEAF_VALIDITY_MS = 30 * DAY_MS;
 /** A cached leaf is re-minted after a week, so the one served always has ≥ 23 days left. */
 const LEAF_REUSE_MS = 7 * DAY_MS;
-// Each cached context holds an OpenSSL SSL_CTX (~75 KB): 256 hosts is ~19 MB, far more hosts than an agent uses.
-const LEAF_CACHE_LIMIT = 256;
+// Each cached context holds an OpenSSL SSL_CTX (~50-75 KB, measured): 64 hosts is ~4 MB and still more hosts than an
+// agent talks to; one past the limit costs a mint (about 6 ms), not a failure.
+const LEAF_CACHE_LIMIT = 64;
 /** X.520 ub-common-name. */
 const MAX_COMMON_NAME = 64;
 

@@ -21,6 +21,8 @@ export interface RequestHead {
 export interface ResponseHead {
   status: number;
   framing: BodyFraming;
+  /** The upstream keeps the connection after this response (HTTP/1.1 without `Connection: close`, or 1.0 with keep-alive). */
+  keepAlive: boolean;
 }
 
 export class FramingError extends Error {}
@@ -48,6 +50,23 @@ function buildByteSet(chars: string): Uint8Array {
 /** Field-value bytes (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. Every other control byte (NUL, CR, LF, DEL…) is refused. */
 function isFieldValueByte(c: number): boolean {
   return c >= SP ? c !== 0x7f : c === HTAB;
+}
+
+/** The largest request or response head accepted, without its final CRLFCRLF. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/**
+ * Where the next request head lies in `buf` from `offset`: empty lines before it are skipped (RFC 9112 §2.2) and
+ * `end` is where its CRLFCRLF starts. 'incomplete' until that arrives, 'too-large' past MAX_HEAD_BYTES: the limit
+ * holds however the bytes arrive, a whole oversized head in one read as much as one in pieces.
+ */
+export function locateRequestHead(buf: Buffer, offset = 0): { start: number; end: number } | 'incomplete' | 'too-large' {
+  let start = offset;
+  while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
+  const end = buf.indexOf(CRLF2, start);
+  if (end === -1 ? buf.length - offset > MAX_HEAD_BYTES : end - start > MAX_HEAD_BYTES) return 'too-large';
+  return end === -1 ? 'incomplete' : { start, end };
 }
 
 /** Parses a request head (the bytes before CRLFCRLF, as latin1). Throws FramingError on anything ambiguous. */
@@ -146,20 +165,30 @@ export function parseResponseHead(text: string, requestMethod: string | undefine
   const lines = splitHeadLines(text);
   const status = parseStatusLine(lines[0]!);
   const headers = parseHeaderLines(lines);
-  if ((status >= 100 && status < 200) || status === 204 || status === 304 || requestMethod === 'HEAD') return { status, framing: NO_BODY };
+  const noBody = (status >= 100 && status < 200) || status === 204 || status === 304 || requestMethod === 'HEAD';
+  let keepAlive = lines[0]!.charCodeAt(7) === 0x31; // HTTP/1.1 persists by default, 1.0 only when it says so
   let contentLength: number | undefined;
   let transferEncoding: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = mergeContentLength(contentLength, headers[i + 1]!);
-    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+    // A message that cannot have a body is not framed by these fields: they are not even read.
+    if (name.length === 14 && !noBody && name.toLowerCase() === 'content-length') contentLength = mergeContentLength(contentLength, headers[i + 1]!);
+    else if (name.length === 17 && !noBody && name.toLowerCase() === 'transfer-encoding') {
       transferEncoding = transferEncoding === undefined ? headers[i + 1]! : `${transferEncoding},${headers[i + 1]!}`;
+    } else if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const tokens = headers[i + 1]!.toLowerCase().split(',').map((t) => t.trim());
+      if (tokens.includes('close')) keepAlive = false;
+      else if (tokens.includes('keep-alive')) keepAlive = true;
     }
   }
+  if (noBody) return { status, framing: NO_BODY, keepAlive };
   // RFC 9112 §6.3: Transfer-Encoding wins over Content-Length; a non-chunked final coding reads to close.
-  if (transferEncoding !== undefined) return { status, framing: isChunkedLast(transferEncoding) ? CHUNKED : CLOSE_DELIMITED };
-  if (contentLength !== undefined) return { status, framing: contentLength === 0 ? NO_BODY : { kind: 'length', length: contentLength } };
-  return { status, framing: CLOSE_DELIMITED };
+  if (transferEncoding !== undefined) {
+    const chunked = isChunkedLast(transferEncoding);
+    return { status, framing: chunked ? CHUNKED : CLOSE_DELIMITED, keepAlive: keepAlive && chunked };
+  }
+  if (contentLength !== undefined) return { status, framing: contentLength === 0 ? NO_BODY : { kind: 'length', length: contentLength }, keepAlive };
+  return { status, framing: CLOSE_DELIMITED, keepAlive: false };
 }
 
 /** status-line = HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4), a code from 100 to 599. */

@@ -1,13 +1,14 @@
 // One intercepted CONNECT tunnel (SPEC §7): reads the agent's requests off the decrypted stream, sets the credential
-// on each request head that matches, and relays everything else byte for byte over one upstream connection of its
-// own. It never buffers a body and never rewrites a response; it parses only what it needs to find message ends.
+// on each request head that matches, and relays everything else byte for byte over an upstream connection leased
+// from the pool for as long as an exchange is under way. It never buffers a body and never rewrites a response; it
+// parses only what it needs to find message ends (the response side is response-tracker.ts).
 import type tls from 'node:tls';
 import type { AuditLog } from '../audit.js';
 import { errors, type AppError } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
 import { buildAmbiguityReason, matchRoute, type ScopeEntry } from '../providers/routes.js';
 import type { AuditPlan } from './forward.js';
-import { createBodyTracker, parseRequestHead, parseResponseHead, type BodyTracker, type RequestHead } from './http1-framing.js';
+import { createBodyTracker, locateRequestHead, parseRequestHead, type BodyTracker, type RequestHead, type ResponseHead } from './http1-framing.js';
 import {
   buildProxyAuthError,
   buildUpstreamError,
@@ -17,7 +18,9 @@ import {
   writeRawProxyError,
 } from './proxy-errors.js';
 import type { RunSession } from './run-sessions.js';
-import { buildAuthority, buildUpstreamHead, resolveTunnelTarget, type TunnelTarget } from './upstream-head.js';
+import { buildAuthority, buildUpstreamHead, isCloseRequested, resolveTunnelTarget, type TunnelTarget } from './upstream-head.js';
+import { createUpstreamLease, type UpstreamLease } from './upstream-lease.js';
+import type { PooledUpstream, UpstreamPool } from './upstream-pool.js';
 
 export interface InterceptTarget {
   host: string;
@@ -29,7 +32,7 @@ export interface InterceptDeps {
   isLive(session: RunSession): boolean;
   resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
   audit: AuditLog;
-  connectUpstream(host: string, port: number): tls.TLSSocket;
+  pool: UpstreamPool;
 }
 
 /** A request sent upstream whose response has not started yet. */
@@ -41,58 +44,86 @@ interface Exchange {
   upgrade: boolean;
   /** Some of its response already went to the agent, so an error can no longer be reported as a response. */
   responded: boolean;
+  /** The head as sent, kept only for a request that may be sent again (idempotent, no body) and only once. */
+  replay: string | undefined;
+  /** The agent asked to close its connection after this response. */
+  closeAfter: boolean;
 }
 
-const CRLF2 = Buffer.from('\r\n\r\n');
-const MAX_HEAD_BYTES = 64 * 1024;
 /** Bytes the agent may send ahead while nothing can be relayed (a credential pending, an upgrade unanswered). */
 const MAX_BUFFERED_INPUT_BYTES = 1024 * 1024;
 /** An agent's idle keep-alive connection is closed after this long (both sides), like a server would. */
 const CLIENT_IDLE_MS = 65_000;
+/** Methods a retry cannot make happen twice (RFC 9110 §9.2.2); with no body, the head alone is the request. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export function startInterception(client: tls.TLSSocket, target: InterceptTarget, deps: InterceptDeps): void {
   const authority = buildAuthority(target.host, target.port);
   const run = target.session.id;
   const exchanges: Exchange[] = [];
-  const pausedBy = new Set<'credential' | 'upstream'>();
-  let upstream: tls.TLSSocket | undefined;
+  const pausedBy = new Set<'credential' | 'upstream' | 'pool'>();
+  let lease: UpstreamLease | undefined;
+  let cancelWait: (() => void) | undefined;
   let input: Buffer | undefined;
   // Request side: between messages ('head'), inside a request body, holding bytes after an upgrade request until
   // the upstream has answered it, or a raw tunnel after a 101.
   let requestMode: 'head' | 'body' | 'hold' | 'tunnel' = 'head';
   let requestBody: BodyTracker | undefined;
   let awaitingCredential = false;
-  // Response side: waiting for a head, inside a body, or a raw tunnel after a 101.
-  let responseMode: 'head' | 'body' | 'tunnel' = 'head';
-  let responseBody: BodyTracker | undefined;
-  let responseCloseDelimited = false;
-  let partialResponseHead: Buffer | undefined;
-  let upstreamDrainPending = false;
-  let clientDrainPending = false;
+  /** A request said `Connection: close`: nothing after it is read, and the connection ends after its response. */
+  let closeRequested = false;
+  let endAfterResponse = false;
+  /** The agent half-closed its connection: no more input will come. */
+  let clientEnded = false;
+  /** Sockets corked while one batch of input is written (a head and its body leave in one TLS record). */
+  let corked: tls.TLSSocket[] | undefined;
   let closed = false;
 
-  const pauseClient = (why: 'credential' | 'upstream'): void => {
+  const pauseClient = (why: 'credential' | 'upstream' | 'pool'): void => {
     pausedBy.add(why);
     client.pause();
   };
-  const resumeClient = (why: 'credential' | 'upstream'): void => {
+  const resumeClient = (why: 'credential' | 'upstream' | 'pool'): void => {
     pausedBy.delete(why);
     if (pausedBy.size === 0 && !closed) client.resume();
   };
 
+  /** Between messages on both sides: the lease can go back to the pool. */
+  const isBetweenMessages = (): boolean =>
+    exchanges.length === 0 && requestMode === 'head' && !awaitingCredential && (lease === undefined || lease.tracker.idle);
+
+  /** Ends the lease: back to the pool when nothing is half-sent or half-read, closed otherwise. */
+  function endLease(): void {
+    if (lease === undefined) return;
+    const { socket, reusable } = lease;
+    const clean = isBetweenMessages();
+    lease.detach();
+    lease = undefined;
+    if (clean) deps.pool.release(socket, reusable);
+    else socket.destroy();
+  }
+
+  function stopWaiting(): void {
+    cancelWait?.();
+    cancelWait = undefined;
+  }
+
   function closeAll(): void {
     if (closed) return;
     closed = true;
-    upstream?.destroy();
+    stopWaiting();
+    endLease();
     client.destroy();
   }
 
   /** Answers the agent with a proxy error and closes, or just closes when a response is already under way. */
   function rejectAndClose(status: number, err: AppError): void {
     if (closed) return;
+    const responding = exchanges.length > 0 || (lease !== undefined && !lease.tracker.idle);
     closed = true;
-    upstream?.destroy();
-    if (exchanges.length > 0 || responseMode !== 'head' || partialResponseHead !== undefined) client.destroy();
+    stopWaiting();
+    endLease();
+    if (responding) client.destroy();
     else writeRawProxyError(client, status, err);
   }
 
@@ -111,45 +142,125 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     });
   }
 
-  function ensureUpstream(): tls.TLSSocket {
-    if (upstream !== undefined) return upstream;
-    const socket = deps.connectUpstream(target.host, target.port);
-    upstream = socket;
-    responseMode = 'head';
-    responseBody = undefined;
-    partialResponseHead = undefined;
-    socket.on('data', (chunk: Buffer) => onUpstreamData(socket, chunk));
-    socket.on('error', (err) => onUpstreamGone(socket, err));
-    socket.on('close', () => onUpstreamGone(socket, undefined));
-    return socket;
+  /**
+   * Makes sure a lease is held. True when it is; false when the host is at its connection limit: the agent is
+   * paused and `then` runs once a connection is handed over.
+   */
+  function leaseUpstream(then: () => void): boolean {
+    if (lease !== undefined) {
+      if (lease.parked) {
+        lease.parked = false;
+        deps.pool.unpark(lease.socket);
+      }
+      return true;
+    }
+    if (cancelWait !== undefined) return false;
+    const pooled = deps.pool.acquire(target.host, target.port);
+    if (pooled !== undefined) {
+      attach(pooled);
+      return true;
+    }
+    pauseClient('pool');
+    cancelWait = deps.pool.wait(target.host, target.port, (handed) => {
+      cancelWait = undefined;
+      if (closed) {
+        deps.pool.release(handed.socket, true);
+        return;
+      }
+      attach(handed);
+      resumeClient('pool');
+      writeBatched(then);
+    });
+    return false;
+  }
+
+  function attach(pooled: PooledUpstream): void {
+    const current = createUpstreamLease(pooled, {
+      client,
+      pauseClient: () => pauseClient('upstream'),
+      resumeClient: () => resumeClient('upstream'),
+      onData: (chunk) => onUpstreamData(current, chunk),
+      onGone: onUpstreamGone,
+      response: {
+        peekRequest: () => exchanges[0],
+        onResponse: (head) => onResponseHead(current, head),
+        // The lease is looked at after the whole chunk (handleResponseProgress), not in the middle of it.
+        onResponseEnd: () => undefined,
+      },
+      currentBatch: () => corked,
+    });
+    lease = current;
+  }
+
+  function onUpstreamData(current: UpstreamLease, chunk: Buffer): void {
+    if (closed) return;
+    if (current.tracker.mode === 'head' && exchanges.length > 0) exchanges[0]!.responded = true;
+    // Relay first, inspect after: the agent gets every byte (an SSE event, a 101) the moment it arrives.
+    current.relay(chunk);
+    if (current.tracker.mode === 'tunnel') return;
+    try {
+      current.tracker.scan(chunk);
+    } catch {
+      // The upstream's framing is broken: the agent cannot be told which bytes were a response. Hang up.
+      current.reusable = false;
+      closeAll();
+      return;
+    }
+    handleResponseProgress();
   }
 
   function writeUpstream(data: Buffer | string): void {
-    const socket = ensureUpstream();
-    const ok = typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
-    if (!ok && !upstreamDrainPending) {
-      upstreamDrainPending = true;
-      pauseClient('upstream');
-      socket.once('drain', () => {
-        upstreamDrainPending = false;
-        resumeClient('upstream');
-      });
+    // Every caller holds a lease; without one there is nowhere safe to write (a pooled socket is someone else's).
+    if (lease === undefined) closeAll();
+    else lease.write(data);
+  }
+
+  /** Runs `fn` with every upstream write it makes held back until it returns, then sent together. */
+  function writeBatched(fn: () => void): void {
+    if (corked !== undefined) {
+      fn();
+      return;
+    }
+    corked = [];
+    try {
+      fn();
+    } finally {
+      const sockets = corked;
+      corked = undefined;
+      for (const socket of sockets) socket.uncork();
     }
   }
 
-  function processInput(): void {
-    // A head and the body bytes that came with it leave in one write (one TLS record, one syscall).
-    const corked = upstream;
-    corked?.cork();
-    try {
-      drainInput();
-    } finally {
-      corked?.uncork();
+  const processInput = (): void => {
+    writeBatched(drainInput);
+    finishIfEnded();
+  };
+
+  /**
+   * The agent has sent all it will (it half-closed): once every request it sent is answered, end its connection;
+   * a request body it left unfinished, or a head it never completed, can never be, so those end it at once.
+   */
+  function finishIfEnded(): void {
+    if (!clientEnded || closed) return;
+    if (requestMode === 'body' && input === undefined) {
+      closeAll();
+      return;
     }
+    if (exchanges.length > 0 || awaitingCredential || cancelWait !== undefined || requestMode !== 'head') return;
+    if (lease !== undefined && !lease.tracker.idle) return;
+    closed = true;
+    stopWaiting();
+    endLease();
+    client.end();
   }
 
   function drainInput(): void {
     while (input !== undefined && !awaitingCredential && !closed) {
+      if (closeRequested && requestMode === 'head') {
+        // Nothing after a `Connection: close` request is a request (RFC 9112 §9.6).
+        input = undefined;
+        return;
+      }
       if (requestMode === 'tunnel') {
         const data = input;
         input = undefined;
@@ -171,19 +282,19 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         if (requestBody!.done) {
           requestMode = 'head';
           requestBody = undefined;
+          releaseIfDone();
         }
         continue;
       }
-      // Empty lines before a request line are ignored (RFC 9112 §2.2).
-      let start = 0;
-      while (start + 1 < input.length && input[start] === 0x0d && input[start + 1] === 0x0a) start += 2;
-      const end = input.indexOf(CRLF2, start);
-      // The limit holds however the bytes arrive: a whole oversized head in one read is as large as one in pieces.
-      if (end === -1 ? input.length > MAX_HEAD_BYTES : end - start > MAX_HEAD_BYTES) {
+      const head = locateRequestHead(input);
+      if (head === 'too-large') {
         rejectAndClose(431, errors.invalidInput('The request head is too large.'));
         return;
       }
-      if (end === -1) return;
+      if (head === 'incomplete') return;
+      // A connection is leased only for a whole head: an agent that sends half of one holds none.
+      if (!leaseUpstream(processInput)) return;
+      const { start, end } = head;
       const text = input.toString('latin1', start, end);
       input = end + 4 === input.length ? undefined : input.subarray(end + 4);
       handleRequestHead(text);
@@ -233,20 +344,18 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     pauseClient('credential');
     deps.resolveCredential(entry).then(
       (credential) => {
-        awaitingCredential = false;
         if (closed) return;
-        // The head and whatever body already arrived leave together, as in processInput.
-        const socket = ensureUpstream();
-        socket.cork();
-        try {
+        const send = (): void => {
+          awaitingCredential = false;
           sendRequest(head, path, plan, credential);
           resumeClient('credential');
           drainInput();
-        } finally {
-          socket.uncork();
-        }
+        };
+        // The lease may have ended meanwhile (the upstream closed it while idle): take another first.
+        if (leaseUpstream(send)) writeBatched(send);
       },
       (err: unknown) => {
+        awaitingCredential = false;
         const appError = toAppError(err);
         deps.audit.record('inject', {
           provider: entry.provider,
@@ -265,7 +374,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
 
   function sendRequest(head: RequestHead, path: string, plan: AuditPlan, credential?: CredentialHeader): void {
     const out = buildUpstreamHead(head, path, authority, credential);
-    exchanges.push({ method: head.method, path, plan, started: performance.now(), upgrade: head.upgrade, responded: false });
+    const retryable = head.framing.kind === 'none' && !head.upgrade && IDEMPOTENT.has(head.method);
+    const closeAfter = isCloseRequested(head);
+    exchanges.push({ method: head.method, path, plan, started: performance.now(), upgrade: head.upgrade, responded: false, replay: retryable ? out : undefined, closeAfter });
+    // An upgraded connection becomes the agent's own tunnel; an HTTP/1.0 one may close after its answer.
+    if (head.upgrade || head.version !== 'HTTP/1.1') lease!.reusable = false;
     writeUpstream(out);
     if (head.framing.kind !== 'none') {
       requestMode = 'body';
@@ -273,116 +386,104 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     } else if (head.upgrade) {
       requestMode = 'hold';
     }
+    if (closeAfter) closeRequested = true;
   }
 
-  function onUpstreamData(socket: tls.TLSSocket, chunk: Buffer): void {
-    if (socket !== upstream || closed) return;
-    if (responseMode === 'head' && exchanges.length > 0) exchanges[0]!.responded = true;
-    // Relay first, inspect after: the agent gets every byte (an SSE event, a 101) the moment it arrives.
-    if (!client.write(chunk) && !clientDrainPending) {
-      clientDrainPending = true;
-      socket.pause();
-      client.once('drain', () => {
-        clientDrainPending = false;
-        socket.resume();
-      });
+  function onResponseHead(current: UpstreamLease, head: ResponseHead): void {
+    const exchange = exchanges.shift();
+    if (!head.keepAlive) current.reusable = false;
+    if (exchange === undefined) {
+      // An answer nobody asked for: this connection's framing can no longer be trusted for anyone else.
+      current.reusable = false;
+      return;
     }
-    if (responseMode === 'tunnel') return;
-    try {
-      scanResponse(chunk);
-    } catch {
-      // The upstream's framing is broken: the agent cannot be told which bytes were a response. Hang up.
-      closeAll();
-    }
-  }
-
-  function scanResponse(chunk: Buffer): void {
-    let offset = 0;
-    while (offset < chunk.length && !closed) {
-      if (responseMode === 'tunnel') return;
-      if (responseMode === 'body') {
-        offset += responseBody!.consume(chunk, offset);
-        if (responseBody!.done) finishResponse();
-        continue;
-      }
-      const previous = partialResponseHead?.length ?? 0;
-      const data = partialResponseHead === undefined ? chunk.subarray(offset) : Buffer.concat([partialResponseHead, chunk.subarray(offset)]);
-      const end = data.indexOf(CRLF2);
-      if (end === -1) {
-        if (data.length > MAX_HEAD_BYTES) throw new Error('response head too large');
-        partialResponseHead = data;
-        return;
-      }
-      partialResponseHead = undefined;
-      offset += end + 4 - previous;
-      onResponseHead(data.toString('latin1', 0, end));
-    }
-  }
-
-  function onResponseHead(text: string): void {
-    const exchange = exchanges[0];
-    const head = parseResponseHead(text, exchange?.method);
-    if (head.status === 101 && exchange?.upgrade) {
-      exchanges.shift();
-      record(exchange, 101);
-      responseMode = 'tunnel';
+    record(exchange, head.status);
+    if (exchange.closeAfter) endAfterResponse = true;
+    if (head.status === 101 && exchange.upgrade) {
+      current.reusable = false;
       requestMode = 'tunnel';
       client.setTimeout(0);
       processInput();
       return;
     }
-    // Interim responses (100 Continue, 103) pass through; the final one follows on the same exchange.
-    if (head.status < 200) return;
-    if (exchange !== undefined) {
-      exchanges.shift();
-      record(exchange, head.status);
-      if (exchange.upgrade && requestMode === 'hold') {
-        requestMode = 'head';
-        queueMicrotask(processInput);
-      }
-    }
-    if (head.framing.kind === 'none') {
-      finishResponse();
-    } else {
-      responseMode = 'body';
-      responseBody = createBodyTracker(head.framing);
-      responseCloseDelimited = head.framing.kind === 'close';
+    if (exchange.upgrade && requestMode === 'hold') {
+      requestMode = 'head';
+      queueMicrotask(processInput);
     }
   }
 
-  function finishResponse(): void {
-    responseMode = 'head';
-    responseBody = undefined;
-    responseCloseDelimited = false;
-  }
-
-  function onUpstreamGone(socket: tls.TLSSocket, err: Error | undefined): void {
-    if (socket !== upstream) return;
-    upstream = undefined;
+  /** After each upstream chunk: the lease is parked (or returned) once both sides are between messages. */
+  function handleResponseProgress(): void {
     if (closed) return;
-    if (upstreamDrainPending) {
-      // That socket will never drain now; the next one starts with an empty buffer.
-      upstreamDrainPending = false;
-      resumeClient('upstream');
+    if (endAfterResponse && exchanges.length === 0 && lease!.tracker.idle) {
+      // The agent asked for `Connection: close`: its last answer is out, end after the bytes already queued.
+      closed = true;
+      stopWaiting();
+      if (requestMode === 'head') endLease();
+      else lease?.socket.destroy();
+      client.end();
+      return;
     }
-    if (responseMode === 'tunnel') {
+    releaseIfDone();
+    finishIfEnded();
+  }
+
+  /**
+   * Between messages the agent keeps its connection parked: its next request skips the pool, and the pool takes it
+   * back as soon as another request for the host would have to wait. One unfit for reuse is closed at once.
+   */
+  function releaseIfDone(): void {
+    const current = lease;
+    if (current === undefined || current.parked || !isBetweenMessages() || current.tracker.mode !== 'head') return;
+    if (!current.reusable) {
+      endLease();
+      return;
+    }
+    current.reused = true;
+    const parked = deps.pool.park(current.socket, () => {
+      if (lease === current && current.parked && isBetweenMessages()) endLease();
+    });
+    if (parked) current.parked = true;
+    else endLease();
+  }
+
+  function onUpstreamGone(err: Error | undefined): void {
+    const gone = lease!;
+    gone.detach();
+    lease = undefined;
+    gone.socket.destroy();
+    if (closed) return;
+    const { tracker } = gone;
+    if (tracker.mode === 'tunnel') {
       closeAll();
-    } else if (responseMode === 'body' && responseCloseDelimited) {
+    } else if (tracker.mode === 'body' && tracker.closeDelimited) {
       // A close-delimited body ends with the connection: pass the end on, after the bytes already queued.
       closed = true;
+      stopWaiting();
       client.end();
-    } else if (responseMode === 'body' || partialResponseHead !== undefined || exchanges.some((e) => e.responded)) {
+    } else if (tracker.mode === 'body' || !tracker.idle || exchanges.some((e) => e.responded)) {
       closeAll(); // cut mid-response: the agent must see a truncated message, not a forged ending
+    } else if (gone.reused && requestMode === 'head' && exchanges.length > 0 && exchanges.every((e) => e.replay !== undefined)) {
+      // A pooled connection the upstream closed while it sat idle: nothing reached a server that answered, so the
+      // requests go again, once, on another connection.
+      const replays = exchanges.map((e) => e.replay!);
+      for (const exchange of exchanges) exchange.replay = undefined;
+      const resend = (): void => {
+        for (const head of replays) writeUpstream(head);
+        drainInput();
+      };
+      if (leaseUpstream(resend)) writeBatched(resend);
     } else if (exchanges.length > 0 || requestMode === 'body') {
       const error = buildUpstreamError(target.host, target.port, err ?? Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
       for (const exchange of exchanges) record(exchange, UPSTREAM_ERROR_STATUS);
       exchanges.length = 0;
       rejectAndClose(UPSTREAM_ERROR_STATUS, error);
     }
-    // Otherwise the upstream closed an idle connection: the agent keeps its own, and the next request reconnects.
+    // Otherwise the upstream closed an idle connection: the agent keeps its own, and the next request leases another.
   }
 
   client.on('data', (chunk: Buffer) => {
+    if (closeRequested && requestMode === 'head') return;
     input = input === undefined ? chunk : Buffer.concat([input, chunk]);
     // Waiting for a credential the client is paused; holding bytes after an upgrade request it is not, so an agent
     // could grow this buffer without end. Past the limit the connection is refused.
@@ -392,11 +493,19 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     }
     processInput();
   });
+  // The CONNECT socket comes from node:http, which allows half-open connections, and the TLS layer inherits that: without
+  // this an agent that hung up would keep its TLS state and upstream lease until the idle timeout.
+  client.on('end', () => {
+    if (closed) return;
+    clientEnded = true;
+    if (requestMode === 'tunnel') closeAll();
+    else finishIfEnded();
+  });
   client.on('error', closeAll);
   client.on('close', closeAll);
   client.setTimeout(CLIENT_IDLE_MS, () => {
-    if (exchanges.length === 0 && responseMode === 'head' && requestMode === 'head') closeAll();
+    if (exchanges.length === 0 && requestMode === 'head' && (lease === undefined || lease.tracker.idle)) closeAll();
   });
   // Connect now: the upstream handshake runs while the agent's own handshake with the proxy completes.
-  ensureUpstream();
+  deps.pool.prewarm(target.host, target.port);
 }

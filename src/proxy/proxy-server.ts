@@ -23,7 +23,7 @@ import {
 } from './proxy-errors.js';
 import { parseHostPort, type ResolveMap } from './resolve-map.js';
 import type { RunSession, RunSessionRegistry } from './run-sessions.js';
-import { createUpstreamConnector } from './upstream.js';
+import { createUpstreamConnector, type UpstreamConnectorOptions } from './upstream.js';
 
 export { parseResolveMap } from './resolve-map.js';
 
@@ -37,6 +37,8 @@ export interface ProxyServerOptions {
   audit: AuditLog;
   resolveMap?: ResolveMap;
   upstreamCaCerts?: string[];
+  /** Limits of the upstream connection pool (tests make them small). */
+  pool?: UpstreamConnectorOptions['pool'];
 }
 
 export interface ProxyServer {
@@ -57,7 +59,7 @@ const HTTP_SERVER_OPTIONS: http.ServerOptions = {
 };
 
 export async function createProxyServer(opts: ProxyServerOptions): Promise<ProxyServer> {
-  const connector = createUpstreamConnector({ resolveMap: opts.resolveMap ?? new Map(), upstreamCaCerts: opts.upstreamCaCerts ?? [] });
+  const connector = createUpstreamConnector({ resolveMap: opts.resolveMap ?? new Map(), upstreamCaCerts: opts.upstreamCaCerts ?? [], pool: opts.pool });
   const forwarder = createForwarder({ connector, audit: opts.audit });
   const { sessions, ca } = opts;
   /** Sockets taken over from node:http (CONNECT), their TLS layers and tunnel upstreams, so close() can end them. */
@@ -74,7 +76,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     isLive,
     resolveCredential: (entry) => opts.resolveCredential(entry),
     audit: opts.audit,
-    connectUpstream: (host, port) => connector.connectTls(host, port),
+    pool: connector.tlsPool,
   };
 
   const server = http.createServer(HTTP_SERVER_OPTIONS);

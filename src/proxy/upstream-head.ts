@@ -51,7 +51,8 @@ export function resolveTunnelTarget(head: RequestHead, host: string, port: numbe
 /**
  * The head sent upstream: the method, the resolved origin-form path, the version; Host set to the tunnel's
  * authority; the credential SET (whatever the agent sent under its name, e.g. the placeholder, is dropped); the
- * proxy's own headers removed. Everything else, hop-by-hop included, passes in the agent's order and case.
+ * proxy's own headers and (but for an upgrade) Connection and Keep-Alive removed. Everything else passes in the
+ * agent's order and case.
  */
 export function buildUpstreamHead(head: RequestHead, path: string, authority: string, credential?: CredentialHeader): string {
   const credentialName = credential?.name.toLowerCase();
@@ -65,10 +66,27 @@ export function buildUpstreamHead(head: RequestHead, path: string, authority: st
     if (length === credentialLength && name.toLowerCase() === credentialName) continue;
     if (length === 19 && name.toLowerCase() === 'proxy-authorization') continue;
     if (length === 16 && name.toLowerCase() === 'proxy-connection') continue;
+    // The upstream connection is the proxy's own, pooled and shared: the agent's Connection and Keep-Alive are
+    // about its connection to the proxy. Only an upgrade needs its Connection: upgrade to reach the upstream.
+    if (length === 10 && !head.upgrade && ['connection', 'keep-alive'].includes(name.toLowerCase())) continue;
     out += `${name}: ${headers[i + 1]!}\r\n`;
   }
   if (credential !== undefined) out += `${credential.name}: ${credential.value}\r\n`;
   return `${out}\r\n`;
+}
+
+/** The agent asked to close its connection after this request (HTTP/1.1 `Connection: close`, or 1.0 without keep-alive). */
+export function isCloseRequested(head: RequestHead): boolean {
+  let close = head.version !== 'HTTP/1.1';
+  const headers = head.headers;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    const tokens = headers[i + 1]!.toLowerCase().split(',').map((t) => t.trim());
+    if (tokens.includes('close')) return true;
+    if (tokens.includes('keep-alive')) close = false;
+  }
+  return close;
 }
 
 /** `host[:port]` as a Host header or URL authority writes it; the scheme's default port is left out. */

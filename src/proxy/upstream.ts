@@ -1,17 +1,20 @@
 // Opens every connection the proxy makes outward: TLS for intercepted tunnels (always verified against one prebuilt
-// trust context, sessions resumed), raw TCP for blind tunnels, a keep-alive pool for plain http, all through
-// AUTHSOME_PROXY_RESOLVE. It never adds, reads or logs a credential.
+// trust context, sessions resumed, pooled per host, port and address), raw TCP for blind tunnels, a keep-alive pool
+// for plain http, all through AUTHSOME_PROXY_RESOLVE. It never adds, reads or logs a credential.
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { buildResolveKey, type ResolveMap } from './resolve-map.js';
+import { createUpstreamPool, type UpstreamPool, type UpstreamPoolOptions } from './upstream-pool.js';
 
 export interface UpstreamConnector {
   /** Keep-alive pool per host for plain http:// requests. */
   httpAgent: http.Agent;
-  /** A verified TLS connection of its own (intercepted tunnels); resumes the host's last TLS session when it can. */
+  /** A verified TLS connection (intercepted tunnels); resumes the host's last TLS session when it can. */
   connectTls(host: string, port: number): tls.TLSSocket;
+  /** Pooled verified TLS connections for intercepted requests, shared by all tunnels and runs. */
+  tlsPool: UpstreamPool;
   /** A raw TCP connection for blind tunnels (the resolve map applies here too). */
   connectTcp(host: string, port: number): net.Socket;
   close(): void;
@@ -21,6 +24,8 @@ export interface UpstreamConnectorOptions {
   resolveMap: ResolveMap;
   /** PEM certificates trusted on top of the system roots (NODE_EXTRA_CA_CERTS of the server; tests' CA). */
   upstreamCaCerts: string[];
+  /** Limits of the TLS pool (tests make them small). */
+  pool?: Pick<UpstreamPoolOptions, 'maxSocketsPerHost' | 'maxIdlePerHost' | 'maxIdleTotal' | 'idleTimeoutMs'>;
 }
 
 const ALPN_HTTP1 = ['http/1.1'];
@@ -81,14 +86,26 @@ export function createUpstreamConnector(opts: UpstreamConnectorOptions): Upstrea
     return socket;
   };
 
+  const tlsPool = createUpstreamPool({
+    ...opts.pool,
+    connect: connectTls,
+    // The real name decides SNI and the certificate check, the address where the socket goes: both must match.
+    keyOf: (host, port) => {
+      const address = resolve(host, port);
+      return `${buildResolveKey(host, port)}>${buildResolveKey(address.host, address.port)}`;
+    },
+  });
+
   return {
     httpAgent,
     connectTls,
+    tlsPool,
     connectTcp(host, port) {
       const address = resolve(host, port);
       return net.connect({ host: address.host, port: address.port, noDelay: true });
     },
     close() {
+      tlsPool.close();
       httpAgent.destroy();
     },
   };

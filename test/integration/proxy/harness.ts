@@ -11,7 +11,7 @@ import { buildCredentialHeader } from '../../../src/providers/headers.js';
 import type { ScopeEntry } from '../../../src/providers/routes.js';
 import { parseProviderDefinition, parseProviderText, type ProviderDefinition } from '../../../src/providers/schema.js';
 import { buildCaBundle, createCertificateAuthority, type CertificateAuthority } from '../../../src/proxy/ca.js';
-import { createProxyServer, type ProxyServer } from '../../../src/proxy/proxy-server.js';
+import { createProxyServer, type ProxyServer, type ProxyServerOptions } from '../../../src/proxy/proxy-server.js';
 import { buildResolveKey } from '../../../src/proxy/resolve-map.js';
 import { createRunSessionRegistry, type RunSession, type RunSessionRegistry } from '../../../src/proxy/run-sessions.js';
 import { createTestCa, type TestCa } from '../../helpers/test-ca.js';
@@ -48,6 +48,8 @@ export interface HarnessOptions {
   upstreamKeepAliveMs?: number;
   upstreamHandler?: UpstreamOptions['handler'];
   resolveCredential?(entry: ScopeEntry): Promise<{ name: string; value: string }>;
+  /** Limits of the proxy's upstream pool (e.g. a short idle timeout, so a test can wait for every socket to close). */
+  pool?: ProxyServerOptions['pool'];
 }
 
 /** The bundled OpenAI definition (providers/openai.json): the tests run against what ships. */
@@ -92,6 +94,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     audit,
     resolveMap,
     upstreamCaCerts: [testCa.caCert],
+    pool: opts.pool,
     resolveCredential:
       opts.resolveCredential ??
       (async (entry) => {

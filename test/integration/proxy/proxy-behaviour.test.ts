@@ -357,7 +357,8 @@ describe('proxy engine', () => {
     const seen = h.upstream.requests.slice(before);
     expect(seen.map((r) => r.url)).toEqual([0, 1, 2, 3, 4].map((i) => `/v1/models?i=${i}`));
     expect(new Set(seen.map((r) => r.connectionId)).size).toBe(1);
-    expect(h.upstream.connections() - connectionsBefore).toBe(1);
+    // One at most: a pooled connection an earlier test left idle may carry them all.
+    expect(h.upstream.connections() - connectionsBefore).toBeLessThanOrEqual(1);
     expect(seen.every((r) => r.headers.authorization === `Bearer ${REAL_KEY}`)).toBe(true);
   });
 

@@ -68,7 +68,8 @@ describe('request smuggling through the intercepting proxy', () => {
       '/trailer-bare-lf': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX: y\nZ\r\n\r\n',
       '/well-formed': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
     });
-    h = await startHarness({ resolve: { 'api.openai.com:443': upstream.port } });
+    // Pooled upstream connections close soon after their last use, so settle() can wait for all of them.
+    h = await startHarness({ resolve: { 'api.openai.com:443': upstream.port }, pool: { idleTimeoutMs: 50 } });
     upstream.server.setSecureContext({ cert: h.testCa.cert, key: h.testCa.key });
     h.secrets.set('openai:default', REAL_KEY);
   });

@@ -4,7 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBodyTracker, FramingError, parseRequestHead, type BodyFraming } from '../../../src/proxy/http1-framing.js';
+import { createBodyTracker, FramingError, locateRequestHead, MAX_HEAD_BYTES, parseRequestHead, type BodyFraming } from '../../../src/proxy/http1-framing.js';
+import { isCloseRequested } from '../../../src/proxy/upstream-head.js';
 
 interface Message {
   method: string;
@@ -17,8 +18,11 @@ interface Message {
 
 interface ProxyView {
   messages: Message[];
-  /** How the bytes ended: after a whole message, inside one, at a refusal, or at an upgrade (the proxy then holds). */
-  end: 'clean' | 'incomplete' | 'refused' | 'upgrade';
+  /**
+   * How the bytes ended: after a whole message, inside one, at a refusal, at an upgrade (the proxy then holds), or
+   * after a request that asked to close the connection (the proxy reads nothing after it).
+   */
+  end: 'clean' | 'incomplete' | 'refused' | 'upgrade' | 'close';
   /** Per message: it carried Content-Length more than once (identical values, which the proxy tolerates). */
   repeatedLength: boolean[];
 }
@@ -29,20 +33,16 @@ interface LlhttpView {
   error?: string;
 }
 
-const CRLF2 = Buffer.from('\r\n\r\n');
-const MAX_HEAD_BYTES = 64 * 1024;
-
 /** Frames a byte stream the way the intercepting engine does (drainInput in intercept.ts): heads, then bodies. */
 function frameLikeProxy(bytes: Buffer): ProxyView {
   const view: ProxyView = { messages: [], end: 'clean', repeatedLength: [] };
   let offset = 0;
   while (offset < bytes.length) {
-    let start = offset;
-    while (start + 1 < bytes.length && bytes[start] === 0x0d && bytes[start + 1] === 0x0a) start += 2;
-    if (start === bytes.length) return view;
-    const end = bytes.indexOf(CRLF2, start);
-    if (end === -1) return { ...view, end: bytes.length - start > MAX_HEAD_BYTES ? 'refused' : 'incomplete' };
-    if (end - start > MAX_HEAD_BYTES) return { ...view, end: 'refused' };
+    // The same function intercept.ts calls to find a head: empty lines skipped, the 64 KiB limit applied.
+    const located = locateRequestHead(bytes, offset);
+    if (located === 'too-large') return { ...view, end: 'refused' };
+    if (located === 'incomplete') return isOnlyEmptyLines(bytes, offset) ? view : { ...view, end: 'incomplete' };
+    const { start, end } = located;
     let head;
     try {
       head = parseRequestHead(bytes.toString('latin1', start, end));
@@ -68,8 +68,14 @@ function frameLikeProxy(bytes: Buffer): ProxyView {
     const lengths = headers.filter((_, i) => i % 2 === 0 && headers[i] === 'content-length');
     view.repeatedLength.push(lengths.length > 1 || headers.some((v, i) => i % 2 === 1 && headers[i - 1] === 'content-length' && v.includes(',')));
     if (head.upgrade) return { ...view, end: 'upgrade' };
+    if (isCloseRequested(head)) return { ...view, end: 'close' };
   }
   return view;
+}
+
+function isOnlyEmptyLines(bytes: Buffer, offset: number): boolean {
+  for (let i = offset; i < bytes.length; i += 2) if (bytes[i] !== 0x0d || bytes[i + 1] !== 0x0a) return false;
+  return true;
 }
 
 /** The payload of a body the proxy's tracker accepted (so the chunked syntax is already known to be valid). */

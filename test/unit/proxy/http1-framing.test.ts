@@ -1,6 +1,6 @@
 // HTTP/1.1 framing for the intercepting proxy: heads parsed strictly, body ends found for every framing.
 import { describe, expect, it } from 'vitest';
-import { createBodyTracker, FramingError, parseRequestHead, parseResponseHead } from '../../../src/proxy/http1-framing.js';
+import { createBodyTracker, FramingError, locateRequestHead, MAX_HEAD_BYTES, parseRequestHead, parseResponseHead } from '../../../src/proxy/http1-framing.js';
 
 /** Feeds `body` in pieces of `step` bytes; returns how many bytes the tracker claimed and whether it finished. */
 function feed(framing: Parameters<typeof createBodyTracker>[0], body: string, step = 1): { used: number; done: boolean } {
@@ -150,16 +150,45 @@ describe('parseRequestHead is at least as strict as llhttp', () => {
 
 describe('parseResponseHead', () => {
   it('derives the body framing per RFC 9112 §6.3', () => {
-    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'GET')).toEqual({ status: 200, framing: { kind: 'length', length: 10 } });
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'GET')).toEqual({ status: 200, framing: { kind: 'length', length: 10 }, keepAlive: true });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'HEAD').framing).toEqual({ kind: 'none' });
     expect(parseResponseHead('HTTP/1.1 204 No Content', 'GET').framing).toEqual({ kind: 'none' });
     expect(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 9', 'GET').framing).toEqual({ kind: 'none' });
-    expect(parseResponseHead('HTTP/1.1 100 Continue', 'POST')).toEqual({ status: 100, framing: { kind: 'none' } });
+    expect(parseResponseHead('HTTP/1.1 100 Continue', 'POST')).toEqual({ status: 100, framing: { kind: 'none' }, keepAlive: true });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3', 'GET').framing).toEqual({ kind: 'chunked' });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip', 'GET').framing).toEqual({ kind: 'close' });
     expect(parseResponseHead('HTTP/1.0 200 OK', 'GET').framing).toEqual({ kind: 'close' });
     expect(parseResponseHead('HTTP/1.1 200', 'GET').status).toBe(200);
     expect(() => parseResponseHead('HTTX/1.1 200 OK', 'GET')).toThrow(FramingError);
+  });
+});
+
+describe('locateRequestHead', () => {
+  const at = (text: string, offset = 0) => locateRequestHead(Buffer.from(text, 'latin1'), offset);
+
+  it('skips empty lines before a head and finds its end', () => {
+    expect(at('\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nrest')).toEqual({ start: 4, end: 27 });
+    expect(at('xxGET / HTTP/1.1\r\n\r\n', 2)).toEqual({ start: 2, end: 16 });
+    expect(at('GET / HTTP/1.1\r\nHost: a\r\n')).toBe('incomplete');
+  });
+
+  it('refuses a head over 64 KiB whether it arrived whole or is still arriving', () => {
+    const big = `GET / HTTP/1.1\r\nX: ${'a'.repeat(MAX_HEAD_BYTES)}`;
+    expect(at(`${big}\r\n\r\n`)).toBe('too-large');
+    expect(at(big)).toBe('too-large');
+  });
+});
+
+describe('parseResponseHead keepAlive', () => {
+  it('tells whether the upstream keeps the connection after this response', () => {
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 0', 'GET').keepAlive).toBe(true);
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\nContent-Length: 0', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.1 204 No Content\r\nConnection: close', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.0 200 OK\r\nContent-Length: 0', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0', 'GET').keepAlive).toBe(true);
+    // A body that ends at close, or an unknown final coding, leaves nothing to reuse.
+    expect(parseResponseHead('HTTP/1.1 200 OK', 'GET').keepAlive).toBe(false);
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip', 'GET').keepAlive).toBe(false);
   });
 });
 

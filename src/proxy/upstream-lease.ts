@@ -1,0 +1,100 @@
+// One pooled upstream connection while an intercepted agent connection holds it: bytes both ways with backpressure
+// (a full buffer on one side pauses the other), writes held together for one batch, and a clean hand-back: every
+// listener and pause it set is undone when the lease ends, so the next lessee starts fresh.
+import type tls from 'node:tls';
+import { createResponseTracker, type ResponseEvents, type ResponseTracker } from './response-tracker.js';
+import type { PooledUpstream } from './upstream-pool.js';
+
+export interface UpstreamLease {
+  readonly socket: tls.TLSSocket;
+  /** It carried an exchange before: an error before any answer may be the upstream's idle close. */
+  reused: boolean;
+  /** Nothing happened that leaves it unfit for another request (a 101, `Connection: close`, stray bytes). */
+  reusable: boolean;
+  /** Kept between this agent's messages (the pool may ask for it back). */
+  parked: boolean;
+  readonly tracker: ResponseTracker;
+  /** To the upstream; the agent is paused while the upstream's buffer is full. */
+  write(data: Buffer | string): void;
+  /** To the agent; the upstream is paused while the agent's buffer is full. */
+  relay(chunk: Buffer): void;
+  /** Removes every listener and lifts every pause this lease set. */
+  detach(): void;
+}
+
+export interface UpstreamLeaseHooks {
+  client: tls.TLSSocket;
+  pauseClient(): void;
+  resumeClient(): void;
+  /** Each chunk from the upstream (the hook relays it, then inspects it). */
+  onData(chunk: Buffer): void;
+  /** The upstream connection errored or closed. */
+  onGone(err: Error | undefined): void;
+  response: ResponseEvents;
+  /** The sockets corked for the batch of writes under way, if one is. */
+  currentBatch(): tls.TLSSocket[] | undefined;
+}
+
+export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLeaseHooks): UpstreamLease {
+  const { socket } = pooled;
+  const { client } = hooks;
+  let upstreamDrainPending = false;
+  let clientDrainPending = false;
+  const onUpstreamDrain = (): void => {
+    upstreamDrainPending = false;
+    hooks.resumeClient();
+  };
+  const onClientDrain = (): void => {
+    clientDrainPending = false;
+    socket.resume();
+  };
+  const onData = (chunk: Buffer): void => hooks.onData(chunk);
+  const onError = (err: Error): void => hooks.onGone(err);
+  const onClose = (): void => hooks.onGone(undefined);
+  socket.on('data', onData);
+  socket.on('error', onError);
+  socket.on('close', onClose);
+
+  return {
+    socket,
+    reused: pooled.reused,
+    reusable: true,
+    parked: false,
+    tracker: createResponseTracker(hooks.response),
+    write(data) {
+      const batch = hooks.currentBatch();
+      if (batch !== undefined && !batch.includes(socket)) {
+        socket.cork();
+        batch.push(socket);
+      }
+      const ok = typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
+      if (!ok && !upstreamDrainPending) {
+        upstreamDrainPending = true;
+        hooks.pauseClient();
+        socket.once('drain', onUpstreamDrain);
+      }
+    },
+    relay(chunk) {
+      if (!client.write(chunk) && !clientDrainPending) {
+        clientDrainPending = true;
+        socket.pause();
+        client.once('drain', onClientDrain);
+      }
+    },
+    detach() {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (upstreamDrainPending) {
+        socket.off('drain', onUpstreamDrain);
+        upstreamDrainPending = false;
+        hooks.resumeClient();
+      }
+      if (clientDrainPending) {
+        client.off('drain', onClientDrain);
+        clientDrainPending = false;
+        socket.resume();
+      }
+    },
+  };
+}
