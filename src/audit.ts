@@ -28,7 +28,8 @@ export type AuditEventName =
   | 'refresh'
   | 'refresh_failed'
   /** Something a run's process asked for and did not get. */
-  | 'denied';
+  | 'denied'
+  | 'secret_in_response';
 
 export interface AuditFields {
   provider?: string;

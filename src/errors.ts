@@ -122,6 +122,13 @@ export const errors = {
     new AppError('PROVIDER_NOT_FOUND', `Provider '${name}' not found.`, closest ? `Did you mean '${closest}'? ${listHint}` : listHint),
   providerExists: (name: string) =>
     new AppError('PROVIDER_EXISTS', `Provider '${name}' already exists.`, 'Use --force to replace it.'),
+  /** A run's allow-list, read-only mode or request cap refused a request; nothing was sent upstream. */
+  requestDenied: (reason: string) =>
+    new AppError(
+      'FORBIDDEN',
+      `Refused by this run's rules: ${reason}; nothing was sent.`,
+      "Start the run with a rule that allows it (--allow 'provider:METHOD:/path'), or without --read-only / --max-requests.",
+    ),
   /** `run`'s child could not start; the exit codes are a shell's (127, 126), so scripts read them the same way. */
   commandNotFound: (command: string) =>
     new AppError('COMMAND_NOT_FOUND', `Command not found: ${command}.`, 'Check the spelling, or give the full path to the program.'),

@@ -7,6 +7,8 @@ export interface CredentialHeader {
   name: string;
   /** SECRET */
   value: string;
+  /** SECRET: the key or token itself, for the proxy to recognise it in an answer that echoes it back. */
+  secret: string;
 }
 
 // Field-value characters allowed by RFC 9110 §5.5 (visible ASCII, obs-text, SP and HTAB). Anything else would
@@ -22,13 +24,13 @@ export function buildCredentialHeader(def: ProviderDefinition, secret: string): 
     );
   }
   // OAuth connections always send a bearer token (SPEC §3 `oauth`), whatever an api_key block might say.
-  if (def.auth_type === 'oauth2') return { name: 'Authorization', value: `Bearer ${secret}` };
+  if (def.auth_type === 'oauth2') return { name: 'Authorization', value: `Bearer ${secret}`, secret };
   const spec = def.api_key;
   const name = spec?.header_name ?? 'Authorization';
   if (spec?.header_format === 'basic') {
     // HTTP Basic with the key as user name and an empty password (RFC 7617), e.g. Ashby.
-    return { name, value: `Basic ${Buffer.from(`${secret}:`, 'utf8').toString('base64')}` };
+    return { name, value: `Basic ${Buffer.from(`${secret}:`, 'utf8').toString('base64')}`, secret };
   }
   const prefix = spec === undefined ? 'Bearer' : spec.header_prefix;
-  return { name, value: prefix === null || prefix === '' ? secret : `${prefix} ${secret}` };
+  return { name, value: prefix === null || prefix === '' ? secret : `${prefix} ${secret}`, secret };
 }

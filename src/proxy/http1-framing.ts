@@ -294,7 +294,8 @@ function isChunkedLast(transferEncoding: string): boolean {
  * body; `done` turns true at its last byte. Chunked bodies are scanned for their size lines only.
  */
 export interface BodyTracker {
-  consume(buf: Buffer, start: number): number;
+  /** `onData` hears which bytes are the body's content (for chunked bodies: not the size lines or trailers). */
+  consume(buf: Buffer, start: number, onData?: (from: number, to: number) => void): number;
   readonly done: boolean;
 }
 
@@ -303,7 +304,13 @@ export function createBodyTracker(framing: BodyFraming): BodyTracker {
     case 'none':
       return { consume: () => 0, done: true };
     case 'close':
-      return { consume: (buf, start) => buf.length - start, done: false };
+      return {
+        consume: (buf, start, onData) => {
+          onData?.(start, buf.length);
+          return buf.length - start;
+        },
+        done: false,
+      };
     case 'length':
       return createLengthTracker(framing.length);
     case 'chunked':
@@ -314,9 +321,10 @@ export function createBodyTracker(framing: BodyFraming): BodyTracker {
 function createLengthTracker(length: number): BodyTracker {
   let remaining = length;
   return {
-    consume(buf, start) {
+    consume(buf, start, onData) {
       const n = Math.min(remaining, buf.length - start);
       remaining -= n;
+      if (n > 0) onData?.(start, start + n);
       return n;
     },
     get done() {
@@ -364,12 +372,13 @@ function createChunkedTracker(): BodyTracker {
   // Enough of a trailer's name to recognise the framing fields (longer names are cut, and never match).
   let trailerName = '';
   return {
-    consume(buf, start) {
+    consume(buf, start, onData) {
       let i = start;
       while (i < buf.length && state !== Chunk.Done) {
         if (state === Chunk.Data) {
           const n = Math.min(remaining, buf.length - i);
           remaining -= n;
+          if (n > 0) onData?.(i, i + n);
           i += n;
           if (remaining === 0) state = Chunk.DataCr;
           continue;

@@ -17,7 +17,8 @@ import {
   UPSTREAM_ERROR_STATUS,
   writeRawProxyError,
 } from './proxy-errors.js';
-import type { RunSession } from './run-sessions.js';
+import { countRunEvent, type RunSession } from './run-sessions.js';
+import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } from './secret-scrubber.js';
 import { buildAuthority, buildUpstreamHead, isCloseRequested, resolveTunnelTarget, type TunnelTarget } from './upstream-head.js';
 import { createUpstreamLease, type UpstreamLease } from './upstream-lease.js';
 import type { PooledUpstream, UpstreamPool } from './upstream-pool.js';
@@ -78,6 +79,13 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   /** Sockets corked while one batch of input is written (a head and its body leave in one TLS record). */
   let corked: tls.TLSSocket[] | undefined;
   let closed = false;
+  // Answers on this connection are scanned for every secret injected on it: an upstream that echoes the credential
+  // back (a debug endpoint, an error quoting the header) must not hand it to the agent.
+  const scrubbedSecrets = new Set<string>();
+  const needles: ScrubNeedle[] = [];
+  let scrubber: Scrubber | undefined;
+  /** The provider whose answer is being relayed, and whether that answer had a secret overwritten already. */
+  let answering: { provider: string; recorded: boolean } | undefined;
 
   const pauseClient = (why: 'credential' | 'upstream' | 'pool'): void => {
     pausedBy.add(why);
@@ -195,18 +203,65 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   function onUpstreamData(current: UpstreamLease, chunk: Buffer): void {
     if (closed) return;
     if (current.tracker.mode === 'head' && exchanges.length > 0) exchanges[0]!.responded = true;
-    // Relay first, inspect after: the agent gets every byte (an SSE event, a 101) the moment it arrives.
-    current.relay(chunk);
-    if (current.tracker.mode === 'tunnel') return;
+    if (scrubber === undefined) {
+      // Relay first, inspect after: the agent gets every byte (an SSE event, a 101) the moment it arrives.
+      current.relay(chunk);
+      if (current.tracker.mode === 'tunnel') return;
+      if (!scanResponse(current, chunk)) return;
+    } else {
+      // With a secret to watch for, the framing is read first: the scrubber looks at content only (a secret split by
+      // a chunk-size line is still found), and holds back only what could be the start of one.
+      const provider = exchanges[0]?.plan.provider;
+      const content: [number, number][] = [];
+      const tunnel = current.tracker.mode === 'tunnel';
+      if (!tunnel && !scanResponse(current, chunk, content)) return;
+      const before = scrubber.found;
+      current.relay(scrubber.push(chunk, tunnel ? undefined : content));
+      if (scrubber.found > before) noteScrubbed(provider ?? answering?.provider);
+      if (tunnel) return;
+    }
+    handleResponseProgress();
+  }
+
+  /** Follows the response framing over `chunk`; false (and the connection closed) when it is broken. */
+  function scanResponse(current: UpstreamLease, chunk: Buffer, content?: [number, number][]): boolean {
     try {
-      current.tracker.scan(chunk);
+      current.tracker.scan(chunk, content === undefined ? undefined : (from, to) => content.push([from, to]));
+      return true;
     } catch {
       // The upstream's framing is broken: the agent cannot be told which bytes were a response. Hang up.
       current.reusable = false;
       closeAll();
-      return;
+      return false;
     }
-    handleResponseProgress();
+  }
+
+  /** Scans later answers for `secret` too (each secret once per connection). */
+  function watchForSecret(secret: string): void {
+    if (scrubbedSecrets.has(secret)) return;
+    scrubbedSecrets.add(secret);
+    needles.push(...buildScrubNeedles(secret));
+    // What the old scanner still holds goes first: those bytes came before anything the new one will see.
+    const held = scrubber?.end();
+    if (held !== undefined && held.length > 0) lease?.relay(held);
+    scrubber = createScrubber(needles);
+  }
+
+  /** A chunk had a secret overwritten: counted for the run and audited, once per answer. */
+  function noteScrubbed(provider: string | undefined): void {
+    if (provider === undefined) return;
+    if (answering !== undefined && answering.provider === provider) {
+      if (answering.recorded) return;
+      answering.recorded = true;
+    }
+    countRunEvent(target.session, provider, 'scrubbed');
+    deps.audit.record('secret_in_response', { provider, run, host: target.host, reason: 'the answer contained the credential; the agent got a mask in its place' });
+  }
+
+  /** At the end of an answer the scanner gives back what it held (an answer may end with a secret's first bytes). */
+  function flushScrubber(): void {
+    const held = scrubber?.end();
+    if (held !== undefined && held.length > 0) lease?.relay(held);
   }
 
   function writeUpstream(data: Buffer | string): void {
@@ -338,6 +393,24 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       return;
     }
     const { entry } = match;
+    // The run's rules come before the credential: a request they refuse is answered here and never sent.
+    const decision = target.session.policy?.check(entry.provider, head.method, path);
+    if (decision !== undefined && !decision.allowed) {
+      countRunEvent(target.session, entry.provider, 'denied');
+      deps.audit.record('denied', {
+        provider: entry.provider,
+        connection: entry.connection,
+        run,
+        method: head.method,
+        host: target.host,
+        path,
+        status: 403,
+        reason: `${decision.rule}: ${decision.reason}`,
+      });
+      rejectAndClose(403, errors.requestDenied(decision.reason));
+      return;
+    }
+    countRunEvent(target.session, entry.provider, 'injected');
     const plan: AuditPlan = { event: 'inject', run, provider: entry.provider, connection: entry.connection };
     // Later bytes wait until this head is sent: requests must reach the upstream in order.
     awaitingCredential = true;
@@ -373,6 +446,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   function sendRequest(head: RequestHead, path: string, plan: AuditPlan, credential?: CredentialHeader): void {
+    if (credential !== undefined) watchForSecret(credential.secret);
     const out = buildUpstreamHead(head, path, authority, credential);
     const retryable = head.framing.kind === 'none' && !head.upgrade && IDEMPOTENT.has(head.method);
     const closeAfter = isCloseRequested(head);
@@ -398,6 +472,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       return;
     }
     record(exchange, head.status);
+    answering = exchange.plan.provider === undefined ? undefined : { provider: exchange.plan.provider, recorded: false };
     if (exchange.closeAfter) endAfterResponse = true;
     if (head.status === 101 && exchange.upgrade) {
       current.reusable = false;
@@ -415,6 +490,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   /** After each upstream chunk: the lease is parked (or returned) once both sides are between messages. */
   function handleResponseProgress(): void {
     if (closed) return;
+    if (lease !== undefined && lease.tracker.idle) flushScrubber();
     if (endAfterResponse && exchanges.length === 0 && lease!.tracker.idle) {
       // The agent asked for `Connection: close`: its last answer is out, end after the bytes already queued.
       closed = true;
@@ -458,6 +534,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       closeAll();
     } else if (tracker.mode === 'body' && tracker.closeDelimited) {
       // A close-delimited body ends with the connection: pass the end on, after the bytes already queued.
+      const held = scrubber?.end();
+      if (held !== undefined && held.length > 0) client.write(held);
       closed = true;
       stopWaiting();
       client.end();

@@ -21,8 +21,11 @@ export interface ResponseEvents {
 export type ResponseMode = 'head' | 'body' | 'tunnel';
 
 export interface ResponseTracker {
-  /** Reads one chunk; throws FramingError (or Error on an oversized head) when the framing is broken. */
-  scan(chunk: Buffer): void;
+  /**
+   * Reads one chunk; throws FramingError (or Error on an oversized head) when the framing is broken. `onContent`
+   * hears which bytes are heads or body content (not chunked framing), for the secret scrubber.
+   */
+  scan(chunk: Buffer, onContent?: (from: number, to: number) => void): void;
   readonly mode: ResponseMode;
   /** The current body lasts until the connection closes. */
   readonly closeDelimited: boolean;
@@ -67,12 +70,15 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
   }
 
   return {
-    scan(chunk) {
+    scan(chunk, onContent) {
       let offset = 0;
       while (offset < chunk.length) {
-        if (mode === 'tunnel') return;
+        if (mode === 'tunnel') {
+          onContent?.(offset, chunk.length);
+          return;
+        }
         if (mode === 'body') {
-          offset += body!.consume(chunk, offset);
+          offset += body!.consume(chunk, offset, onContent);
           if (body!.done) endResponse();
           continue;
         }
@@ -82,9 +88,11 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
         if (end === -1) {
           if (data.length > MAX_RESPONSE_HEAD_BYTES) throw new Error('response head too large');
           partialHead = data;
+          onContent?.(offset, chunk.length);
           return;
         }
         partialHead = undefined;
+        onContent?.(offset, offset + end + 4 - previous);
         offset += end + 4 - previous;
         onHead(data.toString('latin1', 0, end));
       }

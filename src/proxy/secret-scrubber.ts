@@ -11,8 +11,12 @@ export interface ScrubNeedle {
 }
 
 export interface Scrubber {
-  /** The bytes that can be passed on now (possibly fewer than came in: a partial match waits for the next chunk). */
-  push(chunk: Buffer): Buffer;
+  /**
+   * The bytes that can be passed on now (possibly fewer than came in: a partial match waits for the next chunk).
+   * `content` lists the ranges of `chunk` that are content (a chunked body's size lines are not: a secret split by
+   * them is still found); without it the whole chunk is content.
+   */
+  push(chunk: Buffer, content?: readonly (readonly [number, number])[]): Buffer;
   /** What is still held back, at the end of the stream. */
   end(): Buffer;
   /** How many occurrences were overwritten so far. */
@@ -51,6 +55,7 @@ function toBase64Url(text: string): string {
 export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
   const longest = needles.reduce((n, x) => Math.max(n, x.find.length), 0);
   let held: Buffer | undefined;
+  let heldContent: [number, number][] = [];
   let found = 0;
 
   /** Length of the longest end of `data` that is the start of a needle (those bytes must wait). */
@@ -66,31 +71,49 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
   }
 
   return {
-    push(chunk) {
+    push(chunk, content) {
       if (needles.length === 0) return chunk;
-      const data = held === undefined ? chunk : Buffer.concat([held, chunk]);
+      const base = held?.length ?? 0;
+      const raw = held === undefined ? chunk : Buffer.concat([held, chunk]);
+      const ranges: [number, number][] = [...heldContent, ...(content ?? [[0, chunk.length]]).map(([a, b]): [number, number] => [a + base, b + base])];
       held = undefined;
-      let copied = false;
-      let out = data;
+      heldContent = [];
+      // The content as one run of bytes, and where each of its bytes sits in `raw` (the identity when all is content).
+      const whole = ranges.length === 1 && ranges[0]![0] === 0 && ranges[0]![1] === raw.length;
+      const text = whole ? raw : Buffer.concat(ranges.map(([a, b]) => raw.subarray(a, b)));
+      const at = (i: number): number => {
+        if (whole) return i;
+        for (const [a, b] of ranges) {
+          if (i < b - a) return a + i;
+          i -= b - a;
+        }
+        return raw.length;
+      };
+      let out = raw;
+      let copied = raw !== chunk;
       for (const { find, replace } of needles) {
-        for (let at = out.indexOf(find); at !== -1; at = out.indexOf(find, at + find.length)) {
+        for (let i = text.indexOf(find); i !== -1; i = text.indexOf(find, i + find.length)) {
           if (!copied) {
             // The caller's chunk is not ours to change.
             out = Buffer.from(out);
             copied = true;
           }
-          replace.copy(out, at);
+          for (let j = 0; j < find.length; j++) out[at(i + j)] = replace[j]!;
           found++;
         }
       }
-      const wait = measurePartialTail(out);
+      const wait = measurePartialTail(text);
       if (wait === 0) return out;
-      held = Buffer.from(out.subarray(out.length - wait));
-      return out.subarray(0, out.length - wait);
+      // Everything from the first byte that might begin a secret waits, framing bytes after it included.
+      const cut = at(text.length - wait);
+      held = Buffer.from(out.subarray(cut));
+      heldContent = ranges.filter(([, b]) => b > cut).map(([a, b]): [number, number] => [Math.max(a, cut) - cut, b - cut]);
+      return out.subarray(0, cut);
     },
     end() {
       const rest = held ?? Buffer.alloc(0);
       held = undefined;
+      heldContent = [];
       return rest;
     },
     get found() {

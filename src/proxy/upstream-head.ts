@@ -69,11 +69,21 @@ export function buildUpstreamHead(head: RequestHead, path: string, authority: st
     // The upstream connection is the proxy's own, pooled and shared: the agent's Connection and Keep-Alive are
     // about its connection to the proxy. Only an upgrade needs its Connection: upgrade to reach the upstream.
     if (length === 10 && !head.upgrade && ['connection', 'keep-alive'].includes(name.toLowerCase())) continue;
+    if (credential !== undefined) {
+      // A placeholder in any other header (an SDK that also sends `Authorization: Bearer <placeholder>`) never
+      // travels upstream beside the real credential.
+      if (PLACEHOLDER_RE.test(headers[i + 1]!)) continue;
+      // The answer is scanned for an echoed secret, which needs it uncompressed: ask for identity instead.
+      if (length === 15 && name.toLowerCase() === 'accept-encoding') continue;
+    }
     out += `${name}: ${headers[i + 1]!}\r\n`;
   }
-  if (credential !== undefined) out += `${credential.name}: ${credential.value}\r\n`;
+  if (credential !== undefined) out += `Accept-Encoding: identity\r\n${credential.name}: ${credential.value}\r\n`;
   return `${out}\r\n`;
 }
+
+/** Every placeholder `run` hands out carries this mark (with or without separators: `ghp_authsomeproxymanaged…`). */
+const PLACEHOLDER_RE = /authsome[-_]?proxy[-_]?managed/i;
 
 /** The agent asked to close its connection after this request (HTTP/1.1 `Connection: close`, or 1.0 without keep-alive). */
 export function isCloseRequested(head: RequestHead): boolean {

@@ -7,7 +7,8 @@ import type { ConnectionService } from '../connections/service.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ScopeEntry } from '../providers/routes.js';
 import type { CaProvider } from '../proxy/ca-provider.js';
-import type { RunSessionRegistry } from '../proxy/run-sessions.js';
+import type { RunProviderStats, RunSessionRegistry } from '../proxy/run-sessions.js';
+import { createRunPolicy, type PolicyInput } from './policy.js';
 import { buildRunScope } from './run-scope.js';
 
 export interface StartRunInput {
@@ -20,6 +21,8 @@ export interface StartRunInput {
   program?: string;
   /** doctor's own round trip: audited apart from the agents' runs. */
   selfTest?: boolean;
+  /** `--allow`, `--read-only`, `--max-requests` (or a `--policy` file): what the run may send with a credential. */
+  policy?: PolicyInput;
 }
 
 export interface StartedRun {
@@ -36,6 +39,10 @@ export interface StartedRun {
   placeholders: string[];
   /** Variable name → its placeholder (shaped like the provider's keys; never a secret). */
   placeholderValues: Record<string, string>;
+  /** The run's rules as a person reads them (empty: everything in scope is allowed). */
+  policyRules: string[];
+  /** Rules that can never apply (their provider is not in this run's scope). */
+  policyWarnings: string[];
 }
 
 export interface RunService {
@@ -45,6 +52,8 @@ export interface RunService {
   isLive(id: string): boolean;
   /** The live runs that named their process: whatever descends from one of these pids is the agent's. */
   listLivePids(): { id: string; pid: number }[];
+  /** Per provider, what the run's requests did so far (`run --summary`). */
+  summarize(id: string): Record<string, RunProviderStats> | undefined;
 }
 
 /** The name the activity log shows for doctor's self-test. */
@@ -85,7 +94,12 @@ export function createRunService(deps: {
       const { scope, skipped, placeholders, placeholderValues } = await buildScope(input);
       const ca = await deps.ca.ensure();
       const program = input.selfTest ? SELF_TEST_PROGRAM : buildProgramName(input.program);
-      const session = deps.sessions.create({ pid: input.pid, scope, program });
+      const policy = createRunPolicy(input.policy);
+      const inScopeNames = new Set(scope.map((e) => e.provider));
+      const policyWarnings = [...new Set(policy.rules.map((r) => r.provider))]
+        .filter((p) => !inScopeNames.has(p))
+        .map((p) => `--allow rules for ${p} never apply: ${p} is not in this run's scope.`);
+      const session = deps.sessions.create({ pid: input.pid, scope, program, ...(policy.active ? { policy } : {}) });
       const inScope = scope.length === 0 ? 'no connections in scope' : scope.map((e) => `${e.provider}(${e.connection})`).join(', ');
       deps.audit.record('run_start', { run: session.id, program, reason: input.selfTest ? `self-test: ${inScope}` : inScope });
       return {
@@ -98,7 +112,13 @@ export function createRunService(deps: {
         skipped,
         placeholders,
         placeholderValues,
+        policyRules: policy.describe(),
+        policyWarnings,
       };
+    },
+    summarize(id) {
+      const session = deps.sessions.get(id);
+      return session === undefined ? undefined : Object.fromEntries(session.stats);
     },
     isLive(id) {
       return deps.sessions.get(id) !== undefined;

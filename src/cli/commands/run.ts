@@ -1,6 +1,7 @@
 // `authsome run -- <cmd>`: runs an agent with the proxy in its environment and placeholders instead of
 // secrets (SPEC §7). The child inherits the terminal; its exit code (128+signal when killed) is ours.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { constants } from 'node:os';
 import { defineCommand } from 'citty';
@@ -26,6 +27,8 @@ interface RunSessionReply {
   placeholder_values?: Record<string, string>;
   /** Keyed digests of every stored secret, to find inherited variables that hold one. */
   secret_digests: { salt: string; digests: string[] };
+  policy_rules?: string[];
+  policy_warnings?: string[];
   scope: { provider: string; connection: string }[];
   skipped: string[];
 }
@@ -50,6 +53,9 @@ export default defineCommand({
     if (process.env.AUTHSOME_RUN === '1' && process.env.HTTPS_PROXY) {
       // Nested run: the outer session's proxy, CA and placeholders are already in our environment.
       if (args.only || Object.keys(args.connections).length > 0) out.warn('Inside another authsome run: its scope applies, --only/--connection are ignored.');
+      if (args.allow.length > 0 || args.readOnly || args.maxRequests !== undefined || args.policyFile !== undefined) {
+        out.warn("Inside another authsome run: its rules apply, --allow/--read-only/--max-requests/--policy are ignored.");
+      }
       // Already inside a sandbox, the command is too; outside one, asking for it must never quietly run without it.
       if (args.sandbox && process.env.AUTHSOME_SANDBOX !== '1') {
         throw errors.sandboxUnavailable('this command runs inside an authsome run that is not sandboxed', "Start the outer run with 'authsome run --sandbox'.");
@@ -61,6 +67,7 @@ export default defineCommand({
     }
     // Checked before the session exists: a run that cannot be sandboxed never starts.
     const bwrap = args.sandbox ? await requireSandbox(process.env) : undefined;
+    const policy = await loadRunPolicy(args);
     const api = await connect();
     const session = await api.call<RunSessionReply>('POST', '/run-sessions', {
       pid: process.pid,
@@ -68,7 +75,15 @@ export default defineCommand({
       connections: args.connections,
       // The activity page names the run by its program: the file name only, never a path or an argument.
       program: basename(args.command[0]!),
+      ...(policy ? { policy } : {}),
     });
+    for (const warning of session.policy_warnings ?? []) out.warn(warning);
+    if (args.verbose) {
+      const scope = session.scope.map((e) => `${e.provider} (${e.connection})`).join(', ') || 'nothing';
+      process.stderr.write(`authsome run: credentials for ${scope}\n`);
+      for (const rule of session.policy_rules ?? []) process.stderr.write(`authsome run: ${rule}\n`);
+      if ((session.policy_rules ?? []).length === 0) process.stderr.write('authsome run: no rules: every request to those providers gets its credential\n');
+    }
     for (const name of session.skipped) out.warn(`${name} has no connection: its requests get no credential. Run 'authsome login ${name}'.`);
     if (session.scope.length === 0) out.warn("No connections in scope: requests go through unchanged. Run 'authsome login <provider>' first.");
     const withhold = findSecretVariables(process.env, session.secret_digests.salt, session.secret_digests.digests);
@@ -108,11 +123,58 @@ export default defineCommand({
     } finally {
       watch.stop();
       await sandbox?.close();
-      await api.call('POST', `/run-sessions/${session.id}/end`, { exit_code: code ?? null }).catch(() => undefined);
+      const ended = await api.call<{ summary?: Record<string, RunStats> }>('POST', `/run-sessions/${session.id}/end`, { exit_code: code ?? null }).catch(() => undefined);
+      if (args.summary) process.stderr.write(formatRunSummary(ended?.summary ?? {}));
     }
     process.exitCode = code;
   },
 });
+
+interface RunStats {
+  injected: number;
+  denied: number;
+  scrubbed: number;
+}
+
+/** `--policy file` merged with the flags (the flags add to the file); undefined when the run has no rules. */
+async function loadRunPolicy(args: RunArgs): Promise<{ allow: string[]; read_only: boolean; max_requests?: number } | undefined> {
+  let file: { allow?: unknown; read_only?: unknown; max_requests?: unknown } = {};
+  if (args.policyFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(args.policyFile, 'utf8');
+    } catch (err) {
+      throw errors.usage(`Cannot read the policy file ${args.policyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, 'Give the path of a JSON file: {"allow": ["github:GET:/repos/**"], "read_only": false, "max_requests": 100}.');
+    }
+    try {
+      file = JSON.parse(text) as typeof file;
+    } catch {
+      throw errors.usage(`The policy file ${args.policyFile} is not valid JSON.`, 'Write it as {"allow": ["provider:METHOD:/path"], "read_only": false, "max_requests": 100}.');
+    }
+    if (typeof file !== 'object' || file === null || Array.isArray(file)) throw errors.usage(`The policy file ${args.policyFile} must hold a JSON object.`);
+    if (file.allow !== undefined && (!Array.isArray(file.allow) || !file.allow.every((r) => typeof r === 'string'))) {
+      throw errors.usage(`In ${args.policyFile}, "allow" must be a list of rules like "github:GET:/repos/**".`);
+    }
+    if (file.max_requests !== undefined && (typeof file.max_requests !== 'number' || !Number.isInteger(file.max_requests) || file.max_requests < 1)) {
+      throw errors.usage(`In ${args.policyFile}, "max_requests" must be a whole number of at least 1.`);
+    }
+  }
+  const allow = [...((file.allow as string[] | undefined) ?? []), ...args.allow];
+  const readOnly = args.readOnly || file.read_only === true;
+  const maxRequests = args.maxRequests ?? (file.max_requests as number | undefined);
+  if (allow.length === 0 && !readOnly && maxRequests === undefined) return undefined;
+  return { allow, read_only: readOnly, ...(maxRequests !== undefined ? { max_requests: maxRequests } : {}) };
+}
+
+/** `run --summary`: one line per provider, what its requests did. */
+export function formatRunSummary(summary: Record<string, RunStats>): string {
+  const rows = Object.entries(summary).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (rows.length === 0) return 'authsome run: no request got a credential.\n';
+  const width = Math.max(8, ...rows.map(([p]) => p.length));
+  const lines = [`${'Provider'.padEnd(width)}  Injected  Denied  Scrubbed`];
+  for (const [provider, s] of rows) lines.push(`${provider.padEnd(width)}  ${String(s.injected).padStart(8)}  ${String(s.denied).padStart(6)}  ${String(s.scrubbed).padStart(8)}`);
+  return `${lines.join('\n')}\n`;
+}
 
 /** How often `run` checks that its session still serves; a check waits this long for an answer at most. */
 const WATCH_INTERVAL_MS = 2_000;

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { errors } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
+import type { PolicyInput } from '../../runs/policy.js';
 import { readJsonBody } from './body.js';
 
 export function createRunSessionsApi(deps: ServerDeps): Hono {
@@ -17,6 +18,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       connections: readStringMap(body.connections, 'connections'),
       program: typeof body.program === 'string' && body.program !== '' ? body.program : undefined,
       selfTest: body.self_test === true,
+      policy: readPolicy(body.policy),
     });
     // The CLI drops inherited variables holding a stored secret; it gets digests under a salt used once, never values.
     const salt = randomBytes(16).toString('base64url');
@@ -31,6 +33,8 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       scope: run.scope.map((e) => ({ provider: e.provider, connection: e.connection })),
       skipped: run.skipped,
       secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },
+      policy_rules: run.policyRules,
+      policy_warnings: run.policyWarnings,
     });
   });
 
@@ -42,12 +46,27 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
   api.post('/:id/end', async (c) => {
     const body = await readJsonBody(c);
     const exitCode = typeof body.exit_code === 'number' ? body.exit_code : undefined;
+    const summary = deps.runs.summarize(c.req.param('id'));
     const ended = deps.runs.end(c.req.param('id'), exitCode);
     if (!ended) throw errors.notFound('No such run session (it has ended already).');
-    return c.json({ ended: true });
+    return c.json({ ended: true, summary: summary ?? {} });
   });
 
   return api;
+}
+
+/** `{allow?: string[], read_only?: boolean, max_requests?: number}`, checked here; the rules are parsed by the run service. */
+function readPolicy(value: unknown): PolicyInput | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw errors.usage("'policy' must be an object.");
+  const v = value as Record<string, unknown>;
+  const maxRequests = v.max_requests;
+  if (maxRequests !== undefined && (typeof maxRequests !== 'number' || !Number.isInteger(maxRequests))) throw errors.usage("'policy.max_requests' must be a whole number.");
+  return {
+    allow: readStringList(v.allow, 'policy.allow'),
+    readOnly: v.read_only === true,
+    ...(maxRequests !== undefined ? { maxRequests: maxRequests as number } : {}),
+  };
 }
 
 function readStringList(value: unknown, field: string): string[] | undefined {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { createAuditLog, type AuditEntry, type AuditLog } from '../../../src/audit.js';
 import { packagePaths } from '../../../src/paths.js';
-import { buildCredentialHeader } from '../../../src/providers/headers.js';
+import { buildCredentialHeader, type CredentialHeader } from '../../../src/providers/headers.js';
 import type { ScopeEntry } from '../../../src/providers/routes.js';
 import { parseProviderDefinition, parseProviderText, type ProviderDefinition } from '../../../src/providers/schema.js';
 import { buildCaBundle, createCertificateAuthority, type CertificateAuthority } from '../../../src/proxy/ca.js';
@@ -47,7 +47,7 @@ export interface HarnessOptions {
   sseIntervalMs?: number;
   upstreamKeepAliveMs?: number;
   upstreamHandler?: UpstreamOptions['handler'];
-  resolveCredential?(entry: ScopeEntry): Promise<{ name: string; value: string }>;
+  resolveCredential?(entry: ScopeEntry): Promise<CredentialHeader>;
   /** Limits of the proxy's upstream pool (e.g. a short idle timeout, so a test can wait for every socket to close). */
   pool?: ProxyServerOptions['pool'];
 }

@@ -95,4 +95,34 @@ describe('secret scrubber', () => {
       { numRuns: 300 },
     );
   });
+
+  it('finds a secret split by framing bytes between content ranges (chunked bodies), keeping the framing as it was', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 }), fc.array(fc.integer({ min: 1, max: SECRET.length - 1 }), { maxLength: 4 }), (before, after, cuts) => {
+        // Content = before + SECRET + after, cut into pieces with a fake chunk-size line between them.
+        const content = Buffer.from(before + SECRET + after, 'latin1');
+        const points = [...new Set(cuts.map((c) => Buffer.byteLength(before, 'latin1') + c))].sort((a, b) => a - b);
+        const pieces: Buffer[] = [];
+        let last = 0;
+        for (const p of [...points, content.length]) {
+          pieces.push(content.subarray(last, p));
+          last = p;
+        }
+        const scrubber = createScrubber(buildScrubNeedles(SECRET));
+        const outputs: Buffer[] = [];
+        const framing = Buffer.from('\r\n1f\r\n');
+        for (const piece of pieces) {
+          const chunk = Buffer.concat([piece, framing]);
+          outputs.push(scrubber.push(chunk, [[0, piece.length]]));
+        }
+        outputs.push(scrubber.end());
+        const out = Buffer.concat(outputs).toString('latin1');
+        expect(out.length).toBe(content.length + pieces.length * framing.length);
+        expect(out.split('\r\n1f\r\n').length - 1).toBe(pieces.length);
+        expect(leaks(out.split('\r\n1f\r\n').join(''))).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
+

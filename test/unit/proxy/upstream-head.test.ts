@@ -66,7 +66,7 @@ describe('removeDotSegments (RFC 3986 §5.2.4)', () => {
 });
 
 describe('buildUpstreamHead', () => {
-  const credential = { name: 'Authorization', value: 'Bearer sk-real' };
+  const credential = { name: 'Authorization', value: 'Bearer sk-real', secret: 'sk-real' };
 
   it('sets Host to the tunnel authority and the credential once, dropping the placeholder and proxy headers', () => {
     const parsed = head(
@@ -74,7 +74,7 @@ describe('buildUpstreamHead', () => {
         'Proxy-Connection: keep-alive\r\nX-Trace: 1\r\nContent-Length: 2',
     );
     expect(buildUpstreamHead(parsed, '/v1/x', 'api.example.com', credential)).toBe(
-      'POST /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\nContent-Length: 2\r\nAuthorization: Bearer sk-real\r\n\r\n',
+      'POST /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\nContent-Length: 2\r\nAccept-Encoding: identity\r\nAuthorization: Bearer sk-real\r\n\r\n',
     );
   });
 
