@@ -97,6 +97,23 @@ describe('authsome run with real clients', () => {
     expect(bare.stderr).toContain('OPENAI_API_KEY holds a key stored in authsome');
   });
 
+  it('--allow, --verbose and --summary: the rule lets one request through, refuses the other, and the summary says so', async () => {
+    const before = upstream.requests.length;
+    const script =
+      "curl -s -o /dev/null -w '%{http_code} ' https://api.openai.com/v1/models; " +
+      "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -d '{}' https://api.openai.com/v1/chat/completions";
+    const r = await cli(['run', '--allow', 'openai:GET:/v1/models', '--verbose', '--summary', '--', 'sh', '-c', script]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('200 403');
+    expect(upstream.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual(['GET /v1/models']);
+    expect(r.stderr).toContain('authsome run: allow openai GET /v1/models');
+    expect(r.stderr).toMatch(/Provider\s+Injected\s+Denied\s+Scrubbed\nopenai\s+1\s+1\s+0\n/);
+    expectNoKey(r);
+    const bad = await cli(['run', '--allow', 'openai:GET', '--', 'true']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Error: Invalid --allow rule 'openai:GET'.");
+  });
+
   it('curl: the upstream gets the real key, the child never has it', async () => {
     const before = upstream.requests.length;
     const r = await cli(['run', '--', 'sh', '-c', 'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models']);
