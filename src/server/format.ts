@@ -130,6 +130,8 @@ const EVENTS: Record<string, [string, Tone]> = {
   ambiguous: ['Ambiguous', 'warn'],
   refresh: ['Refreshed', 'ok'],
   refresh_failed: ['Refresh failed', 'error'],
+  denied: ['Denied', 'error'],
+  secret_in_response: ['Key scrubbed', 'warn'],
 };
 
 /** How an audit event reads in the activity list: a label and a colour; doctor's self-test is not an agent's run. */

@@ -20,4 +20,10 @@ describe('describeEvent', () => {
     expect(describeEvent('run_end', 'authsome doctor')).toEqual({ label: 'Self-test ended', tone: 'muted' });
     expect(describeEvent('run_start', 'python3')).toEqual({ label: 'Run started', tone: 'info' });
   });
+
+  it('shows refused requests and scrubbed answers apart from the injected ones', () => {
+    expect(describeEvent('denied')).toEqual({ label: 'Denied', tone: 'error' });
+    expect(describeEvent('secret_in_response')).toEqual({ label: 'Key scrubbed', tone: 'warn' });
+    expect(describeEvent('inject')).toEqual({ label: 'Injected', tone: 'ok' });
+  });
 });
