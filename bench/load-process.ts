@@ -18,7 +18,14 @@ export type Target = 'direct' | 'proxy';
 
 export type PhaseCommand =
   | { phase: 'keepalive'; target: Target; concurrency: number; durationMs: number; warmupMs: number }
-  | { phase: 'newconn'; target: Target; concurrency: number; durationMs: number; warmupMs: number; distinctHosts: boolean }
+  | {
+      phase: 'newconn';
+      target: Target;
+      concurrency: number;
+      durationMs: number;
+      warmupMs: number;
+      distinctHosts: boolean;
+    }
   | { phase: 'sse'; target: Target; runs: number; intervalMs: number }
   | { phase: 'mib'; target: Target; runs: number }
   | { phase: 'concurrent'; target: Target; connections: number; requestsEach: number };
@@ -48,7 +55,9 @@ let hostCounter = 0;
 
 function buildRequest(target: Target, host: string, path: string, extra = ''): Buffer {
   const key = target === 'direct' ? config.directKey : config.placeholder;
-  return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nUser-Agent: authsome-bench\r\n${extra}\r\n`);
+  return Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nUser-Agent: authsome-bench\r\n${extra}\r\n`,
+  );
 }
 
 function buildSseRequest(target: Target, intervalMs: number): Buffer {
@@ -78,7 +87,12 @@ class Connection {
 
   static async open(target: Target, host: string): Promise<Connection> {
     if (target === 'direct') {
-      const socket = tls.connect({ host: '127.0.0.1', port: config.upstreamPort, servername: host, secureContext: upstreamContext });
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: config.upstreamPort,
+        servername: host,
+        secureContext: upstreamContext,
+      });
       socket.setNoDelay(true); // tls.connect ignores a noDelay option
       await waitSecure(socket);
       return new Connection(socket);
@@ -93,7 +107,8 @@ class Connection {
         if (end === -1) return;
         raw.off('data', onData);
         raw.off('error', reject);
-        if (!got.subarray(0, 12).toString().startsWith('HTTP/1.1 200')) reject(new Error(`CONNECT refused: ${got.subarray(0, end).toString()}`));
+        if (!got.subarray(0, 12).toString().startsWith('HTTP/1.1 200'))
+          reject(new Error(`CONNECT refused: ${got.subarray(0, end).toString()}`));
         else resolve();
       };
       raw.on('data', onData);
@@ -158,7 +173,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
 }
 
-function summarize(latencies: number[], errors: number, seconds: number, extra: Partial<PhaseResult> = {}): PhaseResult {
+function summarize(
+  latencies: number[],
+  errors: number,
+  seconds: number,
+  extra: Partial<PhaseResult> = {},
+): PhaseResult {
   const sorted = latencies.slice().sort((a, b) => a - b);
   return {
     requests: latencies.length,
@@ -178,7 +198,9 @@ function count(target: Target, status: number): void {
 
 async function runKeepAlive(cmd: Extract<PhaseCommand, { phase: 'keepalive' }>): Promise<PhaseResult> {
   const payload = buildRequest(cmd.target, 'api.openai.com', '/v1/models');
-  const conns = await Promise.all(Array.from({ length: cmd.concurrency }, () => Connection.open(cmd.target, 'api.openai.com')));
+  const conns = await Promise.all(
+    Array.from({ length: cmd.concurrency }, () => Connection.open(cmd.target, 'api.openai.com')),
+  );
   const latencies: number[] = [];
   let errors = 0;
   const start = performance.now();

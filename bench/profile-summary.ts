@@ -17,19 +17,31 @@ interface Profile {
 
 /** Stage rules, most specific first: the first frame (from the leaf up) that matches one decides. */
 const STAGES: [stage: string, test: (fn: string, url: string) => boolean][] = [
-  ['certificate lookup', (fn, url) => url.includes('/proxy/ca.js') || url.includes('/tls/certificates.js') || fn === 'getLeafContext'],
+  [
+    'certificate lookup',
+    (fn, url) => url.includes('/proxy/ca.js') || url.includes('/tls/certificates.js') || fn === 'getLeafContext',
+  ],
   ['audit log (entry and file write)', (_, url) => url.endsWith('/audit.js')],
-  ['routing (match, credential, upstream head)', (_, url) => /\/(providers\/routes|proxy\/run-sessions|proxy\/upstream-head|proxy\/credential-source)\.js/.test(url)],
+  [
+    'routing (match, credential, upstream head)',
+    (_, url) => /\/(providers\/routes|proxy\/run-sessions|proxy\/upstream-head|proxy\/credential-source)\.js/.test(url),
+  ],
   ['upstream (pool, connect, TLS to the upstream)', (_, url) => /\/proxy\/(upstream|upstream-pool)\.js/.test(url)],
   ['request and response framing', (_, url) => /\/proxy\/(http1-framing|response-tracker)\.js/.test(url)],
   ['relay (intercept: reads and writes both ways)', (_, url) => url.includes('/proxy/intercept.js')],
   ['CONNECT and TLS handshake to the agent', (_, url) => url.includes('/proxy/proxy-server.js')],
   ['node:http (CONNECT parsing, sockets)', (_, url) => /node:_http|node:http/.test(url)],
-  ['TLS (node:tls, OpenSSL)', (fn, url) => /node:_tls|node:tls/.test(url) || /^(onhandshake|oncertcb|onnewsession|loadSession)/.test(fn)],
+  [
+    'TLS (node:tls, OpenSSL)',
+    (fn, url) => /node:_tls|node:tls/.test(url) || /^(onhandshake|oncertcb|onnewsession|loadSession)/.test(fn),
+  ],
   ['net and streams', (_, url) => /node:(net|stream|internal\/streams|internal\/stream_base_commons)/.test(url)],
   ['garbage collection', (fn) => fn === '(garbage collector)'],
   ['idle', (fn) => fn === '(idle)'],
-  ['bench harness (memory sampling, profiler)', (_, url) => url.endsWith('proxy-process.mjs') || url === 'node:inspector'],
+  [
+    'bench harness (memory sampling, profiler)',
+    (_, url) => url.endsWith('proxy-process.mjs') || url === 'node:inspector',
+  ],
   ['program (native, not attributed)', (fn) => fn === '(program)'],
 ];
 
@@ -77,5 +89,7 @@ for (let i = 0; i < profile.samples.length; i++) {
 console.log(`busy ${(busy / 1000).toFixed(0)} ms`);
 for (const [stage, us] of [...totals].sort((a, b) => b[1] - a[1])) {
   if (stage === 'idle') continue;
-  console.log(`${stage.padEnd(48)} ${(us / 1000).toFixed(0).padStart(7)} ms  ${((100 * us) / busy).toFixed(1).padStart(5)} %`);
+  console.log(
+    `${stage.padEnd(48)} ${(us / 1000).toFixed(0).padStart(7)} ms  ${((100 * us) / busy).toFixed(1).padStart(5)} %`,
+  );
 }

@@ -18,22 +18,25 @@ const [
   { createRunSessionRegistry },
   { buildCertificate, buildAltName },
 ] = await Promise.all([
-    load('audit.js'),
-    load('providers/headers.js'),
-    load('providers/schema.js'),
-    load('proxy/ca.js'),
-    load('proxy/proxy-server.js'),
-    load('proxy/resolve-map.js'),
-    load('proxy/run-sessions.js'),
-    load('tls/certificates.js'),
-  ]);
+  load('audit.js'),
+  load('providers/headers.js'),
+  load('providers/schema.js'),
+  load('proxy/ca.js'),
+  load('proxy/proxy-server.js'),
+  load('proxy/resolve-map.js'),
+  load('proxy/run-sessions.js'),
+  load('tls/certificates.js'),
+]);
 
 /** @type {{ upstreamPort: number; upstreamCa: string; proxiedKey: string; benchHosts: number }} */
 const config = JSON.parse(process.env.BENCH_PROXY_CONFIG ?? '{}');
 const dir = mkdtempSync(join(tmpdir(), 'authsome-bench-'));
 
 const define = (raw) =>
-  parseProviderDefinition({ schema_version: 1, display_name: String(raw.name), auth_type: 'api_key', ...raw }, { path: `${String(raw.name)}.json` });
+  parseProviderDefinition(
+    { schema_version: 1, display_name: String(raw.name), auth_type: 'api_key', ...raw },
+    { path: `${String(raw.name)}.json` },
+  );
 const openai = define({ name: 'openai', api_url: 'api.openai.com' });
 const benchHosts = define({ name: 'bench', api_url: 'regex:h\\d+\\.bench\\.test' });
 
@@ -137,7 +140,13 @@ const proxy = await createProxyServer({
 // made up the RSS at that moment (V8 heap, Buffers, the rest: OpenSSL, code, stacks).
 const sample = () => {
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  };
 };
 let profiler;
 let phasePeak = sample();
@@ -149,7 +158,15 @@ const sampler = setInterval(() => {
 }, 50);
 sampler.unref();
 
-process.send?.({ type: 'ready', port: proxy.port, token: session.token, caPem: ca.certPem, leafMintMs, leafCertMs, rss: process.memoryUsage.rss() });
+process.send?.({
+  type: 'ready',
+  port: proxy.port,
+  token: session.token,
+  caPem: ca.certPem,
+  leafMintMs,
+  leafCertMs,
+  rss: process.memoryUsage.rss(),
+});
 process.on('message', (msg) => {
   if (msg.type === 'peak-reset') {
     phasePeak = sample();
@@ -163,10 +180,13 @@ process.on('message', (msg) => {
     // One phase only (run.ts --profile-phase): the profile holds that phase's work, not start-up or warm-up.
     profiler ??= new inspector.Session();
     profiler.connect();
-    profiler.post('Profiler.enable', () => profiler.post('Profiler.setSamplingInterval', { interval: 100 }, () =>
-      profiler.post('Profiler.start', () => process.send?.({ type: 'profile-start' }))));
+    profiler.post('Profiler.enable', () =>
+      profiler.post('Profiler.setSamplingInterval', { interval: 100 }, () =>
+        profiler.post('Profiler.start', () => process.send?.({ type: 'profile-start' })),
+      ),
+    );
   } else if (msg.type === 'profile-stop') {
-    profiler.post('Profiler.stop', (err, { profile }) => {
+    profiler.post('Profiler.stop', (_err, { profile }) => {
       writeFileSync(msg.path, JSON.stringify(profile));
       profiler.disconnect();
       process.send?.({ type: 'profile-stop', path: msg.path });

@@ -15,7 +15,10 @@ const PLACEHOLDER = 'authsome-proxy-managed';
 const BENCH_HOSTS = 20_000;
 const quick = process.argv.includes('--quick');
 /** `--only=keepalive,newconn,…` runs a subset (for tuning); the full run is what counts. */
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const wants = (name: string) => only === undefined || only.includes(name);
 const PHASE_MS = quick ? 1500 : 4000;
 const WARMUP_MS = quick ? 300 : 800;
@@ -41,10 +44,16 @@ process.on('exit', () => {
 function start(script: string, env: Record<string, string>): ChildProcess {
   // The proxy runs compiled (dist/, plain node) like the real server; the helpers run through tsx.
   const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
-  const profile = profileDir !== undefined && script.startsWith('proxy') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const profile =
+    profileDir !== undefined && script.startsWith('proxy') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // BENCH_PROXY_NODE_ARGS: extra node flags for the proxy process only (diagnostics, e.g. --perf-basic-prof).
-  if (script.startsWith('proxy') && process.env.BENCH_PROXY_NODE_ARGS) profile.push(...process.env.BENCH_PROXY_NODE_ARGS.split(' '));
-  const child = fork(here(script), [], { execArgv: [...loader, ...profile], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (script.startsWith('proxy') && process.env.BENCH_PROXY_NODE_ARGS)
+    profile.push(...process.env.BENCH_PROXY_NODE_ARGS.split(' '));
+  const child = fork(here(script), [], {
+    execArgv: [...loader, ...profile],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.push(child);
   return child;
 }
@@ -76,17 +85,32 @@ async function main(): Promise<void> {
   const began = performance.now();
   const testCa = createTestCa(['api.openai.com', '*.bench.test']);
   const upstream = start('upstream-process.ts', {
-    BENCH_UPSTREAM_CONFIG: JSON.stringify({ cert: testCa.cert, key: testCa.key, proxiedKey: PROXIED_KEY, directKey: DIRECT_KEY }),
+    BENCH_UPSTREAM_CONFIG: JSON.stringify({
+      cert: testCa.cert,
+      key: testCa.key,
+      proxiedKey: PROXIED_KEY,
+      directKey: DIRECT_KEY,
+    }),
   });
   const { port: upstreamPort } = await waitFor<{ port: number }>(upstream, 'ready');
-  if (!existsSync(here('../dist/proxy/proxy-server.js'))) throw new Error("dist/ is missing: run 'npm run bench' (it builds first) or 'npm run build'.");
+  if (!existsSync(here('../dist/proxy/proxy-server.js')))
+    throw new Error("dist/ is missing: run 'npm run bench' (it builds first) or 'npm run build'.");
   const proxy = start('proxy-process.mjs', {
-    BENCH_PROXY_CONFIG: JSON.stringify({ upstreamPort, upstreamCa: testCa.caCert, proxiedKey: PROXIED_KEY, benchHosts: BENCH_HOSTS }),
+    BENCH_PROXY_CONFIG: JSON.stringify({
+      upstreamPort,
+      upstreamCa: testCa.caCert,
+      proxiedKey: PROXIED_KEY,
+      benchHosts: BENCH_HOSTS,
+    }),
   });
-  const ready = await waitFor<{ port: number; token: string; caPem: string; leafMintMs: number; leafCertMs: number; rss: number }>(
-    proxy,
-    'ready',
-  );
+  const ready = await waitFor<{
+    port: number;
+    token: string;
+    caPem: string;
+    leafMintMs: number;
+    leafCertMs: number;
+    rss: number;
+  }>(proxy, 'ready');
   const load = start('load-process.ts', {
     BENCH_LOAD_CONFIG: JSON.stringify({
       upstreamPort,
@@ -107,7 +131,11 @@ async function main(): Promise<void> {
     const { usage } = await ask<Cpu>(child, message, 'cpu');
     return usage.user + usage.system;
   };
-  const cpuAll = async () => [await cpuOf(load, { phase: 'cpu' }), await cpuOf(proxy, { type: 'cpu' }), await cpuOf(upstream, { type: 'cpu' })];
+  const cpuAll = async () => [
+    await cpuOf(load, { phase: 'cpu' }),
+    await cpuOf(proxy, { type: 'cpu' }),
+    await cpuOf(upstream, { type: 'cpu' }),
+  ];
   let profiledOnce = false;
   type Measured = PhaseResult & { proxyCpuPerRequest: number; upstreamConnections: number };
   type Memory = { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
@@ -116,17 +144,24 @@ async function main(): Promise<void> {
   const phase = async (cmd: PhaseCommand): Promise<Measured> => {
     if (cmd.target === 'proxy') await ask(proxy, { type: 'peak-reset' }, 'peak-reset');
     const before = await cpuAll();
-    const connsBefore = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections;
+    const connsBefore = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts
+      .connections;
     const profiled = profilePhase === cmd.phase && cmd.target === 'proxy' && !profiledOnce;
     if (profiled) await ask(proxy, { type: 'profile-start' }, 'profile-start');
     const { result } = await ask<{ result: PhaseResult }>(load, cmd, 'result');
     if (profiled) {
       profiledOnce = true;
-      const { path } = await ask<{ path: string }>(proxy, { type: 'profile-stop', path: `proxy-${cmd.phase}.cpuprofile` }, 'profile-stop');
+      const { path } = await ask<{ path: string }>(
+        proxy,
+        { type: 'profile-stop', path: `proxy-${cmd.phase}.cpuprofile` },
+        'profile-stop',
+      );
       process.stderr.write(`  profile of ${cmd.phase} written to ${path}\n`);
     }
     const after = await cpuAll();
-    const conns = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections - connsBefore;
+    const conns =
+      (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections -
+      connsBefore;
     // CPU µs per request in each process: robust to other load on the machine, unlike wall-clock figures.
     const perRequest = after.map((v, i) => (v - before[i]!) / Math.max(1, result.requests));
     const per = perRequest.map((v) => fmt(v, 0));
@@ -142,7 +177,10 @@ async function main(): Promise<void> {
     );
     return { ...result, proxyCpuPerRequest: perRequest[1]!, upstreamConnections: conns };
   };
-  const both = async (make: (t: Target) => PhaseCommand): Promise<[Measured, Measured]> => [await phase(make('direct')), await phase(make('proxy'))];
+  const both = async (make: (t: Target) => PhaseCommand): Promise<[Measured, Measured]> => [
+    await phase(make('direct')),
+    await phase(make('proxy')),
+  ];
 
   const rows: Row[] = [];
   /** `min` undefined: an informational row, shown without a verdict. */
@@ -167,10 +205,23 @@ async function main(): Promise<void> {
   if (wants('keepalive')) {
     const ka: Record<number, [Measured, Measured]> = {};
     for (const c of only?.includes('c1') ? [1] : [1, 10, 50]) {
-      ka[c] = await both((target) => ({ phase: 'keepalive', target, concurrency: c, durationMs: PHASE_MS, warmupMs: WARMUP_MS }));
+      ka[c] = await both((target) => ({
+        phase: 'keepalive',
+        target,
+        concurrency: c,
+        durationMs: PHASE_MS,
+        warmupMs: WARMUP_MS,
+      }));
     }
     const [d1, p1] = ka[1]!;
-    rows.push({ figure: 'keep-alive c=1 throughput', direct: `${fmt(d1.rps)} req/s`, proxy: `${fmt(p1.rps)} req/s`, ratio: `${fmt(p1.rps / d1.rps, 2)}x`, target: '-', pass: undefined });
+    rows.push({
+      figure: 'keep-alive c=1 throughput',
+      direct: `${fmt(d1.rps)} req/s`,
+      proxy: `${fmt(p1.rps)} req/s`,
+      ratio: `${fmt(p1.rps / d1.rps, 2)}x`,
+      target: '-',
+      pass: undefined,
+    });
     rows.push({
       figure: 'keep-alive c=1 added latency p50',
       direct: `${fmt(d1.p50, 3)} ms`,
@@ -183,7 +234,14 @@ async function main(): Promise<void> {
       if (ka[c] === undefined) continue;
       const [d, p] = ka[c]!;
       addRatio(`keep-alive c=${c} throughput`, d.rps, p.rps, 'req/s', 0.4);
-      rows.push({ figure: `keep-alive c=${c} p50 / p99`, direct: `${fmt(d.p50, 2)} / ${fmt(d.p99, 2)} ms`, proxy: `${fmt(p.p50, 2)} / ${fmt(p.p99, 2)} ms`, ratio: '', target: '-', pass: undefined });
+      rows.push({
+        figure: `keep-alive c=${c} p50 / p99`,
+        direct: `${fmt(d.p50, 2)} / ${fmt(d.p99, 2)} ms`,
+        proxy: `${fmt(p.p50, 2)} / ${fmt(p.p99, 2)} ms`,
+        ratio: '',
+        target: '-',
+        pass: undefined,
+      });
     }
   }
 
@@ -194,7 +252,14 @@ async function main(): Promise<void> {
     const idleRss = idle.rss;
     const pc = await phase({ phase: 'concurrent', target: 'proxy', connections: 500, requestsEach: 10 });
     const { rss } = await ask<Peaks>(proxy, { type: 'peak' }, 'peak');
-    rows.push({ figure: '500 concurrent connections: errors', direct: String(dc.errors), proxy: String(pc.errors), ratio: '', target: '0 errors', pass: pc.errors === 0 });
+    rows.push({
+      figure: '500 concurrent connections: errors',
+      direct: String(dc.errors),
+      proxy: String(pc.errors),
+      ratio: '',
+      target: '0 errors',
+      pass: pc.errors === 0,
+    });
     rows.push({
       figure: '500 concurrent connections: proxy RSS',
       direct: '-',
@@ -223,7 +288,14 @@ async function main(): Promise<void> {
       target: '<= 1.5x',
       pass: ps.median! / ds.median! <= 1.5 && ps.errors === 0,
     });
-    rows.push({ figure: 'SSE events arrive as sent', direct: ds.unbatched ? 'yes' : 'NO', proxy: ps.unbatched ? 'yes' : 'NO', ratio: '', target: 'never batched', pass: ps.unbatched === true });
+    rows.push({
+      figure: 'SSE events arrive as sent',
+      direct: ds.unbatched ? 'yes' : 'NO',
+      proxy: ps.unbatched ? 'yes' : 'NO',
+      ratio: '',
+      target: 'never batched',
+      pass: ps.unbatched === true,
+    });
   }
 
   if (wants('mib')) {
@@ -239,9 +311,23 @@ async function main(): Promise<void> {
   }
 
   if (wants('newconn')) {
-    const [dn, pn] = await both((target) => ({ phase: 'newconn', target, concurrency: 10, durationMs: PHASE_MS, warmupMs: WARMUP_MS, distinctHosts: false }));
+    const [dn, pn] = await both((target) => ({
+      phase: 'newconn',
+      target,
+      concurrency: 10,
+      durationMs: PHASE_MS,
+      warmupMs: WARMUP_MS,
+      distinctHosts: false,
+    }));
     addRatio('new connection per request c=10', dn.rps, pn.rps, 'req/s', 0.75);
-    rows.push({ figure: '  … proxy CPU per request', direct: '-', proxy: `${fmt(pn.proxyCpuPerRequest)} µs`, ratio: '', target: 'info', pass: undefined });
+    rows.push({
+      figure: '  … proxy CPU per request',
+      direct: '-',
+      proxy: `${fmt(pn.proxyCpuPerRequest)} µs`,
+      ratio: '',
+      target: 'info',
+      pass: undefined,
+    });
     rows.push({
       figure: '  … upstream TLS connections per 1 000 requests',
       direct: fmt((dn.upstreamConnections * 1000) / Math.max(1, dn.requests + dn.errors)),
@@ -250,12 +336,27 @@ async function main(): Promise<void> {
       target: 'info',
       pass: undefined,
     });
-    const [dh, ph] = await both((target) => ({ phase: 'newconn', target, concurrency: 10, durationMs: PHASE_MS, warmupMs: WARMUP_MS, distinctHosts: true }));
+    const [dh, ph] = await both((target) => ({
+      phase: 'newconn',
+      target,
+      concurrency: 10,
+      durationMs: PHASE_MS,
+      warmupMs: WARMUP_MS,
+      distinctHosts: true,
+    }));
     addRatio('  … a new host every request (leaf minted)', dh.rps, ph.rps, 'req/s', undefined);
   }
 
-  const { counts } = await ask<{ counts: { proxiedWithCredential: number; direct: number; other: number } }>(upstream, { type: 'counts' }, 'counts');
-  const { result: last } = await ask<{ result: PhaseResult }>(load, { phase: 'mib', target: 'direct', runs: 0 }, 'result');
+  const { counts } = await ask<{ counts: { proxiedWithCredential: number; direct: number; other: number } }>(
+    upstream,
+    { type: 'counts' },
+    'counts',
+  );
+  const { result: last } = await ask<{ result: PhaseResult }>(
+    load,
+    { phase: 'mib', target: 'direct', runs: 0 },
+    'result',
+  );
   const proxied200 = last.proxied200;
   rows.push({
     figure: 'proxied requests with the right credential',
@@ -265,8 +366,22 @@ async function main(): Promise<void> {
     target: 'all, 0 without',
     pass: counts.proxiedWithCredential === proxied200 && counts.other === 0,
   });
-  rows.push({ figure: 'leaf certificate per new host (build + sign)', direct: '-', proxy: `${fmt(ready.leafCertMs * 1000)} µs`, ratio: '', target: '< 1 ms', pass: ready.leafCertMs < 1 });
-  rows.push({ figure: 'leaf certificate + TLS context per new host', direct: '-', proxy: `${fmt(ready.leafMintMs * 1000)} µs`, ratio: '', target: 'info', pass: undefined });
+  rows.push({
+    figure: 'leaf certificate per new host (build + sign)',
+    direct: '-',
+    proxy: `${fmt(ready.leafCertMs * 1000)} µs`,
+    ratio: '',
+    target: '< 1 ms',
+    pass: ready.leafCertMs < 1,
+  });
+  rows.push({
+    figure: 'leaf certificate + TLS context per new host',
+    direct: '-',
+    proxy: `${fmt(ready.leafMintMs * 1000)} µs`,
+    ratio: '',
+    target: 'info',
+    pass: undefined,
+  });
 
   // Over everything above, warm-up, 500 concurrent connections and a new host per request included.
   const { run: runPeak } = await ask<Peaks>(proxy, { type: 'peak' }, 'peak');

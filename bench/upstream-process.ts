@@ -54,7 +54,9 @@ function streamEvents(res: import('node:http').ServerResponse, interval: number)
   const tick = (): void => {
     if (res.destroyed) return;
     if (i < 6) {
-      res.write(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"w${i++}"}}]}\n\n`);
+      res.write(
+        `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"w${i++}"}}]}\n\n`,
+      );
       setTimeout(tick, interval);
     } else {
       res.end('data: [DONE]\n\n');

@@ -1,9 +1,7 @@
 // The override editor's one behaviour htmx does not cover: a verdict belongs to the text it was given, so once
 // the person types again it is taken down (back to the neutral hint) until the next pause or Check. Half-typed
 // text is never shown as an error. Loaded from /static (CSP script-src 'self'): no inline handlers, no eval.
-(function () {
-  'use strict';
-
+(() => {
   function isEditor(node) {
     return node instanceof HTMLTextAreaElement && node.id === 'definition';
   }
@@ -16,7 +14,7 @@
     else area.removeAttribute('aria-invalid');
   }
 
-  document.addEventListener('input', function (event) {
+  document.addEventListener('input', (event) => {
     var area = event.target;
     if (!isEditor(area)) return;
     var check = document.getElementById('definition-check');
@@ -30,7 +28,7 @@
     markField(area, false);
   });
 
-  document.addEventListener('htmx:afterSettle', function () {
+  document.addEventListener('htmx:afterSettle', () => {
     var area = document.getElementById('definition');
     var check = document.getElementById('definition-check');
     if (isEditor(area) && check) markField(area, check.getAttribute('data-state') === 'problem');

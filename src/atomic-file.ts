@@ -64,5 +64,7 @@ export async function removeStaleTemps(path: string): Promise<void> {
   } catch {
     return;
   }
-  await Promise.all(names.filter((n) => n.startsWith(prefix) && n.endsWith('.tmp')).map((n) => rm(join(dir, n), { force: true })));
+  await Promise.all(
+    names.filter((n) => n.startsWith(prefix) && n.endsWith('.tmp')).map((n) => rm(join(dir, n), { force: true })),
+  );
 }

@@ -102,7 +102,8 @@ function parseChainFields(line: string): ChainFields | 'unchained' | 'torn' {
   }
   if (!value || typeof value !== 'object') return 'torn';
   const { seq, prev } = value as Record<string, unknown>;
-  if (Number.isSafeInteger(seq) && (seq as number) >= 1 && typeof prev === 'string') return { seq: seq as number, prev };
+  if (Number.isSafeInteger(seq) && (seq as number) >= 1 && typeof prev === 'string')
+    return { seq: seq as number, prev };
   return 'unchained';
 }
 
@@ -133,7 +134,15 @@ export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnc
   let firstSeq: number | undefined;
   let firstAt = { file: files[0]?.name ?? 'audit.log', line: 1 };
   let last: { file: string; lines: number } = { file: files.at(-1)?.name ?? 'audit.log', lines: 0 };
-  const broken = (file: string, line: number, reason: string): AuditVerification => ({ intact: false, entries, unchained, torn, file, line, reason });
+  const broken = (file: string, line: number, reason: string): AuditVerification => ({
+    intact: false,
+    entries,
+    unchained,
+    torn,
+    file,
+    line,
+    reason,
+  });
 
   for (const file of files) {
     const lines = splitLines(file.text);
@@ -154,9 +163,18 @@ export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnc
         const startsOldestFile = previous === undefined;
         if (fields.seq === 1) {
           const expected = previous?.hash ?? AUDIT_GENESIS;
-          if (fields.prev !== expected) return broken(here.file, here.line, 'the chain starts here but does not link to the line before it (or to the start of a new log)');
+          if (fields.prev !== expected)
+            return broken(
+              here.file,
+              here.line,
+              'the chain starts here but does not link to the line before it (or to the start of a new log)',
+            );
         } else if (!startsOldestFile) {
-          return broken(here.file, here.line, `it continues a chain at entry #${fields.seq}, but the entries before it are not in the log`);
+          return broken(
+            here.file,
+            here.line,
+            `it continues a chain at entry #${fields.seq}, but the entries before it are not in the log`,
+          );
         }
         // Otherwise the oldest file's first line, whose predecessor was rotated away: taken as given.
         seq = fields.seq;
@@ -169,19 +187,35 @@ export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnc
       } else if (fields === 'unchained') {
         return broken(here.file, here.line, 'it has no hash link (it was not written by authsome, or was edited)');
       } else if (fields.seq !== nextSeq) {
-        return broken(here.file, here.line, `expected entry #${nextSeq} here but found #${fields.seq} (lines were removed, added or moved)`);
+        return broken(
+          here.file,
+          here.line,
+          `expected entry #${nextSeq} here but found #${fields.seq} (lines were removed, added or moved)`,
+        );
       } else if (fields.prev !== previous!.hash) {
         // The position is right, so the line before changed after it was written (or this line's link did).
-        return broken(previous!.file, previous!.line, `it was changed after it was written (the next line's hash link does not match it)`);
+        return broken(
+          previous!.file,
+          previous!.line,
+          `it was changed after it was written (the next line's hash link does not match it)`,
+        );
       } else {
         seq = fields.seq;
       }
       for (const anchor of anchors) {
         if (anchor.seq === seq && anchor.hash !== here.hash) {
-          return broken(here.file, here.line, `entry #${seq} does not match the checkpoint kept by ${anchor.source} (the log was rewritten)`);
+          return broken(
+            here.file,
+            here.line,
+            `entry #${seq} does not match the checkpoint kept by ${anchor.source} (the log was rewritten)`,
+          );
         }
         if (anchor.closedUntil !== undefined && seq > anchor.seq && seq < anchor.closedUntil) {
-          return broken(here.file, here.line, `entry #${seq} was added while no authsome server was running (${anchor.source} says the log ended at entry #${anchor.seq})`);
+          return broken(
+            here.file,
+            here.line,
+            `entry #${seq} was added while no authsome server was running (${anchor.source} says the log ended at entry #${anchor.seq})`,
+          );
         }
       }
       entries++;
@@ -193,7 +227,11 @@ export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnc
   const lastSeq = nextSeq === undefined ? 0 : nextSeq - 1;
   for (const anchor of anchors) {
     if (anchor.seq > lastSeq) {
-      return broken(last.file, last.lines + 1, `the log ends at entry #${lastSeq}, but ${anchor.source} recorded entry #${anchor.seq} (its end was cut off)`);
+      return broken(
+        last.file,
+        last.lines + 1,
+        `the log ends at entry #${lastSeq}, but ${anchor.source} recorded entry #${anchor.seq} (its end was cut off)`,
+      );
     }
     if (firstSeq !== undefined && anchor.oldest !== undefined && firstSeq > anchor.oldest) {
       return broken(
@@ -203,7 +241,11 @@ export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnc
       );
     }
     if (firstSeq !== undefined && anchor.seq > 0 && anchor.seq < firstSeq) {
-      return broken(firstAt.file, firstAt.line, `the log starts at entry #${firstSeq}, after entry #${anchor.seq} that ${anchor.source} recorded (the log was replaced)`);
+      return broken(
+        firstAt.file,
+        firstAt.line,
+        `the log starts at entry #${firstSeq}, after entry #${anchor.seq} that ${anchor.source} recorded (the log was replaced)`,
+      );
     }
   }
   return { intact: true, entries, unchained, torn };

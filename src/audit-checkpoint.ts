@@ -83,7 +83,9 @@ export function createAuditCheckpointer(options: AuditCheckpointerOptions): Audi
       const found = quiet ? await check() : await audit.whileQuiet(check);
       if (!found.intact) {
         refused = true;
-        log(`Warning: the audit log does not match the checkpoint in the vault (${found.file} line ${found.line}: ${found.reason}); the checkpoint is kept as it is.`);
+        log(
+          `Warning: the audit log does not match the checkpoint in the vault (${found.file} line ${found.line}: ${found.reason}); the checkpoint is kept as it is.`,
+        );
         return false;
       }
     }
@@ -96,7 +98,8 @@ export function createAuditCheckpointer(options: AuditCheckpointerOptions): Audi
     const head = audit.head();
     const stored = readCheckpoint();
     if (!head || (stored && head.seq < stored.seq)) return Promise.resolve();
-    if (stored && head.seq === stored.seq && stored.oldest === oldest && Boolean(stored.closed) === closed) return Promise.resolve();
+    if (stored && head.seq === stored.seq && stored.oldest === oldest && Boolean(stored.closed) === closed)
+      return Promise.resolve();
     const checkpoint: AuditCheckpoint = {
       seq: head.seq,
       hash: head.hash,

@@ -88,7 +88,18 @@ export interface AuditLogOptions {
 export const DEFAULT_AUDIT_MAX_BYTES = 10 * 1024 * 1024;
 const READ_BLOCK_BYTES = 64 * 1024;
 
-const SAFE_KEYS: (keyof AuditFields)[] = ['provider', 'connection', 'run', 'program', 'method', 'host', 'path', 'status', 'ms', 'reason'];
+const SAFE_KEYS: (keyof AuditFields)[] = [
+  'provider',
+  'connection',
+  'run',
+  'program',
+  'method',
+  'host',
+  'path',
+  'status',
+  'ms',
+  'reason',
+];
 
 export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {}, now = new Date()): AuditEntry {
   const entry: AuditEntry = { ts: now.toISOString(), event };
@@ -96,7 +107,8 @@ export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {},
     const value = fields[key];
     if (value === undefined || value === null) continue;
     if (key === 'status' || key === 'ms') {
-      if (typeof value === 'number' && Number.isFinite(value)) (entry as unknown as Record<string, unknown>)[key] = value;
+      if (typeof value === 'number' && Number.isFinite(value))
+        (entry as unknown as Record<string, unknown>)[key] = value;
       continue;
     }
     let text = String(value);

@@ -79,9 +79,17 @@ export const errors = {
   usage: (message: string, hint?: string) => new AppError('USAGE', message, hint),
   cancelled: () => new AppError('CANCELLED', 'Cancelled.'),
   loginCancelledInBrowser: (provider: string) =>
-    new AppError('CANCELLED', 'The login was cancelled in the browser.', `Run 'authsome login ${provider}' to start again.`),
+    new AppError(
+      'CANCELLED',
+      'The login was cancelled in the browser.',
+      `Run 'authsome login ${provider}' to start again.`,
+    ),
   loginTimedOut: (provider: string) =>
-    new AppError('CANCELLED', 'The login form was not submitted in time.', `Run 'authsome login ${provider}' again for a new link.`),
+    new AppError(
+      'CANCELLED',
+      'The login form was not submitted in time.',
+      `Run 'authsome login ${provider}' again for a new link.`,
+    ),
   invalidInput: (message: string, hint?: string) => new AppError('INVALID_INPUT', message, hint),
 
   payloadTooLarge: (limit: string) =>
@@ -115,11 +123,16 @@ export const errors = {
     new AppError(
       'INVALID_PROVIDER_FILE',
       `Provider file ${path} is invalid: ${detail}.`,
-      hint ?? "Fix the file ('authsome inspect openai' prints a valid example), or delete it to use the bundled definition.",
+      hint ??
+        "Fix the file ('authsome inspect openai' prints a valid example), or delete it to use the bundled definition.",
       detail,
     ),
   providerNotFound: (name: string, closest?: string) =>
-    new AppError('PROVIDER_NOT_FOUND', `Provider '${name}' not found.`, closest ? `Did you mean '${closest}'? ${listHint}` : listHint),
+    new AppError(
+      'PROVIDER_NOT_FOUND',
+      `Provider '${name}' not found.`,
+      closest ? `Did you mean '${closest}'? ${listHint}` : listHint,
+    ),
   providerExists: (name: string) =>
     new AppError('PROVIDER_EXISTS', `Provider '${name}' already exists.`, 'Use --force to replace it.'),
   /** A run's allow-list, read-only mode or request cap refused a request; nothing was sent upstream. */
@@ -131,12 +144,25 @@ export const errors = {
     ),
   /** `run`'s child could not start; the exit codes are a shell's (127, 126), so scripts read them the same way. */
   commandNotFound: (command: string) =>
-    new AppError('COMMAND_NOT_FOUND', `Command not found: ${command}.`, 'Check the spelling, or give the full path to the program.'),
+    new AppError(
+      'COMMAND_NOT_FOUND',
+      `Command not found: ${command}.`,
+      'Check the spelling, or give the full path to the program.',
+    ),
   commandNotExecutable: (command: string) =>
-    new AppError('COMMAND_NOT_EXECUTABLE', `Permission denied: ${command}.`, 'Make the file executable (chmod +x), or run it through its interpreter.'),
+    new AppError(
+      'COMMAND_NOT_EXECUTABLE',
+      `Permission denied: ${command}.`,
+      'Make the file executable (chmod +x), or run it through its interpreter.',
+    ),
   /** `run --sandbox` never falls back to an unsandboxed child: the person asked for the boundary. */
   sandboxUnavailable: (detail: string, hint: string) =>
-    new AppError('SANDBOX_UNAVAILABLE', `The sandbox for 'authsome run --sandbox' is not available: ${detail}.`, hint, detail),
+    new AppError(
+      'SANDBOX_UNAVAILABLE',
+      `The sandbox for 'authsome run --sandbox' is not available: ${detail}.`,
+      hint,
+      detail,
+    ),
   /** Agents use credentials through the proxy; a process of a live run never receives one. */
   secretsRefusedToRun: (action: SecretAction) =>
     new AppError(
@@ -149,7 +175,7 @@ export const errors = {
     new AppError(
       'FORBIDDEN',
       `Refused to ${SECRET_ACTIONS[action]} while an 'authsome run' is live: the process asking could not be identified.`,
-      "Run this from your own terminal (not a process that hides its file descriptors), or once the run has ended.",
+      'Run this from your own terminal (not a process that hides its file descriptors), or once the run has ended.',
     ),
   secretFieldHidden: (provider: string, field: string) =>
     new AppError(
@@ -174,7 +200,11 @@ export const errors = {
       `Run 'authsome login ${provider}${connection === 'default' ? '' : ` --connection ${connection}`}' first, or 'authsome list' to see your connections.`,
     ),
   fieldNotFound: (field: string) =>
-    new AppError('FIELD_NOT_FOUND', `Field '${field}' not found.`, "Run the command without --field to see every field."),
+    new AppError(
+      'FIELD_NOT_FOUND',
+      `Field '${field}' not found.`,
+      'Run the command without --field to see every field.',
+    ),
   credentialMissing: (provider: string, connection: string) =>
     new AppError(
       'CREDENTIAL_MISSING',
@@ -189,7 +219,11 @@ export const errors = {
     ),
 
   wrongPassphrase: (vaultPath: string) =>
-    new AppError('WRONG_PASSPHRASE', `Wrong passphrase for the vault at ${vaultPath}.`, 'Check the passphrase and try again.'),
+    new AppError(
+      'WRONG_PASSPHRASE',
+      `Wrong passphrase for the vault at ${vaultPath}.`,
+      'Check the passphrase and try again.',
+    ),
   tooManyUnlockAttempts: (retryInSeconds: number) =>
     new AppError(
       'TOO_MANY_ATTEMPTS',
@@ -220,15 +254,24 @@ export const errors = {
   /** A server that failed to start printed its own Error/Hint in server.log: the CLI repeats them as they are. */
   serverFailedToStart: (message: string, hint: string) => new AppError('SERVER_UNAVAILABLE', message, hint),
   portNotAllowed: (host: string, port: number) =>
-    new AppError('PORT_IN_USE', `Not allowed to listen on ${host}:${port}.`, 'Choose a port above 1023 with AUTHSOME_PORT.'),
+    new AppError(
+      'PORT_IN_USE',
+      `Not allowed to listen on ${host}:${port}.`,
+      'Choose a port above 1023 with AUTHSOME_PORT.',
+    ),
   /** Anything not foreseen: the CLI's last resort, never with a secret (only the error's own message). */
   unexpected: (detail: string) =>
-    new AppError('INTERNAL', `Unexpected failure: ${detail}`, "Set AUTHSOME_DEBUG=1 for details, and see 'authsome daemon logs'."),
+    new AppError(
+      'INTERNAL',
+      `Unexpected failure: ${detail}`,
+      "Set AUTHSOME_DEBUG=1 for details, and see 'authsome daemon logs'.",
+    ),
   serverUnavailable: (detail: string, hint?: string) =>
     new AppError(
       'SERVER_UNAVAILABLE',
       `The authsome server is not available: ${detail}.`,
-      hint ?? "Start it with 'authsome daemon start' (or unset AUTHSOME_NO_AUTOSTART), then see 'authsome daemon logs'.",
+      hint ??
+        "Start it with 'authsome daemon start' (or unset AUTHSOME_NO_AUTOSTART), then see 'authsome daemon logs'.",
     ),
   unauthorized: (message = 'Missing or invalid API token.') => new AppError('UNAUTHORIZED', message),
   forbidden: (message: string) => new AppError('FORBIDDEN', message),

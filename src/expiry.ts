@@ -8,6 +8,12 @@ export function formatExpiry(iso: string, now = Date.now()): string {
   const ms = at - now;
   const abs = Math.abs(ms);
   const span =
-    abs < 60_000 ? `${Math.round(abs / 1000)}s` : abs < 3_600_000 ? `${Math.round(abs / 60_000)}m` : abs < 86_400_000 ? `${Math.round(abs / 3_600_000)}h` : `${Math.round(abs / 86_400_000)}d`;
+    abs < 60_000
+      ? `${Math.round(abs / 1000)}s`
+      : abs < 3_600_000
+        ? `${Math.round(abs / 60_000)}m`
+        : abs < 86_400_000
+          ? `${Math.round(abs / 3_600_000)}h`
+          : `${Math.round(abs / 86_400_000)}d`;
   return ms > 0 ? `expires in ${span}` : `expired ${span} ago`;
 }

@@ -13,7 +13,8 @@ export interface ServerState {
 export function loadServerState(path: string): ServerState | undefined {
   try {
     const value = JSON.parse(readFileSync(path, 'utf8')) as Partial<ServerState>;
-    if (typeof value.pid !== 'number' || typeof value.url !== 'string' || typeof value.version !== 'string') return undefined;
+    if (typeof value.pid !== 'number' || typeof value.url !== 'string' || typeof value.version !== 'string')
+      return undefined;
     return value as ServerState;
   } catch {
     return undefined;

@@ -20,7 +20,8 @@ function collectOptionForms(defs: ArgsDef): Map<string, OptionForm> {
     if (def.type === 'positional') continue;
     const kebab = toKebab(name);
     const aliases = ([] as string[]).concat((def as { alias?: string | string[] }).alias ?? []);
-    for (const form of [`--${name}`, `--${kebab}`, ...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`))]) forms.set(form, { name, def, negated: false });
+    for (const form of [`--${name}`, `--${kebab}`, ...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`))])
+      forms.set(form, { name, def, negated: false });
     if (def.type === 'boolean') forms.set(`--no-${kebab}`, { name, def, negated: true });
   }
   return forms;
@@ -38,7 +39,8 @@ export function parseCommandArgs(defs: ArgsDef, argv: readonly string[], path: s
     out[name] = value;
     out[toCamel(name)] = value;
   };
-  for (const [name, def] of Object.entries(defs)) if (def.type !== 'positional' && def.default !== undefined) set(name, def.default);
+  for (const [name, def] of Object.entries(defs))
+    if (def.type !== 'positional' && def.default !== undefined) set(name, def.default);
   const helpHint = `Run 'authsome ${path} --help' to see the usage.`;
   let onlyPositionals = false;
   for (let i = 0; i < argv.length; i++) {
@@ -52,7 +54,10 @@ export function parseCommandArgs(defs: ArgsDef, argv: readonly string[], path: s
       const flag = eq === -1 ? arg : arg.slice(0, eq);
       const form = forms.get(flag);
       if (form === undefined) {
-        const close = suggestClosest(flag, [...forms.keys()].filter((f) => f.startsWith('--')));
+        const close = suggestClosest(
+          flag,
+          [...forms.keys()].filter((f) => f.startsWith('--')),
+        );
         throw errors.usage(`Unknown option '${flag}'.`, close ? `Did you mean '${close}'? ${helpHint}` : helpHint);
       }
       if (form.def.type === 'boolean') {
@@ -111,9 +116,12 @@ export function renderCommandHelp(help: CommandHelp): string {
   if (options.length > 0) usageWords.push('[options]');
   if (help.usageTail) usageWords.push(help.usageTail);
   const lines = [`authsome ${help.path}: ${help.description}`, '', `Usage: ${usageWords.join(' ')}`, ''];
-  if (help.subCommands?.length) lines.push('Commands:', ...alignRows(help.subCommands.map((s) => [s.name, s.description])), '');
-  if (positionals.length > 0) lines.push('Arguments:', ...alignRows(positionals.map(([name, def]) => [`<${name}>`, def.description ?? ''])), '');
-  if (options.length > 0) lines.push('Options:', ...alignRows(options.map(([name, def]) => describeOption(name, def))), '');
+  if (help.subCommands?.length)
+    lines.push('Commands:', ...alignRows(help.subCommands.map((s) => [s.name, s.description])), '');
+  if (positionals.length > 0)
+    lines.push('Arguments:', ...alignRows(positionals.map(([name, def]) => [`<${name}>`, def.description ?? ''])), '');
+  if (options.length > 0)
+    lines.push('Options:', ...alignRows(options.map(([name, def]) => describeOption(name, def))), '');
   lines.push(...GLOBAL_OPTIONS_HELP);
   if (help.examples?.length) lines.push('', 'Examples:', ...help.examples.map((e) => `  $ ${e}`));
   return lines.join('\n');
@@ -125,7 +133,11 @@ function describeOption(name: string, def: ArgDef): [string, string] {
   const prefix = alias ? `-${alias}, ` : '    ';
   if (def.type === 'boolean') {
     // A default-on flag is documented by the form that changes something: --no-<name>.
-    if (def.default === true) return [`    --no-${kebab}`, (def as { negativeDescription?: string }).negativeDescription ?? `Turn off ${kebab}`];
+    if (def.default === true)
+      return [
+        `    --no-${kebab}`,
+        (def as { negativeDescription?: string }).negativeDescription ?? `Turn off ${kebab}`,
+      ];
     return [`${prefix}--${kebab}`, def.description ?? ''];
   }
   const hint = (def as { valueHint?: string }).valueHint ?? 'value';

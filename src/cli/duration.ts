@@ -14,7 +14,10 @@ export function parseDuration(text: string, flag: string): number {
     consumed = re.lastIndex;
   }
   if (consumed !== trimmed.length || trimmed === '' || total <= 0) {
-    throw errors.usage(`Invalid duration '${text}' for ${flag}.`, 'Use a number with a unit, e.g. 90s, 15m, 2h or 1h30m.');
+    throw errors.usage(
+      `Invalid duration '${text}' for ${flag}.`,
+      'Use a number with a unit, e.g. 90s, 15m, 2h or 1h30m.',
+    );
   }
   return total;
 }

@@ -38,4 +38,3 @@ export function parseGlobalFlags(argv: string[]): GlobalFlags {
   }
   return flags;
 }
-

@@ -20,28 +20,109 @@ interface CommandEntry {
 }
 
 const COMMANDS: Record<string, CommandEntry> = {
-  login: { group: 'Credentials', summary: 'Log in to a provider and store the credential in the vault', load: () => import('./commands/login.js') },
-  logout: { group: 'Credentials', summary: 'Remove one connection of a provider', load: () => import('./commands/logout.js') },
-  revoke: { group: 'Credentials', summary: 'Remove every connection of a provider', load: () => import('./commands/revoke.js') },
-  remove: { group: 'Credentials', summary: 'Remove all local state for a provider, custom definition included', load: () => import('./commands/remove.js') },
-  get: { group: 'Credentials', summary: 'Show a connection (secrets redacted unless --show-secret)', load: () => import('./commands/get.js') },
-  export: { group: 'Credentials', summary: 'Print credentials as env/shell/dotenv/json for eval or a .env file', load: () => import('./commands/export.js') },
-  'set-default': { group: 'Credentials', summary: "Choose a provider's default connection", load: () => import('./commands/set-default.js') },
-  run: { group: 'Credentials', summary: 'Run a command whose API requests get your credentials through the proxy', load: () => import('./commands/run.js'), passthrough: true },
+  login: {
+    group: 'Credentials',
+    summary: 'Log in to a provider and store the credential in the vault',
+    load: () => import('./commands/login.js'),
+  },
+  logout: {
+    group: 'Credentials',
+    summary: 'Remove one connection of a provider',
+    load: () => import('./commands/logout.js'),
+  },
+  revoke: {
+    group: 'Credentials',
+    summary: 'Remove every connection of a provider',
+    load: () => import('./commands/revoke.js'),
+  },
+  remove: {
+    group: 'Credentials',
+    summary: 'Remove all local state for a provider, custom definition included',
+    load: () => import('./commands/remove.js'),
+  },
+  get: {
+    group: 'Credentials',
+    summary: 'Show a connection (secrets redacted unless --show-secret)',
+    load: () => import('./commands/get.js'),
+  },
+  export: {
+    group: 'Credentials',
+    summary: 'Print credentials as env/shell/dotenv/json for eval or a .env file',
+    load: () => import('./commands/export.js'),
+  },
+  'set-default': {
+    group: 'Credentials',
+    summary: "Choose a provider's default connection",
+    load: () => import('./commands/set-default.js'),
+  },
+  run: {
+    group: 'Credentials',
+    summary: 'Run a command whose API requests get your credentials through the proxy',
+    load: () => import('./commands/run.js'),
+    passthrough: true,
+  },
   list: { group: 'Providers', summary: 'List providers and connections', load: () => import('./commands/list.js') },
-  inspect: { group: 'Providers', summary: 'Print the effective provider definition as JSON', load: () => import('./commands/inspect.js') },
-  register: { group: 'Providers', summary: 'Add or replace a custom provider definition from a JSON file', load: () => import('./commands/register.js') },
-  serve: { group: 'Server', summary: 'Run the authsome server in the foreground', load: () => import('./commands/serve.js') },
-  daemon: { group: 'Server', summary: 'Start, stop, restart the background server; status; logs', load: () => import('./commands/daemon.js') },
-  ui: { group: 'Server', summary: 'Open the web dashboard, signed in (--no-browser prints its one-time URL)', load: () => import('./commands/ui.js') },
-  unlock: { group: 'Vault', summary: 'Unlock a passphrase-protected vault', load: () => import('./commands/unlock.js') },
-  lock: { group: 'Vault', summary: 'Lock the vault (drop its key from memory)', load: () => import('./commands/lock.js') },
-  passphrase: { group: 'Vault', summary: 'Set or remove the vault passphrase', load: () => import('./commands/passphrase.js') },
-  whoami: { group: 'Diagnostics', summary: 'Show version, home, vault mode, server and connection count', load: () => import('./commands/whoami.js') },
-  doctor: { group: 'Diagnostics', summary: 'Check permissions, vault, server and provider files', load: () => import('./commands/doctor.js') },
+  inspect: {
+    group: 'Providers',
+    summary: 'Print the effective provider definition as JSON',
+    load: () => import('./commands/inspect.js'),
+  },
+  register: {
+    group: 'Providers',
+    summary: 'Add or replace a custom provider definition from a JSON file',
+    load: () => import('./commands/register.js'),
+  },
+  serve: {
+    group: 'Server',
+    summary: 'Run the authsome server in the foreground',
+    load: () => import('./commands/serve.js'),
+  },
+  daemon: {
+    group: 'Server',
+    summary: 'Start, stop, restart the background server; status; logs',
+    load: () => import('./commands/daemon.js'),
+  },
+  ui: {
+    group: 'Server',
+    summary: 'Open the web dashboard, signed in (--no-browser prints its one-time URL)',
+    load: () => import('./commands/ui.js'),
+  },
+  unlock: {
+    group: 'Vault',
+    summary: 'Unlock a passphrase-protected vault',
+    load: () => import('./commands/unlock.js'),
+  },
+  lock: {
+    group: 'Vault',
+    summary: 'Lock the vault (drop its key from memory)',
+    load: () => import('./commands/lock.js'),
+  },
+  passphrase: {
+    group: 'Vault',
+    summary: 'Set or remove the vault passphrase',
+    load: () => import('./commands/passphrase.js'),
+  },
+  whoami: {
+    group: 'Diagnostics',
+    summary: 'Show version, home, vault mode, server and connection count',
+    load: () => import('./commands/whoami.js'),
+  },
+  doctor: {
+    group: 'Diagnostics',
+    summary: 'Check permissions, vault, server and provider files',
+    load: () => import('./commands/doctor.js'),
+  },
   log: { group: 'Diagnostics', summary: 'Show the latest audit events', load: () => import('./commands/log.js') },
-  mcp: { group: 'Server', summary: 'Serve the Model Context Protocol on stdio for agents (no key ever leaves)', load: () => import('./commands/mcp.js') },
-  completion: { group: 'Diagnostics', summary: 'Print a shell completion script (bash, zsh, fish)', load: () => import('./commands/completion.js') },
+  mcp: {
+    group: 'Server',
+    summary: 'Serve the Model Context Protocol on stdio for agents (no key ever leaves)',
+    load: () => import('./commands/mcp.js'),
+  },
+  completion: {
+    group: 'Diagnostics',
+    summary: 'Print a shell completion script (bash, zsh, fish)',
+    load: () => import('./commands/completion.js'),
+  },
 };
 
 function renderRootHelp(version: string): string {
@@ -67,16 +148,36 @@ function renderRootHelp(version: string): string {
 
 /** Examples shown under a command's --help. */
 const EXAMPLES: Record<string, string[]> = {
-  login: ['authsome login openai', 'authsome login openai --connection team', 'pass show openai | authsome login openai --stdin', 'authsome login openai --force'],
-  run: ['authsome run -- python my_agent.py', 'authsome run --only openai,anthropic -- node agent.mjs', 'authsome run --connection openai=team -- ./agent.sh'],
-  export: ['eval "$(authsome export openai --format shell)"', 'authsome export openai --connection personal --format dotenv >> .env', 'authsome export --format json'],
-  get: ['authsome get openai', 'authsome get openai --field status', 'authsome get openai --connection team --field api_key --show-secret'],
+  login: [
+    'authsome login openai',
+    'authsome login openai --connection team',
+    'pass show openai | authsome login openai --stdin',
+    'authsome login openai --force',
+  ],
+  run: [
+    'authsome run -- python my_agent.py',
+    'authsome run --only openai,anthropic -- node agent.mjs',
+    'authsome run --connection openai=team -- ./agent.sh',
+  ],
+  export: [
+    'eval "$(authsome export openai --format shell)"',
+    'authsome export openai --connection personal --format dotenv >> .env',
+    'authsome export --format json',
+  ],
+  get: [
+    'authsome get openai',
+    'authsome get openai --field status',
+    'authsome get openai --connection team --field api_key --show-secret',
+  ],
   inspect: ['authsome inspect openai > ~/.authsome/providers/openai.json'],
   register: ['authsome register ./acme.json', 'authsome register ./acme.json --force'],
   'passphrase set': ['authsome passphrase set', 'printf %s "$PASS" | authsome passphrase set --passphrase-stdin'],
 };
 
-async function resolveSubcommand(cmd: CommandDef<any>, argv: string[]): Promise<{ cmd: CommandDef<any>; argv: string[]; name?: string }> {
+async function resolveSubcommand(
+  cmd: CommandDef<any>,
+  argv: string[],
+): Promise<{ cmd: CommandDef<any>; argv: string[]; name?: string }> {
   const subs = typeof cmd.subCommands === 'function' ? await cmd.subCommands() : await cmd.subCommands;
   if (!subs) return { cmd, argv };
   const index = argv.findIndex((a) => !a.startsWith('-'));
@@ -85,7 +186,10 @@ async function resolveSubcommand(cmd: CommandDef<any>, argv: string[]): Promise<
   const sub = subs[name];
   if (!sub) {
     const close = suggestClosest(name, Object.keys(subs));
-    throw errors.usage(`Unknown command '${name}'.`, `${close ? `Did you mean '${close}'? ` : ''}Choose one of: ${Object.keys(subs).join(', ')}.`);
+    throw errors.usage(
+      `Unknown command '${name}'.`,
+      `${close ? `Did you mean '${close}'? ` : ''}Choose one of: ${Object.keys(subs).join(', ')}.`,
+    );
   }
   const resolved = (typeof sub === 'function' ? await sub() : await sub) as CommandDef<any>;
   return { cmd: resolved, argv: argv.slice(index + 1), name };
@@ -127,7 +231,12 @@ export async function main(argv: string[]): Promise<number> {
     const entry = COMMANDS[name];
     if (!entry) {
       const close = suggestClosest(name, Object.keys(COMMANDS));
-      throw errors.usage(`Unknown command '${name}'.`, close ? `Did you mean '${close}'? Run 'authsome --help' for all commands.` : "Run 'authsome --help' for all commands.");
+      throw errors.usage(
+        `Unknown command '${name}'.`,
+        close
+          ? `Did you mean '${close}'? Run 'authsome --help' for all commands.`
+          : "Run 'authsome --help' for all commands.",
+      );
     }
     const cmd = (await entry.load()).default;
     const sub = await resolveSubcommand(cmd, rest);
@@ -147,7 +256,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${help}\n`);
       return 0;
     }
-    if (subs) throw errors.usage(`'authsome ${name}' needs a sub-command: ${subs.map((s) => s.name).join(', ')}.`, `Run 'authsome ${name} --help'.`);
+    if (subs)
+      throw errors.usage(
+        `'authsome ${name}' needs a sub-command: ${subs.map((s) => s.name).join(', ')}.`,
+        `Run 'authsome ${name} --help'.`,
+      );
     const args = entry.passthrough ? { _: [] } : parseCommandArgs(defs, sub.argv, path);
     // Provider names are lower case by definition: 'OpenAI' means openai.
     if (typeof args.provider === 'string') args.provider = args.provider.toLowerCase();

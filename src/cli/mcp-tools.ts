@@ -9,7 +9,11 @@ import type { ApiProviderRow } from '../client/api-types.js';
 export interface McpTool {
   name: string;
   description: string;
-  inputSchema: { type: 'object'; properties: Record<string, { type: string; description: string }>; required?: string[] };
+  inputSchema: {
+    type: 'object';
+    properties: Record<string, { type: string; description: string }>;
+    required?: string[];
+  };
 }
 
 export interface ToolReply {
@@ -32,13 +36,23 @@ export const MCP_TOOLS: McpTool[] = [
       'List the providers authsome knows and which are connected: connection names, status, expiry, and the environment variables `authsome run` sets for them (placeholders; the proxy adds the real credential). Never returns a key.',
     inputSchema: {
       type: 'object',
-      properties: { connected_only: { type: 'boolean', description: 'Only providers with a connection (default: all, unconnected ones by name only)' } },
+      properties: {
+        connected_only: {
+          type: 'boolean',
+          description: 'Only providers with a connection (default: all, unconnected ones by name only)',
+        },
+      },
     },
   },
   {
     name: 'inspect_provider',
-    description: "A provider's definition: API hosts the proxy adds credentials for, header shape, key format, exported variable names, docs link.",
-    inputSchema: { type: 'object', properties: { provider: { type: 'string', description: 'Provider name, e.g. openai' } }, required: ['provider'] },
+    description:
+      "A provider's definition: API hosts the proxy adds credentials for, header shape, key format, exported variable names, docs link.",
+    inputSchema: {
+      type: 'object',
+      properties: { provider: { type: 'string', description: 'Provider name, e.g. openai' } },
+      required: ['provider'],
+    },
   },
   {
     name: 'request_login',
@@ -63,26 +77,39 @@ interface ProviderDetail {
 
 export async function callMcpTool(deps: McpToolDeps, name: string, input: Record<string, unknown>): Promise<ToolReply> {
   try {
-    if (name === 'list_providers') return { text: JSON.stringify(await listProviders(deps.api, input.connected_only === true), null, 2) };
-    if (name === 'inspect_provider') return { text: JSON.stringify(await inspectProvider(deps.api, readName(input.provider, 'provider')), null, 2) };
-    if (name === 'request_login') return { text: await requestLogin(deps, readName(input.provider, 'provider'), input.connection) };
-    return { text: `Error: No tool named '${name}'.\nHint: Use one of: ${MCP_TOOLS.map((t) => t.name).join(', ')}.`, isError: true };
+    if (name === 'list_providers')
+      return { text: JSON.stringify(await listProviders(deps.api, input.connected_only === true), null, 2) };
+    if (name === 'inspect_provider')
+      return { text: JSON.stringify(await inspectProvider(deps.api, readName(input.provider, 'provider')), null, 2) };
+    if (name === 'request_login')
+      return { text: await requestLogin(deps, readName(input.provider, 'provider'), input.connection) };
+    return {
+      text: `Error: No tool named '${name}'.\nHint: Use one of: ${MCP_TOOLS.map((t) => t.name).join(', ')}.`,
+      isError: true,
+    };
   } catch (err) {
     // The catalogue's messages name providers, connections and files, never a secret.
-    if (err instanceof AppError) return { text: `Error: ${err.message}${err.hint ? `\nHint: ${err.hint}` : ''}`, isError: true };
+    if (err instanceof AppError)
+      return { text: `Error: ${err.message}${err.hint ? `\nHint: ${err.hint}` : ''}`, isError: true };
     return { text: 'Error: authsome could not answer.\nHint: Run `authsome doctor` in a terminal.', isError: true };
   }
 }
 
 function readName(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw errors.invalidInput(`'${field}' must be a provider name.`, "See list_providers for the names.");
+  if (typeof value !== 'string' || value.trim() === '')
+    throw errors.invalidInput(`'${field}' must be a provider name.`, 'See list_providers for the names.');
   return value.trim().toLowerCase();
 }
 
 /** The variable names a run sets for a provider: the keys of its export map (both spellings the schema allows). */
 function readExportNames(definition: ProviderDetail['definition']): string[] {
   const exp = definition.export;
-  if (Array.isArray(exp)) return exp.flatMap((e) => (e && typeof e === 'object' && typeof (e as { env?: unknown }).env === 'string' ? [(e as { env: string }).env] : []));
+  if (Array.isArray(exp))
+    return exp.flatMap((e) =>
+      e && typeof e === 'object' && typeof (e as { env?: unknown }).env === 'string'
+        ? [(e as { env: string }).env]
+        : [],
+    );
   return exp && typeof exp === 'object' ? Object.keys(exp) : [];
 }
 
@@ -96,7 +123,12 @@ async function listProviders(api: ApiClient, connectedOnly: boolean) {
         name: p.name,
         auth_type: p.auth_type,
         source: p.source,
-        connections: p.connections.map((c) => ({ connection: c.connection, status: c.status, is_default: c.is_default, expires_at: c.expires_at ?? null })),
+        connections: p.connections.map((c) => ({
+          connection: c.connection,
+          status: c.status,
+          is_default: c.is_default,
+          expires_at: c.expires_at ?? null,
+        })),
         run_env: readExportNames(detail.definition),
       };
     }),
@@ -114,15 +146,29 @@ async function inspectProvider(api: ApiClient, provider: string) {
 }
 
 async function requestLogin(deps: McpToolDeps, provider: string, rawConnection: unknown): Promise<string> {
-  const connection = typeof rawConnection === 'string' && rawConnection.trim() !== '' ? rawConnection.trim() : undefined;
+  const connection =
+    typeof rawConnection === 'string' && rawConnection.trim() !== '' ? rawConnection.trim() : undefined;
   const query = new URLSearchParams({ provider, ...(connection ? { connection } : {}) });
-  const info = await deps.api.call<{ provider: string; display_name: string; auth_type: string; connection: string; exists: boolean }>('GET', `/login/describe?${query}`);
+  const info = await deps.api.call<{
+    provider: string;
+    display_name: string;
+    auth_type: string;
+    connection: string;
+    exists: boolean;
+  }>('GET', `/login/describe?${query}`);
   const command = `authsome login ${info.provider}${connection ? ` --connection ${info.connection}` : ''}`;
-  if (info.exists) return `${info.display_name} (${info.connection}) is already connected. To replace its key, the person runs '${command} --force'.`;
+  if (info.exists)
+    return `${info.display_name} (${info.connection}) is already connected. To replace its key, the person runs '${command} --force'.`;
   // An OAuth sign-in may need the person's terminal (a device code, a pasted redirect): they start it there.
-  if (info.auth_type !== 'api_key') return `${info.display_name} signs in with OAuth 2.0. Ask the person to run '${command}' in a terminal.`;
-  if (!deps.browserAvailable()) return `No browser is available here. Ask the person to run '${command}' in a terminal.`;
-  const session = await deps.api.call<{ url: string; expires_at: string }>('POST', '/login-sessions', { provider: info.provider, connection: info.connection, force: false });
+  if (info.auth_type !== 'api_key')
+    return `${info.display_name} signs in with OAuth 2.0. Ask the person to run '${command}' in a terminal.`;
+  if (!deps.browserAvailable())
+    return `No browser is available here. Ask the person to run '${command}' in a terminal.`;
+  const session = await deps.api.call<{ url: string; expires_at: string }>('POST', '/login-sessions', {
+    provider: info.provider,
+    connection: info.connection,
+    force: false,
+  });
   const failure = await deps.openForPerson(session.url);
   if (failure) return `Could not open a browser (${failure}). Ask the person to run '${command}' in a terminal.`;
   return `The login form for ${info.display_name} (${info.connection}) is open in the person's browser until ${session.expires_at}. Ask them to paste the key there; then call list_providers to see the connection.`;

@@ -43,7 +43,8 @@ export function buildBrowserCommand(target: string, env: NodeJS.ProcessEnv, plat
   return { command: 'xdg-open', args: [target] };
 }
 
-const escapeAttribute = (text: string) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeAttribute = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
  * Pure: a page that sends the browser on to `url` with no script at all (a file:// page gets none of our server's
@@ -99,7 +100,12 @@ export function sweepLauncherFiles(dir: string, now = Date.now()): void {
 }
 
 /** Starts the browser detached on a launcher file for `url` written under `launcherDir`. */
-export async function openBrowser(url: string, launcherDir = buildLauncherDir(), env: NodeJS.ProcessEnv = process.env, platform = process.platform): Promise<OpenedBrowser> {
+export async function openBrowser(
+  url: string,
+  launcherDir = buildLauncherDir(),
+  env: NodeJS.ProcessEnv = process.env,
+  platform = process.platform,
+): Promise<OpenedBrowser> {
   let file: string;
   try {
     file = writeLauncherFile(url, launcherDir);
@@ -111,7 +117,12 @@ export async function openBrowser(url: string, launcherDir = buildLauncherDir(),
   const failure = await new Promise<string | undefined>((resolve) => {
     let child;
     try {
-      child = spawn(command, args, { detached: true, stdio: 'ignore', env, windowsVerbatimArguments: platform === 'win32' });
+      child = spawn(command, args, {
+        detached: true,
+        stdio: 'ignore',
+        env,
+        windowsVerbatimArguments: platform === 'win32',
+      });
     } catch (err) {
       resolve((err as Error).message);
       return;

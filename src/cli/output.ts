@@ -1,7 +1,7 @@
 // The CLI's only way to speak (SPEC §5, §10): data to stdout, confirmations to stdout (dropped by --quiet),
 // progress/warnings/errors to stderr, one {"v":1,…} object per command in --json mode, and exit codes.
 // Messages may carry stored or remote text, so they reach the terminal through terminal-text.ts.
-import { AppError, type ErrorCode } from '../errors.js';
+import type { AppError, ErrorCode } from '../errors.js';
 import { escapeJsonText, escapeTerminalLines } from './terminal-text.js';
 
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -151,7 +151,11 @@ export function buildTable(rows: string[][], visibleWidth: (s: string) => number
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleWidth(cell))));
   return rows
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visibleWidth(cell)))).join('  '))
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visibleWidth(cell))))
+        .join('  '),
+    )
     .join('\n');
 }
 

@@ -3,13 +3,18 @@
 import { errors } from '../errors.js';
 import { isInteractive, promptSecret, readStdinLine } from './prompt.js';
 
-export async function readPassphrase(options: { fromStdin: boolean; label: string; allowEnv: boolean }): Promise<string> {
+export async function readPassphrase(options: {
+  fromStdin: boolean;
+  label: string;
+  allowEnv: boolean;
+}): Promise<string> {
   let value: string;
   if (options.fromStdin) value = await readStdinLine();
   else if (options.allowEnv && process.env.AUTHSOME_PASSPHRASE) value = process.env.AUTHSOME_PASSPHRASE;
   else if (isInteractive()) value = await promptSecret(options.label);
   else value = await readStdinLine();
-  if (value === '') throw errors.invalidInput('No passphrase was entered.', 'Type the passphrase, or pipe it with --passphrase-stdin.');
+  if (value === '')
+    throw errors.invalidInput('No passphrase was entered.', 'Type the passphrase, or pipe it with --passphrase-stdin.');
   return value;
 }
 

@@ -37,37 +37,69 @@ export async function checkProxyRoundTrip(api: ApiClient): Promise<ProxyCheck[]>
     checks.push(
       refused.status === 407
         ? { name: 'Proxy authentication', verdict: 'ok', detail: 'a request without the run secret gets 407' }
-        : { name: 'Proxy authentication', verdict: 'fail', detail: `a request without the run secret got ${refused.status}, not 407` },
+        : {
+            name: 'Proxy authentication',
+            verdict: 'fail',
+            detail: `a request without the run secret got ${refused.status}, not 407`,
+          },
     );
 
     const tunnel = await openTunnel(proxyPort, `127.0.0.1:${upstream.port}`, auth);
     if (tunnel.status !== 200) {
       tunnel.socket.destroy();
-      checks.push({ name: 'Proxy round trip', verdict: 'fail', detail: `CONNECT through the proxy got ${tunnel.status}` });
+      checks.push({
+        name: 'Proxy round trip',
+        verdict: 'fail',
+        detail: `CONNECT through the proxy got ${tunnel.status}`,
+      });
     } else {
       const body = await fetchOverTls(tunnel.socket, 'localhost', upstream.certPem);
       checks.push(
         body.includes(upstream.marker)
-          ? { name: 'Proxy round trip', verdict: 'ok', detail: `127.0.0.1:${proxyPort} tunnelled a request to a local HTTPS server and back` }
-          : { name: 'Proxy round trip', verdict: 'fail', detail: 'the tunnelled request came back without the expected answer' },
+          ? {
+              name: 'Proxy round trip',
+              verdict: 'ok',
+              detail: `127.0.0.1:${proxyPort} tunnelled a request to a local HTTPS server and back`,
+            }
+          : {
+              name: 'Proxy round trip',
+              verdict: 'fail',
+              detail: 'the tunnelled request came back without the expected answer',
+            },
       );
     }
 
     const intercepted = session.scope[0];
     if (!intercepted) {
-      checks.push({ name: 'TLS interception', verdict: 'warn', detail: 'not checked: no connection in scope', hint: "Log in to a provider ('authsome login openai') and run doctor again." });
+      checks.push({
+        name: 'TLS interception',
+        verdict: 'warn',
+        detail: 'not checked: no connection in scope',
+        hint: "Log in to a provider ('authsome login openai') and run doctor again.",
+      });
     } else {
-      const def = await api.call<{ definition: { api_url: string | string[] } }>('GET', `/providers/${encodeURIComponent(intercepted.provider)}`);
+      const def = await api.call<{ definition: { api_url: string | string[] } }>(
+        'GET',
+        `/providers/${encodeURIComponent(intercepted.provider)}`,
+      );
       const host = pickHost(def.definition.api_url);
       if (!host) {
-        checks.push({ name: 'TLS interception', verdict: 'warn', detail: `not checked: ${intercepted.provider} only has regex hosts` });
+        checks.push({
+          name: 'TLS interception',
+          verdict: 'warn',
+          detail: `not checked: ${intercepted.provider} only has regex hosts`,
+        });
       } else {
         const caPem = await readFile(session.ca_cert_path, 'utf8');
         const t = await openTunnel(proxyPort, `${host}:443`, auth);
         const verified = t.status === 200 ? await handshake(t.socket, host, caPem) : `CONNECT got ${t.status}`;
         checks.push(
           verified === true
-            ? { name: 'TLS interception', verdict: 'ok', detail: `${host} is served a leaf certificate signed by the authsome CA (${session.ca_cert_path})` }
+            ? {
+                name: 'TLS interception',
+                verdict: 'ok',
+                detail: `${host} is served a leaf certificate signed by the authsome CA (${session.ca_cert_path})`,
+              }
             : { name: 'TLS interception', verdict: 'fail', detail: `${host}: ${verified}` },
         );
       }
@@ -84,9 +116,7 @@ function pickHost(apiUrl: string | string[]): string | undefined {
     if (entry.startsWith('regex:')) continue;
     try {
       return new URL(/^[a-z]+:\/\//i.test(entry) ? entry : `https://${entry}`).hostname;
-    } catch {
-      continue;
-    }
+    } catch {}
   }
   return undefined;
 }
@@ -110,7 +140,11 @@ function withTimeout<T>(promise: Promise<T>, socket: Socket, what: string): Prom
   });
 }
 
-function openTunnel(proxyPort: number, target: string, auth: string | undefined): Promise<{ status: number; socket: Socket }> {
+function openTunnel(
+  proxyPort: number,
+  target: string,
+  auth: string | undefined,
+): Promise<{ status: number; socket: Socket }> {
   const socket = netConnect(proxyPort, '127.0.0.1');
   const result = new Promise<{ status: number; socket: Socket }>((resolve, reject) => {
     let head = '';
@@ -125,7 +159,9 @@ function openTunnel(proxyPort: number, target: string, auth: string | undefined)
     socket.on('data', onData);
     socket.once('error', reject);
     socket.once('connect', () => {
-      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}\r\n`);
+      socket.write(
+        `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}\r\n`,
+      );
     });
   });
   return withTimeout(result, socket, 'CONNECT');
@@ -169,10 +205,15 @@ async function startThrowawayServer(): Promise<{ port: number; certPem: string; 
     signer: privateKey as KeyObject,
   });
   const marker = `authsome-doctor-${now}`;
-  const server = createTlsServer({ key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert: pem }, (socket) => {
-    socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${marker.length}\r\nConnection: close\r\n\r\n${marker}`));
-    socket.on('error', () => socket.destroy());
-  });
+  const server = createTlsServer(
+    { key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert: pem },
+    (socket) => {
+      socket.once('data', () =>
+        socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${marker.length}\r\nConnection: close\r\n\r\n${marker}`),
+      );
+      socket.on('error', () => socket.destroy());
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, certPem: pem, marker, close: () => server.close() };
 }

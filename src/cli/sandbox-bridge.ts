@@ -22,7 +22,9 @@ if (!socketPath || !Number.isInteger(port) || separator !== '--' || !command) {
 }
 
 const server = createServer((client) => relaySockets(client, connect(socketPath)));
-server.once('error', (err) => fail(errors.internal(`The sandbox could not listen on 127.0.0.1:${port}: ${err.message}`), 1));
+server.once('error', (err) =>
+  fail(errors.internal(`The sandbox could not listen on 127.0.0.1:${port}: ${err.message}`), 1),
+);
 // The command starts only once the proxy port answers inside: its first request must not meet a refused connection.
 server.listen(port, '127.0.0.1', () => {
   const child = spawn(command, rest, { stdio: 'inherit' });

@@ -15,13 +15,25 @@ import { relaySockets } from './socket-relay.js';
 /** The flags that make the boundary; the probe (doctor, run) checks exactly these, so "available" means "works". */
 const NAMESPACE_FLAGS = ['--die-with-parent', '--unshare-net', '--unshare-pid', '--cap-drop', 'ALL'];
 
-const INSTALL_HINT = "Install bubblewrap ('sudo apt-get install bubblewrap' on Debian and Ubuntu, 'sudo dnf install bubblewrap' on Fedora), or run without --sandbox.";
+const INSTALL_HINT =
+  "Install bubblewrap ('sudo apt-get install bubblewrap' on Debian and Ubuntu, 'sudo dnf install bubblewrap' on Fedora), or run without --sandbox.";
 
 /** The first executable file called `name` on `path` (a PATH value), or `name` itself when it holds a slash. */
 export async function findExecutable(name: string, path: string | undefined): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [name] : (path ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  const candidates = name.includes('/')
+    ? [name]
+    : (path ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, name));
   for (const candidate of candidates) {
-    if (await access(candidate, fsConstants.X_OK).then(() => true, () => false)) return candidate;
+    if (
+      await access(candidate, fsConstants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }
@@ -32,13 +44,20 @@ export async function findExecutable(name: string, path: string | undefined): Pr
  */
 export async function requireSandbox(env: NodeJS.ProcessEnv): Promise<string> {
   if (process.platform !== 'linux') {
-    throw errors.sandboxUnavailable(`it is built on Linux namespaces (bubblewrap) and this system is ${process.platform}`, 'Run without --sandbox, or run the agent on Linux.');
+    throw errors.sandboxUnavailable(
+      `it is built on Linux namespaces (bubblewrap) and this system is ${process.platform}`,
+      'Run without --sandbox, or run the agent on Linux.',
+    );
   }
   const bwrap = await findExecutable('bwrap', env.PATH);
-  if (bwrap === undefined) throw errors.sandboxUnavailable("'bwrap' (package bubblewrap) was not found on PATH", INSTALL_HINT);
+  if (bwrap === undefined)
+    throw errors.sandboxUnavailable("'bwrap' (package bubblewrap) was not found on PATH", INSTALL_HINT);
   const failure = await new Promise<string | undefined>((resolve) => {
-    execFile(bwrap, [...NAMESPACE_FLAGS, '--bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', 'true'], { timeout: 10_000 }, (err, _out, stderr) =>
-      resolve(err ? (stderr.trim().split('\n')[0] ?? '') || err.message : undefined),
+    execFile(
+      bwrap,
+      [...NAMESPACE_FLAGS, '--bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--', 'true'],
+      { timeout: 10_000 },
+      (err, _out, stderr) => resolve(err ? (stderr.trim().split('\n')[0] ?? '') || err.message : undefined),
     );
   });
   if (failure !== undefined) {
@@ -57,7 +76,11 @@ export async function requireSandbox(env: NodeJS.ProcessEnv): Promise<string> {
  * Unix sockets on the filesystem, so these are hidden like the home. Only paths that exist are listed (bwrap would
  * create a missing mount point on the real filesystem).
  */
-export async function findHiddenPaths(env: NodeJS.ProcessEnv, home: string, keep: readonly string[]): Promise<{ dirs: string[]; files: string[] }> {
+export async function findHiddenPaths(
+  env: NodeJS.ProcessEnv,
+  home: string,
+  keep: readonly string[],
+): Promise<{ dirs: string[]; files: string[] }> {
   const uid = process.getuid?.() ?? 0;
   const candidates = [
     env.XDG_RUNTIME_DIR || `/run/user/${uid}`,
@@ -105,13 +128,24 @@ export function buildBubblewrapArgs(input: BubblewrapArgsInput): string[] {
   return [
     ...NAMESPACE_FLAGS,
     '--new-session',
-    '--bind', '/', '/',
-    '--dev', '/dev',
-    '--proc', '/proc',
+    '--bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
     ...input.hiddenDirs.flatMap((dir) => ['--tmpfs', dir]),
     ...input.hiddenFiles.flatMap((file) => ['--ro-bind', '/dev/null', file]),
-    '--json-status-fd', '3',
-    '--', input.nodePath, input.bridgePath, input.socketPath, String(input.proxyPort), '--', ...input.command,
+    '--json-status-fd',
+    '3',
+    '--',
+    input.nodePath,
+    input.bridgePath,
+    input.socketPath,
+    String(input.proxyPort),
+    '--',
+    ...input.command,
   ];
 }
 
@@ -124,7 +158,14 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export async function createSandbox(input: { bwrap: string; home: string; env: NodeJS.ProcessEnv; proxyUrl: string; caCertPath: string; caBundlePath: string }): Promise<Sandbox> {
+export async function createSandbox(input: {
+  bwrap: string;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  proxyUrl: string;
+  caCertPath: string;
+  caBundlePath: string;
+}): Promise<Sandbox> {
   const proxyPort = Number(new URL(input.proxyUrl).port);
   const home = await realpath(input.home);
   // Outside the home (which the child cannot see) and private to us: the socket in it is the child's way out.
@@ -132,7 +173,10 @@ export async function createSandbox(input: { bwrap: string; home: string; env: N
   const inside = await realpath(dir);
   if (inside === home || inside.startsWith(`${home}/`)) {
     await rm(dir, { recursive: true, force: true });
-    throw errors.sandboxUnavailable(`the temporary directory ${dir} is inside ${home}, which the sandbox hides`, 'Set TMPDIR to a directory outside AUTHSOME_HOME.');
+    throw errors.sandboxUnavailable(
+      `the temporary directory ${dir} is inside ${home}, which the sandbox hides`,
+      'Set TMPDIR to a directory outside AUTHSOME_HOME.',
+    );
   }
   const hidden = await findHiddenPaths(input.env, home, [inside, process.execPath, packagePaths.sandboxBridge]);
   const caCertPath = join(dir, 'ca.pem');
@@ -141,7 +185,10 @@ export async function createSandbox(input: { bwrap: string; home: string; env: N
   let server: Server | undefined;
   const open = new Set<Socket>();
   try {
-    for (const [from, to] of [[input.caCertPath, caCertPath], [input.caBundlePath, caBundlePath]] as const) {
+    for (const [from, to] of [
+      [input.caCertPath, caCertPath],
+      [input.caBundlePath, caBundlePath],
+    ] as const) {
       await copyFile(from, to);
       await chmod(to, 0o600);
     }
@@ -164,10 +211,21 @@ export async function createSandbox(input: { bwrap: string; home: string; env: N
     caCertPath,
     caBundlePath,
     spawn(command, env) {
-      const args = buildBubblewrapArgs({ hiddenDirs: hidden.dirs, hiddenFiles: hidden.files, nodePath: process.execPath, bridgePath: packagePaths.sandboxBridge, socketPath, proxyPort, command });
+      const args = buildBubblewrapArgs({
+        hiddenDirs: hidden.dirs,
+        hiddenFiles: hidden.files,
+        nodePath: process.execPath,
+        bridgePath: packagePaths.sandboxBridge,
+        socketPath,
+        proxyPort,
+        command,
+      });
       // bwrap itself stays in our process group: it would die of a terminal's Ctrl-C (it has no handler), and its death
       // kills the sandbox with SIGKILL. Started with SIGINT ignored it lives on; `run` forwards the signal to the bridge.
-      const child = spawn('/bin/sh', ['-c', 'trap "" INT; exec "$0" "$@"', input.bwrap, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env });
+      const child = spawn('/bin/sh', ['-c', 'trap "" INT; exec "$0" "$@"', input.bwrap, ...args], {
+        stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+        env,
+      });
       let initPid: number | undefined;
       let status = '';
       child.stdio[3]?.on('data', (chunk: Buffer) => {

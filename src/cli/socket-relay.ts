@@ -5,7 +5,10 @@ import type { Socket } from 'node:net';
 export function relaySockets(a: Socket, b: Socket): void {
   a.pipe(b);
   b.pipe(a);
-  for (const [one, other] of [[a, b], [b, a]] as const) {
+  for (const [one, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
     one.once('error', () => other.destroy());
     one.once('close', () => other.destroy());
   }

@@ -12,7 +12,11 @@ export function formatCountdown(ms: number): string {
   return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
 }
 
-export function startWaitIndicator(label: string, deadline: number, stream: NodeJS.WriteStream = process.stderr): WaitIndicator {
+export function startWaitIndicator(
+  label: string,
+  deadline: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): WaitIndicator {
   if (!stream.isTTY) return { stop() {} };
   let frame = 0;
   const draw = () => {

@@ -29,7 +29,9 @@ export async function connectApi(options: ConnectOptions = {}): Promise<ApiClien
     if (recorded && recorded.state.version === version) return recorded;
     if (noAutostart) {
       throw errors.serverUnavailable(
-        recorded ? `the running server is version ${recorded.state.version}, this CLI is ${version}` : 'it is not running and AUTHSOME_NO_AUTOSTART is set',
+        recorded
+          ? `the running server is version ${recorded.state.version}, this CLI is ${version}`
+          : 'it is not running and AUTHSOME_NO_AUTOSTART is set',
         "Start it with 'authsome daemon start' (or 'authsome serve'), or unset AUTHSOME_NO_AUTOSTART.",
       );
     }

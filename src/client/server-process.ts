@@ -2,7 +2,7 @@
 // `authsome serve` with its output in server/server.log, /health polling, one starter at a time.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
-import { AppError, errors } from '../errors.js';
+import { type AppError, errors } from '../errors.js';
 import { packagePaths, type HomePaths } from '../paths.js';
 import { isPidAlive, loadServerState, loadServerToken, type ServerState } from '../server-state.js';
 import { sendJson } from './http.js';
@@ -37,7 +37,15 @@ export async function checkHealth(url: string, timeoutMs = 1_000): Promise<{ ver
 function buildServerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (env.AUTHSOME_RUN !== '1') return env;
   const out = { ...env };
-  for (const name of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NODE_OPTIONS', 'NODE_USE_ENV_PROXY', 'AUTHSOME_RUN']) {
+  for (const name of [
+    'HTTPS_PROXY',
+    'https_proxy',
+    'HTTP_PROXY',
+    'http_proxy',
+    'NODE_OPTIONS',
+    'NODE_USE_ENV_PROXY',
+    'AUTHSOME_RUN',
+  ]) {
     delete out[name];
   }
   return out;

@@ -54,7 +54,8 @@ export function buildConnectionPrefix(provider: string): string {
 export function redactRecord(record: ConnectionRecord): ConnectionRecord {
   const out = { ...record };
   for (const field of SECRET_FIELDS) {
-    if (field in out && (out as Record<string, unknown>)[field] !== undefined) (out as Record<string, unknown>)[field] = REDACTED;
+    if (field in out && (out as Record<string, unknown>)[field] !== undefined)
+      (out as Record<string, unknown>)[field] = REDACTED;
   }
   return out;
 }

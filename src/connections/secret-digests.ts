@@ -9,7 +9,11 @@ export function digestSecretValue(salt: string, value: string): string {
 }
 
 /** Names of the variables whose value (as is, or without surrounding white space) has one of `digests`. */
-export function findSecretVariables(env: Readonly<Record<string, string | undefined>>, salt: string, digests: readonly string[]): string[] {
+export function findSecretVariables(
+  env: Readonly<Record<string, string | undefined>>,
+  salt: string,
+  digests: readonly string[],
+): string[] {
   if (digests.length === 0) return [];
   const known = new Set(digests);
   const names: string[] = [];

@@ -76,9 +76,17 @@ export interface OAuthClient {
 export interface ConnectionService {
   resolveConnectionName(provider: string, connection?: string): string;
   validateApiKey(definition: ProviderDefinition, input: string): string;
-  loginWithApiKey(input: { provider: string; connection?: string; apiKey: string; force?: boolean }): Promise<LoginResult>;
+  loginWithApiKey(input: {
+    provider: string;
+    connection?: string;
+    apiKey: string;
+    force?: boolean;
+  }): Promise<LoginResult>;
   /** Whether the connection already exists (the CLI asks before prompting for a key). */
-  describeLogin(provider: string, connection?: string): Promise<{ entry: ProviderEntry; connection: string; exists: boolean }>;
+  describeLogin(
+    provider: string,
+    connection?: string,
+  ): Promise<{ entry: ProviderEntry; connection: string; exists: boolean }>;
   /** Stores the tokens of a finished OAuth login as the connection (replacing it only with `force`). */
   loginWithTokens(input: {
     provider: string;
@@ -95,7 +103,9 @@ export interface ConnectionService {
   /** `warnings`: what remote revocation could not do (the local state is removed all the same). */
   logout(provider: string, connection?: string): Promise<{ provider: string; connection: string; warnings: string[] }>;
   revoke(provider: string): Promise<{ provider: string; removed: string[]; warnings: string[] }>;
-  remove(provider: string): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean; warnings: string[] }>;
+  remove(
+    provider: string,
+  ): Promise<{ provider: string; removed: string[]; definitionDeleted: boolean; warnings: string[] }>;
   get(provider: string, connection: string | undefined, options: { reveal: boolean }): Promise<ConnectionRecord>;
   exportVariables(input: { provider?: string; connection?: string }): Promise<ExportVariable[]>;
   list(): Promise<{ rows: ProviderRow[]; warnings: RegistryWarning[] }>;
@@ -185,7 +195,10 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
 
   function requireRecord(provider: string, connection: string): ConnectionRecord {
     const record = vault.get<ConnectionRecord>(buildConnectionId(provider, connection));
-    if (!record) throw loadRecords(provider).length === 0 ? errors.noConnection(provider) : errors.connectionNotFound(provider, connection);
+    if (!record)
+      throw loadRecords(provider).length === 0
+        ? errors.noConnection(provider)
+        : errors.connectionNotFound(provider, connection);
     return record;
   }
 
@@ -283,7 +296,9 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
         ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
         token_type: tokens.token_type ?? 'Bearer',
         scopes: tokens.scopes ?? requestedScopes,
-        ...(tokens.expires_in !== undefined ? { expires_at: new Date(at.getTime() + tokens.expires_in * 1000).toISOString() } : {}),
+        ...(tokens.expires_in !== undefined
+          ? { expires_at: new Date(at.getTime() + tokens.expires_in * 1000).toISOString() }
+          : {}),
         obtained_at: at.toISOString(),
         ...(baseUrl ? { base_url: baseUrl } : {}),
         updated_at: at.toISOString(),
@@ -323,7 +338,11 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       requireRecord(provider, name);
       const warnings = await revokeAll(provider, [name]);
       await vault.apply(buildRemoval(provider, [name]));
-      audit.record('logout', { provider, connection: name, ...(warnings.length > 0 ? { reason: 'remote revocation failed' } : {}) });
+      audit.record('logout', {
+        provider,
+        connection: name,
+        ...(warnings.length > 0 ? { reason: 'remote revocation failed' } : {}),
+      });
       return { provider, connection: name, warnings };
     },
 
@@ -333,7 +352,10 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       const warnings = await revokeAll(provider, names);
       // The provider state stays (minus the default): an OAuth client id entered once is reused by later logins.
       await vault.apply(buildRemoval(provider, names));
-      audit.record('revoke', { provider, reason: `${names.length} connection(s)${warnings.length > 0 ? ', remote revocation failed' : ''}` });
+      audit.record('revoke', {
+        provider,
+        reason: `${names.length} connection(s)${warnings.length > 0 ? ', remote revocation failed' : ''}`,
+      });
       return { provider, removed: names, warnings };
     },
 
@@ -377,7 +399,8 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       } else {
         const { entries } = await registry.list();
         for (const entry of entries) {
-          for (const summary of summarize(entry.definition.name)) targets.push({ entry, connection: summary.connection });
+          for (const summary of summarize(entry.definition.name))
+            targets.push({ entry, connection: summary.connection });
         }
       }
       const out: ExportVariable[] = [];
@@ -452,7 +475,9 @@ function compareText(a: string, b: string): number {
 }
 
 function pickOldest(records: ConnectionRecord[]): ConnectionRecord {
-  return [...records].sort((a, b) => a.obtained_at.localeCompare(b.obtained_at) || compareText(a.connection, b.connection))[0]!;
+  return [...records].sort(
+    (a, b) => a.obtained_at.localeCompare(b.obtained_at) || compareText(a.connection, b.connection),
+  )[0]!;
 }
 
 function readExportValue(def: ProviderDefinition, record: ConnectionRecord, source: ExportSource): string | undefined {
@@ -467,7 +492,9 @@ function readExportValue(def: ProviderDefinition, record: ConnectionRecord, sour
       return record.base_url ?? def.oauth?.base_url;
     case 'api_url': {
       const host = def.matchers.find((m) => m.kind === 'host');
-      return host && host.kind === 'host' ? `https://${host.host}${host.port ? `:${host.port}` : ''}${host.pathPrefix}` : undefined;
+      return host && host.kind === 'host'
+        ? `https://${host.host}${host.port ? `:${host.port}` : ''}${host.pathPrefix}`
+        : undefined;
     }
   }
 }

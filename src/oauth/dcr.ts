@@ -3,7 +3,13 @@
 // with its loopback redirect URI, and return the client to store. The HTTP client is injected.
 import { errors } from '../errors.js';
 import type { OAuthClient } from '../connections/service.js';
-import { cleanText, describeFetchFailure, DEFAULT_TIMEOUT_MS, parseJsonAnswer, type TokenClient } from './token-client.js';
+import {
+  cleanText,
+  describeFetchFailure,
+  DEFAULT_TIMEOUT_MS,
+  parseJsonAnswer,
+  type TokenClient,
+} from './token-client.js';
 
 export interface RegistrationContext {
   provider: string;
@@ -11,7 +17,11 @@ export interface RegistrationContext {
 }
 
 /** RFC 8414 §3 first, then OpenID Connect Discovery: the two places servers publish `registration_endpoint`. */
-export async function discoverRegistrationEndpoint(client: TokenClient, ctx: RegistrationContext, issuerUrl: string): Promise<string> {
+export async function discoverRegistrationEndpoint(
+  client: TokenClient,
+  ctx: RegistrationContext,
+  issuerUrl: string,
+): Promise<string> {
   const origin = new URL(issuerUrl).origin;
   for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
     const res = await send(client, ctx, `${origin}${path}`, 'GET');
@@ -25,7 +35,11 @@ export async function discoverRegistrationEndpoint(client: TokenClient, ctx: Reg
     const endpoint = (body as { registration_endpoint?: unknown } | null)?.registration_endpoint;
     if (typeof endpoint === 'string' && /^https?:\/\//.test(endpoint)) return endpoint;
   }
-  throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `no registration_endpoint in its discovery documents at ${origin}`);
+  throw errors.oauthBadResponse(
+    ctx.displayName,
+    ctx.provider,
+    `no registration_endpoint in its discovery documents at ${origin}`,
+  );
 }
 
 export async function registerClient(
@@ -46,15 +60,29 @@ export async function registerClient(
   };
   const res = await send(client, ctx, endpoint, 'POST', JSON.stringify(metadata));
   const body = parseJsonAnswer(ctx, res.status, res.type, res.text);
-  if (res.status !== 201 && res.status !== 200) throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `the client registration was answered with HTTP ${res.status}`);
-  if (typeof body.client_id !== 'string' || body.client_id === '') throw errors.oauthBadResponse(ctx.displayName, ctx.provider, 'the client registration has no client_id');
+  if (res.status !== 201 && res.status !== 200)
+    throw errors.oauthBadResponse(
+      ctx.displayName,
+      ctx.provider,
+      `the client registration was answered with HTTP ${res.status}`,
+    );
+  if (typeof body.client_id !== 'string' || body.client_id === '')
+    throw errors.oauthBadResponse(ctx.displayName, ctx.provider, 'the client registration has no client_id');
   return {
     client_id: cleanText(body.client_id),
-    ...(typeof body.client_secret === 'string' && body.client_secret !== '' ? { client_secret: body.client_secret } : {}),
+    ...(typeof body.client_secret === 'string' && body.client_secret !== ''
+      ? { client_secret: body.client_secret }
+      : {}),
   };
 }
 
-async function send(client: TokenClient, ctx: RegistrationContext, url: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; type: string; text: string }> {
+async function send(
+  client: TokenClient,
+  ctx: RegistrationContext,
+  url: string,
+  method: 'GET' | 'POST',
+  body?: string,
+): Promise<{ status: number; type: string; text: string }> {
   try {
     const res = await client.fetch(url, {
       method,

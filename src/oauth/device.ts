@@ -2,7 +2,17 @@
 // the interval the provider set, +5 s after each `slow_down` (§3.5), until the person approves, denies, or the code
 // expires. The waiting is injected (`sleep`, `now`), so tests run it without real 5-second pauses.
 import { errors, isAppError } from '../errors.js';
-import { cleanText, parseJsonAnswer, postToEndpoint, requestToken, type BodyFormat, type ClientCredentials, type TokenCallContext, type TokenClient, type TokenSet } from './token-client.js';
+import {
+  cleanText,
+  parseJsonAnswer,
+  postToEndpoint,
+  requestToken,
+  type BodyFormat,
+  type ClientCredentials,
+  type TokenCallContext,
+  type TokenClient,
+  type TokenSet,
+} from './token-client.js';
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 §3.2: without `interval`, clients wait 5 seconds between polls; §3.5: `slow_down` adds 5 seconds. */
@@ -32,12 +42,21 @@ export async function requestDeviceAuthorization(
   scopes: string[],
   format: BodyFormat,
 ): Promise<DeviceAuthorization> {
-  const { status, type, text } = await postToEndpoint(client, ctx, credentials, scopes.length > 0 ? { scope: scopes.join(' ') } : {}, format);
+  const { status, type, text } = await postToEndpoint(
+    client,
+    ctx,
+    credentials,
+    scopes.length > 0 ? { scope: scopes.join(' ') } : {},
+    format,
+  );
   const body = parseJsonAnswer(ctx, status, type, text);
-  if (status < 200 || status >= 300) throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} without an OAuth error code`);
+  if (status < 200 || status >= 300)
+    throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} without an OAuth error code`);
   const bad = (detail: string) => errors.oauthBadResponse(ctx.displayName, ctx.provider, detail);
-  if (typeof body.device_code !== 'string' || body.device_code === '') throw bad('the device authorization has no device_code');
-  if (typeof body.user_code !== 'string' || body.user_code === '') throw bad('the device authorization has no user_code');
+  if (typeof body.device_code !== 'string' || body.device_code === '')
+    throw bad('the device authorization has no device_code');
+  if (typeof body.user_code !== 'string' || body.user_code === '')
+    throw bad('the device authorization has no user_code');
   // Google names it verification_url (an early draft's spelling).
   const uri = body.verification_uri ?? body.verification_url;
   if (!isWebUrl(uri)) throw bad('the device authorization has no http(s) verification_uri');
@@ -50,7 +69,9 @@ export async function requestDeviceAuthorization(
     user_code: cleanText(body.user_code),
     verification_uri: uri as string,
     // Opened in a browser: only an http(s) URL, never another scheme a hostile provider might send.
-    ...(isWebUrl(body.verification_uri_complete) ? { verification_uri_complete: body.verification_uri_complete as string } : {}),
+    ...(isWebUrl(body.verification_uri_complete)
+      ? { verification_uri_complete: body.verification_uri_complete as string }
+      : {}),
     expires_in: expiresIn,
     interval: Math.max(interval, 1),
   };
@@ -72,7 +93,13 @@ export async function pollDeviceToken(
     if (polling.signal.aborted) throw errors.cancelled();
     if (polling.now() >= deadline) throw errors.deviceCodeExpired(ctx.displayName, ctx.provider);
     try {
-      return await requestToken(client, ctx, credentials, { grant_type: DEVICE_GRANT_TYPE, device_code: device.device_code }, format);
+      return await requestToken(
+        client,
+        ctx,
+        credentials,
+        { grant_type: DEVICE_GRANT_TYPE, device_code: device.device_code },
+        format,
+      );
     } catch (err) {
       if (polling.signal.aborted) throw errors.cancelled();
       if (!isAppError(err) || err.code !== 'OAUTH_FAILED') throw err;

@@ -17,10 +17,22 @@ export function parseBaseUrl(input: string): string {
   try {
     url = new URL(input.trim());
   } catch {
-    throw errors.usage(`'${input}' is not a valid base URL.`, 'Give the full URL of the server, e.g. --base-url https://github.example.com');
+    throw errors.usage(
+      `'${input}' is not a valid base URL.`,
+      'Give the full URL of the server, e.g. --base-url https://github.example.com',
+    );
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
-    throw errors.usage(`'${input}' is not a valid base URL.`, 'Use an http(s) URL without a query, fragment or credentials, e.g. https://gitlab.example.com');
+  if (
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password
+  ) {
+    throw errors.usage(
+      `'${input}' is not a valid base URL.`,
+      'Use an http(s) URL without a query, fragment or credentials, e.g. https://gitlab.example.com',
+    );
   }
   return url.href.replace(/\/+$/, '');
 }

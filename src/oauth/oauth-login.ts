@@ -86,7 +86,10 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
   async function loadOAuthDefinition(provider: string): Promise<ProviderDefinition> {
     const def = (await deps.registry.get(provider)).definition;
     if (def.auth_type !== 'oauth2' || !def.oauth) {
-      throw errors.invalidInput(`${def.display_name} uses an API key, not OAuth 2.0.`, `Run 'authsome login ${def.name}' to store its key.`);
+      throw errors.invalidInput(
+        `${def.display_name} uses an API key, not OAuth 2.0.`,
+        `Run 'authsome login ${def.name}' to store its key.`,
+      );
     }
     return def;
   }
@@ -96,7 +99,10 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
       const def = await loadOAuthDefinition(input.provider);
       const endpoints = resolveOAuthEndpoints(def, input.baseUrl);
       if (!endpoints.device_authorization_url) {
-        throw errors.usage(`${def.display_name} has no device_authorization_url, so the device_code flow cannot be used.`, `Run 'authsome login ${def.name}' without --flow.`);
+        throw errors.usage(
+          `${def.display_name} has no device_authorization_url, so the device_code flow cannot be used.`,
+          `Run 'authsome login ${def.name}' without --flow.`,
+        );
       }
       if (input.client) await deps.connections.saveOAuthClient(def.name, input.client);
       const client = input.client ?? deps.connections.loadOAuthClient(def.name);
@@ -149,17 +155,27 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
       const def = await loadOAuthDefinition(input.provider);
       const endpoints = resolveOAuthEndpoints(def, input.baseUrl);
       if (!endpoints.authorization_url) {
-        throw errors.usage(`${def.display_name} has no authorization_url, so it cannot sign in through the browser.`, `Use --flow device_code.`);
+        throw errors.usage(
+          `${def.display_name} has no authorization_url, so it cannot sign in through the browser.`,
+          `Use --flow device_code.`,
+        );
       }
       if (input.client) await deps.connections.saveOAuthClient(def.name, input.client);
       let client = input.client ?? deps.connections.loadOAuthClient(def.name);
       const scopes = input.scopes ?? def.oauth!.scopes;
       // A client entered by hand is kept; one authsome registered is registered again for a new redirect URI.
-      const mustRegister = !client || (client.registered_redirect_uri !== undefined && client.registered_redirect_uri !== input.redirectUri);
+      const mustRegister =
+        !client ||
+        (client.registered_redirect_uri !== undefined && client.registered_redirect_uri !== input.redirectUri);
       if (input.flow === 'dcr_pkce' && mustRegister) {
         const ctx = { provider: def.name, displayName: def.display_name };
-        const endpoint = endpoints.registration_endpoint ?? (await discoverRegistrationEndpoint({ fetch: deps.fetch }, ctx, endpoints.authorization_url));
-        client = { ...(await registerClient({ fetch: deps.fetch }, ctx, endpoint, { redirectUri: input.redirectUri, scopes })), registered_redirect_uri: input.redirectUri };
+        const endpoint =
+          endpoints.registration_endpoint ??
+          (await discoverRegistrationEndpoint({ fetch: deps.fetch }, ctx, endpoints.authorization_url));
+        client = {
+          ...(await registerClient({ fetch: deps.fetch }, ctx, endpoint, { redirectUri: input.redirectUri, scopes })),
+          registered_redirect_uri: input.redirectUri,
+        };
         await deps.connections.saveOAuthClient(def.name, client);
       }
       if (!client) throw errors.oauthClientMissing(def.display_name, def.name);
@@ -168,7 +184,10 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
         provider: def.name,
         connection: input.connection,
         force: input.force,
-        client: { client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) },
+        client: {
+          client_id: client.client_id,
+          ...(client.client_secret ? { client_secret: client.client_secret } : {}),
+        },
         verifier: pkce.verifier,
         redirectUri: input.redirectUri,
         scopes,
@@ -190,7 +209,8 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
 
     takeAuthorization(state, loginSessionId) {
       const entry = state ? pending.take(state) : undefined;
-      if (!entry || (loginSessionId !== undefined && entry.loginSessionId !== loginSessionId)) throw errors.oauthStateMismatch();
+      if (!entry || (loginSessionId !== undefined && entry.loginSessionId !== loginSessionId))
+        throw errors.oauthStateMismatch();
       return entry;
     },
 
@@ -198,9 +218,14 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
       const def = await loadOAuthDefinition(entry.provider);
       if (answer.error) {
         const detail = answer.error === 'access_denied' ? undefined : cleanText(answer.error);
-        throw errors.oauthDenied(def.display_name, def.name, detail ?? (answer.error_description ? cleanText(answer.error_description) : undefined));
+        throw errors.oauthDenied(
+          def.display_name,
+          def.name,
+          detail ?? (answer.error_description ? cleanText(answer.error_description) : undefined),
+        );
       }
-      if (!answer.code) throw errors.oauthDenied(def.display_name, def.name, 'the answer carried no authorization code');
+      if (!answer.code)
+        throw errors.oauthDenied(def.display_name, def.name, 'the answer carried no authorization code');
       const tokens = await exchangeCode(
         { fetch: deps.fetch },
         { provider: def.name, displayName: def.display_name, tokenUrl: entry.tokenUrl },

@@ -2,7 +2,12 @@
 // (proxy, export, get --show-secret), never in the background. One refresh per connection at a time (later callers
 // wait for the one in flight); a rotated refresh token is in the vault before the new access token is handed out.
 import type { AuditLog } from '../audit.js';
-import { buildConnectionId, buildProviderStateId, type ConnectionRecord, type ProviderState } from '../connections/records.js';
+import {
+  buildConnectionId,
+  buildProviderStateId,
+  type ConnectionRecord,
+  type ProviderState,
+} from '../connections/records.js';
 import { errors, isAppError } from '../errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Vault } from '../vault/vault.js';
@@ -50,7 +55,8 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
         return;
       }
       const current = deps.vault.get<ConnectionRecord>(id);
-      if (current && current.status !== 'expired') await deps.vault.put(id, { ...current, status: 'expired', updated_at: new Date(now()).toISOString() });
+      if (current && current.status !== 'expired')
+        await deps.vault.put(id, { ...current, status: 'expired', updated_at: new Date(now()).toISOString() });
       throw errors.credentialExpired(provider, connection, reason);
     };
     if (!record.refresh_token) return fail('there is no refresh token');
@@ -82,7 +88,8 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
       ...(tokens.scopes ? { scopes: tokens.scopes } : {}),
       updated_at: at.toISOString(),
     };
-    if (tokens.expires_in !== undefined) next.expires_at = new Date(at.getTime() + tokens.expires_in * 1000).toISOString();
+    if (tokens.expires_in !== undefined)
+      next.expires_at = new Date(at.getTime() + tokens.expires_in * 1000).toISOString();
     else delete next.expires_at;
     // Written (and awaited) before anyone is handed the new access token.
     await deps.vault.put(id, next);

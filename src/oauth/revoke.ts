@@ -34,16 +34,37 @@ export function createTokenRevoker(deps: TokenRevokerDeps): RevokeRemotely {
       const url = resolveOAuthEndpoints(def, record.base_url).revocation_url!;
       const client = deps.vault.get<ProviderState>(buildProviderStateId(record.provider));
       if (!client?.client_id) return [buildWarning(displayName, 'no OAuth client id is stored')];
-      const credentials = { client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) };
+      const credentials = {
+        client_id: client.client_id,
+        ...(client.client_secret ? { client_secret: client.client_secret } : {}),
+      };
       const warnings: string[] = [];
       for (const { token, hint } of tokens) {
-        const res = await postToEndpoint({ fetch: deps.fetch }, { provider: def.name, displayName, tokenUrl: url }, credentials, { token, token_type_hint: hint });
+        const res = await postToEndpoint(
+          { fetch: deps.fetch },
+          { provider: def.name, displayName, tokenUrl: url },
+          credentials,
+          { token, token_type_hint: hint },
+        );
         // RFC 7009 §2.2: 200 also for a token that was invalid already; anything else means it may still work.
-        if (res.status !== 200) warnings.push(buildWarning(displayName, `the ${hint.replace('_', ' ')} was answered with HTTP ${res.status}${describeOAuthError(res.text)}`));
+        if (res.status !== 200)
+          warnings.push(
+            buildWarning(
+              displayName,
+              `the ${hint.replace('_', ' ')} was answered with HTTP ${res.status}${describeOAuthError(res.text)}`,
+            ),
+          );
       }
       return warnings;
     } catch (err) {
-      return [buildWarning(displayName, isAppError(err) ? err.message.replace(/; nothing was stored\.$/, '').replace(/\.$/, '') : 'the request failed')];
+      return [
+        buildWarning(
+          displayName,
+          isAppError(err)
+            ? err.message.replace(/; nothing was stored\.$/, '').replace(/\.$/, '')
+            : 'the request failed',
+        ),
+      ];
     }
   };
 }

@@ -5,7 +5,13 @@ import { errors } from '../errors.js';
 /** The part of the WHATWG fetch API this module uses, so a test or the runtime can hand in any implementation. */
 export type FetchLike = (
   url: string,
-  init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; redirect: 'error'; signal: AbortSignal },
+  init: {
+    method: 'GET' | 'POST';
+    headers: Record<string, string>;
+    body?: string;
+    redirect: 'error';
+    signal: AbortSignal;
+  },
 ) => Promise<{ status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
 
 /** A validated token response. Every field but the scopes is SECRET or derived from one. */
@@ -56,7 +62,12 @@ export function exchangeCode(
   });
 }
 
-export function refreshAccessToken(client: TokenClient, ctx: TokenCallContext, credentials: ClientCredentials, refreshToken: string): Promise<TokenSet> {
+export function refreshAccessToken(
+  client: TokenClient,
+  ctx: TokenCallContext,
+  credentials: ClientCredentials,
+  refreshToken: string,
+): Promise<TokenSet> {
   return requestToken(client, ctx, credentials, { grant_type: 'refresh_token', refresh_token: refreshToken });
 }
 
@@ -107,15 +118,28 @@ export async function requestToken(
 }
 
 /** RFC 6749 §5.1 (success) and §5.2 (error), checked field by field; nothing from the body is echoed but codes. */
-export function parseTokenResponse(ctx: Pick<TokenCallContext, 'provider' | 'displayName'>, status: number, contentType: string, text: string): TokenSet {
+export function parseTokenResponse(
+  ctx: Pick<TokenCallContext, 'provider' | 'displayName'>,
+  status: number,
+  contentType: string,
+  text: string,
+): TokenSet {
   const body = parseJsonAnswer(ctx, status, contentType, text);
-  if (status < 200 || status >= 300) throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} without an OAuth error code`);
+  if (status < 200 || status >= 300)
+    throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} without an OAuth error code`);
   if (typeof body.access_token !== 'string' || body.access_token === '') {
     throw errors.oauthBadResponse(ctx.displayName, ctx.provider, 'the answer has no access_token');
   }
   // authsome always sends `Authorization: Bearer <token>`; a token of another type would be sent wrongly.
-  if (body.token_type !== undefined && (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer')) {
-    throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `token_type '${cleanText(String(body.token_type))}' is not Bearer`);
+  if (
+    body.token_type !== undefined &&
+    (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer')
+  ) {
+    throw errors.oauthBadResponse(
+      ctx.displayName,
+      ctx.provider,
+      `token_type '${cleanText(String(body.token_type))}' is not Bearer`,
+    );
   }
   const out: TokenSet = { access_token: body.access_token };
   if (typeof body.token_type === 'string') out.token_type = body.token_type;
@@ -127,7 +151,8 @@ export function parseTokenResponse(ctx: Pick<TokenCallContext, 'provider' | 'dis
   }
   if (body.expires_in !== undefined && body.expires_in !== null) {
     // Some providers send the number as a string ("3600").
-    const seconds = typeof body.expires_in === 'string' && /^\d+$/.test(body.expires_in) ? Number(body.expires_in) : body.expires_in;
+    const seconds =
+      typeof body.expires_in === 'string' && /^\d+$/.test(body.expires_in) ? Number(body.expires_in) : body.expires_in;
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
       throw errors.oauthBadResponse(ctx.displayName, ctx.provider, 'expires_in is not a positive number of seconds');
     }
@@ -144,16 +169,27 @@ export function parseTokenResponse(ctx: Pick<TokenCallContext, 'provider' | 'dis
  * A JSON object from a provider endpoint, or the error it carries (RFC 6749 §5.2; the AppError's `detail` is the
  * bare error code, for callers that act on it, e.g. device-code polling).
  */
-export function parseJsonAnswer(ctx: Pick<TokenCallContext, 'provider' | 'displayName'>, status: number, contentType: string, text: string): Record<string, unknown> {
+export function parseJsonAnswer(
+  ctx: Pick<TokenCallContext, 'provider' | 'displayName'>,
+  status: number,
+  contentType: string,
+  text: string,
+): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    const what = contentType.includes('html') ? 'an HTML page' : contentType ? `'${cleanText(contentType.split(';')[0]!)}'` : 'a body that is not JSON';
+    const what = contentType.includes('html')
+      ? 'an HTML page'
+      : contentType
+        ? `'${cleanText(contentType.split(';')[0]!)}'`
+        : 'a body that is not JSON';
     throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} with ${what} instead of JSON`);
   }
-  const body = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
-  if (!body) throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} with JSON that is not an object`);
+  const body =
+    typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+  if (!body)
+    throw errors.oauthBadResponse(ctx.displayName, ctx.provider, `HTTP ${status} with JSON that is not an object`);
   // GitHub answers errors with status 200 and an `error` field, so the field decides, not only the status.
   if (typeof body.error === 'string' && body.error !== '') {
     const description = typeof body.error_description === 'string' ? cleanText(body.error_description) : undefined;

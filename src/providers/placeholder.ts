@@ -9,7 +9,10 @@ export const PLACEHOLDER_MARK = 'authsome-proxy-managed';
 /** A free-length run is padded to this many characters, so the placeholder looks like a key of the usual size. */
 const FREE_RUN_LENGTH = 37;
 
-type Atom = { kind: 'literal'; text: string } | { kind: 'class'; allows(c: string): boolean; first: string } | { kind: 'group'; branch: Node[] };
+type Atom =
+  | { kind: 'literal'; text: string }
+  | { kind: 'class'; allows(c: string): boolean; first: string }
+  | { kind: 'group'; branch: Node[] };
 interface Node {
   atom: Atom;
   min: number;
@@ -44,11 +47,18 @@ function generate(nodes: Node[], state: { markUsed: boolean }): string {
 }
 
 /** The mark (spelt with the characters the class allows) once, in the first class long enough to hold it; zeros after. */
-function fillClass(atom: Extract<Atom, { kind: 'class' }>, min: number, max: number, state: { markUsed: boolean }): string {
+function fillClass(
+  atom: Extract<Atom, { kind: 'class' }>,
+  min: number,
+  max: number,
+  state: { markUsed: boolean },
+): string {
   const pad = atom.allows('0') ? '0' : atom.first;
   let text = '';
   if (!state.markUsed && max >= 16) {
-    const mark = [...PLACEHOLDER_MARK].map((c) => (atom.allows(c) ? c : c === '-' && atom.allows('_') ? '_' : '')).join('');
+    const mark = [...PLACEHOLDER_MARK]
+      .map((c) => (atom.allows(c) ? c : c === '-' && atom.allows('_') ? '_' : ''))
+      .join('');
     if (mark.length >= 16) {
       state.markUsed = true;
       text = mark;
@@ -107,8 +117,8 @@ function skipBranch(src: string, pos: { at: number }, end: string): void {
     const c = src[pos.at]!;
     if (c === '\\') pos.at += 2;
     else if (c === '[') parseClass(src, pos);
-    else if (c === '(') (depth++, pos.at++);
-    else if (c === ')' && depth > 0) (depth--, pos.at++);
+    else if (c === '(') depth++, pos.at++;
+    else if (c === ')' && depth > 0) depth--, pos.at++;
     else if (c === end && depth === 0) return;
     else pos.at++;
   }

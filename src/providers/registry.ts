@@ -102,12 +102,18 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
       const warnings: RegistryWarning[] = [];
       for (const [name, result] of custom) {
         if (result instanceof AppError) {
-          warnings.push({ path: show(join(options.customDir, `${name}.json`)), reason: result.detail ?? result.message, error: result });
+          warnings.push({
+            path: show(join(options.customDir, `${name}.json`)),
+            reason: result.detail ?? result.message,
+            error: result,
+          });
         } else {
           byName.set(name, result);
         }
       }
-      const entries = [...byName.values()].sort((a, b) => (a.definition.name < b.definition.name ? -1 : a.definition.name > b.definition.name ? 1 : 0));
+      const entries = [...byName.values()].sort((a, b) =>
+        a.definition.name < b.definition.name ? -1 : a.definition.name > b.definition.name ? 1 : 0,
+      );
       warnings.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       return { entries, warnings };
     },
@@ -177,7 +183,11 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
   return registry;
 }
 
-async function loadCustomFile(path: string, name: string, show: (p: string) => string): Promise<ProviderEntry | AppError> {
+async function loadCustomFile(
+  path: string,
+  name: string,
+  show: (p: string) => string,
+): Promise<ProviderEntry | AppError> {
   try {
     const text = await readFile(path, 'utf8');
     return { definition: parseProviderText(text, { path: show(path), expectedName: name }), source: 'custom', path };
@@ -198,7 +208,10 @@ function loadBundled(dir: string, show: (p: string) => string): Map<string, Prov
   }
   for (const file of files) {
     const path = join(dir, file);
-    const definition = parseProviderText(readFileSync(path, 'utf8'), { path: show(path), expectedName: basename(file, '.json') });
+    const definition = parseProviderText(readFileSync(path, 'utf8'), {
+      path: show(path),
+      expectedName: basename(file, '.json'),
+    });
     out.set(definition.name, { definition, source: 'bundled', path });
   }
   return out;

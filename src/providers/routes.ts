@@ -71,7 +71,13 @@ export function buildRouteTable(scope: ScopeEntry[]): RouteTable {
       if (m.kind === 'host') {
         const host = normalizeHost(m.host);
         const list = exact.get(host) ?? [];
-        list.push({ entry, rank: EXACT_RANK + m.pathPrefix.length, prefix: m.pathPrefix, match, port: m.port ?? DEFAULT_API_PORT });
+        list.push({
+          entry,
+          rank: EXACT_RANK + m.pathPrefix.length,
+          prefix: m.pathPrefix,
+          match,
+          port: m.port ?? DEFAULT_API_PORT,
+        });
         exact.set(host, list);
       } else {
         regex.push({ entry, rank: 0, prefix: '', match, pattern: m.pattern, port: DEFAULT_API_PORT });
@@ -168,7 +174,12 @@ function buildOAuthEndpoints(entry: ScopeEntry): { host: string; port: number; p
   if (oauth === undefined) return [];
   const base = (entry.baseUrl ?? oauth.base_url)?.replace(/\/+$/, '');
   const out: { host: string; port: number; path: string }[] = [];
-  for (const template of [oauth.authorization_url, oauth.token_url, oauth.revocation_url, oauth.device_authorization_url]) {
+  for (const template of [
+    oauth.authorization_url,
+    oauth.token_url,
+    oauth.revocation_url,
+    oauth.device_authorization_url,
+  ]) {
     if (!template) continue;
     if (template.includes('{base_url}') && base === undefined) continue;
     let url: URL;

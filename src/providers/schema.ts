@@ -98,7 +98,11 @@ export function parseProviderText(text: string, ctx: ParseContext): ProviderDefi
     value = JSON.parse(text);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    throw errors.invalidProviderFile(ctx.path, `not valid JSON (${detail})`, 'Check the file for a missing comma, quote or brace.');
+    throw errors.invalidProviderFile(
+      ctx.path,
+      `not valid JSON (${detail})`,
+      'Check the file for a missing comma, quote or brace.',
+    );
   }
   return parseProviderDefinition(value, ctx);
 }
@@ -119,14 +123,20 @@ export function parseProviderDefinition(value: unknown, ctx: ParseContext): Prov
   const displayName = requireString(raw, 'display_name', fail);
   const authType = requireString(raw, 'auth_type', fail);
   if (authType !== 'api_key' && authType !== 'oauth2') fail('auth_type', "must be 'api_key' or 'oauth2'");
-  const flow = (raw.flow === undefined && authType === 'api_key' ? 'api_key' : requireString(raw, 'flow', fail)) as Flow;
+  const flow = (
+    raw.flow === undefined && authType === 'api_key' ? 'api_key' : requireString(raw, 'flow', fail)
+  ) as Flow;
   if (!FLOWS_BY_AUTH[authType as AuthType].includes(flow)) {
-    fail('flow', `must be one of ${FLOWS_BY_AUTH[authType as AuthType].map((f) => `'${f}'`).join(', ')} for auth_type '${authType}'`);
+    fail(
+      'flow',
+      `must be one of ${FLOWS_BY_AUTH[authType as AuthType].map((f) => `'${f}'`).join(', ')} for auth_type '${authType}'`,
+    );
   }
 
   const apiUrl = raw.api_url;
   const apiUrlList = typeof apiUrl === 'string' ? [apiUrl] : Array.isArray(apiUrl) ? apiUrl : undefined;
-  if (!apiUrlList || apiUrlList.length === 0) fail('api_url', 'must be a host, a URL, a regex:<pattern>, or a non-empty list of these');
+  if (!apiUrlList || apiUrlList.length === 0)
+    fail('api_url', 'must be a host, a URL, a regex:<pattern>, or a non-empty list of these');
   const matchers = apiUrlList!.map((entry, i) =>
     parseApiUrl(entry, typeof apiUrl === 'string' ? 'api_url' : `api_url[${i}]`, fail),
   );
@@ -152,7 +162,8 @@ export function parseProviderDefinition(value: unknown, ctx: ParseContext): Prov
     if (raw.registration !== undefined) {
       if (!isObject(raw.registration)) fail('registration', 'must be an object');
       const endpoint = (raw.registration as Record<string, unknown>).registration_endpoint;
-      if (endpoint !== undefined && !isUrlTemplate(endpoint)) fail('registration.registration_endpoint', 'must be an http(s) URL');
+      if (endpoint !== undefined && !isUrlTemplate(endpoint))
+        fail('registration.registration_endpoint', 'must be an http(s) URL');
       def.registration = { registration_endpoint: endpoint as string | undefined };
     }
   }
@@ -194,7 +205,8 @@ function parseApiUrl(entry: unknown, field: string, fail: Fail): ApiUrlMatcher {
     return fail(field, `'${entry}' is not a valid host or URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(field, 'must be an https URL or a host');
-  if (url.search || url.hash || url.username || url.password) fail(field, 'must not contain a query, fragment or credentials');
+  if (url.search || url.hash || url.username || url.password)
+    fail(field, 'must not contain a query, fragment or credentials');
   const pathPrefix = url.pathname.replace(/\/+$/, '');
   return {
     kind: 'host',
@@ -213,14 +225,16 @@ function parseApiKeySpec(value: unknown, fail: Fail): ApiKeySpec {
     fail('api_key.header_name', 'must be a valid HTTP header name');
   }
   const prefix = spec.header_prefix === undefined ? 'Bearer' : spec.header_prefix;
-  if (prefix !== null && (typeof prefix !== 'string' || /[\r\n]/.test(prefix))) fail('api_key.header_prefix', 'must be a string or null');
+  if (prefix !== null && (typeof prefix !== 'string' || /[\r\n]/.test(prefix)))
+    fail('api_key.header_prefix', 'must be a string or null');
   const out: ApiKeySpec = { header_name: headerName as string, header_prefix: prefix as string | null };
   if (spec.header_format !== undefined) {
     if (spec.header_format !== 'basic') fail('api_key.header_format', "must be 'basic' when set");
     out.header_format = 'basic';
   }
   if (spec.key_pattern !== undefined && spec.key_pattern !== null) {
-    if (typeof spec.key_pattern !== 'string' || spec.key_pattern === '') fail('api_key.key_pattern', 'must be a non-empty string');
+    if (typeof spec.key_pattern !== 'string' || spec.key_pattern === '')
+      fail('api_key.key_pattern', 'must be a non-empty string');
     try {
       compileKeyPattern(spec.key_pattern as string);
     } catch {
@@ -287,7 +301,8 @@ function parseExports(value: unknown, name: string, authType: AuthType, fail: Fa
       if (!FIELD_EXPORT_SOURCES.has(field as ExportSource)) {
         fail(`export.env.${field}`, `is not a known field (use one of ${[...FIELD_EXPORT_SOURCES].join(', ')})`);
       }
-      if (typeof env !== 'string' || !ENV_NAME_RE.test(env)) fail(`export.env.${field}`, 'must be an environment variable name');
+      if (typeof env !== 'string' || !ENV_NAME_RE.test(env))
+        fail(`export.env.${field}`, 'must be an environment variable name');
       vars.push({ env: env as string, source: field as ExportSource });
     }
   } else {

@@ -6,7 +6,9 @@ import { errors } from '../errors.js';
 import { buildCredentialHeader, type CredentialHeader } from '../providers/headers.js';
 import type { ScopeEntry } from '../providers/routes.js';
 
-export function createCredentialSource(connections: ConnectionService): (entry: ScopeEntry) => Promise<CredentialHeader> {
+export function createCredentialSource(
+  connections: ConnectionService,
+): (entry: ScopeEntry) => Promise<CredentialHeader> {
   return async (entry) => {
     const record = await connections.loadCredentialForUse(entry.provider, entry.connection);
     if (record.status === 'expired' || record.status === 'revoked') {

@@ -16,8 +16,24 @@ export interface ForwardResponseHeaders {
 
 // Hop-by-hop for every message. Transfer-Encoding is deliberately not here: node:http re-frames the body
 // from it on each side. `expect` is answered by the proxy's own server (it sends 100 Continue itself).
-const REQUEST_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'expect']);
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'trailer', 'upgrade']);
+const REQUEST_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'trailer',
+  'upgrade',
+]);
 const UPGRADE_KEEP = new Set(['connection', 'upgrade']);
 const CONNECTION_TOKENS_IGNORED = new Set(['keep-alive', 'close', 'upgrade']);
 
@@ -51,7 +67,10 @@ export function buildForwardRequestHeaders(
   return { headers: connectionTokens ? dropConnectionTokens(out, connectionTokens) : out, hasBody };
 }
 
-export function buildForwardResponseHeaders(rawHeaders: readonly string[], opts: { upgrade?: boolean } = {}): ForwardResponseHeaders {
+export function buildForwardResponseHeaders(
+  rawHeaders: readonly string[],
+  opts: { upgrade?: boolean } = {},
+): ForwardResponseHeaders {
   const out: string[] = [];
   let hasLength = false;
   let connectionTokens: string[] | undefined;

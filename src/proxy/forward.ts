@@ -27,7 +27,13 @@ export interface AuditPlan {
 
 export interface Forwarder {
   forwardRequest(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, plan: AuditPlan | undefined): void;
-  forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ForwardTarget, plan: AuditPlan | undefined): void;
+  forwardUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    target: ForwardTarget,
+    plan: AuditPlan | undefined,
+  ): void;
 }
 
 /** Status recorded when the agent went away before the upstream answered (nginx's convention). */
@@ -36,7 +42,13 @@ const CLIENT_CLOSED_STATUS = 499;
 export function createForwarder(deps: { connector: UpstreamConnector; audit: AuditLog }): Forwarder {
   const { connector, audit } = deps;
 
-  function record(plan: AuditPlan | undefined, req: IncomingMessage, target: ForwardTarget, status: number, started: number): void {
+  function record(
+    plan: AuditPlan | undefined,
+    req: IncomingMessage,
+    target: ForwardTarget,
+    status: number,
+    started: number,
+  ): void {
     if (plan === undefined) return;
     audit.record(plan.event, {
       provider: plan.provider,
@@ -66,7 +78,9 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
   return {
     forwardRequest(req, res, target, plan) {
       const started = performance.now();
-      const { headers, hasBody } = buildForwardRequestHeaders(req.rawHeaders, { authority: buildAuthority(target.host, target.port, 80) });
+      const { headers, hasBody } = buildForwardRequestHeaders(req.rawHeaders, {
+        authority: buildAuthority(target.host, target.port, 80),
+      });
       let settled = false;
       const settle = (status: number): void => {
         if (settled) return;
@@ -111,7 +125,10 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
 
     forwardUpgrade(req, socket, head, target, plan) {
       const started = performance.now();
-      const { headers } = buildForwardRequestHeaders(req.rawHeaders, { authority: buildAuthority(target.host, target.port, 80), upgrade: true });
+      const { headers } = buildForwardRequestHeaders(req.rawHeaders, {
+        authority: buildAuthority(target.host, target.port, 80),
+        upgrade: true,
+      });
       const upstream = openUpstream(req, target, headers);
       socket.on('error', () => upstream.destroy());
       upstream.on('upgrade', (upRes, upSocket, upHead) => {
@@ -135,7 +152,8 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
         const kept: string[] = [];
         for (let i = 0; i < response.headers.length; i += 2) {
           const lower = response.headers[i]!.toLowerCase();
-          if (lower !== 'content-length' && lower !== 'transfer-encoding') kept.push(response.headers[i]!, response.headers[i + 1]!);
+          if (lower !== 'content-length' && lower !== 'transfer-encoding')
+            kept.push(response.headers[i]!, response.headers[i + 1]!);
         }
         kept.push('Connection', 'close');
         socket.write(buildResponseHead(upRes.statusCode ?? UPSTREAM_ERROR_STATUS, upRes.statusMessage, kept));

@@ -3,7 +3,11 @@
 // It must be at least as strict as llhttp (Node's parser): any byte sequence two parsers could frame differently is
 // refused, because the agent is hostile and the upstream may read leniently what this file lets through.
 
-export type BodyFraming = { kind: 'none' } | { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' };
+export type BodyFraming =
+  | { kind: 'none' }
+  | { kind: 'length'; length: number }
+  | { kind: 'chunked' }
+  | { kind: 'close' };
 
 export interface RequestHead {
   method: string;
@@ -61,7 +65,10 @@ const CRLF2 = Buffer.from('\r\n\r\n');
  * `end` is where its CRLFCRLF starts. 'incomplete' until that arrives, 'too-large' past MAX_HEAD_BYTES: the limit
  * holds however the bytes arrive, a whole oversized head in one read as much as one in pieces.
  */
-export function locateRequestHead(buf: Buffer, offset = 0): { start: number; end: number } | 'incomplete' | 'too-large' {
+export function locateRequestHead(
+  buf: Buffer,
+  offset = 0,
+): { start: number; end: number } | 'incomplete' | 'too-large' {
   let start = offset;
   while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
   const end = buf.indexOf(CRLF2, start);
@@ -129,7 +136,8 @@ export function parseRequestHead(text: string): RequestHead {
     // coding but chunked, and HTTP/1.0 has no Transfer-Encoding at all.
     if (contentLength !== undefined) throw new FramingError('both Content-Length and Transfer-Encoding');
     if (version !== 'HTTP/1.1') throw new FramingError('Transfer-Encoding in an HTTP/1.0 request');
-    if (transferEncoding.length !== 7 || transferEncoding.toLowerCase() !== 'chunked') throw new FramingError('Transfer-Encoding other than chunked');
+    if (transferEncoding.length !== 7 || transferEncoding.toLowerCase() !== 'chunked')
+      throw new FramingError('Transfer-Encoding other than chunked');
     framing = CHUNKED;
   } else if (contentLength !== undefined && contentLength > 0) {
     framing = { kind: 'length', length: contentLength };
@@ -148,7 +156,7 @@ function isRequestTarget(target: string): boolean {
   if (target === '*') return true;
   let i = 0;
   // llhttp takes letters only in a scheme; anything it would refuse is refused here too.
-  while (i < target.length && ((target.charCodeAt(i) | 0x20) >= 0x61 && (target.charCodeAt(i) | 0x20) <= 0x7a)) i++;
+  while (i < target.length && (target.charCodeAt(i) | 0x20) >= 0x61 && (target.charCodeAt(i) | 0x20) <= 0x7a) i++;
   if (i === 0 || !target.startsWith('://', i)) return false;
   i += 3;
   const authorityStart = i;
@@ -172,11 +180,14 @@ export function parseResponseHead(text: string, requestMethod: string | undefine
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
     // A message that cannot have a body is not framed by these fields: they are not even read.
-    if (name.length === 14 && !noBody && name.toLowerCase() === 'content-length') contentLength = mergeContentLength(contentLength, headers[i + 1]!);
+    if (name.length === 14 && !noBody && name.toLowerCase() === 'content-length')
+      contentLength = mergeContentLength(contentLength, headers[i + 1]!);
     else if (name.length === 17 && !noBody && name.toLowerCase() === 'transfer-encoding') {
       transferEncoding = transferEncoding === undefined ? headers[i + 1]! : `${transferEncoding},${headers[i + 1]!}`;
     } else if (name.length === 10 && name.toLowerCase() === 'connection') {
-      const tokens = headers[i + 1]!.toLowerCase().split(',').map((t) => t.trim());
+      const tokens = headers[i + 1]!.toLowerCase()
+        .split(',')
+        .map((t) => t.trim());
       if (tokens.includes('close')) keepAlive = false;
       else if (tokens.includes('keep-alive')) keepAlive = true;
     }
@@ -187,13 +198,18 @@ export function parseResponseHead(text: string, requestMethod: string | undefine
     const chunked = isChunkedLast(transferEncoding);
     return { status, framing: chunked ? CHUNKED : CLOSE_DELIMITED, keepAlive: keepAlive && chunked };
   }
-  if (contentLength !== undefined) return { status, framing: contentLength === 0 ? NO_BODY : { kind: 'length', length: contentLength }, keepAlive };
+  if (contentLength !== undefined)
+    return { status, framing: contentLength === 0 ? NO_BODY : { kind: 'length', length: contentLength }, keepAlive };
   return { status, framing: CLOSE_DELIMITED, keepAlive: false };
 }
 
 /** status-line = HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4), a code from 100 to 599. */
 function parseStatusLine(line: string): number {
-  if (!line.startsWith('HTTP/1.') || (line.charCodeAt(7) !== 0x30 && line.charCodeAt(7) !== 0x31) || line.charCodeAt(8) !== SP) {
+  if (
+    !line.startsWith('HTTP/1.') ||
+    (line.charCodeAt(7) !== 0x30 && line.charCodeAt(7) !== 0x31) ||
+    line.charCodeAt(8) !== SP
+  ) {
     throw new FramingError('malformed status line');
   }
   let status = 0;
@@ -205,7 +221,8 @@ function parseStatusLine(line: string): number {
   if (status < 100 || status > 599) throw new FramingError('status code out of range');
   if (line.length > 12) {
     if (line.charCodeAt(12) !== SP) throw new FramingError('malformed status line');
-    for (let i = 13; i < line.length; i++) if (!isFieldValueByte(line.charCodeAt(i))) throw new FramingError('malformed reason phrase');
+    for (let i = 13; i < line.length; i++)
+      if (!isFieldValueByte(line.charCodeAt(i))) throw new FramingError('malformed reason phrase');
   }
   return status;
 }
@@ -230,10 +247,16 @@ function parseHeaderLines(lines: string[]): string[] {
     let end = line.length;
     while (start < end && isOws(line.charCodeAt(start))) start++;
     while (end > start && isOws(line.charCodeAt(end - 1))) end--;
-    for (let j = start; j < end; j++) if (!isFieldValueByte(line.charCodeAt(j))) throw new FramingError('control byte in a header value');
+    for (let j = start; j < end; j++)
+      if (!isFieldValueByte(line.charCodeAt(j))) throw new FramingError('control byte in a header value');
     // llhttp refuses an HTAB after a Content-Length or Transfer-Encoding value; so does this, or the two would frame
     // the body differently.
-    if (end < line.length && (colon === 14 || colon === 17) && line.includes('\t', end) && isFramingField(line.slice(0, colon))) {
+    if (
+      end < line.length &&
+      (colon === 14 || colon === 17) &&
+      line.includes('\t', end) &&
+      isFramingField(line.slice(0, colon))
+    ) {
       throw new FramingError('tab after a framing header value');
     }
     headers.push(line.slice(0, colon), line.slice(start, end));
@@ -333,7 +356,7 @@ function createLengthTracker(length: number): BodyTracker {
   };
 }
 
-const enum Chunk {
+enum Chunk {
   Size,
   ExtNameStart,
   ExtName,
@@ -406,11 +429,13 @@ function createChunkedTracker(): BodyTracker {
           case Chunk.ExtName:
           case Chunk.ExtToken:
             if (TCHAR[c] === 1) break;
-            if (c === 0x3d && state === Chunk.ExtName) state = Chunk.ExtValueStart; // '='
+            if (c === 0x3d && state === Chunk.ExtName)
+              state = Chunk.ExtValueStart; // '='
             else state = endChunkExtensionPart(c);
             break;
           case Chunk.ExtValueStart:
-            if (c === 0x22) state = Chunk.ExtQuoted; // '"'
+            if (c === 0x22)
+              state = Chunk.ExtQuoted; // '"'
             else if (TCHAR[c] === 1) state = Chunk.ExtToken;
             else throw new FramingError('malformed chunk extension');
             break;

@@ -8,7 +8,14 @@ import { errors, type AppError } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
 import { buildAmbiguityReason, matchRoute, type ScopeEntry } from '../providers/routes.js';
 import type { AuditPlan } from './forward.js';
-import { createBodyTracker, locateRequestHead, parseRequestHead, type BodyTracker, type RequestHead, type ResponseHead } from './http1-framing.js';
+import {
+  createBodyTracker,
+  locateRequestHead,
+  parseRequestHead,
+  type BodyTracker,
+  type RequestHead,
+  type ResponseHead,
+} from './http1-framing.js';
 import {
   buildProxyAuthError,
   buildUpstreamError,
@@ -19,7 +26,13 @@ import {
 } from './proxy-errors.js';
 import { countRunEvent, type RunSession } from './run-sessions.js';
 import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } from './secret-scrubber.js';
-import { buildAuthority, buildUpstreamHead, isCloseRequested, resolveTunnelTarget, type TunnelTarget } from './upstream-head.js';
+import {
+  buildAuthority,
+  buildUpstreamHead,
+  isCloseRequested,
+  resolveTunnelTarget,
+  type TunnelTarget,
+} from './upstream-head.js';
 import { createUpstreamLease, type UpstreamLease } from './upstream-lease.js';
 import type { PooledUpstream, UpstreamPool } from './upstream-pool.js';
 
@@ -98,7 +111,10 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
 
   /** Between messages on both sides: the lease can go back to the pool. */
   const isBetweenMessages = (): boolean =>
-    exchanges.length === 0 && requestMode === 'head' && !awaitingCredential && (lease === undefined || lease.tracker.idle);
+    exchanges.length === 0 &&
+    requestMode === 'head' &&
+    !awaitingCredential &&
+    (lease === undefined || lease.tracker.idle);
 
   /** Ends the lease: back to the pool when nothing is half-sent or half-read, closed otherwise. */
   function endLease(): void {
@@ -255,7 +271,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       answering.recorded = true;
     }
     countRunEvent(target.session, provider, 'scrubbed');
-    deps.audit.record('secret_in_response', { provider, run, host: target.host, reason: 'the answer contained the credential; the agent got a mask in its place' });
+    deps.audit.record('secret_in_response', {
+      provider,
+      run,
+      host: target.host,
+      reason: 'the answer contained the credential; the agent got a mask in its place',
+    });
   }
 
   /** At the end of an answer the scanner gives back what it held (an answer may end with a secret's first bytes). */
@@ -380,8 +401,17 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     const match = matchRoute(target.session.routes, target.host, target.port, path);
     // A server that decodes %2F, treats '\\' as '/' or drops ';' parameters may read another path than the one
     // matched: the credential goes only where both readings agree.
-    if (match.kind === 'inject' && resolved.lenientPath !== path && matchRoute(target.session.routes, target.host, target.port, resolved.lenientPath) !== match) {
-      rejectAndClose(400, errors.invalidInput('The request was refused: its path reads differently once encoded slashes or dot segments are decoded.'));
+    if (
+      match.kind === 'inject' &&
+      resolved.lenientPath !== path &&
+      matchRoute(target.session.routes, target.host, target.port, resolved.lenientPath) !== match
+    ) {
+      rejectAndClose(
+        400,
+        errors.invalidInput(
+          'The request was refused: its path reads differently once encoded slashes or dot segments are decoded.',
+        ),
+      );
       return;
     }
     if (match.kind !== 'inject') {
@@ -450,7 +480,16 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     const out = buildUpstreamHead(head, path, authority, credential);
     const retryable = head.framing.kind === 'none' && !head.upgrade && IDEMPOTENT.has(head.method);
     const closeAfter = isCloseRequested(head);
-    exchanges.push({ method: head.method, path, plan, started: performance.now(), upgrade: head.upgrade, responded: false, replay: retryable ? out : undefined, closeAfter });
+    exchanges.push({
+      method: head.method,
+      path,
+      plan,
+      started: performance.now(),
+      upgrade: head.upgrade,
+      responded: false,
+      replay: retryable ? out : undefined,
+      closeAfter,
+    });
     // An upgraded connection becomes the agent's own tunnel; an HTTP/1.0 one may close after its answer.
     if (head.upgrade || head.version !== 'HTTP/1.1') lease!.reusable = false;
     writeUpstream(out);
@@ -472,7 +511,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       return;
     }
     record(exchange, head.status);
-    answering = exchange.plan.provider === undefined ? undefined : { provider: exchange.plan.provider, recorded: false };
+    answering =
+      exchange.plan.provider === undefined ? undefined : { provider: exchange.plan.provider, recorded: false };
     if (exchange.closeAfter) endAfterResponse = true;
     if (head.status === 101 && exchange.upgrade) {
       current.reusable = false;
@@ -490,7 +530,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   /** After each upstream chunk: the lease is parked (or returned) once both sides are between messages. */
   function handleResponseProgress(): void {
     if (closed) return;
-    if (lease !== undefined && lease.tracker.idle) flushScrubber();
+    if (lease?.tracker.idle) flushScrubber();
     if (endAfterResponse && exchanges.length === 0 && lease!.tracker.idle) {
       // The agent asked for `Connection: close`: its last answer is out, end after the bytes already queued.
       closed = true;
@@ -541,7 +581,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       client.end();
     } else if (tracker.mode === 'body' || !tracker.idle || exchanges.some((e) => e.responded)) {
       closeAll(); // cut mid-response: the agent must see a truncated message, not a forged ending
-    } else if (gone.reused && requestMode === 'head' && exchanges.length > 0 && exchanges.every((e) => e.replay !== undefined)) {
+    } else if (
+      gone.reused &&
+      requestMode === 'head' &&
+      exchanges.length > 0 &&
+      exchanges.every((e) => e.replay !== undefined)
+    ) {
       // A pooled connection the upstream closed while it sat idle: nothing reached a server that answered, so the
       // requests go again, once, on another connection.
       const replays = exchanges.map((e) => e.replay!);
@@ -552,7 +597,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       };
       if (leaseUpstream(resend)) writeBatched(resend);
     } else if (exchanges.length > 0 || requestMode === 'body') {
-      const error = buildUpstreamError(target.host, target.port, err ?? Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
+      const error = buildUpstreamError(
+        target.host,
+        target.port,
+        err ?? Object.assign(new Error('closed'), { code: 'ECONNRESET' }),
+      );
       for (const exchange of exchanges) record(exchange, UPSTREAM_ERROR_STATUS);
       exchanges.length = 0;
       rejectAndClose(UPSTREAM_ERROR_STATUS, error);

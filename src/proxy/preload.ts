@@ -27,17 +27,29 @@ function hasProxyVariable(env: NodeJS.ProcessEnv): boolean {
 }
 
 function isEnvProxyOn(env: NodeJS.ProcessEnv, execArgv: readonly string[]): boolean {
-  return env.NODE_USE_ENV_PROXY === '1' || execArgv.includes('--use-env-proxy') || (env.NODE_OPTIONS ?? '').includes('--use-env-proxy');
+  return (
+    env.NODE_USE_ENV_PROXY === '1' ||
+    execArgv.includes('--use-env-proxy') ||
+    (env.NODE_OPTIONS ?? '').includes('--use-env-proxy')
+  );
 }
 
 /** True when `fetch` needs the undici dispatcher: a proxy variable is set and the runtime does not honour it. */
-export function shouldInstallEnvProxy(env: NodeJS.ProcessEnv, nodeVersion: string, execArgv: readonly string[] = []): boolean {
+export function shouldInstallEnvProxy(
+  env: NodeJS.ProcessEnv,
+  nodeVersion: string,
+  execArgv: readonly string[] = [],
+): boolean {
   if (!hasProxyVariable(env)) return false;
   return !(readBuiltInProxySupport(nodeVersion).fetch && isEnvProxyOn(env, execArgv));
 }
 
 /** True when the `http`/`https` global agents need replacing: same rule, with the later release line for http. */
-export function shouldPatchGlobalAgents(env: NodeJS.ProcessEnv, nodeVersion: string, execArgv: readonly string[] = []): boolean {
+export function shouldPatchGlobalAgents(
+  env: NodeJS.ProcessEnv,
+  nodeVersion: string,
+  execArgv: readonly string[] = [],
+): boolean {
   if (!hasProxyVariable(env)) return false;
   return !(readBuiltInProxySupport(nodeVersion).http && isEnvProxyOn(env, execArgv));
 }
@@ -82,7 +94,9 @@ async function patchGlobalAgents(): Promise<void> {
       const key = `${scheme} ${proxy}`;
       let agent = viaProxy.get(key);
       if (!agent) {
-        agent = opts.secureEndpoint ? new HttpsProxyAgent(proxy, { keepAlive: true }) : new HttpProxyAgent(proxy, { keepAlive: true });
+        agent = opts.secureEndpoint
+          ? new HttpsProxyAgent(proxy, { keepAlive: true })
+          : new HttpProxyAgent(proxy, { keepAlive: true });
         viaProxy.set(key, agent);
       }
       return agent;

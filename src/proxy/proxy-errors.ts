@@ -27,7 +27,12 @@ export function toAppError(err: unknown): AppError {
  */
 export function buildProxyErrorBody(err: AppError): string {
   const message = `authsome proxy: ${err.message}${err.hint ? ` ${err.hint}` : ''}`;
-  const error = { type: 'authsome_proxy_error', code: err.code.toLowerCase(), message, ...(err.hint ? { hint: err.hint } : {}) };
+  const error = {
+    type: 'authsome_proxy_error',
+    code: err.code.toLowerCase(),
+    message,
+    ...(err.hint ? { hint: err.hint } : {}),
+  };
   return JSON.stringify({ type: 'error', error });
 }
 
@@ -87,8 +92,15 @@ export function buildUpstreamError(host: string, port: number, err: unknown): Ap
     );
   }
   const cause = CONNECT_FAILURES[code];
-  if (cause !== undefined) return errors.upstream(`${cause(where)} (${code}).`, 'Check the network connection and the host name; AUTHSOME_PROXY_RESOLVE may redirect it.');
-  return errors.upstream(`The request to ${where} failed (${code}).`, 'Retry the request; if it keeps failing, see the authsome server log.');
+  if (cause !== undefined)
+    return errors.upstream(
+      `${cause(where)} (${code}).`,
+      'Check the network connection and the host name; AUTHSOME_PROXY_RESOLVE may redirect it.',
+    );
+  return errors.upstream(
+    `The request to ${where} failed (${code}).`,
+    'Retry the request; if it keeps failing, see the authsome server log.',
+  );
 }
 
 /** The short status-line phrase for a failed CONNECT, e.g. `Bad Gateway (could not resolve api.example.com)`. */

@@ -1,7 +1,13 @@
 // Follows the upstream's side of one intercepted connection: where each response head and body ends, which request
 // it answers, and when the connection is between messages (so it can go back to the pool). Pure: it sees the bytes
 // after they were relayed, never holds a body, and never writes anything.
-import { createBodyTracker, MAX_HEAD_BYTES, parseResponseHead, type BodyTracker, type ResponseHead } from './http1-framing.js';
+import {
+  createBodyTracker,
+  MAX_HEAD_BYTES,
+  parseResponseHead,
+  type BodyTracker,
+  type ResponseHead,
+} from './http1-framing.js';
 
 /** What the tracker needs to know of the oldest request still waiting for its response. */
 export interface PendingRequest {
@@ -83,7 +89,8 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
           continue;
         }
         const previous = partialHead?.length ?? 0;
-        const data = partialHead === undefined ? chunk.subarray(offset) : Buffer.concat([partialHead, chunk.subarray(offset)]);
+        const data =
+          partialHead === undefined ? chunk.subarray(offset) : Buffer.concat([partialHead, chunk.subarray(offset)]);
         const end = data.indexOf(CRLF2);
         if (end === -1) {
           if (data.length > MAX_RESPONSE_HEAD_BYTES) throw new Error('response head too large');

@@ -27,7 +27,11 @@ export interface RunProviderStats {
 
 /** The proxy's view of a run's allow-list (built by the run service). */
 export interface RequestPolicy {
-  check(provider: string, method: string, path: string): { allowed: true } | { allowed: false; rule: string; reason: string };
+  check(
+    provider: string,
+    method: string,
+    path: string,
+  ): { allowed: true } | { allowed: false; rule: string; reason: string };
 }
 
 /** Adds one to a provider's counter of a run. */

@@ -40,12 +40,18 @@ export function buildScrubNeedles(secret: string): ScrubNeedle[] {
   for (let offset = 0; offset < 3; offset++) {
     // With `offset` unknown bytes before the secret, the characters from `skip` on depend on the secret alone, up to
     // the last complete group of three bytes.
-    const encoded = Buffer.concat([Buffer.alloc(offset), raw]).toString('base64').replace(/=+$/, '');
+    const encoded = Buffer.concat([Buffer.alloc(offset), raw])
+      .toString('base64')
+      .replace(/=+$/, '');
     const skip = offset === 0 ? 0 : offset + 1;
     const whole = Math.floor((offset + raw.length) / 3) * 4;
-    for (const core of [encoded.slice(skip, whole), toBase64Url(encoded.slice(skip, whole))]) add(core, (n) => BASE64_FILLER.repeat(n));
+    for (const core of [encoded.slice(skip, whole), toBase64Url(encoded.slice(skip, whole))])
+      add(core, (n) => BASE64_FILLER.repeat(n));
   }
-  return [...forms].map(([find, replace]) => ({ find: Buffer.from(find, 'latin1'), replace: Buffer.from(replace, 'latin1') }));
+  return [...forms].map(([find, replace]) => ({
+    find: Buffer.from(find, 'latin1'),
+    replace: Buffer.from(replace, 'latin1'),
+  }));
 }
 
 function toBase64Url(text: string): string {
@@ -75,7 +81,10 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
       if (needles.length === 0) return chunk;
       const base = held?.length ?? 0;
       const raw = held === undefined ? chunk : Buffer.concat([held, chunk]);
-      const ranges: [number, number][] = [...heldContent, ...(content ?? [[0, chunk.length]]).map(([a, b]): [number, number] => [a + base, b + base])];
+      const ranges: [number, number][] = [
+        ...heldContent,
+        ...(content ?? [[0, chunk.length]]).map(([a, b]): [number, number] => [a + base, b + base]),
+      ];
       held = undefined;
       heldContent = [];
       // The content as one run of bytes, and where each of its bytes sits in `raw` (the identity when all is content).
@@ -107,7 +116,9 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
       // Everything from the first byte that might begin a secret waits, framing bytes after it included.
       const cut = at(text.length - wait);
       held = Buffer.from(out.subarray(cut));
-      heldContent = ranges.filter(([, b]) => b > cut).map(([a, b]): [number, number] => [Math.max(a, cut) - cut, b - cut]);
+      heldContent = ranges
+        .filter(([, b]) => b > cut)
+        .map(([a, b]): [number, number] => [Math.max(a, cut) - cut, b - cut]);
       return out.subarray(0, cut);
     },
     end() {

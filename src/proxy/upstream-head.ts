@@ -26,7 +26,8 @@ export function resolveTunnelTarget(head: RequestHead, host: string, port: numbe
     // Absolute form (RFC 9112 §3.2.2): accepted only when it names the tunnel's own authority.
     const absolute = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
     if (absolute === null) throw new TargetError('the request target is neither a path nor an https URL');
-    if (!isSameAuthority(absolute[1]!, host, port)) throw new TargetError('the request URL names another host than the tunnel');
+    if (!isSameAuthority(absolute[1]!, host, port))
+      throw new TargetError('the request URL names another host than the tunnel');
     const rest = absolute[2]!;
     target = rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
   }
@@ -54,7 +55,12 @@ export function resolveTunnelTarget(head: RequestHead, host: string, port: numbe
  * proxy's own headers and (but for an upgrade) Connection and Keep-Alive removed. Everything else passes in the
  * agent's order and case.
  */
-export function buildUpstreamHead(head: RequestHead, path: string, authority: string, credential?: CredentialHeader): string {
+export function buildUpstreamHead(
+  head: RequestHead,
+  path: string,
+  authority: string,
+  credential?: CredentialHeader,
+): string {
   const credentialName = credential?.name.toLowerCase();
   const credentialLength = credentialName?.length ?? -1;
   let out = `${head.method} ${path} ${head.version}\r\nHost: ${authority}\r\n`;
@@ -92,7 +98,9 @@ export function isCloseRequested(head: RequestHead): boolean {
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
-    const tokens = headers[i + 1]!.toLowerCase().split(',').map((t) => t.trim());
+    const tokens = headers[i + 1]!.toLowerCase()
+      .split(',')
+      .map((t) => t.trim());
     if (tokens.includes('close')) return true;
     if (tokens.includes('keep-alive')) close = false;
   }

@@ -71,7 +71,9 @@ export function createUpstreamConnector(opts: UpstreamConnectorOptions): Upstrea
       port: address.port,
       // SNI and the certificate check always use the real name, whatever address the TCP connection went to.
       servername: hostIsIp ? undefined : host,
-      ...(hostIsIp && redirected ? { checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) } : {}),
+      ...(hostIsIp && redirected
+        ? { checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) }
+        : {}),
       secureContext,
       ALPNProtocols: ALPN_HTTP1,
       session: sessions.get(key),

@@ -46,8 +46,10 @@ export function parseAllowRule(text: string): PolicyRule {
   const provider = text.slice(0, first).toLowerCase();
   const method = text.slice(first + 1, second).toUpperCase();
   const glob = text.slice(second + 1);
-  if (!PROVIDER_RE.test(provider)) throw errors.usage(`Invalid --allow rule '${text}': '${provider}' is not a provider name.`, hint);
-  if (!METHOD_RE.test(method)) throw errors.usage(`Invalid --allow rule '${text}': '${method}' is not an HTTP method.`, hint);
+  if (!PROVIDER_RE.test(provider))
+    throw errors.usage(`Invalid --allow rule '${text}': '${provider}' is not a provider name.`, hint);
+  if (!METHOD_RE.test(method))
+    throw errors.usage(`Invalid --allow rule '${text}': '${method}' is not an HTTP method.`, hint);
   if (!glob.startsWith('/')) throw errors.usage(`Invalid --allow rule '${text}': the path must start with '/'.`, hint);
   return { provider, method, glob, pattern: compileGlob(normalizePolicyPath(glob)) };
 }
@@ -120,7 +122,9 @@ export function createRunPolicy(input: PolicyInput = {}): RunPolicy {
       if (restricted) {
         const normal = normalizePolicyPath(path);
         const readOnlyOk = readOnly && READ_ONLY_METHODS.has(m);
-        const matched = readOnlyOk || rules.some((r) => r.provider === provider && (r.method === '*' || r.method === m) && r.pattern.test(normal));
+        const matched =
+          readOnlyOk ||
+          rules.some((r) => r.provider === provider && (r.method === '*' || r.method === m) && r.pattern.test(normal));
         if (!matched) {
           const rule = readOnly && rules.length === 0 ? 'read-only' : 'allow-list';
           return { allowed: false, rule, reason: `no rule of this run allows ${m} ${normal} for ${provider}` };
@@ -128,7 +132,12 @@ export function createRunPolicy(input: PolicyInput = {}): RunPolicy {
       }
       if (maxRequests !== undefined) {
         const used = counts.get(provider) ?? 0;
-        if (used >= maxRequests) return { allowed: false, rule: 'max-requests', reason: `this run's limit of ${maxRequests} requests for ${provider} is reached` };
+        if (used >= maxRequests)
+          return {
+            allowed: false,
+            rule: 'max-requests',
+            reason: `this run's limit of ${maxRequests} requests for ${provider} is reached`,
+          };
         counts.set(provider, used + 1);
       }
       return { allowed: true };

@@ -35,7 +35,10 @@ export function createApp(deps: ServerDeps, options: AppOptions): Hono & { web: 
 
   const api = new Hono();
   api.use('*', createBearerGuard(options.apiToken));
-  api.use('*', createBodyLimit((c, err) => c.json(err.toJSON(), HTTP_STATUS[err.code] as 413)));
+  api.use(
+    '*',
+    createBodyLimit((c, err) => c.json(err.toJSON(), HTTP_STATUS[err.code] as 413)),
+  );
   // What a CLI command did is in the audit log by the time it exits (entries are otherwise written a tick later).
   api.use('*', async (_c, next) => {
     await next();

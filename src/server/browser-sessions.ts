@@ -32,8 +32,9 @@ export const DEFAULT_SESSION_IDLE_MS = 60 * 60_000;
 export const DEFAULT_SESSION_ABSOLUTE_MS = 12 * 60 * 60_000;
 const MAX_SESSIONS = 200;
 
-
-export function createBrowserSessions(options: { idleMs?: number; absoluteMs?: number; now?: () => number } = {}): BrowserSessions {
+export function createBrowserSessions(
+  options: { idleMs?: number; absoluteMs?: number; now?: () => number } = {},
+): BrowserSessions {
   const idleMs = options.idleMs ?? DEFAULT_SESSION_IDLE_MS;
   const absoluteMs = options.absoluteMs ?? DEFAULT_SESSION_ABSOLUTE_MS;
   const now = options.now ?? Date.now;
@@ -51,7 +52,13 @@ export function createBrowserSessions(options: { idleMs?: number; absoluteMs?: n
       sweep();
       const cookieValue = randomBytes(32).toString('base64url');
       const t = now();
-      const session: BrowserSession = { key: digest(cookieValue), csrf: randomBytes(32).toString('base64url'), createdAt: t, lastSeenAt: t, signedInAt: t };
+      const session: BrowserSession = {
+        key: digest(cookieValue),
+        csrf: randomBytes(32).toString('base64url'),
+        createdAt: t,
+        lastSeenAt: t,
+        signedInAt: t,
+      };
       sessions.set(session.key, session);
       return { cookieValue, session };
     },

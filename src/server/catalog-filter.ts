@@ -28,7 +28,10 @@ export function parseCatalogQuery(q: string | undefined, show: string | undefine
   };
 }
 
-export function buildCatalogCards(entries: ProviderEntry[], connectionsOf: (name: string) => ConnectionSummary[]): CatalogCard[] {
+export function buildCatalogCards(
+  entries: ProviderEntry[],
+  connectionsOf: (name: string) => ConnectionSummary[],
+): CatalogCard[] {
   return entries.map(({ definition: d, source }) => {
     const connections = connectionsOf(d.name);
     return {

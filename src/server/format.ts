@@ -41,7 +41,14 @@ export function formatTimestamp(iso: string | undefined): string {
 }
 
 // The server runs on the person's own machine, so its local time zone is theirs.
-const eventTime = new Intl.DateTimeFormat('en', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const eventTime = new Intl.DateTimeFormat('en', {
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
 
 /** "Nov 26, 14:05:09" in local time: the activity log, where exact times matter. */
 export function formatEventTime(iso: string): string {

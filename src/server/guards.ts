@@ -15,10 +15,14 @@ export function createHostGuard(getAllowed: () => Set<string>): MiddlewareHandle
     const host = (c.req.header('host') ?? '').toLowerCase();
     if (!getAllowed().has(host)) {
       // Answered before the header middleware runs, so it sets the same protective headers itself.
-      return c.text('Forbidden: this server only answers requests addressed to 127.0.0.1, localhost or authsome.localhost.\n', 403, {
-        'cache-control': 'no-store',
-        ...SECURITY_HEADERS,
-      });
+      return c.text(
+        'Forbidden: this server only answers requests addressed to 127.0.0.1, localhost or authsome.localhost.\n',
+        403,
+        {
+          'cache-control': 'no-store',
+          ...SECURITY_HEADERS,
+        },
+      );
     }
     await next();
   };
@@ -37,7 +41,10 @@ export function createPageHostRedirect(pageOrigin: () => string): MiddlewareHand
     if (!origin.startsWith(`http://${PAGE_HOSTNAME}:`) || !LOOPBACK_HOSTNAMES.has(hostname)) return next();
     const url = new URL(c.req.url);
     // 303 for anything but GET/HEAD: a form post is not replayed on the other host, it becomes a plain GET.
-    return c.redirect(`${origin}${url.pathname}${url.search}`, c.req.method === 'GET' || c.req.method === 'HEAD' ? 302 : 303);
+    return c.redirect(
+      `${origin}${url.pathname}${url.search}`,
+      c.req.method === 'GET' || c.req.method === 'HEAD' ? 302 : 303,
+    );
   };
 }
 
@@ -115,7 +122,11 @@ export function createOriginGuard(refuse: Refuse): MiddlewareHandler<WebEnv> {
 }
 
 /** Pages need the browser session cookie; the /api bearer token is no session, in a cookie or anywhere else. */
-export function createSessionGuard(sessions: BrowserSessions, cookieName: () => string, refuse: Refuse): MiddlewareHandler<WebEnv> {
+export function createSessionGuard(
+  sessions: BrowserSessions,
+  cookieName: () => string,
+  refuse: Refuse,
+): MiddlewareHandler<WebEnv> {
   return async (c, next) => {
     const session = sessions.lookup(getCookie(c, cookieName()));
     if (!session) return refuse(c, 'session');
@@ -142,7 +153,8 @@ export function createCsrfGuard(sessions: BrowserSessions, refuse: Refuse): Midd
       const field = (await c.req.parseBody({ all: true }))._csrf;
       if (field !== undefined) presented.push(typeof field === 'string' ? field : undefined);
     }
-    if (presented.length === 0 || !presented.every((value) => sessions.checkCsrf(session, value))) return refuse(c, 'csrf');
+    if (presented.length === 0 || !presented.every((value) => sessions.checkCsrf(session, value)))
+      return refuse(c, 'csrf');
     await next();
   };
 }

@@ -11,7 +11,11 @@ export interface InstanceLock {
 /** Locks held by runtimes of this process (a lock file with our own pid is stale unless listed here). */
 const heldHere = new Set<string>();
 
-export async function acquireInstanceLock(lockPath: string, statePath: string, expectedUrl: string): Promise<InstanceLock> {
+export async function acquireInstanceLock(
+  lockPath: string,
+  statePath: string,
+  expectedUrl: string,
+): Promise<InstanceLock> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const handle = await open(lockPath, 'wx', 0o600);

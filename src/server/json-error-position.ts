@@ -81,7 +81,8 @@ export function findJsonErrorOffset(text: string): number | undefined {
       i++;
       continue;
     }
-    const end = ch === '"' ? scanString(text, i) : ch === '-' || DIGIT.test(ch) ? scanNumber(text, i) : scanLiteral(text, i);
+    const end =
+      ch === '"' ? scanString(text, i) : ch === '-' || DIGIT.test(ch) ? scanNumber(text, i) : scanLiteral(text, i);
     if (end < 0) return -end - 1;
     state = 'after';
     i = end;
@@ -119,13 +120,13 @@ function scanString(text: string, start: number): number {
       i++;
       continue;
     }
-    const escape = text[i + 1];
-    if (escape === undefined) return -(text.length + 1);
-    if (SIMPLE_ESCAPES.has(escape)) {
+    const escaped = text[i + 1];
+    if (escaped === undefined) return -(text.length + 1);
+    if (SIMPLE_ESCAPES.has(escaped)) {
       i += 2;
       continue;
     }
-    if (escape !== 'u') return -(i + 2);
+    if (escaped !== 'u') return -(i + 2);
     for (let k = 2; k < 6; k++) {
       if (i + k >= text.length) return -(text.length + 1);
       if (!HEX.test(text[i + k]!)) return -(i + k + 1);

@@ -26,7 +26,11 @@ export interface StartLoginInput {
 /** The flows this version completes; the others are refused with a clear error rather than started and abandoned. */
 const SUPPORTED_FLOWS: Flow[] = ['pkce', 'device_code', 'dcr_pkce'];
 
-export async function startLoginSession(deps: ServerDeps, web: WebState, input: StartLoginInput): Promise<LoginSession> {
+export async function startLoginSession(
+  deps: ServerDeps,
+  web: WebState,
+  input: StartLoginInput,
+): Promise<LoginSession> {
   const { entry, connection, exists } = await deps.connections.describeLogin(input.provider, input.connection);
   const def = entry.definition;
   if (input.replace && (!exists || def.auth_type !== 'api_key')) throw errors.connectionNotFound(def.name, connection);
@@ -34,13 +38,23 @@ export async function startLoginSession(deps: ServerDeps, web: WebState, input: 
   if (exists && !input.force && !input.replace) {
     throw errors.invalidInput(
       `${def.name} (${connection}) is already connected.`,
-      input.origin === 'cli' ? 'Use --force to overwrite.' : 'Choose another connection name, or log that one out first.',
+      input.origin === 'cli'
+        ? 'Use --force to overwrite.'
+        : 'Choose another connection name, or log that one out first.',
     );
   }
   const replace = input.replace === true;
-  const session = web.logins.create({ provider: def.name, connection, force: input.force || replace, origin: input.origin, replace, ...(oauth ? { oauth } : {}) });
+  const session = web.logins.create({
+    provider: def.name,
+    connection,
+    force: input.force || replace,
+    origin: input.origin,
+    replace,
+    ...(oauth ? { oauth } : {}),
+  });
   // A device login starts at once when the client is known; otherwise the CLI asks for it and calls startDeviceLogin.
-  if (oauth?.flow === 'device_code' && deps.connections.loadOAuthClient(def.name)) await startDeviceLogin(deps, web, session);
+  if (oauth?.flow === 'device_code' && deps.connections.loadOAuthClient(def.name))
+    await startDeviceLogin(deps, web, session);
   else if (oauth?.flow === 'device_code' && input.origin === 'web') {
     web.logins.cancel(session.id);
     throw errors.oauthClientMissing(def.display_name, def.name);
@@ -52,7 +66,12 @@ export async function startLoginSession(deps: ServerDeps, web: WebState, input: 
  * Requests the device code for a login session and polls in the background until the person approves, denies or
  * the code expires; the session ends accordingly (the CLI long-polls it). A failure to start ends the session too.
  */
-export async function startDeviceLogin(deps: ServerDeps, web: WebState, session: LoginSession, client?: OAuthClient): Promise<void> {
+export async function startDeviceLogin(
+  deps: ServerDeps,
+  web: WebState,
+  session: LoginSession,
+  client?: OAuthClient,
+): Promise<void> {
   let login: Awaited<ReturnType<ServerDeps['oauth']['startDevice']>>;
   try {
     login = await deps.oauth.startDevice({
@@ -90,12 +109,26 @@ function buildOAuthOptions(
   input: StartLoginInput,
 ): OAuthLoginOptions | undefined {
   if (def.auth_type !== 'oauth2') {
-    const given = input.flow !== undefined ? '--flow' : input.scopes !== undefined ? '--scopes' : input.baseUrl !== undefined ? '--base-url' : undefined;
-    if (given) throw errors.usage(`${given} is for OAuth providers; ${def.display_name} uses an API key.`, `Run 'authsome login ${def.name}' without ${given}.`);
+    const given =
+      input.flow !== undefined
+        ? '--flow'
+        : input.scopes !== undefined
+          ? '--scopes'
+          : input.baseUrl !== undefined
+            ? '--base-url'
+            : undefined;
+    if (given)
+      throw errors.usage(
+        `${given} is for OAuth providers; ${def.display_name} uses an API key.`,
+        `Run 'authsome login ${def.name}' without ${given}.`,
+      );
     return undefined;
   }
   // A page-started login signs in through this browser when the provider allows it, whatever the default flow.
-  const browserFlow = input.origin === 'web' && input.flow === undefined && def.flow === 'device_code' && def.oauth?.authorization_url ? 'pkce' : undefined;
+  const browserFlow =
+    input.origin === 'web' && input.flow === undefined && def.flow === 'device_code' && def.oauth?.authorization_url
+      ? 'pkce'
+      : undefined;
   const flow = (input.flow ?? browserFlow ?? def.flow) as Flow;
   if (!['pkce', 'device_code', 'dcr_pkce'].includes(flow)) {
     throw errors.usage(`Unknown flow '${input.flow}'.`, 'Use --flow pkce, --flow device_code or --flow dcr_pkce.');
@@ -103,11 +136,16 @@ function buildOAuthOptions(
   if (!SUPPORTED_FLOWS.includes(flow)) {
     throw errors.usage(
       `The ${flow} flow is not available in this version of authsome yet.`,
-      def.oauth?.authorization_url ? `Use --flow pkce to sign in through the browser.` : `Use an API-key provider for ${def.display_name} for now.`,
+      def.oauth?.authorization_url
+        ? `Use --flow pkce to sign in through the browser.`
+        : `Use an API-key provider for ${def.display_name} for now.`,
     );
   }
   if ((flow === 'pkce' || flow === 'dcr_pkce') && !def.oauth?.authorization_url) {
-    throw errors.usage(`${def.display_name} has no authorization_url, so the ${flow} flow cannot be used.`, `Run 'authsome login ${def.name}' without --flow.`);
+    throw errors.usage(
+      `${def.display_name} has no authorization_url, so the ${flow} flow cannot be used.`,
+      `Run 'authsome login ${def.name}' without --flow.`,
+    );
   }
   const scopes = input.scopes?.filter(Boolean);
   const baseUrl = input.baseUrl !== undefined ? parseBaseUrl(input.baseUrl) : undefined;
@@ -126,14 +164,14 @@ export function buildRedirectUri(deps: ServerDeps): string {
 }
 
 /** The one-time URL of a login session's form: valid as long as the session itself, and once. */
-export function buildLoginUrl(deps: ServerDeps, web: WebState, session: LoginSession): string {
+export function buildLoginUrl(_deps: ServerDeps, web: WebState, session: LoginSession): string {
   const path = `/login/${session.id}`;
   const { token } = web.tokens.issue({ path, loginSessionId: session.id, ttlMs: session.expiresAt - Date.now() });
   return `${web.pageOrigin()}${path}?token=${token}`;
 }
 
 /** The one-time URL that signs a browser into the dashboard (`authsome ui`). */
-export function buildDashboardUrl(deps: ServerDeps, web: WebState): { url: string; expiresAt: number } {
+export function buildDashboardUrl(_deps: ServerDeps, web: WebState): { url: string; expiresAt: number } {
   const { token, expiresAt } = web.tokens.issue({ path: '/' });
   return { url: `${web.pageOrigin()}/?token=${token}`, expiresAt };
 }
@@ -142,14 +180,22 @@ export function buildDashboardUrl(deps: ServerDeps, web: WebState): { url: strin
  * Finishes an authorization-code login from the provider's answer (the redirect, or its URL pasted in a terminal)
  * and ends the login session with the outcome, so the waiting CLI sees it. Throws what went wrong.
  */
-export async function finishAuthorization(deps: ServerDeps, web: WebState, pending: PendingAuthorization, answer: AuthorizationAnswer): Promise<LoginSession> {
+export async function finishAuthorization(
+  deps: ServerDeps,
+  web: WebState,
+  pending: PendingAuthorization,
+  answer: AuthorizationAnswer,
+): Promise<LoginSession> {
   const session = web.logins.get(pending.loginSessionId);
-  if (!session || session.state !== 'pending') throw errors.loginLinkEnded(pending.provider, session?.state ?? 'expired');
+  if (session?.state !== 'pending') throw errors.loginLinkEnded(pending.provider, session?.state ?? 'expired');
   try {
     const result = await deps.oauth.finishPkce(pending, answer);
     if (!result.stored) {
       web.logins.cancel(session.id);
-      throw errors.invalidInput(`${session.provider} (${session.connection}) was connected meanwhile; nothing was changed.`, 'Use --force to overwrite it.');
+      throw errors.invalidInput(
+        `${session.provider} (${session.connection}) was connected meanwhile; nothing was changed.`,
+        'Use --force to overwrite it.',
+      );
     }
   } catch (err) {
     // The waiting CLI prints the same error the page shows.
@@ -161,7 +207,11 @@ export async function finishAuthorization(deps: ServerDeps, web: WebState, pendi
 }
 
 /** Starts the authorization-code flow for a login session; returns the URL the browser must open. */
-export async function startAuthorization(deps: ServerDeps, session: LoginSession, input: { client?: OAuthClient; scopes?: string[] }): Promise<string> {
+export async function startAuthorization(
+  deps: ServerDeps,
+  session: LoginSession,
+  input: { client?: OAuthClient; scopes?: string[] },
+): Promise<string> {
   const { authorizationUrl } = await deps.oauth.startPkce({
     flow: session.oauth?.flow === 'dcr_pkce' ? 'dcr_pkce' : 'pkce',
     provider: session.provider,

@@ -37,7 +37,14 @@ export interface LoginSession {
 }
 
 export interface LoginSessions {
-  create(input: { provider: string; connection: string; force: boolean; origin: LoginSession['origin']; replace?: boolean; oauth?: OAuthLoginOptions }): LoginSession;
+  create(input: {
+    provider: string;
+    connection: string;
+    force: boolean;
+    origin: LoginSession['origin'];
+    replace?: boolean;
+    oauth?: OAuthLoginOptions;
+  }): LoginSession;
   /** The session, with a pending one past its deadline turned into `expired`. */
   get(id: string): LoginSession | undefined;
   complete(id: string, browserSessionKey: string): void;

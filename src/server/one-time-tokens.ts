@@ -20,7 +20,6 @@ export interface OneTimeTokens {
 export const DEFAULT_TOKEN_TTL_MS = 2 * 60_000;
 const MAX_OUTSTANDING = 1_000;
 
-
 export function createOneTimeTokens(options: { ttlMs?: number; now?: () => number } = {}): OneTimeTokens {
   const defaultTtl = options.ttlMs ?? DEFAULT_TOKEN_TTL_MS;
   const now = options.now ?? Date.now;

@@ -33,9 +33,9 @@ export async function classifyPeer(query: PeerQuery): Promise<PeerVerdict> {
   const inodes = await findClientInodes(proc, query.peerPort, query.serverPort);
   if (inodes.size === 0) return { from: 'unknown' };
   const pids = (await readdir(proc).catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
-  const owners = (await Promise.all(pids.map(async (pid) => ((await holdsSocket(proc, pid, inodes)) ? pid : undefined)))).filter(
-    (pid): pid is number => pid !== undefined,
-  );
+  const owners = (
+    await Promise.all(pids.map(async (pid) => ((await holdsSocket(proc, pid, inodes)) ? pid : undefined)))
+  ).filter((pid): pid is number => pid !== undefined);
   if (owners.length === 0) return { from: 'unknown' };
   if (owners.includes(query.serverPid)) return { from: 'proxy' };
   const runs = new Set(query.runPids);
@@ -98,7 +98,12 @@ async function findRunAncestor(proc: string, pid: number, runs: Set<number>): Pr
 async function readParentPid(proc: string, pid: number): Promise<number | undefined> {
   const stat = await readFile(`${proc}/${pid}/stat`, 'utf8').catch(() => undefined);
   if (stat === undefined) return undefined;
-  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/)[1]);
+  const ppid = Number(
+    stat
+      .slice(stat.lastIndexOf(')') + 1)
+      .trim()
+      .split(/\s+/)[1],
+  );
   return Number.isInteger(ppid) ? ppid : undefined;
 }
 
@@ -119,15 +124,37 @@ export async function refuseSecretsToRuns(input: {
   const verdict =
     remotePort === undefined || localPort === undefined
       ? ({ from: 'unknown' } as const)
-      : await classifyPeer({ peerPort: remotePort, serverPort: localPort, runPids: input.runs.map((r) => r.pid), serverPid: process.pid });
+      : await classifyPeer({
+          peerPort: remotePort,
+          serverPort: localPort,
+          runPids: input.runs.map((r) => r.pid),
+          serverPid: process.pid,
+        });
   if (verdict.from === 'elsewhere') return;
   const run = verdict.from === 'run' ? input.runs.find((r) => r.pid === verdict.pid)?.id : undefined;
-  const why = { run: 'from a process of the run', proxy: "through the run's proxy", unknown: 'from a process that could not be identified' }[verdict.from];
-  input.audit.record('denied', { ...(input.provider ? { provider: input.provider } : {}), ...(run ? { run } : {}), reason: `${input.action} ${why}` });
-  throw verdict.from === 'unknown' ? errors.secretsRefusedToUnknownPeer(input.action) : errors.secretsRefusedToRun(input.action);
+  const why = {
+    run: 'from a process of the run',
+    proxy: "through the run's proxy",
+    unknown: 'from a process that could not be identified',
+  }[verdict.from];
+  input.audit.record('denied', {
+    ...(input.provider ? { provider: input.provider } : {}),
+    ...(run ? { run } : {}),
+    reason: `${input.action} ${why}`,
+  });
+  throw verdict.from === 'unknown'
+    ? errors.secretsRefusedToUnknownPeer(input.action)
+    : errors.secretsRefusedToRun(input.action);
 }
 
 /** The live runs and the request's socket, as refuseSecretsToRuns takes them (node-server puts the request in env). */
-export function describePeer(c: Context, deps: Pick<ServerDeps, 'runs' | 'audit'>): Pick<Parameters<typeof refuseSecretsToRuns>[0], 'runs' | 'socket' | 'audit'> {
-  return { runs: deps.runs.listLivePids(), socket: (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket, audit: deps.audit };
+export function describePeer(
+  c: Context,
+  deps: Pick<ServerDeps, 'runs' | 'audit'>,
+): Pick<Parameters<typeof refuseSecretsToRuns>[0], 'runs' | 'socket' | 'audit'> {
+  return {
+    runs: deps.runs.listLivePids(),
+    socket: (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket,
+    audit: deps.audit,
+  };
 }

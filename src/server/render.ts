@@ -7,7 +7,14 @@ import { formatExpiry } from '../expiry.js';
 import { packagePaths } from '../paths.js';
 import type { ServerDeps } from './deps.js';
 import { HTTP_STATUS, toShownError } from './error-status.js';
-import { describeEvent, formatEventTime, formatRelative, formatTimestamp, maskSecret, pickAvatarTone } from './format.js';
+import {
+  describeEvent,
+  formatEventTime,
+  formatRelative,
+  formatTimestamp,
+  maskSecret,
+  pickAvatarTone,
+} from './format.js';
 import type { WebEnv } from './web-state.js';
 
 export type Nav = 'dashboard' | 'providers' | 'activity' | 'none';
@@ -102,7 +109,11 @@ export function createRenderer(deps: ServerDeps): Renderer {
       const session = c.get('session');
       const flash = session?.flash;
       if (session) delete session.flash;
-      return html(c, eta.render('layout', { ...it, title, nav, flash, htmxConfig: HTMX_CONFIG, body: partial }), status);
+      return html(
+        c,
+        eta.render('layout', { ...it, title, nav, flash, htmxConfig: HTMX_CONFIG, body: partial }),
+        status,
+      );
     },
 
     fragment(c, view, data = {}, status = 200) {
@@ -120,9 +131,24 @@ export function createRenderer(deps: ServerDeps): Renderer {
       if (isHtmx(c)) {
         c.header('HX-Retarget', '#flash');
         c.header('HX-Reswap', 'innerHTML');
-        return renderer.fragment(c, 'flash', { flash: { kind: 'error', text: shown.message, hint: shown.hint } }, status);
+        return renderer.fragment(
+          c,
+          'flash',
+          { flash: { kind: 'error', text: shown.message, hint: shown.hint } },
+          status,
+        );
       }
-      return renderer.notice(c, { title: titleFor(status), message: shown.message, hint: shown.hint, tone: 'error', links: [{ href: '/', label: 'Back to the dashboard' }] }, status);
+      return renderer.notice(
+        c,
+        {
+          title: titleFor(status),
+          message: shown.message,
+          hint: shown.hint,
+          tone: 'error',
+          links: [{ href: '/', label: 'Back to the dashboard' }],
+        },
+        status,
+      );
     },
   };
   return renderer;
@@ -163,7 +189,7 @@ const SAME_ORIGIN_BASE = 'http://authsome.invalid';
  * answer is the parsed path (never the raw string), so no control character ever reaches a Location header.
  */
 export function safeNext(value: string | undefined): string {
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
+  if (!value?.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
   let url: URL;
   try {
     url = new URL(value, SAME_ORIGIN_BASE);
@@ -171,7 +197,8 @@ export function safeNext(value: string | undefined): string {
     return '/';
   }
   const path = url.pathname + url.search;
-  if (url.origin !== SAME_ORIGIN_BASE || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/unlock')) return '/';
+  if (url.origin !== SAME_ORIGIN_BASE || !path.startsWith('/') || path.startsWith('//') || path.startsWith('/unlock'))
+    return '/';
   return path;
 }
 

@@ -13,14 +13,20 @@ export interface RevealRefusal {
 }
 
 /** Undefined when the reveal may go ahead; otherwise what to tell the person (never the key, never the passphrase). */
-export async function checkRevealConfirmation(vault: Vault, sessions: BrowserSessions, session: BrowserSession, passphrase: string | undefined): Promise<RevealRefusal | undefined> {
+export async function checkRevealConfirmation(
+  vault: Vault,
+  sessions: BrowserSessions,
+  session: BrowserSession,
+  passphrase: string | undefined,
+): Promise<RevealRefusal | undefined> {
   if (vault.status().mode === 'passphrase') {
     if (!passphrase) return { message: 'Enter the vault passphrase to reveal this key.' };
     try {
       await vault.checkPassphrase(passphrase);
       return undefined;
     } catch (err) {
-      if (err instanceof AppError && err.code === 'WRONG_PASSPHRASE') return { message: 'Wrong passphrase. Nothing was revealed.' };
+      if (err instanceof AppError && err.code === 'WRONG_PASSPHRASE')
+        return { message: 'Wrong passphrase. Nothing was revealed.' };
       throw err;
     }
   }

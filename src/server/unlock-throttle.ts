@@ -25,7 +25,8 @@ export function createUnlockThrottle(now: () => number = Date.now): UnlockThrott
       // Counted before the check, which takes a while (the KDF): attempts sent in parallel cannot all slip in
       // before the first failure is recorded.
       failures++;
-      if (failures >= FREE_ATTEMPTS) pausedUntil = at + Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * 2 ** (failures - FREE_ATTEMPTS));
+      if (failures >= FREE_ATTEMPTS)
+        pausedUntil = at + Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * 2 ** (failures - FREE_ATTEMPTS));
       try {
         const result = await check();
         failures = 0;

@@ -48,7 +48,11 @@ export function createWebState(deps: ServerDeps, options: WebOptions = {}): WebS
     revision++;
   });
   return {
-    sessions: createBrowserSessions({ idleMs: options.sessionIdleMs, absoluteMs: options.sessionAbsoluteMs, now: options.now }),
+    sessions: createBrowserSessions({
+      idleMs: options.sessionIdleMs,
+      absoluteMs: options.sessionAbsoluteMs,
+      now: options.now,
+    }),
     tokens: createOneTimeTokens({ ttlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS, now: options.now }),
     logins,
     loginTtlMs,

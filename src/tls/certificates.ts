@@ -31,7 +31,12 @@ export interface BuiltCertificate {
 // AlgorithmIdentifiers. ECDSA parameters must be absent, RSA's must be NULL (RFC 5758 §3.2, RFC 4055 §5).
 const SHA256_WITH_RSA = derOf(
   asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(pki.oids.sha256WithRSAEncryption!).getBytes()),
+    asn1.create(
+      asn1.Class.UNIVERSAL,
+      asn1.Type.OID,
+      false,
+      asn1.oidToDer(pki.oids.sha256WithRSAEncryption!).getBytes(),
+    ),
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''),
   ]),
 );
@@ -59,10 +64,19 @@ export function buildCertificate(spec: CertificateSpec): BuiltCertificate {
     derOf(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, buildSerialNumber())),
     algorithm,
     derOf(pki.distinguishedNameToAsn1(draft.issuer)),
-    derOf(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [buildTime(spec.notBefore), buildTime(spec.notAfter)])),
+    derOf(
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+        buildTime(spec.notBefore),
+        buildTime(spec.notAfter),
+      ]),
+    ),
     derOf(pki.distinguishedNameToAsn1(draft.subject)),
     spec.spkiDer,
-    derOf((pki as unknown as { certificateExtensionsToAsn1(e: unknown[]): forge.asn1.Asn1 }).certificateExtensionsToAsn1(draft.extensions)),
+    derOf(
+      (pki as unknown as { certificateExtensionsToAsn1(e: unknown[]): forge.asn1.Asn1 }).certificateExtensionsToAsn1(
+        draft.extensions,
+      ),
+    ),
   ]);
   // crypto.sign gives PKCS#1 v1.5 for RSA keys and a DER ECDSA-Sig-Value for EC keys: both what X.509 wants.
   const signature = sign('sha256', tbs, spec.signer);
@@ -96,8 +110,10 @@ function selectSignatureAlgorithm(signer: KeyObject): Buffer {
 function buildNameAttributes(name: NameSpec): forge.pki.CertificateField[] {
   const attrs: forge.pki.CertificateField[] = [];
   // UTF8String: a PrintableString cannot hold '_' or '*', which real host names sometimes contain.
-  if (name.organization !== undefined) attrs.push({ name: 'organizationName', value: name.organization, valueTagClass: asn1.Type.UTF8 as never });
-  if (name.commonName !== undefined) attrs.push({ name: 'commonName', value: name.commonName, valueTagClass: asn1.Type.UTF8 as never });
+  if (name.organization !== undefined)
+    attrs.push({ name: 'organizationName', value: name.organization, valueTagClass: asn1.Type.UTF8 as never });
+  if (name.commonName !== undefined)
+    attrs.push({ name: 'commonName', value: name.commonName, valueTagClass: asn1.Type.UTF8 as never });
   return attrs;
 }
 

@@ -40,7 +40,9 @@ export function findFixedSuffix(pattern: string): string | undefined {
 }
 
 /** Collects the names of a run's routes: exact hosts as they are, regex hosts by their fixed suffix. */
-export function collectConstraintNames(matchers: readonly ({ kind: 'host'; host: string } | { kind: 'regex'; source: string })[]): ConstraintNames {
+export function collectConstraintNames(
+  matchers: readonly ({ kind: 'host'; host: string } | { kind: 'regex'; source: string })[],
+): ConstraintNames {
   const dns = new Set<string>();
   const ips = new Set<string>();
   const unconstrained: string[] = [];

@@ -60,7 +60,9 @@ export function isIntegritySeal(value: unknown): value is IntegritySeal {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
   return (
-    Number.isSafeInteger(v.generation) && (v.generation as number) >= 0 &&
-    typeof v.mac === 'string' && Buffer.from(v.mac, 'base64').length === 32
+    Number.isSafeInteger(v.generation) &&
+    (v.generation as number) >= 0 &&
+    typeof v.mac === 'string' &&
+    Buffer.from(v.mac, 'base64').length === 32
   );
 }

@@ -37,9 +37,13 @@ export function isKdfParams(value: unknown): value is KdfParams {
   const v = value as Record<string, unknown>;
   return (
     v.alg === 'argon2id' &&
-    Number.isInteger(v.memory_kib) && (v.memory_kib as number) >= 8 &&
-    Number.isInteger(v.iterations) && (v.iterations as number) >= 1 &&
-    Number.isInteger(v.parallelism) && (v.parallelism as number) >= 1 &&
-    typeof v.salt === 'string' && Buffer.from(v.salt, 'base64').length >= 8
+    Number.isInteger(v.memory_kib) &&
+    (v.memory_kib as number) >= 8 &&
+    Number.isInteger(v.iterations) &&
+    (v.iterations as number) >= 1 &&
+    Number.isInteger(v.parallelism) &&
+    (v.parallelism as number) >= 1 &&
+    typeof v.salt === 'string' &&
+    Buffer.from(v.salt, 'base64').length >= 8
   );
 }

@@ -27,6 +27,11 @@ export function open(key: Buffer, sealed: Sealed, aad: string): Buffer {
 export function isSealed(value: unknown): value is Sealed {
   if (!value || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
-  return typeof v.iv === 'string' && typeof v.data === 'string' && typeof v.tag === 'string' &&
-    Buffer.from(v.iv, 'base64').length === 12 && Buffer.from(v.tag, 'base64').length === 16;
+  return (
+    typeof v.iv === 'string' &&
+    typeof v.data === 'string' &&
+    typeof v.tag === 'string' &&
+    Buffer.from(v.iv, 'base64').length === 12 &&
+    Buffer.from(v.tag, 'base64').length === 16
+  );
 }

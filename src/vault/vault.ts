@@ -172,7 +172,10 @@ export function createVault(options: VaultOptions): Vault {
   }
 
   /** The passphrase's key and the data key it unwraps; WRONG_PASSPHRASE when it unwraps nothing. */
-  async function unwrapWithPassphrase(passphrase: string, data: VaultFileData): Promise<{ kek: Buffer; unwrapped: { key: Buffer; legacy: boolean } }> {
+  async function unwrapWithPassphrase(
+    passphrase: string,
+    data: VaultFileData,
+  ): Promise<{ kek: Buffer; unwrapped: { key: Buffer; legacy: boolean } }> {
     const kek = await deriveKey(passphrase, data.kdf);
     try {
       return { kek, unwrapped: unwrapDataKey(kek, data.key) };
@@ -182,7 +185,11 @@ export function createVault(options: VaultOptions): Vault {
   }
 
   /** Every record opens and the set of records is the one last written: else the vault is damaged. */
-  function openRecords(kek: Buffer, unwrapped: { key: Buffer; legacy: boolean }, data: VaultFileData): Map<string, unknown> | AppError {
+  function openRecords(
+    kek: Buffer,
+    unwrapped: { key: Buffer; legacy: boolean },
+    data: VaultFileData,
+  ): Map<string, unknown> | AppError {
     const records = decryptAll(unwrapped.key, data);
     if (records instanceof AppError) return records;
     if (data.integrity) {
@@ -378,7 +385,10 @@ export function createVault(options: VaultOptions): Vault {
       try {
         unwrapped = unwrapDataKey(kek, file.key);
       } catch {
-        markDamaged(errors.vaultDamaged(paths.vault, `its data key does not open with the key file ${paths.masterKey}`), files);
+        markDamaged(
+          errors.vaultDamaged(paths.vault, `its data key does not open with the key file ${paths.masterKey}`),
+          files,
+        );
         return { created: false };
       }
       const records = openRecords(kek, unwrapped, file);
@@ -417,7 +427,10 @@ export function createVault(options: VaultOptions): Vault {
       if (state === 'damaged') throw damage!;
       if (!file) throw errors.internal('The vault is not open.');
       if (file.mode !== 'passphrase') {
-        throw errors.vaultMode('The vault uses a key file and is always unlocked.', "Set a passphrase with 'authsome passphrase set'.");
+        throw errors.vaultMode(
+          'The vault uses a key file and is always unlocked.',
+          "Set a passphrase with 'authsome passphrase set'.",
+        );
       }
       if (state === 'unlocked') return;
       const { kek, unwrapped } = await unwrapWithPassphrase(passphrase, file);
@@ -501,7 +514,8 @@ export function createVault(options: VaultOptions): Vault {
 
     async checkPassphrase(passphrase) {
       if (state === 'damaged') throw damage!;
-      if (!file || file.mode !== 'passphrase') throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file.');
+      if (file?.mode !== 'passphrase')
+        throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file.');
       // Through the same unwrap as unlock: a vault not yet re-sealed by this version wraps its key the older way.
       const { kek, unwrapped } = await unwrapWithPassphrase(passphrase, file);
       kek.fill(0);
@@ -510,7 +524,7 @@ export function createVault(options: VaultOptions): Vault {
 
     async removePassphrase(passphrase) {
       if (state === 'damaged') throw damage!;
-      if (!file || file.mode !== 'passphrase') {
+      if (file?.mode !== 'passphrase') {
         throw errors.vaultMode('The vault has no passphrase.', 'It is unlocked by its key file already.');
       }
       const { kek, unwrapped } = await unwrapWithPassphrase(passphrase, file);

@@ -71,7 +71,9 @@ describe('authsome log --verify', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     const [error, hint] = r.stderr.trim().split('\n');
-    expect(error).toMatch(new RegExp(`^Error: The audit log is broken at line ${line} of ${auditPath.replace(/[.]/g, '\\.')}: `));
+    expect(error).toMatch(
+      new RegExp(`^Error: The audit log is broken at line ${line} of ${auditPath.replace(/[.]/g, '\\.')}: `),
+    );
     expect(error).toMatch(reason);
     expect(hint).toMatch(/^Hint: Entries from that line on cannot be trusted/);
     writeFileSync(auditPath, original);
@@ -79,9 +81,17 @@ describe('authsome log --verify', () => {
   }
 
   it('while the server runs: an edited, a deleted and two swapped lines, each at its line', async () => {
-    await expectFoundAt((l) => l.map((x, i) => (i === 3 ? x.replace('"status":200', '"status":404') : x)), 4, /changed after it was written/);
+    await expectFoundAt(
+      (l) => l.map((x, i) => (i === 3 ? x.replace('"status":200', '"status":404') : x)),
+      4,
+      /changed after it was written/,
+    );
     await expectFoundAt((l) => l.filter((_, i) => i !== 2), 3, /expected entry #3 here but found #4/);
-    await expectFoundAt((l) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)], 5, /expected entry #5 here but found #6/);
+    await expectFoundAt(
+      (l) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)],
+      5,
+      /expected entry #5 here but found #6/,
+    );
     await expectFoundAt((l) => l.slice(0, -2), readLines().length - 1, /its end was cut off/);
   });
 
@@ -93,7 +103,12 @@ describe('authsome log --verify', () => {
     writeLines(readLines().slice(0, count - 2));
     const cut = await cli(['log', '--verify']);
     expect(cut.code).toBe(1);
-    expect(cut.stderr).toMatch(new RegExp(`^Error: The audit log is broken at line ${count - 1} of .*: the log ends at entry #${count - 2}, but the vault checkpoint recorded entry #${count} \\(its end was cut off\\)\\.$`, 'm'));
+    expect(cut.stderr).toMatch(
+      new RegExp(
+        `^Error: The audit log is broken at line ${count - 1} of .*: the log ends at entry #${count - 2}, but the vault checkpoint recorded entry #${count} \\(its end was cut off\\)\\.$`,
+        'm',
+      ),
+    );
 
     // A fake made by authsome's own writer: every link holds, only the vault's checkpoint tells it apart.
     expect((await cli(['daemon', 'stop'])).code).toBe(0);
@@ -104,7 +119,12 @@ describe('authsome log --verify', () => {
     writeFileSync(auditPath, readFileSync(fakePath));
     const faked = await cli(['log', '--verify']);
     expect(faked.code).toBe(1);
-    expect(faked.stderr).toMatch(new RegExp(`^Error: The audit log is broken at line ${count} of .*: entry #${count} does not match the checkpoint kept by the vault checkpoint`, 'm'));
+    expect(faked.stderr).toMatch(
+      new RegExp(
+        `^Error: The audit log is broken at line ${count} of .*: entry #${count} does not match the checkpoint kept by the vault checkpoint`,
+        'm',
+      ),
+    );
 
     expect((await cli(['daemon', 'stop'])).code).toBe(0);
     writeFileSync(auditPath, original);
@@ -122,7 +142,10 @@ describe('authsome log --verify', () => {
     const r = await cli(['log', '--verify']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      new RegExp(`^Error: The audit log is broken at line ${count + 1} of .*: entry #${count + 1} was added while no authsome server was running \\(the vault checkpoint says the log ended at entry #${count}\\)\\.$`, 'm'),
+      new RegExp(
+        `^Error: The audit log is broken at line ${count + 1} of .*: entry #${count + 1} was added while no authsome server was running \\(the vault checkpoint says the log ended at entry #${count}\\)\\.$`,
+        'm',
+      ),
     );
   });
 });
@@ -135,7 +158,9 @@ describe('authsome log --verify on a log begun by an older version, and with the
   afterAll(() => t.cleanup());
 
   it('older entries are unchained (older version), not tampering; a locked vault verifies the links and says so', async () => {
-    const older = ['login', 'export', 'run_start'].map((event, i) => JSON.stringify({ ts: `2025-01-01T00:00:0${i}.000Z`, event, provider: 'openai' }));
+    const older = ['login', 'export', 'run_start'].map((event, i) =>
+      JSON.stringify({ ts: `2025-01-01T00:00:0${i}.000Z`, event, provider: 'openai' }),
+    );
     mkdirSync(t.home, { recursive: true, mode: 0o700 });
     writeFileSync(join(t.home, 'audit.log'), older.map((l) => `${l}\n`).join(''), { mode: 0o600 });
     expect((await runCli(t.home, ['login', 'openai'], { input: `${KEY}\n` })).code).toBe(0);
@@ -149,12 +174,15 @@ describe('authsome log --verify on a log begun by an older version, and with the
     expect(r.stderr).toBe('3 entries from before the chain began: unchained (older version).\n');
 
     const passphrase = 'a passphrase for the audit test';
-    expect((await runCli(t.home, ['passphrase', 'set', '--passphrase-stdin'], { input: `${passphrase}\n` })).code).toBe(0);
+    expect((await runCli(t.home, ['passphrase', 'set', '--passphrase-stdin'], { input: `${passphrase}\n` })).code).toBe(
+      0,
+    );
     expect((await runCli(t.home, ['lock'])).code).toBe(0);
     const locked = await runCli(t.home, ['log', '--verify']);
     expect(locked.code, locked.stderr).toBe(0);
     expect(locked.stdout).toMatch(/^Audit log verified: \d+ entries, chain intact\.$/m);
-    expect(locked.stderr).toMatch(/^Warning: The vault could not be read \(locked or damaged\), so the log was not compared with its checkpoint/m);
+    expect(locked.stderr).toMatch(
+      /^Warning: The vault could not be read \(locked or damaged\), so the log was not compared with its checkpoint/m,
+    );
   });
 });
-

@@ -3,11 +3,23 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listFilesRecursive, makeTempHome, runCli, stopHomeServer, type CliResult, type TempHome } from '../helpers/cli.js';
+import {
+  listFilesRecursive,
+  makeTempHome,
+  runCli,
+  stopHomeServer,
+  type CliResult,
+  type TempHome,
+} from '../helpers/cli.js';
 
 const CANARY = 'sk-CANARYcanary0123456789zzzQQQ_secret';
 const CANARY2 = 'sk-CANARYsecond0123456789yyyWWW_secret';
-const forms = (s: string) => [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('base64url'), Buffer.from(s).toString('hex')];
+const forms = (s: string) => [
+  s,
+  Buffer.from(s).toString('base64'),
+  Buffer.from(s).toString('base64url'),
+  Buffer.from(s).toString('hex'),
+];
 
 describe('canary secret', () => {
   let t: TempHome;
@@ -41,7 +53,17 @@ describe('canary secret', () => {
     await cli(['log', '--json']);
     await cli(['daemon', 'status']);
     const src = join(t.root, 'acme.json');
-    writeFileSync(src, JSON.stringify({ schema_version: 1, name: 'acme', display_name: 'Acme', auth_type: 'api_key', flow: 'api_key', api_url: 'api.acme.test' }));
+    writeFileSync(
+      src,
+      JSON.stringify({
+        schema_version: 1,
+        name: 'acme',
+        display_name: 'Acme',
+        auth_type: 'api_key',
+        flow: 'api_key',
+        api_url: 'api.acme.test',
+      }),
+    );
     await cli(['register', src]);
     await cli(['passphrase', 'set', '--passphrase-stdin'], 'a long passphrase here\n');
     await cli(['lock']);
@@ -86,7 +108,10 @@ describe('canary secret', () => {
 
   it('the audit log recorded the actions without the secret', () => {
     const audit = readFileSync(join(t.home, 'audit.log'), 'utf8');
-    const events = audit.trim().split('\n').map((l) => JSON.parse(l).event);
+    const events = audit
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).event);
     for (const e of ['login', 'reveal', 'export', 'logout', 'revoke']) expect(events).toContain(e);
   });
 });

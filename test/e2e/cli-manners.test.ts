@@ -21,10 +21,15 @@ describe('CLI manners', () => {
   });
 
   it('a command help has the top-level style: usage, arguments, options, global options, examples', async () => {
-    for (const args of [['get', '--help'], ['help', 'get']]) {
+    for (const args of [
+      ['get', '--help'],
+      ['help', 'get'],
+    ]) {
       const r = await cli(args);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^authsome get: .+\n\nUsage: authsome get <provider> \[options\]\n\nArguments:\n {2}<provider> {2}/);
+      expect(r.stdout).toMatch(
+        /^authsome get: .+\n\nUsage: authsome get <provider> \[options\]\n\nArguments:\n {2}<provider> {2}/,
+      );
       expect(r.stdout).toMatch(/\nOptions:\n {2}-c, --connection <name> +Connection name/);
       expect(r.stdout).toContain('\nGlobal options:\n  --json ');
       expect(r.stdout).toContain('\nExamples:\n  $ authsome get openai\n');
@@ -38,15 +43,25 @@ describe('CLI manners', () => {
   });
 
   it('suggests the nearest command, sub-command and option', async () => {
-    expect(await cli(['lgoin', 'openai'])).toMatchObject({ code: 2, stderr: "Error: Unknown command 'lgoin'.\nHint: Did you mean 'login'? Run 'authsome --help' for all commands.\n" });
+    expect(await cli(['lgoin', 'openai'])).toMatchObject({
+      code: 2,
+      stderr: "Error: Unknown command 'lgoin'.\nHint: Did you mean 'login'? Run 'authsome --help' for all commands.\n",
+    });
     expect((await cli(['daemon', 'stauts'])).stderr).toContain("Did you mean 'status'?");
-    expect(await cli(['get', 'openai', '--feild', 'status'])).toMatchObject({ code: 2, stderr: expect.stringContaining("Hint: Did you mean '--field'?") });
+    expect(await cli(['get', 'openai', '--feild', 'status'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("Hint: Did you mean '--field'?"),
+    });
     expect((await cli(['get', 'openai', '--bogus-flag'])).stderr).not.toContain('Did you mean');
   });
 
   it('suggests the nearest provider, and takes provider names in any case', async () => {
     const typo = await cli(['get', 'opnai']);
-    expect(typo).toMatchObject({ code: 4, stderr: "Error: Provider 'opnai' not found.\nHint: Did you mean 'openai'? Run 'authsome list' to see the available providers.\n" });
+    expect(typo).toMatchObject({
+      code: 4,
+      stderr:
+        "Error: Provider 'opnai' not found.\nHint: Did you mean 'openai'? Run 'authsome list' to see the available providers.\n",
+    });
     expect(await cli(['get', 'OpenAI', '--field', 'status'])).toMatchObject({ code: 0, stdout: 'connected\n' });
   });
 
@@ -83,6 +98,8 @@ describe('the default connection is visible', () => {
 
     const again = await cli(['login', 'openai'], '');
     expect(again).toMatchObject({ code: 0, stdout: 'Already logged in to openai (team). Use --force to overwrite.\n' });
-    expect(again.stderr).toBe("'team' is the default connection of openai. To add another connection: authsome login openai --connection <name>\n");
+    expect(again.stderr).toBe(
+      "'team' is the default connection of openai. To add another connection: authsome login openai --connection <name>\n",
+    );
   });
 });

@@ -5,12 +5,14 @@ import { makeTempHome, runCli, type TempHome } from '../helpers/cli.js';
 import { runInPty } from '../helpers/pty.js';
 
 const GROQ_KEY = 'gsk_destructive0123456789abcdefXYZ';
-const STILL_VALID = 'The key was deleted from this machine only; it still works at Groq until you revoke it there: https://console.groq.com/keys.';
+const STILL_VALID =
+  'The key was deleted from this machine only; it still works at Groq until you revoke it there: https://console.groq.com/keys.';
 
 describe('destructive commands', () => {
   let t: TempHome;
   const cli = (args: string[], input?: string) => runCli(t.home, args, { input });
-  const status = async (connection = 'default') => (await cli(['get', 'groq', '--connection', connection, '--field', 'status'])).stdout.trim();
+  const status = async (connection = 'default') =>
+    (await cli(['get', 'groq', '--connection', connection, '--field', 'status'])).stdout.trim();
 
   beforeAll(() => {
     t = makeTempHome();
@@ -52,15 +54,20 @@ describe('destructive commands', () => {
   });
 
   it('revoke of several keys says so in the plural; remove of a bundled provider says the definition stays', async () => {
-    for (const c of ['default', 'team']) expect((await cli(['login', 'groq', '--stdin', '--connection', c], `${GROQ_KEY}\n`)).code).toBe(0);
+    for (const c of ['default', 'team'])
+      expect((await cli(['login', 'groq', '--stdin', '--connection', c], `${GROQ_KEY}\n`)).code).toBe(0);
     const revoked = await cli(['revoke', 'groq']);
     expect(revoked.stdout).toBe('Revoked all credentials for groq.\n');
-    expect(revoked.stderr).toContain('The keys were deleted from this machine only; they still work at Groq until you revoke them there: https://console.groq.com/keys.');
+    expect(revoked.stderr).toContain(
+      'The keys were deleted from this machine only; they still work at Groq until you revoke them there: https://console.groq.com/keys.',
+    );
 
     expect((await cli(['login', 'groq', '--stdin'], `${GROQ_KEY}\n`)).code).toBe(0);
     const removed = await cli(['remove', 'groq']);
     expect(removed.stdout).toBe('Removed provider groq.\n');
-    expect(removed.stderr).toBe(`${STILL_VALID}\nThe bundled definition of groq stays: 'authsome login groq' connects it again.\n`);
+    expect(removed.stderr).toBe(
+      `${STILL_VALID}\nThe bundled definition of groq stays: 'authsome login groq' connects it again.\n`,
+    );
     // --quiet drops the informational lines, never the confirmation a script greps.
     const quiet = await cli(['remove', 'groq', '--quiet']);
     expect(quiet).toMatchObject({ code: 0, stderr: '' });

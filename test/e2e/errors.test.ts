@@ -34,7 +34,9 @@ describe('bad input', () => {
   it('surrounding whitespace is trimmed, embedded whitespace is refused', async () => {
     const ok = await cli(['login', 'openai', '--connection', 'trimmed'], `   ${GOOD}  \t\n`);
     expect(ok.code).toBe(0);
-    expect((await cli(['get', 'openai', '--connection', 'trimmed', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${GOOD}\n`);
+    expect(
+      (await cli(['get', 'openai', '--connection', 'trimmed', '--field', 'api_key', '--show-secret'])).stdout,
+    ).toBe(`${GOOD}\n`);
     const spaced = await cli(['login', 'openai', '--connection', 'spaced'], 'sk-errors0123456789 abcdefghijklmn\n');
     expect(spaced.code).toBe(2);
     expect(spaced.stderr).toContain('Error: This does not look like a valid OpenAI API key.');
@@ -55,7 +57,9 @@ describe('bad input', () => {
   it('unknown provider → exit 4', async () => {
     const r = await cli(['login', 'nope'], `${GOOD}\n`);
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe("Error: Provider 'nope' not found.\nHint: Run 'authsome list' to see the available providers.\n");
+    expect(r.stderr).toBe(
+      "Error: Provider 'nope' not found.\nHint: Run 'authsome list' to see the available providers.\n",
+    );
     expect((await cli(['get', 'nope'])).code).toBe(4);
     expect((await cli(['inspect', 'nope'])).code).toBe(4);
   });
@@ -63,7 +67,9 @@ describe('bad input', () => {
   it('unknown connection → exit 3 with a next step', async () => {
     const r = await cli(['get', 'openai', '--connection', 'ghost']);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^Error: Connection 'ghost' not found for provider 'openai'\.\nHint: Run 'authsome login openai --connection ghost'/);
+    expect(r.stderr).toMatch(
+      /^Error: Connection 'ghost' not found for provider 'openai'\.\nHint: Run 'authsome login openai --connection ghost'/,
+    );
     expect((await cli(['logout', 'openai', '--connection', 'ghost'])).code).toBe(3);
   });
 
@@ -97,37 +103,71 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/^Error: Unknown option '--feild'\./);
     const missing = await cli(['get']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toBe("Error: Missing argument <provider>.\nHint: Run 'authsome get --help' to see the usage.\n");
+    expect(missing.stderr).toBe(
+      "Error: Missing argument <provider>.\nHint: Run 'authsome get --help' to see the usage.\n",
+    );
   });
 
   describe('custom provider files', () => {
     const cases: [string, string, RegExp][] = [
       ['badjson', '{"schema_version": 1, "name": "badjson",', /not valid JSON/],
-      ['nofield', JSON.stringify({ schema_version: 1, name: 'nofield', auth_type: 'api_key', flow: 'api_key', api_url: 'x.example' }), /display_name is required/],
+      [
+        'nofield',
+        JSON.stringify({
+          schema_version: 1,
+          name: 'nofield',
+          auth_type: 'api_key',
+          flow: 'api_key',
+          api_url: 'x.example',
+        }),
+        /display_name is required/,
+      ],
       [
         'badregex',
-        JSON.stringify({ schema_version: 1, name: 'badregex', display_name: 'B', auth_type: 'api_key', flow: 'api_key', api_url: 'x.example', api_key: { key_pattern: '([a-z' } }),
+        JSON.stringify({
+          schema_version: 1,
+          name: 'badregex',
+          display_name: 'B',
+          auth_type: 'api_key',
+          flow: 'api_key',
+          api_url: 'x.example',
+          api_key: { key_pattern: '([a-z' },
+        }),
         /api_key\.key_pattern is not a valid regular expression/,
       ],
-      ['mismatch', JSON.stringify({ schema_version: 1, name: 'other', display_name: 'M', auth_type: 'api_key', flow: 'api_key', api_url: 'x.example' }), /name 'other' must equal the file name 'mismatch'/],
+      [
+        'mismatch',
+        JSON.stringify({
+          schema_version: 1,
+          name: 'other',
+          display_name: 'M',
+          auth_type: 'api_key',
+          flow: 'api_key',
+          api_url: 'x.example',
+        }),
+        /name 'other' must equal the file name 'mismatch'/,
+      ],
     ];
 
-    it.each(cases)('%s: list warns, names the file and the reason, and still lists everything else', async (name, text, reason) => {
-      const path = join(t.home, 'providers', `${name}.json`);
-      writeFileSync(path, text);
-      try {
-        const r = await cli(['list']);
-        expect(r.code).toBe(0);
-        const warning = r.stderr.split('\n').find((l) => l.includes(path));
-        expect(warning).toMatch(/^Warning: ignoring /);
-        expect(warning).toMatch(reason);
-        expect(r.stdout).toMatch(/^openai\s/m);
-        expect(r.stdout.split('\n')[0]).toMatch(/^Providers: 61 total/);
-      } finally {
-        writeFileSync(path, '');
-        (await import('node:fs')).rmSync(path);
-      }
-    });
+    it.each(cases)(
+      '%s: list warns, names the file and the reason, and still lists everything else',
+      async (name, text, reason) => {
+        const path = join(t.home, 'providers', `${name}.json`);
+        writeFileSync(path, text);
+        try {
+          const r = await cli(['list']);
+          expect(r.code).toBe(0);
+          const warning = r.stderr.split('\n').find((l) => l.includes(path));
+          expect(warning).toMatch(/^Warning: ignoring /);
+          expect(warning).toMatch(reason);
+          expect(r.stdout).toMatch(/^openai\s/m);
+          expect(r.stdout.split('\n')[0]).toMatch(/^Providers: 61 total/);
+        } finally {
+          writeFileSync(path, '');
+          (await import('node:fs')).rmSync(path);
+        }
+      },
+    );
 
     it('a broken custom file of a bundled provider falls back to the bundled one', async () => {
       const path = join(t.home, 'providers', 'openai.json');
@@ -145,7 +185,19 @@ describe('bad input', () => {
 
   describe('register', () => {
     const def = (name: string, extra: object = {}) =>
-      JSON.stringify({ schema_version: 1, name, display_name: 'Acme', auth_type: 'api_key', flow: 'api_key', api_url: 'api.acme.test', ...extra }, null, 2);
+      JSON.stringify(
+        {
+          schema_version: 1,
+          name,
+          display_name: 'Acme',
+          auth_type: 'api_key',
+          flow: 'api_key',
+          api_url: 'api.acme.test',
+          ...extra,
+        },
+        null,
+        2,
+      );
 
     it('registers, refuses a second time without --force (exit 7), replaces with --force', async () => {
       const src = join(t.root, 'acme.json');
@@ -170,7 +222,9 @@ describe('bad input', () => {
       writeFileSync(bad, def('openai', { api_key: { key_pattern: '(' } }));
       const r = await cli(['register', bad]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain(`Error: Provider file ${bad} is invalid: api_key.key_pattern is not a valid regular expression.`);
+      expect(r.stderr).toContain(
+        `Error: Provider file ${bad} is invalid: api_key.key_pattern is not a valid regular expression.`,
+      );
     });
 
     it('a missing file is a clear error', async () => {
@@ -183,7 +237,17 @@ describe('bad input', () => {
   it('remove deletes a custom definition and its connections', async () => {
     const src = join(t.root, 'gone.json');
     mkdirSync(t.root, { recursive: true });
-    writeFileSync(src, JSON.stringify({ schema_version: 1, name: 'gone', display_name: 'Gone', auth_type: 'api_key', flow: 'api_key', api_url: 'api.gone.test' }));
+    writeFileSync(
+      src,
+      JSON.stringify({
+        schema_version: 1,
+        name: 'gone',
+        display_name: 'Gone',
+        auth_type: 'api_key',
+        flow: 'api_key',
+        api_url: 'api.gone.test',
+      }),
+    );
     expect((await cli(['register', src])).code).toBe(0);
     expect((await cli(['login', 'gone'], 'whatever-key\n')).code).toBe(0);
     expect((await cli(['remove', 'gone'])).stdout).toBe('Removed provider gone.\n');
@@ -199,11 +263,21 @@ describe('bad input', () => {
     const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
     const providers = join(t.home, 'providers');
     mkdirSync(providers, { recursive: true });
-    const definition = { schema_version: 1, name: 'hostile', display_name: hostile, auth_type: 'api_key', api_url: 'api.hostile.example', metadata: { description: hostile } };
+    const definition = {
+      schema_version: 1,
+      name: 'hostile',
+      display_name: hostile,
+      auth_type: 'api_key',
+      api_url: 'api.hostile.example',
+      metadata: { description: hostile },
+    };
     writeFileSync(join(providers, 'hostile.json'), JSON.stringify(definition));
     writeFileSync(join(providers, 'badname.json'), JSON.stringify({ ...definition, name: `x${TITLE}\u009b2J` }));
     writeFileSync(join(providers, 'file\u001b[2J.json'), '{}');
-    appendFileSync(join(t.home, 'audit.log'), `${JSON.stringify({ ts: new Date().toISOString(), event: 'no_match', method: 'GET', host: hostile, path: `/${hostile}`, reason: hostile })}\n`);
+    appendFileSync(
+      join(t.home, 'audit.log'),
+      `${JSON.stringify({ ts: new Date().toISOString(), event: 'no_match', method: 'GET', host: hostile, path: `/${hostile}`, reason: hostile })}\n`,
+    );
     try {
       const runs = {
         log: await cli(['log', '-n', '5']),
@@ -225,7 +299,9 @@ describe('bad input', () => {
       expect(runs.get.stderr).toContain("Provider 'x\\x1b]0;pwned\\x07' not found.");
       // JSON still says exactly what is stored, and `inspect` still round-trips into a provider file.
       expect(JSON.parse(runs.logJson.stdout).entries.at(-1).host).toBe(hostile);
-      expect(JSON.parse(runs.listJson.stdout).warnings.map((w: { path: string }) => w.path)).toContain(join(providers, 'file\u001b[2J.json'));
+      expect(JSON.parse(runs.listJson.stdout).warnings.map((w: { path: string }) => w.path)).toContain(
+        join(providers, 'file\u001b[2J.json'),
+      );
       expect(JSON.parse(runs.getJson.stdout).message).toBe(`Provider 'x${TITLE}' not found.`);
       expect(JSON.parse(runs.inspect.stdout)).toEqual(definition);
     } finally {

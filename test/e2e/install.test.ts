@@ -19,10 +19,18 @@ interface Result {
   stderr: string;
 }
 
-function exec(command: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<Result> {
+function exec(
+  command: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string; timeoutMs?: number },
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     // Without input, stdin is closed from the start: writing to a child that has already exited would be EPIPE.
-    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -43,7 +51,8 @@ describe('npm pack + npm install -g: the installed authsome', () => {
   let home: string;
   let upstream: Upstream;
   let env: NodeJS.ProcessEnv;
-  const authsome = (args: string[], input?: string) => exec('authsome', args, { cwd: root, env, input, timeoutMs: 60_000 });
+  const authsome = (args: string[], input?: string) =>
+    exec('authsome', args, { cwd: root, env, input, timeoutMs: 60_000 });
 
   beforeAll(async () => {
     if (!existsSync(cliPath)) throw new Error('dist/ is missing: run `npm run build` first (npm test does).');
@@ -52,16 +61,24 @@ describe('npm pack + npm install -g: the installed authsome', () => {
     home = join(root, 'home');
     const npmEnv = { ...process.env, npm_config_update_notifier: 'false' };
     // dist/ is already built; --ignore-scripts keeps pack from rebuilding it (and racing other test files' reads).
-    const pack = await exec('npm', ['pack', '--pack-destination', root, '--ignore-scripts'], { cwd: repoRoot, env: npmEnv, timeoutMs: 120_000 });
+    const pack = await exec('npm', ['pack', '--pack-destination', root, '--ignore-scripts'], {
+      cwd: repoRoot,
+      env: npmEnv,
+      timeoutMs: 120_000,
+    });
     expect(pack.code, pack.stderr).toBe(0);
     const tarball = readdirSync(root).find((f) => /^authsome-.*\.tgz$/.test(f));
     expect(tarball).toBe(`authsome-${VERSION}.tgz`);
     // --prefer-offline: the dependencies are in npm's cache since `npm ci`; the registry is asked only for a miss.
-    const install = await exec('npm', ['install', '-g', '--prefix', prefix, join(root, tarball!), '--prefer-offline', '--no-audit', '--no-fund'], {
-      cwd: root,
-      env: npmEnv,
-      timeoutMs: 240_000,
-    });
+    const install = await exec(
+      'npm',
+      ['install', '-g', '--prefix', prefix, join(root, tarball!), '--prefer-offline', '--no-audit', '--no-fund'],
+      {
+        cwd: root,
+        env: npmEnv,
+        timeoutMs: 240_000,
+      },
+    );
     expect(install.code, install.stderr).toBe(0);
     const ca = createTestCa(['api.openai.com']);
     const { caPath } = await ca.writeFiles(root);
@@ -112,7 +129,7 @@ describe('npm pack + npm install -g: the installed authsome', () => {
       "const https = require('node:https');",
       "https.get('https://api.openai.com/v1/models', { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY } }, (res) => {",
       "  let body = ''; res.on('data', (c) => (body += c));",
-      '  res.on(\'end\', () => console.log(JSON.stringify({ status: res.statusCode, object: JSON.parse(body).object, options: process.env.NODE_OPTIONS })));',
+      "  res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, object: JSON.parse(body).object, options: process.env.NODE_OPTIONS })));",
       '});',
     ].join('\n');
     const r = await authsome(['run', '--', 'node', '-e', script]);
@@ -129,7 +146,14 @@ describe('npm pack + npm install -g: the installed authsome', () => {
 
   it('completion bash: commands, then provider names, completed by the installed authsome', async () => {
     const complete = (words: string) =>
-      exec('bash', ['-c', `source <(authsome completion bash); COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _authsome; echo "\${COMPREPLY[*]}"`], { cwd: root, env });
+      exec(
+        'bash',
+        [
+          '-c',
+          `source <(authsome completion bash); COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _authsome; echo "\${COMPREPLY[*]}"`,
+        ],
+        { cwd: root, env },
+      );
     expect((await complete('authsome lo')).stdout.trim().split(' ').sort()).toEqual(['lock', 'log', 'login', 'logout']);
     expect((await complete('authsome login open')).stdout.trim().split(' ').sort()).toEqual(['openai', 'openrouter']);
     expect((await complete('authsome daemon st')).stdout.trim().split(' ').sort()).toEqual(['start', 'status', 'stop']);

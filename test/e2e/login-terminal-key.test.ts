@@ -56,7 +56,12 @@ describe('login: a key typed on the terminal while waiting for the browser', () 
     expect(csrf).toBeTruthy();
     const posted = await sendHttp(Number(url.port), url.pathname, {
       method: 'POST',
-      headers: { host: url.host, cookie, 'content-type': 'application/x-www-form-urlencoded', origin: `http://${url.host}` },
+      headers: {
+        host: url.host,
+        cookie,
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: `http://${url.host}`,
+      },
       body: new URLSearchParams({ _csrf: csrf!, api_key: KEY }).toString(),
     });
     expect(posted.status).toBe(303);

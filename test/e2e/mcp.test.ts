@@ -13,7 +13,13 @@ const CANARY = 'sk-MCPCANARY-0123456789abcdefghijKLMNOP';
 
 /** Every form a key could leak in: as is, base64, base64url, hex, URL-encoded, and any 16-character slice. */
 function findCanary(text: string): string | undefined {
-  const forms = [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('base64url'), Buffer.from(CANARY).toString('hex'), encodeURIComponent(CANARY)];
+  const forms = [
+    CANARY,
+    Buffer.from(CANARY).toString('base64'),
+    Buffer.from(CANARY).toString('base64url'),
+    Buffer.from(CANARY).toString('hex'),
+    encodeURIComponent(CANARY),
+  ];
   for (let i = 0; i + 16 <= CANARY.length; i++) forms.push(CANARY.slice(i, i + 16));
   return forms.find((f) => text.includes(f));
 }
@@ -37,7 +43,10 @@ describe('authsome mcp', () => {
   const answers: string[] = [];
 
   const call = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = (await client.callTool({ name, arguments: args })) as { content: { type: string; text: string }[]; isError?: boolean };
+    const r = (await client.callTool({ name, arguments: args })) as {
+      content: { type: string; text: string }[];
+      isError?: boolean;
+    };
     const text = r.content.map((c) => c.text).join('\n');
     answers.push(text);
     return { text, isError: r.isError === true };
@@ -53,7 +62,12 @@ describe('authsome mcp', () => {
     writeFileSync(browser, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${opened}'\n`);
     chmodSync(browser, 0o755);
     const env = buildTestEnv(t.home, { BROWSER: browser });
-    transport = new StdioClientTransport({ command: process.execPath, args: [cliPath, 'mcp'], env: env as Record<string, string>, stderr: 'pipe' });
+    transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [cliPath, 'mcp'],
+      env: env as Record<string, string>,
+      stderr: 'pipe',
+    });
     transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     client = new Client({ name: 'test-agent', version: '1.0.0' });
     await client.connect(transport);
@@ -72,18 +86,29 @@ describe('authsome mcp', () => {
 
   it('list_providers: the connected provider with its connection, status and run variables; the rest by name', async () => {
     const all = JSON.parse((await call('list_providers')).text) as {
-      connected: { name: string; connections: { connection: string; status: string; is_default: boolean }[]; run_env: string[] }[];
+      connected: {
+        name: string;
+        connections: { connection: string; status: string; is_default: boolean }[];
+        run_env: string[];
+      }[];
       not_connected: string[];
     };
     expect(all.connected).toHaveLength(1);
-    expect(all.connected[0]).toMatchObject({ name: 'openai', connections: [{ connection: 'default', status: 'connected', is_default: true }], run_env: ['OPENAI_API_KEY'] });
+    expect(all.connected[0]).toMatchObject({
+      name: 'openai',
+      connections: [{ connection: 'default', status: 'connected', is_default: true }],
+      run_env: ['OPENAI_API_KEY'],
+    });
     expect(all.not_connected).toContain('anthropic');
     const only = JSON.parse((await call('list_providers', { connected_only: true })).text) as Record<string, unknown>;
     expect(only.not_connected).toBeUndefined();
   });
 
   it('inspect_provider: the definition; an unknown provider is an error with a hint', async () => {
-    const r = JSON.parse((await call('inspect_provider', { provider: 'openai' })).text) as { name: string; definition: { api_url: string } };
+    const r = JSON.parse((await call('inspect_provider', { provider: 'openai' })).text) as {
+      name: string;
+      definition: { api_url: string };
+    };
     expect(r.name).toBe('openai');
     expect(r.definition.api_url).toBe('api.openai.com');
     const missing = await call('inspect_provider', { provider: 'no-such-provider' });
@@ -109,7 +134,9 @@ describe('authsome mcp', () => {
   it('request_login for a connected provider says so and opens nothing', async () => {
     const before = existsSync(opened) ? readFileSync(opened, 'utf8') : '';
     const r = await call('request_login', { provider: 'openai' });
-    expect(r.text).toBe("OpenAI (default) is already connected. To replace its key, the person runs 'authsome login openai --force'.");
+    expect(r.text).toBe(
+      "OpenAI (default) is already connected. To replace its key, the person runs 'authsome login openai --force'.",
+    );
     expect(existsSync(opened) ? readFileSync(opened, 'utf8') : '').toBe(before);
   });
 

@@ -6,13 +6,31 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeBrowser, launchBrowser, type FakeBrowser } from '../helpers/browser.js';
-import { listFilesRecursive, makeTempHome, runCli, spawnCli, stopHomeServer, type CliResult, type TempHome } from '../helpers/cli.js';
-import { buildOAuthDefinition, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../helpers/oauth-server.js';
+import {
+  listFilesRecursive,
+  makeTempHome,
+  runCli,
+  spawnCli,
+  stopHomeServer,
+  type CliResult,
+  type TempHome,
+} from '../helpers/cli.js';
+import {
+  buildOAuthDefinition,
+  PUBLIC_CLIENT_ID,
+  startTestAuthServer,
+  type TestAuthServer,
+} from '../helpers/oauth-server.js';
 import { createTestCa } from '../helpers/test-ca.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const API_HOST = 'api.testoauth.example';
-const forms = (s: string) => [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('base64url'), Buffer.from(s).toString('hex')];
+const forms = (s: string) => [
+  s,
+  Buffer.from(s).toString('base64'),
+  Buffer.from(s).toString('base64url'),
+  Buffer.from(s).toString('hex'),
+];
 
 describe('OAuth tokens canary', () => {
   let t: TempHome;
@@ -40,8 +58,16 @@ describe('OAuth tokens canary', () => {
     auth = await startTestAuthServer({ ca, accessTokenTtl: 120 });
     upstream = await startUpstream({ cert: ca.cert, key: ca.key });
     mkdirSync(join(t.home, 'providers'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(t.home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth, { api_url: API_HOST })), { mode: 0o600 });
-    env = { BROWSER: fake.command, NODE_EXTRA_CA_CERTS: caPath, AUTHSOME_PROXY_RESOLVE: `${API_HOST}:443=127.0.0.1:${upstream.port}` };
+    writeFileSync(
+      join(t.home, 'providers', 'testoauth.json'),
+      JSON.stringify(buildOAuthDefinition(auth, { api_url: API_HOST })),
+      { mode: 0o600 },
+    );
+    env = {
+      BROWSER: fake.command,
+      NODE_EXTRA_CA_CERTS: caPath,
+      AUTHSOME_PROXY_RESOLVE: `${API_HOST}:443=127.0.0.1:${upstream.port}`,
+    };
     browser = await launchBrowser();
 
     // Log in through the browser, keeping every page authsome showed.
@@ -54,7 +80,8 @@ describe('OAuth tokens canary', () => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
     page.on('load', async () => {
-      if (!page.url().startsWith('https://')) pages.push({ url: page.url(), html: await page.content().catch(() => '') });
+      if (!page.url().startsWith('https://'))
+        pages.push({ url: page.url(), html: await page.content().catch(() => '') });
     });
     await page.goto(await fake.waitForUrl(0));
     await page.locator('#client_id').fill(PUBLIC_CLIENT_ID);
@@ -76,7 +103,13 @@ describe('OAuth tokens canary', () => {
     await cli(['export', 'testoauth', '--format', 'env']);
     const run = await cli(['run', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))']);
     childEnv = run.stdout;
-    await cli(['run', '--', 'sh', '-c', `curl -sS --fail-with-body -H "Authorization: Bearer $TESTOAUTH_ACCESS_TOKEN" https://${API_HOST}/v1/models`]);
+    await cli([
+      'run',
+      '--',
+      'sh',
+      '-c',
+      `curl -sS --fail-with-body -H "Authorization: Bearer $TESTOAUTH_ACCESS_TOKEN" https://${API_HOST}/v1/models`,
+    ]);
     for (const path of ['/', '/providers/testoauth', '/activity']) {
       await page.goto(new URL(path, await fake.waitForUrl(0)).href);
       pages.push({ url: path, html: await page.content() });
@@ -110,7 +143,8 @@ describe('OAuth tokens canary', () => {
     expect(files.some((f) => f.endsWith('server.log'))).toBe(true);
     for (const file of files) {
       const text = readFileSync(file).toString('latin1');
-      for (const secret of auth.issued) for (const form of forms(secret)) expect(text.includes(form), `${form} found in ${file}`).toBe(false);
+      for (const secret of auth.issued)
+        for (const form of forms(secret)) expect(text.includes(form), `${form} found in ${file}`).toBe(false);
     }
   });
 
@@ -123,7 +157,8 @@ describe('OAuth tokens canary', () => {
       }
     }
     expect(pages.length).toBeGreaterThanOrEqual(4);
-    for (const { url, html } of pages) for (const secret of auth.issued) expect(html.includes(secret), `page ${url}`).toBe(false);
+    for (const { url, html } of pages)
+      for (const secret of auth.issued) expect(html.includes(secret), `page ${url}`).toBe(false);
     expect(JSON.parse(childEnv).TESTOAUTH_ACCESS_TOKEN).toBe('authsome-proxy-managed');
     for (const secret of auth.issued) expect(childEnv.includes(secret), 'child environment').toBe(false);
     // The canary did go through the command that prints it on request (so this test can fail).
@@ -133,7 +168,10 @@ describe('OAuth tokens canary', () => {
 
   it('the audit log has login, refresh, reveal, export and logout, and no token', () => {
     const audit = readFileSync(join(t.home, 'audit.log'), 'utf8');
-    const events = audit.trim().split('\n').map((l) => JSON.parse(l).event);
+    const events = audit
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).event);
     for (const e of ['login', 'refresh', 'reveal', 'export', 'logout']) expect(events).toContain(e);
   });
 });

@@ -37,7 +37,9 @@ describe('masked prompt in a real terminal', () => {
     expect(await pty.exit).toBe(2);
     const screen = pty.output();
     expect(screen.split('Error: This does not look like a valid OpenAI API key.').length - 1).toBe(3);
-    expect(screen).toContain("Hint: OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.");
+    expect(screen).toContain(
+      "Hint: OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.",
+    );
     expect(screen).not.toContain('wrong-key');
     expect((await runCli(t.home, ['get', 'openai', '--connection', 'retry'])).code).toBe(3);
   });
@@ -57,7 +59,9 @@ describe('masked prompt in a real terminal', () => {
     await pty.waitFor('OpenAI API key: ');
     pty.type(`${KEY}XYZ\u007f\u007f\u007f\r`);
     expect(await pty.exit).toBe(0);
-    expect((await runCli(t.home, ['get', 'openai', '--connection', 'edited', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${KEY}\n`);
+    expect(
+      (await runCli(t.home, ['get', 'openai', '--connection', 'edited', '--field', 'api_key', '--show-secret'])).stdout,
+    ).toBe(`${KEY}\n`);
   });
 
   it('Ctrl-C cancels with exit 2 and stores nothing', async () => {

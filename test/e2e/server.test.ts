@@ -59,7 +59,9 @@ describe('server lifecycle', () => {
   it('AUTHSOME_NO_AUTOSTART=1 without a server → exit 9, nothing started', async () => {
     const r = await cli(['list'], { AUTHSOME_NO_AUTOSTART: '1' });
     expect(r.code).toBe(9);
-    expect(r.stderr).toMatch(/^Error: The authsome server is not available: it is not running and AUTHSOME_NO_AUTOSTART is set\.\nHint: .*daemon start/);
+    expect(r.stderr).toMatch(
+      /^Error: The authsome server is not available: it is not running and AUTHSOME_NO_AUTOSTART is set\.\nHint: .*daemon start/,
+    );
     expect(readServerState(t.home)).toBeUndefined();
   });
 
@@ -84,7 +86,16 @@ describe('server lifecycle', () => {
     const oldExited = new Promise((r) => old.once('exit', r));
     await new Promise((r) => old.once('spawn', r));
     (await import('node:fs')).mkdirSync(join(t.home, 'server'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(t.home, 'server', 'state.json'), JSON.stringify({ pid: old.pid, version: '0.0.1-old', url: 'http://127.0.0.1:1', proxy_port: null, started_at: new Date().toISOString() }));
+    writeFileSync(
+      join(t.home, 'server', 'state.json'),
+      JSON.stringify({
+        pid: old.pid,
+        version: '0.0.1-old',
+        url: 'http://127.0.0.1:1',
+        proxy_port: null,
+        started_at: new Date().toISOString(),
+      }),
+    );
     writeFileSync(join(t.home, 'server', 'token'), 'stale');
     const r = await cli(['list']);
     expect(r.code).toBe(0);
@@ -92,14 +103,17 @@ describe('server lifecycle', () => {
     // The old server was told to stop: it exits (the test times out otherwise).
     await oldExited;
     expect(old.exitCode !== null || old.signalCode !== null).toBe(true);
-    expect(readServerState(t.home)!.version).toBe(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    expect(readServerState(t.home)!.version).toBe(
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
+    );
   });
 
   it('a server that died is restarted by the next command (stale state and lock)', async () => {
     await cli(['login', 'openai'], undefined, 'sk-restart0123456789abcdefghijklm\n');
     const state = readServerState(t.home)!;
     process.kill(state.pid, 'SIGKILL');
-    for (const deadline = Date.now() + 5_000; isPidAlive(state.pid) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    for (const deadline = Date.now() + 5_000; isPidAlive(state.pid) && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 10));
     expect(isPidAlive(state.pid)).toBe(false);
     const r = await cli(['get', 'openai', '--field', 'status']);
     expect(r).toMatchObject({ code: 0, stdout: 'connected\n' });

@@ -42,7 +42,9 @@ describe('vault recovery', () => {
 
     const damaged = await cli(['list']);
     expect(damaged.code).toBe(1);
-    expect(damaged.stderr).toContain(`Error: The vault at ${vaultPath()} is missing, but its backup ${backupPath()} exists.`);
+    expect(damaged.stderr).toContain(
+      `Error: The vault at ${vaultPath()} is missing, but its backup ${backupPath()} exists.`,
+    );
     expect(existsSync(vaultPath())).toBe(false);
 
     followCpHint(damaged.stderr);
@@ -78,7 +80,9 @@ describe('vault recovery', () => {
 
     const login = await cli(['login', 'openai', '--connection', 'third'], `${key(12)}\n`);
     expect(login.code).toBe(1);
-    expect(login.stderr).toContain(`Error: The vault at ${vaultPath()} was changed by another program since authsome read it; authsome wrote nothing over it.\n`);
+    expect(login.stderr).toContain(
+      `Error: The vault at ${vaultPath()} was changed by another program since authsome read it; authsome wrote nothing over it.\n`,
+    );
     expect(login.stderr).toMatch(/^Hint: .*'authsome daemon restart'/m);
     expect(readFileSync(vaultPath(), 'utf8')).toBe(onDisk);
     expect(readFileSync(backupPath(), 'utf8')).toBe(backup);
@@ -86,7 +90,9 @@ describe('vault recovery', () => {
     const doctor = await cli(['doctor']);
     expect(doctor.code).toBe(1);
     expect(doctor.stdout).toMatch(/^✗ Vault: The vault at .* was changed by another program since authsome read it/m);
-    expect(doctor.stdout).toMatch(/^ {2}Hint: To use the file as it is now, restart the server \('authsome daemon restart'\)/m);
+    expect(doctor.stdout).toMatch(
+      /^ {2}Hint: To use the file as it is now, restart the server \('authsome daemon restart'\)/m,
+    );
     const whoami = await cli(['whoami']);
     expect(whoami.stdout).toMatch(/^Vault: .*\(keyfile, damaged\)$/m);
     expect(readFileSync(vaultPath(), 'utf8')).toBe(onDisk);
@@ -102,7 +108,9 @@ describe('vault recovery', () => {
     rmSync(vaultPath());
     const login = await cli(['login', 'openai', '--connection', 'third'], `${key(22)}\n`);
     expect(login.code).toBe(1);
-    expect(login.stderr).toContain(`Error: The vault at ${vaultPath()} was deleted by another program while authsome was running; authsome did not create a new one.\n`);
+    expect(login.stderr).toContain(
+      `Error: The vault at ${vaultPath()} was deleted by another program while authsome was running; authsome did not create a new one.\n`,
+    );
     expect(existsSync(vaultPath())).toBe(false);
     const doctor = await cli(['doctor']);
     expect(doctor.code).toBe(1);
@@ -129,7 +137,10 @@ describe('vault recovery', () => {
     const doctor = await cli(['doctor', '--json']);
     expect(doctor.code).toBe(1);
     const vaultCheck = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === 'Vault');
-    expect(vaultCheck).toMatchObject({ verdict: 'fail', hint: expect.stringContaining(`'cp ${backupPath()} ${vaultPath()}'`) });
+    expect(vaultCheck).toMatchObject({
+      verdict: 'fail',
+      hint: expect.stringContaining(`'cp ${backupPath()} ${vaultPath()}'`),
+    });
   });
 
   it('no vault but an earlier one left state behind: a warning on the CLI that started the server and in its log', async () => {

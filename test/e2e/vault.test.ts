@@ -37,7 +37,11 @@ describe('vault', () => {
 
     const wrong = await cli(['unlock', '--passphrase-stdin'], 'not the passphrase\n');
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(new RegExp(`^Error: Wrong passphrase for the vault at ${vaultPath().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\n`));
+    expect(wrong.stderr).toMatch(
+      new RegExp(
+        `^Error: Wrong passphrase for the vault at ${vaultPath().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\n`,
+      ),
+    );
 
     const right = await cli(['unlock', '--passphrase-stdin'], `${PASSPHRASE}\n`);
     expect(right).toMatchObject({ code: 0, stdout: 'Vault unlocked.\n' });
@@ -139,13 +143,18 @@ describe('vault', () => {
   describe('a vault.json pieced together by someone who can write the file', () => {
     const readVault = () => JSON.parse(readFileSync(vaultPath(), 'utf8'));
     const writeVault = (file: unknown) => writeFileSync(vaultPath(), JSON.stringify(file, null, 2));
-    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
     async function expectDamaged(detail: string): Promise<void> {
       const before = readFileSync(vaultPath(), 'utf8');
       const r = await cli(['get', 'openai', '--field', 'status']);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^Error: The vault at ${escape(vaultPath())} is damaged: ${escape(detail)}\\.\nHint: .*cp ${escape(vaultPath())}\\.bak`, 'm'));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^Error: The vault at ${escapeRegExp(vaultPath())} is damaged: ${escapeRegExp(detail)}\\.\nHint: .*cp ${escapeRegExp(vaultPath())}\\.bak`,
+          'm',
+        ),
+      );
       expect(readFileSync(vaultPath(), 'utf8')).toBe(before);
       await cli(['daemon', 'stop']);
     }
@@ -174,7 +183,10 @@ describe('vault', () => {
 
       // Two records swapping sealed values (the record id bound into each seal catches it).
       const swapped = JSON.parse(current);
-      [swapped.records[recordId], swapped.records['connection:openai:second']] = [swapped.records['connection:openai:second'], swapped.records[recordId]];
+      [swapped.records[recordId], swapped.records['connection:openai:second']] = [
+        swapped.records['connection:openai:second'],
+        swapped.records[recordId],
+      ];
       writeVault(swapped);
       await expectDamaged(`record '${recordId}' failed authentication`);
 
@@ -239,15 +251,20 @@ describe('vault', () => {
 
   it('20 parallel `login --stdin --connection cN` → 20 connections stored', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => cli(['login', 'openai', '--stdin', '--connection', `c${i}`], `${key(100 + i)}\n`)),
+      Array.from({ length: 20 }, (_, i) =>
+        cli(['login', 'openai', '--stdin', '--connection', `c${i}`], `${key(100 + i)}\n`),
+      ),
     );
-    for (const [i, r] of results.entries()) expect(r, r.stderr).toMatchObject({ code: 0, stdout: `Successfully logged in to openai (c${i}).\n` });
+    for (const [i, r] of results.entries())
+      expect(r, r.stderr).toMatchObject({ code: 0, stdout: `Successfully logged in to openai (c${i}).\n` });
     const list = await cli(['list', '--json']);
     const openai = JSON.parse(list.stdout).providers.find((p: { name: string }) => p.name === 'openai');
     expect(openai.connections).toHaveLength(20);
     await stopHomeServer(t.home);
     for (const i of [0, 7, 19]) {
-      expect((await cli(['get', 'openai', '--connection', `c${i}`, '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(100 + i)}\n`);
+      expect(
+        (await cli(['get', 'openai', '--connection', `c${i}`, '--field', 'api_key', '--show-secret'])).stdout,
+      ).toBe(`${key(100 + i)}\n`);
     }
   });
 
@@ -256,7 +273,9 @@ describe('vault', () => {
     const pid = readServerState(t.home)!.pid;
     const done: number[] = [];
     const logins = Array.from({ length: 30 }, (_, i) =>
-      cli(['login', 'openai', '--stdin', '--connection', `k${i}`], `${key(200 + i)}\n`, { AUTHSOME_NO_AUTOSTART: '1' }).then((r) => {
+      cli(['login', 'openai', '--stdin', '--connection', `k${i}`], `${key(200 + i)}\n`, {
+        AUTHSOME_NO_AUTOSTART: '1',
+      }).then((r) => {
         if (r.code === 0) done.push(i);
         return r;
       }),
@@ -271,7 +290,9 @@ describe('vault', () => {
 
     const list = await cli(['list', '--json']);
     expect(list.code).toBe(0);
-    const stored = JSON.parse(list.stdout).providers.find((p: { name: string }) => p.name === 'openai').connections.map((c: { connection: string }) => c.connection);
+    const stored = JSON.parse(list.stdout)
+      .providers.find((p: { name: string }) => p.name === 'openai')
+      .connections.map((c: { connection: string }) => c.connection);
     for (const i of succeeded) expect(stored).toContain(`k${i}`);
   });
 });

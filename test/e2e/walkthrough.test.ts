@@ -41,9 +41,13 @@ describe('SPEC §1 walkthrough (terminal)', () => {
   });
 
   it('export --format env evals in a real shell to the key', () => {
-    const out = execFileSync('/bin/sh', ['-c', `eval "$(node ${cliPath} export openai --format env)"; printf %s "$OPENAI_API_KEY"`], {
-      env: buildTestEnv(t.home),
-    }).toString();
+    const out = execFileSync(
+      '/bin/sh',
+      ['-c', `eval "$(node ${cliPath} export openai --format env)"; printf %s "$OPENAI_API_KEY"`],
+      {
+        env: buildTestEnv(t.home),
+      },
+    ).toString();
     expect(out).toBe(KEY);
   });
 
@@ -51,7 +55,9 @@ describe('SPEC §1 walkthrough (terminal)', () => {
     expect((await cli(['login', 'openai', '--connection', 'personal'], `${PERSONAL}\n`)).stdout).toBe(
       'Successfully logged in to openai (personal).\n',
     );
-    expect((await cli(['login', 'openai', '--connection', 'team'], `${TEAM}\n`)).stdout).toBe('Successfully logged in to openai (team).\n');
+    expect((await cli(['login', 'openai', '--connection', 'team'], `${TEAM}\n`)).stdout).toBe(
+      'Successfully logged in to openai (team).\n',
+    );
     const team = await cli(['get', 'openai', '--connection', 'team', '--field', 'api_key', '--show-secret']);
     expect(team.code).toBe(0);
     expect(team.stdout).toBe(`${TEAM}\n`);
@@ -63,8 +69,14 @@ describe('SPEC §1 walkthrough (terminal)', () => {
   it('login without --force keeps the existing key; with --force replaces it', async () => {
     // Nothing handed over: a plain answer. A key handed over and not stored: exit 7, so a rotation script notices.
     const asked = await cli(['login', 'openai'], '');
-    expect(asked).toMatchObject({ code: 0, stdout: 'Already logged in to openai (default). Use --force to overwrite.\n' });
-    for (const args of [['login', 'openai'], ['login', 'openai', '--stdin']]) {
+    expect(asked).toMatchObject({
+      code: 0,
+      stdout: 'Already logged in to openai (default). Use --force to overwrite.\n',
+    });
+    for (const args of [
+      ['login', 'openai'],
+      ['login', 'openai', '--stdin'],
+    ]) {
       const again = await cli(args, `${FORCED}\n`);
       expect(again).toMatchObject({
         code: 7,

@@ -12,7 +12,16 @@ export const screenshotDir = join(repoRoot, 'test-artifacts', 'screenshots');
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -34,18 +43,22 @@ export async function openCheckedPage(context: BrowserContext): Promise<CheckedP
   });
   page.on('response', (res) => {
     const type = res.request().resourceType();
-    if (res.status() >= 400 && type !== 'document' && type !== 'xhr' && type !== 'fetch') problems.push(`${type} ${res.url()} answered ${res.status()}`);
+    if (res.status() >= 400 && type !== 'document' && type !== 'xhr' && type !== 'fetch')
+      problems.push(`${type} ${res.url()} answered ${res.status()}`);
     if (res.status() >= 500) problems.push(`${res.request().method()} ${res.url()} answered ${res.status()}`);
   });
   page.on('requestfailed', (req) => {
-    if (req.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
+    if (req.failure()?.errorText !== 'net::ERR_ABORTED')
+      problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   // The listener is installed through the DevTools protocol, so the page's own CSP does not block it.
   await page.exposeBinding('__reportCsp', (_source, text: string) => problems.push(`CSP violation: ${text}`));
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
-      (window as unknown as { __reportCsp(t: string): void }).__reportCsp(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} in ${e.sourceFile}:${e.lineNumber}`);
+      (window as unknown as { __reportCsp(t: string): void }).__reportCsp(
+        `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} in ${e.sourceFile}:${e.lineNumber}`,
+      );
     });
   });
   // Logging out asks for confirmation (hx-confirm): accept it as a person would.
@@ -70,9 +83,18 @@ export async function measureOverflow(page: Page, width = 400): Promise<number> 
   await page.setViewportSize({ width, height: 800 });
   await page.waitForFunction((w) => window.innerWidth === w, width);
   await page.waitForLoadState('load');
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   if (overflow > 0) {
-    const wide = await page.evaluate((w) => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 1).map((e) => `${e.tagName.toLowerCase()}.${e.className} → ${Math.round(e.getBoundingClientRect().right)}px`).slice(0, 5), width);
+    const wide = await page.evaluate(
+      (w) =>
+        [...document.querySelectorAll('body *')]
+          .filter((e) => e.getBoundingClientRect().right > w + 1)
+          .map((e) => `${e.tagName.toLowerCase()}.${e.className} → ${Math.round(e.getBoundingClientRect().right)}px`)
+          .slice(0, 5),
+      width,
+    );
     console.error(`${page.url()} is wider than ${width}px: ${wide.join(', ')}`);
   }
   await page.setViewportSize(original);

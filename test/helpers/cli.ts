@@ -23,7 +23,18 @@ export interface CliOptions {
 /** A clean environment: no display, no browser, no inherited authsome settings. */
 export function buildTestEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, AUTHSOME_HOME: home, AUTHSOME_PORT: '0', NO_COLOR: '1' };
-  for (const name of ['DISPLAY', 'WAYLAND_DISPLAY', 'BROWSER', 'AUTHSOME_PASSPHRASE', 'AUTHSOME_NO_AUTOSTART', 'AUTHSOME_RUN', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) {
+  for (const name of [
+    'DISPLAY',
+    'WAYLAND_DISPLAY',
+    'BROWSER',
+    'AUTHSOME_PASSPHRASE',
+    'AUTHSOME_NO_AUTOSTART',
+    'AUTHSOME_RUN',
+    'HTTPS_PROXY',
+    'https_proxy',
+    'HTTP_PROXY',
+    'http_proxy',
+  ]) {
     delete env[name];
   }
   return { ...env, ...extra };

@@ -28,7 +28,10 @@ export async function writeLegacyVault(options: LegacyVaultOptions): Promise<voi
   }
   const kek = await deriveKey(secret, kdf);
   const records = Object.fromEntries(
-    Object.entries(options.records).map(([id, value]) => [id, seal(dataKey, Buffer.from(JSON.stringify(value), 'utf8'), id)]),
+    Object.entries(options.records).map(([id, value]) => [
+      id,
+      seal(dataKey, Buffer.from(JSON.stringify(value), 'utf8'), id),
+    ]),
   );
   const file = {
     version: 1,

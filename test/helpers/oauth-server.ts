@@ -75,7 +75,12 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
     ] as never,
     pkce: { required: () => true, methods: ['S256'] },
     scopes: ['openid', 'offline_access', 'repo', 'read:user'],
-    features: { devInteractions: { enabled: true }, revocation: { enabled: true }, deviceFlow: { enabled: true }, registration: { enabled: true } },
+    features: {
+      devInteractions: { enabled: true },
+      revocation: { enabled: true },
+      deviceFlow: { enabled: true },
+      registration: { enabled: true },
+    },
     ttl: { AccessToken: options.accessTokenTtl ?? 3600 },
     // Every code grant gets a refresh token (as GitHub and most APIs do), not only those asking offline_access.
     issueRefreshToken: () => true,
@@ -89,12 +94,14 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
   }
   provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider server_error', err));
   // Counted after oidc-provider parsed the body (reading it here would take it away from the provider).
-  provider.use(async (ctx: { path: string; oidc?: { params?: { grant_type?: string } } }, next: () => Promise<void>) => {
-    await next();
-    if (ctx.path !== '/token') return;
-    const grant = ctx.oidc?.params?.grant_type ?? 'unknown';
-    tokenRequests[grant] = (tokenRequests[grant] ?? 0) + 1;
-  });
+  provider.use(
+    async (ctx: { path: string; oidc?: { params?: { grant_type?: string } } }, next: () => Promise<void>) => {
+      await next();
+      if (ctx.path !== '/token') return;
+      const grant = ctx.oidc?.params?.grant_type ?? 'unknown';
+      tokenRequests[grant] = (tokenRequests[grant] ?? 0) + 1;
+    },
+  );
   const callback = provider.callback();
   handler = (req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
@@ -121,7 +128,10 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
 }
 
 /** A custom provider definition (SPEC §3) pointing at the test authorization server. */
-export function buildOAuthDefinition(server: TestAuthServer, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function buildOAuthDefinition(
+  server: TestAuthServer,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   const { oauth, ...rest } = overrides;
   return {
     schema_version: 1,

@@ -17,7 +17,10 @@ function shellQuote(s: string): string {
 /** Runs the CLI inside a pseudo-terminal; our pipe is the terminal's keyboard and screen. */
 export function runInPty(home: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): PtySession {
   const command = [process.execPath, cliPath, ...args].map(shellQuote).join(' ');
-  const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: buildTestEnv(home, extraEnv), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+    env: buildTestEnv(home, extraEnv),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -68,7 +68,9 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
   const record = opts.record ?? true;
   const bytesCache = new Map<number, Buffer>();
 
-  const server = opts.plain ? http.createServer() : https.createServer({ cert: opts.cert, key: opts.key, ALPNProtocols: ['http/1.1'] });
+  const server = opts.plain
+    ? http.createServer()
+    : https.createServer({ cert: opts.cert, key: opts.key, ALPNProtocols: ['http/1.1'] });
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 30_000;
   const onConnection = (socket: Socket): void => {
     socketIds.set(socket, ++nextConnectionId);
@@ -119,7 +121,8 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
       } catch {
         // An unparsable body gets the non-streaming answer.
       }
-      if (payload.stream) streamChat(res, payload.model ?? 'gpt-4o-mini', rec, Number(url.searchParams.get('interval') ?? sseInterval));
+      if (payload.stream)
+        streamChat(res, payload.model ?? 'gpt-4o-mini', rec, Number(url.searchParams.get('interval') ?? sseInterval));
       else sendJson(res, 200, buildChatCompletion(payload.model ?? 'gpt-4o-mini'));
       return;
     }
@@ -152,9 +155,17 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
       object: 'chat.completion.chunk',
       created,
       model,
-      choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content: word } : { content: word }, finish_reason: null }],
+      choices: [
+        { index: 0, delta: i === 0 ? { role: 'assistant', content: word } : { content: word }, finish_reason: null },
+      ],
     }));
-    events.push({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: {} as never, finish_reason: 'stop' as never }] });
+    events.push({
+      id: 'chatcmpl-test',
+      object: 'chat.completion.chunk',
+      created,
+      model,
+      choices: [{ index: 0, delta: {} as never, finish_reason: 'stop' as never }],
+    });
     let i = 0;
     const sendNext = (): void => {
       if (res.destroyed) return;

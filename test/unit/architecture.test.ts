@@ -20,14 +20,17 @@ const importsOf = (text: string) => [...text.matchAll(/(?:from|import)\s*\(?\s*[
 
 describe('architecture', () => {
   it('has core files to check', () => {
-    expect(core.map((f) => f.rel)).toEqual(expect.arrayContaining(['vault/vault.ts', 'providers/schema.ts', 'connections/service.ts']));
+    expect(core.map((f) => f.rel)).toEqual(
+      expect.arrayContaining(['vault/vault.ts', 'providers/schema.ts', 'connections/service.ts']),
+    );
   });
 
   it('core modules do not import adapter libraries', () => {
     const banned = /^(hono|@hono\/|citty|eta|node-forge|node:https?$|https?$|undici|playwright)/;
     for (const f of core) {
       for (const spec of importsOf(f.text)) expect(banned.test(spec), `${f.rel} imports ${spec}`).toBe(false);
-      for (const spec of importsOf(f.text)) expect(/\/(server|cli|proxy|client)\//.test(spec), `${f.rel} imports ${spec}`).toBe(false);
+      for (const spec of importsOf(f.text))
+        expect(/\/(server|cli|proxy|client)\//.test(spec), `${f.rel} imports ${spec}`).toBe(false);
     }
   });
 
@@ -43,7 +46,10 @@ describe('architecture', () => {
       if (f.rel === 'paths.ts') continue;
       // The proxy preload runs inside the agent's process and must find its own dependencies; it may use import.meta.
       if (f.rel === 'proxy/preload.ts') continue;
-      expect(f.text.includes('AUTHSOME_HOME') && /process\.env\.AUTHSOME_HOME|env\.AUTHSOME_HOME/.test(f.text), `${f.rel} reads AUTHSOME_HOME`).toBe(false);
+      expect(
+        f.text.includes('AUTHSOME_HOME') && /process\.env\.AUTHSOME_HOME|env\.AUTHSOME_HOME/.test(f.text),
+        `${f.rel} reads AUTHSOME_HOME`,
+      ).toBe(false);
       expect(f.text.includes('import.meta.url'), `${f.rel} uses import.meta.url`).toBe(false);
     }
   });
@@ -136,4 +142,3 @@ function findCycles(graph: Map<string, string[]>): string[][] {
   for (const node of graph.keys()) if (!state.has(node)) visit(node);
   return cycles;
 }
-

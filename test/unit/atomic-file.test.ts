@@ -2,12 +2,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ensurePrivateDir,
-  ensurePrivateDirSync,
-  removeStaleTemps,
-  writeFileAtomic,
-} from '../../src/atomic-file.js';
+import { ensurePrivateDir, ensurePrivateDirSync, removeStaleTemps, writeFileAtomic } from '../../src/atomic-file.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 let tmp: TempDir;
@@ -92,11 +87,22 @@ describe('removeStaleTemps', () => {
   it('removes only the temp files of the given file', async () => {
     const path = join(tmp.path, 'vault.json');
     writeFileSync(path, 'v');
-    for (const name of ['.vault.json.1.aa.tmp', '.vault.json.2.bb.tmp', '.other.json.1.aa.tmp', '.vault.json.keep', 'vault.json.tmp']) {
+    for (const name of [
+      '.vault.json.1.aa.tmp',
+      '.vault.json.2.bb.tmp',
+      '.other.json.1.aa.tmp',
+      '.vault.json.keep',
+      'vault.json.tmp',
+    ]) {
       writeFileSync(join(tmp.path, name), '');
     }
     await removeStaleTemps(path);
-    expect(readdirSync(tmp.path).sort()).toEqual(['.other.json.1.aa.tmp', '.vault.json.keep', 'vault.json', 'vault.json.tmp']);
+    expect(readdirSync(tmp.path).sort()).toEqual([
+      '.other.json.1.aa.tmp',
+      '.vault.json.keep',
+      'vault.json',
+      'vault.json.tmp',
+    ]);
   });
 
   it('does nothing when the directory is missing', async () => {

@@ -5,7 +5,14 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAuditLog, type AuditLog } from '../../src/audit.js';
-import { AUDIT_CHECKPOINT_ID, AUDIT_GENESIS, hashAuditLine, verifyAuditChain, verifyAuditFiles, type AuditCheckpoint } from '../../src/audit-chain.js';
+import {
+  AUDIT_CHECKPOINT_ID,
+  AUDIT_GENESIS,
+  hashAuditLine,
+  verifyAuditChain,
+  verifyAuditFiles,
+  type AuditCheckpoint,
+} from '../../src/audit-chain.js';
 import { createAuditCheckpointer, type AuditCheckpointer } from '../../src/audit-checkpoint.js';
 import { createVault, type Vault } from '../../src/vault/vault.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
@@ -19,7 +26,11 @@ beforeEach(async () => {
   tmp = await makeTempDir('audit-chain');
   path = join(tmp.path, 'audit.log');
   vault = createVault({
-    paths: { vault: join(tmp.path, 'vault.json'), vaultBackup: join(tmp.path, 'vault.json.bak'), masterKey: join(tmp.path, 'master.key') },
+    paths: {
+      vault: join(tmp.path, 'vault.json'),
+      vaultBackup: join(tmp.path, 'vault.json.bak'),
+      masterKey: join(tmp.path, 'master.key'),
+    },
     kdf: { memory_kib: 1024, iterations: 1 },
   });
   await vault.open();
@@ -35,13 +46,26 @@ afterEach(async () => {
 /** A writer and its checkpointer, as the runtime wires them; the timer is out of the way unless a test wants it. */
 function startLog(options: { maxBytes?: number; intervalMs?: number } = {}) {
   const log = createAuditLog(path, { maxBytes: options.maxBytes });
-  const chain = createAuditCheckpointer({ audit: log, path, store: vault, intervalMs: options.intervalMs ?? 3_600_000 });
+  const chain = createAuditCheckpointer({
+    audit: log,
+    path,
+    store: vault,
+    intervalMs: options.intervalMs ?? 3_600_000,
+  });
   open.push({ log, chain });
   return { log, chain };
 }
 
 async function writeEntries(log: AuditLog, count: number, from = 0): Promise<void> {
-  for (let i = from; i < from + count; i++) log.record('inject', { provider: 'openai', method: 'GET', host: 'api.openai.com', path: `/v1/r${i}`, status: 200, ms: i });
+  for (let i = from; i < from + count; i++)
+    log.record('inject', {
+      provider: 'openai',
+      method: 'GET',
+      host: 'api.openai.com',
+      path: `/v1/r${i}`,
+      status: 200,
+      ms: i,
+    });
   await log.flush();
 }
 
@@ -91,7 +115,12 @@ describe('the writer links every line to the one before', () => {
     const current = readLines();
     expect((JSON.parse(current[0]!) as { prev: string }).prev).toBe(hashAuditLine(rotated.at(-1)!));
     await chain.checkpointNow();
-    expect(await verifyAgainstVault()).toEqual({ intact: true, entries: rotated.length + current.length, unchained: 0, torn: 0 });
+    expect(await verifyAgainstVault()).toEqual({
+      intact: true,
+      entries: rotated.length + current.length,
+      unchained: 0,
+      torn: 0,
+    });
     // An edit in the rotated file is found there.
     rotated[2] = rotated[2]!.replace('"status":', '"status":1');
     writeLines(rotated, `${path}.1`);
@@ -99,7 +128,10 @@ describe('the writer links every line to the one before', () => {
   });
 
   it('lines of an older version (no chain) are reported as unchained, and the chain starts from the last of them', async () => {
-    const old = [{ ts: '2025-01-01T00:00:00.000Z', event: 'login', provider: 'openai' }, { ts: '2025-01-01T00:00:01.000Z', event: 'export' }].map((e) => JSON.stringify(e));
+    const old = [
+      { ts: '2025-01-01T00:00:00.000Z', event: 'login', provider: 'openai' },
+      { ts: '2025-01-01T00:00:01.000Z', event: 'export' },
+    ].map((e) => JSON.stringify(e));
     writeLines(old);
     const { log } = startLog();
     await writeEntries(log, 3);
@@ -158,13 +190,23 @@ describe('verification finds the first wrong line', () => {
     const lines = await prepare();
     [lines[2], lines[3]] = [lines[3]!, lines[2]!];
     writeLines(lines);
-    expect(await verifyAgainstVault()).toMatchObject({ intact: false, line: 3, reason: expect.stringMatching(/expected entry #3 here but found #4/) });
+    expect(await verifyAgainstVault()).toMatchObject({
+      intact: false,
+      line: 3,
+      reason: expect.stringMatching(/expected entry #3 here but found #4/),
+    });
   });
 
   it('the tail cut off past the checkpoint: the first missing line', async () => {
     const lines = await prepare();
     writeLines(lines.slice(0, 7));
-    expect(await verifyAgainstVault()).toMatchObject({ intact: false, line: 8, reason: expect.stringMatching(/ends at entry #7, but the vault checkpoint recorded entry #10 \(its end was cut off\)/) });
+    expect(await verifyAgainstVault()).toMatchObject({
+      intact: false,
+      line: 8,
+      reason: expect.stringMatching(
+        /ends at entry #7, but the vault checkpoint recorded entry #10 \(its end was cut off\)/,
+      ),
+    });
   });
 
   it('the whole file replaced by a self-consistent fake chain: the line at the checkpoint', async () => {
@@ -176,7 +218,11 @@ describe('verification finds the first wrong line', () => {
     await fake.close();
     writeFileSync(path, readFileSync(fakePath));
     expect(await verifyAuditFiles(path, [])).toMatchObject({ intact: true, entries: 12 });
-    expect(await verifyAgainstVault()).toMatchObject({ intact: false, line: 10, reason: expect.stringMatching(/entry #10 does not match the checkpoint kept by the vault checkpoint/) });
+    expect(await verifyAgainstVault()).toMatchObject({
+      intact: false,
+      line: 10,
+      reason: expect.stringMatching(/entry #10 does not match the checkpoint kept by the vault checkpoint/),
+    });
   });
 
   it('the start of the log cut off (the newest lines kept, all still linked): its first line', async () => {
@@ -185,15 +231,23 @@ describe('verification finds the first wrong line', () => {
     expect(await verifyAgainstVault()).toMatchObject({
       intact: false,
       line: 1,
-      reason: expect.stringMatching(/the log starts at entry #4, but the vault checkpoint says it keeps the entries from #1 on/),
+      reason: expect.stringMatching(
+        /the log starts at entry #4, but the vault checkpoint says it keeps the entries from #1 on/,
+      ),
     });
   });
 
   it('a log that starts after the checkpoint (replaced by a later part): its first line', async () => {
     await prepare();
     writeLines(readLines().slice(10));
-    const found = await verifyAuditFiles(path, [{ ...checkpoint()!, oldest: undefined, source: 'the vault checkpoint' }]);
-    expect(found).toMatchObject({ intact: false, line: 1, reason: expect.stringMatching(/starts at entry #11, after entry #10/) });
+    const found = await verifyAuditFiles(path, [
+      { ...checkpoint()!, oldest: undefined, source: 'the vault checkpoint' },
+    ]);
+    expect(found).toMatchObject({
+      intact: false,
+      line: 1,
+      reason: expect.stringMatching(/starts at entry #11, after entry #10/),
+    });
   });
 
   it('a long log is checked a slice at a time: the event loop turns meanwhile, so the proxy keeps serving', async () => {
@@ -218,7 +272,11 @@ describe('verification finds the first wrong line', () => {
     const lines = await prepare();
     lines.splice(5, 0, JSON.stringify({ ts: '2025-01-01T00:00:00.000Z', event: 'login' }));
     writeLines(lines);
-    expect(await verifyAgainstVault()).toMatchObject({ intact: false, line: 6, reason: expect.stringMatching(/no hash link/) });
+    expect(await verifyAgainstVault()).toMatchObject({
+      intact: false,
+      line: 6,
+      reason: expect.stringMatching(/no hash link/),
+    });
   });
 });
 
@@ -256,7 +314,9 @@ describe('rotation and the checkpoint', () => {
       intact: false,
       file: path,
       line: 1,
-      reason: expect.stringContaining(`the log starts at entry #${currentFirst}, but the vault checkpoint says it keeps the entries from #${rotatedFirst} on`),
+      reason: expect.stringContaining(
+        `the log starts at entry #${currentFirst}, but the vault checkpoint says it keeps the entries from #${rotatedFirst} on`,
+      ),
     });
   });
 
@@ -269,7 +329,12 @@ describe('rotation and the checkpoint', () => {
       writeFileSync(`${path}.1`, current);
       writeFileSync(path, '');
     });
-    expect((await chain.verify()).verification).toMatchObject({ intact: false, file: `${path}.1`, line: 1, reason: expect.stringMatching(/its start, or the rotated file, was removed/) });
+    expect((await chain.verify()).verification).toMatchObject({
+      intact: false,
+      file: `${path}.1`,
+      line: 1,
+      reason: expect.stringMatching(/its start, or the rotated file, was removed/),
+    });
   });
 
   it('while the vault is locked the log is not rotated (the vault could not learn where it starts); it is once unlocked', async () => {
@@ -327,7 +392,10 @@ describe('the checkpoint in the vault', () => {
     await first.chain.close();
     const second = startLog();
     await writeEntries(second.log, 3, 4);
-    expect(await second.chain.verify()).toEqual({ verification: { intact: true, entries: 7, unchained: 0, torn: 0 }, checkpoint: 'compared' });
+    expect(await second.chain.verify()).toEqual({
+      verification: { intact: true, entries: 7, unchained: 0, torn: 0 },
+      checkpoint: 'compared',
+    });
     expect(checkpoint()).toMatchObject({ seq: 7 });
     expect(checkpoint()!.closed).toBeUndefined();
   });
@@ -348,7 +416,8 @@ describe('the checkpoint in the vault', () => {
     expect(report.verification).toMatchObject({
       intact: false,
       line: 6,
-      reason: 'entry #6 was added while no authsome server was running (the vault checkpoint says the log ended at entry #5)',
+      reason:
+        'entry #6 was added while no authsome server was running (the vault checkpoint says the log ended at entry #5)',
     });
     // The checkpoint stays as the evidence.
     expect(checkpoint()).toMatchObject({ seq: 5, closed: true });
@@ -366,7 +435,11 @@ describe('the checkpoint in the vault', () => {
     expect(checkpoint()).toMatchObject({ seq: 10 });
     const report = await second.chain.verify();
     expect(report.checkpoint).toBe('compared');
-    expect(report.verification).toMatchObject({ intact: false, line: 10, reason: expect.stringMatching(/does not match the checkpoint kept by the vault checkpoint/) });
+    expect(report.verification).toMatchObject({
+      intact: false,
+      line: 10,
+      reason: expect.stringMatching(/does not match the checkpoint kept by the vault checkpoint/),
+    });
   });
 
   it('while the server runs, a cut after the last checkpoint is found too (the writer’s own head)', async () => {
@@ -376,13 +449,20 @@ describe('the checkpoint in the vault', () => {
     await writeEntries(log, 3, 5);
     await log.whileQuiet(async () => writeLines(readLines().slice(0, 6)));
     const report = await chain.verify();
-    expect(report.verification).toMatchObject({ intact: false, line: 7, reason: expect.stringMatching(/recorded entry #8/) });
+    expect(report.verification).toMatchObject({
+      intact: false,
+      line: 7,
+      reason: expect.stringMatching(/recorded entry #8/),
+    });
   });
 
   it('verify() on an untouched log: intact, compared with the vault, which now holds the head', async () => {
     const { log, chain } = startLog();
     await writeEntries(log, 7);
-    expect(await chain.verify()).toEqual({ verification: { intact: true, entries: 7, unchained: 0, torn: 0 }, checkpoint: 'compared' });
+    expect(await chain.verify()).toEqual({
+      verification: { intact: true, entries: 7, unchained: 0, torn: 0 },
+      checkpoint: 'compared',
+    });
     expect(checkpoint()).toMatchObject({ seq: 7 });
   });
 });

@@ -21,7 +21,20 @@ describe('buildAuditEntry', () => {
   const at = new Date('2025-03-04T05:06:07.089Z');
 
   it('has ts (ISO-8601) and event first, then the given fields', () => {
-    const entry = buildAuditEntry('inject', { provider: 'openai', connection: 'default', method: 'POST', host: 'api.openai.com', path: '/v1/chat', status: 200, ms: 12.5, run: 'r1' }, at);
+    const entry = buildAuditEntry(
+      'inject',
+      {
+        provider: 'openai',
+        connection: 'default',
+        method: 'POST',
+        host: 'api.openai.com',
+        path: '/v1/chat',
+        status: 200,
+        ms: 12.5,
+        run: 'r1',
+      },
+      at,
+    );
     expect(entry).toEqual({
       ts: '2025-03-04T05:06:07.089Z',
       event: 'inject',
@@ -39,7 +52,13 @@ describe('buildAuditEntry', () => {
   });
 
   it('keeps only the named fields: anything else a caller slips in is dropped', () => {
-    const sneaky = { provider: 'openai', api_key: 'sk-secret', authorization: 'Bearer sk-secret', headers: { a: 1 }, query: 'k=v' };
+    const sneaky = {
+      provider: 'openai',
+      api_key: 'sk-secret',
+      authorization: 'Bearer sk-secret',
+      headers: { a: 1 },
+      query: 'k=v',
+    };
     const entry = buildAuditEntry('login', sneaky as unknown as AuditFields, at);
     expect(entry).toEqual({ ts: at.toISOString(), event: 'login', provider: 'openai' });
     expect(JSON.stringify(entry)).not.toContain('sk-secret');
@@ -55,7 +74,14 @@ describe('buildAuditEntry', () => {
   it('drops undefined, null and non-finite numbers; stringifies and bounds text fields', () => {
     const entry = buildAuditEntry(
       'no_match',
-      { provider: undefined, connection: null as unknown as string, status: Number.NaN, ms: Infinity, host: 5 as unknown as string, reason: 'x'.repeat(2000) },
+      {
+        provider: undefined,
+        connection: null as unknown as string,
+        status: Number.NaN,
+        ms: Infinity,
+        host: 5 as unknown as string,
+        reason: 'x'.repeat(2000),
+      },
       at,
     );
     expect(entry).toEqual({ ts: at.toISOString(), event: 'no_match', host: '5', reason: 'x'.repeat(512) });
@@ -84,7 +110,11 @@ describe('createAuditLog', () => {
     const log = createAuditLog(path);
     for (let i = 0; i < 100; i++) log.record('inject', { status: i });
     await log.flush();
-    expect(readLines().filter(Boolean).map((l) => (JSON.parse(l) as AuditEntry).status)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(
+      readLines()
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as AuditEntry).status),
+    ).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 
   it('appends to an existing log rather than replacing it', async () => {
@@ -140,7 +170,10 @@ describe('readRecent reads the tail, not the whole file', () => {
   it('a 3 GiB log (sparse) answers with its last entries after reading a few blocks from the end', async () => {
     writeFileSync(path, '', { mode: 0o600 });
     truncateSync(path, 3 * 1024 ** 3);
-    appendFileSync(path, `\n${Array.from({ length: 20 }, (_, i) => JSON.stringify({ ts: '2025-01-01T00:00:00.000Z', event: 'inject', status: i })).join('\n')}\n`);
+    appendFileSync(
+      path,
+      `\n${Array.from({ length: 20 }, (_, i) => JSON.stringify({ ts: '2025-01-01T00:00:00.000Z', event: 'inject', status: i })).join('\n')}\n`,
+    );
     // FileHandle is not exported; its prototype is reachable from any handle.
     const probe = await open(path, 'r');
     const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
@@ -176,7 +209,11 @@ describe('readRecent reads the tail, not the whole file', () => {
 
 describe('rotation', () => {
   const rotated = () => `${path}.1`;
-  const statuses = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as AuditEntry).status!);
+  const statuses = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as AuditEntry).status!);
 
   it('before a write would pass maxBytes, audit.log becomes audit.log.1: newest entries in audit.log, two files, both 0600', async () => {
     const log = createAuditLog(path, { maxBytes: 2048 });
@@ -193,19 +230,30 @@ describe('rotation', () => {
     const previous = statuses(rotated());
     expect(current.at(-1)).toBe(99);
     // The two files are consecutive: nothing lost or repeated at the cut.
-    expect([...previous, ...current]).toEqual(Array.from({ length: previous.length + current.length }, (_, i) => 100 - previous.length - current.length + i));
+    expect([...previous, ...current]).toEqual(
+      Array.from({ length: previous.length + current.length }, (_, i) => 100 - previous.length - current.length + i),
+    );
     // The reader continues into audit.log.1 when audit.log alone is short.
     const wanted = current.length + 5;
-    expect((await log.readRecent(wanted)).map((e) => e.status)).toEqual(Array.from({ length: wanted }, (_, i) => 100 - wanted + i));
+    expect((await log.readRecent(wanted)).map((e) => e.status)).toEqual(
+      Array.from({ length: wanted }, (_, i) => 100 - wanted + i),
+    );
     await log.close();
   });
 
   it('a log an earlier run left over the limit is rotated by the first write', async () => {
-    writeFileSync(path, `${JSON.stringify({ ts: '2024-01-01T00:00:00.000Z', event: 'login' })}\n`.repeat(100), { mode: 0o600 });
+    writeFileSync(path, `${JSON.stringify({ ts: '2024-01-01T00:00:00.000Z', event: 'login' })}\n`.repeat(100), {
+      mode: 0o600,
+    });
     const log = createAuditLog(path, { maxBytes: 1024 });
     log.record('logout');
     await log.close();
-    expect(readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as AuditEntry).event)).toEqual(['logout']);
+    expect(
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as AuditEntry).event),
+    ).toEqual(['logout']);
     expect(readFileSync(rotated(), 'utf8').split('\n').filter(Boolean)).toHaveLength(100);
   });
 

@@ -24,7 +24,11 @@ export function connect(): Promise<ApiClient> {
 }
 
 export const yesArg = {
-  yes: { type: 'boolean', alias: 'y', description: 'Do not ask for confirmation (it is never asked when stdin is not a terminal)' },
+  yes: {
+    type: 'boolean',
+    alias: 'y',
+    description: 'Do not ask for confirmation (it is never asked when stdin is not a terminal)',
+  },
 } as const;
 
 /** Destructive commands ask first on a terminal; scripts (no terminal) and --yes go ahead. Declining exits 2. */
@@ -44,7 +48,9 @@ export interface RemovalInfo {
 /** An API key deleted here still works at the provider: say so, and where to revoke it. */
 export function describeKeyStillValid(info: RemovalInfo, plural: boolean): string | undefined {
   if (info.auth_type !== 'api_key') return undefined;
-  const what = plural ? 'The keys were deleted from this machine only; they still work' : 'The key was deleted from this machine only; it still works';
+  const what = plural
+    ? 'The keys were deleted from this machine only; they still work'
+    : 'The key was deleted from this machine only; it still works';
   const where = info.docs_url ? `there: ${info.docs_url}` : `in the ${info.display_name} dashboard`;
   return `${what} at ${info.display_name} until you revoke ${plural ? 'them' : 'it'} ${where}.`;
 }

@@ -79,13 +79,18 @@ export function buildCompletionScript(shell: Shell): string {
     'complete -c authsome -f',
     `complete -c authsome -n __fish_use_subcommand -a "(${LIST_COMMANDS.replace(/\$1/, '\\$1')})"`,
     `complete -c authsome -n "__fish_seen_subcommand_from ${PROVIDER_COMMANDS.join(' ')}" -a "(${LIST_PROVIDERS})"`,
-    ...subCases.map(([cmd, subs]) => `complete -c authsome -n "__fish_seen_subcommand_from ${cmd}" -a "${subs.join(' ')}"`),
+    ...subCases.map(
+      ([cmd, subs]) => `complete -c authsome -n "__fish_seen_subcommand_from ${cmd}" -a "${subs.join(' ')}"`,
+    ),
     '',
   ].join('\n');
 }
 
 export default defineCommand({
-  meta: { name: 'completion', description: 'Print a shell completion script: bash, zsh or fish (source <(authsome completion bash))' },
+  meta: {
+    name: 'completion',
+    description: 'Print a shell completion script: bash, zsh or fish (source <(authsome completion bash))',
+  },
   args: {
     shell: { type: 'positional', required: true, description: 'bash, zsh or fish', valueHint: 'shell' },
   },
@@ -93,10 +98,15 @@ export default defineCommand({
     const shell = String(args.shell);
     if (shell === 'providers') {
       // Used by the scripts themselves, one name a line.
-      process.stdout.write(listProviderNames().map((n) => `${n}\n`).join(''));
+      process.stdout.write(
+        listProviderNames()
+          .map((n) => `${n}\n`)
+          .join(''),
+      );
       return;
     }
-    if (!(SHELLS as readonly string[]).includes(shell)) throw errors.usage(`Unknown shell '${shell}'.`, 'Choose one of: bash, zsh, fish.');
+    if (!(SHELLS as readonly string[]).includes(shell))
+      throw errors.usage(`Unknown shell '${shell}'.`, 'Choose one of: bash, zsh, fish.');
     process.stdout.write(buildCompletionScript(shell as Shell));
   },
 });

@@ -22,7 +22,11 @@ async function start(): Promise<void> {
     return;
   }
   if (running) await stopServer(paths());
-  const started = await startServer(paths(), version, { env: process.env, onProgress: (m) => out.info(m), onWarning: (m) => out.warn(m) });
+  const started = await startServer(paths(), version, {
+    env: process.env,
+    onProgress: (m) => out.info(m),
+    onWarning: (m) => out.warn(m),
+  });
   out.confirm(`Started authsome (pid ${started.state.pid}) at ${started.state.url}.`, {
     running: true,
     pid: started.state.pid,
@@ -40,7 +44,10 @@ async function stop(): Promise<void> {
 export default defineCommand({
   meta: { name: 'daemon', description: 'Manage the background authsome server.' },
   subCommands: {
-    start: defineCommand({ meta: { name: 'start', description: 'Start the server in the background (no-op when running)' }, run: start }),
+    start: defineCommand({
+      meta: { name: 'start', description: 'Start the server in the background (no-op when running)' },
+      run: start,
+    }),
     stop: defineCommand({ meta: { name: 'stop', description: 'Stop the background server' }, run: stop }),
     restart: defineCommand({
       meta: { name: 'restart', description: 'Stop, then start the server' },
@@ -57,7 +64,13 @@ export default defineCommand({
         const health = running ? await checkHealth(running.state.url) : undefined;
         if (running && health) {
           out.result(
-            { running: true, pid: running.state.pid, url: running.state.url, version: health.version, proxy_port: running.state.proxy_port },
+            {
+              running: true,
+              pid: running.state.pid,
+              url: running.state.url,
+              version: health.version,
+              proxy_port: running.state.proxy_port,
+            },
             () => `running (pid ${running.state.pid}) at ${running.state.url}`,
           );
           return;
@@ -71,7 +84,8 @@ export default defineCommand({
       args: { lines: { type: 'string', alias: 'n', description: 'How many lines (default 50)', valueHint: 'N' } },
       async run({ args }) {
         const n = args.lines === undefined ? 50 : Number(args.lines);
-        if (!Number.isInteger(n) || n < 1) throw errors.usage(`Invalid line count '${args.lines}'.`, 'Use a whole number, e.g. -n 100.');
+        if (!Number.isInteger(n) || n < 1)
+          throw errors.usage(`Invalid line count '${args.lines}'.`, 'Use a whole number, e.g. -n 100.');
         const logPath = paths().serverLog;
         let text = '';
         try {
@@ -82,7 +96,9 @@ export default defineCommand({
         }
         const lines = text.split('\n');
         if (lines.at(-1) === '') lines.pop();
-        getOutput().result({ path: logPath, lines: lines.slice(-n) }, () => lines.slice(-n).map(escapeTerminalText).join('\n'));
+        getOutput().result({ path: logPath, lines: lines.slice(-n) }, () =>
+          lines.slice(-n).map(escapeTerminalText).join('\n'),
+        );
       },
     }),
   },

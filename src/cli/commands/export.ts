@@ -16,14 +16,19 @@ export default defineCommand({
   meta: {
     name: 'export',
     description:
-      "Print credentials as environment variables. For your shell and the programs it starts: eval \"$(authsome export openai --format shell)\". For a .env file: the default env format. Without a provider: every connection.",
+      'Print credentials as environment variables. For your shell and the programs it starts: eval "$(authsome export openai --format shell)". For a .env file: the default env format. Without a provider: every connection.',
   },
   args: {
-    provider: { type: 'positional', description: 'Provider name (omit for every connection of every provider)', required: false },
+    provider: {
+      type: 'positional',
+      description: 'Provider name (omit for every connection of every provider)',
+      required: false,
+    },
     ...connectionArg,
     format: {
       type: 'string',
-      description: 'shell (export NAME=value: use this with eval), env (NAME=value, .env files), dotenv (NAME="value") or json',
+      description:
+        'shell (export NAME=value: use this with eval), env (NAME=value, .env files), dotenv (NAME="value") or json',
       default: 'env',
       valueHint: 'format',
     },
@@ -34,13 +39,17 @@ export default defineCommand({
     if (!EXPORT_FORMATS.includes(format)) {
       throw errors.usage(`Unknown format '${args.format}'.`, `Use one of: ${EXPORT_FORMATS.join(', ')}.`);
     }
-    if (args.connection && !args.provider) throw errors.usage('--connection needs a provider.', 'Run: authsome export <provider> --connection <name>');
+    if (args.connection && !args.provider)
+      throw errors.usage('--connection needs a provider.', 'Run: authsome export <provider> --connection <name>');
     const api = await connect();
     const { variables } = await api.call<{ variables: ExportedVariable[] }>('POST', '/export', {
       provider: args.provider,
       connection: args.connection,
     });
-    if (variables.length === 0) out.info('Nothing to export: no connections yet. Run `authsome login <provider>` first.');
-    out.result({ variables: Object.fromEntries(variables.map((v) => [v.name, v.value])) }, () => formatVariables(format, variables));
+    if (variables.length === 0)
+      out.info('Nothing to export: no connections yet. Run `authsome login <provider>` first.');
+    out.result({ variables: Object.fromEntries(variables.map((v) => [v.name, v.value])) }, () =>
+      formatVariables(format, variables),
+    );
   },
 });

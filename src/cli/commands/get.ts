@@ -13,7 +13,12 @@ export default defineCommand({
   args: {
     ...providerArg,
     ...connectionArg,
-    field: { type: 'string', alias: 'f', description: 'Print only this field, bare (e.g. status, api_key)', valueHint: 'name' },
+    field: {
+      type: 'string',
+      alias: 'f',
+      description: 'Print only this field, bare (e.g. status, api_key)',
+      valueHint: 'name',
+    },
     'show-secret': { type: 'boolean', description: 'Print secret values (api_key, tokens) in clear' },
   },
   async run({ args }) {
@@ -31,7 +36,9 @@ export default defineCommand({
       // '***REDACTED***' printed bare would pass for the value in a script: say how to get it instead.
       if (!reveal && record[args.field] === REDACTED) throw errors.secretFieldHidden(String(args.provider), args.field);
       const value = record[args.field];
-      out.result({ field: args.field, value }, () => (reveal ? formatValue(value) : escapeTerminalText(formatValue(value))));
+      out.result({ field: args.field, value }, () =>
+        reveal ? formatValue(value) : escapeTerminalText(formatValue(value)),
+      );
       return;
     }
     out.result({ record }, () =>

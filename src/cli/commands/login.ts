@@ -62,27 +62,60 @@ export default defineCommand({
   async run({ args }) {
     const out = getOutput();
     const api = await connect();
-    const query = new URLSearchParams({ provider: args.provider, ...(args.connection ? { connection: args.connection } : {}) });
+    const query = new URLSearchParams({
+      provider: args.provider,
+      ...(args.connection ? { connection: args.connection } : {}),
+    });
     const info = await api.call<LoginDescription>('GET', `/login/describe?${query}`);
     const label = `${info.provider} (${info.connection})`;
-    const oauthFlag = args.flow !== undefined ? '--flow' : args.scopes !== undefined ? '--scopes' : args['base-url'] !== undefined ? '--base-url' : undefined;
+    const oauthFlag =
+      args.flow !== undefined
+        ? '--flow'
+        : args.scopes !== undefined
+          ? '--scopes'
+          : args['base-url'] !== undefined
+            ? '--base-url'
+            : undefined;
     if (info.auth_type !== 'oauth2' && oauthFlag) {
-      throw errors.usage(`${oauthFlag} is for OAuth providers; ${info.display_name} uses an API key.`, `Run 'authsome login ${info.provider}' without ${oauthFlag}.`);
+      throw errors.usage(
+        `${oauthFlag} is for OAuth providers; ${info.display_name} uses an API key.`,
+        `Run 'authsome login ${info.provider}' without ${oauthFlag}.`,
+      );
     }
     if (info.auth_type === 'oauth2') {
       if (info.exists && !args.force) {
-        out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
+        out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, {
+          provider: info.provider,
+          connection: info.connection,
+          stored: false,
+        });
         return;
       }
-      const result = await loginWithOAuth(api, out, { noBrowser: args.browser === false, stdin: args.stdin === true }, {
-        provider: info.provider,
-        connection: info.connection,
-        force: args.force === true,
-        ...(args.flow !== undefined ? { flow: args.flow } : {}),
-        ...(args.scopes !== undefined ? { scopes: args.scopes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-        ...(args['base-url'] !== undefined ? { base_url: args['base-url'] } : {}),
+      const result = await loginWithOAuth(
+        api,
+        out,
+        { noBrowser: args.browser === false, stdin: args.stdin === true },
+        {
+          provider: info.provider,
+          connection: info.connection,
+          force: args.force === true,
+          ...(args.flow !== undefined ? { flow: args.flow } : {}),
+          ...(args.scopes !== undefined
+            ? {
+                scopes: args.scopes
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean),
+              }
+            : {}),
+          ...(args['base-url'] !== undefined ? { base_url: args['base-url'] } : {}),
+        },
+      );
+      out.confirm(`Successfully logged in to ${result.provider} (${result.connection}).`, {
+        provider: result.provider,
+        connection: result.connection,
+        stored: true,
       });
-      out.confirm(`Successfully logged in to ${result.provider} (${result.connection}).`, { provider: result.provider, connection: result.connection, stored: true });
       return;
     }
     const source = chooseKeySource({
@@ -97,10 +130,15 @@ export default defineCommand({
     const command = `authsome login ${info.provider}${args.connection ? ` --connection ${info.connection}` : ''}${source === 'stdin' ? ' --stdin' : ''}`;
     const refuseExisting = (keyGiven: boolean): void => {
       if (keyGiven) throw errors.connectionExists(info.provider, info.connection, command);
-      out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, { provider: info.provider, connection: info.connection, stored: false });
+      out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, {
+        provider: info.provider,
+        connection: info.connection,
+        stored: false,
+      });
       // Without --connection the default connection is meant, which need not be called 'default': say which it is.
       if (!args.connection) {
-        const which = info.connection === 'default' ? '' : `'${info.connection}' is the default connection of ${info.provider}. `;
+        const which =
+          info.connection === 'default' ? '' : `'${info.connection}' is the default connection of ${info.provider}. `;
         out.info(`${which}To add another connection: authsome login ${info.provider} --connection <name>`);
       }
     };
@@ -119,7 +157,11 @@ export default defineCommand({
 
     let result: LoginResult | undefined;
     if (source === 'browser') {
-      result = await loginThroughBrowser(api, out, { provider: info.provider, connection: info.connection, force: args.force === true });
+      result = await loginThroughBrowser(api, out, {
+        provider: info.provider,
+        connection: info.connection,
+        force: args.force === true,
+      });
     } else if (source === 'prompt') {
       for (let attempt = 1; attempt <= PROMPT_ATTEMPTS && !result; attempt++) {
         const key = await promptSecret(`${info.display_name} API key: `);
@@ -154,7 +196,8 @@ async function loginWithOAuth(
 ): Promise<LoginResult> {
   const session = await api.call<LoginSessionReply>('POST', '/login-sessions', input);
   if (session.flow === 'device_code') return loginWithDeviceCode(api, out, how.noBrowser, session);
-  if (how.stdin || how.noBrowser || !isBrowserAvailable(process.env, process.platform)) return loginHeadless(api, how.stdin, session);
+  if (how.stdin || how.noBrowser || !isBrowserAvailable(process.env, process.platform))
+    return loginHeadless(api, how.stdin, session);
   return loginThroughBrowser(api, out, input, session);
 }
 
@@ -176,13 +219,23 @@ async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginS
       );
     }
     clientId = (await promptVisible(`OAuth client ID for ${session.provider}: `)).trim();
-    if (clientId === '') throw errors.usage('No client id was entered.', `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again.`);
+    if (clientId === '')
+      throw errors.usage(
+        'No client id was entered.',
+        `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again.`,
+      );
   }
   let settled = false;
   try {
-    const { authorization_url: url } = await api.call<LoginSessionReply & { authorization_url: string }>('POST', `/login-sessions/${session.id}/authorize`, clientId ? { client_id: clientId } : {});
+    const { authorization_url: url } = await api.call<LoginSessionReply & { authorization_url: string }>(
+      'POST',
+      `/login-sessions/${session.id}/authorize`,
+      clientId ? { client_id: clientId } : {},
+    );
     process.stderr.write(`Open this URL in a browser (on any machine) and sign in:\n\n  ${url}\n\n`);
-    process.stderr.write('Then copy the address the browser ends up on (http://127.0.0.1:…/auth/callback?…; on another machine that page does not load) and paste it here.\n');
+    process.stderr.write(
+      'Then copy the address the browser ends up on (http://127.0.0.1:…/auth/callback?…; on another machine that page does not load) and paste it here.\n',
+    );
     let cancelled!: () => void;
     const interruption = new Promise<'cancelled'>((resolve) => (cancelled = () => resolve('cancelled')));
     const terminal = interactive ? createTerminalKeyQueue(cancelled) : undefined;
@@ -196,14 +249,24 @@ async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginS
           if (state.state !== 'pending') return state;
         }
       })();
-      const first = await Promise.race([pasted.then((line) => ({ line })), ended.then((state) => ({ state })), interruption.then(() => ({ cancelled: true as const }))]);
+      const first = await Promise.race([
+        pasted.then((line) => ({ line })),
+        ended.then((state) => ({ state })),
+        interruption.then(() => ({ cancelled: true as const })),
+      ]);
       if ('cancelled' in first) throw errors.cancelled();
       if ('state' in first) {
         settled = true;
         return settleLogin(first.state);
       }
-      if (first.line.trim() === '') throw errors.usage('No address was pasted.', `Run 'authsome login ${session.provider}' again, and paste the whole address from the browser.`);
-      const state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/redirect`, { url: first.line.trim() });
+      if (first.line.trim() === '')
+        throw errors.usage(
+          'No address was pasted.',
+          `Run 'authsome login ${session.provider}' again, and paste the whole address from the browser.`,
+        );
+      const state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/redirect`, {
+        url: first.line.trim(),
+      });
       settled = true;
       return settleLogin(state);
     } finally {
@@ -224,18 +287,33 @@ async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginS
  * verification_uri_complete when a browser is available), then waits for the session to end. Ctrl-C cancels it
  * on the server, which stops polling.
  */
-async function loginWithDeviceCode(api: ApiClient, out: Output, noBrowser: boolean, started: LoginSessionReply): Promise<LoginResult> {
+async function loginWithDeviceCode(
+  api: ApiClient,
+  out: Output,
+  noBrowser: boolean,
+  started: LoginSessionReply,
+): Promise<LoginResult> {
   let session = started;
   if (!session.device) {
     // The first login of this provider: the OAuth app's client id (a public identifier, so it is echoed).
-    const clientId = isInteractive() ? await promptVisible(`OAuth client ID for ${session.provider}: `) : await readStdinLine();
-    if (clientId.trim() === '') throw errors.usage('No client id was entered.', `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again and enter its client id.`);
-    session = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/client`, { client_id: clientId.trim() });
+    const clientId = isInteractive()
+      ? await promptVisible(`OAuth client ID for ${session.provider}: `)
+      : await readStdinLine();
+    if (clientId.trim() === '')
+      throw errors.usage(
+        'No client id was entered.',
+        `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again and enter its client id.`,
+      );
+    session = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/client`, {
+      client_id: clientId.trim(),
+    });
   }
   if (session.state !== 'pending' || !session.device) return settleLogin(session);
   const device = session.device;
   process.stderr.write(`First copy your one-time code: ${device.user_code}\n`);
-  process.stderr.write(`Then open ${device.verification_uri} and enter it. Waiting for you to approve (Ctrl-C to cancel)…\n`);
+  process.stderr.write(
+    `Then open ${device.verification_uri} and enter it. Waiting for you to approve (Ctrl-C to cancel)…\n`,
+  );
   let removeLauncher = () => {};
   if (!noBrowser && isBrowserAvailable(process.env, process.platform)) {
     let failure: string | undefined;
@@ -248,13 +326,18 @@ async function loginWithDeviceCode(api: ApiClient, out: Output, noBrowser: boole
   const onSigint = () => {
     if (interrupted) process.exit(2);
     interrupted = true;
-    api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {}).then(settleInterruption, () => settleInterruption(undefined));
+    api
+      .call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {})
+      .then(settleInterruption, () => settleInterruption(undefined));
   };
   process.on('SIGINT', onSigint);
   try {
     for (;;) {
       const poll = api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`);
-      const state = await Promise.race([poll, interruption.then((s) => s ?? ({ ...session, state: 'cancelled' } as LoginSessionReply))]);
+      const state = await Promise.race([
+        poll,
+        interruption.then((s) => s ?? ({ ...session, state: 'cancelled' } as LoginSessionReply)),
+      ]);
       if (interrupted) {
         const final = await interruption;
         if (final?.state === 'completed') return settleLogin(final);
@@ -309,7 +392,9 @@ async function loginThroughBrowser(
   const onSigint = () => {
     if (interrupted) process.exit(2); // a second Ctrl-C does not wait for the server
     interrupted = true;
-    api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {}).then(settleInterruption, () => settleInterruption(undefined));
+    api
+      .call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {})
+      .then(settleInterruption, () => settleInterruption(undefined));
   };
   process.on('SIGINT', onSigint);
   let indicator = { stop() {} };
@@ -320,12 +405,16 @@ async function loginThroughBrowser(
   const terminal = process.stdin.isTTY && !oauth ? createTerminalKeyQueue(onSigint) : undefined;
   const showIndicator = () => {
     if (out.quiet || out.json) return;
-    const label = terminal ? 'Waiting for the browser (or paste the key here and press Enter)…' : 'Waiting for the browser…';
+    const label = terminal
+      ? 'Waiting for the browser (or paste the key here and press Enter)…'
+      : 'Waiting for the browser…';
     indicator = startWaitIndicator(label, Date.parse(session.expires_at));
   };
   try {
     // Echo goes off before anything is shown: a key pasted out of habit the moment the line appears stays hidden.
-    let typed: Promise<{ kind: 'key'; key: string }> | undefined = terminal?.next().then((key) => ({ kind: 'key' as const, key }));
+    let typed: Promise<{ kind: 'key'; key: string }> | undefined = terminal
+      ?.next()
+      .then((key) => ({ kind: 'key' as const, key }));
     const waitingFor = oauth ? 'the sign-in to finish' : 'the form to be submitted';
     process.stderr.write(`Opening ${session.url} in your browser. Waiting for ${waitingFor} (Ctrl-C to cancel)…\n`);
     ({ failure, removeLauncher } = await openBrowser(session.url));
@@ -335,12 +424,19 @@ async function loginThroughBrowser(
     for (;;) {
       if (interrupted) {
         const state = await interruption;
-        if (state?.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
+        if (state?.state === 'completed')
+          return { provider: state.provider, connection: state.connection, stored: true };
         throw errors.cancelled();
       }
-      poll ??= api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`).then((state) => ({ kind: 'poll' as const, state }));
+      poll ??= api
+        .call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`)
+        .then((state) => ({ kind: 'poll' as const, state }));
       if (terminal) typed ??= terminal.next().then((key) => ({ kind: 'key' as const, key }));
-      const event = await Promise.race([poll, interruption.then(() => ({ kind: 'interrupted' as const })), ...(typed ? [typed] : [])]);
+      const event = await Promise.race([
+        poll,
+        interruption.then(() => ({ kind: 'interrupted' as const })),
+        ...(typed ? [typed] : []),
+      ]);
       let state: LoginSessionReply;
       if (event.kind === 'interrupted') continue;
       if (event.kind === 'poll') {
@@ -349,7 +445,9 @@ async function loginThroughBrowser(
       } else {
         typed = undefined;
         try {
-          state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/key`, { api_key: event.key });
+          state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/key`, {
+            api_key: event.key,
+          });
         } catch (err) {
           if (!(err instanceof AppError) || err.code !== 'INVALID_KEY') throw err;
           indicator.stop();

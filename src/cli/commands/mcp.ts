@@ -11,10 +11,17 @@ import { callMcpTool, MCP_TOOLS } from '../mcp-tools.js';
 import { openBrowser } from '../open-browser.js';
 
 export default defineCommand({
-  meta: { name: 'mcp', description: 'Serve the Model Context Protocol on stdio: agents list providers and ask for a login, never see a key.' },
+  meta: {
+    name: 'mcp',
+    description:
+      'Serve the Model Context Protocol on stdio: agents list providers and ask for a login, never see a key.',
+  },
   args: {},
   async run() {
-    const api = await connectApi({ onProgress: (m) => process.stderr.write(`${m}\n`), onWarning: (m) => process.stderr.write(`Warning: ${m}\n`) });
+    const api = await connectApi({
+      onProgress: (m) => process.stderr.write(`${m}\n`),
+      onWarning: (m) => process.stderr.write(`Warning: ${m}\n`),
+    });
     const server = new Server({ name: 'authsome', version: loadPackageVersion() }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: MCP_TOOLS }));
     server.setRequestHandler(CallToolRequestSchema, async (req) => {

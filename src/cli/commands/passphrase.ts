@@ -19,7 +19,10 @@ export default defineCommand({
         if (!fromStdin && isInteractive()) {
           const again = await readPassphrase({ fromStdin: false, label: 'Repeat the passphrase: ', allowEnv: false });
           if (again !== passphrase) {
-            throw errors.invalidInput('The two passphrases do not match.', "Nothing was changed. Run 'authsome passphrase set' again.");
+            throw errors.invalidInput(
+              'The two passphrases do not match.',
+              "Nothing was changed. Run 'authsome passphrase set' again.",
+            );
           }
         }
         await api.call('POST', '/vault/passphrase', { action: 'set', passphrase });
@@ -34,7 +37,11 @@ export default defineCommand({
       args: { ...passphraseStdinArg },
       async run({ args }) {
         const api = await connect();
-        const passphrase = await readPassphrase({ fromStdin: args['passphrase-stdin'] === true, label: 'Current passphrase: ', allowEnv: false });
+        const passphrase = await readPassphrase({
+          fromStdin: args['passphrase-stdin'] === true,
+          label: 'Current passphrase: ',
+          allowEnv: false,
+        });
         await api.call('POST', '/vault/passphrase', { action: 'remove', passphrase });
         getOutput().confirm('Passphrase removed. The vault is unlocked by its key file again.', { mode: 'keyfile' });
       },

@@ -7,7 +7,10 @@ import { getOutput } from '../output.js';
 import { connect } from './_shared.js';
 
 export default defineCommand({
-  meta: { name: 'register', description: 'Add a provider from a JSON definition file (copied to $AUTHSOME_HOME/providers/).' },
+  meta: {
+    name: 'register',
+    description: 'Add a provider from a JSON definition file (copied to $AUTHSOME_HOME/providers/).',
+  },
   args: {
     file: { type: 'positional', description: 'Path to the provider JSON file', required: true },
     force: { type: 'boolean', description: 'Replace an existing provider of the same name' },
@@ -17,7 +20,10 @@ export default defineCommand({
     try {
       text = await readFile(resolve(args.file), 'utf8');
     } catch (err) {
-      throw errors.invalidInput(`Cannot read ${args.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, 'Check the path.');
+      throw errors.invalidInput(
+        `Cannot read ${args.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+        'Check the path.',
+      );
     }
     const api = await connect();
     const r = await api.call<{ name: string; path: string; replaced: boolean }>('POST', '/providers/register', {
@@ -25,6 +31,9 @@ export default defineCommand({
       text,
       force: args.force === true,
     });
-    getOutput().confirm(`${r.replaced ? 'Replaced' : 'Registered'} provider ${r.name} (${r.path}).`, r as unknown as Record<string, unknown>);
+    getOutput().confirm(
+      `${r.replaced ? 'Replaced' : 'Registered'} provider ${r.name} (${r.path}).`,
+      r as unknown as Record<string, unknown>,
+    );
   },
 });

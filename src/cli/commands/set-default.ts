@@ -4,7 +4,7 @@ import { getOutput } from '../output.js';
 import { connect, providerArg } from './_shared.js';
 
 export default defineCommand({
-  meta: { name: 'set-default', description: "Choose the connection used when --connection is not given." },
+  meta: { name: 'set-default', description: 'Choose the connection used when --connection is not given.' },
   args: { ...providerArg, connection: { type: 'positional', description: 'Connection name', required: true } },
   async run({ args }) {
     const api = await connect();

@@ -9,7 +9,11 @@ import { connect } from './_shared.js';
 export default defineCommand({
   meta: { name: 'ui', description: 'Open the web dashboard, signed in (or print its one-time URL with --no-browser).' },
   args: {
-    browser: { type: 'boolean', default: true, negativeDescription: 'Print the one-time URL instead of opening a browser' },
+    browser: {
+      type: 'boolean',
+      default: true,
+      negativeDescription: 'Print the one-time URL instead of opening a browser',
+    },
   },
   async run({ args }) {
     const out = getOutput();

@@ -11,7 +11,8 @@ export async function readJsonBody(c: Context): Promise<Body> {
   } catch {
     throw errors.usage('The request body must be a JSON object.');
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw errors.usage('The request body must be a JSON object.');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw errors.usage('The request body must be a JSON object.');
   return value as Body;
 }
 

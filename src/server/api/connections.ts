@@ -8,7 +8,8 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
   const api = new Hono();
   const svc = deps.connections;
   // A secret leaves the server only for a caller outside every live run: an agent uses keys through the proxy.
-  const refuseToRuns = (c: Context, action: 'reveal' | 'export', provider?: string) => refuseSecretsToRuns({ ...describePeer(c, deps), action, provider });
+  const refuseToRuns = (c: Context, action: 'reveal' | 'export', provider?: string) =>
+    refuseSecretsToRuns({ ...describePeer(c, deps), action, provider });
 
   api.get('/login/describe', async (c) => {
     const provider = c.req.query('provider') ?? '';
@@ -41,7 +42,10 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
   // Removals also say what they could not do (a key stays valid at its provider) and what stays (a bundled definition).
   // Asked after the removal: a removed custom definition then shows its bundled one, or none (null).
   const describeRemoval = async (provider: string) => {
-    const definition = await deps.registry.get(provider).then((e) => e.definition, () => undefined);
+    const definition = await deps.registry.get(provider).then(
+      (e) => e.definition,
+      () => undefined,
+    );
     if (definition === undefined) return null;
     return {
       display_name: definition.display_name,

@@ -5,7 +5,13 @@ import { errors } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
 import { parsePastedRedirect } from '../../oauth/pkce.js';
-import { buildLoginUrl, finishAuthorization, startAuthorization, startDeviceLogin, startLoginSession } from '../login-flow.js';
+import {
+  buildLoginUrl,
+  finishAuthorization,
+  startAuthorization,
+  startDeviceLogin,
+  startLoginSession,
+} from '../login-flow.js';
 import { TERMINAL_SUBMITTER, type LoginSession } from '../login-sessions.js';
 import type { WebState } from '../web-state.js';
 import { optionalBoolean, optionalString, readJsonBody, requireString } from './body.js';
@@ -40,7 +46,11 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
   api.post('/', async (c) => {
     const body = await readJsonBody(c);
     // The login URL also signs the browser in to the dashboard, where a key can be revealed.
-    await refuseSecretsToRuns({ ...describePeer(c, deps), action: 'sign-in', provider: optionalString(body, 'provider') });
+    await refuseSecretsToRuns({
+      ...describePeer(c, deps),
+      action: 'sign-in',
+      provider: optionalString(body, 'provider'),
+    });
     const session = await startLoginSession(deps, web, {
       provider: requireString(body, 'provider'),
       connection: optionalString(body, 'connection'),
@@ -85,9 +95,13 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
     const body = await readJsonBody(c);
     const session = web.logins.get(c.req.param('id'));
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
-    if (session.state !== 'pending' || session.oauth?.flow !== 'device_code' || session.device) return c.json(describe(session));
+    if (session.state !== 'pending' || session.oauth?.flow !== 'device_code' || session.device)
+      return c.json(describe(session));
     const clientSecret = optionalString(body, 'client_secret');
-    await startDeviceLogin(deps, web, session, { client_id: requireString(body, 'client_id').trim(), ...(clientSecret ? { client_secret: clientSecret } : {}) });
+    await startDeviceLogin(deps, web, session, {
+      client_id: requireString(body, 'client_id').trim(),
+      ...(clientSecret ? { client_secret: clientSecret } : {}),
+    });
     return c.json(describe(session));
   });
 
@@ -96,10 +110,15 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
     const body = await readJsonBody(c);
     const session = web.logins.get(c.req.param('id'));
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
-    if (session.state !== 'pending' || !session.oauth) throw errors.usage('This login session does not take an OAuth sign-in.');
+    if (session.state !== 'pending' || !session.oauth)
+      throw errors.usage('This login session does not take an OAuth sign-in.');
     const clientId = optionalString(body, 'client_id')?.trim();
     const clientSecret = optionalString(body, 'client_secret');
-    const url = await startAuthorization(deps, session, clientId ? { client: { client_id: clientId, ...(clientSecret ? { client_secret: clientSecret } : {}) } } : {});
+    const url = await startAuthorization(
+      deps,
+      session,
+      clientId ? { client: { client_id: clientId, ...(clientSecret ? { client_secret: clientSecret } : {}) } } : {},
+    );
     return c.json({ ...describe(session), authorization_url: url });
   });
 

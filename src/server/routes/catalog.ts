@@ -13,7 +13,8 @@ export function createCatalogRoutes(deps: ServerDeps, render: Renderer): Hono<We
     const { entries, warnings } = await deps.registry.list();
     const cards = buildCatalogCards(entries, deps.connections.connectionsOf);
     const data = { query, cards: filterCatalog(cards, query), counts: countCatalog(cards), warnings };
-    if (isHtmx(c) && c.req.header('hx-target') === 'catalog-results') return render.fragment(c, 'catalog-results', data);
+    if (isHtmx(c) && c.req.header('hx-target') === 'catalog-results')
+      return render.fragment(c, 'catalog-results', data);
     return render.page(c, 'catalog', { title: 'Providers', nav: 'providers', data });
   });
   return app;

@@ -18,7 +18,11 @@ export function createDashboardRoutes(deps: ServerDeps, render: Renderer): Hono<
       connections: connected.reduce((n, r) => n + r.connections.length, 0),
       custom: rows.filter((r) => r.source === 'custom').length,
     };
-    return render.page(c, 'dashboard', { title: 'Dashboard', nav: 'dashboard', data: { connected, stats, recent, warnings } });
+    return render.page(c, 'dashboard', {
+      title: 'Dashboard',
+      nav: 'dashboard',
+      data: { connected, stats, recent, warnings },
+    });
   });
   return app;
 }

@@ -48,8 +48,14 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
     const secret = field('client_secret');
     // An unchanged client id with an empty secret keeps the stored secret; a new client id brings its own (or none).
     const client =
-      clientId === '' ? undefined : clientId === stored?.client_id && secret === '' ? stored : { client_id: clientId, ...(secret ? { client_secret: secret } : {}) };
-    const scopes = field('scopes').split(/[\s,]+/).filter(Boolean);
+      clientId === ''
+        ? undefined
+        : clientId === stored?.client_id && secret === ''
+          ? stored
+          : { client_id: clientId, ...(secret ? { client_secret: secret } : {}) };
+    const scopes = field('scopes')
+      .split(/[\s,]+/)
+      .filter(Boolean);
     try {
       const authorizationUrl = await startAuthorization(deps, session, { ...(client ? { client } : {}), scopes });
       // htmx navigates itself; a plain form cannot be redirected to another origin (CSP form-action), so it gets a link.
@@ -58,9 +64,13 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
         return c.body(null, 200);
       }
       const d = (await deps.registry.get(session.provider)).definition;
-      return render.page(c, 'oauth-continue', { title: `Continue to ${d.display_name}`, data: { go: { display_name: d.display_name, url: authorizationUrl } } });
+      return render.page(c, 'oauth-continue', {
+        title: `Continue to ${d.display_name}`,
+        data: { go: { display_name: d.display_name, url: authorizationUrl } },
+      });
     } catch (err) {
-      if (err instanceof AppError && (err.code === 'USAGE' || err.code === 'INVALID_INPUT')) return renderOAuthForm(c, session, err, scopes.join(' '));
+      if (err instanceof AppError && (err.code === 'USAGE' || err.code === 'INVALID_INPUT'))
+        return renderOAuthForm(c, session, err, scopes.join(' '));
       throw err;
     }
   }
@@ -68,7 +78,13 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
   async function renderForm(c: Context<WebEnv>, session: LoginSession, error?: AppError) {
     if (session.device) {
       const d = (await deps.registry.get(session.provider)).definition;
-      const device = { id: session.id, display_name: d.display_name, provider: d.name, connection: session.connection, ...session.device };
+      const device = {
+        id: session.id,
+        display_name: d.display_name,
+        provider: d.name,
+        connection: session.connection,
+        ...session.device,
+      };
       return render.page(c, 'login-device', { title: `Log in to ${d.display_name}`, data: { device } });
     }
     if (session.oauth) return renderOAuthForm(c, session, error);
@@ -94,20 +110,24 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
   }
 
   function renderDone(c: Context<WebEnv>, session: LoginSession) {
-    return render.page(c, 'login-done', { title: 'Logged in', data: { done: { provider: session.provider, connection: session.connection, origin: session.origin } } });
+    return render.page(c, 'login-done', {
+      title: 'Logged in',
+      data: { done: { provider: session.provider, connection: session.connection, origin: session.origin } },
+    });
   }
 
-  const ended = (c: Context<WebEnv>, session: LoginSession | undefined) => render.notice(c, buildLoginLinkNotice(session), 410);
+  const ended = (c: Context<WebEnv>, session: LoginSession | undefined) =>
+    render.notice(c, buildLoginLinkNotice(session), 410);
 
   app.get('/login/:id', async (c) => {
     const session = web.logins.get(c.req.param('id'));
-    if (!session || session.state !== 'pending') return ended(c, session);
+    if (session?.state !== 'pending') return ended(c, session);
     return renderForm(c, session);
   });
 
   app.post('/login/:id', async (c) => {
     const session = web.logins.get(c.req.param('id'));
-    if (!session || session.state !== 'pending') return ended(c, session);
+    if (session?.state !== 'pending') return ended(c, session);
     if (session.device) return renderForm(c, session);
     if (session.oauth) return startOAuth(c, session);
     const body = await c.req.parseBody();
@@ -120,7 +140,15 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
       });
       if (!result.stored) {
         web.logins.cancel(session.id);
-        return render.notice(c, { title: 'Already connected', message: `${session.provider} (${session.connection}) was connected meanwhile; nothing was changed.`, tone: 'warn' }, 409);
+        return render.notice(
+          c,
+          {
+            title: 'Already connected',
+            message: `${session.provider} (${session.connection}) was connected meanwhile; nothing was changed.`,
+            tone: 'warn',
+          },
+          409,
+        );
       }
     } catch (err) {
       if (err instanceof AppError && err.code === 'INVALID_KEY') return renderForm(c, session, err);
@@ -138,7 +166,7 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
 
   app.get('/login/:id/done', (c) => {
     const session = web.logins.get(c.req.param('id'));
-    if (!session || session.state !== 'completed' || session.completedBy !== c.get('session').key) return ended(c, session);
+    if (session?.state !== 'completed' || session.completedBy !== c.get('session').key) return ended(c, session);
     return renderDone(c, session);
   });
 

@@ -16,8 +16,15 @@ export function createOAuthCallbackRoutes(deps: ServerDeps, web: WebState): Hono
     if (c.req.method === 'HEAD') return c.body(null, 200);
     const query = (name: string) => c.req.query(name) ?? undefined;
     const pending = deps.oauth.takeAuthorization(query('state') ?? '');
-    const session = await finishAuthorization(deps, web, pending, { code: query('code'), error: query('error'), error_description: query('error_description') });
-    return render.page(c, 'login-done', { title: 'Logged in', data: { done: { provider: session.provider, connection: session.connection, origin: session.origin } } });
+    const session = await finishAuthorization(deps, web, pending, {
+      code: query('code'),
+      error: query('error'),
+      error_description: query('error_description'),
+    });
+    return render.page(c, 'login-done', {
+      title: 'Logged in',
+      data: { done: { provider: session.provider, connection: session.connection, origin: session.origin } },
+    });
   });
 
   app.onError((err, c) => render.error(c, err));

@@ -44,7 +44,12 @@ export function createOverrideRoutes(deps: ServerDeps, render: Renderer): Hono<W
       // The saved file itself is broken (and ignored): the one case where the page says a file is invalid.
       brokenCustom: (await deps.registry.list()).warnings.find((w) => w.path === customPath)?.reason,
     };
-    return render.page(c, 'override', { title: `Override ${d.display_name}`, nav: 'providers', data: { editor, check }, status });
+    return render.page(c, 'override', {
+      title: `Override ${d.display_name}`,
+      nav: 'providers',
+      data: { editor, check },
+      status,
+    });
   }
 
   async function readDefinition(c: Context<WebEnv>): Promise<string> {
@@ -56,9 +61,11 @@ export function createOverrideRoutes(deps: ServerDeps, render: Renderer): Hono<W
 
   /** Checks exactly as saving would (same parser, same file name rule); a JSON error gets its line and column. */
   function check(name: string, text: string): Problem | undefined {
-    if (text.trim() === '') return { detail: 'the definition is empty', hint: 'Reload the page to start again from the definition in use.' };
+    if (text.trim() === '')
+      return { detail: 'the definition is empty', hint: 'Reload the page to start again from the definition in use.' };
     const syntax = describeJsonError(text);
-    if (syntax) return { detail: syntax, hint: 'Look for a missing comma, quote or brace at or just before that point.' };
+    if (syntax)
+      return { detail: syntax, hint: 'Look for a missing comma, quote or brace at or just before that point.' };
     try {
       parseProviderText(text, { path: displayPath(deps.registry.customPath(name)), expectedName: name });
       return undefined;
@@ -69,7 +76,11 @@ export function createOverrideRoutes(deps: ServerDeps, render: Renderer): Hono<W
   }
 
   function describeProblem(prefix: 'Not valid yet' | 'Not saved', problem: Problem, hint?: string): CheckResult {
-    return { ok: false, message: `${prefix}: ${problem.detail}.`, hint: [problem.hint, hint].filter(Boolean).join(' ') || undefined };
+    return {
+      ok: false,
+      message: `${prefix}: ${problem.detail}.`,
+      hint: [problem.hint, hint].filter(Boolean).join(' ') || undefined,
+    };
   }
 
   app.get('/providers/:name/override', (c) => renderEditor(c, c.req.param('name')));
@@ -95,10 +106,19 @@ export function createOverrideRoutes(deps: ServerDeps, render: Renderer): Hono<W
       await deps.registry.saveCustom(name, text);
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'INVALID_PROVIDER_FILE') throw err;
-      return renderEditor(c, name, text, describeProblem('Not saved', { detail: err.detail ?? err.message }, unchanged), 422);
+      return renderEditor(
+        c,
+        name,
+        text,
+        describeProblem('Not saved', { detail: err.detail ?? err.message }, unchanged),
+        422,
+      );
     }
     deps.audit.record('override_saved', { provider: name });
-    c.get('session').flash = { kind: 'ok', text: `Saved ${displayPath(deps.registry.customPath(name))}. ${name} now uses your definition.` };
+    c.get('session').flash = {
+      kind: 'ok',
+      text: `Saved ${displayPath(deps.registry.customPath(name))}. ${name} now uses your definition.`,
+    };
     return redirect(c, `/providers/${name}`);
   });
 
@@ -106,7 +126,12 @@ export function createOverrideRoutes(deps: ServerDeps, render: Renderer): Hono<W
     const name = (await deps.registry.get(c.req.param('name'))).definition.name;
     const deleted = await deps.registry.deleteCustom(name);
     if (deleted) deps.audit.record('override_reset', { provider: name });
-    c.get('session').flash = { kind: 'ok', text: deleted ? `Deleted your override: ${name} uses the bundled definition again.` : `${name} has no override to reset.` };
+    c.get('session').flash = {
+      kind: 'ok',
+      text: deleted
+        ? `Deleted your override: ${name} uses the bundled definition again.`
+        : `${name} has no override to reset.`,
+    };
     return redirect(c, `/providers/${name}`);
   });
 

@@ -5,7 +5,13 @@
 import { Hono, type Context } from 'hono';
 import { createBodyLimit } from '../body-limit.js';
 import type { ServerDeps } from '../deps.js';
-import { createCsrfGuard, createOriginGuard, createPageHostRedirect, createSessionGuard, type Refuse } from '../guards.js';
+import {
+  createCsrfGuard,
+  createOriginGuard,
+  createPageHostRedirect,
+  createSessionGuard,
+  type Refuse,
+} from '../guards.js';
 import { buildReturnPath, createRenderer, isHtmx, redirect, type Renderer } from '../render.js';
 import type { WebEnv, WebState } from '../web-state.js';
 import { createActivityRoutes } from './activity.js';
@@ -22,7 +28,10 @@ export function createPages(deps: ServerDeps, web: WebState): Hono<WebEnv> {
   const refuse = buildRefuse(render);
   const pages = new Hono<WebEnv>();
 
-  pages.use('*', createBodyLimit<Context<WebEnv>>((c, err) => render.error(c, err)));
+  pages.use(
+    '*',
+    createBodyLimit<Context<WebEnv>>((c, err) => render.error(c, err)),
+  );
   pages.use('*', createPageHostRedirect(web.pageOrigin));
   pages.use('*', createOriginGuard(refuse));
   pages.use('*', createSignIn(web, render));
@@ -43,7 +52,17 @@ export function createPages(deps: ServerDeps, web: WebState): Hono<WebEnv> {
   pages.route('/', createLoginRoutes(deps, web, render));
   pages.route('/', createActivityRoutes(deps, web, render));
   pages.route('/', createUnlockRoutes(deps, web, render));
-  pages.all('*', (c) => render.notice(c, { title: 'Page not found', message: `There is no page at ${c.req.path}.`, links: [{ href: '/', label: 'Back to the dashboard' }] }, 404));
+  pages.all('*', (c) =>
+    render.notice(
+      c,
+      {
+        title: 'Page not found',
+        message: `There is no page at ${c.req.path}.`,
+        links: [{ href: '/', label: 'Back to the dashboard' }],
+      },
+      404,
+    ),
+  );
   pages.onError((err, c) => render.error(c, err));
   return pages;
 }
@@ -53,11 +72,41 @@ function buildRefuse(render: Renderer): Refuse {
     if (kind === 'session') {
       // An htmx request from a page whose session ended: reload, so the whole page says what to do.
       if (isHtmx(c)) c.header('HX-Refresh', 'true');
-      return render.notice(c, { ...buildExpiredLinkNotice(), tone: 'info', icon: 'terminal', title: 'Open authsome from your terminal', message: 'This page needs a browser session, and this browser does not have one (or it has ended).', hint: 'Run this in a terminal; it opens the dashboard signed in:' }, 401);
+      return render.notice(
+        c,
+        {
+          ...buildExpiredLinkNotice(),
+          tone: 'info',
+          icon: 'terminal',
+          title: 'Open authsome from your terminal',
+          message: 'This page needs a browser session, and this browser does not have one (or it has ended).',
+          hint: 'Run this in a terminal; it opens the dashboard signed in:',
+        },
+        401,
+      );
     }
     if (kind === 'origin') {
-      return render.notice(c, { title: 'Request refused', message: 'This request came from another site, so authsome refused it. Nothing was changed.', tone: 'error' }, 403);
+      return render.notice(
+        c,
+        {
+          title: 'Request refused',
+          message: 'This request came from another site, so authsome refused it. Nothing was changed.',
+          tone: 'error',
+        },
+        403,
+      );
     }
-    return render.notice(c, { title: 'This form has expired', message: 'The form was missing its security token, or it belongs to an older browser session. Nothing was changed.', hint: 'Reload the page and try again.', tone: 'error', links: [{ href: '/', label: 'Back to the dashboard' }] }, 403);
+    return render.notice(
+      c,
+      {
+        title: 'This form has expired',
+        message:
+          'The form was missing its security token, or it belongs to an older browser session. Nothing was changed.',
+        hint: 'Reload the page and try again.',
+        tone: 'error',
+        links: [{ href: '/', label: 'Back to the dashboard' }],
+      },
+      403,
+    );
   };
 }

@@ -69,11 +69,25 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
     const body = await c.req.parseBody();
     const connection = typeof body.connection === 'string' ? body.connection.trim() : '';
     try {
-      const session = await startLoginSession(deps, web, { provider: c.req.param('name'), connection: connection || undefined, force: false, origin: 'web' });
+      const session = await startLoginSession(deps, web, {
+        provider: c.req.param('name'),
+        connection: connection || undefined,
+        force: false,
+        origin: 'web',
+      });
       return redirect(c, `/login/${session.id}`);
     } catch (err) {
-      if (!(err instanceof AppError) || (err.code !== 'INVALID_NAME' && err.code !== 'INVALID_INPUT' && err.code !== 'USAGE')) throw err;
-      return renderProvider(c, c.req.param('name'), { connectError: { message: err.message, hint: err.hint }, connectValue: connection }, 422);
+      if (
+        !(err instanceof AppError) ||
+        (err.code !== 'INVALID_NAME' && err.code !== 'INVALID_INPUT' && err.code !== 'USAGE')
+      )
+        throw err;
+      return renderProvider(
+        c,
+        c.req.param('name'),
+        { connectError: { message: err.message, hint: err.hint }, connectValue: connection },
+        422,
+      );
     }
   });
 
@@ -88,14 +102,23 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
     const result = await svc.logout(name, connection);
     // A failed remote revocation is said, not hidden: the tokens may still work at the provider.
     const warning = result.warnings.length > 0 ? ` ${result.warnings.join(' ')}` : '';
-    return afterAction(c, name, { kind: warning ? 'error' : 'ok', text: `Logged out of ${result.provider} (${result.connection}).${warning}` });
+    return afterAction(c, name, {
+      kind: warning ? 'error' : 'ok',
+      text: `Logged out of ${result.provider} (${result.connection}).${warning}`,
+    });
   });
 
   // "Replace key": the login form again, for this connection. The old key stays stored and in use until the new
   // one validates (the form's submit is what overwrites it), so a wrong paste or a cancelled form changes nothing.
   app.post('/providers/:name/connections/:connection/replace', async (c) => {
     const { name, connection } = c.req.param();
-    const session = await startLoginSession(deps, web, { provider: name, connection, force: true, replace: true, origin: 'web' });
+    const session = await startLoginSession(deps, web, {
+      provider: name,
+      connection,
+      force: true,
+      replace: true,
+      origin: 'web',
+    });
     return redirect(c, `/login/${session.id}`);
   });
 
@@ -109,12 +132,14 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
       const provider = (await deps.registry.get(name)).definition.name;
       const stored = svc.loadCredential(provider, connection);
       const conn = { connection: stored.connection, masked: maskSecret(stored.api_key ?? stored.access_token) };
-      if (isHtmx(c)) return render.fragment(c, 'secret', { provider: { name: provider }, conn, revealError: refusal }, 422);
+      if (isHtmx(c))
+        return render.fragment(c, 'secret', { provider: { name: provider }, conn, revealError: refusal }, 422);
       return renderProvider(c, name, { revealError: { ...refusal, connection: stored.connection } }, 422);
     }
     const record = await svc.get(name, connection, { reveal: true });
     const revealed = { connection: record.connection, value: record.api_key ?? record.access_token ?? '' };
-    if (isHtmx(c)) return render.fragment(c, 'secret', { provider: { name }, conn: { connection: record.connection }, revealed });
+    if (isHtmx(c))
+      return render.fragment(c, 'secret', { provider: { name }, conn: { connection: record.connection }, revealed });
     return renderProvider(c, name, { revealed });
   });
 
@@ -123,7 +148,10 @@ export function createProviderRoutes(deps: ServerDeps, web: WebState, render: Re
     const { name, connection } = c.req.param();
     const provider = (await deps.registry.get(name)).definition.name;
     const record = svc.loadCredential(provider, connection);
-    return render.fragment(c, 'secret', { provider: { name: provider }, conn: { connection: record.connection, masked: maskSecret(record.api_key ?? record.access_token) } });
+    return render.fragment(c, 'secret', {
+      provider: { name: provider },
+      conn: { connection: record.connection, masked: maskSecret(record.api_key ?? record.access_token) },
+    });
   });
 
   return app;

@@ -41,7 +41,8 @@ export function createSignIn(web: WebState, render: Renderer): MiddlewareHandler
   };
 }
 
-const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Pure: a script-free page that moves on to `path` at once (meta refresh), with a link for a browser that does not. */
 export function buildContinuePage(path: string): string {
@@ -71,17 +72,30 @@ export function buildExpiredLinkNotice(): Notice {
 export function buildLoginLinkNotice(session: LoginSession | undefined): Notice {
   const command = session ? buildLoginCommand(session) : 'authsome login <provider>';
   const why: Record<string, [string, string]> = {
-    completed: ['This login link has already been used', 'Each login link works once, and this one already saved a key.'],
+    completed: [
+      'This login link has already been used',
+      'Each login link works once, and this one already saved a key.',
+    ],
     cancelled: ['This login was cancelled', 'The terminal that asked for this login stopped waiting for it.'],
     expired: ['This login link has expired', 'Login links are valid for five minutes.'],
     failed: ['This login failed', 'The sign-in did not finish, and nothing was stored.'],
     pending: ['This login link has already been used', 'Each login link works once.'],
   };
   if (session?.state === 'completed' && session.completedBy === TERMINAL_SUBMITTER) {
-    return { title: 'The key was entered in the terminal', message: 'This login was finished in the terminal, so this form is closed. Nothing more to do here.', tone: 'ok' };
+    return {
+      title: 'The key was entered in the terminal',
+      message: 'This login was finished in the terminal, so this form is closed. Nothing more to do here.',
+      tone: 'ok',
+    };
   }
   const [title, message] = why[session?.state ?? 'expired'] ?? why.expired!;
-  return { title, message: `${message} Run the login again to get a new link.`, hint: 'In your terminal:', command, tone: 'warn' };
+  return {
+    title,
+    message: `${message} Run the login again to get a new link.`,
+    hint: 'In your terminal:',
+    command,
+    tone: 'warn',
+  };
 }
 
 export function buildLoginCommand(session: Pick<LoginSession, 'provider' | 'connection' | 'force'>): string {

@@ -25,10 +25,15 @@ export function createUnlockRoutes(deps: ServerDeps, web: WebState, render: Rend
     try {
       await web.unlockThrottle.attempt(() => deps.vault.unlock(passphrase));
     } catch (err) {
-      if (!(err instanceof AppError) || (err.code !== 'WRONG_PASSPHRASE' && err.code !== 'TOO_MANY_ATTEMPTS')) throw err;
+      if (!(err instanceof AppError) || (err.code !== 'WRONG_PASSPHRASE' && err.code !== 'TOO_MANY_ATTEMPTS'))
+        throw err;
       const error = { message: err.message, hint: err.hint };
       const status = err.code === 'TOO_MANY_ATTEMPTS' ? HTTP_STATUS.TOO_MANY_ATTEMPTS : 422;
-      return render.page(c, 'unlock', { title: 'Unlock the vault', data: { next, vaultPath: deps.vault.status().path, error }, status });
+      return render.page(c, 'unlock', {
+        title: 'Unlock the vault',
+        data: { next, vaultPath: deps.vault.status().path, error },
+        status,
+      });
     }
     deps.audit.record('unlock');
     return redirect(c, next);

@@ -6,7 +6,14 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createFakeBrowser, launchBrowser, measureOverflow, openCheckedPage, saveScreenshots, type FakeBrowser } from '../../helpers/browser.js';
+import {
+  createFakeBrowser,
+  launchBrowser,
+  measureOverflow,
+  openCheckedPage,
+  saveScreenshots,
+  type FakeBrowser,
+} from '../../helpers/browser.js';
 import { makeTempHome, runCli, type TempHome } from '../../helpers/cli.js';
 
 const DEFAULT_KEY = 'sk-dashdefault0123456789abcdefWXYZ';
@@ -37,8 +44,12 @@ describe('web pages', () => {
     fake = createFakeBrowser(join(t.root, 'bin'));
     browser = await launchBrowser();
     expect((await runCli(t.home, ['login', 'openai'], { input: `${DEFAULT_KEY}\n` })).code).toBe(0);
-    expect((await runCli(t.home, ['login', 'openai', '--connection', 'team'], { input: `${TEAM_KEY}\n` })).code).toBe(0);
-    expect((await runCli(t.home, ['login', 'anthropic'], { input: 'sk-ant-dashboard0123456789abcdefgh\n' })).code).toBe(0);
+    expect((await runCli(t.home, ['login', 'openai', '--connection', 'team'], { input: `${TEAM_KEY}\n` })).code).toBe(
+      0,
+    );
+    expect((await runCli(t.home, ['login', 'anthropic'], { input: 'sk-ant-dashboard0123456789abcdefgh\n' })).code).toBe(
+      0,
+    );
   });
   afterAll(async () => {
     await browser?.close();
@@ -115,7 +126,9 @@ describe('web pages', () => {
     await page.locator('#q').fill('');
     await page.locator('label[for="show-connected"]').click();
     await expect.poll(() => page.locator('.provider-card').count()).toBe(2);
-    expect(await page.locator('.provider-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-provider')))).toEqual(['anthropic', 'openai']);
+    expect(
+      await page.locator('.provider-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-provider'))),
+    ).toEqual(['anthropic', 'openai']);
 
     await page.locator('label[for="show-oauth2"]').click();
     const oauthCount = Number(await page.locator('label[for="show-oauth2"] .count').textContent());
@@ -139,7 +152,13 @@ describe('web pages', () => {
     expect(await page.locator('.skip-link').isVisible()).toBe(true);
     await page.keyboard.press('Enter');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
-    const ring = async () => page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle + '|' + getComputedStyle(document.activeElement!).boxShadow);
+    const ring = async () =>
+      page.evaluate(
+        () =>
+          getComputedStyle(document.activeElement!).outlineStyle +
+          '|' +
+          getComputedStyle(document.activeElement!).boxShadow,
+      );
     let reachedSearch = false;
     for (let i = 0; i < 10 && !reachedSearch; i++) {
       await page.keyboard.press('Tab');
@@ -194,7 +213,9 @@ describe('web pages', () => {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
     await page.locator('.conn[data-connection="team"]').getByRole('button', { name: 'Make default' }).click();
     await expect.poll(() => page.locator('.conn[data-connection="team"] .badge-accent').count()).toBe(1);
-    expect(await page.locator('#connections .flash').textContent()).toContain('team is now the default connection of openai.');
+    expect(await page.locator('#connections .flash').textContent()).toContain(
+      'team is now the default connection of openai.',
+    );
     expect((await cli(['get', 'openai', '--field', 'connection'])).stdout).toBe('team\n');
 
     await page.locator('.conn[data-connection="default"]').getByRole('button', { name: 'Log out' }).click();
@@ -212,7 +233,9 @@ describe('web pages', () => {
     expect(await page.locator('h1').textContent()).toBe('Connect OpenAI');
     await page.locator('#api_key').fill(WORK_KEY);
     await page.getByRole('button', { name: 'Save key' }).click();
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to openai (work). You can close this window.');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to openai (work). You can close this window.');
     expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'status'])).stdout).toBe('connected\n');
     await page.getByRole('link', { name: 'View openai' }).click();
     expect(await page.locator('.conn[data-connection="work"]').count()).toBe(1);
@@ -220,7 +243,9 @@ describe('web pages', () => {
     // A name already taken is refused next to the field.
     await page.locator('#connection').fill('work');
     await page.getByRole('button', { name: 'Continue' }).click();
-    await expect.poll(() => page.locator('#connection-error').textContent()).toBe('openai (work) is already connected.');
+    await expect
+      .poll(() => page.locator('#connection-error').textContent())
+      .toBe('openai (work) is already connected.');
     await checkPage('provider-connect-error');
   });
 
@@ -233,15 +258,21 @@ describe('web pages', () => {
     const input = page.locator('#api_key');
     expect(await input.getAttribute('type')).toBe('password');
     expect(await input.getAttribute('pattern')).toBe('^sk-[A-Za-z0-9_\\-]{20,}$');
-    expect(await page.locator('#api_key-hint').textContent()).toBe("OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.");
+    expect(await page.locator('#api_key-hint').textContent()).toBe(
+      "OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.",
+    );
     await checkPage('replace-key');
 
     await input.fill('sk-short');
     const rejected = page.waitForResponse((r) => r.url() === formUrl && r.request().method() === 'POST');
     await page.getByRole('button', { name: 'Replace key' }).click();
     expect((await rejected).status()).toBe(422);
-    await expect.poll(() => page.locator('#api_key-error').textContent()).toBe('This does not look like a valid OpenAI API key.');
-    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${WORK_KEY}\n`);
+    await expect
+      .poll(() => page.locator('#api_key-error').textContent())
+      .toBe('This does not look like a valid OpenAI API key.');
+    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(
+      `${WORK_KEY}\n`,
+    );
 
     await page.locator('#api_key').fill(NEW_WORK_KEY);
     await page.getByRole('button', { name: 'Replace key' }).click();
@@ -249,7 +280,9 @@ describe('web pages', () => {
     expect(await page.locator('#flash').textContent()).toContain('Replaced the key of openai (work).');
     expect(await page.locator('.conn[data-connection="work"] .secret-value').textContent()).toBe('sk-…EFGH');
     expect(await page.content()).not.toContain(NEW_WORK_KEY);
-    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${NEW_WORK_KEY}\n`);
+    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(
+      `${NEW_WORK_KEY}\n`,
+    );
     expect((await cli(['log', '-n', '3'])).stdout).toMatch(/login\s+openai \(work\)/); // the get --show-secret above logged a reveal after it
     await checkPage('provider-replaced');
   });
@@ -267,7 +300,9 @@ describe('web pages', () => {
     await checkPage('override');
 
     await textarea.fill('{"schema_version": 1, "name": "openai",');
-    await expect.poll(() => page.locator('#definition-check .field-error').textContent()).toBe('Not valid yet: JSON syntax error at line 1, column 40: Expected double-quoted property name.');
+    await expect
+      .poll(() => page.locator('#definition-check .field-error').textContent())
+      .toBe('Not valid yet: JSON syntax error at line 1, column 40: Expected double-quoted property name.');
     expect(await textarea.getAttribute('aria-invalid')).toBe('true');
     expect(await check.textContent()).not.toMatch(/is invalid|openai\.json/);
     // Typing again takes the verdict down at once (seen by the page itself after each keystroke, so no timing is
@@ -282,20 +317,31 @@ describe('web pages', () => {
     });
     await textarea.press('End');
     await page.keyboard.type(' "dis');
-    expect(await page.evaluate(() => (window as unknown as { seenWhileTyping: string[] }).seenWhileTyping)).toEqual(Array(5).fill('idle/0'));
-    await expect.poll(() => page.locator('#definition-check .field-error').textContent()).toBe('Not valid yet: JSON syntax error at line 1, column 45: Unterminated string.');
+    expect(await page.evaluate(() => (window as unknown as { seenWhileTyping: string[] }).seenWhileTyping)).toEqual(
+      Array(5).fill('idle/0'),
+    );
+    await expect
+      .poll(() => page.locator('#definition-check .field-error').textContent())
+      .toBe('Not valid yet: JSON syntax error at line 1, column 45: Unterminated string.');
 
     const broken = { ...seeded, api_key: { ...seeded.api_key, key_pattern: '([' } };
     await textarea.fill(JSON.stringify(broken, null, 2));
     await textarea.press('End');
     await page.getByRole('button', { name: 'Check' }).click(); // asked for: answered without waiting for a pause
-    await expect.poll(() => page.locator('#definition-check .field-error').textContent()).toBe('Not valid yet: api_key.key_pattern is not a valid regular expression.');
+    await expect
+      .poll(() => page.locator('#definition-check .field-error').textContent())
+      .toBe('Not valid yet: api_key.key_pattern is not a valid regular expression.');
     await checkPage('override-error');
 
     // Saving an invalid definition: 422, the error next to the field, the text kept as typed.
-    const [rejected] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/override')), page.getByRole('button', { name: 'Save override' }).click()]);
+    const [rejected] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/override')),
+      page.getByRole('button', { name: 'Save override' }).click(),
+    ]);
     expect(rejected.status()).toBe(422);
-    expect(await page.locator('.field-error').textContent()).toBe('Not saved: api_key.key_pattern is not a valid regular expression.');
+    expect(await page.locator('.field-error').textContent()).toBe(
+      'Not saved: api_key.key_pattern is not a valid regular expression.',
+    );
     expect(JSON.parse(await page.locator('textarea[name="definition"]').inputValue())).toEqual(broken);
 
     const edited = { ...seeded, display_name: 'OpenAI (work proxy)', docs_url: 'https://example.com/keys' };
@@ -348,7 +394,9 @@ describe('web pages', () => {
 
     await page.locator('#passphrase').fill('not the passphrase');
     await page.getByRole('button', { name: 'Unlock' }).click();
-    await expect.poll(() => page.locator('#passphrase-error').textContent()).toMatch(/^Wrong passphrase for the vault at \/.*vault\.json\.$/);
+    await expect
+      .poll(() => page.locator('#passphrase-error').textContent())
+      .toMatch(/^Wrong passphrase for the vault at \/.*vault\.json\.$/);
     await checkPage('unlock-error');
 
     await page.locator('#passphrase').fill(PASSPHRASE);

@@ -6,13 +6,21 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { createFakeBrowser, launchBrowser, measureOverflow, openCheckedPage, saveScreenshots, type FakeBrowser } from '../../helpers/browser.js';
+import {
+  createFakeBrowser,
+  launchBrowser,
+  measureOverflow,
+  openCheckedPage,
+  saveScreenshots,
+  type FakeBrowser,
+} from '../../helpers/browser.js';
 import { buildTestEnv, cliPath, makeTempHome, runCli, spawnCli, type TempHome } from '../../helpers/cli.js';
 
 const GOOD_KEY = 'sk-browser0123456789abcdefghijklmn';
 const SPEC_ERROR = 'This does not look like a valid OpenAI API key.';
 const SPEC_HINT = "OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.";
-const openingLine = (url: string) => `Opening ${url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`;
+const openingLine = (url: string) =>
+  `Opening ${url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`;
 
 interface Running {
   child: ChildProcess;
@@ -24,7 +32,9 @@ function watch(child: ChildProcess): Running {
   const out = { stdout: '', stderr: '' };
   child.stdout?.on('data', (d: Buffer) => (out.stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out.stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return { child, out, exited };
 }
 
@@ -84,7 +94,7 @@ describe('authsome login through the browser', () => {
     expect(fake.argvs()).toHaveLength(1);
     expect(fake.argvs()[0]).toContain(pathToFileURL(launcher).href);
     expect(fake.argvs()[0]).not.toContain(token);
-    expect(launcher.startsWith(join(t.home, 'server', 'open') + '/')).toBe(true);
+    expect(launcher.startsWith(`${join(t.home, 'server', 'open')}/`)).toBe(true);
     expect(statSync(launcher).mode & 0o777).toBe(0o600);
     expect(statSync(join(t.home, 'server', 'open')).mode & 0o777).toBe(0o700);
 
@@ -103,7 +113,9 @@ describe('authsome login through the browser', () => {
     // The seed's key_pattern, in the form browsers accept (an unescaped '-' ends a class only in the old syntax).
     expect(await input.getAttribute('pattern')).toBe('^sk-[A-Za-z0-9_\\-]{20,}$');
     expect(await page.locator('#api_key-hint').textContent()).toBe(SPEC_HINT);
-    expect(await page.getByRole('link', { name: /Where to get a key/ }).getAttribute('href')).toBe('https://platform.openai.com/api-keys');
+    expect(await page.getByRole('link', { name: /Where to get a key/ }).getAttribute('href')).toBe(
+      'https://platform.openai.com/api-keys',
+    );
     await saveScreenshots(page, 'login-form');
     expect(await measureOverflow(page)).toBe(0);
 
@@ -121,14 +133,18 @@ describe('authsome login through the browser', () => {
 
     await page.locator('#api_key').fill(`  ${GOOD_KEY} `);
     await page.getByRole('button', { name: 'Save key' }).click();
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to openai (default). You can close this window.');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to openai (default). You can close this window.');
     await saveScreenshots(page, 'login-success');
 
     const exit = await run.exited;
     expect(exit.code).toBe(0);
     expect(run.out.stdout).toBe('Successfully logged in to openai (default).\n');
     expect(existsSync(launcher)).toBe(false); // gone once the CLI stopped waiting
-    expect((await runCli(t.home, ['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${GOOD_KEY}\n`);
+    expect((await runCli(t.home, ['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(
+      `${GOOD_KEY}\n`,
+    );
 
     // The login URL also signed this browser into the dashboard.
     await page.goto(new URL('/', url).href);
@@ -196,7 +212,10 @@ describe('authsome login through the browser', () => {
     const page = await context.newPage();
     await page.goto(url);
     await page.locator('#api_key').fill('not-a-key');
-    const [rejected] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: 'Save key' }).click()]);
+    const [rejected] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Save key' }).click(),
+    ]);
     expect(rejected.status()).toBe(422);
     expect(await rejected.headerValue('content-type')).toContain('text/html');
     expect(await page.locator('#api_key-error').textContent()).toBe(SPEC_ERROR);
@@ -204,7 +223,9 @@ describe('authsome login through the browser', () => {
     await page.locator('#api_key').fill(GOOD_KEY);
     await page.getByRole('button', { name: 'Save key' }).click();
     await page.waitForURL(/\/done$/);
-    expect(await page.locator('#login-result').textContent()).toBe('Successfully logged in to openai (nojs). You can close this window.');
+    expect(await page.locator('#login-result').textContent()).toBe(
+      'Successfully logged in to openai (nojs). You can close this window.',
+    );
     expect((await run.exited).code).toBe(0);
     expect(run.out.stdout).toBe('Successfully logged in to openai (nojs).\n');
     await context.close();
@@ -228,7 +249,10 @@ describe('authsome login through the browser', () => {
 
   it('--no-browser keeps the terminal path even with BROWSER set', async () => {
     const before = fake.urls().length;
-    const r = await runCli(t.home, ['login', 'openai', '--connection', 'piped', '--no-browser'], { input: `${GOOD_KEY}\n`, env: { BROWSER: fake.command } });
+    const r = await runCli(t.home, ['login', 'openai', '--connection', 'piped', '--no-browser'], {
+      input: `${GOOD_KEY}\n`,
+      env: { BROWSER: fake.command },
+    });
     expect(r).toMatchObject({ code: 0, stdout: 'Successfully logged in to openai (piped).\n' });
     expect(r.stderr).not.toContain('Opening');
     expect(fake.urls().length).toBe(before);
@@ -237,13 +261,21 @@ describe('authsome login through the browser', () => {
   it('on a terminal, stderr shows a spinner with a countdown while it waits', async () => {
     const seen = fake.urls().length;
     // script(1) gives the CLI a pseudo-terminal, so stderr is a TTY as in a person's shell.
-    const child = spawn('script', ['-q', '-e', '-c', `${process.execPath} ${cliPath} login openai --connection tty`, '/dev/null'], {
-      env: buildTestEnv(t.home, { BROWSER: fake.command, TERM: 'xterm' }),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'script',
+      ['-q', '-e', '-c', `${process.execPath} ${cliPath} login openai --connection tty`, '/dev/null'],
+      {
+        env: buildTestEnv(t.home, { BROWSER: fake.command, TERM: 'xterm' }),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     const run = watch(child);
     const url = await fake.waitForUrl(seen);
-    await waitFor(() => /Waiting for the browser \(or paste the key here and press Enter\)… [45]:\d\d left/.test(run.out.stdout), 'the countdown', 5_000);
+    await waitFor(
+      () => /Waiting for the browser \(or paste the key here and press Enter\)… [45]:\d\d left/.test(run.out.stdout),
+      'the countdown',
+      5_000,
+    );
     const context = await browser.newContext();
     const { page } = await openCheckedPage(context);
     await page.goto(url);

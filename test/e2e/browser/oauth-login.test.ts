@@ -7,8 +7,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createFakeBrowser, launchBrowser, openCheckedPage, type FakeBrowser } from '../../helpers/browser.js';
-import { listFilesRecursive, makeTempHome, readServerState, runCli, spawnCli, type TempHome } from '../../helpers/cli.js';
-import { buildOAuthDefinition, CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../../helpers/oauth-server.js';
+import {
+  listFilesRecursive,
+  makeTempHome,
+  readServerState,
+  runCli,
+  spawnCli,
+  type TempHome,
+} from '../../helpers/cli.js';
+import {
+  buildOAuthDefinition,
+  CONFIDENTIAL_CLIENT_ID,
+  CONFIDENTIAL_CLIENT_SECRET,
+  PUBLIC_CLIENT_ID,
+  startTestAuthServer,
+  type TestAuthServer,
+} from '../../helpers/oauth-server.js';
 import { runInPty } from '../../helpers/pty.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 
@@ -40,12 +54,18 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     const { caPath } = await ca.writeFiles(t.root);
     auth = await startTestAuthServer({ ca });
     mkdirSync(join(t.home, 'providers'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(t.home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), { mode: 0o600 });
+    writeFileSync(join(t.home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), {
+      mode: 0o600,
+    });
     // A self-hosted kind: every endpoint under the connection's --base-url.
     const templated = buildOAuthDefinition(auth, {
       name: 'testbase',
       display_name: 'Test Base',
-      oauth: { authorization_url: '{base_url}/auth', token_url: '{base_url}/token', revocation_url: '{base_url}/token/revocation' },
+      oauth: {
+        authorization_url: '{base_url}/auth',
+        token_url: '{base_url}/token',
+        revocation_url: '{base_url}/token/revocation',
+      },
     });
     writeFileSync(join(t.home, 'providers', 'testbase.json'), JSON.stringify(templated), { mode: 0o600 });
     // dcr_pkce without a registration_endpoint: found by discovery (RFC 8414, then OpenID).
@@ -72,7 +92,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await context.route(new RegExp(`^${auth.issuer}/interaction/`), async (route) => {
       if (route.request().method() !== 'POST') return route.continue();
       const posted = await route.fetch({ maxRedirects: 0 });
-      const resume = await context.request.get(new URL(posted.headers().location!, auth.issuer).href, { maxRedirects: 0 });
+      const resume = await context.request.get(new URL(posted.headers().location!, auth.issuer).href, {
+        maxRedirects: 0,
+      });
       const location = resume.headers().location ?? '';
       if (!location.startsWith('http://127.0.0.1')) return route.fulfill({ status: 303, headers: { location } });
       redirected = location;
@@ -119,7 +141,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
 
     await signInAtProvider(page);
     await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/auth\/callback\?/);
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (default). You can close this window.');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to testoauth (default). You can close this window.');
     const callbackUrl = page.url();
     expect(await run.exited).toBe(0);
     expect(run.out.stdout).toBe('Successfully logged in to testoauth (default).\n');
@@ -127,7 +151,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(auth.tokenRequests.authorization_code).toBe(1);
 
     // The stored token is one the provider accepts.
-    const token = (await runCli(t.home, ['get', 'testoauth', '--field', 'access_token', '--show-secret'])).stdout.trim();
+    const token = (
+      await runCli(t.home, ['get', 'testoauth', '--field', 'access_token', '--show-secret'])
+    ).stdout.trim();
     expect(token.length).toBeGreaterThan(20);
     const me = await fetchWithCa(`${auth.issuer}/me`, token, t.root);
     expect(me.status).toBe(200);
@@ -150,7 +176,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     // The same answer again (a reload, or a page replaying it): the state was used once and is gone.
     const replay = await page.goto(callbackUrl);
     expect(replay!.status()).toBe(400);
-    expect(await page.locator('.notice-message').textContent()).toContain('does not match any login authsome is waiting for');
+    expect(await page.locator('.notice-message').textContent()).toContain(
+      'does not match any login authsome is waiting for',
+    );
     expect(auth.tokenRequests.authorization_code).toBe(1);
     // oidc-provider's own pages ask for a web font this offline machine cannot resolve: not authsome's problem.
     expect(problems.filter((p) => !/fonts\.googleapis\.com|ERR_NAME_NOT_RESOLVED/.test(p))).toEqual([]);
@@ -172,11 +200,16 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
     expect(new URL((await authorize).url()).searchParams.get('scope')).toBe('openid repo');
     await signInAtProvider(page);
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (second). You can close this window.');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to testoauth (second). You can close this window.');
     expect(await run.exited).toBe(0);
-    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'second', '--field', 'scopes'])).stdout).toBe('openid repo\n');
+    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'second', '--field', 'scopes'])).stdout).toBe(
+      'openid repo\n',
+    );
     // The client secret is in the vault encrypted: no file under the home holds it in the clear.
-    for (const file of listFilesRecursive(t.home)) expect(readFileSync(file).toString('latin1').includes(CONFIDENTIAL_CLIENT_SECRET), file).toBe(false);
+    for (const file of listFilesRecursive(t.home))
+      expect(readFileSync(file).toString('latin1').includes(CONFIDENTIAL_CLIENT_SECRET), file).toBe(false);
 
     // The next login shows the confidential client, secret kept: nothing to type but "Continue".
     const again = watch(['login', 'testoauth', '--connection', 'third'], t.home, env);
@@ -188,7 +221,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     // Signed in at the provider already: consent only (or straight back).
     await page.waitForURL((u) => u.href.startsWith('http://127.0.0.1') || u.pathname.startsWith('/interaction'));
     if (!page.url().startsWith('http://127.0.0.1')) await page.getByRole('button', { name: 'Continue' }).click();
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (third). You can close this window.');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to testoauth (third). You can close this window.');
     expect(await again.exited).toBe(0);
     await context.close();
   });
@@ -204,7 +239,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(await link.getAttribute('href')).toMatch(new RegExp(`^${auth.issuer}/auth\\?`));
     await link.click();
     await signInAtProvider(page);
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (nojs). You can close this window.');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to testoauth (nojs). You can close this window.');
     expect(await run.exited).toBe(0);
     await context.close();
   });
@@ -227,8 +264,12 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await page.getByRole('button', { name: 'Continue', exact: true }).click();
     await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
     await signInAtProvider(page);
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testoauth (web). You can close this window.');
-    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'web', '--field', 'status'], { env })).stdout).toBe('connected\n');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to testoauth (web). You can close this window.');
+    expect(
+      (await runCli(t.home, ['get', 'testoauth', '--connection', 'web', '--field', 'status'], { env })).stdout,
+    ).toBe('connected\n');
     expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'webcancel'], { env })).code).toBe(3);
     expect(problems.filter((p) => !/fonts\.googleapis\.com|ERR_NAME_NOT_RESOLVED/.test(p))).toEqual([]);
     await context.close();
@@ -250,7 +291,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await page.getByRole('button', { name: 'Continue to Test Base' }).click();
     await authorize;
     await signInAtProvider(page);
-    await expect.poll(() => page.locator('#login-result').textContent()).toBe('Successfully logged in to testbase (default). You can close this window.');
+    await expect
+      .poll(() => page.locator('#login-result').textContent())
+      .toBe('Successfully logged in to testbase (default). You can close this window.');
     expect(await run.exited).toBe(0);
     expect((await runCli(t.home, ['get', 'testbase', '--field', 'base_url'])).stdout).toBe(`${auth.issuer}\n`);
     await context.close();
@@ -258,7 +301,11 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
 
   it('--flow device_code prints the code and the URL, opens verification_uri_complete, and Ctrl-C cancels', async () => {
     const seen = fake.urls().length;
-    const run = watch(['login', 'testbase', '--connection', 'device', '--flow', 'device_code', '--base-url', auth.issuer], t.home, env);
+    const run = watch(
+      ['login', 'testbase', '--connection', 'device', '--flow', 'device_code', '--base-url', auth.issuer],
+      t.home,
+      env,
+    );
     const opened = await fake.waitForUrl(seen);
     expect(opened).toMatch(new RegExp(`^${auth.issuer}/device\\?user_code=`));
     await expect.poll(() => run.out.stderr).toContain('Waiting for you to approve (Ctrl-C to cancel)…');
@@ -307,7 +354,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
       expect(await page.locator('#client_id').count()).toBe(0); // nothing to enter
       await page.getByRole('button', { name: 'Continue to Test DCR' }).click();
       await signInAtProvider(page);
-      await expect.poll(() => page.locator('#login-result').textContent()).toBe(`Successfully logged in to testdcr (${connection}). You can close this window.`);
+      await expect
+        .poll(() => page.locator('#login-result').textContent())
+        .toBe(`Successfully logged in to testdcr (${connection}). You can close this window.`);
       expect(await run.exited).toBe(0);
       await context.close();
     }
@@ -316,13 +365,49 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
   });
 
   it('bad answers end the login with an Error and a Hint on the page and in the terminal, and store nothing', async () => {
-    const html = (res: import('node:http').ServerResponse) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway</body></html>');
-    const json = (status: number, body: unknown) => (res: import('node:http').ServerResponse) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    const cases: { name: string; answer?: (res: import('node:http').ServerResponse) => void; deny?: boolean; message: string; hint: string; code: number }[] = [
-      { name: 'denied', deny: true, message: 'Test OAuth did not grant access (End-User aborted interaction); nothing was stored.', hint: "Run 'authsome login testoauth' to try again, and approve the request.", code: 2 },
-      { name: 'html', answer: html, message: 'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page instead of JSON; nothing was stored.', hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.", code: 1 },
-      { name: 'noaccess', answer: json(200, { token_type: 'bearer', expires_in: 60 }), message: 'The token endpoint of Test OAuth gave an answer authsome cannot use: the answer has no access_token; nothing was stored.', hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.", code: 1 },
-      { name: 'badclient', answer: json(401, { error: 'invalid_client', error_description: 'client authentication failed' }), message: 'Test OAuth refused the token request: invalid_client (client authentication failed); nothing was stored.', hint: "Check the client id and secret of your OAuth app, then run 'authsome login testoauth --force' and enter them again.", code: 2 },
+    const html = (res: import('node:http').ServerResponse) =>
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway</body></html>');
+    const json = (status: number, body: unknown) => (res: import('node:http').ServerResponse) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const cases: {
+      name: string;
+      answer?: (res: import('node:http').ServerResponse) => void;
+      deny?: boolean;
+      message: string;
+      hint: string;
+      code: number;
+    }[] = [
+      {
+        name: 'denied',
+        deny: true,
+        message: 'Test OAuth did not grant access (End-User aborted interaction); nothing was stored.',
+        hint: "Run 'authsome login testoauth' to try again, and approve the request.",
+        code: 2,
+      },
+      {
+        name: 'html',
+        answer: html,
+        message:
+          'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page instead of JSON; nothing was stored.',
+        hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.",
+        code: 1,
+      },
+      {
+        name: 'noaccess',
+        answer: json(200, { token_type: 'bearer', expires_in: 60 }),
+        message:
+          'The token endpoint of Test OAuth gave an answer authsome cannot use: the answer has no access_token; nothing was stored.',
+        hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.",
+        code: 1,
+      },
+      {
+        name: 'badclient',
+        answer: json(401, { error: 'invalid_client', error_description: 'client authentication failed' }),
+        message:
+          'Test OAuth refused the token request: invalid_client (client authentication failed); nothing was stored.',
+        hint: "Check the client id and secret of your OAuth app, then run 'authsome login testoauth --force' and enter them again.",
+        code: 2,
+      },
     ];
     for (const c of cases) {
       auth.overrideToken(c.answer ? (_req, res) => (c.answer!(res), true) : undefined);
@@ -348,7 +433,9 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
   });
 
   it('headless on a terminal: the pasted address is read with echo off', async () => {
-    const pty = runInPty(t.home, ['login', 'testoauth', '--connection', 'tty', '--no-browser'], { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS });
+    const pty = runInPty(t.home, ['login', 'testoauth', '--connection', 'tty', '--no-browser'], {
+      NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS,
+    });
     await pty.waitFor('Redirected URL: ');
     const url = /\n {2}(https:\/\/\S+)\r?\n/.exec(pty.output())![1]!;
     const redirected = await signInElsewhere(url);

@@ -29,9 +29,18 @@ function answerAnthropic(sentAt: number[]) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.url !== '/v1/messages' || req.method !== 'POST') return false;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    const send = (type: string, data: object) =>
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
     send('message_start', {
-      message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-test', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 0 } },
+      message: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-test',
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 3, output_tokens: 0 },
+      },
     });
     send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
     let i = 0;
@@ -65,11 +74,20 @@ describe('authsome run: the client matrix', () => {
     const ca = createTestCa(['api.openai.com', 'api.anthropic.com', 'git.authsome.test']);
     certDir = mkdtempSync(join(tmpdir(), 'authsome-matrix-ca-'));
     const { caPath } = await ca.writeFiles(certDir);
-    upstream = await startUpstream({ cert: ca.cert, key: ca.key, sseIntervalMs: EVENT_INTERVAL_MS, handler: answerAnthropic(anthropicSentAt) });
+    upstream = await startUpstream({
+      cert: ca.cert,
+      key: ca.key,
+      sseIntervalMs: EVENT_INTERVAL_MS,
+      handler: answerAnthropic(anthropicSentAt),
+    });
     git = await startGitHttpServer({ cert: ca.cert, key: ca.key, authorization: `Bearer ${GIT_KEY}` });
     env = {
       NODE_EXTRA_CA_CERTS: caPath,
-      AUTHSOME_PROXY_RESOLVE: [`api.openai.com:443=127.0.0.1:${upstream.port}`, `api.anthropic.com:443=127.0.0.1:${upstream.port}`, `git.authsome.test:443=127.0.0.1:${git.port}`].join(','),
+      AUTHSOME_PROXY_RESOLVE: [
+        `api.openai.com:443=127.0.0.1:${upstream.port}`,
+        `api.anthropic.com:443=127.0.0.1:${upstream.port}`,
+        `git.authsome.test:443=127.0.0.1:${git.port}`,
+      ].join(','),
       // Deno keeps its module cache here instead of the person's home.
       DENO_DIR: join(t.root, 'deno'),
     };
@@ -155,22 +173,47 @@ describe('authsome run: the client matrix', () => {
 
   it('Deno: fetch', async () => {
     const before = upstream.requests.length;
-    expectOpenAiModels(await cli(['run', '--', bin('deno'), 'run', '--allow-net', '--allow-env', join(childrenDir, 'runtime-fetch.mjs')]), before);
+    expectOpenAiModels(
+      await cli([
+        'run',
+        '--',
+        bin('deno'),
+        'run',
+        '--allow-net',
+        '--allow-env',
+        join(childrenDir, 'runtime-fetch.mjs'),
+      ]),
+      before,
+    );
   });
 
   it('Python httpx', async () => {
     const before = upstream.requests.length;
-    expectOpenAiModels(await cli(['run', '--', findPythonWithRequests(), join(childrenDir, 'httpx_models.py')]), before);
+    expectOpenAiModels(
+      await cli(['run', '--', findPythonWithRequests(), join(childrenDir, 'httpx_models.py')]),
+      before,
+    );
   });
 
   it('Python urllib.request', async () => {
     const before = upstream.requests.length;
-    expectOpenAiModels(await cli(['run', '--', findPythonWithRequests(), join(childrenDir, 'urllib_models.py')]), before);
+    expectOpenAiModels(
+      await cli(['run', '--', findPythonWithRequests(), join(childrenDir, 'urllib_models.py')]),
+      before,
+    );
   });
 
   it('git ls-remote over https against a smart-HTTP host, through a provider definition for that host', async () => {
     const before = git.seen.length;
-    const r = await cli(['run', '--', 'git', '-c', 'credential.helper=', 'ls-remote', 'https://git.authsome.test/repo.git']);
+    const r = await cli([
+      'run',
+      '--',
+      'git',
+      '-c',
+      'credential.helper=',
+      'ls-remote',
+      'https://git.authsome.test/repo.git',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${git.head}\trefs/heads/main`);
     const seen = git.seen.slice(before);

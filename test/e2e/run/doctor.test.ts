@@ -20,7 +20,9 @@ describe('doctor', () => {
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/^✓ Proxy authentication: a request without the run secret gets 407$/m);
     expect(r.stdout).toMatch(/^✓ Proxy round trip: /m);
-    expect(r.stdout).toMatch(/^✓ TLS interception: api\.openai\.com is served a leaf certificate signed by the authsome CA/m);
+    expect(r.stdout).toMatch(
+      /^✓ TLS interception: api\.openai\.com is served a leaf certificate signed by the authsome CA/m,
+    );
     expect(r.stdout).toMatch(/REQUESTS_CA_BUNDLE/);
     expect(r.stdout).toMatch(/NODE_EXTRA_CA_CERTS/);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('All checks passed.');

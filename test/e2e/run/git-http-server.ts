@@ -19,14 +19,26 @@ export interface GitHttpServer {
 
 const BACKEND = '/usr/lib/git-core/git-http-backend';
 
-export async function startGitHttpServer(opts: { cert: string; key: string; authorization: string }): Promise<GitHttpServer> {
+export async function startGitHttpServer(opts: {
+  cert: string;
+  key: string;
+  authorization: string;
+}): Promise<GitHttpServer> {
   const root = mkdtempSync(join(tmpdir(), 'authsome-git-'));
   const work = join(root, 'work');
   mkdirSync(work);
   const git = (args: string[], cwd: string) =>
     execFileSync('git', args, {
       cwd,
-      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_CONFIG_NOSYSTEM: '1', HOME: root },
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@t',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@t',
+        GIT_CONFIG_NOSYSTEM: '1',
+        HOME: root,
+      },
     })
       .toString()
       .trim();

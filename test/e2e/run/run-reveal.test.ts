@@ -22,7 +22,9 @@ describe('reveal and export from inside a run', () => {
   it('get --show-secret and export from a descendant of a live run are refused with Error/Hint', async () => {
     const reveal = await cli(['run', '--', 'sh', '-c', inner('get openai --field api_key --show-secret')]);
     expect(reveal.code).toBe(1);
-    expect(reveal.stderr).toContain("Error: Refused: a process started by 'authsome run' may not reveal a secret.\nHint: Agents under 'authsome run' use credentials through its proxy and never receive them.");
+    expect(reveal.stderr).toContain(
+      "Error: Refused: a process started by 'authsome run' may not reveal a secret.\nHint: Agents under 'authsome run' use credentials through its proxy and never receive them.",
+    );
     const exported = await cli(['run', '--', 'sh', '-c', inner('export openai --format env')]);
     expect(exported.code).toBe(1);
     expect(exported.stderr).toContain("Error: Refused: a process started by 'authsome run' may not export secrets.");
@@ -32,7 +34,14 @@ describe('reveal and export from inside a run', () => {
   });
 
   it('under --sandbox the same attempt never reaches the server', async () => {
-    const r = await cli(['run', '--sandbox', '--', 'sh', '-c', `${inner('get openai --field api_key --show-secret')}; ${inner('export openai')}`]);
+    const r = await cli([
+      'run',
+      '--sandbox',
+      '--',
+      'sh',
+      '-c',
+      `${inner('get openai --field api_key --show-secret')}; ${inner('export openai')}`,
+    ]);
     expect(r.code).not.toBe(0);
     expect(`${r.stdout}${r.stderr}`).not.toContain(KEY);
   });

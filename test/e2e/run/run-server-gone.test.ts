@@ -27,7 +27,10 @@ describe('authsome run when the server goes away', () => {
         await new Promise((r) => setTimeout(r, 25));
       }
     };
-    await waitFor(() => existsSync(join(t.home, 'server', 'state.json')) && stderr.includes('No connections in scope'), 'the run to start');
+    await waitFor(
+      () => existsSync(join(t.home, 'server', 'state.json')) && stderr.includes('No connections in scope'),
+      'the run to start',
+    );
     expect((await runCli(t.home, ['daemon', 'stop'])).code).toBe(0);
     await waitFor(() => stderr.includes('Warning: The authsome server stopped at'), 'the warning');
     writeFileSync(marker, '');

@@ -21,7 +21,8 @@ describe('authsome run --sandbox', () => {
   let upstream: Upstream;
   let certDir: string;
   let env: NodeJS.ProcessEnv;
-  const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(t.home, args, { env: { ...env, ...extra }, timeoutMs: 60_000 });
+  const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+    runCli(t.home, args, { env: { ...env, ...extra }, timeoutMs: 60_000 });
 
   beforeAll(async () => {
     t = makeTempHome();
@@ -40,11 +41,21 @@ describe('authsome run --sandbox', () => {
 
   it('a hostile child finds the home empty and reaches neither the API, nor the upstream, nor a name server', async () => {
     const state = readServerState(t.home)!;
-    const target = { home: t.home, serverPid: state.pid, webPort: Number(new URL(state.url).port), upstreamPort: upstream.port };
+    const target = {
+      home: t.home,
+      serverPid: state.pid,
+      webPort: Number(new URL(state.url).port),
+      upstreamPort: upstream.port,
+    };
     const before = upstream.requests.length;
     const r = await cli(['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)]);
     expect(r.code, r.stderr).toBe(0);
-    const seen = JSON.parse(r.stdout) as { homeEntries: string[]; files: Record<string, string>; connect: Record<string, string>; dns: Record<string, string> };
+    const seen = JSON.parse(r.stdout) as {
+      homeEntries: string[];
+      files: Record<string, string>;
+      connect: Record<string, string>;
+      dns: Record<string, string>;
+    };
     expect(seen.homeEntries).toEqual([]);
     expect(Object.keys(seen.files)).toHaveLength(4);
     for (const [path, outcome] of Object.entries(seen.files)) expect(outcome, path).toBe('ENOENT');
@@ -67,13 +78,27 @@ describe('authsome run --sandbox', () => {
     mkdirSync(tmuxDir, { recursive: true, mode: 0o700 });
     const sockets = [join(runtimeDir, 'bus'), join(tmuxDir, 'default')];
     const servers = await Promise.all(
-      sockets.map((path) => new Promise<Server>((resolve) => { const server = createServer((s) => s.end()).listen(path, () => resolve(server)); })),
+      sockets.map(
+        (path) =>
+          new Promise<Server>((resolve) => {
+            const server = createServer((s) => s.end()).listen(path, () => resolve(server));
+          }),
+      ),
     );
     try {
       const state = readServerState(t.home)!;
-      const target = { home: t.home, serverPid: state.pid, webPort: Number(new URL(state.url).port), upstreamPort: upstream.port, unixSockets: sockets };
+      const target = {
+        home: t.home,
+        serverPid: state.pid,
+        webPort: Number(new URL(state.url).port),
+        upstreamPort: upstream.port,
+        unixSockets: sockets,
+      };
       const extra = { XDG_RUNTIME_DIR: runtimeDir, TMUX_TMPDIR: join(t.root, 'tmux-tmp') };
-      const sandboxed = await cli(['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)], extra);
+      const sandboxed = await cli(
+        ['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)],
+        extra,
+      );
       expect(sandboxed.code, sandboxed.stderr).toBe(0);
       expect(JSON.parse(sandboxed.stdout).unix).toEqual({ [sockets[0]!]: 'ENOENT', [sockets[1]!]: 'ENOENT' });
       const open = await cli(['run', '--', process.execPath, escapeScript, JSON.stringify(target)], extra);
@@ -85,10 +110,28 @@ describe('authsome run --sandbox', () => {
 
   it('a program that ignores HTTPS_PROXY gets no network at all; through the proxy curl gets the key injected', async () => {
     const before = upstream.requests.length;
-    const direct = await cli(['run', '--sandbox', '--', 'curl', '-sS', '--noproxy', '*', '--connect-timeout', '5', 'https://api.openai.com/v1/models']);
+    const direct = await cli([
+      'run',
+      '--sandbox',
+      '--',
+      'curl',
+      '-sS',
+      '--noproxy',
+      '*',
+      '--connect-timeout',
+      '5',
+      'https://api.openai.com/v1/models',
+    ]);
     expect(direct.code).not.toBe(0);
     expect(upstream.requests.length).toBe(before);
-    const proxied = await cli(['run', '--sandbox', '--', 'sh', '-c', 'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models']);
+    const proxied = await cli([
+      'run',
+      '--sandbox',
+      '--',
+      'sh',
+      '-c',
+      'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models',
+    ]);
     expect(proxied.stderr).toBe('');
     expect(proxied.code).toBe(0);
     expect(JSON.parse(proxied.stdout).object).toBe('list');
@@ -99,7 +142,14 @@ describe('authsome run --sandbox', () => {
   });
 
   it('the CA variables point outside the hidden home, and the per-run directory is gone afterwards', async () => {
-    const r = await cli(['run', '--sandbox', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))']);
+    const r = await cli([
+      'run',
+      '--sandbox',
+      '--',
+      process.execPath,
+      '-e',
+      'process.stdout.write(JSON.stringify(process.env))',
+    ]);
     expect(r.code).toBe(0);
     const childEnv = JSON.parse(r.stdout) as Record<string, string>;
     expect(childEnv.AUTHSOME_SANDBOX).toBe('1');
@@ -115,9 +165,21 @@ describe('authsome run --sandbox', () => {
     const missing = await cli(['run', '--sandbox', '--', 'no-such-program-xyz']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toContain('Error: Command not found: no-such-program-xyz.');
-    const child = spawn(process.execPath, [cliPath, 'run', '--sandbox', '--', process.execPath, '-e', "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);"], {
-      env: buildTestEnv(t.home, env),
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        cliPath,
+        'run',
+        '--sandbox',
+        '--',
+        process.execPath,
+        '-e',
+        "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);",
+      ],
+      {
+        env: buildTestEnv(t.home, env),
+      },
+    );
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise((r) => child.on('exit', r));
@@ -129,7 +191,8 @@ describe('authsome run --sandbox', () => {
   });
 
   it("on a terminal, Ctrl-C reaches the command, which handles it (bwrap's death would SIGKILL it)", async () => {
-    const script = "process.on('SIGINT', () => { console.log('child got SIGINT'); process.exit(0); }); console.log('ready'); setInterval(() => {}, 1000);";
+    const script =
+      "process.on('SIGINT', () => { console.log('child got SIGINT'); process.exit(0); }); console.log('ready'); setInterval(() => {}, 1000);";
     const pty = runInPty(t.home, ['run', '--sandbox', '--', process.execPath, '-e', script], env);
     await pty.waitFor('ready');
     pty.type('\x03');
@@ -161,7 +224,9 @@ describe('authsome run --sandbox', () => {
     const bare = await cli(['run', '--', 'sh', '-c', nested]);
     expect(bare.code).toBe(1);
     expect(bare.stdout).toBe('');
-    expect(bare.stderr).toContain("Error: The sandbox for 'authsome run --sandbox' is not available: this command runs inside an authsome run that is not sandboxed.");
+    expect(bare.stderr).toContain(
+      "Error: The sandbox for 'authsome run --sandbox' is not available: this command runs inside an authsome run that is not sandboxed.",
+    );
     expect(bare.stderr).toContain("Hint: Start the outer run with 'authsome run --sandbox'.");
   });
 
@@ -170,16 +235,23 @@ describe('authsome run --sandbox', () => {
     const bin = join(t.root, 'bin-without-bwrap');
     mkdirSync(bin, { recursive: true });
     symlinkSync('/bin/sh', join(bin, 'sh'));
-    const audit = () => readFileSync(join(t.home, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('"run_start"')).length;
+    const audit = () =>
+      readFileSync(join(t.home, 'audit.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"run_start"')).length;
     const starts = audit();
     const r = await cli(['run', '--sandbox', '--', 'sh', '-c', 'echo ran'], { PATH: bin });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^Error: The sandbox for 'authsome run --sandbox' is not available: 'bwrap' \(package bubblewrap\) was not found on PATH\.$/m);
+    expect(r.stderr).toMatch(
+      /^Error: The sandbox for 'authsome run --sandbox' is not available: 'bwrap' \(package bubblewrap\) was not found on PATH\.$/m,
+    );
     expect(r.stderr).toMatch(/^Hint: Install bubblewrap \('sudo apt-get install bubblewrap'/m);
     expect(audit()).toBe(starts);
     const doctor = await cli(['doctor'], { PATH: bin });
-    expect(doctor.stdout).toMatch(/^! Sandbox: 'bwrap' \(package bubblewrap\) was not found on PATH; 'authsome run --sandbox' is not available$/m);
+    expect(doctor.stdout).toMatch(
+      /^! Sandbox: 'bwrap' \(package bubblewrap\) was not found on PATH; 'authsome run --sandbox' is not available$/m,
+    );
     expect(doctor.stdout).toMatch(/^ {2}Hint: Install bubblewrap/m);
     expect(doctor.code).toBe(0);
   });
@@ -187,6 +259,8 @@ describe('authsome run --sandbox', () => {
   it('doctor says when the sandbox works', async () => {
     const r = await cli(['doctor']);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/^✓ Sandbox: \/\S*bwrap builds its network and pid namespaces: 'authsome run --sandbox' is available$/m);
+    expect(r.stdout).toMatch(
+      /^✓ Sandbox: \/\S*bwrap builds its network and pid namespaces: 'authsome run --sandbox' is available$/m,
+    );
   });
 });

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConnectionId } from '../../../src/connections/records.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
-import { buildOAuthDefinition, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../../helpers/oauth-server.js';
+import {
+  buildOAuthDefinition,
+  PUBLIC_CLIENT_ID,
+  startTestAuthServer,
+  type TestAuthServer,
+} from '../../helpers/oauth-server.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 
 describe('an abandoned OAuth login', () => {
@@ -20,8 +25,16 @@ describe('an abandoned OAuth login', () => {
     root = mkdtempSync(join(tmpdir(), 'authsome-abandoned-'));
     const home = join(root, 'home');
     mkdirSync(join(home, 'providers'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), { mode: 0o600 });
-    rt = await createRuntime({ home, port: 0, kdf: { memory_kib: 1024, iterations: 1 }, upstreamCaCerts: [ca.caCert], web: { loginTtlMs: 300 } });
+    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), {
+      mode: 0o600,
+    });
+    rt = await createRuntime({
+      home,
+      port: 0,
+      kdf: { memory_kib: 1024, iterations: 1 },
+      upstreamCaCerts: [ca.caCert],
+      web: { loginTtlMs: 300 },
+    });
     await rt.connections.saveOAuthClient('testoauth', { client_id: PUBLIC_CLIENT_ID });
   });
   afterAll(async () => {

@@ -9,7 +9,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { buildConnectionId } from '../../../src/connections/records.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import { launchBrowser } from '../../helpers/browser.js';
-import { buildOAuthDefinition, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../../helpers/oauth-server.js';
+import {
+  buildOAuthDefinition,
+  PUBLIC_CLIENT_ID,
+  startTestAuthServer,
+  type TestAuthServer,
+} from '../../helpers/oauth-server.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 
 const KDF = { memory_kib: 1024, iterations: 1 };
@@ -150,7 +155,9 @@ describe('OAuth device flow (RFC 8628)', () => {
     const ended = await waitForEnd(started.id);
     expect(ended.state).toBe('failed');
     expect(ended.error.message).toBe('The code for Test Device expired before it was entered; nothing was stored.');
-    expect(ended.error.hint).toBe("Run 'authsome login testdevice' again for a new code, and enter it within the time shown.");
+    expect(ended.error.hint).toBe(
+      "Run 'authsome login testdevice' again for a new code, and enter it within the time shown.",
+    );
     expect(rt.vault.get(buildConnectionId('testdevice', 'late'))).toBeUndefined();
   });
 

@@ -8,7 +8,12 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildConnectionId, type ConnectionRecord } from '../../../src/connections/records.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
-import { buildOAuthDefinition, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../../helpers/oauth-server.js';
+import {
+  buildOAuthDefinition,
+  PUBLIC_CLIENT_ID,
+  startTestAuthServer,
+  type TestAuthServer,
+} from '../../helpers/oauth-server.js';
 import { createTestCa, type TestCa } from '../../helpers/test-ca.js';
 import { startUpstream, type Upstream } from '../../helpers/upstream.js';
 import { exchange, openTlsThroughProxy } from '../proxy/harness.js';
@@ -39,8 +44,16 @@ describe('OAuth refresh on use', () => {
     root = mkdtempSync(join(tmpdir(), 'authsome-refresh-'));
     const home = join(root, 'home');
     mkdirSync(join(home, 'providers'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), { mode: 0o600 });
-    rt = await createRuntime({ home, port: 0, kdf: KDF, upstreamCaCerts: [ca.caCert], proxyResolve: `${API_HOST}:443=127.0.0.1:${upstream.port}` });
+    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), {
+      mode: 0o600,
+    });
+    rt = await createRuntime({
+      home,
+      port: 0,
+      kdf: KDF,
+      upstreamCaCerts: [ca.caCert],
+      proxyResolve: `${API_HOST}:443=127.0.0.1:${upstream.port}`,
+    });
     await rt.connections.saveOAuthClient('testoauth', { client_id: PUBLIC_CLIENT_ID });
     upstream.requests.length = 0;
   });
@@ -56,7 +69,13 @@ describe('OAuth refresh on use', () => {
     grant.addOIDCScope('openid offline_access');
     const grantId = await grant.save();
     const client = await provider.Client.find(PUBLIC_CLIENT_ID);
-    const token = new provider.RefreshToken({ accountId: 'alice', client, grantId, scope: 'openid offline_access', gty: 'authorization_code' });
+    const token = new provider.RefreshToken({
+      accountId: 'alice',
+      client,
+      grantId,
+      scope: 'openid offline_access',
+      gty: 'authorization_code',
+    });
     return token.save();
   }
 
@@ -65,7 +84,11 @@ describe('OAuth refresh on use', () => {
       provider: 'testoauth',
       connection: 'default',
       force: true,
-      tokens: { access_token: fields.access_token, expires_in: fields.expires_in, ...(fields.refresh_token ? { refresh_token: fields.refresh_token } : {}) },
+      tokens: {
+        access_token: fields.access_token,
+        expires_in: fields.expires_in,
+        ...(fields.refresh_token ? { refresh_token: fields.refresh_token } : {}),
+      },
       requestedScopes: ['openid'],
       flow: 'pkce',
     });
@@ -74,14 +97,25 @@ describe('OAuth refresh on use', () => {
   const record = () => rt.vault.get<ConnectionRecord>(buildConnectionId('testoauth', 'default'))!;
 
   async function api(path: string, body: unknown): Promise<{ status: number; json: any }> {
-    const res = await fetch(`${rt.url}/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${rt.url}/api${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, json: await res.json() };
   }
 
   async function proxiedGet(token: string): Promise<number> {
-    const socket = await openTlsThroughProxy(rt.proxyPort!, token, `${API_HOST}:443`, { servername: API_HOST, ca: authsomeCa, ALPNProtocols: ['http/1.1'] });
+    const socket = await openTlsThroughProxy(rt.proxyPort!, token, `${API_HOST}:443`, {
+      servername: API_HOST,
+      ca: authsomeCa,
+      ALPNProtocols: ['http/1.1'],
+    });
     try {
-      const res = await exchange(socket, `GET /v1/models HTTP/1.1\r\nHost: ${API_HOST}\r\nAuthorization: Bearer authsome-proxy-managed\r\nConnection: close\r\n\r\n`);
+      const res = await exchange(
+        socket,
+        `GET /v1/models HTTP/1.1\r\nHost: ${API_HOST}\r\nAuthorization: Bearer authsome-proxy-managed\r\nConnection: close\r\n\r\n`,
+      );
       return res.status;
     } finally {
       socket.destroy();
@@ -117,7 +151,10 @@ describe('OAuth refresh on use', () => {
     const sent = new Set(upstream.requests.map((r) => r.headers.authorization));
     expect([...sent]).toEqual([`Bearer ${fresh.access_token}`]);
     // The new access token is one the provider accepts.
-    const me = await undiciFetch(`${auth.issuer}/me`, { headers: { authorization: `Bearer ${fresh.access_token}` }, dispatcher: new Agent({ connect: { ca: ca.caCert } }) });
+    const me = await undiciFetch(`${auth.issuer}/me`, {
+      headers: { authorization: `Bearer ${fresh.access_token}` },
+      dispatcher: new Agent({ connect: { ca: ca.caCert } }),
+    });
     expect(me.status).toBe(200);
     const events = (await auditEvents()).filter((e) => e.event === 'refresh' || e.event === 'refresh_failed');
     expect(events.map((e) => e.event)).toEqual(['refresh']);
@@ -137,7 +174,11 @@ describe('OAuth refresh on use', () => {
   });
 
   it('a failed refresh with a still-valid token uses that token and audits refresh_failed', async () => {
-    await seed({ access_token: 'still-valid-access-token', refresh_token: 'not-a-refresh-token-the-server-knows', expires_in: 120 });
+    await seed({
+      access_token: 'still-valid-access-token',
+      refresh_token: 'not-a-refresh-token-the-server-knows',
+      expires_in: 120,
+    });
     const runToken = await startRun();
     const before = auth.tokenRequests.refresh_token ?? 0;
     // Three requests in a row: one refresh attempt, not one per request (the token still works meanwhile).
@@ -153,7 +194,10 @@ describe('OAuth refresh on use', () => {
 
   it('an expired token whose refresh fails: status expired, and the error says to log in again', async () => {
     await seed({ access_token: 'expired-access-token', refresh_token: 'unknown-refresh-token', expires_in: 60 });
-    await rt.vault.put(buildConnectionId('testoauth', 'default'), { ...record(), expires_at: new Date(Date.now() - 60_000).toISOString() });
+    await rt.vault.put(buildConnectionId('testoauth', 'default'), {
+      ...record(),
+      expires_at: new Date(Date.now() - 60_000).toISOString(),
+    });
     const shown = await api('/get', { provider: 'testoauth', reveal: true });
     expect(shown.json.error).toBe('CREDENTIAL_EXPIRED');
     expect(shown.json.message).toMatch(/^The credential for testoauth \(default\) has expired: /);

@@ -8,7 +8,12 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildConnectionId } from '../../../src/connections/records.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
-import { buildOAuthDefinition, PUBLIC_CLIENT_ID, startTestAuthServer, type TestAuthServer } from '../../helpers/oauth-server.js';
+import {
+  buildOAuthDefinition,
+  PUBLIC_CLIENT_ID,
+  startTestAuthServer,
+  type TestAuthServer,
+} from '../../helpers/oauth-server.js';
 import { createTestCa, type TestCa } from '../../helpers/test-ca.js';
 
 const KDF = { memory_kib: 1024, iterations: 1 };
@@ -32,12 +37,19 @@ describe('OAuth revocation on logout and revoke', () => {
     root = mkdtempSync(join(tmpdir(), 'authsome-revoke-'));
     const home = join(root, 'home');
     mkdirSync(join(home, 'providers'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), { mode: 0o600 });
+    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), {
+      mode: 0o600,
+    });
     // The same provider with a revocation endpoint nobody listens on.
-    const dead = buildOAuthDefinition(auth, { name: 'deadrevoke', display_name: 'Dead Revoke', oauth: { revocation_url: 'https://127.0.0.1:2/revoke' } });
+    const dead = buildOAuthDefinition(auth, {
+      name: 'deadrevoke',
+      display_name: 'Dead Revoke',
+      oauth: { revocation_url: 'https://127.0.0.1:2/revoke' },
+    });
     writeFileSync(join(home, 'providers', 'deadrevoke.json'), JSON.stringify(dead), { mode: 0o600 });
     rt = await createRuntime({ home, port: 0, kdf: KDF, upstreamCaCerts: [ca.caCert] });
-    for (const p of ['testoauth', 'deadrevoke']) await rt.connections.saveOAuthClient(p, { client_id: PUBLIC_CLIENT_ID });
+    for (const p of ['testoauth', 'deadrevoke'])
+      await rt.connections.saveOAuthClient(p, { client_id: PUBLIC_CLIENT_ID });
   });
   afterEach(async () => {
     await rt.close();
@@ -52,29 +64,51 @@ describe('OAuth revocation on logout and revoke', () => {
     const grantId = await grant.save();
     const client = await provider.Client.find(PUBLIC_CLIENT_ID);
     const access = await new provider.AccessToken({ accountId: 'alice', client, grantId, scope: 'openid' }).save();
-    const refresh = await new provider.RefreshToken({ accountId: 'alice', client, grantId, scope: 'openid offline_access', gty: 'authorization_code' }).save();
+    const refresh = await new provider.RefreshToken({
+      accountId: 'alice',
+      client,
+      grantId,
+      scope: 'openid offline_access',
+      gty: 'authorization_code',
+    }).save();
     return { access, refresh };
   }
 
   async function seed(provider: string, connection: string): Promise<{ access: string; refresh: string }> {
     const tokens = await mintTokens();
-    await rt.connections.loginWithTokens({ provider, connection, force: true, tokens: { access_token: tokens.access, refresh_token: tokens.refresh, expires_in: 3600 }, requestedScopes: ['openid'], flow: 'pkce' });
+    await rt.connections.loginWithTokens({
+      provider,
+      connection,
+      force: true,
+      tokens: { access_token: tokens.access, refresh_token: tokens.refresh, expires_in: 3600 },
+      requestedScopes: ['openid'],
+      flow: 'pkce',
+    });
     return tokens;
   }
 
-  const userinfo = async (access: string) => (await undiciFetch(`${auth.issuer}/me`, { headers: { authorization: `Bearer ${access}` }, dispatcher })).status;
+  const userinfo = async (access: string) =>
+    (await undiciFetch(`${auth.issuer}/me`, { headers: { authorization: `Bearer ${access}` }, dispatcher })).status;
   const refreshStatus = async (refresh: string) =>
     (
       await undiciFetch(`${auth.issuer}/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_id: PUBLIC_CLIENT_ID }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refresh,
+          client_id: PUBLIC_CLIENT_ID,
+        }).toString(),
         dispatcher,
       })
     ).status;
 
   async function api(path: string, body: unknown): Promise<any> {
-    const res = await fetch(`${rt.url}/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${rt.url}/api${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return res.json();
   }
 
@@ -103,7 +137,9 @@ describe('OAuth revocation on logout and revoke', () => {
     const tokens = await seed('deadrevoke', 'default');
     const r = await api('/logout', { provider: 'deadrevoke' });
     expect(r.warnings).toHaveLength(1);
-    expect(r.warnings[0]).toMatch(/^Could not revoke the tokens at Dead Revoke \(Could not reach Dead Revoke at 127\.0\.0\.1:2: ECONNREFUSED\); they were deleted from authsome anyway/);
+    expect(r.warnings[0]).toMatch(
+      /^Could not revoke the tokens at Dead Revoke \(Could not reach Dead Revoke at 127\.0\.0\.1:2: ECONNREFUSED\); they were deleted from authsome anyway/,
+    );
     expect(r.warnings[0]).not.toContain(tokens.access);
     expect(r.warnings[0]).not.toContain(tokens.refresh);
     expect(rt.vault.get(buildConnectionId('deadrevoke', 'default'))).toBeUndefined();

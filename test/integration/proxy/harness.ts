@@ -59,7 +59,10 @@ export function loadOpenAiDefinition(): ProviderDefinition {
 }
 
 export function buildDefinition(raw: Record<string, unknown>): ProviderDefinition {
-  return parseProviderDefinition({ schema_version: 1, display_name: String(raw.name), ...raw }, { path: `inline ${String(raw.name)}.json` });
+  return parseProviderDefinition(
+    { schema_version: 1, display_name: String(raw.name), ...raw },
+    { path: `inline ${String(raw.name)}.json` },
+  );
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -83,7 +86,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const audit = createAuditLog(auditPath);
   const sessions = createRunSessionRegistry();
   const secrets = new Map<string, string>();
-  const resolveMap = new Map<string, { host: string; port: number }>([[buildResolveKey('api.openai.com', 443), { host: '127.0.0.1', port: upstream.port }]]);
+  const resolveMap = new Map<string, { host: string; port: number }>([
+    [buildResolveKey('api.openai.com', 443), { host: '127.0.0.1', port: upstream.port }],
+  ]);
   for (const [from, port] of Object.entries(opts.resolve ?? {})) {
     const [host, p] = from.split(':');
     resolveMap.set(buildResolveKey(host!, Number(p)), { host: '127.0.0.1', port });
@@ -187,7 +192,10 @@ export async function openTlsThroughProxy(
 }
 
 /** Minimal HTTP/1.1 exchange on an open socket (content-length responses only). */
-export function exchange(socket: net.Socket | tls.TLSSocket, request: string): Promise<{ status: number; head: string; body: Buffer }> {
+export function exchange(
+  socket: net.Socket | tls.TLSSocket,
+  request: string,
+): Promise<{ status: number; head: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
@@ -209,7 +217,11 @@ export function exchange(socket: net.Socket | tls.TLSSocket, request: string): P
 }
 
 /** Reads from a socket until `done(received)` holds (or it closes); resolves with everything received. */
-export function readUntil(socket: net.Socket | tls.TLSSocket, done: (received: Buffer) => boolean, timeoutMs = 5000): Promise<Buffer> {
+export function readUntil(
+  socket: net.Socket | tls.TLSSocket,
+  done: (received: Buffer) => boolean,
+  timeoutMs = 5000,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let received = Buffer.alloc(0);
     const finish = (): void => {

@@ -15,7 +15,10 @@ describe('the credential is bound to the CONNECT authority and the matched path'
 
   const open = async (definition = h.openai, provider = 'openai') => {
     const session = h.createSession([{ provider, connection: 'default', definition }]);
-    return openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem });
+    return openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+      servername: 'api.openai.com',
+      ca: h.ca.certPem,
+    });
   };
   const send = async (request: string, definition?: Parameters<typeof open>[0], provider?: string) => {
     const socket = await open(definition, provider);
@@ -40,13 +43,18 @@ describe('the credential is bound to the CONNECT authority and the matched path'
   });
 
   it('sends origin form and the tunnel Host upstream for an absolute-form target naming the tunnel', async () => {
-    const { response, seen } = await send('GET https://api.openai.com/v1/models HTTP/1.1\r\nHost: API.OPENAI.COM.\r\n\r\n');
+    const { response, seen } = await send(
+      'GET https://api.openai.com/v1/models HTTP/1.1\r\nHost: API.OPENAI.COM.\r\n\r\n',
+    );
     expect(response.status).toBe(200);
-    expect(seen.map((r) => [r.url, r.headers.host, r.headers.authorization])).toEqual([['/v1/models', 'api.openai.com', `Bearer ${REAL_KEY}`]]);
+    expect(seen.map((r) => [r.url, r.headers.host, r.headers.authorization])).toEqual([
+      ['/v1/models', 'api.openai.com', `Bearer ${REAL_KEY}`],
+    ]);
   });
 
   describe('a provider whose api_url has a path prefix', () => {
-    const scoped = () => buildDefinition({ name: 'scoped', auth_type: 'api_key', flow: 'api_key', api_url: 'https://api.openai.com/api' });
+    const scoped = () =>
+      buildDefinition({ name: 'scoped', auth_type: 'api_key', flow: 'api_key', api_url: 'https://api.openai.com/api' });
 
     it('injects under the prefix', async () => {
       const { seen } = await send('GET /api/v1 HTTP/1.1\r\nHost: api.openai.com\r\n\r\n', scoped(), 'scoped');
@@ -56,7 +64,11 @@ describe('the credential is bound to the CONNECT authority and the matched path'
     it.each(['/api/../other', '/api/%2e%2e/other', '/api/%2E./other', '/api/./../other'])(
       'resolves %s to /other before matching: sent there, without the credential',
       async (target) => {
-        const { seen } = await send(`GET ${target} HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n`, scoped(), 'scoped');
+        const { seen } = await send(
+          `GET ${target} HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n`,
+          scoped(),
+          'scoped',
+        );
         expect(seen.map((r) => [r.url, r.headers.authorization])).toEqual([['/other', 'Bearer placeholder']]);
       },
     );
@@ -64,7 +76,11 @@ describe('the credential is bound to the CONNECT authority and the matched path'
     it.each(['/api/..%2fother', '/api/..%2Fother', '/api/..%5cother', '/api/..;/other'])(
       'refuses %s, which a lenient server reads outside the prefix',
       async (target) => {
-        const { response, seen } = await send(`GET ${target} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`, scoped(), 'scoped');
+        const { response, seen } = await send(
+          `GET ${target} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`,
+          scoped(),
+          'scoped',
+        );
         expect(response.status).toBe(400);
         expect(seen).toEqual([]);
       },

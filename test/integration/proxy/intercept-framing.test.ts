@@ -15,7 +15,9 @@ describe('intercepted HTTP/1.1 framing', () => {
       upstreamHandler: (req) => {
         if (req.url === '/close-delimited') {
           // An HTTP/1.0-style body that ends when the connection does.
-          req.socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe body ends at close');
+          req.socket.end(
+            'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nthe body ends at close',
+          );
           return true;
         }
         return false;
@@ -27,17 +29,27 @@ describe('intercepted HTTP/1.1 framing', () => {
 
   const open = async () => {
     const session = h.createSession([{ provider: 'openai', connection: 'default', definition: h.openai }]);
-    return openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem });
+    return openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+      servername: 'api.openai.com',
+      ca: h.ca.certPem,
+    });
   };
   const since = (n: number) => h.upstream.requests.slice(n);
 
   it('relays a chunked upload and finds the next request after it', async () => {
     const socket = await open();
     const before = h.upstream.requests.length;
-    socket.write('POST /v1/echo HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\nAuthorization: Bearer x\r\n\r\n');
+    socket.write(
+      'POST /v1/echo HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\nAuthorization: Bearer x\r\n\r\n',
+    );
     socket.write('5\r\nhello\r\n');
     socket.write('7;ext=1\r\n, world\r\n0\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
-    const text = (await readUntil(socket, (b) => countResponses(b.toString('latin1')) === 2 && b.toString().includes('"object":"list"'))).toString();
+    const text = (
+      await readUntil(
+        socket,
+        (b) => countResponses(b.toString('latin1')) === 2 && b.toString().includes('"object":"list"'),
+      )
+    ).toString();
     socket.destroy();
     expect(text).toMatch(/^HTTP\/1\.1 200/);
     expect(text).toContain('hello, world');
@@ -59,7 +71,9 @@ describe('intercepted HTTP/1.1 framing', () => {
     const final = (await readUntil(socket, (b) => b.toString().endsWith('ping'))).toString();
     socket.destroy();
     expect(final).toMatch(/^HTTP\/1\.1 200/);
-    expect(since(before).map((r) => [r.url, r.bodyLength, r.headers.authorization])).toEqual([['/v1/echo', 4, `Bearer ${REAL_KEY}`]]);
+    expect(since(before).map((r) => [r.url, r.bodyLength, r.headers.authorization])).toEqual([
+      ['/v1/echo', 4, `Bearer ${REAL_KEY}`],
+    ]);
   });
 
   it('knows a HEAD response has no body, and answers pipelined requests in order', async () => {
@@ -70,10 +84,21 @@ describe('intercepted HTTP/1.1 framing', () => {
         'GET /v1/models?n=2 HTTP/1.1\r\nHost: api.openai.com\r\n\r\n' +
         'GET /v1/bytes?n=10 HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
     );
-    const text = (await readUntil(socket, (b) => countResponses(b.toString('latin1')) === 3 && b.toString('latin1').endsWith(buildPatternBytes(10).toString('latin1')))).toString('latin1');
+    const text = (
+      await readUntil(
+        socket,
+        (b) =>
+          countResponses(b.toString('latin1')) === 3 &&
+          b.toString('latin1').endsWith(buildPatternBytes(10).toString('latin1')),
+      )
+    ).toString('latin1');
     socket.destroy();
     expect(countResponses(text)).toBe(3);
-    expect(since(before).map((r) => `${r.method} ${r.url}`)).toEqual(['HEAD /v1/models', 'GET /v1/models?n=2', 'GET /v1/bytes?n=10']);
+    expect(since(before).map((r) => `${r.method} ${r.url}`)).toEqual([
+      'HEAD /v1/models',
+      'GET /v1/models?n=2',
+      'GET /v1/bytes?n=10',
+    ]);
     expect(since(before).every((r) => r.headers.authorization === `Bearer ${REAL_KEY}`)).toBe(true);
     const audit = (await h.readAudit()).filter((e) => e.event === 'inject').slice(-3);
     expect(audit.map((e) => [e.method, e.path, e.status])).toEqual([

@@ -73,12 +73,21 @@ describe('proxy engine', () => {
     expect(seen.headers['x-agent']).toBe('kept');
     expect(seen.url).toBe('/v1/models?limit=2&secret_query=1');
     // Exactly one Authorization header reached the upstream.
-    expect(seen.rawHeaders.filter((_, i) => i % 2 === 0 && seen.rawHeaders[i]!.toLowerCase() === 'authorization')).toHaveLength(1);
+    expect(
+      seen.rawHeaders.filter((_, i) => i % 2 === 0 && seen.rawHeaders[i]!.toLowerCase() === 'authorization'),
+    ).toHaveLength(1);
     await dispatcher.close();
 
     const audit = await h.readAudit();
     const entry = audit.filter((e) => e.event === 'inject' && e.run === session.id).at(-1)!;
-    expect(entry).toMatchObject({ provider: 'openai', connection: 'default', method: 'GET', host: 'api.openai.com', path: '/v1/models', status: 200 });
+    expect(entry).toMatchObject({
+      provider: 'openai',
+      connection: 'default',
+      method: 'GET',
+      host: 'api.openai.com',
+      path: '/v1/models',
+      status: 200,
+    });
     expect(typeof entry.ms).toBe('number');
     const auditText = JSON.stringify(audit);
     expect(auditText).not.toContain(REAL_KEY);
@@ -146,7 +155,12 @@ describe('proxy engine', () => {
   it('answers 407 to a CONNECT without or with a wrong proxy secret, and forwards nothing', async () => {
     const session = h.createSession(openaiScope());
     const before = h.upstream.requests.length;
-    for (const auth of [undefined, basicAuth('wrong-token'), basicAuth(`${session.token}x`), `Bearer ${session.token}`]) {
+    for (const auth of [
+      undefined,
+      basicAuth('wrong-token'),
+      basicAuth(`${session.token}x`),
+      `Bearer ${session.token}`,
+    ]) {
       const res = await sendConnect(h.proxy.port, 'api.openai.com:443', auth);
       res.socket.destroy();
       expect(res.status).toBe(407);
@@ -156,7 +170,10 @@ describe('proxy engine', () => {
     }
     // Plain-http proxy requests get the same answer.
     const socket = net.connect(h.proxy.port, '127.0.0.1');
-    const plainRes = await exchange(socket, 'GET http://api.openai.com/v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
+    const plainRes = await exchange(
+      socket,
+      'GET http://api.openai.com/v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
+    );
     socket.destroy();
     expect(plainRes.status).toBe(407);
     expect(plainRes.head).toMatch(/proxy-authenticate: Basic realm="authsome"/i);
@@ -181,7 +198,9 @@ describe('proxy engine', () => {
     expect(seen.headers['proxy-authorization']).toBeUndefined();
     expect(JSON.stringify(seen.rawHeaders)).not.toContain(REAL_KEY);
     const audit = await h.readAudit();
-    expect(audit.some((e) => e.event === 'no_match' && e.run === session.id && /plain_http/.test(e.reason ?? ''))).toBe(true);
+    expect(audit.some((e) => e.event === 'no_match' && e.run === session.id && /plain_http/.test(e.reason ?? ''))).toBe(
+      true,
+    );
   });
 
   it('a plain http request with a provider Host header gets no credential either', async () => {
@@ -206,7 +225,11 @@ describe('proxy engine', () => {
     const da = dispatcherFor(a.token);
     const db = dispatcherFor(b.token);
     const seen: string[] = [];
-    for (const [d, label] of [[da, 'a'], [db, 'b'], [da, 'a']] as const) {
+    for (const [d, label] of [
+      [da, 'a'],
+      [db, 'b'],
+      [da, 'a'],
+    ] as const) {
       const res = await request('https://api.openai.com/v1/models', { dispatcher: d, headers: { 'x-which': label } });
       await res.body.dump();
       seen.push(`${lastRequest().headers['x-which']}=${lastRequest().headers.authorization}`);
@@ -217,11 +240,22 @@ describe('proxy engine', () => {
   });
 
   it('injects nothing when two providers in scope claim the same host, and audits why', async () => {
-    const twin = buildDefinition({ name: 'openai-twin', auth_type: 'api_key', api_url: 'api.openai.com', api_key: { header_name: 'X-Twin-Key' } });
+    const twin = buildDefinition({
+      name: 'openai-twin',
+      auth_type: 'api_key',
+      api_url: 'api.openai.com',
+      api_key: { header_name: 'X-Twin-Key' },
+    });
     h.secrets.set('openai-twin:default', 'twin-secret-value');
-    const session = h.createSession([...openaiScope(), { provider: 'openai-twin', connection: 'default', definition: twin }]);
+    const session = h.createSession([
+      ...openaiScope(),
+      { provider: 'openai-twin', connection: 'default', definition: twin },
+    ]);
     const dispatcher = dispatcherFor(session.token);
-    const res = await request('https://api.openai.com/v1/models', { dispatcher, headers: { authorization: PLACEHOLDER_AUTH } });
+    const res = await request('https://api.openai.com/v1/models', {
+      dispatcher,
+      headers: { authorization: PLACEHOLDER_AUTH },
+    });
     await res.body.dump();
     await dispatcher.close();
     expect(res.statusCode).toBe(200);
@@ -272,7 +306,10 @@ describe('proxy engine', () => {
     const session = h.createSession([{ provider: 'down', connection: 'default', definition: down }]);
     const dispatcher = dispatcherFor(session.token);
     const res = await request('https://down.openai.test/v1/models', { dispatcher });
-    const body = (await res.body.json()) as { type: string; error: { type: string; code: string; message: string; hint?: string } };
+    const body = (await res.body.json()) as {
+      type: string;
+      error: { type: string; code: string; message: string; hint?: string };
+    };
     await dispatcher.close();
     expect(res.statusCode).toBe(502);
     expect(res.headers['x-authsome-error']).toBe('1');
@@ -281,7 +318,9 @@ describe('proxy engine', () => {
     expect(body.type).toBe('error');
     expect(body.error.type).toBe('authsome_proxy_error');
     expect(body.error.code).toBe('upstream');
-    expect(body.error.message).toMatch(/^authsome proxy: Connection refused by down\.openai\.test \(ECONNREFUSED\)\. Check the network/);
+    expect(body.error.message).toMatch(
+      /^authsome proxy: Connection refused by down\.openai\.test \(ECONNREFUSED\)\. Check the network/,
+    );
     expect(body.error.hint).toMatch(/^Check the network/);
     expect(JSON.stringify(body)).not.toContain('down-secret');
   });
@@ -297,7 +336,15 @@ describe('proxy engine', () => {
       expect(res.statusCode).toBe(502);
       expect(res.headers['x-authsome-error']).toBe('1');
       const locked_ = errors.vaultLocked();
-      expect(body).toEqual({ type: 'error', error: { type: 'authsome_proxy_error', code: 'vault_locked', message: `authsome proxy: ${locked_.message} ${locked_.hint}`, hint: locked_.hint } });
+      expect(body).toEqual({
+        type: 'error',
+        error: {
+          type: 'authsome_proxy_error',
+          code: 'vault_locked',
+          message: `authsome proxy: ${locked_.message} ${locked_.hint}`,
+          hint: locked_.hint,
+        },
+      });
       expect(locked.upstream.requests).toHaveLength(0);
     } finally {
       await locked.close();
@@ -312,7 +359,10 @@ describe('proxy engine', () => {
     });
     const agent = new https.Agent();
     agent.createConnection = () => tlsSocket;
-    const ws = new WebSocket('wss://api.openai.com/v1/realtime?model=x', { agent, headers: { authorization: PLACEHOLDER_AUTH } });
+    const ws = new WebSocket('wss://api.openai.com/v1/realtime?model=x', {
+      agent,
+      headers: { authorization: PLACEHOLDER_AUTH },
+    });
     const echoed = await new Promise<string>((resolve, reject) => {
       ws.once('open', () => ws.send('ping through the proxy'));
       ws.once('message', (data) => resolve(data.toString()));
@@ -347,7 +397,10 @@ describe('proxy engine', () => {
     const session = h.createSession(openaiScope());
     const before = h.upstream.requests.length;
     const connectionsBefore = h.upstream.connections();
-    const socket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem });
+    const socket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+      servername: 'api.openai.com',
+      ca: h.ca.certPem,
+    });
     for (let i = 0; i < 5; i++) {
       const res = await exchange(socket, `GET /v1/models?i=${i} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`);
       expect(res.status).toBe(200);
@@ -397,7 +450,10 @@ describe('proxy engine', () => {
 
   it('stops injecting on an open connection once its run session has ended', async () => {
     const session = h.createSession(openaiScope());
-    const socket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem });
+    const socket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+      servername: 'api.openai.com',
+      ca: h.ca.certPem,
+    });
     const first = await exchange(socket, 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
     expect(first.status).toBe(200);
     const before = h.upstream.requests.length;
@@ -437,7 +493,9 @@ describe('proxy engine', () => {
     res.socket.destroy();
     expect(res.status).toBe(502);
     expect(res.head.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway (could not resolve no-such-host.invalid)');
-    expect(JSON.parse(res.body).error.message).toMatch(/^authsome proxy: Could not resolve no-such-host\.invalid \(ENOTFOUND\)/);
+    expect(JSON.parse(res.body).error.message).toMatch(
+      /^authsome proxy: Could not resolve no-such-host\.invalid \(ENOTFOUND\)/,
+    );
   });
 
   it('rejects a CONNECT without a valid host:port with 400 JSON', async () => {

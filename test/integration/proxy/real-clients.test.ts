@@ -20,7 +20,12 @@ interface ChildResult {
   stderr: string;
 }
 
-function runChild(command: string, args: string[], env: Record<string, string>, timeoutMs = 20_000): Promise<ChildResult> {
+function runChild(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -54,7 +59,17 @@ describe('real clients through the proxy', () => {
     const preloadPath = await ensurePreloadBuilt();
     // A parent env without proxy settings of its own, as on a developer machine.
     const parentEnv = { ...process.env };
-    for (const k of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'OPENAI_API_KEY', 'OPENAI_BASE_URL']) delete parentEnv[k];
+    for (const k of [
+      'HTTPS_PROXY',
+      'https_proxy',
+      'HTTP_PROXY',
+      'http_proxy',
+      'ALL_PROXY',
+      'all_proxy',
+      'OPENAI_API_KEY',
+      'OPENAI_BASE_URL',
+    ])
+      delete parentEnv[k];
     env = buildRunEnv({
       parentEnv,
       proxyUrl: h.proxyUrl(session),
@@ -91,7 +106,17 @@ describe('real clients through the proxy', () => {
     const before = h.upstream.requests.length;
     const result = await runChild(
       'curl',
-      ['-sS', '--fail-with-body', '--proxy', h.proxyUrl(session), '--cacert', h.caCertPath, '-H', `Authorization: Bearer ${PLACEHOLDER}`, 'https://api.openai.com/v1/models'],
+      [
+        '-sS',
+        '--fail-with-body',
+        '--proxy',
+        h.proxyUrl(session),
+        '--cacert',
+        h.caCertPath,
+        '-H',
+        `Authorization: Bearer ${PLACEHOLDER}`,
+        'https://api.openai.com/v1/models',
+      ],
       { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     );
     expect(result.stderr).toBe('');
@@ -103,7 +128,17 @@ describe('real clients through the proxy', () => {
 
   it('curl configured only by the run environment (https_proxy, CURL_CA_BUNDLE)', async () => {
     const before = h.upstream.requests.length;
-    const result = await runChild('curl', ['-sS', '--fail-with-body', '-H', `Authorization: Bearer ${env.OPENAI_API_KEY}`, 'https://api.openai.com/v1/models'], env);
+    const result = await runChild(
+      'curl',
+      [
+        '-sS',
+        '--fail-with-body',
+        '-H',
+        `Authorization: Bearer ${env.OPENAI_API_KEY}`,
+        'https://api.openai.com/v1/models',
+      ],
+      env,
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).object).toBe('list');
@@ -137,7 +172,14 @@ describe('real clients through the proxy', () => {
     const upstreamCa = join(h.dir.path, 'upstream-ca.pem');
     await writeFile(upstreamCa, h.testCa.caCert);
     const direct = `https://127.0.0.1:${h.upstream.port}/v1/models`;
-    const base = { ...env, HTTPS_PROXY: rejected, https_proxy: rejected, HTTP_PROXY: rejected, http_proxy: rejected, CHILD_EXTRA_CA: upstreamCa };
+    const base = {
+      ...env,
+      HTTPS_PROXY: rejected,
+      https_proxy: rejected,
+      HTTP_PROXY: rejected,
+      http_proxy: rejected,
+      CHILD_EXTRA_CA: upstreamCa,
+    };
     const script = join(childrenDir, 'http-request-models.mjs');
     const listed = await runChild(process.execPath, [script, direct], base);
     expect(JSON.parse(listed.stdout)).toEqual({ status: 200, object: 'list' });
@@ -164,25 +206,37 @@ describe('real clients through the proxy', () => {
     expectNoLeak(result);
   });
 
-  it('the openai SDK shows the proxy\'s own cause when the upstream cannot be reached', async () => {
+  it("the openai SDK shows the proxy's own cause when the upstream cannot be reached", async () => {
     const down = buildDefinition({ name: 'down', auth_type: 'api_key', api_url: 'down.openai.test' });
     h.secrets.set('down:default', 'sk-down-secret-0123456789abcdefghij');
     const downUrl = h.proxyUrl(h.createSession([{ provider: 'down', connection: 'default', definition: down }]));
-    const childEnv = { ...env, HTTPS_PROXY: downUrl, https_proxy: downUrl, HTTP_PROXY: downUrl, http_proxy: downUrl, OPENAI_BASE_URL: 'https://down.openai.test/v1' };
+    const childEnv = {
+      ...env,
+      HTTPS_PROXY: downUrl,
+      https_proxy: downUrl,
+      HTTP_PROXY: downUrl,
+      http_proxy: downUrl,
+      OPENAI_BASE_URL: 'https://down.openai.test/v1',
+    };
     const result = await runChild(process.execPath, [join(childrenDir, 'openai-sdk-error.mjs')], childEnv);
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as { name: string; status: number; message: string; code: string };
     expect(out).toMatchObject({ name: 'InternalServerError', status: 502, code: 'upstream' });
-    expect(out.message).toMatch(/^502 authsome proxy: (Could not resolve down\.openai\.test|Connection refused by down\.openai\.test) \(E[A-Z]+\)\. Check the network/);
+    expect(out.message).toMatch(
+      /^502 authsome proxy: (Could not resolve down\.openai\.test|Connection refused by down\.openai\.test) \(E[A-Z]+\)\. Check the network/,
+    );
     expect(result.stdout).not.toContain('sk-down-secret');
   });
 
   it('Python requests (REQUESTS_CA_BUNDLE from the run environment)', async () => {
     const before = h.upstream.requests.length;
-    const result = await runChild(findPythonWithRequests(), [join(childrenDir, 'requests_models.py')], env).catch((err: Error) => {
-      throw new Error(`python3 is required for this test (CI installs python3-requests): ${err.message}`);
-    });
-    if (result.code === 3) throw new Error(`python3 cannot import requests; install python3-requests. ${result.stdout}`);
+    const result = await runChild(findPythonWithRequests(), [join(childrenDir, 'requests_models.py')], env).catch(
+      (err: Error) => {
+        throw new Error(`python3 is required for this test (CI installs python3-requests): ${err.message}`);
+      },
+    );
+    if (result.code === 3)
+      throw new Error(`python3 cannot import requests; install python3-requests. ${result.stdout}`);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ status: 200, object: 'list' });

@@ -80,7 +80,10 @@ describe('request smuggling through the intercepting proxy', () => {
 
   const open = async () => {
     const session = h.createSession([{ provider: 'openai', connection: 'default', definition: h.openai }]);
-    const socket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem });
+    const socket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+      servername: 'api.openai.com',
+      ca: h.ca.certPem,
+    });
     socket.on('error', () => undefined); // the proxy may cut a connection the agent is still writing to
     return socket;
   };
@@ -107,7 +110,8 @@ describe('request smuggling through the intercepting proxy', () => {
     const socket = await open();
     socket.write('GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n');
     const deadline = Date.now() + 5000;
-    while (!upstream.received().slice(before).includes('\r\n\r\n') && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    while (!upstream.received().slice(before).includes('\r\n\r\n') && Date.now() < deadline)
+      await new Promise((r) => setImmediate(r));
     socket.destroy();
     const seen = upstream.received().slice(before);
     expect(seen).toMatch(/^GET \/v1\/models HTTP\/1\.1\r\n/);
@@ -180,11 +184,14 @@ describe('request smuggling through the intercepting proxy', () => {
     socket.destroy();
   });
 
-  it.each(['/bare-lf', '/nul-header', '/status-999', '/trailer-bare-lf'])('hangs up on an upstream whose response to %s is malformed', async (path) => {
-    const agent = await open();
-    agent.write(`GET ${path} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`);
-    // The bytes already relayed arrive; then the proxy, unable to tell where this response ends, closes.
-    await readUntil(agent, () => false);
-    expect(agent.destroyed || agent.readableEnded).toBe(true);
-  });
+  it.each(['/bare-lf', '/nul-header', '/status-999', '/trailer-bare-lf'])(
+    'hangs up on an upstream whose response to %s is malformed',
+    async (path) => {
+      const agent = await open();
+      agent.write(`GET ${path} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`);
+      // The bytes already relayed arrive; then the proxy, unable to tell where this response ends, closes.
+      await readUntil(agent, () => false);
+      expect(agent.destroyed || agent.readableEnded).toBe(true);
+    },
+  );
 });

@@ -4,7 +4,15 @@
 // stray bytes never reach another run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCredentialHeader } from '../../../src/providers/headers.js';
-import { exchange, openTlsThroughProxy, OTHER_KEY, readUntil, REAL_KEY, startHarness, type Harness } from './harness.js';
+import {
+  exchange,
+  openTlsThroughProxy,
+  OTHER_KEY,
+  readUntil,
+  REAL_KEY,
+  startHarness,
+  type Harness,
+} from './harness.js';
 
 describe('pooled upstream connections', () => {
   let h: Harness;
@@ -31,7 +39,9 @@ describe('pooled upstream connections', () => {
         }
         if (url === '/double') {
           // A hostile upstream: a second, unasked-for response behind the first one.
-          req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged');
+          req.socket.write(
+            'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged',
+          );
           return true;
         }
         return false;
@@ -44,7 +54,10 @@ describe('pooled upstream connections', () => {
 
   const open = async (connection = 'default') => {
     const session = h.createSession([{ provider: 'openai', connection, definition: h.openai }]);
-    return openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem });
+    return openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+      servername: 'api.openai.com',
+      ca: h.ca.certPem,
+    });
   };
   const since = (n: number) => h.upstream.requests.slice(n);
 
@@ -66,10 +79,24 @@ describe('pooled upstream connections', () => {
   it('shares one upstream connection between two runs, each request with its own run’s key', async () => {
     const before = h.upstream.requests.length;
     const first = await open('default');
-    expect((await exchange(first, 'GET /v1/models?run=1 HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n')).status).toBe(200);
+    expect(
+      (
+        await exchange(
+          first,
+          'GET /v1/models?run=1 HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n',
+        )
+      ).status,
+    ).toBe(200);
     first.destroy();
     const second = await open('team');
-    expect((await exchange(second, 'GET /v1/models?run=2 HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n')).status).toBe(200);
+    expect(
+      (
+        await exchange(
+          second,
+          'GET /v1/models?run=2 HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n',
+        )
+      ).status,
+    ).toBe(200);
     second.destroy();
     const [one, two] = since(before);
     expect([one!.url, two!.url]).toEqual(['/v1/models?run=1', '/v1/models?run=2']);
@@ -81,7 +108,9 @@ describe('pooled upstream connections', () => {
   it('ends the agent’s connection after a Connection: close request, and keeps the upstream one for the next agent', async () => {
     const before = h.upstream.requests.length;
     const agent = await open();
-    agent.write('GET /v1/models?close HTTP/1.1\r\nHost: api.openai.com\r\nConnection: close\r\n\r\nGET /v1/models?after-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
+    agent.write(
+      'GET /v1/models?close HTTP/1.1\r\nHost: api.openai.com\r\nConnection: close\r\n\r\nGET /v1/models?after-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
+    );
     const text = (await readUntil(agent, () => false)).toString('latin1');
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     expect(text.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
@@ -110,7 +139,9 @@ describe('pooled upstream connections', () => {
     expect(text).toContain('"object":"list"');
     expect(text.endsWith('hello')).toBe(true);
     const next = await open();
-    expect((await exchange(next, 'GET /v1/models?after-half-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status).toBe(200);
+    expect(
+      (await exchange(next, 'GET /v1/models?after-half-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status,
+    ).toBe(200);
     next.destroy();
     const seen = since(before);
     expect(seen.map((r) => [r.url, r.bodyLength])).toEqual([
@@ -189,13 +220,21 @@ describe('pooled upstream connections at their limit', () => {
     const session = h.createSession([{ provider: 'openai', connection: 'default', definition: h.openai }]);
     const connectionsBefore = h.upstream.connections();
     const agents = await Promise.all(
-      Array.from({ length: 12 }, () => openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', { servername: 'api.openai.com', ca: h.ca.certPem })),
+      Array.from({ length: 12 }, () =>
+        openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+          servername: 'api.openai.com',
+          ca: h.ca.certPem,
+        }),
+      ),
     );
     // Each agent keeps its connection open between requests: the pool must take parked ones back for the others.
     const statuses = await Promise.all(
       agents.map(async (agent, a) => {
         const seen: number[] = [];
-        for (let i = 0; i < 5; i++) seen.push((await exchange(agent, `GET /v1/models?a=${a}&i=${i} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`)).status);
+        for (let i = 0; i < 5; i++)
+          seen.push(
+            (await exchange(agent, `GET /v1/models?a=${a}&i=${i} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`)).status,
+          );
         return seen;
       }),
     );

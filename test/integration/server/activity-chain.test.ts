@@ -25,11 +25,24 @@ describe('the activity page shows the state of the audit chain', () => {
     root = mkdtempSync(join(tmpdir(), 'authsome-activity-chain-'));
     rt = await createRuntime({ home: join(root, 'home'), port: 0, kdf: { memory_kib: 1024, iterations: 1 } });
     await rt.connections.loginWithApiKey({ provider: 'openai', apiKey: 'sk-chain0123456789abcdefghijklmn' });
-    const link = await sendHttp(rt.port, '/api/ui-link', { method: 'POST', headers: { authorization: `Bearer ${rt.token}` } });
+    const link = await sendHttp(rt.port, '/api/ui-link', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}` },
+    });
     const url = new URL(JSON.parse(link.body).url);
-    const signIn = await sendHttp(rt.port, url.pathname + url.search, { headers: { host: `authsome.localhost:${rt.port}` } });
+    const signIn = await sendHttp(rt.port, url.pathname + url.search, {
+      headers: { host: `authsome.localhost:${rt.port}` },
+    });
     cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
-    for (let i = 0; i < 4; i++) rt.audit.record('inject', { provider: 'openai', method: 'GET', host: 'api.openai.com', path: `/v1/r${i}`, status: 200, ms: 1 });
+    for (let i = 0; i < 4; i++)
+      rt.audit.record('inject', {
+        provider: 'openai',
+        method: 'GET',
+        host: 'api.openai.com',
+        path: `/v1/r${i}`,
+        status: 200,
+        ms: 1,
+      });
     await rt.audit.flush();
   });
   afterAll(async () => {
@@ -41,7 +54,9 @@ describe('the activity page shows the state of the audit chain', () => {
     const r = await page('/activity');
     expect(r.status).toBe(200);
     const lines = readFileSync(rt.paths.audit, 'utf8').split('\n').filter(Boolean);
-    expect(readChainLine(r.body)).toBe(`Chain intact ${lines.length} entries verified against the checkpoint in the vault.`);
+    expect(readChainLine(r.body)).toBe(
+      `Chain intact ${lines.length} entries verified against the checkpoint in the vault.`,
+    );
   });
 
   it('an edited line: broken at that line, with the reason; the page still lists the events', async () => {

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendHttp } from '../../helpers/http.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
-
 const send = sendHttp;
 
 describe('server guards', () => {
@@ -36,7 +35,14 @@ describe('server guards', () => {
   });
 
   it('a foreign Host, or one without the port, is refused on every route (DNS rebinding)', async () => {
-    for (const host of ['evil.example', `evil.example:${rt.port}`, '127.0.0.1', 'localhost', `127.0.0.1:${rt.port + 1}`, `127.0.0.2:${rt.port}`]) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${rt.port}`,
+      '127.0.0.1',
+      'localhost',
+      `127.0.0.1:${rt.port + 1}`,
+      `127.0.0.2:${rt.port}`,
+    ]) {
       for (const path of ['/health', '/api/status', '/']) {
         const r = await send(rt.port, path, { headers: { host, ...auth } });
         expect(r.status, `${host} ${path}`).toBe(403);
@@ -69,7 +75,11 @@ describe('server guards', () => {
   });
 
   it('malformed bodies are a 400 with an error code, not a crash', async () => {
-    const r = await send(rt.port, '/api/login/api-key', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{nope' });
+    const r = await send(rt.port, '/api/login/api-key', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{nope',
+    });
     expect(r.status).toBe(400);
     expect(JSON.parse(r.body)).toMatchObject({ error: 'USAGE' });
   });

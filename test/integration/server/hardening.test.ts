@@ -23,7 +23,10 @@ interface BrowserLogin {
 
 /** Signs a browser in the way `authsome ui` does: a one-time link from the API, then the page's CSRF token. */
 async function signIn(rt: Runtime): Promise<BrowserLogin> {
-  const link = await sendHttp(rt.port, '/api/ui-link', { method: 'POST', headers: { authorization: `Bearer ${rt.token}` } });
+  const link = await sendHttp(rt.port, '/api/ui-link', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${rt.token}` },
+  });
   const url = new URL(JSON.parse(link.body).url);
   const first = await sendPage(rt.port, url.pathname + url.search);
   const cookie = String(first.headers['set-cookie']).split(';')[0]!;
@@ -47,11 +50,16 @@ interface StreamedReply {
  * A client that streams a chunked body of `totalBytes` without Content-Length and never sends the final chunk:
  * only the server can end this exchange, by answering and closing the connection.
  */
-function streamChunkedBody(port: number, path: string, headers: Record<string, string>, totalBytes: number): Promise<StreamedReply> {
+function streamChunkedBody(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  totalBytes: number,
+): Promise<StreamedReply> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let received = '';
-    let answeredAt = 0;
+    let _answeredAt = 0;
     const deadline = setTimeout(() => finish(false), 10_000);
     function finish(closed: boolean): void {
       clearTimeout(deadline);
@@ -63,13 +71,15 @@ function streamChunkedBody(port: number, path: string, headers: Record<string, s
     }
     socket.on('data', (d: Buffer) => {
       received += d.toString('latin1');
-      answeredAt ||= Date.now();
+      _answeredAt ||= Date.now();
     });
     socket.on('close', () => finish(true));
     // A write after the server closed its side: the answer is what the test looks at, not the broken pipe.
     socket.on('error', () => undefined);
     socket.on('connect', () => {
-      const lines = Object.entries({ host: `127.0.0.1:${port}`, 'transfer-encoding': 'chunked', ...headers }).map(([k, v]) => `${k}: ${v}`);
+      const lines = Object.entries({ host: `127.0.0.1:${port}`, 'transfer-encoding': 'chunked', ...headers }).map(
+        ([k, v]) => `${k}: ${v}`,
+      );
       socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
       const chunk = Buffer.alloc(64 * 1024, 'a');
       for (let sent = 0; sent < totalBytes && !socket.destroyed; sent += chunk.length) {
@@ -95,7 +105,12 @@ describe('hardening against hostile clients', () => {
   });
 
   it('an authenticated 2 MiB chunked /api body is refused 413 with the catalogue error, and the connection ends', async () => {
-    const r = await streamChunkedBody(rt.port, '/api/login/api-key', { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' }, 2 * 1024 * 1024);
+    const r = await streamChunkedBody(
+      rt.port,
+      '/api/login/api-key',
+      { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
+      2 * 1024 * 1024,
+    );
     expect(r.status).toBe(413);
     expect(r.closed).toBe(true);
     expect(JSON.parse(r.body)).toEqual({
@@ -106,7 +121,11 @@ describe('hardening against hostile clients', () => {
     // A declared Content-Length over the limit is refused before a byte of the body is read.
     const declared = await sendHttp(rt.port, '/api/login/api-key', {
       method: 'POST',
-      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) },
+      headers: {
+        authorization: `Bearer ${rt.token}`,
+        'content-type': 'application/json',
+        'content-length': String(2 * 1024 * 1024),
+      },
       body: 'x'.repeat(2 * 1024 * 1024),
     });
     expect(declared.status).toBe(413);
@@ -115,14 +134,23 @@ describe('hardening against hostile clients', () => {
     const small = await sendHttp(rt.port, '/api/login/api-key', {
       method: 'POST',
       headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'openai', api_key: 'sk-hardening0123456789abcdefghij', pad: 'p'.repeat(512 * 1024) }),
+      body: JSON.stringify({
+        provider: 'openai',
+        api_key: 'sk-hardening0123456789abcdefghij',
+        pad: 'p'.repeat(512 * 1024),
+      }),
     });
     expect(small.status).toBe(200);
   });
 
   it('a 2 MiB chunked form body on a page is refused 413 with the catalogue error, and the connection ends', async () => {
     const b = await signIn(rt);
-    const r = await streamChunkedBody(rt.port, '/providers/openai/override', { host: `authsome.localhost:${rt.port}`, cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, 2 * 1024 * 1024);
+    const r = await streamChunkedBody(
+      rt.port,
+      '/providers/openai/override',
+      { host: `authsome.localhost:${rt.port}`, cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf },
+      2 * 1024 * 1024,
+    );
     expect(r.status).toBe(413);
     expect(r.closed).toBe(true);
     expect(r.head).toMatch(/content-type: text\/html/i);
@@ -132,30 +160,65 @@ describe('hardening against hostile clients', () => {
 
   it('next= never redirects off the site: tab, newline, backslash, scheme-relative, absolute and javascript: URLs', async () => {
     const b = await signIn(rt);
-    const hostile = ['/%09/evil.com', '/%0A/evil.com', '/%0D%0A/evil.com', '/%09%09/evil.com', '//evil.com', '/%5Cevil.com', '/%5C%09evil.com', 'https://evil.com', 'javascript:alert(1)', '%09//evil.com', '/unlock', '/./unlock'];
+    const hostile = [
+      '/%09/evil.com',
+      '/%0A/evil.com',
+      '/%0D%0A/evil.com',
+      '/%09%09/evil.com',
+      '//evil.com',
+      '/%5Cevil.com',
+      '/%5C%09evil.com',
+      'https://evil.com',
+      'javascript:alert(1)',
+      '%09//evil.com',
+      '/unlock',
+      '/./unlock',
+    ];
     for (const next of hostile) {
       const r = await sendPage(rt.port, `/unlock?next=${next}`, { headers: { cookie: b.cookie } });
       expect(r.status, next).toBe(303);
       expect(r.headers.location, next).toBe('/');
-      const posted = await sendPage(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}&next=${next}` });
+      const posted = await sendPage(rt.port, '/unlock', {
+        method: 'POST',
+        headers: { cookie: b.cookie, 'content-type': FORM },
+        body: `_csrf=${b.csrf}&next=${next}`,
+      });
       expect(posted.status, next).toBe(303);
       expect(posted.headers.location, next).toBe('/');
     }
     // A local path (with its query) still comes back as it was.
-    const local = await sendPage(rt.port, `/unlock?next=${encodeURIComponent('/providers?q=open')}`, { headers: { cookie: b.cookie } });
+    const local = await sendPage(rt.port, `/unlock?next=${encodeURIComponent('/providers?q=open')}`, {
+      headers: { cookie: b.cookie },
+    });
     expect(local.headers.location).toBe('/providers?q=open');
   });
 
   it('a form with two _csrf fields (one right, one wrong, either order) is refused 403 and changes nothing', async () => {
     const b = await signIn(rt);
-    await rt.connections.loginWithApiKey({ provider: 'openai', connection: 'team', apiKey: 'sk-hardeningteam0123456789abcdef' });
+    await rt.connections.loginWithApiKey({
+      provider: 'openai',
+      connection: 'team',
+      apiKey: 'sk-hardeningteam0123456789abcdef',
+    });
     const before = rt.connections.resolveConnectionName('openai');
-    for (const body of [`_csrf=${b.csrf}&_csrf=wrong`, `_csrf=wrong&_csrf=${b.csrf}`, `_csrf=${b.csrf}&_csrf=${b.csrf}`]) {
-      const r = await sendPage(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body });
+    for (const body of [
+      `_csrf=${b.csrf}&_csrf=wrong`,
+      `_csrf=wrong&_csrf=${b.csrf}`,
+      `_csrf=${b.csrf}&_csrf=${b.csrf}`,
+    ]) {
+      const r = await sendPage(rt.port, '/providers/openai/connections/team/default', {
+        method: 'POST',
+        headers: { cookie: b.cookie, 'content-type': FORM },
+        body,
+      });
       expect(r.status, body).toBe(403);
       expect(r.body).toContain('This form has expired');
       // With the right header too: every token presented must be the session's.
-      const withHeader = await sendPage(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf }, body });
+      const withHeader = await sendPage(rt.port, '/providers/openai/connections/team/default', {
+        method: 'POST',
+        headers: { cookie: b.cookie, 'content-type': FORM, 'x-csrf-token': b.csrf },
+        body,
+      });
       expect(withHeader.status, `${body} + header`).toBe(403);
     }
     const multipart = new FormData();
@@ -170,7 +233,11 @@ describe('hardening against hostile clients', () => {
     expect(r.status).toBe(403);
     expect(rt.connections.resolveConnectionName('openai')).toBe(before);
     // One right field still goes through.
-    const ok = await sendPage(rt.port, '/providers/openai/connections/team/default', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: `_csrf=${b.csrf}` });
+    const ok = await sendPage(rt.port, '/providers/openai/connections/team/default', {
+      method: 'POST',
+      headers: { cookie: b.cookie, 'content-type': FORM },
+      body: `_csrf=${b.csrf}`,
+    });
     expect(ok.status).toBe(303);
     expect(rt.connections.resolveConnectionName('openai')).toBe('team');
   });
@@ -204,7 +271,11 @@ describe('passphrase guessing on /unlock and /api/vault/unlock', () => {
   it('after five wrong passphrases even the right one is refused until the pause ends; the pause grows; success resets', async () => {
     const b = await signIn(rt);
     const pageUnlock = (passphrase: string) =>
-      sendPage(rt.port, '/unlock', { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM }, body: new URLSearchParams({ _csrf: b.csrf, passphrase, next: '/' }).toString() });
+      sendPage(rt.port, '/unlock', {
+        method: 'POST',
+        headers: { cookie: b.cookie, 'content-type': FORM },
+        body: new URLSearchParams({ _csrf: b.csrf, passphrase, next: '/' }).toString(),
+      });
 
     // Page and API share one count: alternating between them gains nothing.
     for (let i = 0; i < 5; i++) {
@@ -234,13 +305,17 @@ describe('passphrase guessing on /unlock and /api/vault/unlock', () => {
     // Once the pause is over one more try is allowed; wrong again, the next pause is twice as long.
     clock += 3_000;
     expect((await apiUnlock('wrong again')).json.error).toBe('WRONG_PASSPHRASE');
-    expect((await apiUnlock(PASSPHRASE)).json.message).toBe('Too many wrong passphrases: unlocking is paused for 10 more seconds.');
+    expect((await apiUnlock(PASSPHRASE)).json.message).toBe(
+      'Too many wrong passphrases: unlocking is paused for 10 more seconds.',
+    );
     // It never grows past a minute.
     for (let i = 0; i < 6; i++) {
       clock += 60_000;
       expect((await apiUnlock(`wrong late ${i}`)).json.error).toBe('WRONG_PASSPHRASE');
     }
-    expect((await apiUnlock(PASSPHRASE)).json.message).toBe('Too many wrong passphrases: unlocking is paused for 60 more seconds.');
+    expect((await apiUnlock(PASSPHRASE)).json.message).toBe(
+      'Too many wrong passphrases: unlocking is paused for 60 more seconds.',
+    );
     expect(rt.vault.status().state).toBe('locked');
 
     // The right passphrase after the pause opens the vault and forgets the failures.

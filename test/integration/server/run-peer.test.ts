@@ -45,7 +45,11 @@ describe('reveal and export refused to the processes of a live run', () => {
   let rt: Runtime;
   let auth: Record<string, string>;
   const api = (path: string, body: unknown) =>
-    sendHttp(rt.port, `/api${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    sendHttp(rt.port, `/api${path}`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const readAudit = async () => {
     await rt.audit.flush();
     return readFileSync(rt.paths.audit, 'utf8');
@@ -62,7 +66,7 @@ describe('reveal and export refused to the processes of a live run', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it("a descendant of a live run gets Error/Hint, not the key; others are served; after the run ends, it is served too", async () => {
+  it('a descendant of a live run gets Error/Hint, not the key; others are served; after the run ends, it is served too', async () => {
     const agent = startCaller(rt.port, rt.token, true);
     const outsider = startCaller(rt.port, rt.token, false);
     try {
@@ -81,7 +85,9 @@ describe('reveal and export refused to the processes of a live run', () => {
       });
       const refusedExport = await agent.ask(exportAll);
       expect(refusedExport.status).toBe(403);
-      expect(JSON.parse(refusedExport.body).message).toBe("Refused: a process started by 'authsome run' may not export secrets.");
+      expect(JSON.parse(refusedExport.body).message).toBe(
+        "Refused: a process started by 'authsome run' may not export secrets.",
+      );
       for (const r of [refused, refusedExport]) expect(r.body).not.toContain(KEY);
       // The masked record is no secret: the agent may still read it.
       const masked = await agent.ask({ path: '/get', body: { provider: 'openai' } });
@@ -96,7 +102,11 @@ describe('reveal and export refused to the processes of a live run', () => {
       }
 
       const audit = await readAudit();
-      const denied = audit.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === 'denied');
+      const denied = audit
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.event === 'denied');
       expect(denied).toEqual([
         expect.objectContaining({ provider: 'openai', run: run.id, reason: 'reveal from a process of the run' }),
         expect.objectContaining({ run: run.id, reason: 'export from a process of the run' }),
@@ -115,7 +125,7 @@ describe('reveal and export refused to the processes of a live run', () => {
     }
   });
 
-  it('a live run\'s process gets no browser sign-in link (ui or login URL: the dashboard can reveal a key); others do', async () => {
+  it("a live run's process gets no browser sign-in link (ui or login URL: the dashboard can reveal a key); others do", async () => {
     const agent = startCaller(rt.port, rt.token, true);
     const outsider = startCaller(rt.port, rt.token, false);
     try {
@@ -125,7 +135,9 @@ describe('reveal and export refused to the processes of a live run', () => {
       for (const request of [uiLink, loginLink]) {
         const refused = await agent.ask(request);
         expect(refused.status, request.path).toBe(403);
-        expect(JSON.parse(refused.body).message).toBe("Refused: a process started by 'authsome run' may not sign a browser in to authsome (its pages can reveal a secret).");
+        expect(JSON.parse(refused.body).message).toBe(
+          "Refused: a process started by 'authsome run' may not sign a browser in to authsome (its pages can reveal a secret).",
+        );
       }
       expect((await outsider.ask(uiLink)).status).toBe(200);
       expect((await outsider.ask(loginLink)).status).toBe(201);
@@ -142,10 +154,19 @@ describe('reveal and export refused to the processes of a live run', () => {
     const outsider = startCaller(rt.port, rt.token, false);
     const anchor = startCaller(rt.port, rt.token, false);
     try {
-      const started = JSON.parse((await api('/run-sessions', { pid: anchor.pid })).body) as { id: string; proxy_url: string };
-      const viaProxy = await outsider.ask({ path: '/get', body: { provider: 'openai', reveal: true }, proxy: started.proxy_url });
+      const started = JSON.parse((await api('/run-sessions', { pid: anchor.pid })).body) as {
+        id: string;
+        proxy_url: string;
+      };
+      const viaProxy = await outsider.ask({
+        path: '/get',
+        body: { provider: 'openai', reveal: true },
+        proxy: started.proxy_url,
+      });
       expect(viaProxy.status).toBe(403);
-      expect(JSON.parse(viaProxy.body).message).toBe("Refused: a process started by 'authsome run' may not reveal a secret.");
+      expect(JSON.parse(viaProxy.body).message).toBe(
+        "Refused: a process started by 'authsome run' may not reveal a secret.",
+      );
       expect(viaProxy.body).not.toContain(KEY);
       expect(await readAudit()).toContain(`"reason":"reveal through the run's proxy"`);
       await api(`/run-sessions/${started.id}/end`, {});
@@ -158,7 +179,8 @@ describe('reveal and export refused to the processes of a live run', () => {
   it('while a run is live, a caller whose process cannot be found is refused too; with no run live, nobody is asked', async () => {
     // A port pair that no socket on this machine has: /proc names no owner, as for a process that hid its descriptors.
     const nobody = { remotePort: 1, localPort: 1 };
-    const attempt = (runs: { id: string; pid: number }[]) => refuseSecretsToRuns({ runs, socket: nobody, action: 'export', audit: rt.audit });
+    const attempt = (runs: { id: string; pid: number }[]) =>
+      refuseSecretsToRuns({ runs, socket: nobody, action: 'export', audit: rt.audit });
     await expect(attempt([{ id: 'r1', pid: process.pid }])).rejects.toMatchObject({
       code: 'FORBIDDEN',
       message: "Refused to export secrets while an 'authsome run' is live: the process asking could not be identified.",

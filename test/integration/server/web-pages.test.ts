@@ -8,10 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendHttp, type SendOptions } from '../../helpers/http.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
-
 /** Pages are served on authsome.localhost; the CLI's /api stays on 127.0.0.1. */
 const send = (port: number, path: string, options: SendOptions = {}) =>
-  sendHttp(port, path, path.startsWith('/api/') ? options : { ...options, headers: { host: `authsome.localhost:${port}`, ...options.headers } });
+  sendHttp(
+    port,
+    path,
+    path.startsWith('/api/')
+      ? options
+      : { ...options, headers: { host: `authsome.localhost:${port}`, ...options.headers } },
+  );
 
 const FORM = 'application/x-www-form-urlencoded';
 const PASSPHRASE = 'a passphrase for the pages test';
@@ -21,17 +26,29 @@ describe('web pages over HTTP', () => {
   let rt: Runtime;
   let cookie = '';
   let csrf = '';
-  const page = (path: string, headers: Record<string, string> = {}) => send(rt.port, path, { headers: { cookie, ...headers } });
+  const page = (path: string, headers: Record<string, string> = {}) =>
+    send(rt.port, path, { headers: { cookie, ...headers } });
   const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-    send(rt.port, path, { method: 'POST', headers: { cookie, 'content-type': FORM, 'x-csrf-token': csrf, ...headers }, body: new URLSearchParams(fields).toString() });
+    send(rt.port, path, {
+      method: 'POST',
+      headers: { cookie, 'content-type': FORM, 'x-csrf-token': csrf, ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
   const htmx = { 'hx-request': 'true' };
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'authsome-pages-'));
     rt = await createRuntime({ home: join(root, 'home'), port: 0, kdf: { memory_kib: 1024, iterations: 1 } });
     await rt.connections.loginWithApiKey({ provider: 'openai', apiKey: 'sk-pages0123456789abcdefghijklmn' });
-    await rt.connections.loginWithApiKey({ provider: 'openai', connection: 'team', apiKey: 'sk-pagesteam0123456789abcdefghij' });
-    const link = await send(rt.port, '/api/ui-link', { method: 'POST', headers: { authorization: `Bearer ${rt.token}` } });
+    await rt.connections.loginWithApiKey({
+      provider: 'openai',
+      connection: 'team',
+      apiKey: 'sk-pagesteam0123456789abcdefghij',
+    });
+    const link = await send(rt.port, '/api/ui-link', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}` },
+    });
     const url = new URL(JSON.parse(link.body).url);
     const signIn = await send(rt.port, url.pathname + url.search);
     cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
@@ -52,7 +69,9 @@ describe('web pages over HTTP', () => {
     expect(fragment.body).not.toContain('<html');
     expect(fragment.body).toContain('<section class="card" id="connections"');
     // A history restore is a whole page again (htmx is told to reload, not to swap a snapshot).
-    expect((await page('/providers/openai', { ...htmx, 'hx-history-restore-request': 'true' })).body).toMatch(/^<!doctype html>/);
+    expect((await page('/providers/openai', { ...htmx, 'hx-history-restore-request': 'true' })).body).toMatch(
+      /^<!doctype html>/,
+    );
     // The catalog answers only its result list to the search box.
     const results = await page('/providers?q=anthropic', { ...htmx, 'hx-target': 'catalog-results' });
     expect(results.body.trimStart()).toMatch(/^<div id="catalog-results"/);
@@ -78,7 +97,7 @@ describe('web pages over HTTP', () => {
     const missing = await page('/providers/nope');
     expect(missing.status).toBe(404);
     expect(missing.headers['content-type']).toMatch(/^text\/html/);
-    expect(missing.body).toContain("Provider &#39;nope&#39; not found.");
+    expect(missing.body).toContain('Provider &#39;nope&#39; not found.');
     const action = await post('/providers/openai/connections/ghost/logout', {}, htmx);
     expect(action.status).toBe(404);
     expect(action.headers['hx-retarget']).toBe('#flash');
@@ -102,8 +121,10 @@ describe('web pages over HTTP', () => {
     expect(form.status).toBe(200);
     expect(form.body).toContain('<title>Replace the OpenAI key · authsome</title>');
     expect(form.body).toContain('<strong class="mono">team</strong>');
-    expect(form.body).toMatch(/<input id="api_key" name="api_key" type="password"[^>]* pattern="\^sk-\[A-Za-z0-9_\\-\]\{20,\}\$"/);
-    expect(form.body).toContain("OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters");
+    expect(form.body).toMatch(
+      /<input id="api_key" name="api_key" type="password"[^>]* pattern="\^sk-\[A-Za-z0-9_\\-\]\{20,\}\$"/,
+    );
+    expect(form.body).toContain('OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters');
     expect(form.body).not.toContain(oldKey);
 
     // A bad paste: the form again with the catalogue's message, and nothing in the vault changed.
@@ -123,7 +144,12 @@ describe('web pages over HTTP', () => {
     expect(next.body).toContain('Replaced the key of openai (team).');
     expect(next.body).not.toContain(newKey);
     await rt.audit.flush();
-    expect((await rt.audit.readRecent(1))[0]).toMatchObject({ event: 'login', provider: 'openai', connection: 'team', reason: 'replaced' });
+    expect((await rt.audit.readRecent(1))[0]).toMatchObject({
+      event: 'login',
+      provider: 'openai',
+      connection: 'team',
+      reason: 'replaced',
+    });
     expect(JSON.stringify(await rt.audit.readRecent(5))).not.toContain(newKey);
     // The form is spent: a second submit cannot overwrite the key again.
     expect((await post(formPath, { api_key: oldKey })).status).toBe(410);
@@ -154,27 +180,67 @@ describe('web pages over HTTP', () => {
     const crossSite = await post('/providers/openai/connections/team/replace', {}, { origin: 'http://evil.example' });
     expect(crossSite.status).toBe(403);
     expect(crossSite.headers.location).toBeUndefined();
-    const noToken = await send(rt.port, '/providers/openai/connections/team/replace', { method: 'POST', headers: { cookie, 'content-type': FORM }, body: '' });
+    const noToken = await send(rt.port, '/providers/openai/connections/team/replace', {
+      method: 'POST',
+      headers: { cookie, 'content-type': FORM },
+      body: '',
+    });
     expect(noToken.status).toBe(403);
     expect(noToken.headers.location).toBeUndefined();
     expect(rt.connections.loadCredential('openai', 'team')).toEqual(before);
     // The same request from the pages' own origin, with its token, is the one that opens the form.
-    const own = await post('/providers/openai/connections/team/replace', {}, { origin: `http://authsome.localhost:${rt.port}` });
+    const own = await post(
+      '/providers/openai/connections/team/replace',
+      {},
+      { origin: `http://authsome.localhost:${rt.port}` },
+    );
     expect(own.status).toBe(303);
     expect(own.headers.location).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
   });
 
   it('the override validator answers after a pause: ok, or what is "not valid yet" (JSON errors at line:column), never "the file is invalid"', async () => {
     const customFile = join(root, 'home', 'providers', 'openai.json');
-    const ok = await post('/providers/openai/override/validate', { definition: JSON.stringify({ schema_version: 1, name: 'openai', display_name: 'O', auth_type: 'api_key', api_url: 'api.openai.com' }) }, htmx);
+    const ok = await post(
+      '/providers/openai/override/validate',
+      {
+        definition: JSON.stringify({
+          schema_version: 1,
+          name: 'openai',
+          display_name: 'O',
+          auth_type: 'api_key',
+          api_url: 'api.openai.com',
+        }),
+      },
+      htmx,
+    );
     expect(ok.body).toContain('Valid definition.');
-    const wrongName = await post('/providers/openai/override/validate', { definition: JSON.stringify({ schema_version: 1, name: 'other', display_name: 'O', auth_type: 'api_key', api_url: 'x.example' }) }, htmx);
+    const wrongName = await post(
+      '/providers/openai/override/validate',
+      {
+        definition: JSON.stringify({
+          schema_version: 1,
+          name: 'other',
+          display_name: 'O',
+          auth_type: 'api_key',
+          api_url: 'x.example',
+        }),
+      },
+      htmx,
+    );
     expect(wrongName.body).toContain('Not valid yet: name &#39;other&#39; must equal the file name &#39;openai&#39;.');
     // As a browser submits a textarea: CRLF line ends. The place is counted in the text as typed, from 1.
-    const typo = await post('/providers/openai/override/validate', { definition: '{\r\n  "schema_version": 1,\r\n  "name": x\r\n}' }, htmx);
+    const typo = await post(
+      '/providers/openai/override/validate',
+      { definition: '{\r\n  "schema_version": 1,\r\n  "name": x\r\n}' },
+      htmx,
+    );
     expect(typo.status).toBe(200);
     expect(typo.body).toContain('Not valid yet: JSON syntax error at line 3, column 11: Unexpected token &#39;x&#39;.');
-    const half = await post('/providers/openai/override/validate', { definition: '{"schema_version": 1,\n  "na' }, htmx);
+    const half = await post(
+      '/providers/openai/override/validate',
+      { definition: '{"schema_version": 1,\n  "na' },
+      htmx,
+    );
     expect(half.body).toContain('Not valid yet: JSON syntax error at line 2, column 6: Unterminated string.');
     const empty = await post('/providers/openai/override/validate', { definition: '  \r\n' }, htmx);
     expect(empty.body).toContain('Not valid yet: the definition is empty.');
@@ -189,12 +255,18 @@ describe('web pages over HTTP', () => {
     expect(plain.status).toBe(200);
     expect(plain.body).toMatch(/^<!doctype html>/);
     expect(plain.body).toContain('{&quot;name&quot;: x}</textarea>');
-    expect(plain.body).toContain('Not valid yet: JSON syntax error at line 1, column 10: Unexpected token &#39;x&#39;.');
+    expect(plain.body).toContain(
+      'Not valid yet: JSON syntax error at line 1, column 10: Unexpected token &#39;x&#39;.',
+    );
 
     // Saving text that is not valid: "Not saved", and nothing written.
-    const save = await post('/providers/openai/override', { definition: '{\n  "schema_version": 1\n  "name": "openai"\n}' });
+    const save = await post('/providers/openai/override', {
+      definition: '{\n  "schema_version": 1\n  "name": "openai"\n}',
+    });
     expect(save.status).toBe(422);
-    expect(save.body).toContain('Not saved: JSON syntax error at line 3, column 3: Expected &#39;,&#39; or &#39;}&#39; after property value.');
+    expect(save.body).toContain(
+      'Not saved: JSON syntax error at line 3, column 3: Expected &#39;,&#39; or &#39;}&#39; after property value.',
+    );
     expect(save.body).toContain('Nothing was written: openai still uses the bundled definition.');
     expect(save.body).not.toContain('is invalid');
     expect(existsSync(customFile)).toBe(false);
@@ -259,7 +331,7 @@ describe('web pages over HTTP', () => {
     expect(changed.body.indexOf('Exported')).toBeLessThan(changed.body.indexOf('Logged in'));
   });
 
-  it('the activity page names a run by its program and shows doctor\'s self-test apart', async () => {
+  it("the activity page names a run by its program and shows doctor's self-test apart", async () => {
     const agent = await rt.runs.start({ pid: process.pid, program: '/usr/bin/python3 secret-arg' });
     rt.runs.end(agent.id, 0);
     const doctor = await rt.runs.start({ pid: process.pid, selfTest: true });

@@ -8,17 +8,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendHttp, type Reply, type SendOptions } from '../../helpers/http.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 
-
-
 /** Pages are served on authsome.localhost (their cookie stays there); the CLI's /api stays on 127.0.0.1. */
 const PAGE_HOST = (port: number) => `authsome.localhost:${port}`;
 const send = (port: number, path: string, options: SendOptions = {}) =>
-  sendHttp(port, path, path.startsWith('/api/') ? options : { ...options, headers: { host: PAGE_HOST(port), ...options.headers } });
+  sendHttp(
+    port,
+    path,
+    path.startsWith('/api/') ? options : { ...options, headers: { host: PAGE_HOST(port), ...options.headers } },
+  );
 
 const KDF = { memory_kib: 1024, iterations: 1 };
 const CANARY = 'sk-CANARYweb0123456789abcdefXYZ_secret';
 const CANARY_TEAM = 'sk-CANARYteam0123456789abcdefQQQ_secret';
-const canaryForms = (s: string) => [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('base64url'), Buffer.from(s).toString('hex')];
+const canaryForms = (s: string) => [
+  s,
+  Buffer.from(s).toString('base64'),
+  Buffer.from(s).toString('base64url'),
+  Buffer.from(s).toString('hex'),
+];
 const encodeForm = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -60,7 +67,11 @@ function createClient(rt: Runtime) {
   const page = (b: BrowserLogin, path: string, extra: SendOptions = {}) =>
     send(rt.port, path, { ...extra, headers: { cookie: b.cookie, ...extra.headers } });
   const post = (b: BrowserLogin, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-    send(rt.port, path, { method: 'POST', headers: { cookie: b.cookie, 'content-type': FORM, ...headers }, body: encodeForm(fields) });
+    send(rt.port, path, {
+      method: 'POST',
+      headers: { cookie: b.cookie, 'content-type': FORM, ...headers },
+      body: encodeForm(fields),
+    });
   return { api, pathOf, readCookie, readCsrf, signIn, page, post };
 }
 
@@ -74,7 +85,10 @@ describe('web security', () => {
     rt = await createRuntime({ home: join(root, 'home'), port: 0, kdf: KDF });
     client = createClient(rt);
     expect((await client.api('POST', '/login/api-key', { provider: 'openai', api_key: CANARY })).status).toBe(200);
-    expect((await client.api('POST', '/login/api-key', { provider: 'openai', connection: 'team', api_key: CANARY_TEAM })).status).toBe(200);
+    expect(
+      (await client.api('POST', '/login/api-key', { provider: 'openai', connection: 'team', api_key: CANARY_TEAM }))
+        .status,
+    ).toBe(200);
   });
   afterAll(async () => {
     await rt.close();
@@ -83,12 +97,31 @@ describe('web security', () => {
 
   it('a foreign Host is refused on pages, static files and login links (403), signed in or not', async () => {
     const b = await client.signIn();
-    for (const host of ['evil.example', `evil.example:${rt.port}`, `127.0.0.1:${rt.port + 1}`, 'localhost', 'authsome.localhost', `authsome.localhost:${rt.port + 1}`, `evil.authsome.localhost:${rt.port}`]) {
-      for (const path of ['/', '/providers', '/providers/openai', '/static/app.css', '/login/abc?token=xyz', '/unlock']) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${rt.port}`,
+      `127.0.0.1:${rt.port + 1}`,
+      'localhost',
+      'authsome.localhost',
+      `authsome.localhost:${rt.port + 1}`,
+      `evil.authsome.localhost:${rt.port}`,
+    ]) {
+      for (const path of [
+        '/',
+        '/providers',
+        '/providers/openai',
+        '/static/app.css',
+        '/login/abc?token=xyz',
+        '/unlock',
+      ]) {
         const r = await send(rt.port, path, { headers: { host, cookie: b.cookie } });
         expect(r.status, `${host} ${path}`).toBe(403);
       }
-      const post = await send(rt.port, '/providers/openai/override', { method: 'POST', headers: { host, cookie: b.cookie, 'content-type': FORM }, body: encodeForm({ _csrf: b.csrf, definition: '{}' }) });
+      const post = await send(rt.port, '/providers/openai/override', {
+        method: 'POST',
+        headers: { host, cookie: b.cookie, 'content-type': FORM },
+        body: encodeForm({ _csrf: b.csrf, definition: '{}' }),
+      });
       expect(post.status).toBe(403);
     }
     for (const host of [`authsome.localhost:${rt.port}`, `AUTHSOME.localhost:${rt.port}`]) {
@@ -97,21 +130,39 @@ describe('web security', () => {
   });
 
   it('without a session cookie every page is a 401 HTML page that says to run authsome ui', async () => {
-    for (const path of ['/', '/providers', '/providers/openai', '/providers/openai/override', '/activity', '/unlock', '/login/whatever', '/no-such-page']) {
+    for (const path of [
+      '/',
+      '/providers',
+      '/providers/openai',
+      '/providers/openai/override',
+      '/activity',
+      '/unlock',
+      '/login/whatever',
+      '/no-such-page',
+    ]) {
       const r = await send(rt.port, path);
       expect(r.status, path).toBe(401);
       expect(r.headers['content-type']).toMatch(/^text\/html/);
       expect(r.body).toContain('authsome ui');
       expect(r.body).not.toContain(CANARY);
     }
-    const post = await send(rt.port, '/providers/openai/connections/default/logout', { method: 'POST', headers: { 'content-type': FORM }, body: '' });
+    const post = await send(rt.port, '/providers/openai/connections/default/logout', {
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: '',
+    });
     expect(post.status).toBe(401);
     expect(rt.vault.list('connection:openai:')).toHaveLength(2);
     // Static files need no session (the 401 page itself is styled).
     expect((await send(rt.port, '/static/app.css')).status).toBe(200);
     expect((await send(rt.port, '/static/htmx.min.js')).headers['content-type']).toMatch(/^text\/javascript/);
     // Only the listed files: no path from the request reaches the file system.
-    for (const path of ['/static/../package.json', '/static/%2e%2e%2fpackage.json', '/static/..%2fpackage.json', '/static/icon.svg/..']) {
+    for (const path of [
+      '/static/../package.json',
+      '/static/%2e%2e%2fpackage.json',
+      '/static/..%2fpackage.json',
+      '/static/icon.svg/..',
+    ]) {
       const r = await send(rt.port, path);
       expect([401, 404], path).toContain(r.status);
       expect(r.body).not.toContain('"devDependencies"');
@@ -150,7 +201,12 @@ describe('web security', () => {
   it('one-time tokens expire (dashboard and login links), and an expired login link gets the friendly page', async () => {
     // The clock is the test's: the links expire when it moves, not after a sleep.
     let clock = Date.now();
-    const short = await createRuntime({ home: join(root, 'short'), port: 0, kdf: KDF, web: { tokenTtlMs: 150, loginTtlMs: 300, now: () => clock } });
+    const short = await createRuntime({
+      home: join(root, 'short'),
+      port: 0,
+      kdf: KDF,
+      web: { tokenTtlMs: 150, loginTtlMs: 300, now: () => clock },
+    });
     try {
       const c = createClient(short);
       const ui = await c.api('POST', '/ui-link');
@@ -191,24 +247,41 @@ describe('web security', () => {
     expect(bad.status).toBe(422);
     expect(bad.headers['content-type']).toMatch(/^text\/html/);
     expect(bad.body).toContain('This does not look like a valid OpenAI API key.');
-    expect(bad.body).toContain('OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters, digits, &#39;_&#39; or &#39;-&#39;.');
+    expect(bad.body).toContain(
+      'OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters, digits, &#39;_&#39; or &#39;-&#39;.',
+    );
     expect(bad.body).not.toContain('sk-nope');
-    const htmx = await client.post(b, `/login/${created.json.id}`, { api_key: 'sk-nope' }, { 'hx-request': 'true', 'x-csrf-token': b.csrf });
+    const htmx = await client.post(
+      b,
+      `/login/${created.json.id}`,
+      { api_key: 'sk-nope' },
+      { 'hx-request': 'true', 'x-csrf-token': b.csrf },
+    );
     expect(htmx.status).toBe(422);
     expect(htmx.body.trimStart()).toMatch(/^<section class="login" id="login">/); // the bare partial for htmx
 
-    const good = await client.post(b, `/login/${created.json.id}`, { _csrf: b.csrf, api_key: 'sk-viaweb0123456789abcdefghijkl' });
+    const good = await client.post(b, `/login/${created.json.id}`, {
+      _csrf: b.csrf,
+      api_key: 'sk-viaweb0123456789abcdefghijkl',
+    });
     expect(good.status).toBe(303);
     expect(good.headers.location).toBe(`/login/${created.json.id}/done`);
-    expect((await client.page(b, `/login/${created.json.id}/done`)).body).toContain('Successfully logged in to openai (viaweb). You can close this window.');
+    expect((await client.page(b, `/login/${created.json.id}/done`)).body).toContain(
+      'Successfully logged in to openai (viaweb). You can close this window.',
+    );
     expect((await client.api('GET', `/login-sessions/${created.json.id}`)).json.state).toBe('completed');
 
     const reused = await send(rt.port, path, { headers: { cookie } });
     expect(reused.status).toBe(410);
     expect(reused.body).toContain('authsome login openai --connection viaweb');
-    const again = await client.post(b, `/login/${created.json.id}`, { _csrf: b.csrf, api_key: 'sk-second0123456789abcdefghijkl' });
+    const again = await client.post(b, `/login/${created.json.id}`, {
+      _csrf: b.csrf,
+      api_key: 'sk-second0123456789abcdefghijkl',
+    });
     expect(again.status).toBe(410);
-    expect((await client.api('POST', '/get', { provider: 'openai', connection: 'viaweb', reveal: true })).json.record).toMatchObject({ api_key: 'sk-viaweb0123456789abcdefghijkl' });
+    expect(
+      (await client.api('POST', '/get', { provider: 'openai', connection: 'viaweb', reveal: true })).json.record,
+    ).toMatchObject({ api_key: 'sk-viaweb0123456789abcdefghijkl' });
   });
 
   it('a state-changing page request without the right CSRF token is refused (403) and changes nothing', async () => {
@@ -216,7 +289,13 @@ describe('web security', () => {
     const other = await client.signIn();
     expect(other.csrf).not.toBe(b.csrf);
     const customFile = join(rt.paths.providers, 'openai.json');
-    const definition = JSON.stringify({ schema_version: 1, name: 'openai', display_name: 'Hijacked', auth_type: 'api_key', api_url: 'evil.example' });
+    const definition = JSON.stringify({
+      schema_version: 1,
+      name: 'openai',
+      display_name: 'Hijacked',
+      auth_type: 'api_key',
+      api_url: 'evil.example',
+    });
     const created = await client.api('POST', '/login-sessions', { provider: 'openai', connection: 'csrf' });
     const auditBefore = (await rt.audit.readRecent(1000)).length;
 
@@ -246,7 +325,11 @@ describe('web security', () => {
       }
     }
     expect(existsSync(customFile)).toBe(false);
-    expect(rt.vault.list('connection:openai:').sort()).toEqual(['connection:openai:default', 'connection:openai:team', 'connection:openai:viaweb']);
+    expect(rt.vault.list('connection:openai:').sort()).toEqual([
+      'connection:openai:default',
+      'connection:openai:team',
+      'connection:openai:viaweb',
+    ]);
     expect(rt.connections.resolveConnectionName('openai')).toBe('default');
     expect((await client.api('GET', `/login-sessions/${created.json.id}`)).json.state).toBe('pending');
     expect((await rt.audit.readRecent(1000)).length).toBe(auditBefore);
@@ -263,7 +346,13 @@ describe('web security', () => {
   it('a request from a foreign Origin is refused (403) and changes nothing, even with cookie and CSRF token', async () => {
     const b = await client.signIn();
     const customFile = join(rt.paths.providers, 'openai.json');
-    const definition = JSON.stringify({ schema_version: 1, name: 'openai', display_name: 'Hijacked', auth_type: 'api_key', api_url: 'evil.example' });
+    const definition = JSON.stringify({
+      schema_version: 1,
+      name: 'openai',
+      display_name: 'Hijacked',
+      auth_type: 'api_key',
+      api_url: 'evil.example',
+    });
     const foreign: Record<string, string>[] = [
       { origin: 'http://evil.example' },
       { origin: `http://127.0.0.1:${rt.port + 1}` },
@@ -283,9 +372,19 @@ describe('web security', () => {
     expect(rt.vault.list('connection:openai:')).toContain('connection:openai:team');
 
     // Our own origin, the pages' host, is fine; a loopback name is not the pages' origin.
-    const own = await client.post(b, '/providers/openai/override/validate', { _csrf: b.csrf, definition }, { origin: `http://authsome.localhost:${rt.port}`, 'sec-fetch-site': 'same-origin' });
+    const own = await client.post(
+      b,
+      '/providers/openai/override/validate',
+      { _csrf: b.csrf, definition },
+      { origin: `http://authsome.localhost:${rt.port}`, 'sec-fetch-site': 'same-origin' },
+    );
     expect(own.status).toBe(200);
-    const loopback = await client.post(b, '/providers/openai/override/validate', { _csrf: b.csrf, definition }, { origin: `http://127.0.0.1:${rt.port}` });
+    const loopback = await client.post(
+      b,
+      '/providers/openai/override/validate',
+      { _csrf: b.csrf, definition },
+      { origin: `http://127.0.0.1:${rt.port}` },
+    );
     expect(loopback.status).toBe(403);
   });
 
@@ -317,7 +416,11 @@ describe('web security', () => {
       expect(html).not.toMatch(/(src|href)="(https?:)?\/\/(?!platform\.openai\.com)/); // nothing loaded from elsewhere
     }
     expect((await client.api('GET', '/status')).status).toBe(200);
-    expect((await send(rt.port, '/api/status', { headers: { authorization: `Bearer ${rt.token}` } })).headers['cache-control']).toBe('no-store');
+    expect(
+      (await send(rt.port, '/api/status', { headers: { authorization: `Bearer ${rt.token}` } })).headers[
+        'cache-control'
+      ],
+    ).toBe('no-store');
   });
 
   it('the API token never opens a page (cookie or header), and the page cookie never opens /api', async () => {
@@ -332,13 +435,21 @@ describe('web security', () => {
       expect(r.body).not.toContain(CANARY);
     }
     const sessionValue = b.cookie.split('=')[1]!;
-    for (const headers of <Record<string, string>[]>[{ cookie: b.cookie }, { cookie: b.cookie, 'x-csrf-token': b.csrf }, { authorization: `Bearer ${sessionValue}` }]) {
+    for (const headers of <Record<string, string>[]>[
+      { cookie: b.cookie },
+      { cookie: b.cookie, 'x-csrf-token': b.csrf },
+      { authorization: `Bearer ${sessionValue}` },
+    ]) {
       for (const path of ['/api/status', '/api/providers', '/api/ui-link']) {
         const r = await send(rt.port, path, { method: path === '/api/ui-link' ? 'POST' : 'GET', headers });
         expect(r.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
       }
     }
-    const get = await send(rt.port, '/api/get', { method: 'POST', headers: { cookie: b.cookie, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'openai', reveal: true }) });
+    const get = await send(rt.port, '/api/get', {
+      method: 'POST',
+      headers: { cookie: b.cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'openai', reveal: true }),
+    });
     expect(get.status).toBe(401);
     expect(get.body).not.toContain(CANARY);
   });
@@ -373,7 +484,12 @@ describe('web security', () => {
     expect(page.body).toContain('sk-…cret');
     expect((await client.page(b, '/providers/openai/connections/team/reveal')).status).toBe(404); // never by GET
 
-    const revealed = await client.post(b, '/providers/openai/connections/team/reveal', {}, { 'hx-request': 'true', 'x-csrf-token': b.csrf });
+    const revealed = await client.post(
+      b,
+      '/providers/openai/connections/team/reveal',
+      {},
+      { 'hx-request': 'true', 'x-csrf-token': b.csrf },
+    );
     expect(revealed.status).toBe(200);
     expect(revealed.body).toContain(CANARY_TEAM);
     expect(revealed.body).not.toContain(CANARY);
@@ -403,7 +519,9 @@ describe('web security', () => {
     // A navigation started by a file:// page carries no SameSite=Strict cookie, and neither does a redirect after
     // it; the browser has to take a step from a page of ours, so the answer is a page, not a 303.
     const { json } = await client.api('POST', '/ui-link');
-    const r = await send(rt.port, client.pathOf(json.url!), { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+    const r = await send(rt.port, client.pathOf(json.url!), {
+      headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' },
+    });
     expect(r.status).toBe(200);
     expect(r.body).toContain('<meta http-equiv="refresh" content="0;url=/">');
     expect(r.body).not.toMatch(/<script/i);
@@ -429,7 +547,12 @@ describe('web security', () => {
     const { json } = await client.api('POST', '/ui-link');
     const path = client.pathOf(json.url!);
     for (const host of [`127.0.0.1:${rt.port}`, `localhost:${rt.port}`, `[::1]:${rt.port}`]) {
-      for (const [method, target] of [['GET', path], ['HEAD', path], ['GET', '/providers/openai?show=all'], ['POST', '/providers/openai/connections/team/logout']] as const) {
+      for (const [method, target] of [
+        ['GET', path],
+        ['HEAD', path],
+        ['GET', '/providers/openai?show=all'],
+        ['POST', '/providers/openai/connections/team/logout'],
+      ] as const) {
         const r = await send(rt.port, target, { method, headers: { host } });
         expect(r.status, `${method} ${host}${target}`).toBe(method === 'POST' ? 303 : 302);
         expect(r.headers.location).toBe(`http://authsome.localhost:${rt.port}${target}`);
@@ -448,11 +571,17 @@ describe('web security', () => {
     expect(onLoopback.body).not.toContain(CANARY);
     // The CLI's side is unchanged.
     expect((await sendHttp(rt.port, '/health')).status).toBe(200);
-    expect((await sendHttp(rt.port, '/api/status', { headers: { authorization: `Bearer ${rt.token}` } })).status).toBe(200);
+    expect((await sendHttp(rt.port, '/api/status', { headers: { authorization: `Bearer ${rt.token}` } })).status).toBe(
+      200,
+    );
   });
 
   it('the login-session API: bearer only, long-poll, cancel; an unknown provider or an existing connection is refused', async () => {
-    const noToken = await send(rt.port, '/api/login-sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'openai' }) });
+    const noToken = await send(rt.port, '/api/login-sessions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'openai' }),
+    });
     expect(noToken.status).toBe(401);
     expect((await client.api('POST', '/login-sessions', { provider: 'nope' })).status).toBe(404);
     const exists = await client.api('POST', '/login-sessions', { provider: 'openai' });
@@ -495,7 +624,8 @@ describe('web security: fresh confirmation before a reveal, session lifetimes (i
     expect((await client.api('POST', '/login/api-key', { provider: 'openai', api_key: CANARY })).status).toBe(200);
     return { rt, client, clock };
   }
-  const revealCount = async (rt: Runtime) => (await rt.audit.readRecent(1000)).filter((e) => e.event === 'reveal').length;
+  const revealCount = async (rt: Runtime) =>
+    (await rt.audit.readRecent(1000)).filter((e) => e.event === 'reveal').length;
 
   it('a cookie and CSRF token captured from a page and replayed later by a non-browser client reveal nothing', async () => {
     const { rt, client, clock } = await startRuntime('stolen');
@@ -503,7 +633,12 @@ describe('web security: fresh confirmation before a reveal, session lifetimes (i
       const captured = await client.signIn();
       // Within five minutes of the sign-in through a one-time URL, the person at the keyboard may reveal.
       clock.now += 4 * MINUTE;
-      const fresh = await client.post(captured, '/providers/openai/connections/default/reveal', {}, { 'hx-request': 'true', 'x-csrf-token': captured.csrf });
+      const fresh = await client.post(
+        captured,
+        '/providers/openai/connections/default/reveal',
+        {},
+        { 'hx-request': 'true', 'x-csrf-token': captured.csrf },
+      );
       expect(fresh.status).toBe(200);
       expect(fresh.body).toContain(CANARY);
 
@@ -530,7 +665,9 @@ describe('web security: fresh confirmation before a reveal, session lifetimes (i
       const again = await send(rt.port, client.pathOf(json.url!), { headers: { cookie: captured.cookie } });
       expect(again.status).toBe(303);
       expect(again.headers['set-cookie']).toBeUndefined();
-      const renewed = await client.post(captured, '/providers/openai/connections/default/reveal', { _csrf: captured.csrf });
+      const renewed = await client.post(captured, '/providers/openai/connections/default/reveal', {
+        _csrf: captured.csrf,
+      });
       expect(renewed.status).toBe(200);
       expect(renewed.body).toContain(CANARY);
       expect(await revealCount(rt)).toBe(before + 1);
@@ -548,17 +685,23 @@ describe('web security: fresh confirmation before a reveal, session lifetimes (i
       expect(page.body).toMatch(/<input id="secret-default-passphrase" name="passphrase" type="password"/);
       const before = await revealCount(rt);
       for (const passphrase of [undefined, '', 'not the passphrase']) {
-        const fields: Record<string, string> = passphrase === undefined ? { _csrf: b.csrf } : { _csrf: b.csrf, passphrase };
+        const fields: Record<string, string> =
+          passphrase === undefined ? { _csrf: b.csrf } : { _csrf: b.csrf, passphrase };
         for (const headers of <Record<string, string>[]>[{}, { 'hx-request': 'true' }]) {
           const r = await client.post(b, '/providers/openai/connections/default/reveal', fields, headers);
           expect(r.status, `${passphrase} ${JSON.stringify(headers)}`).toBe(422);
           expect(r.body).not.toContain(CANARY);
-          expect(r.body).toContain(passphrase ? 'Wrong passphrase. Nothing was revealed.' : 'Enter the vault passphrase to reveal this key.');
+          expect(r.body).toContain(
+            passphrase ? 'Wrong passphrase. Nothing was revealed.' : 'Enter the vault passphrase to reveal this key.',
+          );
           expect(r.body).not.toContain('not the passphrase');
         }
       }
       expect(await revealCount(rt)).toBe(before);
-      const ok = await client.post(b, '/providers/openai/connections/default/reveal', { _csrf: b.csrf, passphrase: 'the vault passphrase, long enough' });
+      const ok = await client.post(b, '/providers/openai/connections/default/reveal', {
+        _csrf: b.csrf,
+        passphrase: 'the vault passphrase, long enough',
+      });
       expect(ok.status).toBe(200);
       expect(ok.body).toContain(CANARY);
       expect(await revealCount(rt)).toBe(before + 1);

@@ -25,7 +25,12 @@ describe('parseCommandArgs', () => {
       browser: true,
       format: 'env',
     });
-    expect(parse(['--connection=a=b', 'openai', '--no-browser', '--format', 'json', 'x'])).toMatchObject({ connection: 'a=b', browser: false, format: 'json', extra: 'x' });
+    expect(parse(['--connection=a=b', 'openai', '--no-browser', '--format', 'json', 'x'])).toMatchObject({
+      connection: 'a=b',
+      browser: false,
+      format: 'json',
+      extra: 'x',
+    });
     expect(parse(['openai', '--', '--not-an-option'])).toMatchObject({ extra: '--not-an-option' });
   });
 

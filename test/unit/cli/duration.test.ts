@@ -23,9 +23,23 @@ describe('parseDuration accepts', () => {
 });
 
 describe('parseDuration refuses', () => {
-  it.each(['', '   ', 'abc', '15x', '1.5h', '-5m', '15 m', 'm', '0s', '0m0s', '15m junk', 'h1', '1h 30m', '15M', '1e3'])(
-    '%j with a usage error naming the flag',
-    (text) => {
+  it.each([
+    '',
+    '   ',
+    'abc',
+    '15x',
+    '1.5h',
+    '-5m',
+    '15 m',
+    'm',
+    '0s',
+    '0m0s',
+    '15m junk',
+    'h1',
+    '1h 30m',
+    '15M',
+    '1e3',
+  ])('%j with a usage error naming the flag', (text) => {
     let err: unknown;
     try {
       parseDuration(text, '--lock-after');
@@ -36,6 +50,5 @@ describe('parseDuration refuses', () => {
     expect((err as AppError).code).toBe('USAGE');
     expect((err as AppError).message).toBe(`Invalid duration '${text}' for --lock-after.`);
     expect((err as AppError).hint).toBe('Use a number with a unit, e.g. 90s, 15m, 2h or 1h30m.');
-    },
-  );
+  });
 });

@@ -43,7 +43,10 @@ function evalInShell(text: string, names: string[], shell = '/bin/sh'): string[]
   const file = join(tmp.path, `vars-${Math.random().toString(36).slice(2)}.sh`);
   writeFileSync(file, text);
   const script = `cd "$2" && eval "$(cat "$1")"; printf '%s\\0' ${names.map((n) => `"$${n}"`).join(' ')}`;
-  const out = execFileSync(shell, ['-c', script, 'sh', file, tmp.path], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  const out = execFileSync(shell, ['-c', script, 'sh', file, tmp.path], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH },
+  });
   return out.split('\0').slice(0, names.length);
 }
 
@@ -54,7 +57,7 @@ describe('quoteShellValue', () => {
     }
   });
 
-  it('single-quotes anything else, escaping single quotes as \'\\\'\'', () => {
+  it("single-quotes anything else, escaping single quotes as '\\''", () => {
     expect(quoteShellValue('a b')).toBe("'a b'");
     expect(quoteShellValue("it's")).toBe("'it'\\''s'");
     expect(quoteShellValue('$x')).toBe("'$x'");
@@ -73,7 +76,12 @@ describe.each(['env', 'shell'] as const)('%s format evaluated by a real shell', 
   it('gives back every value of a multi-line export, and runs nothing', () => {
     const variables = NASTY.map(([, value], i) => ({ name: `V_${i}`, value }));
     const text = formatVariables(format, variables);
-    expect(evalInShell(text, variables.map((v) => v.name))).toEqual(variables.map((v) => v.value));
+    expect(
+      evalInShell(
+        text,
+        variables.map((v) => v.name),
+      ),
+    ).toEqual(variables.map((v) => v.value));
     expect(existsSync(join(tmp.path, 'PWNED'))).toBe(false);
     expect(readdirSync(tmp.path).filter((n) => !n.startsWith('vars-'))).toEqual([]);
   });
@@ -81,7 +89,13 @@ describe.each(['env', 'shell'] as const)('%s format evaluated by a real shell', 
   it('works the same in bash', () => {
     const variables = NASTY.map(([, value], i) => ({ name: `V_${i}`, value }));
     const text = formatVariables(format, variables);
-    expect(evalInShell(text, variables.map((v) => v.name), '/bin/bash')).toEqual(variables.map((v) => v.value));
+    expect(
+      evalInShell(
+        text,
+        variables.map((v) => v.name),
+        '/bin/bash',
+      ),
+    ).toEqual(variables.map((v) => v.value));
   });
 });
 
@@ -99,7 +113,9 @@ describe('line shapes', () => {
     expect(formatVariables('shell', vars)).toBe("export OPENAI_API_KEY=sk-abc\nexport OTHER='a b'");
     const file = join(tmp.path, 'vars-export.sh');
     writeFileSync(file, formatVariables('shell', vars));
-    const out = execFileSync('/bin/sh', ['-c', 'eval "$(cat "$1")"; /bin/sh -c \'printf %s "$OTHER"\'', 'sh', file], { encoding: 'utf8' });
+    const out = execFileSync('/bin/sh', ['-c', 'eval "$(cat "$1")"; /bin/sh -c \'printf %s "$OTHER"\'', 'sh', file], {
+      encoding: 'utf8',
+    });
     expect(out).toBe('a b');
   });
 

@@ -26,7 +26,17 @@ describe('parseGlobalFlags', () => {
   });
 
   it('recognises flags anywhere: between the command, its arguments and its options, keeping their order', () => {
-    const flags = parseGlobalFlags(['get', '--json', 'openai', '--connection', 'team', '--quiet', '--field', 'status', '--no-color']);
+    const flags = parseGlobalFlags([
+      'get',
+      '--json',
+      'openai',
+      '--connection',
+      'team',
+      '--quiet',
+      '--field',
+      'status',
+      '--no-color',
+    ]);
     expect(flags).toMatchObject({ json: true, quiet: true, noColor: true, version: false, help: false });
     expect(flags.rest).toEqual(['get', 'openai', '--connection', 'team', '--field', 'status']);
   });
@@ -36,9 +46,33 @@ describe('parseGlobalFlags', () => {
   });
 
   it('nothing after -- is touched, flags included, and -- itself is kept', () => {
-    const flags = parseGlobalFlags(['run', '--only', 'openai', '--', 'python', 'agent.py', '--json', '-v', '--help', '--quiet', '--']);
+    const flags = parseGlobalFlags([
+      'run',
+      '--only',
+      'openai',
+      '--',
+      'python',
+      'agent.py',
+      '--json',
+      '-v',
+      '--help',
+      '--quiet',
+      '--',
+    ]);
     expect(flags).toMatchObject({ json: false, quiet: false, version: false, help: false, noColor: false });
-    expect(flags.rest).toEqual(['run', '--only', 'openai', '--', 'python', 'agent.py', '--json', '-v', '--help', '--quiet', '--']);
+    expect(flags.rest).toEqual([
+      'run',
+      '--only',
+      'openai',
+      '--',
+      'python',
+      'agent.py',
+      '--json',
+      '-v',
+      '--help',
+      '--quiet',
+      '--',
+    ]);
   });
 
   it('flags before -- still count when the child gets the same ones', () => {

@@ -5,10 +5,17 @@ import { existsSync, readdirSync, readFileSync, statSync, utimesSync, mkdirSync,
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildBrowserCommand, buildLauncherDir, buildLauncherHtml, LAUNCHER_MAX_AGE_MS, writeLauncherFile } from '../../../src/cli/open-browser.js';
+import {
+  buildBrowserCommand,
+  buildLauncherDir,
+  buildLauncherHtml,
+  LAUNCHER_MAX_AGE_MS,
+  writeLauncherFile,
+} from '../../../src/cli/open-browser.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
-const URL_WITH_TOKEN = 'http://authsome.localhost:7998/login/abc?token=SECRETtoken0123456789abcdefghijklmnopqrstu&x=<"y">';
+const URL_WITH_TOKEN =
+  'http://authsome.localhost:7998/login/abc?token=SECRETtoken0123456789abcdefghijklmnopqrstu&x=<"y">';
 const TOKEN = 'SECRETtoken0123456789abcdefghijklmnopqrstu';
 
 describe('launcher files', () => {
@@ -27,7 +34,8 @@ describe('launcher files', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const html = readFileSync(file, 'utf8');
     expect(html).toBe(buildLauncherHtml(URL_WITH_TOKEN));
-    const escaped = 'http://authsome.localhost:7998/login/abc?token=SECRETtoken0123456789abcdefghijklmnopqrstu&amp;x=&lt;&quot;y&quot;&gt;';
+    const escaped =
+      'http://authsome.localhost:7998/login/abc?token=SECRETtoken0123456789abcdefghijklmnopqrstu&amp;x=&lt;&quot;y&quot;&gt;';
     expect(html).toContain(`<meta http-equiv="refresh" content="0;url=${escaped}">`);
     expect(html).toContain(`<a href="${escaped}">`);
     expect(html).not.toMatch(/<script/i);
@@ -75,6 +83,9 @@ describe('buildBrowserCommand', () => {
       expect(line, `${platform} ${JSON.stringify(env)}`).toContain(target);
       expect(line).not.toContain(TOKEN);
     }
-    expect(buildBrowserCommand(target, { BROWSER: 'firefox --new-window' }, 'linux')).toEqual({ command: '/bin/sh', args: ['-c', 'firefox --new-window "$1"', 'authsome-browser', target] });
+    expect(buildBrowserCommand(target, { BROWSER: 'firefox --new-window' }, 'linux')).toEqual({
+      command: '/bin/sh',
+      args: ['-c', 'firefox --new-window "$1"', 'authsome-browser', target],
+    });
   });
 });

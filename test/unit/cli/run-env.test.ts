@@ -15,7 +15,8 @@ describe('buildRunEnv', () => {
   it('sets every variable the spec lists', () => {
     const env = buildRunEnv({ ...base, parentEnv: { PATH: '/usr/bin', HOME: '/home/u' } });
     for (const k of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) expect(env[k]).toBe(base.proxyUrl);
-    for (const k of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(env[k]).toBe(base.caBundlePath);
+    for (const k of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'])
+      expect(env[k]).toBe(base.caBundlePath);
     expect(env.NODE_EXTRA_CA_CERTS).toBe(base.caCertPath);
     expect(env.NODE_USE_ENV_PROXY).toBe('1');
     expect(env.AUTHSOME_RUN).toBe('1');
@@ -28,10 +29,19 @@ describe('buildRunEnv', () => {
   });
 
   it('puts each variable’s shaped placeholder when the run service gives one, the bare mark otherwise', () => {
-    const env = buildRunEnv({ ...base, parentEnv: {}, placeholderValues: { OPENAI_API_KEY: 'sk-authsome-proxy-managed-00000000000000' } });
+    const env = buildRunEnv({
+      ...base,
+      parentEnv: {},
+      placeholderValues: { OPENAI_API_KEY: 'sk-authsome-proxy-managed-00000000000000' },
+    });
     expect(env.OPENAI_API_KEY).toBe('sk-authsome-proxy-managed-00000000000000');
     expect(env.GH_TOKEN).toBe(PLACEHOLDER);
-    const bare = buildRunEnv({ ...base, parentEnv: {}, noPlaceholders: true, placeholderValues: { OPENAI_API_KEY: 'sk-authsome-proxy-managed-00000000000000' } });
+    const bare = buildRunEnv({
+      ...base,
+      parentEnv: {},
+      noPlaceholders: true,
+      placeholderValues: { OPENAI_API_KEY: 'sk-authsome-proxy-managed-00000000000000' },
+    });
     expect(bare.OPENAI_API_KEY).toBeUndefined();
   });
 
@@ -46,7 +56,10 @@ describe('buildRunEnv', () => {
   });
 
   it('keeps the parent’s NO_PROXY entries (both spellings) and dedupes', () => {
-    const env = buildRunEnv({ ...base, parentEnv: { NO_PROXY: 'corp.test, localhost', no_proxy: 'CORP.test,.internal,127.0.0.1' } });
+    const env = buildRunEnv({
+      ...base,
+      parentEnv: { NO_PROXY: 'corp.test, localhost', no_proxy: 'CORP.test,.internal,127.0.0.1' },
+    });
     expect(env.NO_PROXY).toBe('corp.test,localhost,.internal,127.0.0.1,::1');
     expect(env.no_proxy).toBe(env.NO_PROXY);
   });
@@ -76,7 +89,12 @@ describe('buildRunEnv withholds what unlocks keys', () => {
   it('never passes AUTHSOME_PASSPHRASE, nor a variable it is told holds a stored secret', () => {
     const env = buildRunEnv({
       ...base,
-      parentEnv: { PATH: '/usr/bin', AUTHSOME_PASSPHRASE: 'hunter22hunter22', OLD_KEY: 'sk-real', GH_TOKEN: 'ghp_real' },
+      parentEnv: {
+        PATH: '/usr/bin',
+        AUTHSOME_PASSPHRASE: 'hunter22hunter22',
+        OLD_KEY: 'sk-real',
+        GH_TOKEN: 'ghp_real',
+      },
       withhold: ['OLD_KEY', 'GH_TOKEN'],
     });
     expect(env.AUTHSOME_PASSPHRASE).toBeUndefined();

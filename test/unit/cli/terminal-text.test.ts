@@ -7,7 +7,8 @@ import { escapeJsonText, escapeTerminalLines, escapeTerminalText } from '../../.
 // eslint-disable-next-line no-control-regex
 const ACTED_ON = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 // eslint-disable-next-line no-control-regex
-const ACTED_ON_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const ACTED_ON_BUT_NEWLINE =
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** Strings rich in the characters that matter: controls, C1, bidi marks, plus ordinary text and emoji. */
 const hostileText = fc.string({

@@ -36,7 +36,11 @@ beforeEach(async () => {
   mkdirSync(customDir);
   auditPath = join(tmp.path, 'audit.log');
   vault = createVault({
-    paths: { vault: join(tmp.path, 'vault.json'), vaultBackup: join(tmp.path, 'vault.json.bak'), masterKey: join(tmp.path, 'master.key') },
+    paths: {
+      vault: join(tmp.path, 'vault.json'),
+      vaultBackup: join(tmp.path, 'vault.json.bak'),
+      masterKey: join(tmp.path, 'master.key'),
+    },
     kdf: { memory_kib: 1024, iterations: 1 },
   });
   await vault.open();
@@ -51,8 +55,6 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-
-
 const login = (provider: string, apiKey: string, connection?: string, force?: boolean) =>
   service.loginWithApiKey({ provider, apiKey, ...(connection ? { connection } : {}), ...(force ? { force } : {}) });
 
@@ -61,7 +63,11 @@ const defaultOf = (provider: string) => vault.get<ProviderState>(`provider-state
 async function auditEvents(): Promise<{ event: string; provider?: string; connection?: string; reason?: string }[]> {
   await audit.flush();
   if (!existsSync(auditPath)) return [];
-  return readFileSync(auditPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(auditPath, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 function writeCustom(name: string, value: unknown): void {
@@ -100,7 +106,10 @@ describe('validateApiKey', () => {
     expect(err.hint).toBe(OPENAI_HINT);
   });
 
-  it.each([['empty', ''], ['only whitespace', ' \t\r\n']])('refuses an %s value', async (_label, input) => {
+  it.each([
+    ['empty', ''],
+    ['only whitespace', ' \t\r\n'],
+  ])('refuses an %s value', async (_label, input) => {
     const err = caught(() => service.validateApiKey(openaiDefinition, input));
     expect(err.code).toBe('INVALID_KEY');
     expect(err.message).toContain('OpenAI');
@@ -144,7 +153,9 @@ describe('login with an API key', () => {
       updated_at: '2025-01-01T00:00:01.000Z',
     });
     expect(defaultOf('openai')).toBe('default');
-    expect(await auditEvents()).toEqual([expect.objectContaining({ event: 'login', provider: 'openai', connection: 'default' })]);
+    expect(await auditEvents()).toEqual([
+      expect.objectContaining({ event: 'login', provider: 'openai', connection: 'default' }),
+    ]);
   });
 
   it('the first named connection becomes the default; later ones do not change it', async () => {
@@ -195,12 +206,15 @@ describe('login with an API key', () => {
     expect(err.message).toBe("Provider 'nope' not found.");
   });
 
-  it.each(['bad name', '-team', '.hidden', 'a/b', 'x'.repeat(65), 'team:1'])('connection name %j → INVALID_NAME', async (name) => {
-    const err = await rejected(login('openai', OPENAI_CANARY, name));
-    expect(err.code).toBe('INVALID_NAME');
-    expect(err.message).toBe(`Invalid connection name '${name}'.`);
-    expect(vault.list('')).toEqual([]);
-  });
+  it.each(['bad name', '-team', '.hidden', 'a/b', 'x'.repeat(65), 'team:1'])(
+    'connection name %j → INVALID_NAME',
+    async (name) => {
+      const err = await rejected(login('openai', OPENAI_CANARY, name));
+      expect(err.code).toBe('INVALID_NAME');
+      expect(err.message).toBe(`Invalid connection name '${name}'.`);
+      expect(vault.list('')).toEqual([]);
+    },
+  );
 
   it('accepts letters, digits, dot, underscore and dash up to 64 characters', async () => {
     for (const name of ['Team_1', 'a.b-c', 'x'.repeat(64)]) {
@@ -276,7 +290,12 @@ describe('get', () => {
     await login('openai', OPENAI_CANARY);
     const record = await service.get('openai', undefined, { reveal: false });
     expect(record.api_key).toBe('***REDACTED***');
-    expect(record).toMatchObject({ provider: 'openai', connection: 'default', status: 'connected', auth_type: 'api_key' });
+    expect(record).toMatchObject({
+      provider: 'openai',
+      connection: 'default',
+      status: 'connected',
+      auth_type: 'api_key',
+    });
     expect(JSON.stringify(record)).not.toContain(OPENAI_CANARY);
     expect((await auditEvents()).filter((e) => e.event === 'reveal')).toEqual([]);
     // The stored record is untouched by redaction.
@@ -286,11 +305,22 @@ describe('get', () => {
   it('redacts OAuth tokens too', async () => {
     const at = '2025-01-01T00:00:00.000Z';
     await vault.put('connection:github:default', {
-      provider: 'github', connection: 'default', auth_type: 'oauth2', status: 'connected',
-      access_token: 'gho_secretaccess', refresh_token: 'ghr_secretrefresh', token_type: 'bearer', obtained_at: at, updated_at: at,
+      provider: 'github',
+      connection: 'default',
+      auth_type: 'oauth2',
+      status: 'connected',
+      access_token: 'gho_secretaccess',
+      refresh_token: 'ghr_secretrefresh',
+      token_type: 'bearer',
+      obtained_at: at,
+      updated_at: at,
     });
     const record = await service.get('github', undefined, { reveal: false });
-    expect(record).toMatchObject({ access_token: '***REDACTED***', refresh_token: '***REDACTED***', token_type: 'bearer' });
+    expect(record).toMatchObject({
+      access_token: '***REDACTED***',
+      refresh_token: '***REDACTED***',
+      token_type: 'bearer',
+    });
     expect(record.api_key).toBeUndefined();
   });
 
@@ -323,7 +353,10 @@ describe('exportVariables', () => {
     expect(await service.exportVariables({ provider: 'openai', connection: 'team' })).toEqual([
       { name: 'OPENAI_API_KEY', value: OPENAI_TEAM, provider: 'openai', connection: 'team' },
     ]);
-    expect((await auditEvents()).filter((e) => e.event === 'export').map((e) => e.connection)).toEqual(['default', 'team']);
+    expect((await auditEvents()).filter((e) => e.event === 'export').map((e) => e.connection)).toEqual([
+      'default',
+      'team',
+    ]);
   });
 
   it('a provider with several export names gives each', async () => {
@@ -361,8 +394,13 @@ describe('exportVariables', () => {
   it('two providers sharing GH_TOKEN: the later provider gets <NAME>_<PROVIDER>_<CONNECTION>', async () => {
     const at = '2025-01-01T00:00:00.000Z';
     await vault.put('connection:github:default', {
-      provider: 'github', connection: 'default', auth_type: 'oauth2', status: 'connected',
-      access_token: 'gho_access', obtained_at: at, updated_at: at,
+      provider: 'github',
+      connection: 'default',
+      auth_type: 'oauth2',
+      status: 'connected',
+      access_token: 'gho_access',
+      obtained_at: at,
+      updated_at: at,
     });
     await login('github-pat', GH_PAT);
     const vars = await service.exportVariables({});
@@ -412,7 +450,10 @@ describe('revoke and remove', () => {
   });
 
   it('remove also deletes the custom definition file; the bundled one takes over', async () => {
-    const bundled = JSON.parse(readFileSync(join(packagePaths.providers, 'openai.json'), 'utf8')) as Record<string, unknown>;
+    const bundled = JSON.parse(readFileSync(join(packagePaths.providers, 'openai.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     writeCustom('openai', { ...bundled, display_name: 'OpenAI (mine)' });
     await login('openai', OPENAI_CANARY);
     const result = await service.remove('openai');
@@ -424,7 +465,12 @@ describe('revoke and remove', () => {
 
   it('without a custom file, remove leaves the same state as revoke', async () => {
     await login('openai', OPENAI_CANARY);
-    expect(await service.remove('openai')).toEqual({ provider: 'openai', removed: ['default'], definitionDeleted: false, warnings: [] });
+    expect(await service.remove('openai')).toEqual({
+      provider: 'openai',
+      removed: ['default'],
+      definitionDeleted: false,
+      warnings: [],
+    });
     expect(vault.list('')).toEqual([]);
   });
 
@@ -465,10 +511,24 @@ describe('the audit log never holds a secret', () => {
     await service.remove('anthropic');
     await audit.flush();
     const text = readFileSync(auditPath, 'utf8');
-    const events = text.trim().split('\n').map((l) => JSON.parse(l) as { ts: string; event: string });
+    const events = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { ts: string; event: string });
     expect(events.map((e) => e.event)).toEqual([
       // The full export audits each connection it exported (openai default and team, anthropic), then one more.
-      'login', 'login', 'login', 'login', 'reveal', 'export', 'export', 'export', 'export', 'logout', 'revoke', 'remove',
+      'login',
+      'login',
+      'login',
+      'login',
+      'reveal',
+      'export',
+      'export',
+      'export',
+      'export',
+      'logout',
+      'revoke',
+      'remove',
     ]);
     for (const secret of [OPENAI_CANARY, OPENAI_TEAM, ANTHROPIC_KEY, 'CANARY']) expect(text).not.toContain(secret);
   });

@@ -23,21 +23,49 @@ function refusal(fn: () => unknown): AppError {
 
 describe('parseTokenResponse', () => {
   it('accepts a complete answer; expires_in may come as a string; GitHub-style comma scopes are split', () => {
-    const set = parseTokenResponse(ctx, 200, 'application/json', JSON.stringify({ access_token: TOKEN, refresh_token: 'rt', token_type: 'bearer', expires_in: '3600', scope: 'repo,read:user' }));
-    expect(set).toEqual({ access_token: TOKEN, refresh_token: 'rt', token_type: 'bearer', expires_in: 3600, scopes: ['repo', 'read:user'] });
+    const set = parseTokenResponse(
+      ctx,
+      200,
+      'application/json',
+      JSON.stringify({
+        access_token: TOKEN,
+        refresh_token: 'rt',
+        token_type: 'bearer',
+        expires_in: '3600',
+        scope: 'repo,read:user',
+      }),
+    );
+    expect(set).toEqual({
+      access_token: TOKEN,
+      refresh_token: 'rt',
+      token_type: 'bearer',
+      expires_in: 3600,
+      scopes: ['repo', 'read:user'],
+    });
   });
 
   it('an HTML page (a login wall, a proxy error) is named as such, with the status', () => {
     const err = refusal(() => parseTokenResponse(ctx, 502, 'text/html; charset=utf-8', '<html>Bad gateway</html>'));
     expect(err.code).toBe('UPSTREAM');
-    expect(err.message).toBe('The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page instead of JSON; nothing was stored.');
-    expect(err.hint).toContain("authsome inspect testoauth");
+    expect(err.message).toBe(
+      'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page instead of JSON; nothing was stored.',
+    );
+    expect(err.hint).toContain('authsome inspect testoauth');
   });
 
   it('an OAuth error wins even with status 200 (GitHub), and invalid_client says to check the client', () => {
-    const err = refusal(() => parseTokenResponse(ctx, 200, 'application/json', JSON.stringify({ error: 'invalid_client', error_description: 'bad\u001b[31m secret' })));
+    const err = refusal(() =>
+      parseTokenResponse(
+        ctx,
+        200,
+        'application/json',
+        JSON.stringify({ error: 'invalid_client', error_description: 'bad\u001b[31m secret' }),
+      ),
+    );
     expect(err.code).toBe('OAUTH_FAILED');
-    expect(err.message).toBe('Test OAuth refused the token request: invalid_client (bad [31m secret); nothing was stored.');
+    expect(err.message).toBe(
+      'Test OAuth refused the token request: invalid_client (bad [31m secret); nothing was stored.',
+    );
     expect(err.hint).toContain('Check the client id and secret');
   });
 
@@ -60,21 +88,45 @@ describe('requestToken', () => {
     const seen: Parameters<FetchLike>[] = [];
     const fetch: FetchLike = async (url, init) => {
       seen.push([url, init]);
-      return { status: 200, headers: { get: () => 'application/json' }, text: async () => JSON.stringify({ access_token: TOKEN }) };
+      return {
+        status: 200,
+        headers: { get: () => 'application/json' },
+        text: async () => JSON.stringify({ access_token: TOKEN }),
+      };
     };
-    await requestToken({ fetch }, { ...ctx, tokenUrl: 'https://auth.example/token' }, { client_id: 'cid', client_secret: 'sec' }, { grant_type: 'authorization_code', code: 'c' });
+    await requestToken(
+      { fetch },
+      { ...ctx, tokenUrl: 'https://auth.example/token' },
+      { client_id: 'cid', client_secret: 'sec' },
+      { grant_type: 'authorization_code', code: 'c' },
+    );
     const [url, init] = seen[0]!;
     expect(url).toBe('https://auth.example/token');
     expect(init.headers).toEqual({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
     expect(init.redirect).toBe('error');
-    expect(Object.fromEntries(new URLSearchParams(init.body!))).toEqual({ grant_type: 'authorization_code', code: 'c', client_id: 'cid', client_secret: 'sec' });
+    expect(Object.fromEntries(new URLSearchParams(init.body!))).toEqual({
+      grant_type: 'authorization_code',
+      code: 'c',
+      client_id: 'cid',
+      client_secret: 'sec',
+    });
   });
 
   it('a token endpoint that cannot be reached is an UPSTREAM error naming the host and the cause', async () => {
     const fetch: FetchLike = async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
     };
-    const err = await requestToken({ fetch }, { ...ctx, tokenUrl: 'https://auth.example:8443/token' }, { client_id: 'cid' }, { grant_type: 'x' }).then(() => { throw new Error('expected a refusal'); }, (e: AppError) => e);
+    const err = await requestToken(
+      { fetch },
+      { ...ctx, tokenUrl: 'https://auth.example:8443/token' },
+      { client_id: 'cid' },
+      { grant_type: 'x' },
+    ).then(
+      () => {
+        throw new Error('expected a refusal');
+      },
+      (e: AppError) => e,
+    );
     expect(err.code).toBe('UPSTREAM');
     expect(err.message).toBe('Could not reach Test OAuth at auth.example:8443: ECONNREFUSED; nothing was stored.');
   });
@@ -84,13 +136,24 @@ describe('device flow requests', () => {
   it("device_token_request 'json' sends JSON bodies to both endpoints; pending polls continue until the token comes", async () => {
     const bodies: { type: string; body: Record<string, string> }[] = [];
     const answers = [
-      { device_code: 'dc', user_code: 'ABCD-EFGH', verification_uri: 'https://a.example/device', verification_uri_complete: 'javascript:alert(1)', expires_in: 600, interval: 2 },
+      {
+        device_code: 'dc',
+        user_code: 'ABCD-EFGH',
+        verification_uri: 'https://a.example/device',
+        verification_uri_complete: 'javascript:alert(1)',
+        expires_in: 600,
+        interval: 2,
+      },
       { error: 'authorization_pending' },
       { access_token: TOKEN },
     ];
     const fetch: FetchLike = async (_url, init) => {
       bodies.push({ type: init.headers['content-type']!, body: JSON.parse(init.body!) });
-      return { status: 200, headers: { get: () => 'application/json' }, text: async () => JSON.stringify(answers.shift()) };
+      return {
+        status: 200,
+        headers: { get: () => 'application/json' },
+        text: async () => JSON.stringify(answers.shift()),
+      };
     };
     const call = { ...ctx, tokenUrl: 'https://a.example/x' };
     const device = await requestDeviceAuthorization({ fetch }, call, { client_id: 'cid' }, ['repo'], 'json');
@@ -106,18 +169,42 @@ describe('device flow requests', () => {
     expect(waits).toEqual([2000, 2000]);
     expect(bodies.map((b) => b.type)).toEqual(['application/json', 'application/json', 'application/json']);
     expect(bodies[0]!.body).toEqual({ scope: 'repo', client_id: 'cid' });
-    expect(bodies[1]!.body).toEqual({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'dc', client_id: 'cid' });
+    expect(bodies[1]!.body).toEqual({
+      grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+      device_code: 'dc',
+      client_id: 'cid',
+    });
   });
 
   it('our own deadline ends the polling even when the provider keeps saying pending', async () => {
     let t = 0;
-    const fetch: FetchLike = async () => ({ status: 400, headers: { get: () => 'application/json' }, text: async () => JSON.stringify({ error: 'authorization_pending' }) });
-    const device = { device_code: 'dc', user_code: 'U', verification_uri: 'https://a.example/d', expires_in: 12, interval: 5 };
-    const err = await pollDeviceToken({ fetch }, { ...ctx, tokenUrl: 'https://a.example/t' }, { client_id: 'c' }, device, 'oauth2_form', {
-      sleep: async (ms) => void (t += ms),
-      now: () => t,
-      signal: new AbortController().signal,
-    }).then(() => undefined, (e: AppError) => e);
+    const fetch: FetchLike = async () => ({
+      status: 400,
+      headers: { get: () => 'application/json' },
+      text: async () => JSON.stringify({ error: 'authorization_pending' }),
+    });
+    const device = {
+      device_code: 'dc',
+      user_code: 'U',
+      verification_uri: 'https://a.example/d',
+      expires_in: 12,
+      interval: 5,
+    };
+    const err = await pollDeviceToken(
+      { fetch },
+      { ...ctx, tokenUrl: 'https://a.example/t' },
+      { client_id: 'c' },
+      device,
+      'oauth2_form',
+      {
+        sleep: async (ms) => void (t += ms),
+        now: () => t,
+        signal: new AbortController().signal,
+      },
+    ).then(
+      () => undefined,
+      (e: AppError) => e,
+    );
     expect(err?.message).toBe('The code for Test OAuth expired before it was entered; nothing was stored.');
   });
 });
@@ -132,7 +219,16 @@ describe('PKCE and state', () => {
   });
 
   it('the authorization URL keeps the provider query and sets ours', () => {
-    const url = new URL(buildAuthorizationUrl({ authorizationUrl: 'https://a.example/auth?access_type=offline&scope=x', clientId: 'c', redirectUri: 'http://127.0.0.1:7998/auth/callback', scopes: ['a', 'b'], state: 's', challenge: 'ch' }));
+    const url = new URL(
+      buildAuthorizationUrl({
+        authorizationUrl: 'https://a.example/auth?access_type=offline&scope=x',
+        clientId: 'c',
+        redirectUri: 'http://127.0.0.1:7998/auth/callback',
+        scopes: ['a', 'b'],
+        state: 's',
+        challenge: 'ch',
+      }),
+    );
     expect(Object.fromEntries(url.searchParams)).toEqual({
       access_type: 'offline',
       scope: 'a b',

@@ -8,27 +8,92 @@ import { parseProviderText, type ProviderDefinition } from '../../../src/provide
 const PROVIDERS_DIR = new URL('../../../providers/', import.meta.url);
 
 const OAUTH_NAMES = [
-  'atlassian', 'discord', 'github', 'gitlab', 'google', 'hubspot', 'klaviyo-oauth', 'linear', 'microsoft', 'notion',
-  'notion_dcr', 'postiz', 'slack', 'x',
+  'atlassian',
+  'discord',
+  'github',
+  'gitlab',
+  'google',
+  'hubspot',
+  'klaviyo-oauth',
+  'linear',
+  'microsoft',
+  'notion',
+  'notion_dcr',
+  'postiz',
+  'slack',
+  'x',
 ];
 const API_KEY_NAMES = [
-  'ahrefs', 'apollo', 'ashby', 'beehiiv', 'brevo', 'buffer', 'calendly', 'clearbit', 'dub', 'g2', 'hunter', 'instantly',
-  'intercom', 'keywords-everywhere', 'klaviyo', 'lemlist', 'livestorm', 'mailchimp', 'mention-me', 'openai',
-  'optimizely', 'postmark', 'resend', 'rewardful', 'savvycal', 'semrush', 'sendgrid', 'tolt', 'typeform', 'wistia',
+  'ahrefs',
+  'apollo',
+  'ashby',
+  'beehiiv',
+  'brevo',
+  'buffer',
+  'calendly',
+  'clearbit',
+  'dub',
+  'g2',
+  'hunter',
+  'instantly',
+  'intercom',
+  'keywords-everywhere',
+  'klaviyo',
+  'lemlist',
+  'livestorm',
+  'mailchimp',
+  'mention-me',
+  'openai',
+  'optimizely',
+  'postmark',
+  'resend',
+  'rewardful',
+  'savvycal',
+  'semrush',
+  'sendgrid',
+  'tolt',
+  'typeform',
+  'wistia',
   'zapier',
 ];
 const AI_NAMES = [
-  'anthropic', 'gemini', 'mistral', 'groq', 'openrouter', 'deepseek', 'xai', 'together', 'fireworks', 'perplexity',
-  'cohere', 'huggingface', 'replicate', 'elevenlabs', 'stripe', 'github-pat',
+  'anthropic',
+  'gemini',
+  'mistral',
+  'groq',
+  'openrouter',
+  'deepseek',
+  'xai',
+  'together',
+  'fireworks',
+  'perplexity',
+  'cohere',
+  'huggingface',
+  'replicate',
+  'elevenlabs',
+  'stripe',
+  'github-pat',
 ];
 const EXPECTED_NAMES = [...OAUTH_NAMES, ...API_KEY_NAMES, ...AI_NAMES];
 
 /** Catalog rows marked "revocation ✓". */
-const WITH_REVOCATION = ['discord', 'gitlab', 'google', 'hubspot', 'klaviyo-oauth', 'linear', 'notion_dcr', 'slack', 'x'];
+const WITH_REVOCATION = [
+  'discord',
+  'gitlab',
+  'google',
+  'hubspot',
+  'klaviyo-oauth',
+  'linear',
+  'notion_dcr',
+  'slack',
+  'x',
+];
 
 function loadAll(): Map<string, ProviderDefinition> {
   const defs = new Map<string, ProviderDefinition>();
-  for (const file of readdirSync(PROVIDERS_DIR).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(PROVIDERS_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const url = new URL(file, PROVIDERS_DIR);
     const path = fileURLToPath(url);
     const text = readFileSync(url, 'utf8');
@@ -55,7 +120,7 @@ describe('bundled providers', () => {
   it('every file is pretty-printed JSON with a trailing newline', () => {
     for (const file of readdirSync(PROVIDERS_DIR).filter((f) => f.endsWith('.json'))) {
       const text = readFileSync(new URL(file, PROVIDERS_DIR), 'utf8');
-      expect(text, file).toBe(JSON.stringify(JSON.parse(text), null, 2) + '\n');
+      expect(text, file).toBe(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
     }
   });
 
@@ -82,9 +147,24 @@ describe('bundled providers', () => {
   });
 
   it('only openai and the AI block providers with a catalog pattern carry key_pattern, each with a hint', () => {
-    const withPattern = [...defs.values()].filter((d) => d.api_key?.key_pattern !== undefined).map((d) => d.name).sort();
+    const withPattern = [...defs.values()]
+      .filter((d) => d.api_key?.key_pattern !== undefined)
+      .map((d) => d.name)
+      .sort();
     expect(withPattern).toEqual(
-      ['anthropic', 'deepseek', 'github-pat', 'groq', 'huggingface', 'openai', 'openrouter', 'perplexity', 'replicate', 'stripe', 'xai'].sort(),
+      [
+        'anthropic',
+        'deepseek',
+        'github-pat',
+        'groq',
+        'huggingface',
+        'openai',
+        'openrouter',
+        'perplexity',
+        'replicate',
+        'stripe',
+        'xai',
+      ].sort(),
     );
     for (const name of withPattern) {
       expect(get(name).api_key!.key_pattern_hint, name).toMatch(/ start with '/);
@@ -120,7 +200,7 @@ describe('bundled providers', () => {
       ['huggingface', 'hf_abcdefghijklmnopqrstuvwxyz0123', 'hf-abcdefghijklmnopqrstuvwxyz0123'],
       ['replicate', 'r8_abcdefghijklmnopqrstuvwxyz0123', 'r9_abcdefghijklmnopqrstuvwxyz0123'],
       ['stripe', 'sk_test_51AbCdEfGhIjKlMnOp', 'pk_test_51AbCdEfGhIjKlMnOp'],
-      ['github-pat', 'ghp_' + 'a'.repeat(36), 'ghp_' + 'a'.repeat(35)],
+      ['github-pat', `ghp_${'a'.repeat(36)}`, `ghp_${'a'.repeat(35)}`],
     ];
     it.each(cases)('%s accepts %s and rejects %s', (name, good, bad) => {
       const pattern = get(name).keyPattern!;
@@ -131,12 +211,16 @@ describe('bundled providers', () => {
     it('stripe accepts restricted live keys and github-pat accepts fine-grained tokens', () => {
       expect(get('stripe').keyPattern!.test('rk_live_0123456789abc')).toBe(true);
       expect(get('github-pat').keyPattern!.test('github_pat_11ABCDEFG0123456789_abcdefghijklmnop')).toBe(true);
-      expect(get('github-pat').keyPattern!.test('gho_' + 'a'.repeat(36))).toBe(false);
+      expect(get('github-pat').keyPattern!.test(`gho_${'a'.repeat(36)}`)).toBe(false);
     });
   });
 
   it('header shapes follow the catalog', () => {
-    expect(get('ashby').api_key).toMatchObject({ header_name: 'Authorization', header_prefix: 'Basic', header_format: 'basic' });
+    expect(get('ashby').api_key).toMatchObject({
+      header_name: 'Authorization',
+      header_prefix: 'Basic',
+      header_format: 'basic',
+    });
     expect(get('brevo').api_key).toMatchObject({ header_name: 'api-key', header_prefix: null });
     expect(get('postmark').api_key).toMatchObject({ header_name: 'X-Postmark-Server-Token', header_prefix: null });
     expect(get('anthropic').api_key).toMatchObject({ header_name: 'x-api-key', header_prefix: null });
@@ -213,7 +297,10 @@ describe('bundled providers', () => {
     for (const name of WITH_REVOCATION) {
       expect(get(name).oauth!.revocation_url, name).toMatch(/^https:\/\//);
     }
-    const withRevocation = [...defs.values()].filter((d) => d.oauth?.revocation_url).map((d) => d.name).sort();
+    const withRevocation = [...defs.values()]
+      .filter((d) => d.oauth?.revocation_url)
+      .map((d) => d.name)
+      .sort();
     expect(withRevocation).toEqual([...WITH_REVOCATION].sort());
   });
 

@@ -4,25 +4,46 @@ import { buildCredentialHeader } from '../../../src/providers/headers.js';
 import { parseProviderDefinition, type ProviderDefinition } from '../../../src/providers/schema.js';
 
 function define(raw: Record<string, unknown>): ProviderDefinition {
-  return parseProviderDefinition({ schema_version: 1, name: 'p', display_name: 'P', api_url: 'api.p.test', ...raw }, { path: 'p.json' });
+  return parseProviderDefinition(
+    { schema_version: 1, name: 'p', display_name: 'P', api_url: 'api.p.test', ...raw },
+    { path: 'p.json' },
+  );
 }
 
 describe('buildCredentialHeader', () => {
   it('defaults to Authorization: Bearer <key>', () => {
-    expect(buildCredentialHeader(define({ auth_type: 'api_key' }), 'sk-1')).toEqual({ name: 'Authorization', value: 'Bearer sk-1' });
+    expect(buildCredentialHeader(define({ auth_type: 'api_key' }), 'sk-1')).toEqual({
+      name: 'Authorization',
+      value: 'Bearer sk-1',
+      secret: 'sk-1',
+    });
   });
 
   it('uses the header name and prefix of the definition', () => {
-    const def = define({ auth_type: 'api_key', api_key: { header_name: 'Authorization', header_prefix: 'Klaviyo-API-Key' } });
-    expect(buildCredentialHeader(def, 'pk_1')).toEqual({ name: 'Authorization', value: 'Klaviyo-API-Key pk_1' });
+    const def = define({
+      auth_type: 'api_key',
+      api_key: { header_name: 'Authorization', header_prefix: 'Klaviyo-API-Key' },
+    });
+    expect(buildCredentialHeader(def, 'pk_1')).toEqual({ name: 'Authorization', value: 'Klaviyo-API-Key pk_1', secret: 'pk_1' });
   });
 
   it('sends the bare key when the prefix is null or empty', () => {
-    expect(buildCredentialHeader(define({ auth_type: 'api_key', api_key: { header_name: 'x-api-key', header_prefix: null } }), 'k')).toEqual({
+    expect(
+      buildCredentialHeader(
+        define({ auth_type: 'api_key', api_key: { header_name: 'x-api-key', header_prefix: null } }),
+        'k',
+      ),
+    ).toEqual({
       name: 'x-api-key',
       value: 'k',
+      secret: 'k',
     });
-    expect(buildCredentialHeader(define({ auth_type: 'api_key', api_key: { header_name: 'api-key', header_prefix: '' } }), 'k').value).toBe('k');
+    expect(
+      buildCredentialHeader(
+        define({ auth_type: 'api_key', api_key: { header_name: 'api-key', header_prefix: '' } }),
+        'k',
+      ).value,
+    ).toBe('k');
   });
 
   it("header_format basic sends Basic base64('<key>:')", () => {
@@ -38,7 +59,7 @@ describe('buildCredentialHeader', () => {
       flow: 'pkce',
       oauth: { authorization_url: 'https://p.test/a', token_url: 'https://p.test/t' },
     });
-    expect(buildCredentialHeader(def, 'at-1')).toEqual({ name: 'Authorization', value: 'Bearer at-1' });
+    expect(buildCredentialHeader(def, 'at-1')).toEqual({ name: 'Authorization', value: 'Bearer at-1', secret: 'at-1' });
   });
 
   it('refuses a secret that would break the header block, without echoing it', () => {

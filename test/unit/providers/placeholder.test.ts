@@ -11,7 +11,9 @@ import { parseProviderText, type ProviderDefinition } from '../../../src/provide
 const dir = fileURLToPath(new URL('../../../providers/', import.meta.url));
 const bundled: ProviderDefinition[] = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
-  .map((f) => parseProviderText(readFileSync(`${dir}${f}`, 'utf8'), { path: f, expectedName: f.replace(/\.json$/, '') }));
+  .map((f) =>
+    parseProviderText(readFileSync(`${dir}${f}`, 'utf8'), { path: f, expectedName: f.replace(/\.json$/, '') }),
+  );
 
 describe('buildPlaceholder', () => {
   it('matches the key_pattern of every bundled provider that has one, and is marked as authsome’s', () => {
@@ -27,12 +29,15 @@ describe('buildPlaceholder', () => {
   it('looks like a key of the usual length: the OpenAI one is sk-authsome-proxy-managed-00000000000000', () => {
     const openai = bundled.find((d) => d.name === 'openai')!;
     expect(buildPlaceholder(openai.keyPattern)).toBe('sk-authsome-proxy-managed-00000000000000');
-    expect(buildPlaceholder(/^(ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,})$/)).toBe('ghp_authsomeproxymanaged0000000000000000');
+    expect(buildPlaceholder(/^(ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,})$/)).toBe(
+      'ghp_authsomeproxymanaged0000000000000000',
+    );
   });
 
   it('is the bare mark without a pattern, or for a pattern it cannot honour with the mark in it', () => {
     expect(buildPlaceholder()).toBe(PLACEHOLDER_MARK);
-    for (const p of [/^[a-f0-9]{32}$/, /^\d{5}$/, /^(?=x).+$/, /^sk-.{10}$/, /^[^ ]+$/]) expect(buildPlaceholder(p), String(p)).toBe(PLACEHOLDER_MARK);
+    for (const p of [/^[a-f0-9]{32}$/, /^\d{5}$/, /^(?=x).+$/, /^sk-.{10}$/, /^[^ ]+$/])
+      expect(buildPlaceholder(p), String(p)).toBe(PLACEHOLDER_MARK);
   });
 
   it('any prefix + class + length it builds a value for, the value matches (property)', () => {
@@ -52,7 +57,10 @@ describe('buildPlaceholder', () => {
 describe('buildRunScope placeholder values', () => {
   it('gives each exported variable its provider’s shaped placeholder; tokens without a shape get the bare mark', () => {
     const byName = new Map(bundled.map((d) => [d.name, d]));
-    const providers = ['openai', 'anthropic', 'github'].map((name) => ({ entry: { definition: byName.get(name)! } as never, connections: ['default'] }));
+    const providers = ['openai', 'anthropic', 'github'].map((name) => ({
+      entry: { definition: byName.get(name)! } as never,
+      connections: ['default'],
+    }));
     const { placeholders, placeholderValues } = buildRunScope(providers, {});
     expect(Object.keys(placeholderValues).sort()).toEqual([...placeholders].sort());
     expect(placeholderValues.OPENAI_API_KEY).toBe('sk-authsome-proxy-managed-00000000000000');

@@ -9,7 +9,10 @@ import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 import { rejected } from '../../helpers/app-errors.js';
 
 const BUNDLED_COUNT = readdirSync(packagePaths.providers).filter((f) => f.endsWith('.json')).length;
-const bundledOpenai = JSON.parse(readFileSync(join(packagePaths.providers, 'openai.json'), 'utf8')) as Record<string, unknown>;
+const bundledOpenai = JSON.parse(readFileSync(join(packagePaths.providers, 'openai.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
 
 let tmp: TempDir;
 let customDir: string;
@@ -41,7 +44,6 @@ function writeCustom(name: string, value: unknown): string {
   return path;
 }
 
-
 describe('bundled definitions', () => {
   it('lists every file of the repository providers/ directory, sorted, as bundled', async () => {
     const { entries, warnings } = await registry.list();
@@ -71,7 +73,11 @@ describe('bundled definitions', () => {
 
 describe('custom definitions', () => {
   it('a custom file replaces the bundled one entirely (source custom)', async () => {
-    const path = writeCustom('openai', { ...bundledOpenai, display_name: 'OpenAI (proxy)', api_url: 'llm.internal.example' });
+    const path = writeCustom('openai', {
+      ...bundledOpenai,
+      display_name: 'OpenAI (proxy)',
+      api_url: 'llm.internal.example',
+    });
     const entry = await registry.get('openai');
     expect(entry).toMatchObject({ source: 'custom', path });
     expect(entry.definition.display_name).toBe('OpenAI (proxy)');
@@ -95,7 +101,9 @@ describe('custom definitions', () => {
     expect(warnings[0]!.path).toBe(path);
     expect(warnings[0]!.reason).toBe('api_key.key_pattern is not a valid regular expression');
     expect(warnings[0]!.error.code).toBe('INVALID_PROVIDER_FILE');
-    expect(warnings[0]!.error.message).toBe(`Provider file ${path} is invalid: api_key.key_pattern is not a valid regular expression.`);
+    expect(warnings[0]!.error.message).toBe(
+      `Provider file ${path} is invalid: api_key.key_pattern is not a valid regular expression.`,
+    );
     const openai = entries.find((e) => e.definition.name === 'openai')!;
     expect(openai.source).toBe('bundled');
     expect(entries).toHaveLength(BUNDLED_COUNT);
@@ -120,7 +128,11 @@ describe('custom definitions', () => {
   });
 
   it('messages use displayPath when given', async () => {
-    const shown = createProviderRegistry({ bundledDir: packagePaths.providers, customDir, displayPath: (p) => p.replace(tmp.path, '~') });
+    const shown = createProviderRegistry({
+      bundledDir: packagePaths.providers,
+      customDir,
+      displayPath: (p) => p.replace(tmp.path, '~'),
+    });
     writeCustom('acme', '[]');
     const { warnings } = await shown.list();
     expect(warnings[0]!.path).toBe('~/providers/acme.json');
@@ -144,14 +156,18 @@ describe('changes on disk are picked up without a new registry', () => {
 
     const path = writeCustom('openai', { ...bundledOpenai, display_name: 'First' });
     expect((await registry.get('openai')).definition.display_name).toBe('First');
-    expect((await registry.list()).entries.find((e) => e.definition.name === 'openai')!.definition.display_name).toBe('First');
+    expect((await registry.list()).entries.find((e) => e.definition.name === 'openai')!.definition.display_name).toBe(
+      'First',
+    );
 
     // Same size, so only the mtime tells: set it explicitly (filesystem mtime granularity can be coarse).
     writeCustom('openai', { ...bundledOpenai, display_name: 'Other' });
     const later = new Date(statSync(path).mtimeMs + 5_000);
     utimesSync(path, later, later);
     expect((await registry.get('openai')).definition.display_name).toBe('Other');
-    expect((await registry.list()).entries.find((e) => e.definition.name === 'openai')!.definition.display_name).toBe('Other');
+    expect((await registry.list()).entries.find((e) => e.definition.name === 'openai')!.definition.display_name).toBe(
+      'Other',
+    );
 
     writeCustom('openai', { ...bundledOpenai, display_name: 'Now broken', flow: 'pkce' });
     expect((await registry.list()).warnings).toHaveLength(1);
@@ -213,9 +229,13 @@ describe('saveCustom', () => {
   });
 
   it('refuses invalid content, naming the custom path, and writes nothing', async () => {
-    const err = await rejected(registry.saveCustom('acme', JSON.stringify(customDefinition('acme', { auth_type: 'x' }))));
+    const err = await rejected(
+      registry.saveCustom('acme', JSON.stringify(customDefinition('acme', { auth_type: 'x' }))),
+    );
     expect(err.code).toBe('INVALID_PROVIDER_FILE');
-    expect(err.message).toBe(`Provider file ${join(customDir, 'acme.json')} is invalid: auth_type must be 'api_key' or 'oauth2'.`);
+    expect(err.message).toBe(
+      `Provider file ${join(customDir, 'acme.json')} is invalid: auth_type must be 'api_key' or 'oauth2'.`,
+    );
     await rejected(registry.saveCustom('acme', JSON.stringify(customDefinition('other'))));
     expect(readdirSync(customDir)).toEqual([]);
   });

@@ -11,7 +11,12 @@ function entry(name: string, raw: Record<string, unknown>, connection = 'default
   return { provider: name, connection, definition };
 }
 
-const kindOf = (m: ReturnType<typeof matchRoute>) => (m.kind === 'inject' ? `inject:${m.entry.provider}` : m.kind === 'none' ? `none:${m.reason}` : `ambiguous:${m.candidates.map((c) => c.provider).join('+')}`);
+const kindOf = (m: ReturnType<typeof matchRoute>) =>
+  m.kind === 'inject'
+    ? `inject:${m.entry.provider}`
+    : m.kind === 'none'
+      ? `none:${m.reason}`
+      : `ambiguous:${m.candidates.map((c) => c.provider).join('+')}`;
 
 describe('route table', () => {
   const openai = entry('openai', { api_url: 'api.openai.com' });
@@ -67,7 +72,11 @@ describe('route table', () => {
       auth_type: 'oauth2',
       flow: 'pkce',
       api_url: 'api.github.com',
-      oauth: { authorization_url: '{base_url}/login/oauth/authorize', token_url: '{base_url}/login/oauth/access_token', base_url: 'https://github.com' },
+      oauth: {
+        authorization_url: '{base_url}/login/oauth/authorize',
+        token_url: '{base_url}/login/oauth/access_token',
+        base_url: 'https://github.com',
+      },
     });
     const m = matchRoute(buildRouteTable([pat, app]), 'api.github.com', 443, '/user');
     expect(kindOf(m)).toBe('ambiguous:github-pat+github');
@@ -78,7 +87,9 @@ describe('route table', () => {
   });
 
   it('does not call one entry with two matching matchers ambiguous', () => {
-    const hf = entry('huggingface', { api_url: ['regex:^(api-inference|router)\\.huggingface\\.co$', 'router.huggingface.co', 'huggingface.co'] });
+    const hf = entry('huggingface', {
+      api_url: ['regex:^(api-inference|router)\\.huggingface\\.co$', 'router.huggingface.co', 'huggingface.co'],
+    });
     expect(kindOf(matchRoute(buildRouteTable([hf]), 'router.huggingface.co', 443, '/v1'))).toBe('inject:huggingface');
   });
 
@@ -97,7 +108,11 @@ describe('route table', () => {
       auth_type: 'oauth2',
       flow: 'pkce',
       api_url: 'git.corp.test',
-      oauth: { authorization_url: '{base_url}/login/oauth/authorize', token_url: '{base_url}/login/oauth/access_token', base_url: 'https://git.corp.test/' },
+      oauth: {
+        authorization_url: '{base_url}/login/oauth/authorize',
+        token_url: '{base_url}/login/oauth/access_token',
+        base_url: 'https://git.corp.test/',
+      },
     });
     const t = buildRouteTable([hubspot, ghe]);
     expect(kindOf(matchRoute(t, 'api.hubapi.com', 443, '/oauth/v1/token'))).toBe('none:oauth_endpoint');
@@ -110,7 +125,9 @@ describe('route table', () => {
     // A connection's own base URL replaces the definition's.
     const custom = { ...ghe, baseUrl: 'https://git.corp.test/enterprise' };
     const t2 = buildRouteTable([custom]);
-    expect(kindOf(matchRoute(t2, 'git.corp.test', 443, '/enterprise/login/oauth/access_token'))).toBe('none:oauth_endpoint');
+    expect(kindOf(matchRoute(t2, 'git.corp.test', 443, '/enterprise/login/oauth/access_token'))).toBe(
+      'none:oauth_endpoint',
+    );
     expect(kindOf(matchRoute(t2, 'git.corp.test', 443, '/login/oauth/access_token'))).toBe('inject:ghe');
   });
 

@@ -71,7 +71,9 @@ describe('error messages name the file and the field', () => {
   it('an invalid key_pattern: the exact SPEC §3 message', () => {
     const value = apiKeyProvider({ api_key: { key_pattern: 'sk-(' } });
     const err = failure(value);
-    expect(err.message).toBe(`Provider file ${PATH} is invalid: api_key.key_pattern is not a valid regular expression.`);
+    expect(err.message).toBe(
+      `Provider file ${PATH} is invalid: api_key.key_pattern is not a valid regular expression.`,
+    );
     expect(err.detail).toBe('api_key.key_pattern is not a valid regular expression');
   });
 
@@ -84,7 +86,9 @@ describe('error messages name the file and the field', () => {
     }
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).code).toBe('INVALID_PROVIDER_FILE');
-    expect((err as AppError).message).toMatch(new RegExp(`^Provider file ${PATH} is invalid: not valid JSON \\(.+\\)\\.$`));
+    expect((err as AppError).message).toMatch(
+      new RegExp(`^Provider file ${PATH} is invalid: not valid JSON \\(.+\\)\\.$`),
+    );
     expect((err as AppError).hint).toMatch(/comma, quote or brace/);
   });
 
@@ -159,9 +163,16 @@ describe('auth_type and flow', () => {
       'is required',
     );
     const device = parse(
-      oauthProvider({ flow: 'device_code', oauth: { token_url: 'https://e.com/t', device_authorization_url: 'https://e.com/d' } }),
+      oauthProvider({
+        flow: 'device_code',
+        oauth: { token_url: 'https://e.com/t', device_authorization_url: 'https://e.com/d' },
+      }),
     );
-    expect(device.oauth).toMatchObject({ device_authorization_url: 'https://e.com/d', device_token_request: 'oauth2_form', scopes: [] });
+    expect(device.oauth).toMatchObject({
+      device_authorization_url: 'https://e.com/d',
+      device_token_request: 'oauth2_form',
+      scopes: [],
+    });
   });
 
   it('oauth fields: {base_url} templates, trailing slash stripped, scopes and device_token_request checked', () => {
@@ -176,15 +187,31 @@ describe('auth_type and flow', () => {
         },
       }),
     );
-    expect(def.oauth).toMatchObject({ base_url: 'https://gitlab.example.com', scopes: ['read', 'write:all'], device_token_request: 'json' });
-    expectInvalid(oauthProvider({ oauth: { ...(oauthProvider().oauth as object), token_url: 'not a url' } }), 'oauth.token_url', /must be an http\(s\) URL/);
-    expectInvalid(oauthProvider({ oauth: { ...(oauthProvider().oauth as object), scopes: ['a b'] } }), 'oauth.scopes', /without spaces/);
+    expect(def.oauth).toMatchObject({
+      base_url: 'https://gitlab.example.com',
+      scopes: ['read', 'write:all'],
+      device_token_request: 'json',
+    });
+    expectInvalid(
+      oauthProvider({ oauth: { ...(oauthProvider().oauth as object), token_url: 'not a url' } }),
+      'oauth.token_url',
+      /must be an http\(s\) URL/,
+    );
+    expectInvalid(
+      oauthProvider({ oauth: { ...(oauthProvider().oauth as object), scopes: ['a b'] } }),
+      'oauth.scopes',
+      /without spaces/,
+    );
     expectInvalid(
       oauthProvider({ oauth: { ...(oauthProvider().oauth as object), device_token_request: 'xml' } }),
       'oauth.device_token_request',
       "must be 'oauth2_form' or 'json'",
     );
-    expectInvalid(oauthProvider({ registration: { registration_endpoint: 'nope' } }), 'registration.registration_endpoint', 'must be an http(s) URL');
+    expectInvalid(
+      oauthProvider({ registration: { registration_endpoint: 'nope' } }),
+      'registration.registration_endpoint',
+      'must be an http(s) URL',
+    );
   });
 });
 
@@ -192,14 +219,21 @@ describe('api_url', () => {
   const matchersOf = (apiUrl: unknown) => parse(apiKeyProvider({ api_url: apiUrl })).matchers;
 
   it('a bare host', () => {
-    expect(matchersOf('api.openai.com')).toEqual([{ kind: 'host', host: 'api.openai.com', pathPrefix: '', source: 'api.openai.com' }]);
+    expect(matchersOf('api.openai.com')).toEqual([
+      { kind: 'host', host: 'api.openai.com', pathPrefix: '', source: 'api.openai.com' },
+    ]);
   });
 
   it('a URL with a path prefix (trailing slash dropped), a port, and upper case hosts', () => {
     expect(matchersOf('https://openrouter.ai/api/')).toEqual([
       { kind: 'host', host: 'openrouter.ai', pathPrefix: '/api', source: 'https://openrouter.ai/api/' },
     ]);
-    expect(matchersOf('API.Example.COM:8443/v1')[0]).toMatchObject({ kind: 'host', host: 'api.example.com', port: 8443, pathPrefix: '/v1' });
+    expect(matchersOf('API.Example.COM:8443/v1')[0]).toMatchObject({
+      kind: 'host',
+      host: 'api.example.com',
+      port: 8443,
+      pathPrefix: '/v1',
+    });
   });
 
   it('regex: full match against the host, case-insensitive', () => {
@@ -221,7 +255,11 @@ describe('api_url', () => {
   });
 
   it('a list: one matcher per entry, errors name the index', () => {
-    const ms = matchersOf(['regex:.*\\.huggingface\\.co', 'huggingface.co', 'https://api-inference.huggingface.co/models']);
+    const ms = matchersOf([
+      'regex:.*\\.huggingface\\.co',
+      'huggingface.co',
+      'https://api-inference.huggingface.co/models',
+    ]);
     expect(ms.map((m) => m.kind)).toEqual(['regex', 'host', 'host']);
     expect(ms[2]).toMatchObject({ host: 'api-inference.huggingface.co', pathPrefix: '/models' });
     expectInvalid(apiKeyProvider({ api_url: ['a.com', 'regex:('] }), 'api_url[1]', 'is not a valid regular expression');
@@ -242,7 +280,10 @@ describe('api_url', () => {
 
 describe('api_key', () => {
   it('defaults: Authorization with a Bearer prefix', () => {
-    expect(parse(apiKeyProvider({ api_key: undefined })).api_key).toEqual({ header_name: 'Authorization', header_prefix: 'Bearer' });
+    expect(parse(apiKeyProvider({ api_key: undefined })).api_key).toEqual({
+      header_name: 'Authorization',
+      header_prefix: 'Bearer',
+    });
   });
 
   it('keeps a null prefix, a custom header and the basic format', () => {
@@ -250,15 +291,33 @@ describe('api_key', () => {
       header_name: 'x-api-key',
       header_prefix: null,
     });
-    expect(parse(apiKeyProvider({ api_key: { header_prefix: 'Basic', header_format: 'basic' } })).api_key!.header_format).toBe('basic');
+    expect(
+      parse(apiKeyProvider({ api_key: { header_prefix: 'Basic', header_format: 'basic' } })).api_key!.header_format,
+    ).toBe('basic');
   });
 
   it('rejects a bad header name, prefix or format', () => {
-    expectInvalid(apiKeyProvider({ api_key: { header_name: 'Bad Header' } }), 'api_key.header_name', 'must be a valid HTTP header name');
-    expectInvalid(apiKeyProvider({ api_key: { header_prefix: 'Bearer\r\nX-Evil: 1' } }), 'api_key.header_prefix', 'must be a string or null');
-    expectInvalid(apiKeyProvider({ api_key: { header_format: 'digest' } }), 'api_key.header_format', "must be 'basic' when set");
+    expectInvalid(
+      apiKeyProvider({ api_key: { header_name: 'Bad Header' } }),
+      'api_key.header_name',
+      'must be a valid HTTP header name',
+    );
+    expectInvalid(
+      apiKeyProvider({ api_key: { header_prefix: 'Bearer\r\nX-Evil: 1' } }),
+      'api_key.header_prefix',
+      'must be a string or null',
+    );
+    expectInvalid(
+      apiKeyProvider({ api_key: { header_format: 'digest' } }),
+      'api_key.header_format',
+      "must be 'basic' when set",
+    );
     expectInvalid(apiKeyProvider({ api_key: 'Authorization' }), 'api_key', 'must be an object');
-    expectInvalid(apiKeyProvider({ api_key: { key_pattern: '' } }), 'api_key.key_pattern', 'must be a non-empty string');
+    expectInvalid(
+      apiKeyProvider({ api_key: { key_pattern: '' } }),
+      'api_key.key_pattern',
+      'must be a non-empty string',
+    );
     expectInvalid(apiKeyProvider({ api_key: { key_pattern_hint: 3 } }), 'api_key.key_pattern_hint', 'must be a string');
   });
 
@@ -272,13 +331,15 @@ describe('api_key', () => {
     expect(alternation.test('ghp_abc junk')).toBe(false);
     expect(alternation.test('junk pat_abc')).toBe(false);
     const anchored = parse(apiKeyProvider()).keyPattern!;
-    expect(anchored.test('sk-' + 'a'.repeat(20))).toBe(true);
-    expect(anchored.test('sk-' + 'a'.repeat(19))).toBe(false);
+    expect(anchored.test(`sk-${'a'.repeat(20)}`)).toBe(true);
+    expect(anchored.test(`sk-${'a'.repeat(19)}`)).toBe(false);
   });
 
   it('a key_pattern cannot break out of the full-match group: the definition is refused', () => {
     const err = failure(apiKeyProvider({ api_key: { key_pattern: 'sk-[a-z]+)|(.*' } }));
-    expect(err.message).toBe(`Provider file ${PATH} is invalid: api_key.key_pattern is not a valid regular expression.`);
+    expect(err.message).toBe(
+      `Provider file ${PATH} is invalid: api_key.key_pattern is not a valid regular expression.`,
+    );
   });
 
   it('no key_pattern: no compiled pattern', () => {
@@ -311,10 +372,12 @@ describe('export', () => {
   });
 
   it('defaults: <NAME>_API_KEY or <NAME>_ACCESS_TOKEN, non-alphanumerics → _', () => {
-    expect(parse(apiKeyProvider({ export: undefined })).exports).toEqual([{ env: 'OPENAI_API_KEY', source: 'api_key' }]);
-    expect(parse(apiKeyProvider({ name: 'keywords-everywhere', export: undefined }), 'keywords-everywhere').exports).toEqual([
-      { env: 'KEYWORDS_EVERYWHERE_API_KEY', source: 'api_key' },
+    expect(parse(apiKeyProvider({ export: undefined })).exports).toEqual([
+      { env: 'OPENAI_API_KEY', source: 'api_key' },
     ]);
+    expect(
+      parse(apiKeyProvider({ name: 'keywords-everywhere', export: undefined }), 'keywords-everywhere').exports,
+    ).toEqual([{ env: 'KEYWORDS_EVERYWHERE_API_KEY', source: 'api_key' }]);
     expect(parse(oauthProvider({ name: 'notion_dcr', export: undefined }), 'notion_dcr').exports).toEqual([
       { env: 'NOTION_DCR_ACCESS_TOKEN', source: 'access_token' },
     ]);
@@ -325,10 +388,26 @@ describe('export', () => {
   });
 
   it('rejects unknown sources, fields and bad variable names, naming the entry', () => {
-    expectInvalid(apiKeyProvider({ export: { OPENAI_API_KEY: 'PASSWORD' } }), 'export.OPENAI_API_KEY', /must be one of API_TOKEN/);
-    expectInvalid(apiKeyProvider({ export: { '1BAD': 'API_TOKEN' } }), 'export.1BAD', 'is not a valid environment variable name');
-    expectInvalid(apiKeyProvider({ export: { env: { password: 'X' } } }), 'export.env.password', /is not a known field/);
-    expectInvalid(apiKeyProvider({ export: { env: { api_key: 'NOT VALID' } } }), 'export.env.api_key', 'must be an environment variable name');
+    expectInvalid(
+      apiKeyProvider({ export: { OPENAI_API_KEY: 'PASSWORD' } }),
+      'export.OPENAI_API_KEY',
+      /must be one of API_TOKEN/,
+    );
+    expectInvalid(
+      apiKeyProvider({ export: { '1BAD': 'API_TOKEN' } }),
+      'export.1BAD',
+      'is not a valid environment variable name',
+    );
+    expectInvalid(
+      apiKeyProvider({ export: { env: { password: 'X' } } }),
+      'export.env.password',
+      /is not a known field/,
+    );
+    expectInvalid(
+      apiKeyProvider({ export: { env: { api_key: 'NOT VALID' } } }),
+      'export.env.api_key',
+      'must be an environment variable name',
+    );
     expectInvalid(apiKeyProvider({ export: ['OPENAI_API_KEY'] }), 'export', 'must be an object');
   });
 });

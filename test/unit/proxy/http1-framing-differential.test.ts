@@ -4,7 +4,14 @@ import http from 'node:http';
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBodyTracker, FramingError, locateRequestHead, MAX_HEAD_BYTES, parseRequestHead, type BodyFraming } from '../../../src/proxy/http1-framing.js';
+import {
+  createBodyTracker,
+  FramingError,
+  locateRequestHead,
+  MAX_HEAD_BYTES,
+  parseRequestHead,
+  type BodyFraming,
+} from '../../../src/proxy/http1-framing.js';
 import { isCloseRequested } from '../../../src/proxy/upstream-head.js';
 
 interface Message {
@@ -66,7 +73,10 @@ function frameLikeProxy(bytes: Buffer): ProxyView {
     offset += used;
     view.messages.push({ method: head.method, url: head.target, headers, body });
     const lengths = headers.filter((_, i) => i % 2 === 0 && headers[i] === 'content-length');
-    view.repeatedLength.push(lengths.length > 1 || headers.some((v, i) => i % 2 === 1 && headers[i - 1] === 'content-length' && v.includes(',')));
+    view.repeatedLength.push(
+      lengths.length > 1 ||
+        headers.some((v, i) => i % 2 === 1 && headers[i - 1] === 'content-length' && v.includes(',')),
+    );
     if (head.upgrade) return { ...view, end: 'upgrade' };
     if (isCloseRequested(head)) return { ...view, end: 'close' };
   }
@@ -103,8 +113,14 @@ function startLlhttpServer(): Promise<{ server: http.Server; frame(bytes: Buffer
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const headers: string[] = [];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!);
-      view.messages.push({ method: req.method!, url: req.url!, headers, body: Buffer.concat(chunks).toString('latin1') });
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        headers.push(req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!);
+      view.messages.push({
+        method: req.method!,
+        url: req.url!,
+        headers,
+        body: Buffer.concat(chunks).toString('latin1'),
+      });
       res.end();
     });
   };
@@ -156,7 +172,8 @@ function startLlhttpServer(): Promise<{ server: http.Server; frame(bytes: Buffer
 function isFramingNeutralRefusal(error: string | undefined, proxy: ProxyView, index: number): boolean {
   const message = proxy.messages[index]!;
   if (error === 'HPE_INVALID_METHOD') return !http.METHODS.includes(message.method);
-  if (error === 'HPE_UNEXPECTED_CONTENT_LENGTH' || error === 'HPE_INVALID_CONTENT_LENGTH') return proxy.repeatedLength[index]!;
+  if (error === 'HPE_UNEXPECTED_CONTENT_LENGTH' || error === 'HPE_INVALID_CONTENT_LENGTH')
+    return proxy.repeatedLength[index]!;
   if (error === 'HPE_CLOSED_CONNECTION') return index > 0;
   return false;
 }
@@ -208,7 +225,31 @@ const CORPUS = [
 ].map((request) => request + NEXT);
 
 /** Bytes that move a parser's idea of where things end; inserted or swapped in at random places. */
-const SNIPPETS = ['\t', ' ', '\n', '\r', '\r\n', '\x00', '\x0b', '\x0c', '\x7f', '\x80', '\xa0', ';', ',', '"', ':', '=', '\\', '0', 'f', '\r\n ', 'chunked', 'Transfer-Encoding: chunked\r\n', 'Content-Length: 3\r\n'];
+const SNIPPETS = [
+  '\t',
+  ' ',
+  '\n',
+  '\r',
+  '\r\n',
+  '\x00',
+  '\x0b',
+  '\x0c',
+  '\x7f',
+  '\x80',
+  '\xa0',
+  ';',
+  ',',
+  '"',
+  ':',
+  '=',
+  '\\',
+  '0',
+  'f',
+  '\r\n ',
+  'chunked',
+  'Transfer-Encoding: chunked\r\n',
+  'Content-Length: 3\r\n',
+];
 
 /** Where parsers disagree most: beside a delimiter. `near` picks the n-th delimiter byte instead of any position. */
 const DELIMITERS = '\r\n: ;,=';
@@ -219,13 +260,19 @@ type Mutation =
   | { kind: 'repeat-line'; at: number };
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constantFrom('insert' as const, 'replace' as const), at: fc.nat(), text: fc.constantFrom(...SNIPPETS), near: fc.boolean() }),
+  fc.record({
+    kind: fc.constantFrom('insert' as const, 'replace' as const),
+    at: fc.nat(),
+    text: fc.constantFrom(...SNIPPETS),
+    near: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 3 }) }),
   fc.record({ kind: fc.constant('repeat-line' as const), at: fc.nat() }),
 );
 
 function applyMutation(text: string, m: Mutation): string {
-  const at = m.kind !== 'delete' && m.kind !== 'repeat-line' && m.near ? findDelimiter(text, m.at) : m.at % (text.length + 1);
+  const at =
+    m.kind !== 'delete' && m.kind !== 'repeat-line' && m.near ? findDelimiter(text, m.at) : m.at % (text.length + 1);
   switch (m.kind) {
     case 'insert':
       return text.slice(0, at) + m.text + text.slice(at);
@@ -270,7 +317,10 @@ describe('the proxy frames no request that llhttp frames differently', () => {
         for (let i = 0; i < proxy.messages.length; i++) {
           if (i >= node.messages.length) {
             // llhttp stopped at a message the proxy accepted: only a refusal that moves no boundary is allowed.
-            expect(isFramingNeutralRefusal(node.error, proxy, i), `llhttp refused message ${i} with ${node.error}`).toBe(true);
+            expect(
+              isFramingNeutralRefusal(node.error, proxy, i),
+              `llhttp refused message ${i} with ${node.error}`,
+            ).toBe(true);
             tally.neutral++;
             return;
           }

@@ -1,9 +1,20 @@
 // HTTP/1.1 framing for the intercepting proxy: heads parsed strictly, body ends found for every framing.
 import { describe, expect, it } from 'vitest';
-import { createBodyTracker, FramingError, locateRequestHead, MAX_HEAD_BYTES, parseRequestHead, parseResponseHead } from '../../../src/proxy/http1-framing.js';
+import {
+  createBodyTracker,
+  FramingError,
+  locateRequestHead,
+  MAX_HEAD_BYTES,
+  parseRequestHead,
+  parseResponseHead,
+} from '../../../src/proxy/http1-framing.js';
 
 /** Feeds `body` in pieces of `step` bytes; returns how many bytes the tracker claimed and whether it finished. */
-function feed(framing: Parameters<typeof createBodyTracker>[0], body: string, step = 1): { used: number; done: boolean } {
+function feed(
+  framing: Parameters<typeof createBodyTracker>[0],
+  body: string,
+  step = 1,
+): { used: number; done: boolean } {
   const tracker = createBodyTracker(framing);
   const buf = Buffer.from(body, 'latin1');
   let used = 0;
@@ -17,16 +28,35 @@ function feed(framing: Parameters<typeof createBodyTracker>[0], body: string, st
 
 describe('parseRequestHead', () => {
   it('parses method, target, version and headers in order and case', () => {
-    const head = parseRequestHead('POST /v1/chat?x=1 HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer p\r\nContent-Length: 12\r\nX-A:  b ');
-    expect(head).toMatchObject({ method: 'POST', target: '/v1/chat?x=1', version: 'HTTP/1.1', hasHost: true, upgrade: false });
-    expect(head.headers).toEqual(['Host', 'api.openai.com', 'Authorization', 'Bearer p', 'Content-Length', '12', 'X-A', 'b']);
+    const head = parseRequestHead(
+      'POST /v1/chat?x=1 HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer p\r\nContent-Length: 12\r\nX-A:  b ',
+    );
+    expect(head).toMatchObject({
+      method: 'POST',
+      target: '/v1/chat?x=1',
+      version: 'HTTP/1.1',
+      hasHost: true,
+      upgrade: false,
+    });
+    expect(head.headers).toEqual([
+      'Host',
+      'api.openai.com',
+      'Authorization',
+      'Bearer p',
+      'Content-Length',
+      '12',
+      'X-A',
+      'b',
+    ]);
     expect(head.framing).toEqual({ kind: 'length', length: 12 });
   });
 
   it('knows bodiless, chunked and upgrade requests', () => {
     expect(parseRequestHead('GET / HTTP/1.1\r\nHost: h').framing).toEqual({ kind: 'none' });
     expect(parseRequestHead('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0').framing).toEqual({ kind: 'none' });
-    expect(parseRequestHead('POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked').framing).toEqual({ kind: 'chunked' });
+    expect(parseRequestHead('POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked').framing).toEqual({
+      kind: 'chunked',
+    });
     const ws = parseRequestHead('GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket');
     expect(ws.upgrade).toBe(true);
     expect(parseRequestHead('GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket').upgrade).toBe(false);
@@ -50,7 +80,10 @@ describe('parseRequestHead', () => {
       'GET',
     ];
     for (const text of bad) expect(() => parseRequestHead(text), JSON.stringify(text)).toThrow(FramingError);
-    expect(parseRequestHead('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 7, 7').framing).toEqual({ kind: 'length', length: 7 });
+    expect(parseRequestHead('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 7, 7').framing).toEqual({
+      kind: 'length',
+      length: 7,
+    });
   });
 });
 
@@ -65,7 +98,9 @@ describe('parseRequestHead is at least as strict as llhttp', () => {
   it('takes a request line of exactly method SP target SP version, the target visible ASCII only', () => {
     expect(parseRequestHead('GET /a/b?c=d&e="f"{}|^~ HTTP/1.0').target).toBe('/a/b?c=d&e="f"{}|^~');
     expect(parseRequestHead('OPTIONS * HTTP/1.1').target).toBe('*');
-    expect(parseRequestHead('GET https://api.openai.com:443/v1?x HTTP/1.1').target).toBe('https://api.openai.com:443/v1?x');
+    expect(parseRequestHead('GET https://api.openai.com:443/v1?x HTTP/1.1').target).toBe(
+      'https://api.openai.com:443/v1?x',
+    );
     expectRefused(requestHead, [
       'POST /v1/echo\tHTTP/1.1', // the observed smuggling request line
       'GET /a\tb HTTP/1.1',
@@ -119,8 +154,14 @@ describe('parseRequestHead is at least as strict as llhttp', () => {
   it('frames a body by chunked alone on HTTP/1.1, and by Content-Length of plain digits', () => {
     expect(parseRequestHead('POST / HTTP/1.1\r\nTransfer-Encoding: Chunked').framing).toEqual({ kind: 'chunked' });
     expect(parseRequestHead('POST / HTTP/1.1\r\nTransfer-Encoding:\tchunked ').framing).toEqual({ kind: 'chunked' });
-    expect(parseRequestHead('POST / HTTP/1.0\r\nContent-Length: 000000000000003').framing).toEqual({ kind: 'length', length: 3 });
-    expect(parseRequestHead('POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3,3').framing).toEqual({ kind: 'length', length: 3 });
+    expect(parseRequestHead('POST / HTTP/1.0\r\nContent-Length: 000000000000003').framing).toEqual({
+      kind: 'length',
+      length: 3,
+    });
+    expect(parseRequestHead('POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3,3').framing).toEqual({
+      kind: 'length',
+      length: 3,
+    });
     const te = 'POST / HTTP/1.1\r\nTransfer-Encoding: ';
     const cl = 'POST / HTTP/1.1\r\nContent-Length: ';
     expectRefused(requestHead, [
@@ -150,12 +191,24 @@ describe('parseRequestHead is at least as strict as llhttp', () => {
 
 describe('parseResponseHead', () => {
   it('derives the body framing per RFC 9112 §6.3', () => {
-    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'GET')).toEqual({ status: 200, framing: { kind: 'length', length: 10 }, keepAlive: true });
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'GET')).toEqual({
+      status: 200,
+      framing: { kind: 'length', length: 10 },
+      keepAlive: true,
+    });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10', 'HEAD').framing).toEqual({ kind: 'none' });
     expect(parseResponseHead('HTTP/1.1 204 No Content', 'GET').framing).toEqual({ kind: 'none' });
-    expect(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 9', 'GET').framing).toEqual({ kind: 'none' });
-    expect(parseResponseHead('HTTP/1.1 100 Continue', 'POST')).toEqual({ status: 100, framing: { kind: 'none' }, keepAlive: true });
-    expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3', 'GET').framing).toEqual({ kind: 'chunked' });
+    expect(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 9', 'GET').framing).toEqual({
+      kind: 'none',
+    });
+    expect(parseResponseHead('HTTP/1.1 100 Continue', 'POST')).toEqual({
+      status: 100,
+      framing: { kind: 'none' },
+      keepAlive: true,
+    });
+    expect(
+      parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3', 'GET').framing,
+    ).toEqual({ kind: 'chunked' });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip', 'GET').framing).toEqual({ kind: 'close' });
     expect(parseResponseHead('HTTP/1.0 200 OK', 'GET').framing).toEqual({ kind: 'close' });
     expect(parseResponseHead('HTTP/1.1 200', 'GET').status).toBe(200);
@@ -182,10 +235,14 @@ describe('locateRequestHead', () => {
 describe('parseResponseHead keepAlive', () => {
   it('tells whether the upstream keeps the connection after this response', () => {
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 0', 'GET').keepAlive).toBe(true);
-    expect(parseResponseHead('HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\nContent-Length: 0', 'GET').keepAlive).toBe(false);
+    expect(
+      parseResponseHead('HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\nContent-Length: 0', 'GET').keepAlive,
+    ).toBe(false);
     expect(parseResponseHead('HTTP/1.1 204 No Content\r\nConnection: close', 'GET').keepAlive).toBe(false);
     expect(parseResponseHead('HTTP/1.0 200 OK\r\nContent-Length: 0', 'GET').keepAlive).toBe(false);
-    expect(parseResponseHead('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0', 'GET').keepAlive).toBe(true);
+    expect(parseResponseHead('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0', 'GET').keepAlive).toBe(
+      true,
+    );
     // A body that ends at close, or an unknown final coding, leaves nothing to reuse.
     expect(parseResponseHead('HTTP/1.1 200 OK', 'GET').keepAlive).toBe(false);
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip', 'GET').keepAlive).toBe(false);
@@ -246,7 +303,10 @@ describe('body trackers', () => {
       '000000000002\r\nhi\r\n0\r\n\r\n',
       '2\r\nhi\r\n0\r\nX-T:\tv \r\nY:\r\n\r\n',
     ]) {
-      expect(feed({ kind: 'chunked' }, `${body}NEXT`, 1), JSON.stringify(body)).toEqual({ used: body.length, done: true });
+      expect(feed({ kind: 'chunked' }, `${body}NEXT`, 1), JSON.stringify(body)).toEqual({
+        used: body.length,
+        done: true,
+      });
     }
   });
 

@@ -17,7 +17,15 @@ describe('parseResolveMap', () => {
   });
 
   it('refuses malformed entries with a message naming the entry', () => {
-    for (const bad of ['api.openai.com=127.0.0.1:1', 'a:443=b', 'a:443', 'a:0=b:1', 'a:443=b:70000', '::1:443=b:1', 'a:x=b:1']) {
+    for (const bad of [
+      'api.openai.com=127.0.0.1:1',
+      'a:443=b',
+      'a:443',
+      'a:0=b:1',
+      'a:443=b:70000',
+      '::1:443=b:1',
+      'a:x=b:1',
+    ]) {
       expect(() => parseResolveMap(bad), bad).toThrow(/AUTHSOME_PROXY_RESOLVE entry/);
     }
   });

@@ -3,7 +3,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FramingError } from '../../../src/proxy/http1-framing.js';
-import { createResponseTracker, MAX_RESPONSE_HEAD_BYTES, type PendingRequest } from '../../../src/proxy/response-tracker.js';
+import {
+  createResponseTracker,
+  MAX_RESPONSE_HEAD_BYTES,
+  type PendingRequest,
+} from '../../../src/proxy/response-tracker.js';
 
 /** Feeds `chunks` for the requests given; returns what the tracker reported and its state after each chunk. */
 function track(requests: PendingRequest[], chunks: Buffer[]) {
@@ -33,8 +37,24 @@ const PIPELINE =
   'HTTP/1.1 204 No Content\r\n\r\n' +
   'HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n' +
   'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok';
-const PIPELINE_REQUESTS: PendingRequest[] = ['POST', 'HEAD', 'GET', 'GET', 'GET', 'GET'].map((method) => ({ method, upgrade: false }));
-const PIPELINE_EVENTS = ['POST 200', 'end', 'HEAD 200', 'end', 'GET 200', 'end', 'GET 204', 'end', 'GET 304', 'end', 'GET 200 close', 'end'];
+const PIPELINE_REQUESTS: PendingRequest[] = ['POST', 'HEAD', 'GET', 'GET', 'GET', 'GET'].map((method) => ({
+  method,
+  upgrade: false,
+}));
+const PIPELINE_EVENTS = [
+  'POST 200',
+  'end',
+  'HEAD 200',
+  'end',
+  'GET 200',
+  'end',
+  'GET 204',
+  'end',
+  'GET 304',
+  'end',
+  'GET 200 close',
+  'end',
+];
 
 describe('createResponseTracker', () => {
   it('finds every response end in a pipeline: interim, length, HEAD, chunked with trailers, 204, 304, close', () => {
@@ -66,7 +86,10 @@ describe('createResponseTracker', () => {
   it('becomes a tunnel after a 101 to an upgrade request and reads nothing after it', () => {
     const { events, tracker } = track(
       [{ method: 'GET', upgrade: true }],
-      [Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello'), Buffer.from('not http at all')],
+      [
+        Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello'),
+        Buffer.from('not http at all'),
+      ],
     );
     expect(events).toEqual(['GET 101']);
     expect(tracker.mode).toBe('tunnel');
@@ -74,7 +97,10 @@ describe('createResponseTracker', () => {
   });
 
   it('follows a close-delimited body to the end of the connection', () => {
-    const { events, tracker } = track([{ method: 'GET', upgrade: false }], [Buffer.from('HTTP/1.0 200 OK\r\n\r\nall of'), Buffer.from(' this')]);
+    const { events, tracker } = track(
+      [{ method: 'GET', upgrade: false }],
+      [Buffer.from('HTTP/1.0 200 OK\r\n\r\nall of'), Buffer.from(' this')],
+    );
     expect(events).toEqual(['GET 200 close']);
     expect(tracker.mode).toBe('body');
     expect(tracker.closeDelimited).toBe(true);
@@ -86,8 +112,12 @@ describe('createResponseTracker', () => {
   });
 
   it('throws on a malformed head or one past the limit', () => {
-    expect(() => track([{ method: 'GET', upgrade: false }], [Buffer.from('HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n')])).toThrow(FramingError);
+    expect(() =>
+      track([{ method: 'GET', upgrade: false }], [Buffer.from('HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n')]),
+    ).toThrow(FramingError);
     const endless = Buffer.from(`HTTP/1.1 200 OK\r\nX: ${'a'.repeat(MAX_RESPONSE_HEAD_BYTES)}`);
-    expect(() => track([{ method: 'GET', upgrade: false }], [endless.subarray(0, 1000), endless.subarray(1000)])).toThrow(/too large/);
+    expect(() =>
+      track([{ method: 'GET', upgrade: false }], [endless.subarray(0, 1000), endless.subarray(1000)]),
+    ).toThrow(/too large/);
   });
 });

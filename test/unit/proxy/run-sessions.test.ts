@@ -50,7 +50,11 @@ describe('run session registry', () => {
   it('reaps sessions whose pid is gone, on an unref’ed timer', async () => {
     const alive = new Set([111]);
     const ended: [RunSession, string][] = [];
-    const reg = createRunSessionRegistry({ isPidAlive: (pid) => alive.has(pid), reapIntervalMs: 10, onEnd: (s, r) => ended.push([s, r]) });
+    const reg = createRunSessionRegistry({
+      isPidAlive: (pid) => alive.has(pid),
+      reapIntervalMs: 10,
+      onEnd: (s, r) => ended.push([s, r]),
+    });
     const keep = reg.create({ scope: [], pid: 111 });
     const gone = reg.create({ scope: [], pid: 222 });
     const noPid = reg.create({ scope: [] });

@@ -31,7 +31,8 @@ function leaks(text: string, secret = SECRET): boolean {
   for (const token of text.match(/[A-Za-z0-9+/_-]{8,}={0,2}/g) ?? []) {
     for (let cut = 0; cut < 4; cut++) {
       const part = token.slice(cut);
-      for (const decoded of [Buffer.from(part, 'base64'), Buffer.from(part, 'base64url')]) if (decoded.toString('latin1').includes(secret)) return true;
+      for (const decoded of [Buffer.from(part, 'base64'), Buffer.from(part, 'base64url')])
+        if (decoded.toString('latin1').includes(secret)) return true;
     }
   }
   return false;
@@ -50,7 +51,9 @@ describe('secret scrubber', () => {
   });
 
   it('passes a stream without the secret through unchanged and unheld, chunk by chunk', () => {
-    const chunks = ['data: {"delta":"hel"}\n\n', 'data: {"delta":"lo"}\n\n', 'data: [DONE]\n\n'].map((s) => Buffer.from(s));
+    const chunks = ['data: {"delta":"hel"}\n\n', 'data: {"delta":"lo"}\n\n', 'data: [DONE]\n\n'].map((s) =>
+      Buffer.from(s),
+    );
     const { pieces, found } = run(chunks);
     expect(found).toBe(0);
     expect(pieces.slice(0, 3).map(String)).toEqual(chunks.map(String));
@@ -75,12 +78,17 @@ describe('secret scrubber', () => {
     );
     const filler = fc.string({ maxLength: 40 });
     fc.assert(
-      fc.property(fc.array(fc.tuple(filler, form), { minLength: 1, maxLength: 4 }), filler, fc.array(fc.nat(400), { maxLength: 8 }), (parts, tail, cuts) => {
-        const body = Buffer.from(parts.map(([f, s]) => f + s).join('') + tail, 'latin1');
-        const { out } = run(splitAt(body, cuts));
-        expect(out.length).toBe(body.length);
-        expect(leaks(out.toString('latin1'))).toBe(false);
-      }),
+      fc.property(
+        fc.array(fc.tuple(filler, form), { minLength: 1, maxLength: 4 }),
+        filler,
+        fc.array(fc.nat(400), { maxLength: 8 }),
+        (parts, tail, cuts) => {
+          const body = Buffer.from(parts.map(([f, s]) => f + s).join('') + tail, 'latin1');
+          const { out } = run(splitAt(body, cuts));
+          expect(out.length).toBe(body.length);
+          expect(leaks(out.toString('latin1'))).toBe(false);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -98,31 +106,35 @@ describe('secret scrubber', () => {
 
   it('finds a secret split by framing bytes between content ranges (chunked bodies), keeping the framing as it was', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 }), fc.array(fc.integer({ min: 1, max: SECRET.length - 1 }), { maxLength: 4 }), (before, after, cuts) => {
-        // Content = before + SECRET + after, cut into pieces with a fake chunk-size line between them.
-        const content = Buffer.from(before + SECRET + after, 'latin1');
-        const points = [...new Set(cuts.map((c) => Buffer.byteLength(before, 'latin1') + c))].sort((a, b) => a - b);
-        const pieces: Buffer[] = [];
-        let last = 0;
-        for (const p of [...points, content.length]) {
-          pieces.push(content.subarray(last, p));
-          last = p;
-        }
-        const scrubber = createScrubber(buildScrubNeedles(SECRET));
-        const outputs: Buffer[] = [];
-        const framing = Buffer.from('\r\n1f\r\n');
-        for (const piece of pieces) {
-          const chunk = Buffer.concat([piece, framing]);
-          outputs.push(scrubber.push(chunk, [[0, piece.length]]));
-        }
-        outputs.push(scrubber.end());
-        const out = Buffer.concat(outputs).toString('latin1');
-        expect(out.length).toBe(content.length + pieces.length * framing.length);
-        expect(out.split('\r\n1f\r\n').length - 1).toBe(pieces.length);
-        expect(leaks(out.split('\r\n1f\r\n').join(''))).toBe(false);
-      }),
+      fc.property(
+        fc.string({ maxLength: 30 }),
+        fc.string({ maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: SECRET.length - 1 }), { maxLength: 4 }),
+        (before, after, cuts) => {
+          // Content = before + SECRET + after, cut into pieces with a fake chunk-size line between them.
+          const content = Buffer.from(before + SECRET + after, 'latin1');
+          const points = [...new Set(cuts.map((c) => Buffer.byteLength(before, 'latin1') + c))].sort((a, b) => a - b);
+          const pieces: Buffer[] = [];
+          let last = 0;
+          for (const p of [...points, content.length]) {
+            pieces.push(content.subarray(last, p));
+            last = p;
+          }
+          const scrubber = createScrubber(buildScrubNeedles(SECRET));
+          const outputs: Buffer[] = [];
+          const framing = Buffer.from('\r\n1f\r\n');
+          for (const piece of pieces) {
+            const chunk = Buffer.concat([piece, framing]);
+            outputs.push(scrubber.push(chunk, [[0, piece.length]]));
+          }
+          outputs.push(scrubber.end());
+          const out = Buffer.concat(outputs).toString('latin1');
+          expect(out.length).toBe(content.length + pieces.length * framing.length);
+          expect(out.split('\r\n1f\r\n').length - 1).toBe(pieces.length);
+          expect(leaks(out.split('\r\n1f\r\n').join(''))).toBe(false);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 });
-

@@ -2,7 +2,14 @@
 // credential set once. These are the rules that keep a key from following the agent's Host or a `..`.
 import { describe, expect, it } from 'vitest';
 import { parseRequestHead } from '../../../src/proxy/http1-framing.js';
-import { buildAuthority, buildUpstreamHead, isCloseRequested, removeDotSegments, resolveTunnelTarget, TargetError } from '../../../src/proxy/upstream-head.js';
+import {
+  buildAuthority,
+  buildUpstreamHead,
+  isCloseRequested,
+  removeDotSegments,
+  resolveTunnelTarget,
+  TargetError,
+} from '../../../src/proxy/upstream-head.js';
 
 const head = (text: string) => parseRequestHead(text);
 const resolve = (text: string, host = 'api.example.com', port = 443) => resolveTunnelTarget(head(text), host, port);
@@ -17,7 +24,13 @@ describe('resolveTunnelTarget', () => {
   });
 
   it('refuses a Host header naming another host or port', () => {
-    for (const host of ['evil.example', 'api.example.com.evil.example', 'api.example.com:444', 'user@api.example.com', 'api.example.co']) {
+    for (const host of [
+      'evil.example',
+      'api.example.com.evil.example',
+      'api.example.com:444',
+      'user@api.example.com',
+      'api.example.co',
+    ]) {
       expect(() => resolve(`GET /v1/x HTTP/1.1\r\nHost: ${host}`)).toThrow(TargetError);
     }
   });
@@ -80,14 +93,22 @@ describe('buildUpstreamHead', () => {
 
   it('sends the resolved path, never the agent target', () => {
     const parsed = head('GET https://api.example.com/api/../other HTTP/1.1\r\nHost: api.example.com');
-    expect(buildUpstreamHead(parsed, '/other', 'api.example.com:8443')).toBe('GET /other HTTP/1.1\r\nHost: api.example.com:8443\r\n\r\n');
+    expect(buildUpstreamHead(parsed, '/other', 'api.example.com:8443')).toBe(
+      'GET /other HTTP/1.1\r\nHost: api.example.com:8443\r\n\r\n',
+    );
   });
 
   it('leaves the agent’s Connection and Keep-Alive out (the upstream connection is the pool’s), but not an upgrade’s', () => {
-    const plain = head('GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\nKeep-Alive: timeout=5\r\nX-Trace: 1');
-    expect(buildUpstreamHead(plain, '/v1/x', 'api.example.com')).toBe('GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\n\r\n');
+    const plain = head(
+      'GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\nKeep-Alive: timeout=5\r\nX-Trace: 1',
+    );
+    expect(buildUpstreamHead(plain, '/v1/x', 'api.example.com')).toBe(
+      'GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\n\r\n',
+    );
     const upgrade = head('GET /ws HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket');
-    expect(buildUpstreamHead(upgrade, '/ws', 'api.example.com')).toBe('GET /ws HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    expect(buildUpstreamHead(upgrade, '/ws', 'api.example.com')).toBe(
+      'GET /ws HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+    );
   });
 
   it('knows when the agent asked to close its connection', () => {

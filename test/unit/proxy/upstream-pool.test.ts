@@ -44,7 +44,12 @@ describe('createUpstreamPool', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
-  const connected = (socket: tls.TLSSocket) => new Promise<void>((resolve) => (socket.readyState === 'open' && !socket.connecting && socket.authorized ? resolve() : socket.once('secureConnect', () => resolve())));
+  const connected = (socket: tls.TLSSocket) =>
+    new Promise<void>((resolve) =>
+      socket.readyState === 'open' && !socket.connecting && socket.authorized
+        ? resolve()
+        : socket.once('secureConnect', () => resolve()),
+    );
 
   it('hands a released connection to the next request, marked reused', async () => {
     const p = make();

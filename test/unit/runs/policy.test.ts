@@ -6,22 +6,29 @@ import { compileGlob, createRunPolicy, normalizePolicyPath, parseAllowRule } fro
 
 describe('parseAllowRule', () => {
   it('reads provider:METHOD:/glob, method any case or *', () => {
-    expect(parseAllowRule('GitHub:get:/repos/**')).toMatchObject({ provider: 'github', method: 'GET', glob: '/repos/**' });
+    expect(parseAllowRule('GitHub:get:/repos/**')).toMatchObject({
+      provider: 'github',
+      method: 'GET',
+      glob: '/repos/**',
+    });
     expect(parseAllowRule('openai:*:/v1/models')).toMatchObject({ method: '*' });
     expect(parseAllowRule('x:POST:/a:b').glob).toBe('/a:b');
   });
 
-  it.each(['github', 'github:GET', ':GET:/x', 'github:G3T:/x', 'github:GET:repos', 'Git Hub:GET:/x'])('refuses %j with the rule and a hint', (text) => {
-    let err: AppError | undefined;
-    try {
-      parseAllowRule(text);
-    } catch (e) {
-      err = e as AppError;
-    }
-    expect(err?.code).toBe('USAGE');
-    expect(err?.message).toContain(`'${text}'`);
-    expect(err?.hint).toContain("--allow 'github:GET:/repos/**'");
-  });
+  it.each(['github', 'github:GET', ':GET:/x', 'github:G3T:/x', 'github:GET:repos', 'Git Hub:GET:/x'])(
+    'refuses %j with the rule and a hint',
+    (text) => {
+      let err: AppError | undefined;
+      try {
+        parseAllowRule(text);
+      } catch (e) {
+        err = e as AppError;
+      }
+      expect(err?.code).toBe('USAGE');
+      expect(err?.message).toContain(`'${text}'`);
+      expect(err?.hint).toContain("--allow 'github:GET:/repos/**'");
+    },
+  );
 });
 
 describe('compileGlob', () => {
@@ -55,13 +62,16 @@ describe('normalizePolicyPath', () => {
 
   it('never leaves a dot segment or an empty segment, whatever the input', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('a', 'repos', '.', '..', '', '%2e', '%2E%2e', '%41', 'x%2Fy'), { maxLength: 12 }), (parts) => {
-        const out = normalizePolicyPath(`/${parts.join('/')}`);
-        const segments = out.split('/').slice(1);
-        expect(out.startsWith('/')).toBe(true);
-        expect(segments.some((s) => s === '.' || s === '..')).toBe(false);
-        expect(segments.slice(0, -1).some((s) => s === '')).toBe(false);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('a', 'repos', '.', '..', '', '%2e', '%2E%2e', '%41', 'x%2Fy'), { maxLength: 12 }),
+        (parts) => {
+          const out = normalizePolicyPath(`/${parts.join('/')}`);
+          const segments = out.split('/').slice(1);
+          expect(out.startsWith('/')).toBe(true);
+          expect(segments.some((s) => s === '.' || s === '..')).toBe(false);
+          expect(segments.slice(0, -1).some((s) => s === '')).toBe(false);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -69,10 +79,16 @@ describe('normalizePolicyPath', () => {
 
 describe('createRunPolicy', () => {
   it('with rules: only what a rule allows, for that provider; no rules for a provider means nothing for it', () => {
-    const policy = createRunPolicy({ allow: ['github:GET:/repos/**', 'openai:POST:/v1/chat/completions', 'openai:GET:/v1/models'] });
+    const policy = createRunPolicy({
+      allow: ['github:GET:/repos/**', 'openai:POST:/v1/chat/completions', 'openai:GET:/v1/models'],
+    });
     expect(policy.active).toBe(true);
     expect(policy.check('github', 'get', '/repos/o/r/issues?page=2')).toEqual({ allowed: true });
-    expect(policy.check('github', 'DELETE', '/repos/o/r')).toMatchObject({ allowed: false, rule: 'allow-list', reason: 'no rule of this run allows DELETE /repos/o/r for github' });
+    expect(policy.check('github', 'DELETE', '/repos/o/r')).toMatchObject({
+      allowed: false,
+      rule: 'allow-list',
+      reason: 'no rule of this run allows DELETE /repos/o/r for github',
+    });
     expect(policy.check('github', 'GET', '/repos/../admin').allowed).toBe(false);
     expect(policy.check('github', 'GET', '/repos/%2e%2e/admin').allowed).toBe(false);
     expect(policy.check('openai', 'POST', '/v1/chat/completions').allowed).toBe(true);

@@ -1,7 +1,11 @@
 // Browser sessions on an injected clock: the idle timeout, the absolute lifetime however busy the session is, and
 // the "recent sign-in" a reveal in a key-file vault needs (refreshed by a fresh one-time URL).
 import { describe, expect, it } from 'vitest';
-import { createBrowserSessions, DEFAULT_SESSION_ABSOLUTE_MS, DEFAULT_SESSION_IDLE_MS } from '../../../src/server/browser-sessions.js';
+import {
+  createBrowserSessions,
+  DEFAULT_SESSION_ABSOLUTE_MS,
+  DEFAULT_SESSION_IDLE_MS,
+} from '../../../src/server/browser-sessions.js';
 
 const MINUTE = 60_000;
 

@@ -5,7 +5,11 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { buildAltName, buildCertificate } from '../../../src/tls/certificates.js';
-import { buildNameConstraintsExtension, collectConstraintNames, findFixedSuffix } from '../../../src/tls/name-constraints.js';
+import {
+  buildNameConstraintsExtension,
+  collectConstraintNames,
+  findFixedSuffix,
+} from '../../../src/tls/name-constraints.js';
 
 const DAY = 86_400_000;
 

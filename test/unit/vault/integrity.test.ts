@@ -2,7 +2,13 @@
 // part of the file it covers but not with the order records happen to be listed in.
 import { describe, it, expect } from 'vitest';
 import { createHmac, randomBytes } from 'node:crypto';
-import { buildIntegritySeal, deriveIntegrityKey, isIntegritySeal, verifyIntegritySeal, type SealedContents } from '../../../src/vault/integrity.js';
+import {
+  buildIntegritySeal,
+  deriveIntegrityKey,
+  isIntegritySeal,
+  verifyIntegritySeal,
+  type SealedContents,
+} from '../../../src/vault/integrity.js';
 import { buildKdfParams } from '../../../src/vault/kdf.js';
 import { seal } from '../../../src/vault/seal.js';
 
@@ -53,8 +59,20 @@ describe('buildIntegritySeal / verifyIntegritySeal', () => {
   it.each<[string, (c: SealedContents) => SealedContents]>([
     ['a record removed', (c) => ({ ...c, records: { 'ca:key': c.records['ca:key']! } })],
     ['a record added', (c) => ({ ...c, records: { ...c.records, extra: c.records['ca:key']! } })],
-    ['a record resealed (new IV and tag)', (c) => ({ ...c, records: { ...c.records, 'ca:key': seal(dataKey, Buffer.from('"PEM"'), 'ca:key') } })],
-    ['a record renamed', (c) => ({ ...c, records: { 'connection:openai:default': c.records['connection:openai:default']!, 'ca:key2': c.records['ca:key']! } })],
+    [
+      'a record resealed (new IV and tag)',
+      (c) => ({ ...c, records: { ...c.records, 'ca:key': seal(dataKey, Buffer.from('"PEM"'), 'ca:key') } }),
+    ],
+    [
+      'a record renamed',
+      (c) => ({
+        ...c,
+        records: {
+          'connection:openai:default': c.records['connection:openai:default']!,
+          'ca:key2': c.records['ca:key']!,
+        },
+      }),
+    ],
     ['the mode', (c) => ({ ...c, mode: 'passphrase' })],
     ['the KDF salt', (c) => ({ ...c, kdf: { ...c.kdf, salt: randomBytes(16).toString('base64') } })],
     ['the wrapped key', (c) => ({ ...c, key: seal(randomBytes(32), dataKey, 'authsome:data-key:sealed-vault') })],
@@ -65,7 +83,12 @@ describe('buildIntegritySeal / verifyIntegritySeal', () => {
   it('does not verify with another generation, another key, or a truncated MAC', () => {
     expect(verifyIntegritySeal(macKey, contents, { ...sealed, generation: 8 })).toBe(false);
     expect(verifyIntegritySeal(deriveIntegrityKey(randomBytes(32)), contents, sealed)).toBe(false);
-    expect(verifyIntegritySeal(macKey, contents, { ...sealed, mac: Buffer.from(sealed.mac, 'base64').subarray(0, 16).toString('base64') })).toBe(false);
+    expect(
+      verifyIntegritySeal(macKey, contents, {
+        ...sealed,
+        mac: Buffer.from(sealed.mac, 'base64').subarray(0, 16).toString('base64'),
+      }),
+    ).toBe(false);
   });
 });
 

@@ -40,8 +40,6 @@ function readJson(path: string): Record<string, any> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
 }
 
-
-
 function snapshot(): Map<string, Buffer> {
   return new Map(readdirSync(tmp.path).map((name) => [name, readFileSync(join(tmp.path, name))]));
 }
@@ -80,7 +78,12 @@ describe('first open', () => {
   it('uses the SPEC §4 default cost (m=65536, t=3, p=1) when no KDF option is given', async () => {
     const vault = createVault({ paths });
     await vault.open();
-    expect(readJson(paths.vault).kdf).toMatchObject({ alg: 'argon2id', memory_kib: 65536, iterations: 3, parallelism: 1 });
+    expect(readJson(paths.vault).kdf).toMatchObject({
+      alg: 'argon2id',
+      memory_kib: 65536,
+      iterations: 3,
+      parallelism: 1,
+    });
     await vault.put('ca:key', { pem: 'x' });
     expect(vault.get('ca:key')).toEqual({ pem: 'x' });
   });
@@ -118,7 +121,11 @@ describe('records', () => {
   it('apply() makes several changes in one go', async () => {
     const vault = await openVault();
     await vault.put('a', 1);
-    await vault.apply([{ id: 'a', delete: true }, { id: 'b', value: 2 }, { id: 'c', value: 3 }]);
+    await vault.apply([
+      { id: 'a', delete: true },
+      { id: 'b', value: 2 },
+      { id: 'c', value: 3 },
+    ]);
     expect(vault.list('')).toEqual(['b', 'c']);
     const reopened = await openVault();
     expect(reopened.list('')).toEqual(['b', 'c']);
@@ -142,7 +149,11 @@ describe('records', () => {
     const vault = await openVault();
     await vault.put('connection:openai:default', { api_key: CANARY });
     await vault.put('connection:openai:team', { api_key: CANARY });
-    const needles = [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(JSON.stringify({ api_key: CANARY })).toString('base64')];
+    const needles = [
+      CANARY,
+      Buffer.from(CANARY).toString('base64'),
+      Buffer.from(JSON.stringify({ api_key: CANARY })).toString('base64'),
+    ];
     for (const path of [paths.vault, paths.vaultBackup]) {
       const text = readFileSync(path, 'utf8');
       for (const needle of needles) expect(text, path).not.toContain(needle);
@@ -230,7 +241,9 @@ describe('a damaged vault is reported and never written', () => {
     writeFileSync(paths.vault, JSON.stringify({ ...file, version: 99 }));
     const before = snapshot();
     const vault = await openVault();
-    expect(vault.status().error!.message).toBe(`The vault at ${paths.vault} is damaged: unsupported format version 99.`);
+    expect(vault.status().error!.message).toBe(
+      `The vault at ${paths.vault} is damaged: unsupported format version 99.`,
+    );
     writeFileSync(paths.vault, '[]');
     await vault.open();
     expect(vault.status().error!.message).toContain('is damaged: it does not contain a JSON object.');
@@ -272,7 +285,9 @@ describe('a damaged vault is reported and never written', () => {
     const before = snapshot();
     const vault = await openVault();
     expect(vault.status().state).toBe('damaged');
-    expect(vault.status().error!.message).toMatch(new RegExp(`^The vault at ${paths.vault.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged: `));
+    expect(vault.status().error!.message).toMatch(
+      new RegExp(`^The vault at ${paths.vault.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged: `),
+    );
     expect(snapshot()).toEqual(before);
   });
 });
@@ -566,7 +581,10 @@ describe('integrity seal: a file put together from parts of other copies is dama
   it('the generation changed, or the seal malformed', async () => {
     await seeded();
     const file = readJson(paths.vault);
-    await expectDamaged({ ...file, integrity: { ...file.integrity, generation: file.integrity.generation + 1 } }, SEAL_MISMATCH);
+    await expectDamaged(
+      { ...file, integrity: { ...file.integrity, generation: file.integrity.generation + 1 } },
+      SEAL_MISMATCH,
+    );
     await expectDamaged({ ...file, integrity: { generation: 1, mac: 'short' } }, 'its integrity seal is malformed');
   });
 
@@ -626,7 +644,11 @@ describe('integrity seal: a file put together from parts of other copies is dama
 
 describe('integrity seal: vaults written before it existed', () => {
   it('a keyfile vault without a seal opens once, and gains one on the next write', async () => {
-    await writeLegacyVault({ vaultPath: paths.vault, masterKeyPath: paths.masterKey, records: { 'connection:openai:default': { api_key: CANARY } } });
+    await writeLegacyVault({
+      vaultPath: paths.vault,
+      masterKeyPath: paths.masterKey,
+      records: { 'connection:openai:default': { api_key: CANARY } },
+    });
     const legacyText = readFileSync(paths.vault, 'utf8');
     const vault = await openVault();
     expect(vault.status()).toMatchObject({ state: 'unlocked', records: 1 });
@@ -644,7 +666,9 @@ describe('integrity seal: vaults written before it existed', () => {
     delete sealed.integrity;
     writeFileSync(paths.vault, JSON.stringify(sealed));
     const stripped = await openVault();
-    expect(stripped.status().error!.message).toBe(`The vault at ${paths.vault} is damaged: its integrity seal is missing.`);
+    expect(stripped.status().error!.message).toBe(
+      `The vault at ${paths.vault} is damaged: its integrity seal is missing.`,
+    );
 
     // The pre-seal backup restored whole is a consistent earlier state, and still opens.
     writeFileSync(paths.vault, readFileSync(paths.vaultBackup));
@@ -668,7 +692,9 @@ describe('integrity seal: vaults written before it existed', () => {
     delete file.integrity;
     writeFileSync(paths.vault, JSON.stringify(file));
     const stripped = await openVault();
-    expect((await rejected(stripped.unlock(PASSPHRASE))).message).toContain('is damaged: its integrity seal is missing');
+    expect((await rejected(stripped.unlock(PASSPHRASE))).message).toContain(
+      'is damaged: its integrity seal is missing',
+    );
   });
 
   it('passphrase set on a vault without a seal writes a sealed vault', async () => {
@@ -747,7 +773,9 @@ describe('vault.json replaced or deleted by another program while the vault is o
 
     const err = await rejected(vault.put('connection:openai:new', { api_key: 'sk-new' }));
     expect(err.code).toBe('VAULT_DAMAGED');
-    expect(err.message).toBe(`The vault at ${paths.vault} was changed by another program since authsome read it; authsome wrote nothing over it.`);
+    expect(err.message).toBe(
+      `The vault at ${paths.vault} was changed by another program since authsome read it; authsome wrote nothing over it.`,
+    );
     expect(err.hint).toContain("'authsome daemon restart'");
     expect(err.hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
     expect(vault.status()).toMatchObject({ state: 'damaged', error: err });
@@ -773,7 +801,9 @@ describe('vault.json replaced or deleted by another program while the vault is o
     rmSync(paths.vault);
     const before = snapshot();
     const err = await rejected(vault.put('b', 2));
-    expect(err.message).toBe(`The vault at ${paths.vault} was deleted by another program while authsome was running; authsome did not create a new one.`);
+    expect(err.message).toBe(
+      `The vault at ${paths.vault} was deleted by another program while authsome was running; authsome did not create a new one.`,
+    );
     expect(err.hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
     expect(snapshot()).toEqual(before);
     // Following the hint brings back the backup (the write before the last one).
@@ -812,7 +842,10 @@ describe('a write the disk refuses', () => {
     // The backup path becomes a non-empty directory: renaming the new backup over it fails, whoever we are.
     rmSync(paths.vaultBackup, { force: true });
     mkdirSync(join(paths.vaultBackup, 'blocker'), { recursive: true });
-    const [b, c] = await Promise.all([rejected(vault.put('connection:b:default', { v: 2 })), rejected(vault.put('connection:a:default', { v: 3 }))]);
+    const [b, c] = await Promise.all([
+      rejected(vault.put('connection:b:default', { v: 2 })),
+      rejected(vault.put('connection:a:default', { v: 3 })),
+    ]);
     for (const err of [b, c]) {
       expect(err.code).toBe('VAULT_WRITE_FAILED');
       expect(err.message).toMatch(/^Could not write the vault at .*vault\.json \(E[A-Z]+\); nothing was changed\.$/);

@@ -15,7 +15,12 @@ const attempt = (fn) => {
   }
 };
 const files = {};
-for (const path of [`${home}/master.key`, `${home}/vault.json`, `${home}/server/token`, `/proc/${serverPid}/root${home}/master.key`]) {
+for (const path of [
+  `${home}/master.key`,
+  `${home}/vault.json`,
+  `${home}/server/token`,
+  `/proc/${serverPid}/root${home}/master.key`,
+]) {
   files[path] = attempt(() => readFileSync(path));
 }
 const tryConnect = (port) =>
@@ -31,7 +36,11 @@ const tryConnect = (port) =>
     });
     socket.once('error', (err) => resolve(err.code));
   });
-const settle = (p) => p.then(() => 'resolved', (err) => err.code ?? String(err));
+const settle = (p) =>
+  p.then(
+    () => 'resolved',
+    (err) => err.code ?? String(err),
+  );
 const out = {
   homeEntries: readdirSync(home),
   files,

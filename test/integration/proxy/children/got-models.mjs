@@ -6,4 +6,6 @@ const res = await got('https://api.openai.com/v1/models', {
   timeout: { request: 15_000 },
   retry: { limit: 0 },
 });
-console.log(JSON.stringify({ status: res.statusCode, object: JSON.parse(res.body).object, sent: process.env.OPENAI_API_KEY }));
+console.log(
+  JSON.stringify({ status: res.statusCode, object: JSON.parse(res.body).object, sent: process.env.OPENAI_API_KEY }),
+);

@@ -7,5 +7,7 @@ try {
   await client.models.list();
   console.log(JSON.stringify({ ok: true }));
 } catch (err) {
-  console.log(JSON.stringify({ name: err.constructor.name, status: err.status, message: err.message, code: err.code ?? null }));
+  console.log(
+    JSON.stringify({ name: err.constructor.name, status: err.status, message: err.message, code: err.code ?? null }),
+  );
 }

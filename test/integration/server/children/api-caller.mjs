@@ -10,11 +10,20 @@ const [port, token] = process.argv.slice(2);
 function call({ path, body, proxy }) {
   const via = proxy ? new URL(proxy) : undefined;
   const headers = { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  if (via) headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`).toString('base64')}`;
+  if (via)
+    headers['proxy-authorization'] =
+      `Basic ${Buffer.from(`${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`).toString('base64')}`;
   return new Promise((resolve) => {
     const req = request(
       via
-        ? { host: via.hostname, port: via.port, path: `http://127.0.0.1:${port}/api${path}`, method: 'POST', headers, agent: false }
+        ? {
+            host: via.hostname,
+            port: via.port,
+            path: `http://127.0.0.1:${port}/api${path}`,
+            method: 'POST',
+            headers,
+            agent: false,
+          }
         : { host: '127.0.0.1', port, path: `/api${path}`, method: 'POST', headers, agent: false },
       (res) => {
         let text = '';
