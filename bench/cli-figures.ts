@@ -1,4 +1,4 @@
-// The non-proxy figures of SPEC §9: `authsome get <p> --field status` against a running server beside `node -e 0`,
+// The non-proxy figures of `authsome get <p> --field status` against a running server beside `node -e 0`,
 // the server's cold start to a healthy /health (vault unlock included), and the argon2id unlock alone.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// `npm run bench`: the proxy figures of SPEC §9, each measured through the proxy and directly in the same run.
+// `npm run bench`: the proxy figures, each measured through the proxy and directly in the same run.
 // Upstream, proxy and load generator are separate processes; phases run one after another (2-core machines).
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -54,7 +54,7 @@
     }
   });
 
-  // A key pasted with a stray space or line break: the server trims too (SPEC §1), and so the field's own
+  // A key pasted with a stray space or line break: the server trims too, and so the field's own
   // pattern check agrees with it.
   function trim(input) {
     if (input.value !== input.value.trim()) input.value = input.value.trim();

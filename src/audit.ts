@@ -1,4 +1,4 @@
-// Append-only JSON-lines audit log (SPEC §7). It takes named safe fields only: there is no field that could
+// Append-only JSON-lines audit log. It takes named safe fields only: there is no field that could
 // carry a secret, a header value or a query string, and `path` is cut at '?' defensively. It keeps at most two
 // files (audit.log and the rotated audit.log.1) and reads only their tails. Every line it writes carries `seq`
 // and `prev`, the hash chain that audit-chain.ts verifies; rotation does not break it.

@@ -1,4 +1,4 @@
-// The files through which the CLI finds the running server: server/state.json and server/token (SPEC §2).
+// The files through which the CLI finds the running server: server/state.json and server/token.
 // Shared by the server (writer) and the client (reader); kept free of heavy imports for CLI start-up time.
 import { readFileSync } from 'node:fs';
 

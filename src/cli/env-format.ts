@@ -1,4 +1,4 @@
-// Rendering exported variables (SPEC §5 export): env, shell, dotenv, json. Pure; quoting makes
+// Rendering exported variables: env, shell, dotenv, json. Pure; quoting makes
 // `eval "$(authsome export …)"` safe for any value.
 
 export type ExportFormat = 'env' | 'shell' | 'dotenv' | 'json';

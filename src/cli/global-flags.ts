@@ -1,4 +1,4 @@
-// Global flags (SPEC §5): recognised anywhere on the line before `--`, removed before the command parses.
+// Global flags: recognised anywhere on the line before `--`, removed before the command parses.
 
 export interface GlobalFlags {
   json: boolean;

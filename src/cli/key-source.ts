@@ -1,4 +1,4 @@
-// Where `login` takes an API key from (SPEC §10), first rule that applies: --stdin; a browser is available
+// Where `login` takes an API key from, first rule that applies: --stdin; a browser is available
 // and not --no-browser → the browser form; stdin is a terminal → masked prompt; otherwise stdin.
 
 export type KeySource = 'stdin' | 'browser' | 'prompt';

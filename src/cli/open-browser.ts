@@ -1,4 +1,4 @@
-// Opening a one-time URL in the person's browser (SPEC §10) without putting the URL on a command line: any local
+// Opening a one-time URL in the person's browser without putting the URL on a command line: any local
 // user can read /proc/<pid>/cmdline, so the opener is handed a 0600 launcher file that redirects to the URL (as
 // Jupyter does). `BROWSER` is the command, run with that file's URL; otherwise the platform's opener. Fire and
 // forget: the CLI has already printed the URL on the terminal, so a failure here only costs a warning.

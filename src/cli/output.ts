@@ -1,4 +1,4 @@
-// The CLI's only way to speak (SPEC §5, §10): data to stdout, confirmations to stdout (dropped by --quiet),
+// The CLI's only way to speak: data to stdout, confirmations to stdout (dropped by --quiet),
 // progress/warnings/errors to stderr, one {"v":1,…} object per command in --json mode, and exit codes.
 // Messages may carry stored or remote text, so they reach the terminal through terminal-text.ts.
 import type { AppError, ErrorCode } from '../errors.js';

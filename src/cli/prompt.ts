@@ -1,4 +1,4 @@
-// Terminal input: a masked prompt that echoes nothing (SPEC §5 login/unlock), and reading one line from a
+// Terminal input: a masked prompt that echoes nothing, and reading one line from a
 // non-terminal stdin. Ctrl-C or Ctrl-D at the prompt cancels (exit 2), leaving the terminal as it was.
 import { errors } from '../errors.js';
 import { escapeTerminalText } from './terminal-text.js';

@@ -1,4 +1,4 @@
-// Builds the environment of a child of `authsome run` (SPEC §7 "Child environment"). Pure: it returns a new
+// Builds the environment of a child of `authsome run`. Pure: it returns a new
 // object, never mutates the parent's, and never sees a secret (providers get a placeholder, not their key).
 import { pathToFileURL } from 'node:url';
 import { PLACEHOLDER_MARK } from '../providers/placeholder.js';

@@ -1,4 +1,4 @@
-// Finding, starting and stopping the background server for the CLI (SPEC §2): state.json + token, a detached
+// Finding, starting and stopping the background server for the CLI: state.json + token, a detached
 // `authsome serve` with its output in server/server.log, /health polling, one starter at a time.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';

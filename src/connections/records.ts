@@ -1,4 +1,4 @@
-// Vault record shapes and ids (SPEC §4). Fields marked SECRET never leave the server unless a person asked
+// Vault record shapes and ids. Fields marked SECRET never leave the server unless a person asked
 // for them (get --show-secret, export, the proxy's injected header).
 
 import type { AuthType } from '../providers/schema.js';

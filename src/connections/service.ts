@@ -222,7 +222,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
     resolveConnectionName,
 
     validateApiKey(definition, input) {
-      // Leading/trailing whitespace is pasted by accident; inner whitespace never belongs to a key (SPEC §1).
+      // Leading/trailing whitespace is pasted by accident; inner whitespace never belongs to a key.
       const key = input.trim();
       const spec = definition.api_key;
       if (key === '') throw errors.emptyKey(definition.display_name, definition.docs_url);

@@ -14,7 +14,7 @@ import type { Vault } from '../vault/vault.js';
 import { resolveOAuthEndpoints } from './endpoints.js';
 import { refreshAccessToken, type FetchLike, type TokenSet } from './token-client.js';
 
-/** SPEC: refresh a token that expires within 5 minutes. */
+/** A token that expires within 5 minutes is refreshed before it is used. */
 export const REFRESH_WINDOW_MS = 5 * 60_000;
 /** After a failed refresh, a token that still works is used without asking the provider again for this long. */
 export const RETRY_AFTER_FAILURE_MS = 30_000;

@@ -1,4 +1,4 @@
-// Turns a provider definition and a secret into the one header the proxy sets (SPEC §3). Pure: it formats the
+// Turns a provider definition and a secret into the one header the proxy sets. Pure: it formats the
 // secret and nothing else; it must never log it, keep it or put it in an error message.
 import { errors } from '../errors.js';
 import type { ProviderDefinition } from './schema.js';
@@ -23,7 +23,7 @@ export function buildCredentialHeader(def: ProviderDefinition, secret: string): 
       undefined,
     );
   }
-  // OAuth connections always send a bearer token (SPEC §3 `oauth`), whatever an api_key block might say.
+  // OAuth connections always send a bearer token, whatever an api_key block might say.
   if (def.auth_type === 'oauth2') return { name: 'Authorization', value: `Bearer ${secret}`, secret };
   const spec = def.api_key;
   const name = spec?.header_name ?? 'Authorization';

@@ -1,4 +1,4 @@
-// Provider registry (SPEC §3): bundled definitions from the package plus $AUTHSOME_HOME/providers/*.json,
+// Provider registry: bundled definitions from the package plus $AUTHSOME_HOME/providers/*.json,
 // where a custom file replaces the bundled one entirely. Custom files are re-read whenever they change on disk
 // (checked on every call: no restart needed); an invalid one never hides the others.
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Decides which in-scope connection, if any, gets its credential on a request to host:port/path (SPEC §7).
+// Decides which in-scope connection, if any, gets its credential on a request to host:port/path.
 // Pure and precomputed once per run: it never sees a secret, never does I/O, and never guesses on a tie.
 import type { ProviderDefinition } from './schema.js';
 

@@ -1,4 +1,4 @@
-// Parses and validates provider definition files (SPEC §3). Pure: no I/O. Every error names the source file
+// Parses and validates provider definition files. Pure: no I/O. Every error names the source file
 // and the offending field; unknown fields are preserved in `raw` (inspect prints them back) and ignored here.
 import { errors } from '../errors.js';
 
@@ -74,7 +74,7 @@ const FLOWS_BY_AUTH: Record<AuthType, Flow[]> = {
   oauth2: ['pkce', 'device_code', 'dcr_pkce'],
 };
 
-/** NAME = upper-cased provider name, non-alphanumerics → '_' (SPEC §3). */
+/** NAME = upper-cased provider name, non-alphanumerics → '_'. */
 export function buildEnvPrefix(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
@@ -190,7 +190,7 @@ function parseApiUrl(entry: unknown, field: string, fail: Fail): ApiUrlMatcher {
     const source = entry.slice('regex:'.length);
     if (source === '') fail(field, 'has an empty regular expression');
     try {
-      // Full match, case-insensitive (SPEC §3); anchors inside the pattern are harmless.
+      // Full match, case-insensitive; anchors inside the pattern are harmless.
       new RegExp(source); // must parse alone, or a stray ')' could close the group below and undo the full match
       return { kind: 'regex', pattern: new RegExp(`^(?:${source})$`, 'i'), source: entry };
     } catch {

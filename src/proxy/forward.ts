@@ -1,5 +1,5 @@
 // Forwards plain http:// proxy requests (and their upgrades) through node:http with pooled keep-alive, streaming both
-// ways, and writes their audit entries. It has no way to add a credential: plain http never gets one (SPEC §7).
+// ways, and writes their audit entries. It has no way to add a credential: plain http never gets one.
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';

@@ -1,4 +1,4 @@
-// One intercepted CONNECT tunnel (SPEC §7): reads the agent's requests off the decrypted stream, sets the credential
+// One intercepted CONNECT tunnel: reads the agent's requests off the decrypted stream, sets the credential
 // on each request head that matches, and relays everything else byte for byte over an upstream connection leased
 // from the pool for as long as an exchange is under way. It never buffers a body and never rewrites a response; it
 // parses only what it needs to find message ends (the response side is response-tracker.ts).

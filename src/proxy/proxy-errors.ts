@@ -1,4 +1,4 @@
-// How the proxy reports its own failures (ARCHITECTURE rule 2): an AppError as a JSON body with
+// How the proxy reports its own failures: an AppError as a JSON body with
 // `x-authsome-error: 1`, so agents can tell it from the upstream's answer. Messages never carry a secret or a query.
 // The body has the shape the OpenAI, Anthropic and most REST SDKs print (`error.message`), so an agent's own error
 // output names the cause instead of a bare status.

@@ -1,4 +1,4 @@
-// The live `authsome run` sessions: who may use the proxy, with which scope (SPEC §7). It owns the per-run
+// The live `authsome run` sessions: who may use the proxy, with which scope. It owns the per-run
 // proxy secrets in memory only; it must never log a token or compare one in variable time.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { buildRouteTable, type RouteTable, type ScopeEntry } from '../providers/routes.js';

@@ -1,4 +1,4 @@
-// Which connection of which provider a run may use (SPEC §7): the default connection of every provider that
+// Which connection of which provider a run may use: the default connection of every provider that
 // has one, `--connection p=name` overrides, `--only` narrows. Pure over the listing; no secret involved.
 import { errors } from '../errors.js';
 import { buildPlaceholder } from '../providers/placeholder.js';

@@ -1,5 +1,5 @@
 // Browser sessions of the web pages: an opaque id in an HttpOnly SameSite=Strict cookie, the one CSRF token bound
-// to it (SPEC §10), and when it last signed in through a one-time URL. A session ends after an idle hour or twelve
+// to it, and when it last signed in through a one-time URL. A session ends after an idle hour or twelve
 // hours in all. In memory only: a server restart signs every browser out. Never consulted by /api/*.
 import { randomBytes } from 'node:crypto';
 import { compareSecrets, digestSecret as digest } from '../secret-digest.js';

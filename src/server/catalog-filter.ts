@@ -1,4 +1,4 @@
-// The catalog's search and filters (SPEC §6 /providers): pure, so the page and its htmx fragment agree.
+// The catalog's search and filters: pure, so the page and its htmx fragment agree.
 import type { ConnectionSummary } from '../connections/service.js';
 import type { ProviderEntry } from '../providers/registry.js';
 

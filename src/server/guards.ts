@@ -1,6 +1,6 @@
 // Request guards shared by every route: the Host allowlist (defeats DNS rebinding), no-store caching, security
 // headers, the bearer token of /api/*, and for the pages: their own host, Origin, session cookie and CSRF token
-// (SPEC §6, §10). Each is a plain Hono middleware; a refusal is rendered by the caller's `refuse`.
+//. Each is a plain Hono middleware; a refusal is rendered by the caller's `refuse`.
 import { compareSecrets } from '../secret-digest.js';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';

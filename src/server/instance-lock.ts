@@ -1,4 +1,4 @@
-// One server per AUTHSOME_HOME (SPEC §2): an O_EXCL lock file holding the owner's pid. A lock whose pid is
+// One server per AUTHSOME_HOME: an O_EXCL lock file holding the owner's pid. A lock whose pid is
 // gone (the server was killed) is taken over; a live one means "already running".
 import { open, readFile, rm } from 'node:fs/promises';
 import { errors } from '../errors.js';

@@ -1,4 +1,4 @@
-// Starting and finishing a browser login (SPEC §5 login): checks the provider and connection through the
+// Starting and finishing a browser login: checks the provider and connection through the
 // services, opens a login session, and mints the one-time URL that shows its form and signs the browser in.
 import { errors, isAppError } from '../errors.js';
 import type { OAuthClient } from '../connections/service.js';

@@ -1,4 +1,4 @@
-// In-memory login sessions (SPEC §2, §5 login): one per `authsome login` waiting for the browser form, or per
+// In-memory login sessions: one per `authsome login` waiting for the browser form, or per
 // "connect another" started from a page. Pending → completed | cancelled | expired, once; waiters are woken on
 // every change. Ended sessions are kept a while so a reused link can still name its provider.
 import { randomBytes } from 'node:crypto';
@@ -61,7 +61,7 @@ export const TERMINAL_SUBMITTER = 'terminal';
 /** `completedBy` of a session an OAuth provider's answer completed (the redirect carries no browser session). */
 export const OAUTH_SUBMITTER = 'oauth';
 
-/** SPEC §5: the CLI waits up to 5 minutes for the form. */
+/** the CLI waits up to 5 minutes for the form. */
 export const DEFAULT_LOGIN_TTL_MS = 5 * 60_000;
 const KEEP_ENDED_MS = 30 * 60_000;
 const MAX_SESSIONS = 500;

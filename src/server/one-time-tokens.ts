@@ -1,4 +1,4 @@
-// One-time URL tokens (SPEC §6): the only way a browser gets in. Each token is random, bound to the one path it
+// One-time URL tokens: the only way a browser gets in. Each token is random, bound to the one path it
 // opens, short-lived, and gone the moment it is redeemed, so a URL left in a terminal or history opens nothing.
 import { randomBytes } from 'node:crypto';
 import { digestSecret as digest } from '../secret-digest.js';

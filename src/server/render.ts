@@ -1,4 +1,4 @@
-// One URL, page or fragment (ARCHITECTURE rule 8): render() returns the bare partial when htmx asks (HX-Request),
+// One URL, page or fragment: render() returns the bare partial when htmx asks (HX-Request),
 // the partial inside layout.eta otherwise. Every value is HTML-escaped by eta; only rendered partials go in raw.
 // Also maps AppErrors to rendered pages/fragments with the catalogue's HTTP status: never a JSON body here.
 import type { Context } from 'hono';
@@ -50,7 +50,7 @@ export interface Renderer {
 
 // htmx 2 configuration (read from the meta tag, so no inline script): no eval (CSP), no injected <style> and no
 // copied style attributes (CSP style-src 'self'), no page snapshots in sessionStorage (a revealed secret must
-// not outlive its page), and swap 4xx answers too: a rejected form comes back as 422 re-rendered (SPEC §10).
+// not outlive its page), and swap 4xx answers too: a rejected form comes back as 422 re-rendered.
 const HTMX_CONFIG = JSON.stringify({
   allowEval: false,
   allowScriptTags: false,

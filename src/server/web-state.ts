@@ -11,7 +11,7 @@ import { createUnlockThrottle, type UnlockThrottle } from './unlock-throttle.js'
 export interface WebOptions {
   /** One-time dashboard URL (`authsome ui`). Default 2 minutes. */
   tokenTtlMs?: number;
-  /** A login session and its one-time URL. Default 5 minutes (SPEC §5). */
+  /** A login session and its one-time URL. Default 5 minutes. */
   loginTtlMs?: number;
   /** A browser session without any request. Default 1 hour. */
   sessionIdleMs?: number;

@@ -1,4 +1,4 @@
-// argon2id key derivation (SPEC §4). The parameters travel inside vault.json so they can be raised later
+// argon2id key derivation. The parameters travel inside vault.json so they can be raised later
 // without locking anyone out; this module never picks them silently for an existing vault.
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';

@@ -1,4 +1,4 @@
-// AES-256-GCM sealing (SPEC §4): a fresh 12-byte IV per seal, the record id bound as additional data so a
+// AES-256-GCM sealing: a fresh 12-byte IV per seal, the record id bound as additional data so a
 // sealed value cannot be moved to another record id.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 

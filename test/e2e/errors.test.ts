@@ -1,4 +1,4 @@
-// Every bad input of the core issue: a clear Error + Hint, the SPEC exit code, and nothing lost or stored.
+// Every bad input of the core issue: a clear Error + Hint, the documented exit code, and nothing lost or stored.
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// The SPEC §1 walkthrough, line by line, against the built CLI and a real background server (terminal paths).
+// The README's walkthrough, line by line, against the built CLI and a real background server (terminal paths).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ const PERSONAL = 'sk-personal0123456789abcdefghijkl';
 const TEAM = 'sk-team0123456789abcdefghijklmnop';
 const FORCED = 'sk-forced0123456789abcdefghijklmn';
 
-describe('SPEC §1 walkthrough (terminal)', () => {
+describe('the walkthrough (terminal)', () => {
   let t: TempHome;
   const cli = (args: string[], input?: string) => runCli(t.home, args, { input });
 

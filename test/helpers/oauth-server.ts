@@ -127,7 +127,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
   };
 }
 
-/** A custom provider definition (SPEC §3) pointing at the test authorization server. */
+/** A custom provider definition pointing at the test authorization server. */
 export function buildOAuthDefinition(
   server: TestAuthServer,
   overrides: Record<string, unknown> = {},

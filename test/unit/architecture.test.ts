@@ -1,4 +1,4 @@
-// The rules of the house that a compiler cannot check (ARCHITECTURE.md): the core never imports an adapter's
+// The rules of the house that a compiler cannot check (docs/design.md, Layers): the core never imports an adapter's
 // library, never reads process.env, never prints; only paths.ts reads AUTHSOME_HOME or import.meta.url.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -92,7 +92,7 @@ describe('architecture', () => {
 });
 
 /**
- * The layer table of ARCHITECTURE.md, as module → the modules it may import. Core: the top-level files and vault,
+ * The layer table (docs/design.md), as module → the modules it may import. Core: the top-level files and vault,
  * providers, connections, oauth. Services: tls, proxy, runs, server, runtime. Edges: client, cli.
  */
 const CORE = ['core', 'vault', 'providers', 'connections', 'oauth'];

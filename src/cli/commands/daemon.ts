@@ -1,4 +1,4 @@
-// `authsome daemon start|stop|restart|status|logs`: manage the background server by hand (SPEC §2, §10).
+// `authsome daemon start|stop|restart|status|logs`: manage the background server by hand.
 import { readFile } from 'node:fs/promises';
 import { defineCommand } from 'citty';
 import { checkHealth, findRecordedServer, startServer, stopServer } from '../../client/server-process.js';

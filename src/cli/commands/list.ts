@@ -30,7 +30,7 @@ export default defineCommand({
             ? out.paint('dim', s)
             : out.paint('yellow', escapeCell(s));
       // The Default column says which connection a command without --connection uses.
-      // Scopes only once some connection has any (OAuth): an API-key-only list keeps the SPEC's columns.
+      // Scopes only once some connection has any (OAuth): an API-key-only list keeps its usual columns.
       const withScopes = shown.some((p) => p.connections.some((c) => c.scopes && c.scopes.length > 0));
       const headers = [
         'Provider',

@@ -372,7 +372,7 @@ async function promptVisible(label: string): Promise<string> {
 }
 
 /**
- * The browser path (SPEC §1, §10): a login session on the server, its one-time form URL opened (and always
+ * The browser path: a login session on the server, its one-time form URL opened (and always
  * printed, for a browser elsewhere), then long-polls until the form is submitted, cancelled or expired.
  * Ctrl-C cancels the session on the server, so the form stops accepting a key.
  */

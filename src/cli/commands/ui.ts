@@ -1,4 +1,4 @@
-// `authsome ui [--no-browser]`: a one-time URL that signs a browser into the dashboard (SPEC §5). Opens it when
+// `authsome ui [--no-browser]`: a one-time URL that signs a browser into the dashboard. Opens it when
 // a browser is available; with --no-browser (or none) the URL is data on stdout, for a browser you start yourself.
 import { defineCommand } from 'citty';
 import { isBrowserAvailable } from '../key-source.js';

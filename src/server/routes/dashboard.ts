@@ -1,4 +1,4 @@
-// GET /: the dashboard (SPEC §6): connected providers, counts, recent activity, and where to start when empty.
+// GET /: the dashboard: connected providers, counts, recent activity, and where to start when empty.
 import { Hono } from 'hono';
 import type { ServerDeps } from '../deps.js';
 import type { Renderer } from '../render.js';

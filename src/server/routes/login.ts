@@ -1,4 +1,4 @@
-// /login/:session: the browser form of `authsome login` (SPEC §6, §10). A rejected key re-renders the form with
+// /login/:session: the browser form of `authsome login`. A rejected key re-renders the form with
 // the catalogue's message next to the field (422, swapped by htmx, or a full page without JavaScript); the key
 // itself is never echoed back. Success ends the login session, which wakes the waiting CLI; a "Replace key" started
 // from a provider page goes back to that page with a one-time message instead. For an OAuth provider the form takes

@@ -1,4 +1,4 @@
-// /providers/:name/override: the JSON editor for $AUTHSOME_HOME/providers/<name>.json (SPEC §6). Seeded with the
+// /providers/:name/override: the JSON editor for $AUTHSOME_HOME/providers/<name>.json. Seeded with the
 // effective definition; checked when the person pauses typing or presses Check (POST …/validate), and on save.
 // What is being typed is "not valid yet", never "the file is invalid": only the saved file itself is ever called
 // invalid, and only when it is. Save and "reset to bundled" go through the registry, never around it.

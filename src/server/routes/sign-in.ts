@@ -1,4 +1,4 @@
-// The one way into the pages (SPEC §6): `GET <path>?token=<one-time token>` from `authsome ui` or `authsome login`.
+// The one way into the pages: `GET <path>?token=<one-time token>` from `authsome ui` or `authsome login`.
 // A valid token is consumed, becomes an HttpOnly SameSite=Strict host-only session cookie (or refreshes the sign-in
 // time of the browser's session), and the browser is sent to the clean path so the token stays out of history.
 // A used or expired token opens nothing.
@@ -68,7 +68,7 @@ export function buildExpiredLinkNotice(): Notice {
   };
 }
 
-/** The friendly page for a login link that was used, cancelled or left too long (SPEC §10). */
+/** The friendly page for a login link that was used, cancelled or left too long. */
 export function buildLoginLinkNotice(session: LoginSession | undefined): Notice {
   const command = session ? buildLoginCommand(session) : 'authsome login <provider>';
   const why: Record<string, [string, string]> = {

@@ -1,4 +1,4 @@
-// /unlock and /lock: the passphrase form for a locked vault (SPEC §4, §6), paused after repeated wrong passphrases,
+// /unlock and /lock: the passphrase form for a locked vault, paused after repeated wrong passphrases,
 // and locking it again from the header.
 // Pages redirect here while the vault is locked and go back where they were once it opens.
 import { Hono } from 'hono';

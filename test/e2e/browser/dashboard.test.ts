@@ -1,4 +1,4 @@
-// The web pages end to end (SPEC §6): `authsome ui`, dashboard, catalog search/filters, provider page actions,
+// The web pages end to end: `authsome ui`, dashboard, catalog search/filters, provider page actions,
 // reveal, the override editor against `inspect`/`list`, live activity, unlock; every page checked for console
 // errors, CSP violations and horizontal overflow at 400 px, and saved as screenshots.
 import { readFileSync, statSync } from 'node:fs';

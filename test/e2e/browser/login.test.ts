@@ -1,4 +1,4 @@
-// `authsome login <provider>` through the browser (SPEC §1, §5, §10), end to end: the built CLI with BROWSER set
+// `authsome login <provider>` through the browser, end to end: the built CLI with BROWSER set
 // to a script that records the URL, the real server it starts, and Chromium filling in the form.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -17,8 +17,8 @@ import {
 import { buildTestEnv, cliPath, makeTempHome, runCli, spawnCli, type TempHome } from '../../helpers/cli.js';
 
 const GOOD_KEY = 'sk-browser0123456789abcdefghijklmn';
-const SPEC_ERROR = 'This does not look like a valid OpenAI API key.';
-const SPEC_HINT = "OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.";
+const PATTERN_ERROR = 'This does not look like a valid OpenAI API key.';
+const PATTERN_HINT = "OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.";
 const openingLine = (url: string) =>
   `Opening ${url} in your browser. Waiting for the form to be submitted (Ctrl-C to cancel)…\n`;
 
@@ -80,7 +80,7 @@ describe('authsome login through the browser', () => {
     await context.close();
   });
 
-  it('bad key → inline error with the SPEC text → good key → the CLI prints success and exits 0', async () => {
+  it('bad key → inline error with the exact text → good key → the CLI prints success and exits 0', async () => {
     const run = watch(spawnCli(t.home, ['login', 'openai'], { BROWSER: fake.command }));
     const url = await fake.waitForUrl(0);
     firstUrl = url;
@@ -112,7 +112,7 @@ describe('authsome login through the browser', () => {
     expect(await input.getAttribute('type')).toBe('password');
     // The seed's key_pattern, in the form browsers accept (an unescaped '-' ends a class only in the old syntax).
     expect(await input.getAttribute('pattern')).toBe('^sk-[A-Za-z0-9_\\-]{20,}$');
-    expect(await page.locator('#api_key-hint').textContent()).toBe(SPEC_HINT);
+    expect(await page.locator('#api_key-hint').textContent()).toBe(PATTERN_HINT);
     expect(await page.getByRole('link', { name: /Where to get a key/ }).getAttribute('href')).toBe(
       'https://platform.openai.com/api-keys',
     );
@@ -123,8 +123,8 @@ describe('authsome login through the browser', () => {
     const rejected = page.waitForResponse((r) => r.url() === clean && r.request().method() === 'POST');
     await page.getByRole('button', { name: 'Save key' }).click();
     expect((await rejected).status()).toBe(422);
-    await expect.poll(() => page.locator('#api_key-error').textContent()).toBe(SPEC_ERROR);
-    expect(await page.locator('#api_key-hint').textContent()).toBe(SPEC_HINT);
+    await expect.poll(() => page.locator('#api_key-error').textContent()).toBe(PATTERN_ERROR);
+    expect(await page.locator('#api_key-hint').textContent()).toBe(PATTERN_HINT);
     expect(await page.locator('#api_key').inputValue()).toBe(''); // never echoed back
     expect(await page.content()).not.toContain('sk-short');
     // htmx moves focus to the swapped-in autofocus field when it settles, a moment after the error text is in.
@@ -218,7 +218,7 @@ describe('authsome login through the browser', () => {
     ]);
     expect(rejected.status()).toBe(422);
     expect(await rejected.headerValue('content-type')).toContain('text/html');
-    expect(await page.locator('#api_key-error').textContent()).toBe(SPEC_ERROR);
+    expect(await page.locator('#api_key-error').textContent()).toBe(PATTERN_ERROR);
     expect(await page.locator('title').textContent()).toBe('Log in to OpenAI · authsome'); // a whole page, not a fragment
     await page.locator('#api_key').fill(GOOD_KEY);
     await page.getByRole('button', { name: 'Save key' }).click();

@@ -1,4 +1,4 @@
-// The proxy engine over real sockets (SPEC §7, §10 "Proxy"): interception and injection, tunnels, 407s, plain http,
+// The proxy engine over real sockets: interception and injection, tunnels, 407s, plain http,
 // sessions, ambiguity, OAuth endpoints, upstream failures, WebSocket, large bodies, keep-alive, leaf certificates.
 import { createHash } from 'node:crypto';
 import https from 'node:https';

@@ -1,4 +1,4 @@
-// Real, unmodified clients through the proxy with the environment `authsome run` builds (SPEC §7): curl, Node's
+// Real, unmodified clients through the proxy with the environment `authsome run` builds: curl, Node's
 // fetch via the preload, the openai SDK, Python requests. The upstream must see the real key; the child never does.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// The web server's guards with real sockets (SPEC §6, §10): Host allowlist on every route, bearer token
+// The web server's guards with real sockets: Host allowlist on every route, bearer token
 // before routing on /api/*, no-store everywhere, and state/token files written 0600.
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Page behaviour over real sockets (ARCHITECTURE rule 8, SPEC §6): one URL answers a whole page or, for htmx,
+// Page behaviour over real sockets : one URL answers a whole page or, for htmx,
 // the bare fragment; forms without JavaScript get 303s; errors are HTML (a flash for htmx), never JSON; a locked
 // vault sends pages to /unlock and back to where the person was.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The web pages' security rules over real sockets (SPEC §6, §10 "Web"): Host allowlist, one-time URL tokens and
+// The web pages' security rules over real sockets: Host allowlist, one-time URL tokens and
 // the session cookie, CSRF, Origin, headers, the API token and the page cookie kept apart, and no secret in any
 // page unless a person asked to reveal it. Every refusal is also checked to have stored nothing.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -242,7 +242,7 @@ describe('web security', () => {
     const b = { cookie, csrf: client.readCsrf(form.body) };
     expect((await client.page(b, '/')).status).toBe(200);
 
-    // A rejected key: 422 with the form re-rendered as HTML, the SPEC text next to the field, never JSON.
+    // A rejected key: 422 with the form re-rendered as HTML, the exact text next to the field, never JSON.
     const bad = await client.post(b, `/login/${created.json.id}`, { _csrf: b.csrf, api_key: 'sk-nope' });
     expect(bad.status).toBe(422);
     expect(bad.headers['content-type']).toMatch(/^text\/html/);

@@ -1,4 +1,4 @@
-// Global flags (SPEC §5) are taken from anywhere on the line before `--`; nothing after `--` is touched.
+// Global flags are taken from anywhere on the line before `--`; nothing after `--` is touched.
 import { describe, it, expect } from 'vitest';
 import { parseGlobalFlags } from '../../../src/cli/global-flags.js';
 

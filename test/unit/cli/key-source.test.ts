@@ -1,4 +1,4 @@
-// Where `login` reads an API key from (SPEC §10), first rule that applies: --stdin → stdin; a browser is
+// Where `login` reads an API key from, first rule that applies: --stdin → stdin; a browser is
 // available and no --no-browser → browser; stdin is a terminal → masked prompt; otherwise stdin.
 import { describe, it, expect } from 'vitest';
 import { chooseKeySource, isBrowserAvailable } from '../../../src/cli/key-source.js';

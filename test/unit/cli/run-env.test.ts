@@ -1,4 +1,4 @@
-// buildRunEnv (SPEC §7 "Child environment"): a new object with proxy, CA, preload and placeholder variables.
+// buildRunEnv: a new object with proxy, CA, preload and placeholder variables.
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildRunEnv, PLACEHOLDER } from '../../../src/cli/run-env.js';

@@ -99,7 +99,7 @@ describe('validateApiKey', () => {
     ['a line break', 'sk-abcdefghij\nklmnopqrstuvwxyz'],
     ['a short key', 'sk-short'],
     ['a key with junk around it', 'key: sk-abcdefghijklmnopqrstuvwxyz'],
-  ])('refuses %s with the exact SPEC §1 message and hint', async (_label, input) => {
+  ])('refuses %s with the exact message and hint', async (_label, input) => {
     const err = caught(() => service.validateApiKey(openaiDefinition, input));
     expect(err.code).toBe('INVALID_KEY');
     expect(err.message).toBe(OPENAI_MESSAGE);

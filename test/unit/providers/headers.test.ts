@@ -1,4 +1,4 @@
-// buildCredentialHeader: the one header the proxy sets, per definition shape (SPEC §3).
+// buildCredentialHeader: the one header the proxy sets, per definition shape.
 import { describe, expect, it } from 'vitest';
 import { buildCredentialHeader } from '../../../src/providers/headers.js';
 import { parseProviderDefinition, type ProviderDefinition } from '../../../src/providers/schema.js';
@@ -24,7 +24,11 @@ describe('buildCredentialHeader', () => {
       auth_type: 'api_key',
       api_key: { header_name: 'Authorization', header_prefix: 'Klaviyo-API-Key' },
     });
-    expect(buildCredentialHeader(def, 'pk_1')).toEqual({ name: 'Authorization', value: 'Klaviyo-API-Key pk_1', secret: 'pk_1' });
+    expect(buildCredentialHeader(def, 'pk_1')).toEqual({
+      name: 'Authorization',
+      value: 'Klaviyo-API-Key pk_1',
+      secret: 'pk_1',
+    });
   });
 
   it('sends the bare key when the prefix is null or empty', () => {

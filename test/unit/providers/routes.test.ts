@@ -1,4 +1,4 @@
-// Route matching (SPEC §7): host and port, path prefixes on segment boundaries, priorities, ties, OAuth endpoints.
+// Route matching: host and port, path prefixes on segment boundaries, priorities, ties, OAuth endpoints.
 import { describe, expect, it } from 'vitest';
 import { buildRouteTable, matchRoute, shouldIntercept, type ScopeEntry } from '../../../src/providers/routes.js';
 import { parseProviderDefinition } from '../../../src/providers/schema.js';

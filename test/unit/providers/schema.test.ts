@@ -1,4 +1,4 @@
-// Provider definition parsing (SPEC §3): every error names the file and the field; api_url, export and key
+// Provider definition parsing: every error names the file and the field; api_url, export and key
 // patterns are turned into their parsed forms; unknown fields survive in `raw`.
 import { describe, it, expect } from 'vitest';
 import { AppError } from '../../../src/errors.js';
@@ -68,7 +68,7 @@ function expectInvalid(value: unknown, field: string, problem?: RegExp | string)
 }
 
 describe('error messages name the file and the field', () => {
-  it('an invalid key_pattern: the exact SPEC §3 message', () => {
+  it('an invalid key_pattern: the exact message', () => {
     const value = apiKeyProvider({ api_key: { key_pattern: 'sk-(' } });
     const err = failure(value);
     expect(err.message).toBe(

@@ -1,4 +1,4 @@
-// Run sessions (SPEC §7): per-run proxy secrets, Basic proxy auth, end and pid reaping.
+// Run sessions: per-run proxy secrets, Basic proxy auth, end and pid reaping.
 import { describe, expect, it } from 'vitest';
 import { createRunSessionRegistry, type RunSession } from '../../../src/proxy/run-sessions.js';
 

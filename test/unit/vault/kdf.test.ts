@@ -1,5 +1,5 @@
 // argon2id key derivation: deterministic for the same input and parameters, sensitive to each of them,
-// and the SPEC §4 defaults. The expensive default cost is checked as data, never run here.
+// and the default cost. The expensive default cost is checked as data, never run here.
 import { describe, it, expect } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { buildKdfParams, deriveKey, DEFAULT_KDF, isKdfParams, type KdfParams } from '../../../src/vault/kdf.js';

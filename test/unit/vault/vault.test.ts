@@ -54,7 +54,7 @@ describe('first open', () => {
     expect(existsSync(paths.vaultBackup)).toBe(false);
   });
 
-  it('writes vault.json in the SPEC §4 shape with the KDF parameters it used', async () => {
+  it('writes vault.json in its documented shape with the KDF parameters it used', async () => {
     await openVault();
     const file = readJson(paths.vault);
     expect(file.version).toBe(1);
@@ -75,7 +75,7 @@ describe('first open', () => {
     expect((await openVault()).status().state).toBe('unlocked');
   });
 
-  it('uses the SPEC §4 default cost (m=65536, t=3, p=1) when no KDF option is given', async () => {
+  it('uses the default cost (m=65536, t=3, p=1) when no KDF option is given', async () => {
     const vault = createVault({ paths });
     await vault.open();
     expect(readJson(paths.vault).kdf).toMatchObject({
