@@ -11,7 +11,7 @@ import forge from 'node-forge';
 import { ensurePrivateDir, writeFileAtomic } from '../atomic-file.js';
 import { errors } from '../errors.js';
 import { buildAltName, buildCertificate, buildKeyIdentifier, type NameSpec } from '../tls/certificates.js';
-import { buildNameConstraintsExtension } from '../tls/name-constraints.js';
+import { buildNameConstraintsExtension, collectConstraintNames } from '../tls/name-constraints.js';
 
 export interface CaKeyStore {
   load(): Promise<string | undefined>;
@@ -203,6 +203,20 @@ export async function createRunAuthority(names: { dns: readonly string[]; ips: r
       return context;
     },
   };
+}
+
+/**
+ * The CA of a run whose routes are `matchers`: constrained to their hosts (regex routes by their fixed suffix). One
+ * regex route without a fixed suffix leaves the whole CA unconstrained; such routes are returned so the run can say so.
+ */
+export async function createRunAuthorityForRoutes(
+  matchers: readonly ({ kind: 'host'; host: string } | { kind: 'regex'; source: string })[],
+): Promise<{ authority: RunAuthority; unconstrained: string[] }> {
+  const names = collectConstraintNames(matchers);
+  // No route at all would leave DNS names unconstrained (no permitted subtree): permit only the reserved `invalid`.
+  const dns = names.dns.length === 0 && names.ips.length === 0 ? ['invalid'] : names.dns;
+  const authority = await createRunAuthority(names.unconstrained.length > 0 ? undefined : { dns, ips: names.ips });
+  return { authority, unconstrained: names.unconstrained };
 }
 
 /** The system roots plus the authsome CA: for SSL_CERT_FILE and friends, which replace the trust store. */

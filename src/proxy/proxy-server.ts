@@ -9,7 +9,7 @@ import type { AuditLog } from '../audit.js';
 import { errors } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
 import { shouldIntercept, type ScopeEntry } from '../providers/routes.js';
-import type { CertificateAuthority } from './ca.js';
+import type { CertificateAuthority, LeafIssuer } from './ca.js';
 import { createForwarder, type AuditPlan, type ForwardTarget } from './forward.js';
 import { startInterception, type InterceptDeps } from './intercept.js';
 import {
@@ -31,7 +31,10 @@ export interface ProxyServerOptions {
   /** Loopback by default; anything else exposes the credentials to the network. */
   host?: string;
   port?: number;
+  /** The stable CA: it serves the runs that have no CA of their own (--stable-ca). */
   ca: CertificateAuthority;
+  /** The run's own CA, when it has one: its children trust that CA only, so no other may sign their leaves. */
+  selectAuthority?(session: RunSession): LeafIssuer | undefined;
   sessions: RunSessionRegistry;
   resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
   audit: AuditLog;
@@ -101,7 +104,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     }
     let secureContext: tls.SecureContext;
     try {
-      secureContext = ca.getLeafContext(target.host);
+      secureContext = (opts.selectAuthority?.(session) ?? ca).getLeafContext(target.host);
     } catch {
       writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, errors.internal(`Could not make a certificate for ${target.host}.`));
       return;

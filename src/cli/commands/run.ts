@@ -28,6 +28,8 @@ interface RunSessionReply {
   secret_digests: { salt: string; digests: string[] };
   scope: { provider: string; connection: string }[];
   skipped: string[];
+  /** Things to say before the command starts (absent from an older server). */
+  warnings?: string[];
 }
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -42,6 +44,7 @@ export default defineCommand({
     only: { type: 'string', description: 'Only these providers, comma-separated (default: every provider with a connection)', valueHint: 'p1,p2' },
     connection: { type: 'string', alias: 'c', description: 'Use this connection for a provider (repeatable)', valueHint: 'provider=name' },
     placeholders: { type: 'boolean', default: true, negativeDescription: 'Do not set provider env vars to the placeholder' },
+    'stable-ca': { type: 'boolean', description: "Trust the stored authsome CA (ca.pem) instead of a CA made for this run: for runtimes with their own trust store (Java)" },
     sandbox: { type: 'boolean', description: 'Run the command where it cannot read the vault and reaches the network only through the proxy (Linux, bubblewrap)' },
   },
   async run({ rawArgs }) {
@@ -68,7 +71,9 @@ export default defineCommand({
       connections: args.connections,
       // The activity page names the run by its program: the file name only, never a path or an argument.
       program: basename(args.command[0]!),
+      stable_ca: args.stableCa,
     });
+    for (const warning of session.warnings ?? []) out.warn(warning);
     for (const name of session.skipped) out.warn(`${name} has no connection: its requests get no credential. Run 'authsome login ${name}'.`);
     if (session.scope.length === 0) out.warn("No connections in scope: requests go through unchanged. Run 'authsome login <provider>' first.");
     const withhold = findSecretVariables(process.env, session.secret_digests.salt, session.secret_digests.digests);

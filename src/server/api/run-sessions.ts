@@ -17,6 +17,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       connections: readStringMap(body.connections, 'connections'),
       program: typeof body.program === 'string' && body.program !== '' ? body.program : undefined,
       selfTest: body.self_test === true,
+      stableCa: body.stable_ca === true,
     });
     // The CLI drops inherited variables holding a stored secret; it gets digests under a salt used once, never values.
     const salt = randomBytes(16).toString('base64url');
@@ -30,6 +31,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       placeholder_values: run.placeholderValues,
       scope: run.scope.map((e) => ({ provider: e.provider, connection: e.connection })),
       skipped: run.skipped,
+      warnings: run.warnings,
       secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },
     });
   });
@@ -42,7 +44,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
   api.post('/:id/end', async (c) => {
     const body = await readJsonBody(c);
     const exitCode = typeof body.exit_code === 'number' ? body.exit_code : undefined;
-    const ended = deps.runs.end(c.req.param('id'), exitCode);
+    const ended = await deps.runs.end(c.req.param('id'), exitCode);
     if (!ended) throw errors.notFound('No such run session (it has ended already).');
     return c.json({ ended: true });
   });
