@@ -2,7 +2,7 @@
 // fetch, the openai SDK, Python requests) against a local HTTPS stand-in for api.openai.com. The upstream
 // records what it received; the child's environment and every file under the home are searched for the key.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,26 @@ describe('authsome run with real clients', () => {
     const curl = await cli(['run', '--stable-ca', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models']);
     expect(curl.code).toBe(0);
     expectInjected(before, KEY);
+  });
+
+  it('warns, naming the route, when a regex route without a fixed suffix leaves the run CA unconstrained', async () => {
+    const definition = {
+      schema_version: 1,
+      name: 'widget',
+      display_name: 'Widget',
+      auth_type: 'api_key',
+      flow: 'api_key',
+      api_url: 'regex:.*widget.*',
+      api_key: { header_name: 'Authorization', header_prefix: 'Bearer' },
+    };
+    writeFileSync(join(t.home, 'providers', 'widget.json'), JSON.stringify(definition), { mode: 0o600 });
+    expect((await cli(['login', 'widget'], 'wk-0123456789abcdef\n')).code).toBe(0);
+    const r = await cli(['run', '--only', 'widget', '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("Warning: The route regex:.*widget.* has no fixed domain suffix: this run's CA is not limited to its providers' hosts.");
+    const scoped = await cli(['run', '--only', 'openai', '--', 'true']);
+    expect(scoped.stderr).not.toContain('fixed domain suffix');
+    expect((await cli(['remove', 'widget'])).code).toBe(0);
   });
 
   it('withholds the vault passphrase and every inherited variable whose value is a stored key', async () => {
