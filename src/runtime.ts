@@ -124,6 +124,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const runCaDir = join(paths.ca, 'runs');
     await rm(runCaDir, { recursive: true, force: true });
     let runs: RunService | undefined;
+    let webPort: number | undefined;
     const sessions = createRunSessionRegistry({
       onEnd: (session, reason) => {
         if (reason === 'pid_gone') audit.record('run_end', { run: session.id, program: session.program, reason: 'its process is gone' });
@@ -137,6 +138,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       port: options.proxyPort ?? 0,
       ca: ca.authority,
       selectAuthority: (session) => runs?.authorityFor(session.id),
+      serverPort: () => webPort,
       sessions,
       resolveCredential: buildReopeningSource(reopenVault, createCredentialSource(connections)),
       audit,
@@ -190,6 +192,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     );
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, host, options.port);
+    webPort = port;
     cleanups.push(() => closeServer(server));
     const url = buildUrl(host, port);
     info = { ...info, url, port };
