@@ -213,9 +213,12 @@ export async function createRunAuthorityForRoutes(
   matchers: readonly ({ kind: 'host'; host: string } | { kind: 'regex'; source: string })[],
 ): Promise<{ authority: RunAuthority; unconstrained: string[] }> {
   const names = collectConstraintNames(matchers);
+  // A regex spelling out an address (`10\.0\.0\.1`) names an IP, which only an iPAddress subtree permits.
+  const ips = [...names.ips, ...names.dns.filter((d) => isIP(d) !== 0)];
+  let dns = names.dns.filter((d) => isIP(d) === 0);
   // No route at all would leave DNS names unconstrained (no permitted subtree): permit only the reserved `invalid`.
-  const dns = names.dns.length === 0 && names.ips.length === 0 ? ['invalid'] : names.dns;
-  const authority = await createRunAuthority(names.unconstrained.length > 0 ? undefined : { dns, ips: names.ips });
+  if (dns.length === 0 && ips.length === 0) dns = ['invalid'];
+  const authority = await createRunAuthority(names.unconstrained.length > 0 ? undefined : { dns, ips });
   return { authority, unconstrained: names.unconstrained };
 }
 

@@ -8,7 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCaBundle, createCertificateAuthority, createRunAuthority, type CaKeyStore, type CertificateAuthority, type LeafIssuer } from '../../../src/proxy/ca.js';
+import { buildCaBundle, createCertificateAuthority, createRunAuthority, createRunAuthorityForRoutes, type CaKeyStore, type CertificateAuthority, type LeafIssuer } from '../../../src/proxy/ca.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 function memoryKeyStore(): CaKeyStore & { saves: number; pem?: string } {
@@ -38,7 +38,8 @@ async function fetchChain(ca: LeafIssuer & { certPem: string }, host: string, se
       const socket = tls.connect({
         port: (server.address() as AddressInfo).port,
         host: '127.0.0.1',
-        ...(servername === undefined ? { servername: host } : {}),
+        // Without SNI the identity is checked against the host the leaf was asked for, not the address dialled.
+        ...(servername === undefined ? { servername: host } : { checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) }),
         ca: ca.certPem,
       });
       socket.once('secureConnect', () => {
@@ -222,6 +223,29 @@ describe('run authority', () => {
     const run = await createRunAuthority(undefined);
     expect(run.constrained).toBe(false);
     expect(await verifyLeaf(run, 'anything.example', run.certPem)).toBeUndefined();
+  });
+
+  it('from routes: exact hosts and regex suffixes are permitted, an address spelled in a regex as an IP, nothing else', async () => {
+    const { authority, unconstrained } = await createRunAuthorityForRoutes([
+      { kind: 'host', host: 'api.openai.com' },
+      { kind: 'regex', source: 'regex:.*\\.linear\\.app' },
+      { kind: 'regex', source: 'regex:10\\.0\\.0\\.1' },
+    ]);
+    expect(unconstrained).toEqual([]);
+    for (const host of ['api.openai.com', 'api.linear.app', '10.0.0.1']) expect(await verifyLeaf(authority, host, authority.certPem), host).toBeUndefined();
+    for (const host of ['evil.example', '10.0.0.2']) expect(await verifyLeaf(authority, host, authority.certPem), host).toMatch(/permitted|excluded|subtree|name constraint/i);
+  });
+
+  it('from no routes at all: vouches for no name (an empty permitted list would allow every one)', async () => {
+    const { authority } = await createRunAuthorityForRoutes([]);
+    expect(authority.constrained).toBe(true);
+    expect(await verifyLeaf(authority, 'api.openai.com', authority.certPem)).toMatch(/permitted|excluded|subtree|name constraint/i);
+  });
+
+  it('from a regex without a fixed suffix: unconstrained, and that route is returned', async () => {
+    const { authority, unconstrained } = await createRunAuthorityForRoutes([{ kind: 'host', host: 'api.openai.com' }, { kind: 'regex', source: 'regex:.*googleapis.*' }]);
+    expect(unconstrained).toEqual(['regex:.*googleapis.*']);
+    expect(authority.constrained).toBe(false);
   });
 
   it('reuses the process-wide leaf key and caches its leaves', async () => {
