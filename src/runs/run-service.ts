@@ -11,7 +11,7 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { ScopeEntry } from '../providers/routes.js';
 import { buildCaBundle, createRunAuthorityForRoutes, type LeafIssuer } from '../proxy/ca.js';
 import type { CaProvider } from '../proxy/ca-provider.js';
-import type { RunSessionRegistry } from '../proxy/run-sessions.js';
+import type { RunSession, RunSessionRegistry } from '../proxy/run-sessions.js';
 import { buildRunScope } from './run-scope.js';
 
 export interface StartRunInput {
@@ -123,7 +123,7 @@ export function createRunService(deps: {
       const program = input.selfTest ? SELF_TEST_PROGRAM : buildProgramName(input.program);
       const warnings: string[] = [];
       let trust: { caCertPath: string; caBundlePath: string };
-      let session;
+      let session: RunSession;
       if (input.stableCa) {
         const ca = await deps.ca.ensure();
         session = deps.sessions.create({ pid: input.pid, scope, program });
@@ -133,7 +133,8 @@ export function createRunService(deps: {
         for (const route of unconstrained) {
           warnings.push(`The route ${route} has no fixed domain suffix: this run's CA is not limited to its providers' hosts.`);
         }
-        // The authority is known to the proxy before the session can authenticate a single CONNECT.
+        // Registered in the same tick as the session, whose token is handed out only below: no CONNECT of this run
+        // can find the session without its CA.
         session = deps.sessions.create({ pid: input.pid, scope, program });
         authorities.set(session.id, authority);
         try {
