@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { access, readdir, rm } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -120,9 +120,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const oauth = createOAuthLoginService({ connections, registry, fetch: oauthFetch, ...(options.deviceSleep ? { sleep: options.deviceSleep } : {}) });
 
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
+    // Run trust files outlive no run: those of a server that crashed are stale (no session survives a restart).
+    const runCaDir = join(paths.ca, 'runs');
+    await rm(runCaDir, { recursive: true, force: true });
+    let runs: RunService | undefined;
+    let webPort: number | undefined;
     const sessions = createRunSessionRegistry({
       onEnd: (session, reason) => {
         if (reason === 'pid_gone') audit.record('run_end', { run: session.id, program: session.program, reason: 'its process is gone' });
+        void runs?.releaseRun(session.id).catch((err: Error) => log(`Could not remove a run's CA files: ${err.message}`));
       },
     });
     cleanups.push(() => sessions.close());
@@ -131,6 +137,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       host: LOOPBACK_HOST,
       port: options.proxyPort ?? 0,
       ca: ca.authority,
+      selectAuthority: (session) => runs?.authorityFor(session.id),
+      serverPort: () => webPort,
       sessions,
       resolveCredential: buildReopeningSource(reopenVault, createCredentialSource(connections)),
       audit,
@@ -140,7 +148,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       throw err.code === 'EADDRINUSE' ? errors.portInUse(LOOPBACK_HOST, options.proxyPort ?? 0) : err;
     });
     cleanups.push(() => proxy.close());
-    const runs = createRunService({
+    runs = createRunService({
       sessions,
       ca,
       audit,
@@ -148,8 +156,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       registry,
       proxyPort: () => proxy.port,
       caBundlePath: paths.caBundle,
+      runCaDir,
       preloadPath: packagePaths.preload,
     });
+    cleanups.push(() => runs!.close());
 
     const token = randomBytes(32).toString('base64url');
     const startedAt = new Date().toISOString();
@@ -182,6 +192,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     );
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, host, options.port);
+    webPort = port;
     cleanups.push(() => closeServer(server));
     const url = buildUrl(host, port);
     info = { ...info, url, port };

@@ -1,5 +1,5 @@
 // Parses `authsome run [--only p1,p2] [--connection p=name …] [--no-placeholders] [--sandbox] [--allow rule …]
-// [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] -- <cmd> [args…]` by hand: citty keeps only
+// [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] [--stable-ca] -- <cmd> [args…]` by hand: citty keeps only
 // the last of a repeated flag and would eat the child's own flags.
 import { errors } from '../errors.js';
 
@@ -19,14 +19,16 @@ export interface RunArgs {
   verbose: boolean;
   /** Print what the run did per provider (injected, denied, scrubbed) when the command ends. */
   summary: boolean;
+  /** Trust the stored authsome CA (ca.pem) instead of a CA made for this run alone: for runtimes with their own trust store (Java). */
+  stableCa: boolean;
   command: string[];
 }
 
 const HINT =
-  "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] [--allow 'provider:METHOD:/path'] [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] -- <command> [args…]";
+  "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] [--allow 'provider:METHOD:/path'] [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] [--stable-ca] -- <command> [args…]";
 
 export function parseRunArgs(argv: string[]): RunArgs {
-  const out: RunArgs = { connections: {}, placeholders: true, sandbox: false, allow: [], readOnly: false, verbose: false, summary: false, command: [] };
+  const out: RunArgs = { connections: {}, placeholders: true, sandbox: false, allow: [], readOnly: false, verbose: false, summary: false, stableCa: false, command: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -74,6 +76,8 @@ export function parseRunArgs(argv: string[]): RunArgs {
       out.verbose = true;
     } else if (flag === '--summary' && eq === -1) {
       out.summary = true;
+    } else if (flag === '--stable-ca' && eq === -1) {
+      out.stableCa = true;
     } else {
       throw errors.usage(`Unknown option '${flag}'.`, `${HINT} (put the command's own options after '--')`);
     }

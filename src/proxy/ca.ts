@@ -1,7 +1,9 @@
-// The authsome certificate authority (SPEC §7): a stored RSA-2048 root, and per-host leaf certificates with
-// cached TLS contexts for interception. Private keys stay in memory and in the caller's keyStore, never on disk here.
+// The authsome certificate authorities (SPEC §7): a stored RSA-2048 root, a name-constrained CA made in memory for each
+// run, and per-host leaf certificates with cached TLS contexts. Private keys stay in memory (and, for the stored root,
+// in the caller's keyStore), never on disk here.
 import { generateKeyPair, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -9,6 +11,7 @@ import forge from 'node-forge';
 import { ensurePrivateDir, writeFileAtomic } from '../atomic-file.js';
 import { errors } from '../errors.js';
 import { buildAltName, buildCertificate, buildKeyIdentifier, type NameSpec } from '../tls/certificates.js';
+import { buildNameConstraintsExtension, collectConstraintNames } from '../tls/name-constraints.js';
 
 export interface CaKeyStore {
   load(): Promise<string | undefined>;
@@ -23,6 +26,19 @@ export interface CertificateAuthority {
   getLeafContext(host: string): tls.SecureContext;
   /** Counters for tests and diagnostics; timings belong in the bench. */
   readonly stats: CaStats;
+}
+
+/** What the proxy needs to terminate TLS for a host: the stable CA and a run's own CA both provide it. */
+export interface LeafIssuer {
+  getLeafContext(host: string): tls.SecureContext;
+}
+
+/** A run's own CA: made for one run, its key only in this process's memory, gone with the run. */
+export interface RunAuthority extends LeafIssuer {
+  /** The run CA's certificate (what the run's children trust, and nothing else of authsome's). */
+  certPem: string;
+  /** Whether the certificate carries name constraints (false when a route has no fixed suffix to permit). */
+  constrained: boolean;
 }
 
 export interface CaStats {
@@ -60,6 +76,11 @@ const LEAF_REUSE_MS = 7 * DAY_MS;
 // Each cached context holds an OpenSSL SSL_CTX (~50-75 KB, measured): 64 hosts is ~4 MB and still more hosts than an
 // agent talks to; one past the limit costs a mint (about 6 ms), not a failure.
 const LEAF_CACHE_LIMIT = 64;
+// A run talks to a handful of API hosts: a small cache per run keeps a long agent session from minting on every CONNECT.
+const RUN_LEAF_CACHE_LIMIT = 16;
+const RUN_NAME: NameSpec = { organization: 'authsome', commonName: 'authsome run CA' };
+// Outlives any run a person starts; a leaf never outlives it.
+const RUN_CA_VALIDITY_MS = 30 * DAY_MS;
 /** X.520 ub-common-name. */
 const MAX_COMMON_NAME = 64;
 
@@ -71,11 +92,7 @@ let leafKeysGenerated = 0;
 
 export async function createCertificateAuthority(opts: { keyStore: CaKeyStore; certPath: string }): Promise<CertificateAuthority> {
   const root = await loadOrCreateRoot(opts.keyStore, opts.certPath);
-  leafKeyPromise ??= generateEcKeyPair(true).catch((err: unknown) => {
-    leafKeyPromise = undefined;
-    throw err;
-  });
-  const [leafKey, issuerKey] = await Promise.all([leafKeyPromise, generateEcKeyPair(false)]);
+  const [leafKey, issuerKey] = await Promise.all([loadLeafKey(), generateEcKeyPair(false)]);
   const stats: CaStats = { leafKeysGenerated: 0, issuersMinted: 0, leavesMinted: 0, cachedLeaves: 0 };
   Object.defineProperty(stats, 'leafKeysGenerated', { get: () => leafKeysGenerated, enumerable: true });
   const leaves = new Map<string, { context: tls.SecureContext; reuseUntil: number }>();
@@ -125,6 +142,84 @@ export async function createCertificateAuthority(opts: { keyStore: CaKeyStore; c
       return context;
     },
   };
+}
+
+/**
+ * A CA for one run: an EC P-256 key made here and never exported, a certificate whose name constraints permit only the
+ * run's hosts (`names`; undefined = unconstrained, when a route has no fixed suffix), and leaves for the hosts the
+ * proxy intercepts. A child that trusts only this CA accepts no certificate it signs for any other name, so neither
+ * another run's interception nor a leaked leaf can impersonate a site outside the run's scope.
+ */
+export async function createRunAuthority(names: { dns: readonly string[]; ips: readonly string[] } | undefined): Promise<RunAuthority> {
+  // The leaf key is shared with the stable CA's leaves: it certifies nothing by itself, it never leaves this process,
+  // and each run's children trust only their own run's CA, so sharing it lends no run another's certificates.
+  const [leafKey, caKey] = await Promise.all([loadLeafKey(), generateEcKeyPair(false)]);
+  const now = Date.now();
+  const notAfter = now + RUN_CA_VALIDITY_MS;
+  const keyId = buildKeyIdentifier(caKey.spkiDer);
+  const { pem: certPem } = buildCertificate({
+    subject: RUN_NAME,
+    issuer: RUN_NAME,
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(notAfter),
+    spkiDer: caKey.spkiDer,
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true, pathLenConstraint: 0 },
+      { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true, digitalSignature: true },
+      buildKeyIdExtension(keyId),
+      ...(names === undefined ? [] : [buildNameConstraintsExtension(names) as unknown as Record<string, unknown>]),
+    ],
+    signer: caKey.privateKey,
+  });
+  const leaves = new Map<string, tls.SecureContext>();
+
+  return {
+    certPem,
+    constrained: names !== undefined,
+    getLeafContext(rawHost) {
+      const host = normalizeHost(rawHost);
+      const cached = leaves.get(host);
+      if (cached !== undefined) return cached;
+      const issuedAt = Date.now();
+      const { pem } = buildCertificate({
+        // OpenSSL checks a host-like common name against DNS constraints too: an IP address goes in the SAN only.
+        subject: host.length <= MAX_COMMON_NAME && isIP(host) === 0 ? { commonName: host } : { organization: 'authsome' },
+        issuer: RUN_NAME,
+        notBefore: new Date(issuedAt - DAY_MS),
+        notAfter: new Date(notAfter),
+        spkiDer: leafKey.spkiDer,
+        extensions: [
+          { name: 'basicConstraints', cA: false },
+          { name: 'keyUsage', critical: true, digitalSignature: true },
+          { name: 'extKeyUsage', serverAuth: true },
+          { name: 'subjectAltName', altNames: [buildAltName(host)] },
+          { name: 'authorityKeyIdentifier', keyIdentifier: keyId.toString('binary') },
+        ],
+        signer: caKey.privateKey,
+      });
+      const context = tls.createSecureContext({ key: leafKey.privatePem, cert: pem, minVersion: 'TLSv1.2' });
+      if (leaves.size >= RUN_LEAF_CACHE_LIMIT) leaves.delete(leaves.keys().next().value!);
+      leaves.set(host, context);
+      return context;
+    },
+  };
+}
+
+/**
+ * The CA of a run whose routes are `matchers`: constrained to their hosts (regex routes by their fixed suffix). One
+ * regex route without a fixed suffix leaves the whole CA unconstrained; such routes are returned so the run can say so.
+ */
+export async function createRunAuthorityForRoutes(
+  matchers: readonly ({ kind: 'host'; host: string } | { kind: 'regex'; source: string })[],
+): Promise<{ authority: RunAuthority; unconstrained: string[] }> {
+  const names = collectConstraintNames(matchers);
+  // A regex spelling out an address (`10\.0\.0\.1`) names an IP, which only an iPAddress subtree permits.
+  const ips = [...names.ips, ...names.dns.filter((d) => isIP(d) !== 0)];
+  let dns = names.dns.filter((d) => isIP(d) === 0);
+  // No route at all would leave DNS names unconstrained (no permitted subtree): permit only the reserved `invalid`.
+  if (dns.length === 0 && ips.length === 0) dns = ['invalid'];
+  const authority = await createRunAuthority(names.unconstrained.length > 0 ? undefined : { dns, ips });
+  return { authority, unconstrained: names.unconstrained };
 }
 
 /** The system roots plus the authsome CA: for SSL_CERT_FILE and friends, which replace the trust store. */
@@ -226,6 +321,14 @@ function buildKeyIdExtension(keyId: Buffer): Record<string, unknown> {
     name: 'subjectKeyIdentifier',
     value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, keyId.toString('binary')),
   };
+}
+
+function loadLeafKey(): Promise<KeyPair> {
+  leafKeyPromise ??= generateEcKeyPair(true).catch((err: unknown) => {
+    leafKeyPromise = undefined;
+    throw err;
+  });
+  return leafKeyPromise;
 }
 
 async function generateEcKeyPair(isLeafKey: boolean): Promise<KeyPair> {

@@ -2,14 +2,14 @@
 // tunnels hosts no route matches, terminates TLS for the rest (intercept.ts takes it from there) and forwards plain
 // http:// requests without credentials. It never sees a secret except on its way into a request head.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { AuditLog } from '../audit.js';
 import { errors } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
 import { shouldIntercept, type ScopeEntry } from '../providers/routes.js';
-import type { CertificateAuthority } from './ca.js';
+import type { CertificateAuthority, LeafIssuer } from './ca.js';
 import { createForwarder, type AuditPlan, type ForwardTarget } from './forward.js';
 import { startInterception, type InterceptDeps } from './intercept.js';
 import {
@@ -31,7 +31,10 @@ export interface ProxyServerOptions {
   /** Loopback by default; anything else exposes the credentials to the network. */
   host?: string;
   port?: number;
+  /** The stable CA: it serves the runs that have no CA of their own (--stable-ca). */
   ca: CertificateAuthority;
+  /** The run's own CA, when it has one: its children trust that CA only, so no other may sign their leaves. */
+  selectAuthority?(session: RunSession): LeafIssuer | undefined;
   sessions: RunSessionRegistry;
   resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
   audit: AuditLog;
@@ -39,6 +42,11 @@ export interface ProxyServerOptions {
   upstreamCaCerts?: string[];
   /** Limits of the upstream connection pool (tests make them small). */
   pool?: UpstreamConnectorOptions['pool'];
+  /**
+   * The authsome server's own web port (known once it listens). A run never reaches it through the proxy: a
+   * sandboxed child, whose only way out is the proxy, could otherwise talk to the server that holds the vault.
+   */
+  serverPort?: () => number | undefined;
 }
 
 export interface ProxyServer {
@@ -50,6 +58,7 @@ export interface ProxyServer {
 const ALPN_HTTP1 = Buffer.from([8, ...Buffer.from('http/1.1')]);
 const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 const PLAIN_HTTP_REASON = 'plain_http: credentials are only added to https requests';
+const SERVER_REFUSED_MESSAGE = 'The authsome server cannot be reached through the proxy.';
 const HTTP_SERVER_OPTIONS: http.ServerOptions = {
   // Streams (SSE, uploads) may run for minutes: no whole-request deadline. Idle agents keep their sockets a minute.
   requestTimeout: 0,
@@ -71,6 +80,9 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
   };
 
   const isLive = (session: RunSession): boolean => sessions.get(session.id) === session;
+
+  /** Whether host:port names the authsome server itself (loopback in any spelling, on its web port). */
+  const isServerItself = (host: string, port: number): boolean => port === opts.serverPort?.() && isLoopbackHost(host);
 
   const interceptDeps: InterceptDeps = {
     isLive,
@@ -94,6 +106,10 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
       writeRawProxyError(socket, 400, errors.invalidInput('CONNECT needs a host:port target.'));
       return;
     }
+    if (isServerItself(target.host, target.port)) {
+      writeRawProxyError(socket, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
+      return;
+    }
     socket.setNoDelay(true);
     if (!shouldIntercept(session.routes, target.host, target.port)) {
       openTunnel(socket, head, target.host, target.port);
@@ -101,7 +117,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     }
     let secureContext: tls.SecureContext;
     try {
-      secureContext = ca.getLeafContext(target.host);
+      secureContext = (opts.selectAuthority?.(session) ?? ca).getLeafContext(target.host);
     } catch {
       writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, errors.internal(`Could not make a certificate for ${target.host}.`));
       return;
@@ -119,6 +135,13 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     track(upstream);
     let connected = false;
     upstream.once('connect', () => {
+      // A name the check above could not see through (one that resolves to 127.0.0.1, 0.0.0.0, 2130706433): the
+      // address actually reached decides.
+      if (isServerItself(upstream.remoteAddress ?? '', upstream.remotePort ?? 0)) {
+        upstream.destroy();
+        writeRawProxyError(socket, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
+        return;
+      }
       connected = true;
       socket.write(CONNECT_ESTABLISHED);
       if (head.length > 0) upstream.write(head);
@@ -149,6 +172,10 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
       );
       return;
     }
+    if (isServerItself(target.host, target.port)) {
+      writeProxyError(res, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
+      return;
+    }
     forwarder.forwardRequest(req, res, target, buildPlainPlan(session, target));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -161,6 +188,10 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     const target = parsePlainHttpTarget(req.url);
     if (target === undefined) {
       writeRawProxyError(socket, 400, errors.invalidInput('The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.'));
+      return;
+    }
+    if (isServerItself(target.host, target.port)) {
+      writeRawProxyError(socket, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
       return;
     }
     forwarder.forwardUpgrade(req, socket, head, target, buildPlainPlan(session, target));
@@ -193,6 +224,26 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
 function buildPlainPlan(session: RunSession, target: ForwardTarget): AuditPlan | undefined {
   const matched = shouldIntercept(session.routes, target.host, 443) || shouldIntercept(session.routes, target.host, target.port);
   return matched ? { event: 'no_match', run: session.id, reason: PLAIN_HTTP_REASON } : undefined;
+}
+
+/**
+ * Loopback in the spellings a client can reach it by: localhost (and its subdomains, RFC 6761), 127.0.0.0/8 in any
+ * IPv4 notation the URL parser accepts (2130706433, 0x7f.1), ::1, IPv4-mapped 127/8, and 0.0.0.0 / :: (Linux connects
+ * those to the local host).
+ */
+export function isLoopbackHost(rawHost: string): boolean {
+  const host = rawHost.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  // The WHATWG parser normalises every numeric IPv4 form and compresses IPv6 (an IPv4-mapped address to hex).
+  let canonical: string;
+  try {
+    canonical = new URL(isIP(host) === 6 ? `http://[${host}]/` : `http://${host}/`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  if (isIP(canonical) === 4) return canonical.startsWith('127.') || canonical === '0.0.0.0';
+  if (isIP(canonical) === 6) return canonical === '::1' || canonical === '::' || /^::ffff:7f[0-9a-f]{2}:/.test(canonical);
+  return false;
 }
 
 function parsePlainHttpTarget(url: string | undefined): ForwardTarget | undefined {

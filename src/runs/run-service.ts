@@ -1,13 +1,17 @@
 // Runs as the server offers them to `authsome run` (and to doctor's self-test): the scope of a run built from the
-// connections and the registry, a proxy session for it, the CA made ready for interception, and the audit trail
-// (run_start / run_end, naming the program, never its arguments). The proxy URL carries the session's secret: it is
-// returned to the command that asked for it and is never logged.
+// connections and the registry, a proxy session for it, the run's own CA (or the stable one) and its trust files, and
+// the audit trail (run_start / run_end, naming the program, never its arguments). The proxy URL carries the session's
+// secret: it is returned to the command that asked for it and is never logged.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensurePrivateDir, writeFileAtomic } from '../atomic-file.js';
 import type { AuditLog } from '../audit.js';
 import type { ConnectionService } from '../connections/service.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ScopeEntry } from '../providers/routes.js';
+import { buildCaBundle, createRunAuthorityForRoutes, type LeafIssuer } from '../proxy/ca.js';
 import type { CaProvider } from '../proxy/ca-provider.js';
-import type { RunProviderStats, RunSessionRegistry } from '../proxy/run-sessions.js';
+import type { RunProviderStats, RunSession, RunSessionRegistry } from '../proxy/run-sessions.js';
 import { createRunPolicy, type PolicyInput } from './policy.js';
 import { buildRunScope } from './run-scope.js';
 
@@ -23,13 +27,17 @@ export interface StartRunInput {
   selfTest?: boolean;
   /** `--allow`, `--read-only`, `--max-requests` (or a `--policy` file): what the run may send with a credential. */
   policy?: PolicyInput;
+  /** `--stable-ca`: the stored authsome CA (ca.pem) instead of a CA made for this run, for runtimes with a trust store. */
+  stableCa?: boolean;
 }
 
 export interface StartedRun {
   id: string;
   /** SECRET: contains the per-run proxy password. */
   proxyUrl: string;
+  /** The CA the run's children trust (for NODE_EXTRA_CA_CERTS): the run's own, or ca.pem under --stable-ca. */
   caCertPath: string;
+  /** The system roots plus that CA (for SSL_CERT_FILE and the like, which replace the trust store). */
   caBundlePath: string;
   preloadPath: string;
   scope: ScopeEntry[];
@@ -43,17 +51,26 @@ export interface StartedRun {
   policyRules: string[];
   /** Rules that can never apply (their provider is not in this run's scope). */
   policyWarnings: string[];
+  /** What the person should know before the command starts (a route that leaves the run's CA unconstrained). */
+  warnings: string[];
 }
 
 export interface RunService {
   start(input: StartRunInput): Promise<StartedRun>;
-  end(id: string, exitCode?: number): boolean;
+  /** Ends the session (audited at once) and resolves once the run's trust files are gone. */
+  end(id: string, exitCode?: number): Promise<boolean>;
   /** Whether the session still serves (`run` checks, so that it can say when the ground moved). */
   isLive(id: string): boolean;
   /** The live runs that named their process: whatever descends from one of these pids is the agent's. */
   listLivePids(): { id: string; pid: number }[];
   /** Per provider, what the run's requests did so far (`run --summary`). */
   summarize(id: string): Record<string, RunProviderStats> | undefined;
+  /** The CA that terminates TLS for this run's intercepted hosts; undefined for a --stable-ca run (the stable CA). */
+  authorityFor(id: string): LeafIssuer | undefined;
+  /** Forgets a run's CA and deletes its trust files (on every end of a session, its pid gone included). */
+  releaseRun(id: string): Promise<void>;
+  /** Deletes every live run's trust files (the server is stopping). */
+  close(): Promise<void>;
 }
 
 /** The name the activity log shows for doctor's self-test. */
@@ -76,8 +93,28 @@ export function createRunService(deps: {
   registry: ProviderRegistry;
   proxyPort: () => number;
   caBundlePath: string;
+  /** Where each run's trust files go, one private directory per run id. */
+  runCaDir: string;
   preloadPath: string;
 }): RunService {
+  const authorities = new Map<string, LeafIssuer>();
+
+  /** A run's CA alone, and the system roots plus it, as 0600 files in a 0700 directory of the run's own. */
+  async function writeRunTrustFiles(dir: string, certPem: string): Promise<{ caCertPath: string; caBundlePath: string }> {
+    await ensurePrivateDir(deps.runCaDir);
+    await ensurePrivateDir(dir);
+    const caCertPath = join(dir, 'ca.pem');
+    const caBundlePath = join(dir, 'bundle.pem');
+    await writeFileAtomic(caCertPath, certPem);
+    await writeFileAtomic(caBundlePath, buildCaBundle(certPem));
+    return { caCertPath, caBundlePath };
+  }
+
+  async function releaseRun(id: string): Promise<void> {
+    authorities.delete(id);
+    await rm(join(deps.runCaDir, id), { recursive: true, force: true });
+  }
+
   async function buildScope(input: StartRunInput) {
     const { rows } = await deps.connections.list();
     const { entries } = await deps.registry.list();
@@ -92,21 +129,43 @@ export function createRunService(deps: {
   return {
     async start(input) {
       const { scope, skipped, placeholders, placeholderValues } = await buildScope(input);
-      const ca = await deps.ca.ensure();
       const program = input.selfTest ? SELF_TEST_PROGRAM : buildProgramName(input.program);
       const policy = createRunPolicy(input.policy);
       const inScopeNames = new Set(scope.map((e) => e.provider));
       const policyWarnings = [...new Set(policy.rules.map((r) => r.provider))]
         .filter((p) => !inScopeNames.has(p))
         .map((p) => `--allow rules for ${p} never apply: ${p} is not in this run's scope.`);
-      const session = deps.sessions.create({ pid: input.pid, scope, program, ...(policy.active ? { policy } : {}) });
+      const sessionPolicy = policy.active ? { policy } : {};
+      const warnings: string[] = [];
+      let trust: { caCertPath: string; caBundlePath: string };
+      let session: RunSession;
+      if (input.stableCa) {
+        const ca = await deps.ca.ensure();
+        session = deps.sessions.create({ pid: input.pid, scope, program, ...sessionPolicy });
+        trust = { caCertPath: ca.certPath, caBundlePath: deps.caBundlePath };
+      } else {
+        const { authority, unconstrained } = await createRunAuthorityForRoutes(scope.flatMap((e) => e.definition.matchers));
+        for (const route of unconstrained) {
+          warnings.push(`The route ${route} has no fixed domain suffix: this run's CA is not limited to its providers' hosts.`);
+        }
+        // Registered in the same tick as the session, whose token is handed out only below: no CONNECT of this run
+        // can find the session without its CA.
+        session = deps.sessions.create({ pid: input.pid, scope, program, ...sessionPolicy });
+        authorities.set(session.id, authority);
+        try {
+          trust = await writeRunTrustFiles(join(deps.runCaDir, session.id), authority.certPem);
+        } catch (err) {
+          deps.sessions.end(session.id);
+          await releaseRun(session.id);
+          throw err;
+        }
+      }
       const inScope = scope.length === 0 ? 'no connections in scope' : scope.map((e) => `${e.provider}(${e.connection})`).join(', ');
       deps.audit.record('run_start', { run: session.id, program, reason: input.selfTest ? `self-test: ${inScope}` : inScope });
       return {
         id: session.id,
         proxyUrl: `http://authsome:${session.token}@127.0.0.1:${deps.proxyPort()}`,
-        caCertPath: ca.certPath,
-        caBundlePath: deps.caBundlePath,
+        ...trust,
         preloadPath: deps.preloadPath,
         scope,
         skipped,
@@ -114,6 +173,7 @@ export function createRunService(deps: {
         placeholderValues,
         policyRules: policy.describe(),
         policyWarnings,
+        warnings,
       };
     },
     summarize(id) {
@@ -126,14 +186,22 @@ export function createRunService(deps: {
     listLivePids() {
       return deps.sessions.list().flatMap((s) => (s.pid === undefined ? [] : [{ id: s.id, pid: s.pid }]));
     },
-    end(id, exitCode) {
+    async end(id, exitCode) {
       const session = deps.sessions.get(id);
       if (!session) return false;
       const { program } = session;
       // Sessions whose pid vanished are audited by the registry's onEnd hook instead (see runtime.ts).
       deps.audit.record('run_end', { run: id, program, ...(exitCode !== undefined ? { reason: `exit code ${exitCode}` } : {}) });
       deps.sessions.end(id);
+      await releaseRun(id);
       return true;
+    },
+    authorityFor(id) {
+      return authorities.get(id);
+    },
+    releaseRun,
+    async close() {
+      await Promise.all([...authorities.keys()].map((id) => releaseRun(id)));
     },
   };
 }

@@ -31,6 +31,8 @@ interface RunSessionReply {
   policy_warnings?: string[];
   scope: { provider: string; connection: string }[];
   skipped: string[];
+  /** Things to say before the command starts (absent from an older server). */
+  warnings?: string[];
 }
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -45,6 +47,7 @@ export default defineCommand({
     only: { type: 'string', description: 'Only these providers, comma-separated (default: every provider with a connection)', valueHint: 'p1,p2' },
     connection: { type: 'string', alias: 'c', description: 'Use this connection for a provider (repeatable)', valueHint: 'provider=name' },
     placeholders: { type: 'boolean', default: true, negativeDescription: 'Do not set provider env vars to the placeholder' },
+    'stable-ca': { type: 'boolean', description: "Trust the stored authsome CA (ca.pem) instead of a CA made for this run: for runtimes with their own trust store (Java)" },
     sandbox: { type: 'boolean', description: 'Run the command where it cannot read the vault and reaches the network only through the proxy (Linux, bubblewrap)' },
   },
   async run({ rawArgs }) {
@@ -76,8 +79,9 @@ export default defineCommand({
       // The activity page names the run by its program: the file name only, never a path or an argument.
       program: basename(args.command[0]!),
       ...(policy ? { policy } : {}),
+      stable_ca: args.stableCa,
     });
-    for (const warning of session.policy_warnings ?? []) out.warn(warning);
+    for (const warning of [...(session.warnings ?? []), ...(session.policy_warnings ?? [])]) out.warn(warning);
     if (args.verbose) {
       const scope = session.scope.map((e) => `${e.provider} (${e.connection})`).join(', ') || 'nothing';
       process.stderr.write(`authsome run: credentials for ${scope}\n`);

@@ -19,6 +19,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       program: typeof body.program === 'string' && body.program !== '' ? body.program : undefined,
       selfTest: body.self_test === true,
       policy: readPolicy(body.policy),
+      stableCa: body.stable_ca === true,
     });
     // The CLI drops inherited variables holding a stored secret; it gets digests under a salt used once, never values.
     const salt = randomBytes(16).toString('base64url');
@@ -32,6 +33,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       placeholder_values: run.placeholderValues,
       scope: run.scope.map((e) => ({ provider: e.provider, connection: e.connection })),
       skipped: run.skipped,
+      warnings: run.warnings,
       secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },
       policy_rules: run.policyRules,
       policy_warnings: run.policyWarnings,
@@ -47,7 +49,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
     const body = await readJsonBody(c);
     const exitCode = typeof body.exit_code === 'number' ? body.exit_code : undefined;
     const summary = deps.runs.summarize(c.req.param('id'));
-    const ended = deps.runs.end(c.req.param('id'), exitCode);
+    const ended = await deps.runs.end(c.req.param('id'), exitCode);
     if (!ended) throw errors.notFound('No such run session (it has ended already).');
     return c.json({ ended: true, summary: summary ?? {} });
   });

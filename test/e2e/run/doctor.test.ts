@@ -25,6 +25,8 @@ describe('doctor', () => {
     );
     expect(r.stdout).toMatch(/REQUESTS_CA_BUNDLE/);
     expect(r.stdout).toMatch(/NODE_EXTRA_CA_CERTS/);
+    expect(r.stdout).toMatch(/each run's CA is made for it alone/);
+    expect(r.stdout).toMatch(/Java \(JVM\)[\s\S]*authsome run --stable-ca/);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('All checks passed.');
     const json = JSON.parse((await runCli(t.home, ['doctor', '--json'])).stdout);
     expect(json).toMatchObject({ v: 1, ok: true });

@@ -2,9 +2,9 @@
 // fetch, the openai SDK, Python requests) against a local HTTPS stand-in for api.openai.com. The upstream
 // records what it received; the child's environment and every file under the home are searched for the key.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestEnv, cliPath, listFilesRecursive, repoRoot, makeTempHome, runCli, stopHomeServer, type CliResult, type TempHome } from '../../helpers/cli.js';
@@ -68,13 +68,63 @@ describe('authsome run with real clients', () => {
     expect(childEnv.https_proxy).toBe(childEnv.HTTPS_PROXY);
     expect(childEnv.HTTP_PROXY).toBe(childEnv.HTTPS_PROXY);
     expect(childEnv.NO_PROXY!.split(',')).toEqual(expect.arrayContaining(['localhost', '127.0.0.1', '::1']));
-    expect(childEnv.NODE_EXTRA_CA_CERTS).toBe(join(t.home, 'ca', 'ca.pem'));
-    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(childEnv[v]).toBe(join(t.home, 'ca', 'bundle.pem'));
-    expect(readFileSync(childEnv.SSL_CERT_FILE!, 'utf8')).toContain(readFileSync(childEnv.NODE_EXTRA_CA_CERTS!, 'utf8').trim());
+    // The run's own CA, in a directory of the run (its files are checked, and seen to go, in the test below).
+    const runDir = dirname(childEnv.NODE_EXTRA_CA_CERTS!);
+    expect(dirname(runDir)).toBe(join(t.home, 'ca', 'runs'));
+    expect(childEnv.NODE_EXTRA_CA_CERTS).toBe(join(runDir, 'ca.pem'));
+    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(childEnv[v]).toBe(join(runDir, 'bundle.pem'));
     expect(childEnv.NODE_USE_ENV_PROXY).toBe('1');
     expect(childEnv.NODE_OPTIONS).toMatch(/--import file:\/\/.*\/dist\/proxy\/preload\.js/);
     expect(childEnv.AUTHSOME_RUN).toBe('1');
     expect(r.stdout.includes(KEY)).toBe(false);
+  });
+
+  it("the run's CA files exist while it runs, are 0600, hold its CA alone and the roots plus it, and are gone after", async () => {
+    const script = `const fs = require('node:fs');
+      const files = [process.env.NODE_EXTRA_CA_CERTS, process.env.SSL_CERT_FILE];
+      process.stdout.write(JSON.stringify(files.map((f) => ({ path: f, mode: fs.statSync(f).mode & 0o777, pem: fs.readFileSync(f, 'utf8') }))));`;
+    const r = await cli(['run', '--', process.execPath, '-e', script]);
+    expect(r.code).toBe(0);
+    const [ca, bundle] = JSON.parse(r.stdout) as { path: string; mode: number; pem: string }[];
+    expect(ca!.path.startsWith(join(t.home, 'ca', 'runs'))).toBe(true);
+    expect([ca!.mode, bundle!.mode]).toEqual([0o600, 0o600]);
+    expect(ca!.pem.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+    expect(bundle!.pem.endsWith(`${ca!.pem.trim()}\n`)).toBe(true);
+    expect(existsSync(ca!.path)).toBe(false);
+    expect(existsSync(bundle!.path)).toBe(false);
+  });
+
+  it('--stable-ca gives the child the stored CA and bundle', async () => {
+    const r = await cli(['run', '--stable-ca', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))']);
+    expect(r.code).toBe(0);
+    const childEnv = JSON.parse(r.stdout) as Record<string, string>;
+    expect(childEnv.NODE_EXTRA_CA_CERTS).toBe(join(t.home, 'ca', 'ca.pem'));
+    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(childEnv[v]).toBe(join(t.home, 'ca', 'bundle.pem'));
+    expect(readFileSync(childEnv.SSL_CERT_FILE!, 'utf8')).toContain(readFileSync(childEnv.NODE_EXTRA_CA_CERTS!, 'utf8').trim());
+    const before = upstream.requests.length;
+    const curl = await cli(['run', '--stable-ca', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models']);
+    expect(curl.code).toBe(0);
+    expectInjected(before, KEY);
+  });
+
+  it('warns, naming the route, when a regex route without a fixed suffix leaves the run CA unconstrained', async () => {
+    const definition = {
+      schema_version: 1,
+      name: 'widget',
+      display_name: 'Widget',
+      auth_type: 'api_key',
+      flow: 'api_key',
+      api_url: 'regex:.*widget.*',
+      api_key: { header_name: 'Authorization', header_prefix: 'Bearer' },
+    };
+    writeFileSync(join(t.home, 'providers', 'widget.json'), JSON.stringify(definition), { mode: 0o600 });
+    expect((await cli(['login', 'widget'], 'wk-0123456789abcdef\n')).code).toBe(0);
+    const r = await cli(['run', '--only', 'widget', '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("Warning: The route regex:.*widget.* has no fixed domain suffix: this run's CA is not limited to its providers' hosts.");
+    const scoped = await cli(['run', '--only', 'openai', '--', 'true']);
+    expect(scoped.stderr).not.toContain('fixed domain suffix');
+    expect((await cli(['remove', 'widget'])).code).toBe(0);
   });
 
   it('withholds the vault passphrase and every inherited variable whose value is a stored key', async () => {

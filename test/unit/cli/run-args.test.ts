@@ -11,8 +11,14 @@ describe('parseRunArgs', () => {
       readOnly: false,
       verbose: false,
       summary: false,
+      stableCa: false,
       command: ['python', '-c', 'print(1)', '--only', 'x'],
     });
+  });
+
+  it('--stable-ca asks for the stored CA instead of a CA of the run; it takes no value', () => {
+    expect(parseRunArgs(['--stable-ca', '--', 'java', '-jar', 'a.jar'])).toMatchObject({ stableCa: true, command: ['java', '-jar', 'a.jar'] });
+    expect(() => parseRunArgs(['--stable-ca=yes', 'java'])).toThrow(/Unknown option '--stable-ca'/);
   });
 
   it('starts the command at the first non-option without --', () => {

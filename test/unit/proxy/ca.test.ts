@@ -8,7 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCaBundle, createCertificateAuthority, type CaKeyStore, type CertificateAuthority } from '../../../src/proxy/ca.js';
+import { buildCaBundle, createCertificateAuthority, createRunAuthority, createRunAuthorityForRoutes, type CaKeyStore, type CertificateAuthority, type LeafIssuer } from '../../../src/proxy/ca.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 function memoryKeyStore(): CaKeyStore & { saves: number; pem?: string } {
@@ -25,7 +25,7 @@ function memoryKeyStore(): CaKeyStore & { saves: number; pem?: string } {
 }
 
 /** Serves getLeafContext over real TLS and returns the chain a client receives. */
-async function fetchChain(ca: CertificateAuthority, host: string, servername?: 'none'): Promise<tls.DetailedPeerCertificate> {
+async function fetchChain(ca: LeafIssuer & { certPem: string }, host: string, servername?: 'none'): Promise<tls.DetailedPeerCertificate> {
   // Like the proxy: the context is chosen from what the client asked for, not from SNI (IP targets have none).
   const server = net.createServer((raw) => {
     const s = new tls.TLSSocket(raw, { isServer: true, secureContext: ca.getLeafContext(host) });
@@ -38,7 +38,8 @@ async function fetchChain(ca: CertificateAuthority, host: string, servername?: '
       const socket = tls.connect({
         port: (server.address() as AddressInfo).port,
         host: '127.0.0.1',
-        ...(servername === undefined ? { servername: host } : {}),
+        // Without SNI the identity is checked against the host the leaf was asked for, not the address dialled.
+        ...(servername === undefined ? { servername: host } : { checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) }),
         ca: ca.certPem,
       });
       socket.once('secureConnect', () => {
@@ -173,5 +174,119 @@ describe('certificate authority', () => {
     const bundle = buildCaBundle(ca.certPem);
     expect(bundle.endsWith(`${ca.certPem.trim()}\n`)).toBe(true);
     expect(bundle.split('BEGIN CERTIFICATE').length - 1).toBe(tls.rootCertificates.length + 1);
+  });
+});
+
+/** A real handshake: the issuer's leaf for `host`, a client trusting only `trusted`; undefined when verified, else why not. */
+async function verifyLeaf(issuer: LeafIssuer, host: string, trusted: string): Promise<string | undefined> {
+  return fetchChain({ ...issuer, certPem: trusted, getLeafContext: (h) => issuer.getLeafContext(h) }, host, net.isIP(host) ? 'none' : undefined).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
+}
+
+describe('run authority', () => {
+  it('is an EC P-256 CA of its own per run, constrained to the run\'s names, whose leaves verify for those names', async () => {
+    const run = await createRunAuthority({ dns: ['api.openai.com', 'huggingface.co'], ips: [] });
+    const cert = new X509Certificate(run.certPem);
+    expect(cert.ca).toBe(true);
+    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(run.constrained).toBe(true);
+    expect(run.certPem).not.toContain('PRIVATE KEY');
+    expect(await verifyLeaf(run, 'api.openai.com', run.certPem)).toBeUndefined();
+    expect(await verifyLeaf(run, 'router.huggingface.co', run.certPem)).toBeUndefined();
+    const other = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
+    expect(other.certPem).not.toBe(run.certPem);
+  });
+
+  it('is refused for any name outside its scope, and for IP addresses, even when asked to sign one', async () => {
+    const run = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
+    for (const host of ['evil.example', 'api.openai.com.evil.example', 'openai.com', '127.0.0.1']) {
+      expect(await verifyLeaf(run, host, run.certPem), host).toMatch(/permitted|excluded|subtree|name constraint/i);
+    }
+  });
+
+  it("a leaf of one run is not trusted by another run's children", async () => {
+    const a = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
+    const b = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
+    expect(await verifyLeaf(a, 'api.openai.com', b.certPem)).toMatch(/issuer|self.signed|verify/i);
+  });
+
+  it('a run that names an IP vouches for that IP, with no IP in the common name', async () => {
+    const run = await createRunAuthority({ dns: ['localhost'], ips: ['127.0.0.1'] });
+    expect(await verifyLeaf(run, '127.0.0.1', run.certPem)).toBeUndefined();
+    const chain = await fetchChain(run, '127.0.0.1', 'none');
+    expect(chain.subject.CN).toBeUndefined();
+  });
+
+  it('without names it carries no constraint (a route without a fixed suffix)', async () => {
+    const run = await createRunAuthority(undefined);
+    expect(run.constrained).toBe(false);
+    expect(await verifyLeaf(run, 'anything.example', run.certPem)).toBeUndefined();
+  });
+
+  it('from routes: exact hosts and regex suffixes are permitted, an address spelled in a regex as an IP, nothing else', async () => {
+    const { authority, unconstrained } = await createRunAuthorityForRoutes([
+      { kind: 'host', host: 'api.openai.com' },
+      { kind: 'regex', source: 'regex:.*\\.linear\\.app' },
+      { kind: 'regex', source: 'regex:10\\.0\\.0\\.1' },
+    ]);
+    expect(unconstrained).toEqual([]);
+    for (const host of ['api.openai.com', 'api.linear.app', '10.0.0.1']) expect(await verifyLeaf(authority, host, authority.certPem), host).toBeUndefined();
+    for (const host of ['evil.example', '10.0.0.2']) expect(await verifyLeaf(authority, host, authority.certPem), host).toMatch(/permitted|excluded|subtree|name constraint/i);
+  });
+
+  it('from no routes at all: vouches for no name (an empty permitted list would allow every one)', async () => {
+    const { authority } = await createRunAuthorityForRoutes([]);
+    expect(authority.constrained).toBe(true);
+    expect(await verifyLeaf(authority, 'api.openai.com', authority.certPem)).toMatch(/permitted|excluded|subtree|name constraint/i);
+  });
+
+  it('from a regex without a fixed suffix: unconstrained, and that route is returned', async () => {
+    const { authority, unconstrained } = await createRunAuthorityForRoutes([{ kind: 'host', host: 'api.openai.com' }, { kind: 'regex', source: 'regex:.*googleapis.*' }]);
+    expect(unconstrained).toEqual(['regex:.*googleapis.*']);
+    expect(authority.constrained).toBe(false);
+  });
+
+  it('reuses the process-wide leaf key and caches its leaves', async () => {
+    const dir = await makeTempDir('runca');
+    const stable = await createCertificateAuthority({ keyStore: memoryKeyStore(), certPath: join(dir.path, 'ca.pem') });
+    const keysBefore = stable.stats.leafKeysGenerated;
+    const run = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
+    expect(run.getLeafContext('API.openai.com')).toBe(run.getLeafContext('api.openai.com'));
+    const leafKey = async (issuer: LeafIssuer & { certPem: string }) =>
+      new X509Certificate((await fetchChain(issuer, 'api.openai.com')).raw).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+    expect(await leafKey(run)).toBe(await leafKey(stable));
+    expect(stable.stats.leafKeysGenerated).toBe(keysBefore);
+    await dir.cleanup();
+  });
+
+  it('passes a strict verifier (Python ssl with VERIFY_X509_STRICT)', async () => {
+    const run = await createRunAuthority({ dns: ['strict.example.test'], ips: [] });
+    const dir = await makeTempDir('runca');
+    const caFile = join(dir.path, 'run-ca.pem');
+    await writeFile(caFile, run.certPem);
+    const server = tls.createServer({ SNICallback: (n, cb) => cb(null, run.getLeafContext(n)) }, (s) => s.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const script = [
+      'import ssl, socket, sys',
+      `ctx = ssl.create_default_context(cafile=${JSON.stringify(caFile)})`,
+      'ctx.verify_flags |= ssl.VERIFY_X509_STRICT',
+      `s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", ${port})), server_hostname="strict.example.test")`,
+      'print("verified", s.version())',
+    ].join('\n');
+    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('python3', ['-c', script]);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.once('error', (err) => reject(new Error(`python3 is required for this test: ${err.message}`)));
+      child.once('close', (code) => resolve({ code, out }));
+    });
+    server.close();
+    await dir.cleanup();
+    expect(result.out).toMatch(/^verified TLSv1\.3/);
+    expect(result.code).toBe(0);
   });
 });
