@@ -17,7 +17,14 @@ import { createTokenRefresher } from './oauth/refresh.js';
 import { createTokenRevoker } from './oauth/revoke.js';
 import type { FetchLike } from './oauth/token-client.js';
 import { errors } from './errors.js';
-import { buildHomePaths, displayPath, LOOPBACK_HOST, loadPackageVersion, packagePaths, type HomePaths } from './paths.js';
+import {
+  buildHomePaths,
+  displayPath,
+  LOOPBACK_HOST,
+  loadPackageVersion,
+  packagePaths,
+  type HomePaths,
+} from './paths.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { createApp } from './server/app.js';
 import type { ServerDeps, ServerInfo } from './server/deps.js';
@@ -90,11 +97,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const earlier = await findEarlierState(paths);
     const { created } = await vault.open();
     if (created && earlier.length > 0) {
-      log(`Warning: No vault found at ${paths.vault}; creating a new, empty one (state from an earlier vault exists in ${paths.home}: ${earlier.join(', ')}).`);
+      log(
+        `Warning: No vault found at ${paths.vault}; creating a new, empty one (state from an earlier vault exists in ${paths.home}: ${earlier.join(', ')}).`,
+      );
     }
     // A damaged vault that a person has restored (cp vault.json.bak vault.json) is read again before the next
     // request or proxied call that needs it, so the hint that told them to do it works without a restart.
-    const reopenVault = () => vault.reopenIfChanged().catch((err: Error) => log(`Could not read the vault again: ${err.message}`));
+    const reopenVault = () =>
+      vault.reopenIfChanged().catch((err: Error) => log(`Could not read the vault again: ${err.message}`));
     if (options.passphrase && vault.status().state === 'locked') {
       try {
         await vault.unlock(options.passphrase);
@@ -107,7 +117,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     // Cleanups run in reverse: the checkpointer closes the log and saves its end after everything that records has stopped.
     const auditChain = createAuditCheckpointer({ audit, path: paths.audit, store: vault, log });
     cleanups.push(() => auditChain.close());
-    const registry = createProviderRegistry({ bundledDir: packagePaths.providers, customDir: paths.providers, displayPath });
+    const registry = createProviderRegistry({
+      bundledDir: packagePaths.providers,
+      customDir: paths.providers,
+      displayPath,
+    });
     const oauthFetch = buildOAuthFetch(options.upstreamCaCerts);
     const refresher = createTokenRefresher({ vault, registry, audit, fetch: oauthFetch });
     const connections = createConnectionService({
@@ -117,7 +131,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       refreshBeforeUse: refresher.refreshIfDue,
       revokeRemotely: createTokenRevoker({ vault, registry, fetch: oauthFetch }),
     });
-    const oauth = createOAuthLoginService({ connections, registry, fetch: oauthFetch, ...(options.deviceSleep ? { sleep: options.deviceSleep } : {}) });
+    const oauth = createOAuthLoginService({
+      connections,
+      registry,
+      fetch: oauthFetch,
+      ...(options.deviceSleep ? { sleep: options.deviceSleep } : {}),
+    });
 
     // The proxy listens on loopback whatever --host says: its URL is handed to local children only.
     // Run trust files outlive no run: those of a server that crashed are stale (no session survives a restart).
@@ -127,8 +146,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     let webPort: number | undefined;
     const sessions = createRunSessionRegistry({
       onEnd: (session, reason) => {
-        if (reason === 'pid_gone') audit.record('run_end', { run: session.id, program: session.program, reason: 'its process is gone' });
-        void runs?.releaseRun(session.id).catch((err: Error) => log(`Could not remove a run's CA files: ${err.message}`));
+        if (reason === 'pid_gone')
+          audit.record('run_end', { run: session.id, program: session.program, reason: 'its process is gone' });
+        void runs
+          ?.releaseRun(session.id)
+          .catch((err: Error) => log(`Could not remove a run's CA files: ${err.message}`));
       },
     });
     cleanups.push(() => sessions.close());
@@ -211,7 +233,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const every = Math.min(options.lockAfterMs, 5_000);
       const timer = setInterval(() => {
         const status = vault.status();
-        if (status.mode === 'passphrase' && status.state === 'unlocked' && Date.now() - vault.lastAccessAt() >= options.lockAfterMs!) {
+        if (
+          status.mode === 'passphrase' &&
+          status.state === 'unlocked' &&
+          Date.now() - vault.lastAccessAt() >= options.lockAfterMs!
+        ) {
           vault.lock();
           audit.record('lock', { reason: 'idle' });
           log('Locked the vault after the idle timeout.');
@@ -254,7 +280,10 @@ function buildOAuthFetch(upstreamCaCerts: string[] | undefined): FetchLike {
   return (url, init) => undiciFetch(url, { ...init, dispatcher });
 }
 
-function buildReopeningSource<A extends unknown[], R>(reopen: () => Promise<void>, source: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+function buildReopeningSource<A extends unknown[], R>(
+  reopen: () => Promise<void>,
+  source: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
   return async (...args) => {
     await reopen();
     return source(...args);

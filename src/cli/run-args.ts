@@ -28,7 +28,17 @@ const HINT =
   "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] [--allow 'provider:METHOD:/path'] [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] [--stable-ca] -- <command> [args…]";
 
 export function parseRunArgs(argv: string[]): RunArgs {
-  const out: RunArgs = { connections: {}, placeholders: true, sandbox: false, allow: [], readOnly: false, verbose: false, summary: false, stableCa: false, command: [] };
+  const out: RunArgs = {
+    connections: {},
+    placeholders: true,
+    sandbox: false,
+    allow: [],
+    readOnly: false,
+    verbose: false,
+    summary: false,
+    stableCa: false,
+    command: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
@@ -48,14 +58,20 @@ export function parseRunArgs(argv: string[]): RunArgs {
       return next;
     };
     if (flag === '--only') {
-      const names = takeValue().split(',').map((s) => s.trim()).filter(Boolean);
+      const names = takeValue()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (names.length === 0) throw errors.usage("'--only' needs at least one provider name.", HINT);
       out.only = [...(out.only ?? []), ...names];
     } else if (flag === '--connection' || flag === '-c') {
       const value = takeValue();
       const sep = value.indexOf('=');
       if (sep <= 0 || sep === value.length - 1) {
-        throw errors.usage(`Invalid --connection '${value}'.`, "Write it as provider=connection, e.g. --connection openai=team.");
+        throw errors.usage(
+          `Invalid --connection '${value}'.`,
+          'Write it as provider=connection, e.g. --connection openai=team.',
+        );
       }
       out.connections[value.slice(0, sep)] = value.slice(sep + 1);
     } else if (flag === '--no-placeholders' && eq === -1) {
@@ -68,7 +84,8 @@ export function parseRunArgs(argv: string[]): RunArgs {
       out.readOnly = true;
     } else if (flag === '--max-requests') {
       const value = takeValue();
-      if (!/^[1-9]\d{0,8}$/.test(value)) throw errors.usage(`Invalid --max-requests '${value}': a whole number of at least 1.`, HINT);
+      if (!/^[1-9]\d{0,8}$/.test(value))
+        throw errors.usage(`Invalid --max-requests '${value}': a whole number of at least 1.`, HINT);
       out.maxRequests = Number(value);
     } else if (flag === '--policy') {
       out.policyFile = takeValue();

@@ -1,4 +1,4 @@
-// The authsome certificate authorities (SPEC §7): a stored RSA-2048 root, a name-constrained CA made in memory for each
+// The authsome certificate authorities: a stored RSA-2048 root, a name-constrained CA made in memory for each
 // run, and per-host leaf certificates with cached TLS contexts. Private keys stay in memory (and, for the stored root,
 // in the caller's keyStore), never on disk here.
 import { generateKeyPair, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
@@ -84,13 +84,16 @@ const RUN_CA_VALIDITY_MS = 30 * DAY_MS;
 /** X.520 ub-common-name. */
 const MAX_COMMON_NAME = 64;
 
-// One leaf key per process (SPEC §7): every leaf certifies the same key, so a new host costs one signature and
+// One leaf key per process: every leaf certifies the same key, so a new host costs one signature and
 // one context, never a key generation. P-256, not RSA: the TLS handshake signs with the leaf key, and on the
 // reference machine an RSA-2048 signature costs 0.77 ms against 0.04 ms for ECDSA P-256.
 let leafKeyPromise: Promise<KeyPair> | undefined;
 let leafKeysGenerated = 0;
 
-export async function createCertificateAuthority(opts: { keyStore: CaKeyStore; certPath: string }): Promise<CertificateAuthority> {
+export async function createCertificateAuthority(opts: {
+  keyStore: CaKeyStore;
+  certPath: string;
+}): Promise<CertificateAuthority> {
   const root = await loadOrCreateRoot(opts.keyStore, opts.certPath);
   const [leafKey, issuerKey] = await Promise.all([loadLeafKey(), generateEcKeyPair(false)]);
   const stats: CaStats = { leafKeysGenerated: 0, issuersMinted: 0, leavesMinted: 0, cachedLeaves: 0 };
@@ -150,7 +153,9 @@ export async function createCertificateAuthority(opts: { keyStore: CaKeyStore; c
  * proxy intercepts. A child that trusts only this CA accepts no certificate it signs for any other name, so neither
  * another run's interception nor a leaked leaf can impersonate a site outside the run's scope.
  */
-export async function createRunAuthority(names: { dns: readonly string[]; ips: readonly string[] } | undefined): Promise<RunAuthority> {
+export async function createRunAuthority(
+  names: { dns: readonly string[]; ips: readonly string[] } | undefined,
+): Promise<RunAuthority> {
   // The leaf key is shared with the stable CA's leaves: it certifies nothing by itself, it never leaves this process,
   // and each run's children trust only their own run's CA, so sharing it lends no run another's certificates.
   const [leafKey, caKey] = await Promise.all([loadLeafKey(), generateEcKeyPair(false)]);
@@ -183,7 +188,8 @@ export async function createRunAuthority(names: { dns: readonly string[]; ips: r
       const issuedAt = Date.now();
       const { pem } = buildCertificate({
         // OpenSSL checks a host-like common name against DNS constraints too: an IP address goes in the SAN only.
-        subject: host.length <= MAX_COMMON_NAME && isIP(host) === 0 ? { commonName: host } : { organization: 'authsome' },
+        subject:
+          host.length <= MAX_COMMON_NAME && isIP(host) === 0 ? { commonName: host } : { organization: 'authsome' },
         issuer: RUN_NAME,
         notBefore: new Date(issuedAt - DAY_MS),
         notAfter: new Date(notAfter),

@@ -1,4 +1,4 @@
-// The MITM proxy listener (SPEC §7, §10): authenticates every request and CONNECT against a run session, blind-
+// The MITM proxy listener: authenticates every request and CONNECT against a run session, blind-
 // tunnels hosts no route matches, terminates TLS for the rest (intercept.ts takes it from there) and forwards plain
 // http:// requests without credentials. It never sees a secret except on its way into a request head.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -54,7 +54,7 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
-// Pre-encoded ALPN list: the agent is offered HTTP/1.1 only (SPEC §10), the proxy does not speak h2.
+// Pre-encoded ALPN list: the agent is offered HTTP/1.1 only, the proxy does not speak h2.
 const ALPN_HTTP1 = Buffer.from([8, ...Buffer.from('http/1.1')]);
 const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 const PLAIN_HTTP_REASON = 'plain_http: credentials are only added to https requests';
@@ -68,7 +68,11 @@ const HTTP_SERVER_OPTIONS: http.ServerOptions = {
 };
 
 export async function createProxyServer(opts: ProxyServerOptions): Promise<ProxyServer> {
-  const connector = createUpstreamConnector({ resolveMap: opts.resolveMap ?? new Map(), upstreamCaCerts: opts.upstreamCaCerts ?? [], pool: opts.pool });
+  const connector = createUpstreamConnector({
+    resolveMap: opts.resolveMap ?? new Map(),
+    upstreamCaCerts: opts.upstreamCaCerts ?? [],
+    pool: opts.pool,
+  });
   const forwarder = createForwarder({ connector, audit: opts.audit });
   const { sessions, ca } = opts;
   /** Sockets taken over from node:http (CONNECT), their TLS layers and tunnel upstreams, so close() can end them. */
@@ -119,7 +123,11 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     try {
       secureContext = (opts.selectAuthority?.(session) ?? ca).getLeafContext(target.host);
     } catch {
-      writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, errors.internal(`Could not make a certificate for ${target.host}.`));
+      writeRawProxyError(
+        socket,
+        UPSTREAM_ERROR_STATUS,
+        errors.internal(`Could not make a certificate for ${target.host}.`),
+      );
       return;
     }
     socket.write(CONNECT_ESTABLISHED);
@@ -150,13 +158,19 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     });
     upstream.on('error', (err) => {
       if (connected) socket.destroy();
-      else writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, buildUpstreamError(host, port, err), buildUpstreamReason(host, port, err));
+      else
+        writeRawProxyError(
+          socket,
+          UPSTREAM_ERROR_STATUS,
+          buildUpstreamError(host, port, err),
+          buildUpstreamReason(host, port, err),
+        );
     });
     upstream.on('close', () => socket.destroy());
     socket.on('close', () => upstream.destroy());
   }
 
-  // Absolute-form requests on the listener itself: plain http://, forwarded without any credential (SPEC §7).
+  // Absolute-form requests on the listener itself: plain http://, forwarded without any credential.
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const session = sessions.authenticate(req.headers['proxy-authorization']);
     if (session === undefined) {
@@ -168,7 +182,10 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
       writeProxyError(
         res,
         400,
-        errors.invalidInput('The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.', 'Set HTTPS_PROXY/HTTP_PROXY to the proxy URL instead of calling it directly.'),
+        errors.invalidInput(
+          'The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.',
+          'Set HTTPS_PROXY/HTTP_PROXY to the proxy URL instead of calling it directly.',
+        ),
       );
       return;
     }
@@ -187,7 +204,11 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     }
     const target = parsePlainHttpTarget(req.url);
     if (target === undefined) {
-      writeRawProxyError(socket, 400, errors.invalidInput('The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.'));
+      writeRawProxyError(
+        socket,
+        400,
+        errors.invalidInput('The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.'),
+      );
       return;
     }
     if (isServerItself(target.host, target.port)) {
@@ -222,7 +243,8 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
 
 /** Plain http is audited only where a credential would have applied over https: that is the surprising case. */
 function buildPlainPlan(session: RunSession, target: ForwardTarget): AuditPlan | undefined {
-  const matched = shouldIntercept(session.routes, target.host, 443) || shouldIntercept(session.routes, target.host, target.port);
+  const matched =
+    shouldIntercept(session.routes, target.host, 443) || shouldIntercept(session.routes, target.host, target.port);
   return matched ? { event: 'no_match', run: session.id, reason: PLAIN_HTTP_REASON } : undefined;
 }
 
@@ -232,7 +254,10 @@ function buildPlainPlan(session: RunSession, target: ForwardTarget): AuditPlan |
  * those to the local host).
  */
 export function isLoopbackHost(rawHost: string): boolean {
-  const host = rawHost.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const host = rawHost
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   // The WHATWG parser normalises every numeric IPv4 form and compresses IPv6 (an IPv4-mapped address to hex).
   let canonical: string;
@@ -242,7 +267,8 @@ export function isLoopbackHost(rawHost: string): boolean {
     return false;
   }
   if (isIP(canonical) === 4) return canonical.startsWith('127.') || canonical === '0.0.0.0';
-  if (isIP(canonical) === 6) return canonical === '::1' || canonical === '::' || /^::ffff:7f[0-9a-f]{2}:/.test(canonical);
+  if (isIP(canonical) === 6)
+    return canonical === '::1' || canonical === '::' || /^::ffff:7f[0-9a-f]{2}:/.test(canonical);
   return false;
 }
 
@@ -257,4 +283,3 @@ function parsePlainHttpTarget(url: string | undefined): ForwardTarget | undefine
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
   return { host, port: parsed.port ? Number(parsed.port) : 80, path: `${parsed.pathname}${parsed.search}` };
 }
-

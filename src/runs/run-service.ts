@@ -100,7 +100,10 @@ export function createRunService(deps: {
   const authorities = new Map<string, LeafIssuer>();
 
   /** A run's CA alone, and the system roots plus it, as 0600 files in a 0700 directory of the run's own. */
-  async function writeRunTrustFiles(dir: string, certPem: string): Promise<{ caCertPath: string; caBundlePath: string }> {
+  async function writeRunTrustFiles(
+    dir: string,
+    certPem: string,
+  ): Promise<{ caCertPath: string; caBundlePath: string }> {
     await ensurePrivateDir(deps.runCaDir);
     await ensurePrivateDir(dir);
     const caCertPath = join(dir, 'ca.pem');
@@ -144,9 +147,13 @@ export function createRunService(deps: {
         session = deps.sessions.create({ pid: input.pid, scope, program, ...sessionPolicy });
         trust = { caCertPath: ca.certPath, caBundlePath: deps.caBundlePath };
       } else {
-        const { authority, unconstrained } = await createRunAuthorityForRoutes(scope.flatMap((e) => e.definition.matchers));
+        const { authority, unconstrained } = await createRunAuthorityForRoutes(
+          scope.flatMap((e) => e.definition.matchers),
+        );
         for (const route of unconstrained) {
-          warnings.push(`The route ${route} has no fixed domain suffix: this run's CA is not limited to its providers' hosts.`);
+          warnings.push(
+            `The route ${route} has no fixed domain suffix: this run's CA is not limited to its providers' hosts.`,
+          );
         }
         // Registered in the same tick as the session, whose token is handed out only below: no CONNECT of this run
         // can find the session without its CA.
@@ -160,8 +167,13 @@ export function createRunService(deps: {
           throw err;
         }
       }
-      const inScope = scope.length === 0 ? 'no connections in scope' : scope.map((e) => `${e.provider}(${e.connection})`).join(', ');
-      deps.audit.record('run_start', { run: session.id, program, reason: input.selfTest ? `self-test: ${inScope}` : inScope });
+      const inScope =
+        scope.length === 0 ? 'no connections in scope' : scope.map((e) => `${e.provider}(${e.connection})`).join(', ');
+      deps.audit.record('run_start', {
+        run: session.id,
+        program,
+        reason: input.selfTest ? `self-test: ${inScope}` : inScope,
+      });
       return {
         id: session.id,
         proxyUrl: `http://authsome:${session.token}@127.0.0.1:${deps.proxyPort()}`,
@@ -191,7 +203,11 @@ export function createRunService(deps: {
       if (!session) return false;
       const { program } = session;
       // Sessions whose pid vanished are audited by the registry's onEnd hook instead (see runtime.ts).
-      deps.audit.record('run_end', { run: id, program, ...(exitCode !== undefined ? { reason: `exit code ${exitCode}` } : {}) });
+      deps.audit.record('run_end', {
+        run: id,
+        program,
+        ...(exitCode !== undefined ? { reason: `exit code ${exitCode}` } : {}),
+      });
       deps.sessions.end(id);
       await releaseRun(id);
       return true;

@@ -23,7 +23,17 @@ async function checkPermissions(paths: HomePaths): Promise<Check[]> {
   const checks: Check[] = [];
   const wrong: string[] = [];
   const dirs = [paths.home, paths.providers, paths.server, paths.ca];
-  const files = [paths.vault, paths.vaultBackup, paths.masterKey, paths.audit, paths.state, paths.token, paths.serverLog, paths.caCert, paths.caBundle];
+  const files = [
+    paths.vault,
+    paths.vaultBackup,
+    paths.masterKey,
+    paths.audit,
+    paths.state,
+    paths.token,
+    paths.serverLog,
+    paths.caCert,
+    paths.caBundle,
+  ];
   for (const dir of dirs) {
     const mode = await readMode(dir);
     if (mode !== undefined && mode !== 0o700) wrong.push(`${dir} is ${octal(mode)} (want 0700)`);
@@ -37,8 +47,17 @@ async function checkPermissions(paths: HomePaths): Promise<Check[]> {
   }
   checks.push(
     wrong.length === 0
-      ? { name: 'Permissions', verdict: 'ok', detail: `${paths.home} and its ${fileCount} files are private (0700/0600)` }
-      : { name: 'Permissions', verdict: 'fail', detail: wrong.join('; '), hint: `Run: chmod 700 ${paths.home} && chmod 600 <file>` },
+      ? {
+          name: 'Permissions',
+          verdict: 'ok',
+          detail: `${paths.home} and its ${fileCount} files are private (0700/0600)`,
+        }
+      : {
+          name: 'Permissions',
+          verdict: 'fail',
+          detail: wrong.join('; '),
+          hint: `Run: chmod 700 ${paths.home} && chmod 600 <file>`,
+        },
   );
   const shared: string[] = [];
   for (const file of await readdir(paths.providers).catch(() => [] as string[])) {
@@ -46,7 +65,12 @@ async function checkPermissions(paths: HomePaths): Promise<Check[]> {
     if (mode !== undefined && (mode & 0o022) !== 0) shared.push(`${file} (${octal(mode)})`);
   }
   if (shared.length > 0) {
-    checks.push({ name: 'Provider files', verdict: 'warn', detail: `writable by others: ${shared.join(', ')}`, hint: 'Anyone who can edit them can redirect credentials: chmod go-w them.' });
+    checks.push({
+      name: 'Provider files',
+      verdict: 'warn',
+      detail: `writable by others: ${shared.join(', ')}`,
+      hint: 'Anyone who can edit them can redirect credentials: chmod go-w them.',
+    });
   }
   return checks;
 }
@@ -70,12 +94,34 @@ async function checkServer(): Promise<Check[]> {
     const e = err instanceof AppError ? err : undefined;
     return [{ name: 'Server', verdict: 'fail', detail: e?.message ?? String(err), hint: e?.hint }];
   }
-  const status = await api.call<{ version: string; url: string; pid: number; vault: { path: string; mode: string; state: string; error?: { message: string; hint?: string } }; connections: number | null }>('GET', '/status');
-  checks.push({ name: 'Server', verdict: 'ok', detail: `running (pid ${status.pid}) at ${status.url}, version ${status.version}` });
+  const status = await api.call<{
+    version: string;
+    url: string;
+    pid: number;
+    vault: { path: string; mode: string; state: string; error?: { message: string; hint?: string } };
+    connections: number | null;
+  }>('GET', '/status');
+  checks.push({
+    name: 'Server',
+    verdict: 'ok',
+    detail: `running (pid ${status.pid}) at ${status.url}, version ${status.version}`,
+  });
   const v = status.vault;
-  if (v.state === 'damaged') checks.push({ name: 'Vault', verdict: 'fail', detail: v.error?.message ?? 'damaged', hint: v.error?.hint });
-  else if (v.state === 'locked') checks.push({ name: 'Vault', verdict: 'warn', detail: `${v.path} is locked (${v.mode} mode)`, hint: "Run 'authsome unlock'." });
-  else checks.push({ name: 'Vault', verdict: 'ok', detail: `${v.path} unlocked (${v.mode} mode), ${status.connections ?? 0} connection(s)` });
+  if (v.state === 'damaged')
+    checks.push({ name: 'Vault', verdict: 'fail', detail: v.error?.message ?? 'damaged', hint: v.error?.hint });
+  else if (v.state === 'locked')
+    checks.push({
+      name: 'Vault',
+      verdict: 'warn',
+      detail: `${v.path} is locked (${v.mode} mode)`,
+      hint: "Run 'authsome unlock'.",
+    });
+  else
+    checks.push({
+      name: 'Vault',
+      verdict: 'ok',
+      detail: `${v.path} unlocked (${v.mode} mode), ${status.connections ?? 0} connection(s)`,
+    });
   let warnings: { path: string; reason: string }[];
   try {
     ({ warnings } = await api.call<{ warnings: { path: string; reason: string }[] }>('GET', '/providers'));
@@ -86,9 +132,15 @@ async function checkServer(): Promise<Check[]> {
     checks.push({ name: 'Proxy', verdict: 'warn', detail: `not checked while the vault is ${v.state}` });
     return checks;
   }
-  if (warnings.length === 0) checks.push({ name: 'Providers', verdict: 'ok', detail: 'every custom provider file is valid' });
+  if (warnings.length === 0)
+    checks.push({ name: 'Providers', verdict: 'ok', detail: 'every custom provider file is valid' });
   for (const w of warnings) {
-    checks.push({ name: 'Providers', verdict: 'fail', detail: `${w.path} is ignored: ${w.reason}`, hint: 'Fix the file or delete it.' });
+    checks.push({
+      name: 'Providers',
+      verdict: 'fail',
+      detail: `${w.path} is ignored: ${w.reason}`,
+      hint: 'Fix the file or delete it.',
+    });
   }
   if (v.state !== 'unlocked') {
     checks.push({ name: 'Proxy', verdict: 'warn', detail: 'not checked while the vault is not unlocked' });
@@ -98,7 +150,12 @@ async function checkServer(): Promise<Check[]> {
     checks.push(...(await checkProxyRoundTrip(api)));
   } catch (err) {
     const e = err instanceof AppError ? err : undefined;
-    checks.push({ name: 'Proxy round trip', verdict: 'fail', detail: e?.message ?? (err as Error).message, hint: e?.hint });
+    checks.push({
+      name: 'Proxy round trip',
+      verdict: 'fail',
+      detail: e?.message ?? (err as Error).message,
+      hint: e?.hint,
+    });
   }
   return checks;
 }
@@ -107,10 +164,19 @@ async function checkServer(): Promise<Check[]> {
 async function checkSandbox(): Promise<Check> {
   try {
     const bwrap = await requireSandbox(process.env);
-    return { name: 'Sandbox', verdict: 'ok', detail: `${bwrap} builds its network and pid namespaces: 'authsome run --sandbox' is available` };
+    return {
+      name: 'Sandbox',
+      verdict: 'ok',
+      detail: `${bwrap} builds its network and pid namespaces: 'authsome run --sandbox' is available`,
+    };
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    return { name: 'Sandbox', verdict: 'warn', detail: `${err.detail ?? err.message}; 'authsome run --sandbox' is not available`, hint: err.hint };
+    return {
+      name: 'Sandbox',
+      verdict: 'warn',
+      detail: `${err.detail ?? err.message}; 'authsome run --sandbox' is not available`,
+      hint: err.hint,
+    };
   }
 }
 
@@ -141,9 +207,16 @@ export default defineCommand({
     const checks = [...(await checkPermissions(paths)), ...serverChecks, await checkSandbox()];
     const failed = checks.filter((c) => c.verdict === 'fail').length;
     out.result({ ok: failed === 0, checks }, () => {
-      const mark: Record<Verdict, string> = { ok: out.paint('green', '✓'), warn: out.paint('yellow', '!'), fail: out.paint('red', '✗') };
+      const mark: Record<Verdict, string> = {
+        ok: out.paint('green', '✓'),
+        warn: out.paint('yellow', '!'),
+        fail: out.paint('red', '✗'),
+      };
       // Details quote paths, provider files and server answers: escaped before paint() adds our own colours.
-      const lines = checks.flatMap((c) => [`${mark[c.verdict]} ${escapeTerminalText(c.name)}: ${escapeTerminalText(c.detail)}`, ...(c.hint && c.verdict !== 'ok' ? [`  Hint: ${escapeTerminalText(c.hint)}`] : [])]);
+      const lines = checks.flatMap((c) => [
+        `${mark[c.verdict]} ${escapeTerminalText(c.name)}: ${escapeTerminalText(c.detail)}`,
+        ...(c.hint && c.verdict !== 'ok' ? [`  Hint: ${escapeTerminalText(c.hint)}`] : []),
+      ]);
       lines.push('', ...CLIENT_TRUST_NOTES, '');
       lines.push(failed === 0 ? 'All checks passed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`);
       return lines.join('\n');

@@ -1,5 +1,5 @@
 // `authsome run -- <cmd>`: runs an agent with the proxy in its environment and placeholders instead of
-// secrets (SPEC §7). The child inherits the terminal; its exit code (128+signal when killed) is ours.
+// secrets. The child inherits the terminal; its exit code (128+signal when killed) is ours.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -44,24 +44,51 @@ export default defineCommand({
       'Run a command whose API requests get your credentials through the local proxy. Its environment holds only the placeholder authsome-proxy-managed.',
   },
   args: {
-    only: { type: 'string', description: 'Only these providers, comma-separated (default: every provider with a connection)', valueHint: 'p1,p2' },
-    connection: { type: 'string', alias: 'c', description: 'Use this connection for a provider (repeatable)', valueHint: 'provider=name' },
-    placeholders: { type: 'boolean', default: true, negativeDescription: 'Do not set provider env vars to the placeholder' },
-    'stable-ca': { type: 'boolean', description: "Trust the stored authsome CA (ca.pem) instead of a CA made for this run: for runtimes with their own trust store (Java)" },
-    sandbox: { type: 'boolean', description: 'Run the command where it cannot read the vault and reaches the network only through the proxy (Linux, bubblewrap)' },
+    only: {
+      type: 'string',
+      description: 'Only these providers, comma-separated (default: every provider with a connection)',
+      valueHint: 'p1,p2',
+    },
+    connection: {
+      type: 'string',
+      alias: 'c',
+      description: 'Use this connection for a provider (repeatable)',
+      valueHint: 'provider=name',
+    },
+    placeholders: {
+      type: 'boolean',
+      default: true,
+      negativeDescription: 'Do not set provider env vars to the placeholder',
+    },
+    'stable-ca': {
+      type: 'boolean',
+      description:
+        'Trust the stored authsome CA (ca.pem) instead of a CA made for this run: for runtimes with their own trust store (Java)',
+    },
+    sandbox: {
+      type: 'boolean',
+      description:
+        'Run the command where it cannot read the vault and reaches the network only through the proxy (Linux, bubblewrap)',
+    },
   },
   async run({ rawArgs }) {
     const out = getOutput();
     const args = parseRunArgs(rawArgs);
     if (process.env.AUTHSOME_RUN === '1' && process.env.HTTPS_PROXY) {
       // Nested run: the outer session's proxy, CA and placeholders are already in our environment.
-      if (args.only || Object.keys(args.connections).length > 0) out.warn('Inside another authsome run: its scope applies, --only/--connection are ignored.');
+      if (args.only || Object.keys(args.connections).length > 0)
+        out.warn('Inside another authsome run: its scope applies, --only/--connection are ignored.');
       if (args.allow.length > 0 || args.readOnly || args.maxRequests !== undefined || args.policyFile !== undefined) {
-        out.warn("Inside another authsome run: its rules apply, --allow/--read-only/--max-requests/--policy are ignored.");
+        out.warn(
+          'Inside another authsome run: its rules apply, --allow/--read-only/--max-requests/--policy are ignored.',
+        );
       }
       // Already inside a sandbox, the command is too; outside one, asking for it must never quietly run without it.
       if (args.sandbox && process.env.AUTHSOME_SANDBOX !== '1') {
-        throw errors.sandboxUnavailable('this command runs inside an authsome run that is not sandboxed', "Start the outer run with 'authsome run --sandbox'.");
+        throw errors.sandboxUnavailable(
+          'this command runs inside an authsome run that is not sandboxed',
+          "Start the outer run with 'authsome run --sandbox'.",
+        );
       }
       const env = { ...process.env };
       for (const name of WITHHELD_VARS) delete env[name];
@@ -86,10 +113,13 @@ export default defineCommand({
       const scope = session.scope.map((e) => `${e.provider} (${e.connection})`).join(', ') || 'nothing';
       process.stderr.write(`authsome run: credentials for ${scope}\n`);
       for (const rule of session.policy_rules ?? []) process.stderr.write(`authsome run: ${rule}\n`);
-      if ((session.policy_rules ?? []).length === 0) process.stderr.write('authsome run: no rules: every request to those providers gets its credential\n');
+      if ((session.policy_rules ?? []).length === 0)
+        process.stderr.write('authsome run: no rules: every request to those providers gets its credential\n');
     }
-    for (const name of session.skipped) out.warn(`${name} has no connection: its requests get no credential. Run 'authsome login ${name}'.`);
-    if (session.scope.length === 0) out.warn("No connections in scope: requests go through unchanged. Run 'authsome login <provider>' first.");
+    for (const name of session.skipped)
+      out.warn(`${name} has no connection: its requests get no credential. Run 'authsome login ${name}'.`);
+    if (session.scope.length === 0)
+      out.warn("No connections in scope: requests go through unchanged. Run 'authsome login <provider>' first.");
     const withhold = findSecretVariables(process.env, session.secret_digests.salt, session.secret_digests.digests);
     const replaced = new Set(args.placeholders ? session.placeholders : []);
     for (const name of withhold) {
@@ -97,7 +127,14 @@ export default defineCommand({
     }
     let sandbox: Sandbox | undefined;
     if (bwrap !== undefined) {
-      sandbox = await createSandbox({ bwrap, home: api.paths.home, env: process.env, proxyUrl: session.proxy_url, caCertPath: session.ca_cert_path, caBundlePath: session.ca_bundle_path }).catch(async (err: unknown) => {
+      sandbox = await createSandbox({
+        bwrap,
+        home: api.paths.home,
+        env: process.env,
+        proxyUrl: session.proxy_url,
+        caCertPath: session.ca_cert_path,
+        caBundlePath: session.ca_bundle_path,
+      }).catch(async (err: unknown) => {
         await api.call('POST', `/run-sessions/${session.id}/end`, {}).catch(() => undefined);
         throw err;
       });
@@ -127,7 +164,11 @@ export default defineCommand({
     } finally {
       watch.stop();
       await sandbox?.close();
-      const ended = await api.call<{ summary?: Record<string, RunStats> }>('POST', `/run-sessions/${session.id}/end`, { exit_code: code ?? null }).catch(() => undefined);
+      const ended = await api
+        .call<{ summary?: Record<string, RunStats> }>('POST', `/run-sessions/${session.id}/end`, {
+          exit_code: code ?? null,
+        })
+        .catch(() => undefined);
       if (args.summary) process.stderr.write(formatRunSummary(ended?.summary ?? {}));
     }
     process.exitCode = code;
@@ -141,25 +182,37 @@ interface RunStats {
 }
 
 /** `--policy file` merged with the flags (the flags add to the file); undefined when the run has no rules. */
-async function loadRunPolicy(args: RunArgs): Promise<{ allow: string[]; read_only: boolean; max_requests?: number } | undefined> {
+async function loadRunPolicy(
+  args: RunArgs,
+): Promise<{ allow: string[]; read_only: boolean; max_requests?: number } | undefined> {
   let file: { allow?: unknown; read_only?: unknown; max_requests?: unknown } = {};
   if (args.policyFile !== undefined) {
     let text: string;
     try {
       text = await readFile(args.policyFile, 'utf8');
     } catch (err) {
-      throw errors.usage(`Cannot read the policy file ${args.policyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, 'Give the path of a JSON file: {"allow": ["github:GET:/repos/**"], "read_only": false, "max_requests": 100}.');
+      throw errors.usage(
+        `Cannot read the policy file ${args.policyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+        'Give the path of a JSON file: {"allow": ["github:GET:/repos/**"], "read_only": false, "max_requests": 100}.',
+      );
     }
     try {
       file = JSON.parse(text) as typeof file;
     } catch {
-      throw errors.usage(`The policy file ${args.policyFile} is not valid JSON.`, 'Write it as {"allow": ["provider:METHOD:/path"], "read_only": false, "max_requests": 100}.');
+      throw errors.usage(
+        `The policy file ${args.policyFile} is not valid JSON.`,
+        'Write it as {"allow": ["provider:METHOD:/path"], "read_only": false, "max_requests": 100}.',
+      );
     }
-    if (typeof file !== 'object' || file === null || Array.isArray(file)) throw errors.usage(`The policy file ${args.policyFile} must hold a JSON object.`);
+    if (typeof file !== 'object' || file === null || Array.isArray(file))
+      throw errors.usage(`The policy file ${args.policyFile} must hold a JSON object.`);
     if (file.allow !== undefined && (!Array.isArray(file.allow) || !file.allow.every((r) => typeof r === 'string'))) {
       throw errors.usage(`In ${args.policyFile}, "allow" must be a list of rules like "github:GET:/repos/**".`);
     }
-    if (file.max_requests !== undefined && (typeof file.max_requests !== 'number' || !Number.isInteger(file.max_requests) || file.max_requests < 1)) {
+    if (
+      file.max_requests !== undefined &&
+      (typeof file.max_requests !== 'number' || !Number.isInteger(file.max_requests) || file.max_requests < 1)
+    ) {
       throw errors.usage(`In ${args.policyFile}, "max_requests" must be a whole number of at least 1.`);
     }
   }
@@ -176,7 +229,10 @@ export function formatRunSummary(summary: Record<string, RunStats>): string {
   if (rows.length === 0) return 'authsome run: no request got a credential.\n';
   const width = Math.max(8, ...rows.map(([p]) => p.length));
   const lines = [`${'Provider'.padEnd(width)}  Injected  Denied  Scrubbed`];
-  for (const [provider, s] of rows) lines.push(`${provider.padEnd(width)}  ${String(s.injected).padStart(8)}  ${String(s.denied).padStart(6)}  ${String(s.scrubbed).padStart(8)}`);
+  for (const [provider, s] of rows)
+    lines.push(
+      `${provider.padEnd(width)}  ${String(s.injected).padStart(8)}  ${String(s.denied).padStart(6)}  ${String(s.scrubbed).padStart(8)}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -193,7 +249,13 @@ function watchRunSession(api: ApiClient, id: string, onLost: (at: string) => voi
   let timer: NodeJS.Timeout | undefined;
   const check = async () => {
     const { url } = api.server.state;
-    const live = await sendJson(`${url}/api/run-sessions/${id}`, 'GET', { authorization: `Bearer ${api.server.token}` }, undefined, WATCH_TIMEOUT_MS).then(
+    const live = await sendJson(
+      `${url}/api/run-sessions/${id}`,
+      'GET',
+      { authorization: `Bearer ${api.server.token}` },
+      undefined,
+      WATCH_TIMEOUT_MS,
+    ).then(
       (res) => res.status === 200,
       () => false,
     );

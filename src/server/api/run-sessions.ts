@@ -41,7 +41,8 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
   });
 
   api.get('/:id', (c) => {
-    if (!deps.runs.isLive(c.req.param('id'))) throw errors.notFound('No such run session (it has ended, or the server restarted).');
+    if (!deps.runs.isLive(c.req.param('id')))
+      throw errors.notFound('No such run session (it has ended, or the server restarted).');
     return c.json({ live: true });
   });
 
@@ -63,7 +64,8 @@ function readPolicy(value: unknown): PolicyInput | undefined {
   if (typeof value !== 'object' || Array.isArray(value)) throw errors.usage("'policy' must be an object.");
   const v = value as Record<string, unknown>;
   const maxRequests = v.max_requests;
-  if (maxRequests !== undefined && (typeof maxRequests !== 'number' || !Number.isInteger(maxRequests))) throw errors.usage("'policy.max_requests' must be a whole number.");
+  if (maxRequests !== undefined && (typeof maxRequests !== 'number' || !Number.isInteger(maxRequests)))
+    throw errors.usage("'policy.max_requests' must be a whole number.");
   return {
     allow: readStringList(v.allow, 'policy.allow'),
     readOnly: v.read_only === true,
@@ -73,13 +75,18 @@ function readPolicy(value: unknown): PolicyInput | undefined {
 
 function readStringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) throw errors.usage(`'${field}' must be a list of names.`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== ''))
+    throw errors.usage(`'${field}' must be a list of names.`);
   return value as string[];
 }
 
 function readStringMap(value: unknown, field: string): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string' && v !== '')) {
+  if (
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === 'string' && v !== '')
+  ) {
     throw errors.usage(`'${field}' must map provider names to connection names.`);
   }
   return value as Record<string, string>;

@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestEnv, cliPath, listFilesRecursive, repoRoot, makeTempHome, runCli, stopHomeServer, type CliResult, type TempHome } from '../../helpers/cli.js';
+import {
+  buildTestEnv,
+  cliPath,
+  listFilesRecursive,
+  repoRoot,
+  makeTempHome,
+  runCli,
+  stopHomeServer,
+  type CliResult,
+  type TempHome,
+} from '../../helpers/cli.js';
 import { createTestCa } from '../../helpers/test-ca.js';
 import { SSE_WORDS, startUpstream, type Upstream } from '../../helpers/upstream.js';
 import { findPythonWithRequests } from '../../helpers/python.js';
@@ -16,7 +26,9 @@ const KEY = 'sk-RUNCANARY-default-0123456789abcdefXYZ';
 const TEAM_KEY = 'sk-RUNCANARY-team-0123456789abcdefghiJKL';
 // Shaped like an OpenAI key (providers/openai.json key_pattern), so SDKs that check a key's form accept it.
 const PLACEHOLDER = 'sk-authsome-proxy-managed-00000000000000';
-const OPENAI_KEY_PATTERN = new RegExp(JSON.parse(readFileSync(join(repoRoot, 'providers', 'openai.json'), 'utf8')).api_key.key_pattern);
+const OPENAI_KEY_PATTERN = new RegExp(
+  JSON.parse(readFileSync(join(repoRoot, 'providers', 'openai.json'), 'utf8')).api_key.key_pattern,
+);
 const childrenDir = fileURLToPath(new URL('../../integration/proxy/children/', import.meta.url));
 
 describe('authsome run with real clients', () => {
@@ -32,7 +44,7 @@ describe('authsome run with real clients', () => {
     certDir = mkdtempSync(join(tmpdir(), 'authsome-run-ca-'));
     const { caPath } = await ca.writeFiles(certDir);
     upstream = await startUpstream({ cert: ca.cert, key: ca.key, sseIntervalMs: 150 });
-    // The server trusts the stand-in's CA and reaches api.openai.com:443 on 127.0.0.1 (SPEC §7).
+    // The server trusts the stand-in's CA and reaches api.openai.com:443 on 127.0.0.1.
     env = { NODE_EXTRA_CA_CERTS: caPath, AUTHSOME_PROXY_RESOLVE: `api.openai.com:443=127.0.0.1:${upstream.port}` };
     expect((await cli(['login', 'openai'], `${KEY}\n`)).code).toBe(0);
     expect((await cli(['login', 'openai', '--connection', 'team'], `${TEAM_KEY}\n`)).code).toBe(0);
@@ -72,7 +84,8 @@ describe('authsome run with real clients', () => {
     const runDir = dirname(childEnv.NODE_EXTRA_CA_CERTS!);
     expect(dirname(runDir)).toBe(join(t.home, 'ca', 'runs'));
     expect(childEnv.NODE_EXTRA_CA_CERTS).toBe(join(runDir, 'ca.pem'));
-    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(childEnv[v]).toBe(join(runDir, 'bundle.pem'));
+    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'])
+      expect(childEnv[v]).toBe(join(runDir, 'bundle.pem'));
     expect(childEnv.NODE_USE_ENV_PROXY).toBe('1');
     expect(childEnv.NODE_OPTIONS).toMatch(/--import file:\/\/.*\/dist\/proxy\/preload\.js/);
     expect(childEnv.AUTHSOME_RUN).toBe('1');
@@ -95,14 +108,33 @@ describe('authsome run with real clients', () => {
   });
 
   it('--stable-ca gives the child the stored CA and bundle', async () => {
-    const r = await cli(['run', '--stable-ca', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))']);
+    const r = await cli([
+      'run',
+      '--stable-ca',
+      '--',
+      process.execPath,
+      '-e',
+      'process.stdout.write(JSON.stringify(process.env))',
+    ]);
     expect(r.code).toBe(0);
     const childEnv = JSON.parse(r.stdout) as Record<string, string>;
     expect(childEnv.NODE_EXTRA_CA_CERTS).toBe(join(t.home, 'ca', 'ca.pem'));
-    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) expect(childEnv[v]).toBe(join(t.home, 'ca', 'bundle.pem'));
-    expect(readFileSync(childEnv.SSL_CERT_FILE!, 'utf8')).toContain(readFileSync(childEnv.NODE_EXTRA_CA_CERTS!, 'utf8').trim());
+    for (const v of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'])
+      expect(childEnv[v]).toBe(join(t.home, 'ca', 'bundle.pem'));
+    expect(readFileSync(childEnv.SSL_CERT_FILE!, 'utf8')).toContain(
+      readFileSync(childEnv.NODE_EXTRA_CA_CERTS!, 'utf8').trim(),
+    );
     const before = upstream.requests.length;
-    const curl = await cli(['run', '--stable-ca', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models']);
+    const curl = await cli([
+      'run',
+      '--stable-ca',
+      '--',
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      'https://api.openai.com/v1/models',
+    ]);
     expect(curl.code).toBe(0);
     expectInjected(before, KEY);
   });
@@ -121,7 +153,9 @@ describe('authsome run with real clients', () => {
     expect((await cli(['login', 'widget'], 'wk-0123456789abcdef\n')).code).toBe(0);
     const r = await cli(['run', '--only', 'widget', '--', 'true']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("Warning: The route regex:.*widget.* has no fixed domain suffix: this run's CA is not limited to its providers' hosts.");
+    expect(r.stderr).toContain(
+      "Warning: The route regex:.*widget.* has no fixed domain suffix: this run's CA is not limited to its providers' hosts.",
+    );
     const scoped = await cli(['run', '--only', 'openai', '--', 'true']);
     expect(scoped.stderr).not.toContain('fixed domain suffix');
     expect((await cli(['remove', 'widget'])).code).toBe(0);
@@ -129,7 +163,13 @@ describe('authsome run with real clients', () => {
 
   it('withholds the vault passphrase and every inherited variable whose value is a stored key', async () => {
     const printEnv = ['run', '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'];
-    const hostile = { ...env, AUTHSOME_PASSPHRASE: 'correct horse battery staple', MY_OLD_KEY: KEY, OPENAI_API_KEY: ` ${TEAM_KEY}\n`, UNRELATED: 'keep-me-please' };
+    const hostile = {
+      ...env,
+      AUTHSOME_PASSPHRASE: 'correct horse battery staple',
+      MY_OLD_KEY: KEY,
+      OPENAI_API_KEY: ` ${TEAM_KEY}\n`,
+      UNRELATED: 'keep-me-please',
+    };
     const r = await runCli(t.home, printEnv, { env: hostile, timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     const childEnv = JSON.parse(r.stdout) as Record<string, string | undefined>;
@@ -141,7 +181,10 @@ describe('authsome run with real clients', () => {
     expect(r.stderr).not.toContain('OPENAI_API_KEY holds');
     expectNoKey(r);
     // Without placeholders nothing replaces the variable: it is withheld, and the person is told.
-    const bare = await runCli(t.home, ['run', '--no-placeholders', ...printEnv.slice(1)], { env: hostile, timeoutMs: 60_000 });
+    const bare = await runCli(t.home, ['run', '--no-placeholders', ...printEnv.slice(1)], {
+      env: hostile,
+      timeoutMs: 60_000,
+    });
     expect(bare.code).toBe(0);
     expect((JSON.parse(bare.stdout) as Record<string, string | undefined>).OPENAI_API_KEY).toBeUndefined();
     expect(bare.stderr).toContain('OPENAI_API_KEY holds a key stored in authsome');
@@ -152,7 +195,17 @@ describe('authsome run with real clients', () => {
     const script =
       "curl -s -o /dev/null -w '%{http_code} ' https://api.openai.com/v1/models; " +
       "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -d '{}' https://api.openai.com/v1/chat/completions";
-    const r = await cli(['run', '--allow', 'openai:GET:/v1/models', '--verbose', '--summary', '--', 'sh', '-c', script]);
+    const r = await cli([
+      'run',
+      '--allow',
+      'openai:GET:/v1/models',
+      '--verbose',
+      '--summary',
+      '--',
+      'sh',
+      '-c',
+      script,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('200 403');
     expect(upstream.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual(['GET /v1/models']);
@@ -166,7 +219,13 @@ describe('authsome run with real clients', () => {
 
   it('curl: the upstream gets the real key, the child never has it', async () => {
     const before = upstream.requests.length;
-    const r = await cli(['run', '--', 'sh', '-c', 'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models']);
+    const r = await cli([
+      'run',
+      '--',
+      'sh',
+      '-c',
+      'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).object).toBe('list');
@@ -205,14 +264,34 @@ describe('authsome run with real clients', () => {
 
   it('--connection openai=team injects the team key', async () => {
     const before = upstream.requests.length;
-    const r = await cli(['run', '--connection', 'openai=team', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models']);
+    const r = await cli([
+      'run',
+      '--connection',
+      'openai=team',
+      '--',
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      'https://api.openai.com/v1/models',
+    ]);
     expect(r.code).toBe(0);
     expectInjected(before, TEAM_KEY);
   });
 
   it('--only narrows the scope: a provider left out gets nothing', async () => {
     const before = upstream.requests.length;
-    const r = await cli(['run', '--only', 'anthropic', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models']);
+    const r = await cli([
+      'run',
+      '--only',
+      'anthropic',
+      '--',
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      'https://api.openai.com/v1/models',
+    ]);
     expect(r.stderr).toContain('Warning: anthropic has no connection');
     // Nothing in scope matches api.openai.com: a blind tunnel, so curl meets the stand-in's own certificate, which
     // the run's bundle does not trust: the handshake fails and no request reaches the upstream.
@@ -235,9 +314,20 @@ describe('authsome run with real clients', () => {
   });
 
   it('forwards SIGTERM to the child', async () => {
-    const child = spawn(process.execPath, [cliPath, 'run', '--', process.execPath, '-e', "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);"], {
-      env: buildTestEnv(t.home, env),
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        cliPath,
+        'run',
+        '--',
+        process.execPath,
+        '-e',
+        "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);",
+      ],
+      {
+        env: buildTestEnv(t.home, env),
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 400 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 25));
@@ -262,20 +352,37 @@ describe('authsome run with real clients', () => {
   it('the audit log has run_start, inject (path without query) and run_end, and no key', async () => {
     await cli(['run', '--', 'curl', '-sS', '-o', '/dev/null', 'https://api.openai.com/v1/models?secret_query=1']);
     const audit = readFileSync(join(t.home, 'audit.log'), 'utf8');
-    const entries = audit.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = audit
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const inject = entries.filter((e) => e.event === 'inject').at(-1)!;
-    expect(inject).toMatchObject({ provider: 'openai', connection: 'default', method: 'GET', host: 'api.openai.com', path: '/v1/models', status: 200 });
+    expect(inject).toMatchObject({
+      provider: 'openai',
+      connection: 'default',
+      method: 'GET',
+      host: 'api.openai.com',
+      path: '/v1/models',
+      status: 200,
+    });
     expect(typeof inject.ms).toBe('number');
     const start = entries.filter((e) => e.event === 'run_start').at(-1)!;
     expect(start).toMatchObject({ program: 'curl', reason: 'openai(default)' });
-    expect(entries.filter((e) => e.event === 'run_end').at(-1)).toMatchObject({ run: start.run, program: 'curl', reason: 'exit code 0' });
+    expect(entries.filter((e) => e.event === 'run_end').at(-1)).toMatchObject({
+      run: start.run,
+      program: 'curl',
+      reason: 'exit code 0',
+    });
     expect(audit).not.toContain('secret_query');
   });
 
-  it('names a run by its program file name only, never its path or arguments; doctor\'s round trip is a self-test', async () => {
+  it("names a run by its program file name only, never its path or arguments; doctor's round trip is a self-test", async () => {
     await cli(['run', '--', '/bin/sh', '-c', 'exit 0', 'arg-that-could-be-secret']);
     await cli(['doctor']);
-    const entries = readFileSync(join(t.home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = readFileSync(join(t.home, 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const starts = entries.filter((e) => e.event === 'run_start').slice(-2);
     expect(starts[0]).toMatchObject({ program: 'sh' });
     expect(starts[1]).toMatchObject({ program: 'authsome doctor', reason: expect.stringMatching(/^self-test: /) });

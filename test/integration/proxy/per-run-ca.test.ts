@@ -108,7 +108,11 @@ describe('a CA of its own per run', () => {
   it("the proxy presents the run's leaves: curl with the run's bundle reaches the upstream with the key", async () => {
     const run = await rt.runs.start({ pid: process.pid, program: 'curl' });
     try {
-      const r = await runChild('curl', ['-sS', '--proxy', run.proxyUrl, '--cacert', run.caBundlePath, 'https://api.openai.com/v1/models'], {});
+      const r = await runChild(
+        'curl',
+        ['-sS', '--proxy', run.proxyUrl, '--cacert', run.caBundlePath, 'https://api.openai.com/v1/models'],
+        {},
+      );
       expect(r.out).not.toContain(KEY);
       expect(r.code).toBe(0);
       expect(upstream.requests.at(-1)?.headers.authorization).toBe(`Bearer ${KEY}`);
@@ -133,7 +137,9 @@ describe('a CA of its own per run', () => {
       run = await rt.runs.start({ pid: process.pid, program: 'agent' });
       // The hostile case: the run's own CA key signs whatever SNI asks for (as if it had leaked, or the proxy were fooled).
       const authority = rt.runs.authorityFor(run.id)!;
-      server = tls.createServer({ SNICallback: (name, cb) => cb(null, authority.getLeafContext(name)) }, (s) => s.end(OK_RESPONSE));
+      server = tls.createServer({ SNICallback: (name, cb) => cb(null, authority.getLeafContext(name)) }, (s) =>
+        s.end(OK_RESPONSE),
+      );
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       port = (server.address() as AddressInfo).port;
     });
@@ -143,7 +149,10 @@ describe('a CA of its own per run', () => {
     });
 
     it('by curl (CURL_CA_BUNDLE)', async () => {
-      const curl = (host: string) => runChild('curl', ['-sS', '--resolve', `${host}:${port}:127.0.0.1`, `https://${host}:${port}/`], { CURL_CA_BUNDLE: run.caBundlePath });
+      const curl = (host: string) =>
+        runChild('curl', ['-sS', '--resolve', `${host}:${port}:127.0.0.1`, `https://${host}:${port}/`], {
+          CURL_CA_BUNDLE: run.caBundlePath,
+        });
       const inScope = await curl('api.openai.com');
       expect(inScope.out).toBe('ok');
       const outside = await curl('evil.example');
@@ -155,7 +164,8 @@ describe('a CA of its own per run', () => {
       const script = `const tls = require('node:tls');
         const s = tls.connect({ host: '127.0.0.1', port: ${port}, servername: process.argv[1] }, () => { console.log('verified'); s.destroy(); });
         s.on('error', (e) => { console.log('refused: ' + e.message); process.exitCode = 3; });`;
-      const node = (host: string) => runChild(process.execPath, ['-e', script, host], { NODE_EXTRA_CA_CERTS: run.caCertPath });
+      const node = (host: string) =>
+        runChild(process.execPath, ['-e', script, host], { NODE_EXTRA_CA_CERTS: run.caCertPath });
       expect((await node('api.openai.com')).out.trim()).toBe('verified');
       const outside = await node('evil.example');
       expect(outside.code).toBe(3);
@@ -218,11 +228,22 @@ describe('a CA of its own per run', () => {
     try {
       expect(run.warnings).toEqual([expect.stringContaining('regex:.*widget.*')]);
       const authority = rt.runs.authorityFor(run.id)!;
-      const server = tls.createServer({ SNICallback: (name, cb) => cb(null, authority.getLeafContext(name)) }, (s) => s.end(OK_RESPONSE));
+      const server = tls.createServer({ SNICallback: (name, cb) => cb(null, authority.getLeafContext(name)) }, (s) =>
+        s.end(OK_RESPONSE),
+      );
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const r = await runChild('curl', ['-sS', '--resolve', `anything.example:${(server.address() as AddressInfo).port}:127.0.0.1`, `https://anything.example:${(server.address() as AddressInfo).port}/`], {
-        CURL_CA_BUNDLE: run.caBundlePath,
-      });
+      const r = await runChild(
+        'curl',
+        [
+          '-sS',
+          '--resolve',
+          `anything.example:${(server.address() as AddressInfo).port}:127.0.0.1`,
+          `https://anything.example:${(server.address() as AddressInfo).port}/`,
+        ],
+        {
+          CURL_CA_BUNDLE: run.caBundlePath,
+        },
+      );
       server.close();
       expect(r.out).toBe('ok');
     } finally {

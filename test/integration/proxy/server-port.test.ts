@@ -29,7 +29,12 @@ describe("the proxy refuses a run's way back to the authsome server", () => {
     dir = await makeTempDir('server-port');
     const port = await findFreePort();
     // A name the proxy cannot judge by its spelling: it resolves to the server's own address.
-    rt = await createRuntime({ home: join(dir.path, 'home'), port, kdf: { memory_kib: 1024, iterations: 1 }, proxyResolve: `sneaky.test:8443=127.0.0.1:${port}` });
+    rt = await createRuntime({
+      home: join(dir.path, 'home'),
+      port,
+      kdf: { memory_kib: 1024, iterations: 1 },
+      proxyResolve: `sneaky.test:8443=127.0.0.1:${port}`,
+    });
     const run = await rt.runs.start({ pid: process.pid, program: 'agent' });
     runId = run.id;
     auth = basicAuth(new URL(run.proxyUrl).password);
@@ -43,13 +48,18 @@ describe("the proxy refuses a run's way back to the authsome server", () => {
     await dir?.cleanup();
   });
 
-  it.each(['127.0.0.1', 'localhost', '[::1]', '2130706433', '0.0.0.0'])('CONNECT %s:<web port> → 403 from the proxy, not a tunnel', async (host) => {
-    const r = await sendConnect(rt.proxyPort!, `${host}:${rt.port}`, auth);
-    r.socket.destroy();
-    expect(r.status).toBe(403);
-    expect(r.head).toMatch(/^x-authsome-error: 1$/im);
-    expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'forbidden', message: expect.stringContaining('authsome server') } });
-  });
+  it.each(['127.0.0.1', 'localhost', '[::1]', '2130706433', '0.0.0.0'])(
+    'CONNECT %s:<web port> → 403 from the proxy, not a tunnel',
+    async (host) => {
+      const r = await sendConnect(rt.proxyPort!, `${host}:${rt.port}`, auth);
+      r.socket.destroy();
+      expect(r.status).toBe(403);
+      expect(r.head).toMatch(/^x-authsome-error: 1$/im);
+      expect(JSON.parse(r.body)).toMatchObject({
+        error: { code: 'forbidden', message: expect.stringContaining('authsome server') },
+      });
+    },
+  );
 
   it('CONNECT to a name that resolves to the server is refused once the address is known', async () => {
     const r = await sendConnect(rt.proxyPort!, 'sneaky.test:8443', auth);
@@ -59,15 +69,26 @@ describe("the proxy refuses a run's way back to the authsome server", () => {
   });
 
   it('a plain http:// request to the web port → 403 from the proxy', async () => {
-    const res = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: rt.proxyPort!, method: 'GET', path: `http://127.0.0.1:${rt.port}/api/status`, headers: { 'proxy-authorization': auth } }, (r) => {
-        let body = '';
-        r.on('data', (d: Buffer) => (body += d));
-        r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const res = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
+      (resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: rt.proxyPort!,
+            method: 'GET',
+            path: `http://127.0.0.1:${rt.port}/api/status`,
+            headers: { 'proxy-authorization': auth },
+          },
+          (r) => {
+            let body = '';
+            r.on('data', (d: Buffer) => (body += d));
+            r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      },
+    );
     expect(res.status).toBe(403);
     expect(res.headers['x-authsome-error']).toBe('1');
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'forbidden' } });

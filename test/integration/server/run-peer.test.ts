@@ -154,8 +154,15 @@ describe('reveal and export refused to the processes of a live run', () => {
     const outsider = startCaller(rt.port, rt.token, false);
     const anchor = startCaller(rt.port, rt.token, false);
     try {
-      const started = JSON.parse((await api('/run-sessions', { pid: anchor.pid })).body) as { id: string; proxy_url: string };
-      const viaProxy = await outsider.ask({ path: '/get', body: { provider: 'openai', reveal: true }, proxy: started.proxy_url });
+      const started = JSON.parse((await api('/run-sessions', { pid: anchor.pid })).body) as {
+        id: string;
+        proxy_url: string;
+      };
+      const viaProxy = await outsider.ask({
+        path: '/get',
+        body: { provider: 'openai', reveal: true },
+        proxy: started.proxy_url,
+      });
       // The proxy itself refuses the way back to the server (its own 403); the server's check behind it stays as a
       // second line that this request no longer reaches.
       expect(viaProxy.status).toBe(403);

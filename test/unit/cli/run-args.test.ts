@@ -17,7 +17,10 @@ describe('parseRunArgs', () => {
   });
 
   it('--stable-ca asks for the stored CA instead of a CA of the run; it takes no value', () => {
-    expect(parseRunArgs(['--stable-ca', '--', 'java', '-jar', 'a.jar'])).toMatchObject({ stableCa: true, command: ['java', '-jar', 'a.jar'] });
+    expect(parseRunArgs(['--stable-ca', '--', 'java', '-jar', 'a.jar'])).toMatchObject({
+      stableCa: true,
+      command: ['java', '-jar', 'a.jar'],
+    });
     expect(() => parseRunArgs(['--stable-ca=yes', 'java'])).toThrow(/Unknown option '--stable-ca'/);
   });
 
@@ -26,13 +29,36 @@ describe('parseRunArgs', () => {
   });
 
   it('collects --only lists and repeated --connection pairs', () => {
-    const r = parseRunArgs(['--only', 'openai,anthropic', '--only=groq', '--connection', 'openai=team', '-c', 'groq=ci', '--', 'true']);
+    const r = parseRunArgs([
+      '--only',
+      'openai,anthropic',
+      '--only=groq',
+      '--connection',
+      'openai=team',
+      '-c',
+      'groq=ci',
+      '--',
+      'true',
+    ]);
     expect(r.only).toEqual(['openai', 'anthropic', 'groq']);
     expect(r.connections).toEqual({ openai: 'team', groq: 'ci' });
   });
 
   it('collects the guardrails: repeated --allow, --read-only, --max-requests, --policy, --verbose, --summary', () => {
-    const r = parseRunArgs(['--allow', 'github:GET:/repos/**', "--allow=openai:POST:/v1/chat/completions", '--read-only', '--max-requests', '20', '--policy', 'agent.json', '--verbose', '--summary', 'python', 'a.py']);
+    const r = parseRunArgs([
+      '--allow',
+      'github:GET:/repos/**',
+      '--allow=openai:POST:/v1/chat/completions',
+      '--read-only',
+      '--max-requests',
+      '20',
+      '--policy',
+      'agent.json',
+      '--verbose',
+      '--summary',
+      'python',
+      'a.py',
+    ]);
     expect(r).toMatchObject({
       allow: ['github:GET:/repos/**', 'openai:POST:/v1/chat/completions'],
       readOnly: true,

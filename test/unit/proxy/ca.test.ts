@@ -1,4 +1,4 @@
-// The authsome CA (SPEC §7, §10): stored root reused across starts, per-host leaves minted once and cached,
+// The authsome CA: stored root reused across starts, per-host leaves minted once and cached,
 // one leaf key per process, validity windows, and a chain strict verifiers accept.
 import { spawn } from 'node:child_process';
 import { createPublicKey, X509Certificate } from 'node:crypto';
@@ -8,7 +8,15 @@ import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCaBundle, createCertificateAuthority, createRunAuthority, createRunAuthorityForRoutes, type CaKeyStore, type CertificateAuthority, type LeafIssuer } from '../../../src/proxy/ca.js';
+import {
+  buildCaBundle,
+  createCertificateAuthority,
+  createRunAuthority,
+  createRunAuthorityForRoutes,
+  type CaKeyStore,
+  type CertificateAuthority,
+  type LeafIssuer,
+} from '../../../src/proxy/ca.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 function memoryKeyStore(): CaKeyStore & { saves: number; pem?: string } {
@@ -25,7 +33,11 @@ function memoryKeyStore(): CaKeyStore & { saves: number; pem?: string } {
 }
 
 /** Serves getLeafContext over real TLS and returns the chain a client receives. */
-async function fetchChain(ca: LeafIssuer & { certPem: string }, host: string, servername?: 'none'): Promise<tls.DetailedPeerCertificate> {
+async function fetchChain(
+  ca: LeafIssuer & { certPem: string },
+  host: string,
+  servername?: 'none',
+): Promise<tls.DetailedPeerCertificate> {
   // Like the proxy: the context is chosen from what the client asked for, not from SNI (IP targets have none).
   const server = net.createServer((raw) => {
     const s = new tls.TLSSocket(raw, { isServer: true, secureContext: ca.getLeafContext(host) });
@@ -39,7 +51,9 @@ async function fetchChain(ca: LeafIssuer & { certPem: string }, host: string, se
         port: (server.address() as AddressInfo).port,
         host: '127.0.0.1',
         // Without SNI the identity is checked against the host the leaf was asked for, not the address dialled.
-        ...(servername === undefined ? { servername: host } : { checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) }),
+        ...(servername === undefined
+          ? { servername: host }
+          : { checkServerIdentity: (_: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert) }),
         ca: ca.certPem,
       });
       socket.once('secureConnect', () => {
@@ -97,7 +111,10 @@ describe('certificate authority', () => {
     // Leaves of the old and the new certificate chain to the same key: clients that trust either keep working.
     await fetchChain(reissued, 'api.openai.com');
 
-    const foreign = await createCertificateAuthority({ keyStore: memoryKeyStore(), certPath: join(dir.path, 'other', 'ca.pem') });
+    const foreign = await createCertificateAuthority({
+      keyStore: memoryKeyStore(),
+      certPath: join(dir.path, 'other', 'ca.pem'),
+    });
     await writeFile(certPath, foreign.certPem);
     const fixed = await createCertificateAuthority({ keyStore: store, certPath });
     expect(pub(fixed.certPem)).toBe(pub(ca.certPem));
@@ -107,7 +124,8 @@ describe('certificate authority', () => {
   it('mints a leaf once per host and caches the TLS context (case-insensitive)', () => {
     const minted = ca.stats.leavesMinted;
     const first = ca.getLeafContext('cache.example.test');
-    for (let i = 0; i < 50; i++) expect(ca.getLeafContext(i % 2 ? 'CACHE.example.test' : 'cache.example.test')).toBe(first);
+    for (let i = 0; i < 50; i++)
+      expect(ca.getLeafContext(i % 2 ? 'CACHE.example.test' : 'cache.example.test')).toBe(first);
     expect(ca.stats.leavesMinted).toBe(minted + 1);
     for (let i = 0; i < 20; i++) ca.getLeafContext(`host${i}.example.test`);
     expect(ca.stats.leavesMinted).toBe(minted + 21);
@@ -116,7 +134,10 @@ describe('certificate authority', () => {
   it('generates one leaf key per process, however many leaves and CA instances', async () => {
     const keys = ca.stats.leafKeysGenerated;
     expect(keys).toBe(1);
-    const other = await createCertificateAuthority({ keyStore: memoryKeyStore(), certPath: join(dir.path, 'third', 'ca.pem') });
+    const other = await createCertificateAuthority({
+      keyStore: memoryKeyStore(),
+      certPath: join(dir.path, 'third', 'ca.pem'),
+    });
     for (let i = 0; i < 10; i++) other.getLeafContext(`k${i}.test`);
     expect(other.stats.leafKeysGenerated).toBe(1);
     expect(ca.stats.leafKeysGenerated).toBe(1);
@@ -179,14 +200,18 @@ describe('certificate authority', () => {
 
 /** A real handshake: the issuer's leaf for `host`, a client trusting only `trusted`; undefined when verified, else why not. */
 async function verifyLeaf(issuer: LeafIssuer, host: string, trusted: string): Promise<string | undefined> {
-  return fetchChain({ ...issuer, certPem: trusted, getLeafContext: (h) => issuer.getLeafContext(h) }, host, net.isIP(host) ? 'none' : undefined).then(
+  return fetchChain(
+    { ...issuer, certPem: trusted, getLeafContext: (h) => issuer.getLeafContext(h) },
+    host,
+    net.isIP(host) ? 'none' : undefined,
+  ).then(
     () => undefined,
     (err: Error) => err.message,
   );
 }
 
 describe('run authority', () => {
-  it('is an EC P-256 CA of its own per run, constrained to the run\'s names, whose leaves verify for those names', async () => {
+  it("is an EC P-256 CA of its own per run, constrained to the run's names, whose leaves verify for those names", async () => {
     const run = await createRunAuthority({ dns: ['api.openai.com', 'huggingface.co'], ips: [] });
     const cert = new X509Certificate(run.certPem);
     expect(cert.ca).toBe(true);
@@ -232,18 +257,27 @@ describe('run authority', () => {
       { kind: 'regex', source: 'regex:10\\.0\\.0\\.1' },
     ]);
     expect(unconstrained).toEqual([]);
-    for (const host of ['api.openai.com', 'api.linear.app', '10.0.0.1']) expect(await verifyLeaf(authority, host, authority.certPem), host).toBeUndefined();
-    for (const host of ['evil.example', '10.0.0.2']) expect(await verifyLeaf(authority, host, authority.certPem), host).toMatch(/permitted|excluded|subtree|name constraint/i);
+    for (const host of ['api.openai.com', 'api.linear.app', '10.0.0.1'])
+      expect(await verifyLeaf(authority, host, authority.certPem), host).toBeUndefined();
+    for (const host of ['evil.example', '10.0.0.2'])
+      expect(await verifyLeaf(authority, host, authority.certPem), host).toMatch(
+        /permitted|excluded|subtree|name constraint/i,
+      );
   });
 
   it('from no routes at all: vouches for no name (an empty permitted list would allow every one)', async () => {
     const { authority } = await createRunAuthorityForRoutes([]);
     expect(authority.constrained).toBe(true);
-    expect(await verifyLeaf(authority, 'api.openai.com', authority.certPem)).toMatch(/permitted|excluded|subtree|name constraint/i);
+    expect(await verifyLeaf(authority, 'api.openai.com', authority.certPem)).toMatch(
+      /permitted|excluded|subtree|name constraint/i,
+    );
   });
 
   it('from a regex without a fixed suffix: unconstrained, and that route is returned', async () => {
-    const { authority, unconstrained } = await createRunAuthorityForRoutes([{ kind: 'host', host: 'api.openai.com' }, { kind: 'regex', source: 'regex:.*googleapis.*' }]);
+    const { authority, unconstrained } = await createRunAuthorityForRoutes([
+      { kind: 'host', host: 'api.openai.com' },
+      { kind: 'regex', source: 'regex:.*googleapis.*' },
+    ]);
     expect(unconstrained).toEqual(['regex:.*googleapis.*']);
     expect(authority.constrained).toBe(false);
   });
@@ -255,7 +289,9 @@ describe('run authority', () => {
     const run = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
     expect(run.getLeafContext('API.openai.com')).toBe(run.getLeafContext('api.openai.com'));
     const leafKey = async (issuer: LeafIssuer & { certPem: string }) =>
-      new X509Certificate((await fetchChain(issuer, 'api.openai.com')).raw).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+      new X509Certificate((await fetchChain(issuer, 'api.openai.com')).raw).publicKey
+        .export({ type: 'spki', format: 'der' })
+        .toString('hex');
     expect(await leafKey(run)).toBe(await leafKey(stable));
     expect(stable.stats.leafKeysGenerated).toBe(keysBefore);
     await dir.cleanup();
