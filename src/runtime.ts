@@ -34,7 +34,7 @@ import { acquireInstanceLock } from './server/instance-lock.js';
 import type { ServerState } from './server-state.js';
 import { createVault, type Vault, type VaultOptions } from './vault/vault.js';
 import { createCaProvider } from './proxy/ca-provider.js';
-import { createCredentialSource } from './proxy/credential-source.js';
+import { createCredentialRefresher, createCredentialSource } from './proxy/credential-source.js';
 import { createProxyServer, parseResolveMap } from './proxy/proxy-server.js';
 import { createRunService, type RunService } from './runs/run-service.js';
 import { createRunSessionRegistry } from './proxy/run-sessions.js';
@@ -129,6 +129,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       registry,
       audit,
       refreshBeforeUse: refresher.refreshIfDue,
+      refreshRejected: refresher.refreshRejected,
       revokeRemotely: createTokenRevoker({ vault, registry, fetch: oauthFetch }),
     });
     const oauth = createOAuthLoginService({
@@ -163,6 +164,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       serverPort: () => webPort,
       sessions,
       resolveCredential: buildReopeningSource(reopenVault, createCredentialSource(connections)),
+      refreshCredential: createCredentialRefresher(connections),
       audit,
       resolveMap: parseResolveMap(options.proxyResolve),
       upstreamCaCerts: options.upstreamCaCerts,

@@ -115,6 +115,8 @@ export interface ConnectionService {
   loadCredential(provider: string, connection: string): ConnectionRecord;
   /** The same, about to be used: an OAuth token near its expiry is refreshed first. */
   loadCredentialForUse(provider: string, connection: string): Promise<ConnectionRecord>;
+  /** After the provider refused `rejected` (401): the connection as it is once a refresh was tried. */
+  loadCredentialAfterRejection(provider: string, connection: string, rejected: string): Promise<ConnectionRecord>;
   /** Keyed digests of every stored secret (all providers, all connections), for `run` to scrub its environment. */
   digestStoredSecrets(salt: string): string[];
 }
@@ -129,6 +131,8 @@ export interface ConnectionServiceDeps {
    * CREDENTIAL_EXPIRED when the token can no longer be used. Without it tokens are handed out as stored.
    */
   refreshBeforeUse?: (provider: string, connection: string) => Promise<void>;
+  /** The provider refused `rejected` (a 401): refresh it if it is still the stored token. */
+  refreshRejected?: (provider: string, connection: string, rejected: string) => Promise<void>;
   /**
    * Revokes an OAuth connection's tokens at the provider before it is deleted (oauth/revoke.ts); returns warnings.
    * A failure never keeps the local state.
@@ -140,6 +144,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
   const { vault, registry, audit } = deps;
   const now = deps.now ?? (() => new Date());
   const refreshBeforeUse = deps.refreshBeforeUse ?? (async () => {});
+  const refreshRejected = deps.refreshRejected ?? (async () => {});
   const revokeRemotely = deps.revokeRemotely ?? (async () => []);
 
   /** Remote revocation of the given connections, one after the other; the warnings of all of them. */
@@ -463,6 +468,12 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
     async loadCredentialForUse(provider, connection) {
       requireRecord(provider, connection);
       await refreshBeforeUse(provider, connection);
+      return requireRecord(provider, connection);
+    },
+
+    async loadCredentialAfterRejection(provider, connection, rejected) {
+      requireRecord(provider, connection);
+      await refreshRejected(provider, connection, rejected);
       return requireRecord(provider, connection);
     },
   };

@@ -22,6 +22,11 @@ export const RETRY_AFTER_FAILURE_MS = 30_000;
 export interface TokenRefresher {
   /** Makes the connection's access token fresh if it needs to be; throws CREDENTIAL_EXPIRED when it cannot be used. */
   refreshIfDue(provider: string, connection: string): Promise<void>;
+  /**
+   * The provider answered 401 to `rejected`: refresh now, whatever its expiry says, unless the stored token is
+   * already another one (a refresh happened meanwhile). One refresh at a time per connection, as above.
+   */
+  refreshRejected(provider: string, connection: string, rejected: string): Promise<void>;
 }
 
 export interface TokenRefresherDeps {
@@ -97,7 +102,21 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
     deps.audit.record('refresh', { provider, connection });
   }
 
+  function runOnce(id: string, record: ConnectionRecord): Promise<void> {
+    const job = refresh(record).finally(() => inFlight.delete(id));
+    inFlight.set(id, job);
+    return job;
+  }
+
   return {
+    async refreshRejected(provider, connection, rejected) {
+      const id = buildConnectionId(provider, connection);
+      const running = inFlight.get(id);
+      if (running) return running;
+      const record = deps.vault.get<ConnectionRecord>(id);
+      if (record?.auth_type !== 'oauth2' || record.access_token !== rejected) return;
+      return runOnce(id, record);
+    },
     async refreshIfDue(provider, connection) {
       const id = buildConnectionId(provider, connection);
       const running = inFlight.get(id);
@@ -107,9 +126,7 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
       const failed = failedAt.get(id);
       const stillValid = record.expires_at !== undefined && Date.parse(record.expires_at) > now();
       if (failed !== undefined && stillValid && now() - failed < RETRY_AFTER_FAILURE_MS) return;
-      const job = refresh(record).finally(() => inFlight.delete(id));
-      inFlight.set(id, job);
-      return job;
+      return runOnce(id, record);
     },
   };
 }

@@ -19,3 +19,19 @@ export function createCredentialSource(
     return buildCredentialHeader(entry.definition, secret);
   };
 }
+
+/**
+ * After the upstream answered 401 to a request that carried `rejected`: the OAuth connection's token refreshed (once,
+ * single-flight), and the new header, or undefined when there is no newer token to try.
+ */
+export function createCredentialRefresher(
+  connections: ConnectionService,
+): (entry: ScopeEntry, rejected: CredentialHeader) => Promise<CredentialHeader | undefined> {
+  return async (entry, rejected) => {
+    if (entry.definition.auth_type !== 'oauth2') return undefined;
+    const record = await connections.loadCredentialAfterRejection(entry.provider, entry.connection, rejected.secret);
+    if (record.status !== 'connected' || !record.access_token || record.access_token === rejected.secret)
+      return undefined;
+    return buildCredentialHeader(entry.definition, record.access_token);
+  };
+}

@@ -45,6 +45,8 @@ export interface InterceptTarget {
 export interface InterceptDeps {
   isLive(session: RunSession): boolean;
   resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
+  /** After a 401 to an OAuth credential: a refreshed one to send the request with once more, or undefined. */
+  refreshCredential?(entry: ScopeEntry, rejected: CredentialHeader): Promise<CredentialHeader | undefined>;
   audit: AuditLog;
   pool: UpstreamPool;
 }
@@ -62,7 +64,21 @@ interface Exchange {
   replay: string | undefined;
   /** The agent asked to close its connection after this response. */
   closeAfter: boolean;
+  /** Set on a first attempt that may be sent once more after a 401 (OAuth, idempotent, no body). */
+  retry?: { entry: ScopeEntry; head: RequestHead; credential: CredentialHeader };
 }
+
+/** A 401 answer held back (not relayed) while a refreshed token is tried; relayed after all when none is. */
+interface HeldAnswer {
+  exchange: Exchange;
+  /** Where the 401's head starts in the chunk it arrived in. */
+  from: number;
+  chunks: Buffer[];
+  bytes: number;
+}
+
+/** A held 401 larger than this is passed on as it is, without the retry. */
+const MAX_HELD_ANSWER_BYTES = 64 * 1024;
 
 /** Bytes the agent may send ahead while nothing can be relayed (a credential pending, an upgrade unanswered). */
 const MAX_BUFFERED_INPUT_BYTES = 1024 * 1024;
@@ -97,6 +113,9 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   const scrubbedSecrets = new Set<string>();
   const needles: ScrubNeedle[] = [];
   let scrubber: Scrubber | undefined;
+  /** A 401 to an OAuth request, held while a refresh is tried; and what the chunk being scanned looked like. */
+  let held: HeldAnswer | undefined;
+  let scanning: { content: [number, number][]; partialHeadBefore: boolean } | undefined;
   /** The provider whose answer is being relayed, and whether that answer had a secret overwritten already. */
   let answering: { provider: string; recorded: boolean } | undefined;
 
@@ -230,11 +249,29 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       const provider = exchanges[0]?.plan.provider;
       const content: [number, number][] = [];
       const tunnel = current.tracker.mode === 'tunnel';
-      if (!tunnel && !scanResponse(current, chunk, content)) return;
-      const before = scrubber.found;
-      current.relay(scrubber.push(chunk, tunnel ? undefined : content));
-      if (scrubber.found > before) noteScrubbed(provider ?? answering?.provider);
+      const holding = held !== undefined;
+      scanning = { content, partialHeadBefore: current.tracker.mode === 'head' && !current.tracker.idle };
+      const scanned = tunnel || scanResponse(current, chunk, content);
+      scanning = undefined;
+      if (!scanned) return;
+      // Bytes of a held 401 wait; what came before it in the chunk goes on.
+      const cut = held === undefined ? chunk.length : holding ? 0 : held.from;
+      if (cut > 0) {
+        const before = scrubber.found;
+        const part = cut === chunk.length ? chunk : chunk.subarray(0, cut);
+        const ranges = content.filter(([a]) => a < cut).map(([a, b]): [number, number] => [a, Math.min(b, cut)]);
+        current.relay(scrubber.push(part, tunnel ? undefined : ranges));
+        if (scrubber.found > before) noteScrubbed(provider ?? answering?.provider);
+      }
+      if (held !== undefined && cut < chunk.length) {
+        held.chunks.push(chunk.subarray(cut));
+        held.bytes += chunk.length - cut;
+      }
       if (tunnel) return;
+      if (held !== undefined && (current.tracker.idle || held.bytes > MAX_HELD_ANSWER_BYTES)) {
+        settleHeldAnswer(current);
+        return;
+      }
     }
     handleResponseProgress();
   }
@@ -250,6 +287,48 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       closeAll();
       return false;
     }
+  }
+
+  /**
+   * A held 401 is whole (or too large to hold): try a refreshed token and send the request once more; when there is
+   * none, or the answer was too large, the agent gets the 401 as it came.
+   */
+  function settleHeldAnswer(current: UpstreamLease): void {
+    const answer = held!;
+    held = undefined;
+    const retry = answer.exchange.retry!;
+    const passOn = (): void => {
+      if (closed) return;
+      for (const chunk of answer.chunks) current.relay(scrubber === undefined ? chunk : scrubber.push(chunk));
+      if (answer.exchange.closeAfter) endAfterResponse = true;
+      awaitingCredential = false;
+      resumeClient('credential');
+      handleResponseProgress();
+      writeBatched(drainInput);
+    };
+    awaitingCredential = true;
+    pauseClient('credential');
+    if (answer.bytes > MAX_HELD_ANSWER_BYTES || !current.tracker.idle || deps.refreshCredential === undefined) {
+      passOn();
+      return;
+    }
+    deps.refreshCredential(retry.entry, retry.credential).then(
+      (fresh) => {
+        if (closed) return;
+        if (fresh === undefined) {
+          passOn();
+          return;
+        }
+        const send = (): void => {
+          awaitingCredential = false;
+          sendRequest(retry.head, answer.exchange.path, answer.exchange.plan, fresh);
+          resumeClient('credential');
+          drainInput();
+        };
+        if (leaseUpstream(send)) writeBatched(send);
+      },
+      () => passOn(),
+    );
   }
 
   /** Scans later answers for `secret` too (each secret once per connection). */
@@ -450,7 +529,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         if (closed) return;
         const send = (): void => {
           awaitingCredential = false;
-          sendRequest(head, path, plan, credential);
+          sendRequest(head, path, plan, credential, entry);
           resumeClient('credential');
           drainInput();
         };
@@ -475,7 +554,13 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     );
   }
 
-  function sendRequest(head: RequestHead, path: string, plan: AuditPlan, credential?: CredentialHeader): void {
+  function sendRequest(
+    head: RequestHead,
+    path: string,
+    plan: AuditPlan,
+    credential?: CredentialHeader,
+    entry?: ScopeEntry,
+  ): void {
     if (credential !== undefined) watchForSecret(credential.secret);
     const out = buildUpstreamHead(head, path, authority, credential);
     const retryable = head.framing.kind === 'none' && !head.upgrade && IDEMPOTENT.has(head.method);
@@ -489,6 +574,10 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       responded: false,
       replay: retryable ? out : undefined,
       closeAfter,
+      // An OAuth token the provider refuses (revoked, rotated early) gets one refresh and one more try.
+      ...(retryable && credential !== undefined && entry?.definition.auth_type === 'oauth2' && deps.refreshCredential
+        ? { retry: { entry, head, credential } }
+        : {}),
     });
     // An upgraded connection becomes the agent's own tunnel; an HTTP/1.0 one may close after its answer.
     if (head.upgrade || head.version !== 'HTTP/1.1') lease!.reusable = false;
@@ -513,6 +602,23 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     record(exchange, head.status);
     answering =
       exchange.plan.provider === undefined ? undefined : { provider: exchange.plan.provider, recorded: false };
+    // A 401 to a request that may go once more is held back, when it is the last answer owed and its head began in
+    // this chunk (so none of it has reached the agent yet) and its end can be found.
+    if (
+      head.status === 401 &&
+      exchange.retry !== undefined &&
+      exchanges.length === 0 &&
+      scanning !== undefined &&
+      !scanning.partialHeadBefore &&
+      head.framing.kind !== 'close' &&
+      scanning.content.length > 0
+    ) {
+      held = { exchange, from: scanning.content[scanning.content.length - 1]![0], chunks: [], bytes: 0 };
+      // The agent's next request waits: the retried one must reach the upstream first, in order.
+      awaitingCredential = true;
+      pauseClient('credential');
+      return;
+    }
     if (exchange.closeAfter) endAfterResponse = true;
     if (head.status === 101 && exchange.upgrade) {
       current.reusable = false;

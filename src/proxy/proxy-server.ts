@@ -37,6 +37,8 @@ export interface ProxyServerOptions {
   selectAuthority?(session: RunSession): LeafIssuer | undefined;
   sessions: RunSessionRegistry;
   resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
+  /** After a 401 to an OAuth credential: a refreshed one to try once more, or undefined. */
+  refreshCredential?(entry: ScopeEntry, rejected: CredentialHeader): Promise<CredentialHeader | undefined>;
   audit: AuditLog;
   resolveMap?: ResolveMap;
   upstreamCaCerts?: string[];
@@ -91,6 +93,9 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
   const interceptDeps: InterceptDeps = {
     isLive,
     resolveCredential: (entry) => opts.resolveCredential(entry),
+    ...(opts.refreshCredential
+      ? { refreshCredential: (entry, rejected) => opts.refreshCredential!(entry, rejected) }
+      : {}),
     audit: opts.audit,
     pool: connector.tlsPool,
   };
