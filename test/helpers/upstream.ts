@@ -40,6 +40,8 @@ export interface Upstream {
   port: number;
   requests: RecordedRequest[];
   connections(): number;
+  /** Connections open right now (a test waits for an idle close on this, not on a timer). */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -195,6 +197,7 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
     port,
     requests,
     connections: () => nextConnectionId,
+    openConnections: () => sockets.size,
     async close() {
       for (const client of wss.clients) client.terminate();
       wss.close();

@@ -123,8 +123,11 @@ describe('intercepted HTTP/1.1 framing', () => {
     const connections = h.upstream.connections();
     socket.write('GET /v1/models?first HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
     await readUntil(socket, (b) => b.toString().includes('"object":"list"'));
-    // The upstream's keep-alive is 300 ms; node:http closes idle sockets about a second after that.
-    await new Promise((r) => setTimeout(r, 1800));
+    // The upstream's keep-alive is 300 ms: wait until it has closed the idle connection (not for a guessed time).
+    for (const deadline = Date.now() + 10_000; h.upstream.openConnections() > 0 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(h.upstream.openConnections()).toBe(0);
     socket.write('GET /v1/models?second HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
     const second = (await readUntil(socket, (b) => b.toString().includes('"object":"list"'))).toString();
     socket.destroy();
