@@ -417,9 +417,7 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
         for (const variable of def.exports) {
           const value = readExportValue(def, record, variable.source);
           if (value === undefined) continue;
-          let envName = variable.env;
-          if (taken.has(envName)) envName = `${envName}_${buildEnvPrefix(def.name)}_${buildEnvPrefix(name)}`;
-          taken.add(envName);
+          const envName = claimExportName(taken, variable.env, def.name, name);
           out.push({ name: envName, value, provider: def.name, connection: name });
         }
         audit.record('export', { provider: def.name, connection: name });
@@ -508,4 +506,14 @@ function readExportValue(def: ProviderDefinition, record: ConnectionRecord, sour
         : undefined;
     }
   }
+}
+
+/**
+ * The name a variable is exported under: its own, or for a later one that clashes with a name already taken,
+ * `<NAME>_<PROVIDER>_<CONNECTION>` (upper case, non-alphanumerics as '_'). Records the name it returns in `taken`.
+ */
+export function claimExportName(taken: Set<string>, env: string, provider: string, connection: string): string {
+  const name = taken.has(env) ? `${env}_${buildEnvPrefix(provider)}_${buildEnvPrefix(connection)}` : env;
+  taken.add(name);
+  return name;
 }

@@ -7,7 +7,7 @@ import { createAuditLog, type AuditLog } from '../../../src/audit.js';
 import { packagePaths } from '../../../src/paths.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../../src/providers/registry.js';
 import { createVault, type Vault } from '../../../src/vault/vault.js';
-import { createConnectionService, type ConnectionService } from '../../../src/connections/service.js';
+import { claimExportName, createConnectionService, type ConnectionService } from '../../../src/connections/service.js';
 import { findSecretVariables } from '../../../src/connections/secret-digests.js';
 import type { ConnectionRecord, ProviderState } from '../../../src/connections/records.js';
 import type { ProviderDefinition } from '../../../src/providers/schema.js';
@@ -558,5 +558,21 @@ describe('digestStoredSecrets and findSecretVariables', () => {
     expect(findSecretVariables(env, salt, digests).sort()).toEqual(['A', 'B', 'C']);
     // Another salt, another run: yesterday's digests match nothing.
     expect(findSecretVariables(env, 'another-salt', digests)).toEqual([]);
+  });
+});
+
+describe('claimExportName', () => {
+  it('keeps the first name and renames a later clash after its provider and connection', () => {
+    const taken = new Set<string>();
+    expect(claimExportName(taken, 'OPENAI_API_KEY', 'openai', 'default')).toBe('OPENAI_API_KEY');
+    expect(claimExportName(taken, 'OPENAI_API_KEY', 'openai', 'team-2')).toBe('OPENAI_API_KEY_OPENAI_TEAM_2');
+    expect(claimExportName(taken, 'OPENAI_API_KEY', 'azure.openai', 'x')).toBe('OPENAI_API_KEY_AZURE_OPENAI_X');
+    expect(claimExportName(taken, 'GROQ_API_KEY', 'groq', 'default')).toBe('GROQ_API_KEY');
+    expect([...taken]).toEqual([
+      'OPENAI_API_KEY',
+      'OPENAI_API_KEY_OPENAI_TEAM_2',
+      'OPENAI_API_KEY_AZURE_OPENAI_X',
+      'GROQ_API_KEY',
+    ]);
   });
 });
