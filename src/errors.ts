@@ -68,11 +68,12 @@ export function parseAppError(body: unknown): AppError | undefined {
 const listHint = "Run 'authsome list' to see the available providers.";
 
 /** What the server refuses to a live run's processes: each hands over a secret, or a page that can reveal one. */
-export type SecretAction = 'reveal' | 'export' | 'sign-in';
+export type SecretAction = 'reveal' | 'export' | 'sign-in' | 'digest';
 const SECRET_ACTIONS: Record<SecretAction, string> = {
   reveal: 'reveal a secret',
   export: 'export secrets',
   'sign-in': 'sign a browser in to authsome (its pages can reveal a secret)',
+  digest: 'read digests of the stored secrets',
 };
 
 export const errors = {

@@ -2,7 +2,8 @@
 // placeholder names) and ends it when the child exits.
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
-import { errors } from '../../errors.js';
+import { errors, isAppError } from '../../errors.js';
+import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
 import type { ServerDeps } from '../deps.js';
 import type { PolicyInput } from '../../runs/policy.js';
 import { readJsonBody } from './body.js';
@@ -12,6 +13,17 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
 
   api.post('/', async (c) => {
     const body = await readJsonBody(c);
+    // The CLI drops inherited variables holding a stored secret; it gets digests under a salt used once, never values.
+    // Asked before this run exists: a process of another live run gets none (a digest with its salt would let it
+    // test guesses of a key offline).
+    const salt = randomBytes(16).toString('base64url');
+    const digests = await refuseSecretsToRuns({ ...describePeer(c, deps), action: 'digest' }).then(
+      () => deps.connections.digestStoredSecrets(salt),
+      (err: unknown) => {
+        if (isAppError(err) && err.code === 'FORBIDDEN') return [];
+        throw err;
+      },
+    );
     const run = await deps.runs.start({
       pid: typeof body.pid === 'number' && Number.isInteger(body.pid) && body.pid > 0 ? body.pid : undefined,
       only: readStringList(body.only, 'only'),
@@ -21,8 +33,6 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       policy: readPolicy(body.policy),
       stableCa: body.stable_ca === true,
     });
-    // The CLI drops inherited variables holding a stored secret; it gets digests under a salt used once, never values.
-    const salt = randomBytes(16).toString('base64url');
     return c.json({
       id: run.id,
       proxy_url: run.proxyUrl,
@@ -34,7 +44,7 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
       scope: run.scope.map((e) => ({ provider: e.provider, connection: e.connection })),
       skipped: run.skipped,
       warnings: run.warnings,
-      secret_digests: { salt, digests: deps.connections.digestStoredSecrets(salt) },
+      secret_digests: { salt, digests },
       policy_rules: run.policyRules,
       policy_warnings: run.policyWarnings,
     });

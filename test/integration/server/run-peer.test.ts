@@ -150,6 +150,27 @@ describe('reveal and export refused to the processes of a live run', () => {
     }
   });
 
+  it("a live run's process that asks for a run session of its own gets no digests of the stored secrets", async () => {
+    const agent = startCaller(rt.port, rt.token, true);
+    const outsider = startCaller(rt.port, rt.token, false);
+    try {
+      const run = JSON.parse((await api('/run-sessions', { pid: agent.pid })).body) as { id: string };
+      type Reply = { secret_digests: { salt: string; digests: string[] } };
+      const own = await agent.ask({ path: '/run-sessions', body: {} });
+      expect(own.status).toBe(200);
+      // A salt with digests of the keys would let the agent test guesses offline: it gets the salt alone.
+      expect((JSON.parse(own.body) as Reply).secret_digests.digests).toEqual([]);
+      expect(own.body).not.toContain(KEY);
+      const other = await outsider.ask({ path: '/run-sessions', body: {} });
+      expect((JSON.parse(other.body) as Reply).secret_digests.digests).toHaveLength(1);
+      expect(await readAudit()).toContain(`"run":"${run.id}","reason":"digest from a process of the run"`);
+      await api(`/run-sessions/${run.id}/end`, {});
+    } finally {
+      agent.close();
+      outsider.close();
+    }
+  });
+
   it("a request that the run's proxy relays to the API is refused, whoever sent it", async () => {
     const outsider = startCaller(rt.port, rt.token, false);
     const anchor = startCaller(rt.port, rt.token, false);
