@@ -151,3 +151,20 @@ export function buildOAuthDefinition(
     ...rest,
   };
 }
+
+/** A refresh token the authorization server really issued (a grant for alice on the public client, as after a login). */
+export async function mintRefreshToken(auth: TestAuthServer): Promise<string> {
+  const provider = auth.provider as unknown as Record<string, any>;
+  const grant = new provider.Grant({ accountId: 'alice', clientId: PUBLIC_CLIENT_ID });
+  grant.addOIDCScope('openid offline_access');
+  const grantId = await grant.save();
+  const client = await provider.Client.find(PUBLIC_CLIENT_ID);
+  const token = new provider.RefreshToken({
+    accountId: 'alice',
+    client,
+    grantId,
+    scope: 'openid offline_access',
+    gty: 'authorization_code',
+  });
+  return token.save();
+}

@@ -10,6 +10,7 @@ import { buildConnectionId, type ConnectionRecord } from '../../../src/connectio
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import {
   buildOAuthDefinition,
+  mintRefreshToken,
   PUBLIC_CLIENT_ID,
   startTestAuthServer,
   type TestAuthServer,
@@ -61,23 +62,6 @@ describe('OAuth refresh on use', () => {
     await rt.close();
     rmSync(root, { recursive: true, force: true });
   });
-
-  /** A refresh token the authorization server really issued (a grant for alice, as after a login). */
-  async function mintRefreshToken(): Promise<string> {
-    const provider = auth.provider as unknown as Record<string, any>;
-    const grant = new provider.Grant({ accountId: 'alice', clientId: PUBLIC_CLIENT_ID });
-    grant.addOIDCScope('openid offline_access');
-    const grantId = await grant.save();
-    const client = await provider.Client.find(PUBLIC_CLIENT_ID);
-    const token = new provider.RefreshToken({
-      accountId: 'alice',
-      client,
-      grantId,
-      scope: 'openid offline_access',
-      gty: 'authorization_code',
-    });
-    return token.save();
-  }
 
   async function seed(fields: { access_token: string; refresh_token?: string; expires_in: number }): Promise<void> {
     await rt.connections.loginWithTokens({
@@ -135,7 +119,7 @@ describe('OAuth refresh on use', () => {
   }
 
   it('50 proxied requests at once with a token about to expire → one refresh at the server, rotation stored first', async () => {
-    const oldRefresh = await mintRefreshToken();
+    const oldRefresh = await mintRefreshToken(auth);
     await seed({ access_token: 'old-access-token-about-to-expire', refresh_token: oldRefresh, expires_in: 120 });
     const runToken = await startRun();
 
@@ -162,7 +146,7 @@ describe('OAuth refresh on use', () => {
   });
 
   it('export and get --show-secret refresh too; a fresh token is not refreshed again', async () => {
-    await seed({ access_token: 'old-access-for-export', refresh_token: await mintRefreshToken(), expires_in: 60 });
+    await seed({ access_token: 'old-access-for-export', refresh_token: await mintRefreshToken(auth), expires_in: 60 });
     const before = auth.tokenRequests.refresh_token ?? 0;
     const exported = await api('/export', { provider: 'testoauth' });
     expect(exported.status).toBe(200);

@@ -9,6 +9,7 @@ import { buildConnectionId, type ConnectionRecord } from '../../../src/connectio
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import {
   buildOAuthDefinition,
+  mintRefreshToken,
   PUBLIC_CLIENT_ID,
   startTestAuthServer,
   type TestAuthServer,
@@ -70,22 +71,6 @@ describe('a 401 to an OAuth token: one refresh, one more try', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  async function mintRefreshToken(): Promise<string> {
-    const provider = auth.provider as unknown as Record<string, any>;
-    const grant = new provider.Grant({ accountId: 'alice', clientId: PUBLIC_CLIENT_ID });
-    grant.addOIDCScope('openid offline_access');
-    const grantId = await grant.save();
-    const client = await provider.Client.find(PUBLIC_CLIENT_ID);
-    const token = new provider.RefreshToken({
-      accountId: 'alice',
-      client,
-      grantId,
-      scope: 'openid offline_access',
-      gty: 'authorization_code',
-    });
-    return token.save();
-  }
-
   async function seed(refreshToken?: string): Promise<void> {
     await rt.connections.loginWithTokens({
       provider: 'testoauth',
@@ -121,7 +106,7 @@ describe('a 401 to an OAuth token: one refresh, one more try', () => {
   const record = () => rt.vault.get<ConnectionRecord>(buildConnectionId('testoauth', 'default'))!;
 
   it('a GET refused with 401 is answered after one refresh, with the new token; the agent never sees the 401', async () => {
-    await seed(await mintRefreshToken());
+    await seed(await mintRefreshToken(auth));
     const before = auth.tokenRequests.refresh_token ?? 0;
     const answer = await ask(`GET /v1/models HTTP/1.1\r\nHost: ${API_HOST}\r\nConnection: close\r\n\r\n`);
     expect(answer.status).toBe(200);
@@ -134,7 +119,7 @@ describe('a 401 to an OAuth token: one refresh, one more try', () => {
   });
 
   it('a POST is never sent twice: the agent gets the 401', async () => {
-    await seed(await mintRefreshToken());
+    await seed(await mintRefreshToken(auth));
     const answer = await ask(
       `POST /v1/echo HTTP/1.1\r\nHost: ${API_HOST}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`,
     );
