@@ -169,9 +169,7 @@ export async function createRunAuthority(
     notAfter: new Date(notAfter),
     spkiDer: caKey.spkiDer,
     extensions: [
-      { name: 'basicConstraints', cA: true, critical: true, pathLenConstraint: 0 },
-      { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true, digitalSignature: true },
-      buildKeyIdExtension(keyId),
+      ...buildSigningCaExtensions(keyId),
       ...(names === undefined ? [] : [buildNameConstraintsExtension(names) as unknown as Record<string, unknown>]),
     ],
     signer: caKey.privateKey,
@@ -301,6 +299,15 @@ async function readUsableRootCert(certPath: string, key: KeyObject, keyId: Buffe
   }
 }
 
+/** A CA that signs leaves only (no CA below it): what the run CAs and the leaf issuer share. */
+function buildSigningCaExtensions(keyId: Buffer): Record<string, unknown>[] {
+  return [
+    { name: 'basicConstraints', cA: true, critical: true, pathLenConstraint: 0 },
+    { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true, digitalSignature: true },
+    buildKeyIdExtension(keyId),
+  ];
+}
+
 function mintIssuer(root: Root, issuerKey: KeyPair): Issuer {
   const now = Date.now();
   const notAfter = now + ISSUER_VALIDITY_MS;
@@ -312,9 +319,7 @@ function mintIssuer(root: Root, issuerKey: KeyPair): Issuer {
     notAfter: new Date(notAfter),
     spkiDer: issuerKey.spkiDer,
     extensions: [
-      { name: 'basicConstraints', cA: true, critical: true, pathLenConstraint: 0 },
-      { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true, digitalSignature: true },
-      buildKeyIdExtension(keyId),
+      ...buildSigningCaExtensions(keyId),
       { name: 'authorityKeyIdentifier', keyIdentifier: root.keyId.toString('binary') },
     ],
     signer: root.key,
