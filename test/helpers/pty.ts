@@ -16,7 +16,9 @@ function shellQuote(s: string): string {
 
 /** Runs the CLI inside a pseudo-terminal; our pipe is the terminal's keyboard and screen. */
 export function runInPty(home: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): PtySession {
-  const command = [process.execPath, cliPath, ...args].map(shellQuote).join(' ');
+  // `exec`: script runs the line with $SHELL -c, or /bin/sh (dash) where SHELL is unset, as under CI. dash would
+  // stay as the terminal's session leader and die of Ctrl-C itself, and script would report its 130.
+  const command = `exec ${[process.execPath, cliPath, ...args].map(shellQuote).join(' ')}`;
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
     env: buildTestEnv(home, extraEnv),
     stdio: ['pipe', 'pipe', 'pipe'],

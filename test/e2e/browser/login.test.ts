@@ -263,7 +263,7 @@ describe('authsome login through the browser', () => {
     // script(1) gives the CLI a pseudo-terminal, so stderr is a TTY as in a person's shell.
     const child = spawn(
       'script',
-      ['-q', '-e', '-c', `${process.execPath} ${cliPath} login openai --connection tty`, '/dev/null'],
+      ['-q', '-e', '-c', `exec ${process.execPath} ${cliPath} login openai --connection tty`, '/dev/null'],
       {
         env: buildTestEnv(t.home, { BROWSER: fake.command, TERM: 'xterm' }),
         stdio: ['pipe', 'pipe', 'pipe'],
