@@ -16,14 +16,8 @@ import {
   type RequestHead,
   type ResponseHead,
 } from './http1-framing.js';
-import {
-  buildProxyAuthError,
-  buildUpstreamError,
-  PROXY_AUTH_STATUS,
-  toAppError,
-  UPSTREAM_ERROR_STATUS,
-  writeRawProxyError,
-} from './proxy-errors.js';
+import { PROXY_ANSWERS, type ProxyAnswer } from './proxy-answers.js';
+import { buildProxyAuthError, buildUpstreamError, toAppError, writeRawProxyError } from './proxy-errors.js';
 import { countRunEvent, type RunSession } from './run-sessions.js';
 import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } from './secret-scrubber.js';
 import {
@@ -160,14 +154,14 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   /** Answers the agent with a proxy error and closes, or just closes when a response is already under way. */
-  function rejectAndClose(status: number, err: AppError): void {
+  function rejectAndClose(answer: ProxyAnswer, err: AppError): void {
     if (closed) return;
     const responding = exchanges.length > 0 || (lease !== undefined && !lease.tracker.idle);
     closed = true;
     stopWaiting();
     endLease();
     if (responding) client.destroy();
-    else writeRawProxyError(client, status, err);
+    else writeRawProxyError(client, answer, err);
   }
 
   function record(exchange: Exchange, status: number): void {
@@ -428,7 +422,10 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         try {
           n = requestBody!.consume(input, 0);
         } catch (err) {
-          rejectAndClose(400, errors.invalidInput(`The request body could not be parsed (${(err as Error).message}).`));
+          rejectAndClose(
+            'badRequest',
+            errors.invalidInput(`The request body could not be parsed (${(err as Error).message}).`),
+          );
           return;
         }
         const data = n === input.length ? input : input.subarray(0, n);
@@ -443,7 +440,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       }
       const head = locateRequestHead(input);
       if (head === 'too-large') {
-        rejectAndClose(431, errors.invalidInput('The request head is too large.'));
+        rejectAndClose('headTooLarge', errors.invalidInput('The request head is too large.'));
         return;
       }
       if (head === 'incomplete') return;
@@ -461,19 +458,19 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     try {
       head = parseRequestHead(text);
     } catch (err) {
-      rejectAndClose(400, errors.invalidInput(`The request could not be parsed (${(err as Error).message}).`));
+      rejectAndClose('badRequest', errors.invalidInput(`The request could not be parsed (${(err as Error).message}).`));
       return;
     }
     // A connection outlives nothing: once its run has ended, the next request is refused.
     if (!deps.isLive(target.session)) {
-      rejectAndClose(PROXY_AUTH_STATUS, buildProxyAuthError());
+      rejectAndClose('proxyAuthRequired', buildProxyAuthError());
       return;
     }
     let resolved: TunnelTarget;
     try {
       resolved = resolveTunnelTarget(head, target.host, target.port);
     } catch (err) {
-      rejectAndClose(400, errors.invalidInput(`The request was refused: ${(err as Error).message}.`));
+      rejectAndClose('badRequest', errors.invalidInput(`The request was refused: ${(err as Error).message}.`));
       return;
     }
     const { path } = resolved;
@@ -486,7 +483,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       matchRoute(target.session.routes, target.host, target.port, resolved.lenientPath) !== match
     ) {
       rejectAndClose(
-        400,
+        'badRequest',
         errors.invalidInput(
           'The request was refused: its path reads differently once encoded slashes or dot segments are decoded.',
         ),
@@ -513,10 +510,10 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         method: head.method,
         host: target.host,
         path,
-        status: 403,
+        status: PROXY_ANSWERS.requestDenied.status,
         reason: `${decision.rule}: ${decision.reason}`,
       });
-      rejectAndClose(403, errors.requestDenied(decision.reason));
+      rejectAndClose('requestDenied', errors.requestDenied(decision.reason));
       return;
     }
     countRunEvent(target.session, entry.provider, 'injected');
@@ -546,10 +543,10 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
           method: head.method,
           host: target.host,
           path,
-          status: UPSTREAM_ERROR_STATUS,
+          status: PROXY_ANSWERS.credentialUnavailable.status,
           reason: `credential unavailable: ${appError.code}`,
         });
-        rejectAndClose(UPSTREAM_ERROR_STATUS, appError);
+        rejectAndClose('credentialUnavailable', appError);
       },
     );
   }
@@ -708,9 +705,9 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         target.port,
         err ?? Object.assign(new Error('closed'), { code: 'ECONNRESET' }),
       );
-      for (const exchange of exchanges) record(exchange, UPSTREAM_ERROR_STATUS);
+      for (const exchange of exchanges) record(exchange, PROXY_ANSWERS.upstreamFailed.status);
       exchanges.length = 0;
-      rejectAndClose(UPSTREAM_ERROR_STATUS, error);
+      rejectAndClose('upstreamFailed', error);
     }
     // Otherwise the upstream closed an idle connection: the agent keeps its own, and the next request leases another.
   }
@@ -721,7 +718,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     // Waiting for a credential the client is paused; holding bytes after an upgrade request it is not, so an agent
     // could grow this buffer without end. Past the limit the connection is refused.
     if (input.length > MAX_BUFFERED_INPUT_BYTES) {
-      rejectAndClose(400, errors.invalidInput('Too much data arrived before the proxy could relay it.'));
+      rejectAndClose('inputOverflow', errors.invalidInput('Too much data arrived before the proxy could relay it.'));
       return;
     }
     processInput();
