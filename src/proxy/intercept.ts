@@ -6,27 +6,21 @@ import type tls from 'node:tls';
 import type { AuditLog } from '../audit.js';
 import { errors, type AppError } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
-import { buildAmbiguityReason, matchRoute, type ScopeEntry } from '../providers/routes.js';
+import type { ScopeEntry } from '../providers/routes.js';
 import type { AuditPlan } from './forward.js';
 import {
   createBodyTracker,
   locateRequestHead,
-  parseRequestHead,
   type BodyTracker,
   type RequestHead,
   type ResponseHead,
 } from './http1-framing.js';
 import { PROXY_ANSWERS, type ProxyAnswer } from './proxy-answers.js';
-import { buildProxyAuthError, buildUpstreamError, toAppError, writeRawProxyError } from './proxy-errors.js';
+import { buildUpstreamError, toAppError, writeRawProxyError } from './proxy-errors.js';
+import { isReplayable, isRetryableAfterRefresh, planRequest } from './request-plan.js';
 import { countRunEvent, type RunSession } from './run-sessions.js';
 import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } from './secret-scrubber.js';
-import {
-  buildAuthority,
-  buildUpstreamHead,
-  isCloseRequested,
-  resolveTunnelTarget,
-  type TunnelTarget,
-} from './upstream-head.js';
+import { buildAuthority, buildUpstreamHead, isCloseRequested } from './upstream-head.js';
 import { createUpstreamLease, type UpstreamLease } from './upstream-lease.js';
 import type { PooledUpstream, UpstreamPool } from './upstream-pool.js';
 
@@ -78,8 +72,6 @@ const MAX_HELD_ANSWER_BYTES = 64 * 1024;
 const MAX_BUFFERED_INPUT_BYTES = 1024 * 1024;
 /** An agent's idle keep-alive connection is closed after this long (both sides), like a server would. */
 const CLIENT_IDLE_MS = 65_000;
-/** Methods a retry cannot make happen twice (RFC 9110 §9.2.2); with no body, the head alone is the request. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export function startInterception(client: tls.TLSSocket, target: InterceptTarget, deps: InterceptDeps): void {
   const authority = buildAuthority(target.host, target.port);
@@ -454,54 +446,17 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   function handleRequestHead(text: string): void {
-    let head: RequestHead;
-    try {
-      head = parseRequestHead(text);
-    } catch (err) {
-      rejectAndClose('badRequest', errors.invalidInput(`The request could not be parsed (${(err as Error).message}).`));
+    const plan = planRequest(text, target, target.session, deps.isLive(target.session));
+    if (plan.kind === 'refuse') {
+      rejectAndClose(plan.answer, plan.error);
       return;
     }
-    // A connection outlives nothing: once its run has ended, the next request is refused.
-    if (!deps.isLive(target.session)) {
-      rejectAndClose('proxyAuthRequired', buildProxyAuthError());
+    if (plan.kind === 'relay') {
+      sendRequest(plan.head, plan.path, plan.audit);
       return;
     }
-    let resolved: TunnelTarget;
-    try {
-      resolved = resolveTunnelTarget(head, target.host, target.port);
-    } catch (err) {
-      rejectAndClose('badRequest', errors.invalidInput(`The request was refused: ${(err as Error).message}.`));
-      return;
-    }
-    const { path } = resolved;
-    const match = matchRoute(target.session.routes, target.host, target.port, path);
-    // A server that decodes %2F, treats '\\' as '/' or drops ';' parameters may read another path than the one
-    // matched: the credential goes only where both readings agree.
-    if (
-      match.kind === 'inject' &&
-      resolved.lenientPath !== path &&
-      matchRoute(target.session.routes, target.host, target.port, resolved.lenientPath) !== match
-    ) {
-      rejectAndClose(
-        'badRequest',
-        errors.invalidInput(
-          'The request was refused: its path reads differently once encoded slashes or dot segments are decoded.',
-        ),
-      );
-      return;
-    }
-    if (match.kind !== 'inject') {
-      const plan: AuditPlan =
-        match.kind === 'ambiguous'
-          ? { event: 'ambiguous', run, reason: buildAmbiguityReason(match.candidates) }
-          : { event: 'no_match', run, reason: match.reason };
-      sendRequest(head, path, plan);
-      return;
-    }
-    const { entry } = match;
-    // The run's rules come before the credential: a request they refuse is answered here and never sent.
-    const decision = target.session.policy?.check(entry.provider, head.method, path);
-    if (decision !== undefined && !decision.allowed) {
+    const { head, path, entry } = plan;
+    if (plan.kind === 'deny') {
       countRunEvent(target.session, entry.provider, 'denied');
       deps.audit.record('denied', {
         provider: entry.provider,
@@ -511,13 +466,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         host: target.host,
         path,
         status: PROXY_ANSWERS.requestDenied.status,
-        reason: `${decision.rule}: ${decision.reason}`,
+        reason: plan.reason,
       });
-      rejectAndClose('requestDenied', errors.requestDenied(decision.reason));
+      rejectAndClose('requestDenied', plan.error);
       return;
     }
     countRunEvent(target.session, entry.provider, 'injected');
-    const plan: AuditPlan = { event: 'inject', run, provider: entry.provider, connection: entry.connection };
     // Later bytes wait until this head is sent: requests must reach the upstream in order.
     awaitingCredential = true;
     pauseClient('credential');
@@ -526,7 +480,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         if (closed) return;
         const send = (): void => {
           awaitingCredential = false;
-          sendRequest(head, path, plan, credential, entry);
+          sendRequest(head, path, plan.audit, credential, entry);
           resumeClient('credential');
           drainInput();
         };
@@ -560,7 +514,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   ): void {
     if (credential !== undefined) watchForSecret(credential.secret);
     const out = buildUpstreamHead(head, path, authority, credential);
-    const retryable = head.framing.kind === 'none' && !head.upgrade && IDEMPOTENT.has(head.method);
+    const retryable = isReplayable(head);
     const closeAfter = isCloseRequested(head);
     exchanges.push({
       method: head.method,
@@ -571,8 +525,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       responded: false,
       replay: retryable ? out : undefined,
       closeAfter,
-      // An OAuth token the provider refuses (revoked, rotated early) gets one refresh and one more try.
-      ...(retryable && credential !== undefined && entry?.definition.auth_type === 'oauth2' && deps.refreshCredential
+      ...(credential !== undefined && deps.refreshCredential && isRetryableAfterRefresh(head, entry)
         ? { retry: { entry, head, credential } }
         : {}),
     });
