@@ -8,15 +8,10 @@ import { errors, type AppError } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
 import type { ScopeEntry } from '../providers/routes.js';
 import type { AuditPlan } from './forward.js';
-import {
-  createBodyTracker,
-  locateRequestHead,
-  type BodyTracker,
-  type RequestHead,
-  type ResponseHead,
-} from './http1-framing.js';
+import type { RequestHead, ResponseHead } from './http1-framing.js';
 import { PROXY_ANSWERS, type ProxyAnswer } from './proxy-answers.js';
 import { buildUpstreamError, toAppError, writeRawProxyError } from './proxy-errors.js';
+import { RequestInput, type RequestMode } from './request-input.js';
 import { isReplayable, isRetryableAfterRefresh, planRequest } from './request-plan.js';
 import { countRunEvent, type RunSession } from './run-sessions.js';
 import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } from './secret-scrubber.js';
@@ -68,8 +63,6 @@ interface HeldAnswer {
 /** A held 401 larger than this is passed on as it is, without the retry. */
 const MAX_HELD_ANSWER_BYTES = 64 * 1024;
 
-/** Bytes the agent may send ahead while nothing can be relayed (a credential pending, an upgrade unanswered). */
-const MAX_BUFFERED_INPUT_BYTES = 1024 * 1024;
 /** An agent's idle keep-alive connection is closed after this long (both sides), like a server would. */
 const CLIENT_IDLE_MS = 65_000;
 
@@ -80,14 +73,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   const pausedBy = new Set<'credential' | 'upstream' | 'pool'>();
   let lease: UpstreamLease | undefined;
   let cancelWait: (() => void) | undefined;
-  let input: Buffer | undefined;
-  // Request side: between messages ('head'), inside a request body, holding bytes after an upgrade request until
-  // the upstream has answered it, or a raw tunnel after a 101.
-  let requestMode: 'head' | 'body' | 'hold' | 'tunnel' = 'head';
-  let requestBody: BodyTracker | undefined;
+  /** The agent's bytes not relayed yet; the mode is here because the response side moves it too (101, upgrades). */
+  const requests = new RequestInput();
+  let requestMode: RequestMode = 'head';
   let awaitingCredential = false;
-  /** A request said `Connection: close`: nothing after it is read, and the connection ends after its response. */
-  let closeRequested = false;
+  /** A request said `Connection: close`: the connection ends after its response. */
   let endAfterResponse = false;
   /** The agent half-closed its connection: no more input will come. */
   let clientEnded = false;
@@ -383,7 +373,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
    */
   function finishIfEnded(): void {
     if (!clientEnded || closed) return;
-    if (requestMode === 'body' && input === undefined) {
+    if (requestMode === 'body' && !requests.pending) {
       closeAll();
       return;
     }
@@ -395,53 +385,34 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     client.end();
   }
 
+  /** Relays or plans what the agent sent, as far as the request side can go now. */
   function drainInput(): void {
-    while (input !== undefined && !awaitingCredential && !closed) {
-      if (closeRequested && requestMode === 'head') {
-        // Nothing after a `Connection: close` request is a request (RFC 9112 §9.6).
-        input = undefined;
-        return;
-      }
-      if (requestMode === 'tunnel') {
-        const data = input;
-        input = undefined;
-        writeUpstream(data);
-        return;
-      }
-      if (requestMode === 'hold') return;
-      if (requestMode === 'body') {
-        let n: number;
-        try {
-          n = requestBody!.consume(input, 0);
-        } catch (err) {
+    while (requests.pending && !awaitingCredential && !closed) {
+      switch (requests.next(requestMode)) {
+        case 'wait':
+          return;
+        case 'forward':
+          writeUpstream(requests.data);
+          break;
+        case 'forward-end':
+          if (requests.data.length > 0) writeUpstream(requests.data);
+          requestMode = 'head';
+          releaseIfDone();
+          break;
+        case 'bad-body':
           rejectAndClose(
             'badRequest',
-            errors.invalidInput(`The request body could not be parsed (${(err as Error).message}).`),
+            errors.invalidInput(`The request body could not be parsed (${requests.error}).`),
           );
           return;
-        }
-        const data = n === input.length ? input : input.subarray(0, n);
-        input = n === input.length ? undefined : input.subarray(n);
-        if (n > 0) writeUpstream(data);
-        if (requestBody!.done) {
-          requestMode = 'head';
-          requestBody = undefined;
-          releaseIfDone();
-        }
-        continue;
+        case 'head-too-large':
+          rejectAndClose('headTooLarge', errors.invalidInput('The request head is too large.'));
+          return;
+        case 'head':
+          // A connection is leased only for a whole head: an agent that sends half of one holds none.
+          if (!leaseUpstream(processInput)) return;
+          handleRequestHead(requests.takeHead());
       }
-      const head = locateRequestHead(input);
-      if (head === 'too-large') {
-        rejectAndClose('headTooLarge', errors.invalidInput('The request head is too large.'));
-        return;
-      }
-      if (head === 'incomplete') return;
-      // A connection is leased only for a whole head: an agent that sends half of one holds none.
-      if (!leaseUpstream(processInput)) return;
-      const { start, end } = head;
-      const text = input.toString('latin1', start, end);
-      input = end + 4 === input.length ? undefined : input.subarray(end + 4);
-      handleRequestHead(text);
     }
   }
 
@@ -534,11 +505,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     writeUpstream(out);
     if (head.framing.kind !== 'none') {
       requestMode = 'body';
-      requestBody = createBodyTracker(head.framing);
+      requests.startBody(head.framing);
     } else if (head.upgrade) {
       requestMode = 'hold';
     }
-    if (closeAfter) closeRequested = true;
+    if (closeAfter) requests.closeRequested = true;
   }
 
   function onResponseHead(current: UpstreamLease, head: ResponseHead): void {
@@ -666,11 +637,9 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   client.on('data', (chunk: Buffer) => {
-    if (closeRequested && requestMode === 'head') return;
-    input = input === undefined ? chunk : Buffer.concat([input, chunk]);
-    // Waiting for a credential the client is paused; holding bytes after an upgrade request it is not, so an agent
-    // could grow this buffer without end. Past the limit the connection is refused.
-    if (input.length > MAX_BUFFERED_INPUT_BYTES) {
+    const kept = requests.append(chunk, requestMode);
+    if (kept === 'ignored') return;
+    if (kept === 'overflow') {
       rejectAndClose('inputOverflow', errors.invalidInput('Too much data arrived before the proxy could relay it.'));
       return;
     }
