@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AuditEventName, AuditLog } from '../audit.js';
 import { buildForwardRequestHeaders, buildForwardResponseHeaders } from './forward-headers.js';
-import { buildUpstreamError, UPSTREAM_ERROR_STATUS, writeProxyError, writeRawProxyError } from './proxy-errors.js';
+import { PROXY_ANSWERS } from './proxy-answers.js';
+import { buildUpstreamError, writeProxyError, writeRawProxyError } from './proxy-errors.js';
 import type { UpstreamConnector } from './upstream.js';
 import { buildAuthority } from './upstream-head.js';
 
@@ -36,8 +37,8 @@ export interface Forwarder {
   ): void;
 }
 
-/** Status recorded when the agent went away before the upstream answered (nginx's convention). */
-const CLIENT_CLOSED_STATUS = 499;
+const CLIENT_CLOSED_STATUS = PROXY_ANSWERS.clientClosed.status;
+const UPSTREAM_FAILED_STATUS = PROXY_ANSWERS.upstreamFailed.status;
 
 export function createForwarder(deps: { connector: UpstreamConnector; audit: AuditLog }): Forwarder {
   const { connector, audit } = deps;
@@ -91,7 +92,7 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
       const send = (retryOnStaleSocket: boolean): void => {
         const upstream = openUpstream(req, target, headers);
         upstream.on('response', (upRes) => {
-          const status = upRes.statusCode ?? UPSTREAM_ERROR_STATUS;
+          const status = upRes.statusCode ?? UPSTREAM_FAILED_STATUS;
           const response = buildForwardResponseHeaders(upRes.rawHeaders);
           res.writeHead(status, upRes.statusMessage, response.headers);
           // Without a declared length the body is a stream (SSE, chunked): the head goes now, not with the
@@ -111,8 +112,8 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
             settle(CLIENT_CLOSED_STATUS);
             return;
           }
-          settle(UPSTREAM_ERROR_STATUS);
-          writeProxyError(res, UPSTREAM_ERROR_STATUS, buildUpstreamError(target.host, target.port, err));
+          settle(UPSTREAM_FAILED_STATUS);
+          writeProxyError(res, 'upstreamFailed', buildUpstreamError(target.host, target.port, err));
         });
         res.once('close', () => {
           if (!res.writableFinished) upstream.destroy();
@@ -147,7 +148,7 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
       });
       upstream.on('response', (upRes) => {
         // The upstream refused the upgrade: relay its answer, close-delimited, then hang up.
-        record(plan, req, target, upRes.statusCode ?? UPSTREAM_ERROR_STATUS, started);
+        record(plan, req, target, upRes.statusCode ?? UPSTREAM_FAILED_STATUS, started);
         const response = buildForwardResponseHeaders(upRes.rawHeaders);
         const kept: string[] = [];
         for (let i = 0; i < response.headers.length; i += 2) {
@@ -156,12 +157,12 @@ export function createForwarder(deps: { connector: UpstreamConnector; audit: Aud
             kept.push(response.headers[i]!, response.headers[i + 1]!);
         }
         kept.push('Connection', 'close');
-        socket.write(buildResponseHead(upRes.statusCode ?? UPSTREAM_ERROR_STATUS, upRes.statusMessage, kept));
+        socket.write(buildResponseHead(upRes.statusCode ?? UPSTREAM_FAILED_STATUS, upRes.statusMessage, kept));
         upRes.pipe(socket);
       });
       upstream.on('error', (err) => {
-        record(plan, req, target, UPSTREAM_ERROR_STATUS, started);
-        writeRawProxyError(socket, UPSTREAM_ERROR_STATUS, buildUpstreamError(target.host, target.port, err));
+        record(plan, req, target, UPSTREAM_FAILED_STATUS, started);
+        writeRawProxyError(socket, 'upstreamFailed', buildUpstreamError(target.host, target.port, err));
       });
       upstream.end();
     },

@@ -6,33 +6,16 @@ import type tls from 'node:tls';
 import type { AuditLog } from '../audit.js';
 import { errors, type AppError } from '../errors.js';
 import type { CredentialHeader } from '../providers/headers.js';
-import { buildAmbiguityReason, matchRoute, type ScopeEntry } from '../providers/routes.js';
+import type { ScopeEntry } from '../providers/routes.js';
 import type { AuditPlan } from './forward.js';
-import {
-  createBodyTracker,
-  locateRequestHead,
-  parseRequestHead,
-  type BodyTracker,
-  type RequestHead,
-  type ResponseHead,
-} from './http1-framing.js';
-import {
-  buildProxyAuthError,
-  buildUpstreamError,
-  PROXY_AUTH_STATUS,
-  toAppError,
-  UPSTREAM_ERROR_STATUS,
-  writeRawProxyError,
-} from './proxy-errors.js';
+import type { RequestHead, ResponseHead } from './http1-framing.js';
+import { PROXY_ANSWERS, type ProxyAnswer } from './proxy-answers.js';
+import { buildUpstreamError, toAppError, writeRawProxyError } from './proxy-errors.js';
+import { RequestInput, type RequestMode } from './request-input.js';
+import { isReplayable, isRetryableAfterRefresh, planRequest } from './request-plan.js';
 import { countRunEvent, type RunSession } from './run-sessions.js';
 import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } from './secret-scrubber.js';
-import {
-  buildAuthority,
-  buildUpstreamHead,
-  isCloseRequested,
-  resolveTunnelTarget,
-  type TunnelTarget,
-} from './upstream-head.js';
+import { buildAuthority, buildUpstreamHead, isCloseRequested } from './upstream-head.js';
 import { createUpstreamLease, type UpstreamLease } from './upstream-lease.js';
 import type { PooledUpstream, UpstreamPool } from './upstream-pool.js';
 
@@ -80,12 +63,8 @@ interface HeldAnswer {
 /** A held 401 larger than this is passed on as it is, without the retry. */
 const MAX_HELD_ANSWER_BYTES = 64 * 1024;
 
-/** Bytes the agent may send ahead while nothing can be relayed (a credential pending, an upgrade unanswered). */
-const MAX_BUFFERED_INPUT_BYTES = 1024 * 1024;
 /** An agent's idle keep-alive connection is closed after this long (both sides), like a server would. */
 const CLIENT_IDLE_MS = 65_000;
-/** Methods a retry cannot make happen twice (RFC 9110 §9.2.2); with no body, the head alone is the request. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export function startInterception(client: tls.TLSSocket, target: InterceptTarget, deps: InterceptDeps): void {
   const authority = buildAuthority(target.host, target.port);
@@ -94,14 +73,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   const pausedBy = new Set<'credential' | 'upstream' | 'pool'>();
   let lease: UpstreamLease | undefined;
   let cancelWait: (() => void) | undefined;
-  let input: Buffer | undefined;
-  // Request side: between messages ('head'), inside a request body, holding bytes after an upgrade request until
-  // the upstream has answered it, or a raw tunnel after a 101.
-  let requestMode: 'head' | 'body' | 'hold' | 'tunnel' = 'head';
-  let requestBody: BodyTracker | undefined;
+  /** The agent's bytes not relayed yet; the mode is here because the response side moves it too (101, upgrades). */
+  const requests = new RequestInput();
+  let requestMode: RequestMode = 'head';
   let awaitingCredential = false;
-  /** A request said `Connection: close`: nothing after it is read, and the connection ends after its response. */
-  let closeRequested = false;
+  /** A request said `Connection: close`: the connection ends after its response. */
   let endAfterResponse = false;
   /** The agent half-closed its connection: no more input will come. */
   let clientEnded = false;
@@ -160,14 +136,14 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   /** Answers the agent with a proxy error and closes, or just closes when a response is already under way. */
-  function rejectAndClose(status: number, err: AppError): void {
+  function rejectAndClose(answer: ProxyAnswer, err: AppError): void {
     if (closed) return;
     const responding = exchanges.length > 0 || (lease !== undefined && !lease.tracker.idle);
     closed = true;
     stopWaiting();
     endLease();
     if (responding) client.destroy();
-    else writeRawProxyError(client, status, err);
+    else writeRawProxyError(client, answer, err);
   }
 
   function record(exchange: Exchange, status: number): void {
@@ -397,7 +373,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
    */
   function finishIfEnded(): void {
     if (!clientEnded || closed) return;
-    if (requestMode === 'body' && input === undefined) {
+    if (requestMode === 'body' && !requests.pending) {
       closeAll();
       return;
     }
@@ -409,102 +385,49 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     client.end();
   }
 
+  /** Relays or plans what the agent sent, as far as the request side can go now. */
   function drainInput(): void {
-    while (input !== undefined && !awaitingCredential && !closed) {
-      if (closeRequested && requestMode === 'head') {
-        // Nothing after a `Connection: close` request is a request (RFC 9112 §9.6).
-        input = undefined;
-        return;
-      }
-      if (requestMode === 'tunnel') {
-        const data = input;
-        input = undefined;
-        writeUpstream(data);
-        return;
-      }
-      if (requestMode === 'hold') return;
-      if (requestMode === 'body') {
-        let n: number;
-        try {
-          n = requestBody!.consume(input, 0);
-        } catch (err) {
-          rejectAndClose(400, errors.invalidInput(`The request body could not be parsed (${(err as Error).message}).`));
+    while (requests.pending && !awaitingCredential && !closed) {
+      switch (requests.next(requestMode)) {
+        case 'wait':
           return;
-        }
-        const data = n === input.length ? input : input.subarray(0, n);
-        input = n === input.length ? undefined : input.subarray(n);
-        if (n > 0) writeUpstream(data);
-        if (requestBody!.done) {
+        case 'forward':
+          writeUpstream(requests.data);
+          break;
+        case 'forward-end':
+          if (requests.data.length > 0) writeUpstream(requests.data);
           requestMode = 'head';
-          requestBody = undefined;
           releaseIfDone();
-        }
-        continue;
+          break;
+        case 'bad-body':
+          rejectAndClose(
+            'badRequest',
+            errors.invalidInput(`The request body could not be parsed (${requests.error}).`),
+          );
+          return;
+        case 'head-too-large':
+          rejectAndClose('headTooLarge', errors.invalidInput('The request head is too large.'));
+          return;
+        case 'head':
+          // A connection is leased only for a whole head: an agent that sends half of one holds none.
+          if (!leaseUpstream(processInput)) return;
+          handleRequestHead(requests.takeHead());
       }
-      const head = locateRequestHead(input);
-      if (head === 'too-large') {
-        rejectAndClose(431, errors.invalidInput('The request head is too large.'));
-        return;
-      }
-      if (head === 'incomplete') return;
-      // A connection is leased only for a whole head: an agent that sends half of one holds none.
-      if (!leaseUpstream(processInput)) return;
-      const { start, end } = head;
-      const text = input.toString('latin1', start, end);
-      input = end + 4 === input.length ? undefined : input.subarray(end + 4);
-      handleRequestHead(text);
     }
   }
 
   function handleRequestHead(text: string): void {
-    let head: RequestHead;
-    try {
-      head = parseRequestHead(text);
-    } catch (err) {
-      rejectAndClose(400, errors.invalidInput(`The request could not be parsed (${(err as Error).message}).`));
+    const plan = planRequest(text, target, target.session, deps.isLive(target.session));
+    if (plan.kind === 'refuse') {
+      rejectAndClose(plan.answer, plan.error);
       return;
     }
-    // A connection outlives nothing: once its run has ended, the next request is refused.
-    if (!deps.isLive(target.session)) {
-      rejectAndClose(PROXY_AUTH_STATUS, buildProxyAuthError());
+    if (plan.kind === 'relay') {
+      sendRequest(plan.head, plan.path, plan.audit);
       return;
     }
-    let resolved: TunnelTarget;
-    try {
-      resolved = resolveTunnelTarget(head, target.host, target.port);
-    } catch (err) {
-      rejectAndClose(400, errors.invalidInput(`The request was refused: ${(err as Error).message}.`));
-      return;
-    }
-    const { path } = resolved;
-    const match = matchRoute(target.session.routes, target.host, target.port, path);
-    // A server that decodes %2F, treats '\\' as '/' or drops ';' parameters may read another path than the one
-    // matched: the credential goes only where both readings agree.
-    if (
-      match.kind === 'inject' &&
-      resolved.lenientPath !== path &&
-      matchRoute(target.session.routes, target.host, target.port, resolved.lenientPath) !== match
-    ) {
-      rejectAndClose(
-        400,
-        errors.invalidInput(
-          'The request was refused: its path reads differently once encoded slashes or dot segments are decoded.',
-        ),
-      );
-      return;
-    }
-    if (match.kind !== 'inject') {
-      const plan: AuditPlan =
-        match.kind === 'ambiguous'
-          ? { event: 'ambiguous', run, reason: buildAmbiguityReason(match.candidates) }
-          : { event: 'no_match', run, reason: match.reason };
-      sendRequest(head, path, plan);
-      return;
-    }
-    const { entry } = match;
-    // The run's rules come before the credential: a request they refuse is answered here and never sent.
-    const decision = target.session.policy?.check(entry.provider, head.method, path);
-    if (decision !== undefined && !decision.allowed) {
+    const { head, path, entry } = plan;
+    if (plan.kind === 'deny') {
       countRunEvent(target.session, entry.provider, 'denied');
       deps.audit.record('denied', {
         provider: entry.provider,
@@ -513,14 +436,13 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         method: head.method,
         host: target.host,
         path,
-        status: 403,
-        reason: `${decision.rule}: ${decision.reason}`,
+        status: PROXY_ANSWERS.requestDenied.status,
+        reason: plan.reason,
       });
-      rejectAndClose(403, errors.requestDenied(decision.reason));
+      rejectAndClose('requestDenied', plan.error);
       return;
     }
     countRunEvent(target.session, entry.provider, 'injected');
-    const plan: AuditPlan = { event: 'inject', run, provider: entry.provider, connection: entry.connection };
     // Later bytes wait until this head is sent: requests must reach the upstream in order.
     awaitingCredential = true;
     pauseClient('credential');
@@ -529,7 +451,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         if (closed) return;
         const send = (): void => {
           awaitingCredential = false;
-          sendRequest(head, path, plan, credential, entry);
+          sendRequest(head, path, plan.audit, credential, entry);
           resumeClient('credential');
           drainInput();
         };
@@ -546,10 +468,10 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
           method: head.method,
           host: target.host,
           path,
-          status: UPSTREAM_ERROR_STATUS,
+          status: PROXY_ANSWERS.credentialUnavailable.status,
           reason: `credential unavailable: ${appError.code}`,
         });
-        rejectAndClose(UPSTREAM_ERROR_STATUS, appError);
+        rejectAndClose('credentialUnavailable', appError);
       },
     );
   }
@@ -563,7 +485,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   ): void {
     if (credential !== undefined) watchForSecret(credential.secret);
     const out = buildUpstreamHead(head, path, authority, credential);
-    const retryable = head.framing.kind === 'none' && !head.upgrade && IDEMPOTENT.has(head.method);
+    const retryable = isReplayable(head);
     const closeAfter = isCloseRequested(head);
     exchanges.push({
       method: head.method,
@@ -574,8 +496,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       responded: false,
       replay: retryable ? out : undefined,
       closeAfter,
-      // An OAuth token the provider refuses (revoked, rotated early) gets one refresh and one more try.
-      ...(retryable && credential !== undefined && entry?.definition.auth_type === 'oauth2' && deps.refreshCredential
+      ...(credential !== undefined && deps.refreshCredential && isRetryableAfterRefresh(head, entry)
         ? { retry: { entry, head, credential } }
         : {}),
     });
@@ -584,11 +505,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     writeUpstream(out);
     if (head.framing.kind !== 'none') {
       requestMode = 'body';
-      requestBody = createBodyTracker(head.framing);
+      requests.startBody(head.framing);
     } else if (head.upgrade) {
       requestMode = 'hold';
     }
-    if (closeAfter) closeRequested = true;
+    if (closeAfter) requests.closeRequested = true;
   }
 
   function onResponseHead(current: UpstreamLease, head: ResponseHead): void {
@@ -708,20 +629,18 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         target.port,
         err ?? Object.assign(new Error('closed'), { code: 'ECONNRESET' }),
       );
-      for (const exchange of exchanges) record(exchange, UPSTREAM_ERROR_STATUS);
+      for (const exchange of exchanges) record(exchange, PROXY_ANSWERS.upstreamFailed.status);
       exchanges.length = 0;
-      rejectAndClose(UPSTREAM_ERROR_STATUS, error);
+      rejectAndClose('upstreamFailed', error);
     }
     // Otherwise the upstream closed an idle connection: the agent keeps its own, and the next request leases another.
   }
 
   client.on('data', (chunk: Buffer) => {
-    if (closeRequested && requestMode === 'head') return;
-    input = input === undefined ? chunk : Buffer.concat([input, chunk]);
-    // Waiting for a credential the client is paused; holding bytes after an upgrade request it is not, so an agent
-    // could grow this buffer without end. Past the limit the connection is refused.
-    if (input.length > MAX_BUFFERED_INPUT_BYTES) {
-      rejectAndClose(400, errors.invalidInput('Too much data arrived before the proxy could relay it.'));
+    const kept = requests.append(chunk, requestMode);
+    if (kept === 'ignored') return;
+    if (kept === 'overflow') {
+      rejectAndClose('inputOverflow', errors.invalidInput('Too much data arrived before the proxy could relay it.'));
       return;
     }
     processInput();

@@ -2,12 +2,11 @@
 // `x-authsome-error: 1`, so agents can tell it from the upstream's answer. Messages never carry a secret or a query.
 // The body has the shape the OpenAI, Anthropic and most REST SDKs print (`error.message`), so an agent's own error
 // output names the cause instead of a bare status.
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errors, isAppError, type AppError } from '../errors.js';
+import { PROXY_ANSWERS, type ProxyAnswer, type ProxyAnswerSpec } from './proxy-answers.js';
 
-export const PROXY_AUTH_STATUS = 407;
-export const UPSTREAM_ERROR_STATUS = 502;
 const PROXY_AUTHENTICATE = 'Basic realm="authsome"';
 
 export function buildProxyAuthError(): AppError {
@@ -36,11 +35,12 @@ export function buildProxyErrorBody(err: AppError): string {
   return JSON.stringify({ type: 'error', error });
 }
 
-export function writeProxyError(res: ServerResponse, status: number, err: AppError): void {
+export function writeProxyError(res: ServerResponse, answer: ProxyAnswer, err: AppError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
+  const spec: ProxyAnswerSpec = PROXY_ANSWERS[answer];
   const body = buildProxyErrorBody(err);
   const headers: Record<string, string | number> = {
     'content-type': 'application/json; charset=utf-8',
@@ -48,13 +48,13 @@ export function writeProxyError(res: ServerResponse, status: number, err: AppErr
     'x-authsome-error': '1',
     'cache-control': 'no-store',
   };
-  if (status === PROXY_AUTH_STATUS) {
+  if (spec.challenge) {
     headers['proxy-authenticate'] = PROXY_AUTHENTICATE;
     // The connection is not reused after a refusal: the agent must come back with a valid session.
     headers.connection = 'close';
     res.shouldKeepAlive = false;
   }
-  res.writeHead(status, headers);
+  res.writeHead(spec.status, spec.phrase, headers);
   res.end(body);
 }
 
@@ -62,22 +62,23 @@ export function writeProxyError(res: ServerResponse, status: number, err: AppErr
  * For sockets no http.ServerResponse owns (CONNECT before the tunnel, upgrades): writes, then closes. `reason`
  * replaces the status line's phrase: clients such as curl show only that line for a failed CONNECT.
  */
-export function writeRawProxyError(socket: Duplex, status: number, err: AppError, reason?: string): void {
+export function writeRawProxyError(socket: Duplex, answer: ProxyAnswer, err: AppError, reason?: string): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
   }
+  const spec: ProxyAnswerSpec = PROXY_ANSWERS[answer];
   const body = buildProxyErrorBody(err);
-  const phrase = reason === undefined ? (STATUS_CODES[status] ?? 'Error') : reason.replace(/[^\x20-\x7e]/g, '?');
+  const phrase = reason === undefined ? spec.phrase : reason.replace(/[^\x20-\x7e]/g, '?');
   const lines = [
-    `HTTP/1.1 ${status} ${phrase}`,
+    `HTTP/1.1 ${spec.status} ${phrase}`,
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'x-authsome-error: 1',
     'Cache-Control: no-store',
     'Connection: close',
   ];
-  if (status === PROXY_AUTH_STATUS) lines.push(`Proxy-Authenticate: ${PROXY_AUTHENTICATE}`);
+  if (spec.challenge) lines.push(`Proxy-Authenticate: ${PROXY_AUTHENTICATE}`);
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
@@ -108,7 +109,7 @@ export function buildUpstreamReason(host: string, port: number, err: unknown): s
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'UNKNOWN';
   const where = port === 443 || port === 80 ? host : `${host}:${port}`;
   const cause = CONNECT_FAILURES[code]?.(where) ?? `the connection to ${where} failed`;
-  return `Bad Gateway (${cause.charAt(0).toLowerCase()}${cause.slice(1)})`;
+  return `${PROXY_ANSWERS.upstreamFailed.phrase} (${cause.charAt(0).toLowerCase()}${cause.slice(1)})`;
 }
 
 const CONNECT_FAILURES: Record<string, (where: string) => string> = {

@@ -16,8 +16,6 @@ import {
   buildProxyAuthError,
   buildUpstreamError,
   buildUpstreamReason,
-  PROXY_AUTH_STATUS,
-  UPSTREAM_ERROR_STATUS,
   writeProxyError,
   writeRawProxyError,
 } from './proxy-errors.js';
@@ -107,16 +105,16 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     socket.on('error', () => socket.destroy());
     const session = sessions.authenticate(req.headers['proxy-authorization']);
     if (session === undefined) {
-      writeRawProxyError(socket, PROXY_AUTH_STATUS, buildProxyAuthError());
+      writeRawProxyError(socket, 'proxyAuthRequired', buildProxyAuthError());
       return;
     }
     const target = parseHostPort(req.url ?? '');
     if (target === undefined) {
-      writeRawProxyError(socket, 400, errors.invalidInput('CONNECT needs a host:port target.'));
+      writeRawProxyError(socket, 'badRequest', errors.invalidInput('CONNECT needs a host:port target.'));
       return;
     }
     if (isServerItself(target.host, target.port)) {
-      writeRawProxyError(socket, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
+      writeRawProxyError(socket, 'serverRefused', errors.forbidden(SERVER_REFUSED_MESSAGE));
       return;
     }
     socket.setNoDelay(true);
@@ -130,7 +128,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     } catch {
       writeRawProxyError(
         socket,
-        UPSTREAM_ERROR_STATUS,
+        'certificateFailed',
         errors.internal(`Could not make a certificate for ${target.host}.`),
       );
       return;
@@ -152,7 +150,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
       // address actually reached decides.
       if (isServerItself(upstream.remoteAddress ?? '', upstream.remotePort ?? 0)) {
         upstream.destroy();
-        writeRawProxyError(socket, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
+        writeRawProxyError(socket, 'serverRefused', errors.forbidden(SERVER_REFUSED_MESSAGE));
         return;
       }
       connected = true;
@@ -166,7 +164,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
       else
         writeRawProxyError(
           socket,
-          UPSTREAM_ERROR_STATUS,
+          'upstreamFailed',
           buildUpstreamError(host, port, err),
           buildUpstreamReason(host, port, err),
         );
@@ -179,14 +177,14 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const session = sessions.authenticate(req.headers['proxy-authorization']);
     if (session === undefined) {
-      writeProxyError(res, PROXY_AUTH_STATUS, buildProxyAuthError());
+      writeProxyError(res, 'proxyAuthRequired', buildProxyAuthError());
       return;
     }
     const target = parsePlainHttpTarget(req.url);
     if (target === undefined) {
       writeProxyError(
         res,
-        400,
+        'badRequest',
         errors.invalidInput(
           'The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.',
           'Set HTTPS_PROXY/HTTP_PROXY to the proxy URL instead of calling it directly.',
@@ -195,7 +193,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
       return;
     }
     if (isServerItself(target.host, target.port)) {
-      writeProxyError(res, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
+      writeProxyError(res, 'serverRefused', errors.forbidden(SERVER_REFUSED_MESSAGE));
       return;
     }
     forwarder.forwardRequest(req, res, target, buildPlainPlan(session, target));
@@ -204,20 +202,20 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     track(socket);
     const session = sessions.authenticate(req.headers['proxy-authorization']);
     if (session === undefined) {
-      writeRawProxyError(socket, PROXY_AUTH_STATUS, buildProxyAuthError());
+      writeRawProxyError(socket, 'proxyAuthRequired', buildProxyAuthError());
       return;
     }
     const target = parsePlainHttpTarget(req.url);
     if (target === undefined) {
       writeRawProxyError(
         socket,
-        400,
+        'badRequest',
         errors.invalidInput('The authsome proxy forwards absolute http:// URLs and CONNECT tunnels only.'),
       );
       return;
     }
     if (isServerItself(target.host, target.port)) {
-      writeRawProxyError(socket, 403, errors.forbidden(SERVER_REFUSED_MESSAGE));
+      writeRawProxyError(socket, 'serverRefused', errors.forbidden(SERVER_REFUSED_MESSAGE));
       return;
     }
     forwarder.forwardUpgrade(req, socket, head, target, buildPlainPlan(session, target));
