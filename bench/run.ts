@@ -31,7 +31,9 @@ const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.slice('
  * `--profile-phase=newconn` profiles the proxy during that phase's proxied run only (bench/PROFILE.md), written to
  * proxy-<phase>.cpuprofile in the current directory; summarise it with bench/profile-summary.ts.
  */
-const profilePhase = process.argv.find((a) => a.startsWith('--profile-phase='))?.slice('--profile-phase='.length);
+const profileArg = process.argv.find((a) => a.startsWith('--profile-phase='))?.slice('--profile-phase='.length);
+/** `--profile-phase=keepalive:10` picks the keep-alive run at concurrency 10 (the first one otherwise). */
+const [profilePhase, profileConcurrency] = (profileArg ?? '').split(':');
 /** `--no-warmup`: straight to the phases (with --only, for profiling one). */
 const warmup = !process.argv.includes('--no-warmup');
 
@@ -146,7 +148,11 @@ async function main(): Promise<void> {
     const before = await cpuAll();
     const connsBefore = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts
       .connections;
-    const profiled = profilePhase === cmd.phase && cmd.target === 'proxy' && !profiledOnce;
+    const profiled =
+      profilePhase === cmd.phase &&
+      cmd.target === 'proxy' &&
+      !profiledOnce &&
+      (profileConcurrency === undefined || ('concurrency' in cmd && String(cmd.concurrency) === profileConcurrency));
     if (profiled) await ask(proxy, { type: 'profile-start' }, 'profile-start');
     const { result } = await ask<{ result: PhaseResult }>(load, cmd, 'result');
     if (profiled) {
