@@ -8,6 +8,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } f
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildHomePaths, resolveHomeDir } from '../paths.js';
+import { buildRedirectPage } from '../redirect-page.js';
 
 export interface BrowserCommand {
   command: string;
@@ -43,25 +44,18 @@ export function buildBrowserCommand(target: string, env: NodeJS.ProcessEnv, plat
   return { command: 'xdg-open', args: [target] };
 }
 
-const escapeAttribute = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 /**
  * Pure: a page that sends the browser on to `url` with no script at all (a file:// page gets none of our server's
- * CSP, so it forbids everything itself), and a link for a browser that ignores meta refresh.
+ * CSP, so it forbids everything itself).
  */
 export function buildLauncherHtml(url: string): string {
-  const href = escapeAttribute(url);
-  return [
-    '<!doctype html>',
-    '<html><head><meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'">`,
-    '<meta name="referrer" content="no-referrer">',
-    `<meta http-equiv="refresh" content="0;url=${href}">`,
-    '<title>Opening authsome…</title></head>',
-    `<body><p><a href="${href}">Continue to authsome</a></p></body></html>`,
-    '',
-  ].join('\n');
+  return buildRedirectPage(url, {
+    title: 'Opening authsome…',
+    head: [
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'">`,
+      '<meta name="referrer" content="no-referrer">',
+    ],
+  });
 }
 
 /**

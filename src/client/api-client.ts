@@ -9,7 +9,12 @@ import { findRecordedServer, startServer, stopServer, type RunningServer } from 
 export interface ApiClient {
   readonly paths: HomePaths;
   readonly server: RunningServer;
-  call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
+  call<T>(method: 'GET' | 'POST', path: string, body?: unknown, options?: CallOptions): Promise<T>;
+}
+
+export interface CallOptions {
+  /** Gives up on the call: it rejects with the catalogue's `Cancelled.` */
+  signal?: AbortSignal;
 }
 
 export interface ConnectOptions {
@@ -44,8 +49,14 @@ export async function connectApi(options: ConnectOptions = {}): Promise<ApiClien
 
   let server = await ensureServer();
 
-  async function send(method: string, path: string, body: unknown) {
-    return sendJson(`${server.state.url}/api${path}`, method, { authorization: `Bearer ${server.token}` }, body);
+  async function send(method: string, path: string, body: unknown, signal?: AbortSignal) {
+    const headers = { authorization: `Bearer ${server.token}` };
+    try {
+      return await sendJson(`${server.state.url}/api${path}`, method, headers, body, undefined, signal);
+    } catch (err) {
+      if (signal?.aborted) throw errors.cancelled();
+      throw err;
+    }
   }
 
   const client: ApiClient = {
@@ -53,31 +64,34 @@ export async function connectApi(options: ConnectOptions = {}): Promise<ApiClien
     get server() {
       return server;
     },
-    async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+      const { signal } = options;
+      if (signal?.aborted) throw errors.cancelled();
       let res;
       try {
-        res = await send(method, path, body);
+        res = await send(method, path, body, signal);
       } catch (err) {
+        if (signal?.aborted) throw err; // given up on by the caller, not a server that did not answer
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET' && code !== 'EPIPE') {
           throw errors.serverUnavailable(`${server.state.url} did not answer (${(err as Error).message})`);
         }
         server = await ensureServer();
-        res = await send(method, path, body);
+        res = await send(method, path, body, signal);
       }
       if (res.status === 401) {
         // The server restarted and wrote a new token since we read it.
         const fresh = loadServerToken(paths.token);
         if (fresh && fresh !== server.token) {
           server = { ...server, token: fresh };
-          res = await send(method, path, body);
+          res = await send(method, path, body, signal);
         }
       }
       if (res.status >= 400) {
         const appError = parseAppError(res.body);
         if (appError?.code === 'VAULT_LOCKED' && env.AUTHSOME_PASSPHRASE && path !== '/vault/unlock') {
           await client.call('POST', '/vault/unlock', { passphrase: env.AUTHSOME_PASSPHRASE });
-          return client.call<T>(method, path, body);
+          return client.call<T>(method, path, body, options);
         }
         throw appError ?? errors.internal(`The server answered ${res.status} to ${method} ${path}.`);
       }

@@ -12,6 +12,7 @@ export function sendJson(
   headers: Record<string, string>,
   body?: unknown,
   timeoutMs = 30_000,
+  signal?: AbortSignal,
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -28,6 +29,8 @@ export function sendJson(
         },
         timeout: timeoutMs,
         agent: false,
+        // Aborting destroys the request, so a long-poll given up on does not keep the process alive.
+        ...(signal ? { signal } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

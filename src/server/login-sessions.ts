@@ -66,7 +66,14 @@ export const DEFAULT_LOGIN_TTL_MS = 5 * 60_000;
 const KEEP_ENDED_MS = 30 * 60_000;
 const MAX_SESSIONS = 500;
 
-export function createLoginSessions(options: { ttlMs?: number; now?: () => number } = {}): LoginSessions {
+export interface LoginSessionsOptions {
+  ttlMs?: number;
+  now?: () => number;
+  /** Called when a long-poll parks on a pending session: tests wait on this event instead of on time. */
+  onParked?: (id: string) => void;
+}
+
+export function createLoginSessions(options: LoginSessionsOptions = {}): LoginSessions {
   const ttlMs = options.ttlMs ?? DEFAULT_LOGIN_TTL_MS;
   const now = options.now ?? Date.now;
   const sessions = new Map<string, LoginSession>();
@@ -162,6 +169,7 @@ export function createLoginSessions(options: { ttlMs?: number; now?: () => numbe
         timer.unref();
         set.add(wake);
         waiters.set(id, set);
+        options.onParked?.(id);
       });
     },
     close() {

@@ -19,6 +19,8 @@ export interface WebOptions {
   sessionAbsoluteMs?: number;
   /** The clock of browser sessions and of the pause after wrong passphrases (tests move it instead of waiting). */
   now?: () => number;
+  /** Called when the CLI's long-poll on a login session parks (tests wait on it, never on a sleep). */
+  onLoginParked?: (id: string) => void;
 }
 
 /** Revealing a key in a key-file vault needs a sign-in through a one-time URL this recent ("sudo mode"). */
@@ -42,7 +44,7 @@ export interface WebState {
 
 export function createWebState(deps: ServerDeps, options: WebOptions = {}): WebState {
   const loginTtlMs = options.loginTtlMs ?? DEFAULT_LOGIN_TTL_MS;
-  const logins = createLoginSessions({ ttlMs: loginTtlMs, now: options.now });
+  const logins = createLoginSessions({ ttlMs: loginTtlMs, now: options.now, onParked: options.onLoginParked });
   let revision = 0;
   const unsubscribe = deps.audit.subscribe(() => {
     revision++;

@@ -45,8 +45,26 @@ export interface RemovalInfo {
   bundled: boolean;
 }
 
+/** What the server answers to logout, revoke and remove, besides what each removed. */
+export interface RemovalReply {
+  info: RemovalInfo | null;
+  warnings?: string[];
+}
+
+/**
+ * After a removal: the server's warnings, the confirmation, then what the removal did not do (`removed` keys
+ * deleted here still work at the provider).
+ */
+export function reportRemoval(reply: RemovalReply, removed: number, message: string, fields: Record<string, unknown>) {
+  const out = getOutput();
+  for (const warning of reply.warnings ?? []) out.warn(warning);
+  out.confirm(message, fields);
+  const note = reply.info && removed > 0 && describeKeyStillValid(reply.info, removed > 1);
+  if (note) out.info(note);
+}
+
 /** An API key deleted here still works at the provider: say so, and where to revoke it. */
-export function describeKeyStillValid(info: RemovalInfo, plural: boolean): string | undefined {
+function describeKeyStillValid(info: RemovalInfo, plural: boolean): string | undefined {
   if (info.auth_type !== 'api_key') return undefined;
   const what = plural
     ? 'The keys were deleted from this machine only; they still work'

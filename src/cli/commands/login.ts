@@ -3,7 +3,14 @@
 // prompt (3 attempts) or stdin, and hands it to the server, which validates it.
 import { defineCommand } from 'citty';
 import type { ApiClient } from '../../client/api-client.js';
-import { AppError, errors, parseAppError } from '../../errors.js';
+import {
+  cancelLogin,
+  settleLogin,
+  waitForLogin,
+  type LoginResult,
+  type LoginSessionReply,
+} from '../../client/login-session.js';
+import { AppError, errors } from '../../errors.js';
 import { chooseKeySource, isBrowserAvailable } from '../key-source.js';
 import { openBrowser } from '../open-browser.js';
 import { getOutput, type Output } from '../output.js';
@@ -19,33 +26,7 @@ interface LoginDescription {
   exists: boolean;
 }
 
-interface LoginResult {
-  provider: string;
-  connection: string;
-  stored: boolean;
-}
-
-interface LoginSessionReply {
-  id: string;
-  url: string;
-  state: 'pending' | 'completed' | 'cancelled' | 'expired' | 'failed';
-  /** An OAuth login: it ends at the provider, so there is no key to paste in the terminal. */
-  oauth?: boolean;
-  flow?: string;
-  /** At creation of an OAuth session: whether the provider's client id is stored already. */
-  has_client?: boolean;
-  /** A device login under way (RFC 8628): the code to enter, and where. */
-  device?: { user_code: string; verification_uri: string; verification_uri_complete?: string };
-  /** Why a failed login failed (an OAuth answer refused, a token endpoint down…), in the catalogue's JSON form. */
-  error?: unknown;
-  provider: string;
-  connection: string;
-  expires_at: string;
-}
-
 const PROMPT_ATTEMPTS = 3;
-/** Each long-poll call waits this long at most (under the HTTP client's 30 s timeout). */
-const POLL_WAIT_MS = 20_000;
 
 export default defineCommand({
   meta: { name: 'login', description: 'Log in to a provider: the key (or token) goes into the encrypted vault.' },
@@ -242,22 +223,22 @@ async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginS
     if (interactive) process.stderr.write('Redirected URL: ');
     const pasted = terminal ? terminal.next() : readStdinLine();
     process.on('SIGINT', cancelled);
+    const poll = new AbortController();
     try {
-      const ended = (async () => {
-        for (;;) {
-          const state = await api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`);
-          if (state.state !== 'pending') return state;
-        }
-      })();
+      const ended = waitForLogin(api, session, { signal: poll.signal }).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      );
       const first = await Promise.race([
         pasted.then((line) => ({ line })),
-        ended.then((state) => ({ state })),
+        ended,
         interruption.then(() => ({ cancelled: true as const })),
       ]);
       if ('cancelled' in first) throw errors.cancelled();
-      if ('state' in first) {
+      if ('result' in first || 'error' in first) {
         settled = true;
-        return settleLogin(first.state);
+        if ('error' in first) throw first.error;
+        return first.result;
       }
       if (first.line.trim() === '')
         throw errors.usage(
@@ -270,6 +251,7 @@ async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginS
       settled = true;
       return settleLogin(state);
     } finally {
+      poll.abort();
       terminal?.stop();
       if (interactive) process.stderr.write('\n');
       // A read of stdin still waiting (the sign-in ended another way) must not keep the process alive.
@@ -320,44 +302,53 @@ async function loginWithDeviceCode(
     ({ failure, removeLauncher } = await openBrowser(device.verification_uri_complete ?? device.verification_uri));
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
   }
-  let interrupted = false;
-  let settleInterruption!: (state: LoginSessionReply | undefined) => void;
-  const interruption = new Promise<LoginSessionReply | undefined>((resolve) => (settleInterruption = resolve));
-  const onSigint = () => {
-    if (interrupted) process.exit(2);
-    interrupted = true;
-    api
-      .call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {})
-      .then(settleInterruption, () => settleInterruption(undefined));
-  };
-  process.on('SIGINT', onSigint);
+  const stop = watchInterruption(api, session.id);
   try {
-    for (;;) {
-      const poll = api.call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`);
-      const state = await Promise.race([
-        poll,
-        interruption.then((s) => s ?? ({ ...session, state: 'cancelled' } as LoginSessionReply)),
-      ]);
-      if (interrupted) {
-        const final = await interruption;
-        if (final?.state === 'completed') return settleLogin(final);
-        throw errors.cancelled();
-      }
-      if (state.state !== 'pending') return settleLogin(state);
-    }
+    return await waitForLogin(api, session, { signal: stop.signal }).catch((err: unknown) => stop.settle(err));
   } finally {
     removeLauncher();
-    process.off('SIGINT', onSigint);
+    stop.remove();
   }
 }
 
-/** A login session that left `pending`: the result, or the error that ended it. */
-function settleLogin(state: LoginSessionReply): LoginResult {
-  if (state.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
-  if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
-  if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
-  if (state.state === 'failed') throw parseAppError(state.error) ?? errors.internal('The login failed.');
-  throw errors.internal('The login is still pending.');
+interface Interruption {
+  /** Aborted by Ctrl-C: the wait for the login gives up. */
+  signal: AbortSignal;
+  /** What Ctrl-C does (also called by the echo-off key reader, which gets Ctrl-C as a key). */
+  onSigint(): void;
+  interrupted(): Promise<void>;
+  /** The wait failed: after a Ctrl-C that is the cancel's answer; otherwise the failure stands. */
+  settle(err: unknown): Promise<LoginResult>;
+  remove(): void;
+}
+
+/**
+ * Ctrl-C from here on cancels the session on the server and drops the wait in flight. What the cancel call reports
+ * wins: a login completed a moment before the Ctrl-C is a success, not a cancellation. A second Ctrl-C does not
+ * wait for the server.
+ */
+function watchInterruption(api: ApiClient, sessionId: string): Interruption {
+  const poll = new AbortController();
+  let cancelling: Promise<LoginResult> | undefined;
+  let notify!: () => void;
+  const interrupted = new Promise<void>((resolve) => (notify = resolve));
+  const onSigint = () => {
+    if (cancelling) process.exit(2);
+    poll.abort();
+    cancelling = cancelLogin(api, sessionId);
+    notify();
+  };
+  process.on('SIGINT', onSigint);
+  return {
+    signal: poll.signal,
+    onSigint,
+    interrupted: () => interrupted,
+    settle: (err) => cancelling ?? Promise.reject(err),
+    remove() {
+      poll.abort();
+      process.off('SIGINT', onSigint);
+    },
+  };
 }
 
 /** One line typed on the terminal, echoed (for identifiers, never for secrets). */
@@ -384,25 +375,13 @@ async function loginThroughBrowser(
 ): Promise<LoginResult> {
   const session = started ?? (await api.call<LoginSessionReply>('POST', '/login-sessions', input));
   const oauth = session.oauth === true;
-  // Ctrl-C from here on cancels the session on the server. What the cancel call reports wins: a form submitted
-  // a moment before the Ctrl-C is a completed login, not a cancelled one.
-  let interrupted = false;
-  let settleInterruption!: (state: LoginSessionReply | undefined) => void;
-  const interruption = new Promise<LoginSessionReply | undefined>((resolve) => (settleInterruption = resolve));
-  const onSigint = () => {
-    if (interrupted) process.exit(2); // a second Ctrl-C does not wait for the server
-    interrupted = true;
-    api
-      .call<LoginSessionReply>('POST', `/login-sessions/${session.id}/cancel`, {})
-      .then(settleInterruption, () => settleInterruption(undefined));
-  };
-  process.on('SIGINT', onSigint);
+  const stop = watchInterruption(api, session.id);
   let indicator = { stop() {} };
   let failure: string | undefined;
   let removeLauncher = () => {};
   // On a terminal the key may also be typed or pasted here (out of habit): read with echo off, so it is never on
   // screen, and whichever side comes first wins. In raw mode Ctrl-C arrives as a key, not as SIGINT.
-  const terminal = process.stdin.isTTY && !oauth ? createTerminalKeyQueue(onSigint) : undefined;
+  const terminal = process.stdin.isTTY && !oauth ? createTerminalKeyQueue(stop.onSigint) : undefined;
   const showIndicator = () => {
     if (out.quiet || out.json) return;
     const label = terminal
@@ -420,54 +399,37 @@ async function loginThroughBrowser(
     ({ failure, removeLauncher } = await openBrowser(session.url));
     if (failure) out.warn(`Could not start a browser (${failure}). Open the URL above yourself.`);
     showIndicator();
-    let poll: Promise<{ kind: 'poll'; state: LoginSessionReply }> | undefined;
+    const ended = waitForLogin(api, session, { signal: stop.signal }).then(
+      (result) => ({ kind: 'ended' as const, result }),
+      (error: unknown) => ({ kind: 'failed' as const, error }),
+    );
+    const interrupted = stop.interrupted().then(() => ({ kind: 'interrupted' as const }));
     for (;;) {
-      if (interrupted) {
-        const state = await interruption;
-        if (state?.state === 'completed')
-          return { provider: state.provider, connection: state.connection, stored: true };
-        throw errors.cancelled();
-      }
-      poll ??= api
-        .call<LoginSessionReply>('GET', `/login-sessions/${session.id}?wait=${POLL_WAIT_MS}`)
-        .then((state) => ({ kind: 'poll' as const, state }));
       if (terminal) typed ??= terminal.next().then((key) => ({ kind: 'key' as const, key }));
-      const event = await Promise.race([
-        poll,
-        interruption.then(() => ({ kind: 'interrupted' as const })),
-        ...(typed ? [typed] : []),
-      ]);
+      const event = await Promise.race([ended, interrupted, ...(typed ? [typed] : [])]);
+      if (event.kind === 'ended') return event.result;
+      if (event.kind !== 'key') return await stop.settle(event.kind === 'failed' ? event.error : undefined);
+      typed = undefined;
       let state: LoginSessionReply;
-      if (event.kind === 'interrupted') continue;
-      if (event.kind === 'poll') {
-        poll = undefined;
-        state = event.state;
-      } else {
-        typed = undefined;
-        try {
-          state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/key`, {
-            api_key: event.key,
-          });
-        } catch (err) {
-          if (!(err instanceof AppError) || err.code !== 'INVALID_KEY') throw err;
-          indicator.stop();
-          out.showError(err);
-          showIndicator();
-          continue;
-        }
-        if (state.state === 'completed') out.info('The key came from this terminal; the browser form is closed now.');
+      try {
+        state = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/key`, { api_key: event.key });
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== 'INVALID_KEY') throw err;
+        indicator.stop();
+        out.showError(err);
+        showIndicator();
+        continue;
       }
-      if (state.state === 'completed') return { provider: state.provider, connection: state.connection, stored: true };
-      if (state.state === 'cancelled') throw errors.loginCancelledInBrowser(state.provider);
-      if (state.state === 'expired') throw errors.loginTimedOut(state.provider);
-      if (state.state === 'failed') throw parseAppError(state.error) ?? errors.internal('The login failed.');
+      if (state.state === 'pending') continue;
+      if (state.state === 'completed') out.info('The key came from this terminal; the browser form is closed now.');
+      return settleLogin(state);
     }
   } finally {
     terminal?.stop();
     indicator.stop();
     // The launcher file holds the one-time URL: gone once the CLI stops waiting for it.
     removeLauncher();
-    process.off('SIGINT', onSigint);
+    stop.remove();
   }
 }
 

@@ -4,6 +4,7 @@
 // A used or expired token opens nothing.
 import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
+import { buildRedirectPage } from '../../redirect-page.js';
 import { TERMINAL_SUBMITTER, type LoginSession } from '../login-sessions.js';
 import type { Notice, Renderer } from '../render.js';
 import type { WebEnv, WebState } from '../web-state.js';
@@ -41,21 +42,12 @@ export function createSignIn(web: WebState, render: Renderer): MiddlewareHandler
   };
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 /** Pure: a script-free page that moves on to `path` at once (meta refresh), with a link for a browser that does not. */
 export function buildContinuePage(path: string): string {
-  const href = escapeHtml(path);
-  return [
-    '<!doctype html>',
-    '<html lang="en"><head><meta charset="utf-8">',
-    `<meta http-equiv="refresh" content="0;url=${href}">`,
-    '<title>Signing in · authsome</title>',
-    '<link rel="stylesheet" href="/static/app.css"></head>',
-    `<body><main class="container"><p><a href="${href}">Continue to authsome</a></p></main></body></html>`,
-    '',
-  ].join('\n');
+  return buildRedirectPage(path, {
+    title: 'Signing in · authsome',
+    head: ['<link rel="stylesheet" href="/static/app.css">'],
+  });
 }
 
 export function buildExpiredLinkNotice(): Notice {

@@ -79,10 +79,17 @@ describe('web security', () => {
   let root: string;
   let rt: Runtime;
   let client: ReturnType<typeof createClient>;
+  /** Login sessions, once for each long-poll that parked on them. */
+  const parked: string[] = [];
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'authsome-web-'));
-    rt = await createRuntime({ home: join(root, 'home'), port: 0, kdf: KDF });
+    rt = await createRuntime({
+      home: join(root, 'home'),
+      port: 0,
+      kdf: KDF,
+      web: { onLoginParked: (id) => parked.push(id) },
+    });
     client = createClient(rt);
     expect((await client.api('POST', '/login/api-key', { provider: 'openai', api_key: CANARY })).status).toBe(200);
     expect(
@@ -595,7 +602,8 @@ describe('web security', () => {
     expect(pending.json.state).toBe('pending');
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     const waiting = client.api('GET', `/login-sessions/${created.json.id}?wait=20000`);
-    await new Promise((r) => setTimeout(r, 50));
+    // The second long-poll on this session is parked: the cancel must wake it, not find the session ended already.
+    await expect.poll(() => parked.filter((id) => id === created.json.id).length).toBe(2);
     expect((await client.api('POST', `/login-sessions/${created.json.id}/cancel`)).json.state).toBe('cancelled');
     expect((await waiting).json.state).toBe('cancelled');
     expect(Date.now() - started).toBeLessThan(5_000);
