@@ -7,6 +7,9 @@ interface LoadConfig {
   upstreamPort: number;
   proxyPort: number;
   proxyToken: string;
+  /** The second proxy, without guardrails, and its run's token. */
+  barePort: number;
+  bareToken: string;
   authsomeCa: string;
   upstreamCa: string;
   directKey: string;
@@ -14,7 +17,8 @@ interface LoadConfig {
   benchHosts: number;
 }
 
-export type Target = 'direct' | 'proxy';
+/** `proxy`: authsome with every guardrail on; `bare`: the same proxy without allow-list or scrubbing (their cost). */
+export type Target = 'direct' | 'proxy' | 'bare';
 
 export type PhaseCommand =
   | { phase: 'keepalive'; target: Target; concurrency: number; durationMs: number; warmupMs: number }
@@ -49,7 +53,9 @@ const config = JSON.parse(process.env.BENCH_LOAD_CONFIG ?? '{}') as LoadConfig;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const upstreamContext = tls.createSecureContext({ ca: config.upstreamCa });
 const authsomeContext = tls.createSecureContext({ ca: config.authsomeCa });
-const proxyAuth = `Basic ${Buffer.from(`authsome:${config.proxyToken}`).toString('base64')}`;
+const basicAuth = (token: string): string => `Basic ${Buffer.from(`authsome:${token}`).toString('base64')}`;
+const proxyAuth = basicAuth(config.proxyToken);
+const bareAuth = basicAuth(config.bareToken);
 let proxied200 = 0;
 let hostCounter = 0;
 
@@ -97,8 +103,10 @@ class Connection {
       await waitSecure(socket);
       return new Connection(socket);
     }
-    const raw = net.connect({ host: '127.0.0.1', port: config.proxyPort, noDelay: true });
-    raw.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\nProxy-Authorization: ${proxyAuth}\r\n\r\n`);
+    const bare = target === 'bare';
+    const raw = net.connect({ host: '127.0.0.1', port: bare ? config.barePort : config.proxyPort, noDelay: true });
+    const auth = bare ? bareAuth : proxyAuth;
+    raw.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\nProxy-Authorization: ${auth}\r\n\r\n`);
     await new Promise<void>((resolve, reject) => {
       let got = Buffer.alloc(0);
       const onData = (chunk: Buffer): void => {
@@ -193,7 +201,7 @@ function summarize(
 }
 
 function count(target: Target, status: number): void {
-  if (target === 'proxy' && status === 200) proxied200++;
+  if (target !== 'direct' && status === 200) proxied200++;
 }
 
 async function runKeepAlive(cmd: Extract<PhaseCommand, { phase: 'keepalive' }>): Promise<PhaseResult> {

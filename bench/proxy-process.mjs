@@ -17,6 +17,7 @@ const [
   { buildResolveKey },
   { createRunSessionRegistry },
   { buildCertificate, buildAltName },
+  { createRunPolicy },
 ] = await Promise.all([
   load('audit.js'),
   load('providers/headers.js'),
@@ -26,6 +27,7 @@ const [
   load('proxy/resolve-map.js'),
   load('proxy/run-sessions.js'),
   load('tls/certificates.js'),
+  load('runs/policy.js'),
 ]);
 
 /** @type {{ upstreamPort: number; upstreamCa: string; proxiedKey: string; benchHosts: number }} */
@@ -46,13 +48,26 @@ const ca = await createCertificateAuthority({
   certPath: join(dir, 'ca', 'ca.pem'),
 });
 const sessions = createRunSessionRegistry();
-const session = sessions.create({
-  pid: process.pid,
-  scope: [
-    { provider: 'openai', connection: 'default', definition: openai },
-    { provider: 'bench', connection: 'default', definition: benchHosts },
+const scope = [
+  { provider: 'openai', connection: 'default', definition: openai },
+  { provider: 'bench', connection: 'default', definition: benchHosts },
+];
+// The figures are taken with every guardrail on: an allow-list a careful team would write (the bench's requests are
+// matched by its last rules, after the others were tried) and the key scrubber on every answer.
+const policy = createRunPolicy({
+  allow: [
+    'openai:GET:/v1/files/*',
+    'openai:POST:/v1/embeddings',
+    'openai:POST:/v1/responses',
+    'openai:GET:/v1/bytes',
+    'openai:POST:/v1/chat/completions',
+    'openai:GET:/v1/models',
+    'bench:GET:/v1/**',
   ],
 });
+const session = sessions.create({ pid: process.pid, scope, policy });
+// The same proxy code without the guardrails (no allow-list, no scrubbing), on a port of its own: what they cost.
+const bareSession = sessions.create({ pid: process.pid, scope });
 // Diagnostics only (the figures use the real log): BENCH_AUDIT=off swaps in a no-op log, BENCH_AUDIT=batched the
 // one-write-per-tick writer proposed for src/audit.ts, to show what the per-line appendFile costs under load.
 const realAudit = createAuditLog(join(dir, 'audit.log'));
@@ -135,6 +150,15 @@ const proxy = await createProxyServer({
   upstreamCaCerts: [config.upstreamCa],
   resolveCredential: async (entry) => buildCredentialHeader(entry.definition, config.proxiedKey),
 });
+const bareProxy = await createProxyServer({
+  ca,
+  sessions,
+  audit,
+  resolveMap,
+  upstreamCaCerts: [config.upstreamCa],
+  resolveCredential: async (entry) => buildCredentialHeader(entry.definition, config.proxiedKey),
+  scrubResponses: false,
+});
 
 // Memory, sampled every 50 ms: the peak since the last 'peak-reset' (one phase) and over the whole run, with what
 // made up the RSS at that moment (V8 heap, Buffers, the rest: OpenSSL, code, stacks).
@@ -162,6 +186,8 @@ process.send?.({
   type: 'ready',
   port: proxy.port,
   token: session.token,
+  barePort: bareProxy.port,
+  bareToken: bareSession.token,
   caPem: ca.certPem,
   leafMintMs,
   leafCertMs,
@@ -194,7 +220,7 @@ process.on('message', (msg) => {
   } else if (msg.type === 'cpu') {
     process.send?.({ type: 'cpu', usage: process.cpuUsage() });
   } else if (msg.type === 'exit') {
-    void proxy.close().then(async () => {
+    void Promise.all([proxy.close(), bareProxy.close()]).then(async () => {
       await audit.flush();
       rmSync(dir, { recursive: true, force: true });
       process.exit(0);

@@ -108,6 +108,8 @@ async function main(): Promise<void> {
   const ready = await waitFor<{
     port: number;
     token: string;
+    barePort: number;
+    bareToken: string;
     caPem: string;
     leafMintMs: number;
     leafCertMs: number;
@@ -118,6 +120,8 @@ async function main(): Promise<void> {
       upstreamPort,
       proxyPort: ready.port,
       proxyToken: ready.token,
+      barePort: ready.barePort,
+      bareToken: ready.bareToken,
       authsomeCa: ready.caPem,
       upstreamCa: testCa.caCert,
       directKey: DIRECT_KEY,
@@ -281,6 +285,41 @@ async function main(): Promise<void> {
       ratio: '',
       target: 'info',
       pass: undefined,
+    });
+  }
+
+  // What the guardrails cost: the same proxy code with and without the allow-list and the scrubber, alternated
+  // twice so that a drift in the machine's load does not land on one side only; the better run of each counts.
+  if (wants('guardrails')) {
+    const best = async (make: (t: Target) => PhaseCommand, better: (a: Measured, b: Measured) => boolean) => {
+      const runs: Record<'bare' | 'proxy', Measured[]> = { bare: [], proxy: [] };
+      for (let i = 0; i < 2; i++) for (const t of ['bare', 'proxy'] as const) runs[t].push(await phase(make(t)));
+      const pick = (list: Measured[]) => list.reduce((a, b) => (better(b, a) ? b : a));
+      return [pick(runs.bare), pick(runs.proxy)] as const;
+    };
+    const [bk, gk] = await best(
+      (target) => ({ phase: 'keepalive', target, concurrency: 10, durationMs: PHASE_MS, warmupMs: WARMUP_MS }),
+      (a, b) => a.rps > b.rps,
+    );
+    rows.push({
+      figure: 'guardrails cost: keep-alive c=10 (without / with)',
+      direct: `${fmt(bk.rps)} req/s`,
+      proxy: `${fmt(gk.rps)} req/s`,
+      ratio: `${fmt(gk.rps / bk.rps, 2)}x`,
+      target: '>= 0.9x',
+      pass: gk.rps / bk.rps >= 0.9,
+    });
+    const [bs, gs] = await best(
+      (target) => ({ phase: 'sse', target, runs: quick ? 8 : 25, intervalMs: 20 }),
+      (a, b) => a.median! < b.median!,
+    );
+    rows.push({
+      figure: 'guardrails cost: SSE first event (without / with)',
+      direct: `${fmt(bs.median!, 2)} ms`,
+      proxy: `${fmt(gs.median!, 2)} ms`,
+      ratio: `${fmt(gs.median! / bs.median!, 2)}x`,
+      target: '<= 1.1x',
+      pass: gs.median! / bs.median! <= 1.1 && gs.errors === 0,
     });
   }
 

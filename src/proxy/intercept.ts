@@ -32,6 +32,8 @@ export interface InterceptDeps {
   refreshCredential?(entry: ScopeEntry, rejected: CredentialHeader): Promise<CredentialHeader | undefined>;
   audit: AuditLog;
   pool: UpstreamPool;
+  /** false only to measure what scrubbing costs (the bench's baseline proxy): answers then go out unscanned. */
+  scrubResponses?: boolean;
 }
 
 /** A request sent upstream whose response has not started yet. */
@@ -483,7 +485,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     credential?: CredentialHeader,
     entry?: ScopeEntry,
   ): void {
-    if (credential !== undefined) watchForSecret(credential.secret);
+    if (credential !== undefined && deps.scrubResponses !== false) watchForSecret(credential.secret);
     const out = buildUpstreamHead(head, path, authority, credential);
     const retryable = isReplayable(head);
     const closeAfter = isCloseRequested(head);

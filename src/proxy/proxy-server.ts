@@ -47,6 +47,8 @@ export interface ProxyServerOptions {
    * sandboxed child, whose only way out is the proxy, could otherwise talk to the server that holds the vault.
    */
   serverPort?: () => number | undefined;
+  /** Never false in authsome: only the bench turns the key scrubber off, to show what it costs. */
+  scrubResponses?: boolean;
 }
 
 export interface ProxyServer {
@@ -96,6 +98,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
       : {}),
     audit: opts.audit,
     pool: connector.tlsPool,
+    ...(opts.scrubResponses === false ? { scrubResponses: false } : {}),
   };
 
   const server = http.createServer(HTTP_SERVER_OPTIONS);
