@@ -79,8 +79,10 @@ const LEAF_CACHE_LIMIT = 64;
 // A run talks to a handful of API hosts: a small cache per run keeps a long agent session from minting on every CONNECT.
 const RUN_LEAF_CACHE_LIMIT = 16;
 const RUN_NAME: NameSpec = { organization: 'authsome', commonName: 'authsome run CA' };
-// Outlives any run a person starts; a leaf never outlives it.
-const RUN_CA_VALIDITY_MS = 30 * DAY_MS;
+// Outlives any run a person starts (an agent left running for months included: its children read the CA once, at
+// start, so it cannot be renewed under them); a leaf never outlives it. The key dies with the run, so the length
+// costs nothing; 397 days is the longest that clients which apply the public-web limit to every leaf accept.
+const RUN_CA_VALIDITY_MS = 397 * DAY_MS;
 /** X.520 ub-common-name. */
 const MAX_COMMON_NAME = 64;
 

@@ -224,6 +224,17 @@ describe('run authority', () => {
     expect(other.certPem).not.toBe(run.certPem);
   });
 
+  it('outlives a run left going for months: the CA and its leaves are valid for 397 days', async () => {
+    const now = Date.now();
+    const run = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
+    const day = 86_400_000;
+    const ca = new X509Certificate(run.certPem);
+    expect(Date.parse(ca.validTo)).toBeGreaterThanOrEqual(now + 396 * day);
+    expect(Date.parse(ca.validTo)).toBeLessThanOrEqual(now + 398 * day);
+    const leaf = await fetchChain(run, 'api.openai.com');
+    expect(Date.parse(leaf.valid_to)).toBe(Date.parse(ca.validTo));
+  });
+
   it('is refused for any name outside its scope, and for IP addresses, even when asked to sign one', async () => {
     const run = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
     for (const host of ['evil.example', 'api.openai.com.evil.example', 'openai.com', '127.0.0.1']) {
