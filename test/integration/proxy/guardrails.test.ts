@@ -139,6 +139,15 @@ describe('run guardrails in the proxy', () => {
           res.end(body);
           return true;
         }
+        if (url.startsWith('/split-head')) {
+          // The head of a compressed answer in two writes, cut inside the Content-Encoding line.
+          const auth = String(req.headers.authorization ?? '');
+          const body = zlib.gzipSync(`split: ${auth}`);
+          const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nContent-Enc`;
+          const socket = res.socket!;
+          socket.write(head, () => socket.end(Buffer.concat([Buffer.from('oding: gzip\r\n\r\n'), body])));
+          return true;
+        }
         if (url.startsWith('/plain-gzip')) {
           res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': PLAIN_GZIP.length });
           res.end(PLAIN_GZIP);
@@ -369,6 +378,17 @@ describe('run guardrails in the proxy', () => {
       expect(head).not.toMatch(/content-encoding|content-length|transfer-encoding/i);
       expect(head).toMatch(/\r\nConnection: close(\r\n|$)/);
       expect(JSON.parse(body.toString()).you_sent).toMatch(/^Bearer (authsome-scrubbed-)+/);
+    });
+
+    it('a compressed answer whose head arrives in pieces is decoded too: no piece of the head went ahead', async () => {
+      const { socket } = await open();
+      socket.write(get('/split-head'));
+      const received = await readUntil(socket, endsChunked);
+      socket.destroy();
+      expect(received.toString('latin1')).not.toContain(REAL_KEY);
+      const { head, body } = splitResponse(received);
+      expect(head).toBe('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked');
+      expect(dechunk(body).toString()).toMatch(/^split: Bearer (authsome-scrubbed-)+/);
     });
 
     it('a HEAD answer has no body: its head passes as it came', async () => {
