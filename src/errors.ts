@@ -76,6 +76,11 @@ const SECRET_ACTIONS: Record<SecretAction, string> = {
   digest: 'read digests of the stored secrets',
 };
 
+const ANSWER_COMPRESSION = {
+  unsupported: 'compressed with a coding the proxy cannot decode',
+  corrupt: 'compressed data that could not be decoded',
+};
+
 export const errors = {
   usage: (message: string, hint?: string) => new AppError('USAGE', message, hint),
   cancelled: () => new AppError('CANCELLED', 'Cancelled.'),
@@ -285,6 +290,17 @@ export const errors = {
     ),
   notFound: (message = 'Not found.') => new AppError('NOT_FOUND', message),
   upstream: (message: string, hint?: string) => new AppError('UPSTREAM', message, hint),
+  /**
+   * An answer that may echo a credential came compressed in a form the proxy cannot read, so it was withheld rather
+   * than relayed unscanned. The upstream's own header value is never quoted: it is the upstream's text, not ours.
+   */
+  answerNotScannable: (where: string, cause: 'unsupported' | 'corrupt') =>
+    new AppError(
+      'UPSTREAM',
+      `The answer from ${where} was ${ANSWER_COMPRESSION[cause]}, so it could not be checked for the credential ` +
+        'and was withheld.',
+      "The upstream ignored 'Accept-Encoding: identity'. Retry the request; the proxy decodes gzip, deflate, br only.",
+    ),
 
   /** The `state` of an OAuth answer is unknown or was used already: a forged, replayed or stale callback. */
   oauthStateMismatch: () =>

@@ -1,7 +1,8 @@
 // One intercepted CONNECT tunnel: reads the agent's requests off the decrypted stream, sets the credential
 // on each request head that matches, and relays everything else byte for byte over an upstream connection leased
-// from the pool for as long as an exchange is under way. It never buffers a body and never rewrites a response; it
-// parses only what it needs to find message ends (the response side is response-tracker.ts).
+// from the pool for as long as an exchange is under way. It never buffers a body; it rewrites a response only to
+// decode a compressed one that must be scanned for the credential (response-decoding.ts), and parses only what it
+// needs to find message ends (the response side is response-tracker.ts).
 import type tls from 'node:tls';
 import type { AuditLog } from '../audit.js';
 import { errors, type AppError } from '../errors.js';
@@ -13,6 +14,14 @@ import { PROXY_ANSWERS, type ProxyAnswer } from './proxy-answers.js';
 import { buildUpstreamError, toAppError, writeRawProxyError } from './proxy-errors.js';
 import { RequestInput, type RequestMode } from './request-input.js';
 import { isReplayable, isRetryableAfterRefresh, planRequest } from './request-plan.js';
+import {
+  buildDecodedHead,
+  createDecodedAnswer,
+  isDecodable,
+  readBodyCodings,
+  type DecodedAnswer,
+  type DecodedFraming,
+} from './response-decoding.js';
 import { countRunEvent, type RunSession } from './run-sessions.js';
 import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } from './secret-scrubber.js';
 import { buildAuthority, buildUpstreamHead, isCloseRequested } from './upstream-head.js';
@@ -93,7 +102,24 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   let scrubber: Scrubber | undefined;
   /** A 401 to an OAuth request, held while a refresh is tried; and what the chunk being scanned looked like. */
   let held: HeldAnswer | undefined;
-  let scanning: { content: [number, number][]; partialHeadBefore: boolean } | undefined;
+  /** The chunk being scanned: its content ranges, and where the head of an answer to decode lies in it. */
+  let scanning:
+    | {
+        content: [number, number][];
+        partialHeadBefore: boolean;
+        decode?: { from: number; to: number; refused: boolean };
+      }
+    | undefined;
+  /**
+   * A compressed answer being decoded for the scrubber; `ending` once its upstream body is over, while the decoder
+   * still gives out the rest. Upstream chunks after it wait in `deferred`: a later answer must not overtake it.
+   */
+  let decoding: { answer: DecodedAnswer; ending: boolean; closeAfter: boolean } | undefined;
+  const deferred: Buffer[] = [];
+  // A function, not an inline test: the decoder's hooks change `decoding` behind the compiler's back.
+  const isDecoderEnding = (): boolean => decoding?.ending === true;
+  /** The start of a response head not yet whole: held back, as its answer may need another head. */
+  let partialHead: Buffer | undefined;
   /** The provider whose answer is being relayed, and whether that answer had a secret overwritten already. */
   let answering: { provider: string; recorded: boolean } | undefined;
 
@@ -124,6 +150,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     else socket.destroy();
   }
 
+  function stopDecoding(): void {
+    decoding?.answer.destroy();
+    decoding = undefined;
+    deferred.length = 0;
+  }
+
   function stopWaiting(): void {
     cancelWait?.();
     cancelWait = undefined;
@@ -133,6 +165,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     if (closed) return;
     closed = true;
     stopWaiting();
+    stopDecoding();
     endLease();
     client.destroy();
   }
@@ -204,9 +237,13 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       onGone: onUpstreamGone,
       response: {
         peekRequest: () => exchanges[0],
-        onResponse: (head) => onResponseHead(current, head),
+        onResponse: (head, text) => onResponseHead(current, head, text),
         // The lease is looked at after the whole chunk (handleResponseProgress), not in the middle of it.
-        onResponseEnd: () => undefined,
+        onResponseEnd: () => {
+          if (decoding !== undefined) decoding.ending = true;
+        },
+        // The bytes after a decoded answer wait until the decoder has given out all of it.
+        stopAfterResponse: () => decoding?.ending === true,
       },
       currentBatch: () => corked,
     });
@@ -215,12 +252,22 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
 
   function onUpstreamData(current: UpstreamLease, chunk: Buffer): void {
     if (closed) return;
+    if (isDecoderEnding() || deferred.length > 0) {
+      // A decoded answer is still on its way to the agent: what came after it waits its turn.
+      deferred.push(chunk);
+      current.pauseReading('order');
+      return;
+    }
+    readUpstream(current, chunk);
+  }
+
+  function readUpstream(current: UpstreamLease, chunk: Buffer): void {
     if (current.tracker.mode === 'head' && exchanges.length > 0) exchanges[0]!.responded = true;
     if (scrubber === undefined) {
       // Relay first, inspect after: the agent gets every byte (an SSE event, a 101) the moment it arrives.
       current.relay(chunk);
       if (current.tracker.mode === 'tunnel') return;
-      if (!scanResponse(current, chunk)) return;
+      if (scanResponse(current, chunk) < 0) return;
     } else {
       // With a secret to watch for, the framing is read first: the scrubber looks at content only (a secret split by
       // a chunk-size line is still found), and holds back only what could be the start of one.
@@ -228,22 +275,61 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       const content: [number, number][] = [];
       const tunnel = current.tracker.mode === 'tunnel';
       const holding = held !== undefined;
+      const continuing = decoding !== undefined;
+      const pending = partialHead;
+      partialHead = undefined;
       scanning = { content, partialHeadBefore: current.tracker.mode === 'head' && !current.tracker.idle };
-      const scanned = tunnel || scanResponse(current, chunk, content);
+      const end = tunnel ? chunk.length : scanResponse(current, chunk, content);
+      const { decode } = scanning;
       scanning = undefined;
-      if (!scanned) return;
-      // Bytes of a held 401 wait; what came before it in the chunk goes on.
-      const cut = held === undefined ? chunk.length : holding ? 0 : held.from;
-      if (cut > 0) {
-        const before = scrubber.found;
-        const part = cut === chunk.length ? chunk : chunk.subarray(0, cut);
-        const ranges = content.filter(([a]) => a < cut).map(([a, b]): [number, number] => [a, Math.min(b, cut)]);
-        current.relay(scrubber.push(part, tunnel ? undefined : ranges));
-        if (scrubber.found > before) noteScrubbed(provider ?? answering?.provider);
+      if (end < 0) return;
+      if (continuing) {
+        feedDecoder(current, chunk, content, 0, end);
+      } else {
+        // Bytes of a held 401 wait; what came before it in the chunk goes on. So do a head not yet whole, and the
+        // head of an answer to decode (the agent gets another head for it).
+        let cut = held === undefined ? chunk.length : holding ? 0 : held.from;
+        // The earlier bytes of the first head completed in this chunk, unless they are still partial or replaced.
+        let prefix = decode?.from === 0 ? undefined : pending;
+        if (decode !== undefined) {
+          cut = Math.min(cut, decode.from);
+        } else if (held === undefined && !tunnel && current.tracker.mode === 'head' && !current.tracker.idle) {
+          const from = content[content.length - 1]![0];
+          cut = Math.min(cut, from);
+          partialHead = pending !== undefined && from === 0 ? Buffer.concat([pending, chunk]) : chunk.subarray(from);
+          if (from === 0) prefix = undefined;
+        }
+        if (cut > 0 || prefix !== undefined) {
+          const before = scrubber.found;
+          let part = cut === chunk.length ? chunk : chunk.subarray(0, cut);
+          let ranges = content.filter(([a]) => a < cut).map(([a, b]): [number, number] => [a, Math.min(b, cut)]);
+          if (prefix !== undefined) {
+            const n = prefix.length;
+            part = Buffer.concat([prefix, part]);
+            ranges = [[0, n], ...ranges.map(([a, b]): [number, number] => [a + n, b + n])];
+          }
+          current.relay(scrubber.push(part, tunnel ? undefined : ranges));
+          if (scrubber.found > before) noteScrubbed(provider ?? answering?.provider);
+        }
+        if (held !== undefined && cut < chunk.length) {
+          held.chunks.push(chunk.subarray(cut));
+          held.bytes += chunk.length - cut;
+        }
+        if (decode !== undefined) {
+          // What the scanner holds came before the decoded answer.
+          flushScrubber();
+          if (decode.refused) {
+            refuseAnswer('unsupported');
+            return;
+          }
+          feedDecoder(current, chunk, content, decode.to, end);
+        }
       }
-      if (held !== undefined && cut < chunk.length) {
-        held.chunks.push(chunk.subarray(cut));
-        held.bytes += chunk.length - cut;
+      if (decoding?.ending === true) {
+        decoding.answer.end();
+        if (end < chunk.length) deferred.unshift(chunk.subarray(end));
+        current.pauseReading('order');
+        return;
       }
       if (tunnel) return;
       if (held !== undefined && (current.tracker.idle || held.bytes > MAX_HELD_ANSWER_BYTES)) {
@@ -254,17 +340,119 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     handleResponseProgress();
   }
 
-  /** Follows the response framing over `chunk`; false (and the connection closed) when it is broken. */
-  function scanResponse(current: UpstreamLease, chunk: Buffer, content?: [number, number][]): boolean {
+  /**
+   * Follows the response framing over `chunk`: how many bytes of it were read (fewer after a decoded answer's end),
+   * or -1 (and the connection closed) when it is broken.
+   */
+  function scanResponse(current: UpstreamLease, chunk: Buffer, content?: [number, number][]): number {
     try {
-      current.tracker.scan(chunk, content === undefined ? undefined : (from, to) => content.push([from, to]));
-      return true;
+      return current.tracker.scan(chunk, content === undefined ? undefined : (from, to) => content.push([from, to]));
     } catch {
       // The upstream's framing is broken: the agent cannot be told which bytes were a response. Hang up.
       current.reusable = false;
       closeAll();
-      return false;
+      return -1;
     }
+  }
+
+  /** The content bytes of `chunk` between `from` and `to` go to the decoder; a full decoder pauses the upstream. */
+  function feedDecoder(
+    current: UpstreamLease,
+    chunk: Buffer,
+    content: readonly [number, number][],
+    from: number,
+    to: number,
+  ): void {
+    for (const [a, b] of content) {
+      const start = Math.max(a, from);
+      const stop = Math.min(b, to);
+      if (stop > start && !decoding!.answer.write(chunk.subarray(start, stop))) current.pauseReading('decoder');
+    }
+  }
+
+  /** Marks where the head of a compressed answer lies in the chunk scanned (it is not relayed), and decodes it. */
+  function planDecoding(
+    current: UpstreamLease,
+    head: ResponseHead,
+    text: string,
+    codings: string[],
+    decodable: boolean,
+    closeAfter: boolean,
+  ): void {
+    const [from, to] = scanning!.content[scanning!.content.length - 1]!;
+    scanning!.decode = { from, to, refused: !decodable };
+    if (decodable) startDecoding(current, head, text, codings, closeAfter);
+  }
+
+  /**
+   * Starts decoding the answer whose head is `text`. The agent's copy is chunked, or ends with the connection when
+   * that ends after it anyway (the upstream's body ends so, either side asked to close, an HTTP/1.0 request, which
+   * leaves the lease unfit for reuse) or chunked cannot be used (an HTTP/1.0 answer).
+   */
+  function startDecoding(
+    current: UpstreamLease,
+    head: ResponseHead,
+    text: string,
+    codings: string[],
+    closeAfter: boolean,
+  ): void {
+    const provider = answering?.provider;
+    const closing = closeAfter || !current.reusable || head.framing.kind === 'close' || text.startsWith('HTTP/1.0');
+    const framing: DecodedFraming = closing ? 'close' : 'chunked';
+    const headScrubber = createScrubber(needles);
+    const decodedHead = Buffer.from(buildDecodedHead(text, framing), 'latin1');
+    const scrubbedHead = Buffer.concat([headScrubber.push(decodedHead), headScrubber.end()]);
+    if (headScrubber.found > 0) noteScrubbed(provider);
+    const answer = createDecodedAnswer({
+      codings,
+      // A copy: a secret injected later adds needles for later answers, not this scanner's.
+      needles: [...needles],
+      framing,
+      head: scrubbedHead,
+      sink: client,
+      onReady: () => current.resumeReading('decoder'),
+      onScrubbed: () => noteScrubbed(provider),
+      onEnd: () => finishDecoding(current),
+      onFail: (started) => {
+        decoding = undefined;
+        deferred.length = 0;
+        if (started) closeAll();
+        else refuseAnswer('corrupt');
+      },
+    });
+    decoding = { answer, ending: false, closeAfter: framing === 'close' };
+  }
+
+  /** The decoded answer is out: the bytes that came after it are read now, in order. */
+  function finishDecoding(current: UpstreamLease): void {
+    const finished = decoding!;
+    decoding = undefined;
+    if (closed) return;
+    if (finished.closeAfter) {
+      // The agent's copy had no length: the connection's end is its end.
+      deferred.length = 0;
+      closed = true;
+      stopWaiting();
+      endLease();
+      client.end();
+      return;
+    }
+    current.resumeReading('decoder');
+    current.resumeReading('order');
+    if (deferred.length === 0) handleResponseProgress();
+    while (deferred.length > 0 && !isDecoderEnding() && !closed && lease === current)
+      readUpstream(current, deferred.shift()!);
+  }
+
+  /** An answer that cannot be scanned, none of it sent yet: the agent gets a proxy error in its place. */
+  function refuseAnswer(cause: 'unsupported' | 'corrupt'): void {
+    if (closed) return;
+    closed = true;
+    stopWaiting();
+    if (lease !== undefined) lease.reusable = false;
+    endLease();
+    const where = target.port === 443 ? target.host : authority;
+    writeRawProxyError(client, 'answerNotScannable', errors.answerNotScannable(where, cause));
   }
 
   /**
@@ -380,7 +568,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       return;
     }
     if (exchanges.length > 0 || awaitingCredential || cancelWait !== undefined || requestMode !== 'head') return;
-    if (lease !== undefined && !lease.tracker.idle) return;
+    if ((lease !== undefined && !lease.tracker.idle) || decoding !== undefined) return;
     closed = true;
     stopWaiting();
     endLease();
@@ -514,20 +702,28 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     if (closeAfter) requests.closeRequested = true;
   }
 
-  function onResponseHead(current: UpstreamLease, head: ResponseHead): void {
+  function onResponseHead(current: UpstreamLease, head: ResponseHead, text: string): void {
     const exchange = exchanges.shift();
     if (!head.keepAlive) current.reusable = false;
+    // With a secret to watch for, a compressed body is decoded to be scanned (the upstream was asked for identity,
+    // but may not have listened); one that cannot be decoded is refused. HEAD, 204, 304 and 1xx have no body.
+    const codings = scanning === undefined || head.framing.kind === 'none' ? [] : readBodyCodings(text);
+    const decodable = isDecodable(codings);
     if (exchange === undefined) {
       // An answer nobody asked for: this connection's framing can no longer be trusted for anyone else.
       current.reusable = false;
+      if (codings.length > 0) planDecoding(current, head, text, codings, decodable, true);
       return;
     }
-    record(exchange, head.status);
+    record(exchange, decodable ? head.status : PROXY_ANSWERS.answerNotScannable.status);
     answering =
       exchange.plan.provider === undefined ? undefined : { provider: exchange.plan.provider, recorded: false };
-    // A 401 to a request that may go once more is held back, when it is the last answer owed and its head began in
-    // this chunk (so none of it has reached the agent yet) and its end can be found.
-    if (
+    if (codings.length > 0) {
+      // A compressed 401 is decoded and passed on, not held for a retry: the hold relays the bytes as they came.
+      planDecoding(current, head, text, codings, decodable, exchange.closeAfter);
+    } else if (
+      // A 401 to a request that may go once more is held back, when it is the last answer owed and its head began in
+      // this chunk (so none of it has reached the agent yet) and its end can be found.
       head.status === 401 &&
       exchange.retry !== undefined &&
       exchanges.length === 0 &&
@@ -558,7 +754,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
 
   /** After each upstream chunk: the lease is parked (or returned) once both sides are between messages. */
   function handleResponseProgress(): void {
-    if (closed) return;
+    // A decoded answer still under way: the progress is looked at once it is out.
+    if (closed || decoding !== undefined) return;
     if (lease?.tracker.idle) flushScrubber();
     if (endAfterResponse && exchanges.length === 0 && lease!.tracker.idle) {
       // The agent asked for `Connection: close`: its last answer is out, end after the bytes already queued.
@@ -599,6 +796,19 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     gone.socket.destroy();
     if (closed) return;
     const { tracker } = gone;
+    if (decoding !== undefined) {
+      if (tracker.mode === 'body' && tracker.closeDelimited) {
+        // The close ends the compressed body: the decoder gives out the rest, then the agent's connection ends.
+        decoding.ending = true;
+        decoding.answer.end();
+      } else if (!decoding.ending) {
+        closeAll(); // cut mid-body: the agent must see a truncated message, not a forged ending
+        return;
+      }
+      // The answer is whole: it goes out, and the connection ends after it.
+      decoding.closeAfter = true;
+      return;
+    }
     if (tracker.mode === 'tunnel') {
       closeAll();
     } else if (tracker.mode === 'body' && tracker.closeDelimited) {
@@ -657,6 +867,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   });
   client.on('error', closeAll);
   client.on('close', closeAll);
+  // A connection closed by another path (closed set first) still stops its decoder.
+  client.on('close', stopDecoding);
   client.setTimeout(CLIENT_IDLE_MS, () => {
     if (exchanges.length === 0 && requestMode === 'head' && (lease === undefined || lease.tracker.idle)) closeAll();
   });

@@ -30,6 +30,8 @@ export const PROXY_ANSWERS = {
   upstreamFailed: { status: 502, phrase: 'Bad Gateway' },
   /** The credential for a matched route could not be had (vault locked, refresh failed). */
   credentialUnavailable: { status: 502, phrase: 'Bad Gateway' },
+  /** An answer to a request with a credential, compressed in a way the key scrubber cannot read. */
+  answerNotScannable: { status: 502, phrase: 'Bad Gateway' },
   /** No leaf certificate could be made for the CONNECT host. */
   certificateFailed: { status: 502, phrase: 'Bad Gateway' },
 } as const satisfies Record<string, ProxyAnswerSpec>;

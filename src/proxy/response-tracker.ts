@@ -18,10 +18,15 @@ export interface PendingRequest {
 export interface ResponseEvents {
   /** The oldest request waiting, or undefined when none is (an unsolicited response). */
   peekRequest(): PendingRequest | undefined;
-  /** A final response head (status ≥ 200, or a 101 to an upgrade) arrived: the oldest request is answered. */
-  onResponse(head: ResponseHead): void;
+  /**
+   * A final response head (status ≥ 200, or a 101 to an upgrade) arrived: the oldest request is answered. `text` is
+   * the head as received, before its CRLFCRLF.
+   */
+  onResponse(head: ResponseHead, text: string): void;
   /** The current response's body ended: the connection is between messages again. */
   onResponseEnd(): void;
+  /** Asked after each response's end: true stops `scan` right there (its caller wants the bytes after it later). */
+  stopAfterResponse?(): boolean;
 }
 
 export type ResponseMode = 'head' | 'body' | 'tunnel';
@@ -29,9 +34,10 @@ export type ResponseMode = 'head' | 'body' | 'tunnel';
 export interface ResponseTracker {
   /**
    * Reads one chunk; throws FramingError (or Error on an oversized head) when the framing is broken. `onContent`
-   * hears which bytes are heads or body content (not chunked framing), for the secret scrubber.
+   * hears which bytes are heads or body content (not chunked framing), for the secret scrubber. Returns how many
+   * bytes it read: all of them, unless onResponseEnd asked it to stop after a response.
    */
-  scan(chunk: Buffer, onContent?: (from: number, to: number) => void): void;
+  scan(chunk: Buffer, onContent?: (from: number, to: number) => void): number;
   readonly mode: ResponseMode;
   /** The current body lasts until the connection closes. */
   readonly closeDelimited: boolean;
@@ -47,12 +53,14 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
   let body: BodyTracker | undefined;
   let closeDelimited = false;
   let partialHead: Buffer | undefined;
+  let stop = false;
 
   function endResponse(): void {
     mode = 'head';
     body = undefined;
     closeDelimited = false;
     events.onResponseEnd();
+    stop = events.stopAfterResponse?.() === true;
   }
 
   function onHead(text: string): void {
@@ -60,12 +68,12 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
     const head = parseResponseHead(text, request?.method);
     if (head.status === 101 && request?.upgrade === true) {
       mode = 'tunnel';
-      events.onResponse(head);
+      events.onResponse(head, text);
       return;
     }
     // Interim responses (100 Continue, 103) pass through; the final one follows for the same request.
     if (head.status < 200) return;
-    events.onResponse(head);
+    events.onResponse(head, text);
     if (head.framing.kind === 'none') {
       endResponse();
     } else {
@@ -78,10 +86,11 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
   return {
     scan(chunk, onContent) {
       let offset = 0;
-      while (offset < chunk.length) {
+      stop = false;
+      while (offset < chunk.length && !stop) {
         if (mode === 'tunnel') {
           onContent?.(offset, chunk.length);
-          return;
+          return chunk.length;
         }
         if (mode === 'body') {
           offset += body!.consume(chunk, offset, onContent);
@@ -96,13 +105,14 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
           if (data.length > MAX_RESPONSE_HEAD_BYTES) throw new Error('response head too large');
           partialHead = data;
           onContent?.(offset, chunk.length);
-          return;
+          return chunk.length;
         }
         partialHead = undefined;
         onContent?.(offset, offset + end + 4 - previous);
         offset += end + 4 - previous;
         onHead(data.toString('latin1', 0, end));
       }
+      return offset;
     },
     get mode() {
       return mode;

@@ -18,9 +18,17 @@ export interface UpstreamLease {
   write(data: Buffer | string): void;
   /** To the agent; the upstream is paused while the agent's buffer is full. */
   relay(chunk: Buffer): void;
+  /**
+   * Stops reading the upstream until resumeReading with the same reason (a decoder that is full, or an answer that
+   * must reach the agent before the bytes after it); the agent's own backpressure is a reason of its own.
+   */
+  pauseReading(reason: ReadPause): void;
+  resumeReading(reason: ReadPause): void;
   /** Removes every listener and lifts every pause this lease set. */
   detach(): void;
 }
+
+export type ReadPause = 'decoder' | 'order';
 
 export interface UpstreamLeaseHooks {
   client: tls.TLSSocket;
@@ -40,13 +48,22 @@ export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLease
   const { client } = hooks;
   let upstreamDrainPending = false;
   let clientDrainPending = false;
+  const readPauses = new Set<ReadPause | 'agent'>();
+  const pauseReading = (reason: ReadPause | 'agent'): void => {
+    readPauses.add(reason);
+    socket.pause();
+  };
+  const resumeReading = (reason: ReadPause | 'agent'): void => {
+    if (!readPauses.delete(reason)) return;
+    if (readPauses.size === 0) socket.resume();
+  };
   const onUpstreamDrain = (): void => {
     upstreamDrainPending = false;
     hooks.resumeClient();
   };
   const onClientDrain = (): void => {
     clientDrainPending = false;
-    socket.resume();
+    resumeReading('agent');
   };
   const onData = (chunk: Buffer): void => hooks.onData(chunk);
   const onError = (err: Error): void => hooks.onGone(err);
@@ -77,10 +94,12 @@ export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLease
     relay(chunk) {
       if (!client.write(chunk) && !clientDrainPending) {
         clientDrainPending = true;
-        socket.pause();
+        pauseReading('agent');
         client.once('drain', onClientDrain);
       }
     },
+    pauseReading,
+    resumeReading,
     detach() {
       socket.off('data', onData);
       socket.off('error', onError);
@@ -93,6 +112,9 @@ export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLease
       if (clientDrainPending) {
         client.off('drain', onClientDrain);
         clientDrainPending = false;
+      }
+      if (readPauses.size > 0) {
+        readPauses.clear();
         socket.resume();
       }
     },

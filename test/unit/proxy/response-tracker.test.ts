@@ -75,6 +75,35 @@ describe('createResponseTracker', () => {
     );
   });
 
+  it('stops after each response when asked; the rest read later frames the same; heads come with text', () => {
+    const pending = [...PIPELINE_REQUESTS];
+    const events: string[] = [];
+    const texts: string[] = [];
+    const tracker = createResponseTracker({
+      peekRequest: () => pending[0],
+      onResponse: (head, text) => {
+        const request = pending.shift();
+        texts.push(text.split('\r\n')[0]!);
+        events.push(`${request?.method ?? 'unsolicited'} ${head.status}${head.keepAlive ? '' : ' close'}`);
+      },
+      onResponseEnd: () => events.push('end'),
+      stopAfterResponse: () => true,
+    });
+    let rest = Buffer.from(PIPELINE, 'latin1');
+    const reads: number[] = [];
+    while (rest.length > 0) {
+      const n = tracker.scan(rest);
+      expect(n).toBeGreaterThan(0);
+      reads.push(n);
+      rest = rest.subarray(n);
+    }
+    expect(events).toEqual(PIPELINE_EVENTS);
+    expect(reads).toHaveLength(6);
+    expect(texts[0]).toBe('HTTP/1.1 200 OK');
+    expect(texts.at(-1)).toBe('HTTP/1.1 200 OK');
+    expect(texts[3]).toBe('HTTP/1.1 204 No Content');
+  });
+
   it('is between messages only at a boundary, never inside a head or a body', () => {
     const { idleAfter } = track(
       [{ method: 'GET', upgrade: false }],
