@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../src/paths.js';
 import { createTestCa } from '../test/helpers/test-ca.js';
 import type { PhaseCommand, PhaseResult, Target } from './load-process.js';
 import { measureCliFigures, type FigureRow } from './cli-figures.js';
@@ -44,8 +45,9 @@ process.on('exit', () => {
 });
 
 function start(script: string, env: Record<string, string>): ChildProcess {
-  // The proxy runs compiled (dist/, plain node) like the real server; the helpers run through tsx.
-  const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
+  // The proxy runs compiled (dist/, plain node) with the server's Node flags, like the real server; the helpers run
+  // through tsx.
+  const loader = script.endsWith('.mjs') ? [...SERVER_NODE_FLAGS] : ['--import', 'tsx'];
   const profile =
     profileDir !== undefined && script.startsWith('proxy') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // BENCH_PROXY_NODE_ARGS: extra node flags for the proxy process only (diagnostics, e.g. --perf-basic-prof).

@@ -20,6 +20,13 @@ export const packagePaths = {
   packageJson: join(packageRoot, 'package.json'),
 };
 
+/**
+ * Node flags of the server process (its proxy holds hundreds of TLS connections for hours): a small young generation
+ * and V8's memory-saving heap growth keep its peak RSS near 105 MiB instead of ~135 MiB, at no measured throughput
+ * cost (bench: 500 concurrent agents, a new host per request). `npm start` passes the same flags (a test compares).
+ */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=2', '--optimize-for-size'] as const;
+
 let cachedVersion: string | undefined;
 export function loadPackageVersion(): string {
   cachedVersion ??= (JSON.parse(readFileSync(packagePaths.packageJson, 'utf8')) as { version: string }).version;

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { type AppError, errors } from '../errors.js';
-import { packagePaths, type HomePaths } from '../paths.js';
+import { packagePaths, SERVER_NODE_FLAGS, type HomePaths } from '../paths.js';
 import { isPidAlive, loadServerState, loadServerToken, type ServerState } from '../server-state.js';
 import { sendJson } from './http.js';
 
@@ -72,7 +72,7 @@ export async function startServer(paths: HomePaths, version: string, options: St
       try {
         chmodSync(paths.serverLog, 0o600);
         logOffset = statSync(paths.serverLog).size;
-        const child = spawn(process.execPath, [packagePaths.cliEntry, 'serve'], {
+        const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, packagePaths.cliEntry, 'serve'], {
           detached: true,
           stdio: ['ignore', logFd, logFd],
           env: buildServerEnv(options.env),
