@@ -67,7 +67,9 @@ export type AuditVerification =
       entries: number;
       unchained: number;
       torn: number;
-      /** The file and 1-based line of the first line that is wrong (or, for a cut log, where the next line is missing). */
+      /**
+       * The file and 1-based line of the first line that is wrong (or, for a cut log, where the next line is missing).
+       */
       file: string;
       line: number;
       reason: string;
@@ -214,7 +216,8 @@ export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnc
           return broken(
             here.file,
             here.line,
-            `entry #${seq} was added while no authsome server was running (${anchor.source} says the log ended at entry #${anchor.seq})`,
+            `entry #${seq} was added while no authsome server was running (${anchor.source} says the log ` +
+              `ended at entry #${anchor.seq})`,
           );
         }
       }
@@ -237,14 +240,16 @@ export async function verifyAuditChain(files: AuditFileText[], anchors: AuditAnc
       return broken(
         firstAt.file,
         firstAt.line,
-        `the log starts at entry #${firstSeq}, but ${anchor.source} says it keeps the entries from #${anchor.oldest} on (its start, or the rotated file, was removed)`,
+        `the log starts at entry #${firstSeq}, but ${anchor.source} says it keeps the entries from ` +
+          `#${anchor.oldest} on (its start, or the rotated file, was removed)`,
       );
     }
     if (firstSeq !== undefined && anchor.seq > 0 && anchor.seq < firstSeq) {
       return broken(
         firstAt.file,
         firstAt.line,
-        `the log starts at entry #${firstSeq}, after entry #${anchor.seq} that ${anchor.source} recorded (the log was replaced)`,
+        `the log starts at entry #${firstSeq}, after entry #${anchor.seq} that ${anchor.source} recorded ` +
+          '(the log was replaced)',
       );
     }
   }

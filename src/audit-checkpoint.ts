@@ -84,7 +84,8 @@ export function createAuditCheckpointer(options: AuditCheckpointerOptions): Audi
       if (!found.intact) {
         refused = true;
         log(
-          `Warning: the audit log does not match the checkpoint in the vault (${found.file} line ${found.line}: ${found.reason}); the checkpoint is kept as it is.`,
+          `Warning: the audit log does not match the checkpoint in the vault (${found.file} line ` +
+            `${found.line}: ${found.reason}); the checkpoint is kept as it is.`,
         );
         return false;
       }

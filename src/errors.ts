@@ -81,6 +81,14 @@ const ANSWER_COMPRESSION = {
   corrupt: 'compressed data that could not be decoded',
 };
 
+/** How a login that is over ended, in the words of the error for an answer that came too late. */
+const ENDED_LOGIN_STATES: Record<string, string> = {
+  completed: 'finished already',
+  cancelled: 'was cancelled',
+  expired: 'expired',
+  failed: 'failed',
+};
+
 export const errors = {
   usage: (message: string, hint?: string) => new AppError('USAGE', message, hint),
   cancelled: () => new AppError('CANCELLED', 'Cancelled.'),
@@ -146,7 +154,8 @@ export const errors = {
     new AppError(
       'FORBIDDEN',
       `Refused by this run's rules: ${reason}; nothing was sent.`,
-      "Start the run with a rule that allows it (--allow 'provider:METHOD:/path'), or without --read-only / --max-requests.",
+      "Start the run with a rule that allows it (--allow 'provider:METHOD:/path'), or without --read-only " +
+        '/ --max-requests.',
     ),
   /** `run`'s child could not start; the exit codes are a shell's (127, 126), so scripts read them the same way. */
   commandNotFound: (command: string) =>
@@ -174,20 +183,23 @@ export const errors = {
     new AppError(
       'FORBIDDEN',
       `Refused: a process started by 'authsome run' may not ${SECRET_ACTIONS[action]}.`,
-      "Agents under 'authsome run' use credentials through its proxy and never receive them. Run this from your own terminal, outside the run.",
+      "Agents under 'authsome run' use credentials through its proxy and never receive them. Run this from " +
+        'your own terminal, outside the run.',
     ),
   /** While a run is live, a caller that hides its process is treated as one of the run's. */
   secretsRefusedToUnknownPeer: (action: SecretAction) =>
     new AppError(
       'FORBIDDEN',
-      `Refused to ${SECRET_ACTIONS[action]} while an 'authsome run' is live: the process asking could not be identified.`,
+      `Refused to ${SECRET_ACTIONS[action]} while an 'authsome run' is live: the process asking could not ` +
+        'be identified.',
       'Run this from your own terminal (not a process that hides its file descriptors), or once the run has ended.',
     ),
   secretFieldHidden: (provider: string, field: string) =>
     new AppError(
       'USAGE',
       `'${field}' is a secret and is not printed without --show-secret.`,
-      `Run 'authsome get ${provider} --field ${field} --show-secret' to print it, or 'authsome run -- <command>' so that it never leaves authsome.`,
+      `Run 'authsome get ${provider} --field ${field} --show-secret' to print it, or 'authsome run -- ` +
+        "<command>' so that it never leaves authsome.",
     ),
   /** A key was handed over (stdin) for a connection that exists: not stored, and a script must not think it was. */
   connectionExists: (provider: string, connection: string, command: string) =>
@@ -203,7 +215,8 @@ export const errors = {
     new AppError(
       'CONNECTION_NOT_FOUND',
       `Connection '${connection}' not found for provider '${provider}'.`,
-      `Run 'authsome login ${provider}${connection === 'default' ? '' : ` --connection ${connection}`}' first, or 'authsome list' to see your connections.`,
+      `Run 'authsome login ${provider}${connection === 'default' ? '' : ` --connection ${connection}`}' ` +
+        "first, or 'authsome list' to see your connections.",
     ),
   fieldNotFound: (field: string) =>
     new AppError(
@@ -233,7 +246,8 @@ export const errors = {
   tooManyUnlockAttempts: (retryInSeconds: number) =>
     new AppError(
       'TOO_MANY_ATTEMPTS',
-      `Too many wrong passphrases: unlocking is paused for ${retryInSeconds} more second${retryInSeconds === 1 ? '' : 's'}.`,
+      `Too many wrong passphrases: unlocking is paused for ${retryInSeconds} more ` +
+        `second${retryInSeconds === 1 ? '' : 's'}.`,
       `Wait ${retryInSeconds} second${retryInSeconds === 1 ? '' : 's'}, then try again with the right passphrase.`,
     ),
   vaultLocked: () => new AppError('VAULT_LOCKED', 'The vault is locked.', "Run 'authsome unlock'."),
@@ -241,7 +255,8 @@ export const errors = {
     new AppError(
       'VAULT_DAMAGED',
       `The vault at ${vaultPath} is damaged: ${detail}.`,
-      `authsome has not changed it. Restore the copy from the previous write with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command.`,
+      `authsome has not changed it. Restore the copy from the previous write with 'cp ${vaultPath}.bak ` +
+        `${vaultPath}'; the server reads it again on the next command.`,
     ),
   vaultMode: (message: string, hint?: string) => new AppError('VAULT_MODE', message, hint),
 
@@ -286,7 +301,8 @@ export const errors = {
     new AppError(
       'AUDIT_BROKEN',
       `The audit log is broken at line ${line} of ${file}: ${reason}.`,
-      'Entries from that line on cannot be trusted. Keep a copy of the files for investigation; authsome does not repair them.',
+      'Entries from that line on cannot be trusted. Keep a copy of the files for investigation; authsome ' +
+        'does not repair them.',
     ),
   notFound: (message = 'Not found.') => new AppError('NOT_FOUND', message),
   upstream: (message: string, hint?: string) => new AppError('UPSTREAM', message, hint),
@@ -306,14 +322,15 @@ export const errors = {
   oauthStateMismatch: () =>
     new AppError(
       'OAUTH_FAILED',
-      'This sign-in answer does not match any login authsome is waiting for (unknown or already used state); nothing was stored.',
+      'This sign-in answer does not match any login authsome is waiting for (unknown or already used ' +
+        'state); nothing was stored.',
       "Start again with 'authsome login <provider>' and finish the sign-in in the browser it opens.",
     ),
   /** An OAuth answer for a login that is over (cancelled, expired, finished, failed): nothing is stored. */
   loginLinkEnded: (provider: string, state: string) =>
     new AppError(
       'OAUTH_FAILED',
-      `This login is no longer waiting (it ${{ completed: 'finished already', cancelled: 'was cancelled', expired: 'expired', failed: 'failed' }[state] ?? 'ended'}); nothing was stored.`,
+      `This login is no longer waiting (it ${ENDED_LOGIN_STATES[state] ?? 'ended'}); nothing was stored.`,
       `Run 'authsome login ${provider}' to start again.`,
     ),
   oauthDenied: (displayName: string, provider: string, detail?: string) =>
@@ -326,7 +343,8 @@ export const errors = {
     new AppError(
       'USAGE',
       `No OAuth client id for ${displayName} yet.`,
-      `Register an OAuth app at ${displayName}, then enter its client id on the form 'authsome login ${provider}' opens.`,
+      `Register an OAuth app at ${displayName}, then enter its client id on the form 'authsome login ` +
+        `${provider}' opens.`,
     ),
   /** The token endpoint said no (RFC 6749 §5.2); `error` is its code, `detail` its description, both cleaned. */
   oauthTokenRefused: (displayName: string, provider: string, error: string, detail?: string) =>
@@ -334,7 +352,8 @@ export const errors = {
       'OAUTH_FAILED',
       `${displayName} refused the token request: ${error}${detail ? ` (${detail})` : ''}; nothing was stored.`,
       error === 'invalid_client' || error === 'unauthorized_client'
-        ? `Check the client id and secret of your OAuth app, then run 'authsome login ${provider} --force' and enter them again.`
+        ? `Check the client id and secret of your OAuth app, then run 'authsome login ${provider} --force' ` +
+            'and enter them again.'
         : `Run 'authsome login ${provider} --force' to sign in again.`,
       error,
     ),
@@ -354,7 +373,8 @@ export const errors = {
     new AppError(
       'UPSTREAM',
       `Could not reach ${displayName} at ${host}: ${detail}; nothing was stored.`,
-      'Check your network connection (and, for a server with a private CA, NODE_EXTRA_CA_CERTS of the authsome server), then try again.',
+      'Check your network connection (and, for a server with a private CA, NODE_EXTRA_CA_CERTS of the ' +
+        'authsome server), then try again.',
     ),
   internal: (message = 'Internal error.') =>
     new AppError('INTERNAL', message, "See 'authsome daemon logs' for details."),
@@ -371,28 +391,34 @@ export const vaultErrors = {
     new AppError(
       'VAULT_DAMAGED',
       `The vault at ${vaultPath} is missing, but its backup ${vaultPath}.bak exists.`,
-      `Restore it with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command (authsome will not create a new, empty vault in its place).`,
+      `Restore it with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command ` +
+        '(authsome will not create a new, empty vault in its place).',
     ),
   /** Found before a write: the file on disk is no longer the one the server last read or wrote. */
   /** The disk refused a write (full, read-only, gone): nothing changed, in memory or on disk. */
   vaultWriteFailed: (vaultPath: string, cause: unknown) =>
     new AppError(
       'VAULT_WRITE_FAILED',
-      `Could not write the vault at ${vaultPath} (${(cause as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error'}); nothing was changed.`,
+      `Could not write the vault at ${vaultPath} ` +
+        `(${(cause as NodeJS.ErrnoException | undefined)?.code ?? 'unknown error'}); nothing was changed.`,
       `Check the free space and the permissions of ${vaultPath.replace(/\/[^/]*$/, '')}, then try again.`,
     ),
   vaultChangedUnderneath: (vaultPath: string) =>
     new AppError(
       'VAULT_DAMAGED',
-      `The vault at ${vaultPath} was changed by another program since authsome read it; authsome wrote nothing over it.`,
-      `To use the file as it is now, restart the server ('authsome daemon restart'); to go back to the backup authsome kept instead, 'cp ${vaultPath}.bak ${vaultPath}'.`,
+      `The vault at ${vaultPath} was changed by another program since authsome read it; authsome wrote ` +
+        'nothing over it.',
+      "To use the file as it is now, restart the server ('authsome daemon restart'); to go back to the " +
+        `backup authsome kept instead, 'cp ${vaultPath}.bak ${vaultPath}'.`,
     ),
   vaultDeletedUnderneath: (vaultPath: string, backupExists: boolean) =>
     new AppError(
       'VAULT_DAMAGED',
-      `The vault at ${vaultPath} was deleted by another program while authsome was running; authsome did not create a new one.`,
+      `The vault at ${vaultPath} was deleted by another program while authsome was running; authsome did ` +
+        'not create a new one.',
       backupExists
         ? `Restore it with 'cp ${vaultPath}.bak ${vaultPath}'; the server reads it again on the next command.`
-        : `Put vault.json back if you have a copy; to start over with a new, empty vault, restart the server ('authsome daemon restart').`,
+        : 'Put vault.json back if you have a copy; to start over with a new, empty vault, restart the server ' +
+            "('authsome daemon restart').",
     ),
 };

@@ -98,7 +98,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const { created } = await vault.open();
     if (created && earlier.length > 0) {
       log(
-        `Warning: No vault found at ${paths.vault}; creating a new, empty one (state from an earlier vault exists in ${paths.home}: ${earlier.join(', ')}).`,
+        `Warning: No vault found at ${paths.vault}; creating a new, empty one (state from an earlier vault ` +
+          `exists in ${paths.home}: ${earlier.join(', ')}).`,
       );
     }
     // A damaged vault that a person has restored (cp vault.json.bak vault.json) is read again before the next
@@ -114,7 +115,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     const audit = createAuditLog(paths.audit);
     cleanups.push(() => audit.close());
-    // Cleanups run in reverse: the checkpointer closes the log and saves its end after everything that records has stopped.
+    // Cleanups run in reverse: the checkpointer closes the log and saves its end after everything that records has
+    // stopped.
     const auditChain = createAuditCheckpointer({ audit, path: paths.audit, store: vault, log });
     cleanups.push(() => auditChain.close());
     const registry = createProviderRegistry({

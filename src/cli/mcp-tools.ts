@@ -33,7 +33,9 @@ export const MCP_TOOLS: McpTool[] = [
   {
     name: 'list_providers',
     description:
-      'List the providers authsome knows and which are connected: connection names, status, expiry, and the environment variables `authsome run` sets for them (placeholders; the proxy adds the real credential). Never returns a key.',
+      'List the providers authsome knows and which are connected: connection names, status, expiry, and ' +
+      'the environment variables `authsome run` sets for them (placeholders; the proxy adds the real ' +
+      'credential). Never returns a key.',
     inputSchema: {
       type: 'object',
       properties: {
@@ -47,7 +49,8 @@ export const MCP_TOOLS: McpTool[] = [
   {
     name: 'inspect_provider',
     description:
-      "A provider's definition: API hosts the proxy adds credentials for, header shape, key format, exported variable names, docs link.",
+      "A provider's definition: API hosts the proxy adds credentials for, header shape, key format, " +
+      'exported variable names, docs link.',
     inputSchema: {
       type: 'object',
       properties: { provider: { type: 'string', description: 'Provider name, e.g. openai' } },
@@ -57,7 +60,9 @@ export const MCP_TOOLS: McpTool[] = [
   {
     name: 'request_login',
     description:
-      "Ask the person to log in to a provider: opens authsome's login form in their browser. The key goes from them to authsome; you never see or send it. Call list_providers afterwards to see when it is connected.",
+      "Ask the person to log in to a provider: opens authsome's login form in their browser. The key goes " +
+      'from them to authsome; you never see or send it. Call list_providers afterwards to see when it is ' +
+      'connected.',
     inputSchema: {
       type: 'object',
       properties: {
@@ -136,7 +141,9 @@ async function listProviders(api: ApiClient, connectedOnly: boolean) {
   return {
     connected: described,
     ...(connectedOnly ? {} : { not_connected: providers.filter((p) => p.connections.length === 0).map((p) => p.name) }),
-    note: 'Under `authsome run` the variables in run_env hold a placeholder; requests to the provider get the real credential from the proxy.',
+    note:
+      'Under `authsome run` the variables in run_env hold a placeholder; requests to the provider get the ' +
+      'real credential from the proxy.',
   };
 }
 
@@ -158,7 +165,10 @@ async function requestLogin(deps: McpToolDeps, provider: string, rawConnection: 
   }>('GET', `/login/describe?${query}`);
   const command = `authsome login ${info.provider}${connection ? ` --connection ${info.connection}` : ''}`;
   if (info.exists)
-    return `${info.display_name} (${info.connection}) is already connected. To replace its key, the person runs '${command} --force'.`;
+    return (
+      `${info.display_name} (${info.connection}) is already connected. To replace its key, the person runs ` +
+      `'${command} --force'.`
+    );
   // An OAuth sign-in may need the person's terminal (a device code, a pasted redirect): they start it there.
   if (info.auth_type !== 'api_key')
     return `${info.display_name} signs in with OAuth 2.0. Ask the person to run '${command}' in a terminal.`;
@@ -171,5 +181,8 @@ async function requestLogin(deps: McpToolDeps, provider: string, rawConnection: 
   });
   const failure = await deps.openForPerson(session.url);
   if (failure) return `Could not open a browser (${failure}). Ask the person to run '${command}' in a terminal.`;
-  return `The login form for ${info.display_name} (${info.connection}) is open in the person's browser until ${session.expires_at}. Ask them to paste the key there; then call list_providers to see the connection.`;
+  return (
+    `The login form for ${info.display_name} (${info.connection}) is open in the person's browser until ` +
+    `${session.expires_at}. Ask them to paste the key there; then call list_providers to see the connection.`
+  );
 }

@@ -28,7 +28,8 @@ export async function checkProxyRoundTrip(api: ApiClient): Promise<ProxyCheck[]>
   const session = await api.call<RunSessionReply>('POST', '/run-sessions', { pid: process.pid, self_test: true });
   const proxy = new URL(session.proxy_url);
   const proxyPort = Number(proxy.port);
-  const auth = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
+  const userPass = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  const auth = `Basic ${Buffer.from(userPass).toString('base64')}`;
   const checks: ProxyCheck[] = [];
   const upstream = await startThrowawayServer();
   try {

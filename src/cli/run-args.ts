@@ -1,6 +1,6 @@
 // Parses `authsome run [--only p1,p2] [--connection p=name …] [--no-placeholders] [--sandbox] [--allow rule …]
-// [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] [--stable-ca] -- <cmd> [args…]` by hand: citty keeps only
-// the last of a repeated flag and would eat the child's own flags.
+// [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] [--stable-ca] -- <cmd> [args…]` by hand:
+// citty keeps only the last of a repeated flag and would eat the child's own flags.
 import { errors } from '../errors.js';
 
 export interface RunArgs {
@@ -19,13 +19,18 @@ export interface RunArgs {
   verbose: boolean;
   /** Print what the run did per provider (injected, denied, scrubbed) when the command ends. */
   summary: boolean;
-  /** Trust the stored authsome CA (ca.pem) instead of a CA made for this run alone: for runtimes with their own trust store (Java). */
+  /**
+   * Trust the stored authsome CA (ca.pem) instead of a CA made for this run alone: for runtimes with their own trust
+   * store (Java).
+   */
   stableCa: boolean;
   command: string[];
 }
 
 const HINT =
-  "Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] [--allow 'provider:METHOD:/path'] [--read-only] [--max-requests N] [--policy file] [--verbose] [--summary] [--stable-ca] -- <command> [args…]";
+  'Usage: authsome run [--only p1,p2] [--connection provider=name] [--no-placeholders] [--sandbox] ' +
+  "[--allow 'provider:METHOD:/path'] [--read-only] [--max-requests N] [--policy file] [--verbose] " +
+  '[--summary] [--stable-ca] -- <command> [args…]';
 
 export function parseRunArgs(argv: string[]): RunArgs {
   const out: RunArgs = {

@@ -3,7 +3,10 @@
 import { pathToFileURL } from 'node:url';
 import { PLACEHOLDER_MARK } from '../providers/placeholder.js';
 
-/** What a provider env var holds inside `run` when no shaped placeholder is given: the proxy swaps it for the credential. */
+/**
+ * What a provider env var holds inside `run` when no shaped placeholder is given: the proxy swaps it for the
+ * credential.
+ */
 export const PLACEHOLDER = PLACEHOLDER_MARK;
 
 export interface RunEnvInput {

@@ -1,7 +1,8 @@
 // `authsome run --sandbox` on Linux: the child runs under bubblewrap with $AUTHSOME_HOME (and the local sockets
-// that lead out of a sandbox) hidden behind an empty tmpfs, in its own network namespace whose only way out is the run's proxy (a loopback listener inside, bridged
-// over a Unix socket to the real proxy port), and in its own pid namespace. It owns the bwrap command line, the
-// per-run directory (CA copies, the socket) and the outer half of the bridge; it never sees a secret.
+// that lead out of a sandbox) hidden behind an empty tmpfs, in its own network namespace whose only way out is the
+// run's proxy (a loopback listener inside, bridged over a Unix socket to the real proxy port), and in its own pid
+// namespace. It owns the bwrap command line, the per-run directory (CA copies, the socket) and the outer half of the
+// bridge; it never sees a secret.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, copyFile, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
@@ -16,7 +17,8 @@ import { relaySockets } from './socket-relay.js';
 const NAMESPACE_FLAGS = ['--die-with-parent', '--unshare-net', '--unshare-pid', '--cap-drop', 'ALL'];
 
 const INSTALL_HINT =
-  "Install bubblewrap ('sudo apt-get install bubblewrap' on Debian and Ubuntu, 'sudo dnf install bubblewrap' on Fedora), or run without --sandbox.";
+  "Install bubblewrap ('sudo apt-get install bubblewrap' on Debian and Ubuntu, 'sudo dnf install " +
+  "bubblewrap' on Fedora), or run without --sandbox.";
 
 /** The first executable file called `name` on `path` (a PATH value), or `name` itself when it holds a slash. */
 export async function findExecutable(name: string, path: string | undefined): Promise<string | undefined> {
@@ -63,7 +65,8 @@ export async function requireSandbox(env: NodeJS.ProcessEnv): Promise<string> {
   if (failure !== undefined) {
     throw errors.sandboxUnavailable(
       `${bwrap} could not create its namespaces (${failure})`,
-      'Allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap on Ubuntu 24.04+), or run without --sandbox.',
+      'Allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor ' +
+        'profile for bwrap on Ubuntu 24.04+), or run without --sandbox.',
     );
   }
   return bwrap;
@@ -221,7 +224,8 @@ export async function createSandbox(input: {
         command,
       });
       // bwrap itself stays in our process group: it would die of a terminal's Ctrl-C (it has no handler), and its death
-      // kills the sandbox with SIGKILL. Started with SIGINT ignored it lives on; `run` forwards the signal to the bridge.
+      // kills the sandbox with SIGKILL. Started with SIGINT ignored it lives on; `run` forwards the signal to the
+      // bridge.
       const child = spawn('/bin/sh', ['-c', 'trap "" INT; exec "$0" "$@"', input.bwrap, ...args], {
         stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
         env,

@@ -70,7 +70,10 @@ export function createTokenRevoker(deps: TokenRevokerDeps): RevokeRemotely {
 }
 
 function buildWarning(displayName: string, reason: string): string {
-  return `Could not revoke the tokens at ${displayName} (${reason}); they were deleted from authsome anyway, and may stay valid at ${displayName} until they expire or you revoke the app's access there.`;
+  return (
+    `Could not revoke the tokens at ${displayName} (${reason}); they were deleted from authsome anyway, and ` +
+    `may stay valid at ${displayName} until they expire or you revoke the app's access there.`
+  );
 }
 
 function describeOAuthError(text: string): string {

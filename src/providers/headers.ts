@@ -19,7 +19,8 @@ export function buildCredentialHeader(def: ProviderDefinition, secret: string): 
   if (!HEADER_VALUE_RE.test(secret)) {
     throw errors.invalidKey(
       def.display_name,
-      `The stored credential contains characters that cannot be sent in an HTTP header. Run 'authsome login ${def.name} --force'.`,
+      "The stored credential contains characters that cannot be sent in an HTTP header. Run 'authsome " +
+        `login ${def.name} --force'.`,
       undefined,
     );
   }

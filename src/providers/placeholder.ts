@@ -46,7 +46,9 @@ function generate(nodes: Node[], state: { markUsed: boolean }): string {
   return out;
 }
 
-/** The mark (spelt with the characters the class allows) once, in the first class long enough to hold it; zeros after. */
+/**
+ * The mark (spelt with the characters the class allows) once, in the first class long enough to hold it; zeros after.
+ */
 function fillClass(
   atom: Extract<Atom, { kind: 'class' }>,
   min: number,
@@ -62,7 +64,8 @@ function fillClass(
     if (mark.length >= 16) {
       state.markUsed = true;
       text = mark;
-      // A free-length run gets a separator before its padding when the class allows one, as in sk-authsome-proxy-managed-000….
+      // A free-length run gets a separator before its padding when the class allows one, as in
+      // sk-authsome-proxy-managed-000….
       if (max === Infinity && atom.allows('-')) text += '-';
     }
   }

@@ -31,7 +31,10 @@ export interface ProviderListing {
 
 export interface ProviderRegistry {
   list(): Promise<ProviderListing>;
-  /** The effective definition; throws PROVIDER_NOT_FOUND, or the file's error when a broken custom file has no bundled fallback. */
+  /**
+   * The effective definition; throws PROVIDER_NOT_FOUND, or the file's error when a broken custom file has no bundled
+   * fallback.
+   */
   get(name: string): Promise<ProviderEntry>;
   bundled(name: string): ProviderEntry | undefined;
   /** A bundled definition or a custom file (valid or not) carries this name. */

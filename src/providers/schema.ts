@@ -129,7 +129,8 @@ export function parseProviderDefinition(value: unknown, ctx: ParseContext): Prov
   if (!FLOWS_BY_AUTH[authType as AuthType].includes(flow)) {
     fail(
       'flow',
-      `must be one of ${FLOWS_BY_AUTH[authType as AuthType].map((f) => `'${f}'`).join(', ')} for auth_type '${authType}'`,
+      `must be one of ${FLOWS_BY_AUTH[authType as AuthType].map((f) => `'${f}'`).join(', ')} for auth_type ` +
+        `'${authType}'`,
     );
   }
 

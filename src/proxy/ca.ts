@@ -76,7 +76,8 @@ const LEAF_REUSE_MS = 7 * DAY_MS;
 // Each cached context holds an OpenSSL SSL_CTX (~50-75 KB, measured): 64 hosts is ~4 MB and still more hosts than an
 // agent talks to; one past the limit costs a mint (about 6 ms), not a failure.
 const LEAF_CACHE_LIMIT = 64;
-// A run talks to a handful of API hosts: a small cache per run keeps a long agent session from minting on every CONNECT.
+// A run talks to a handful of API hosts: a small cache per run keeps a long agent session from minting on every
+// CONNECT.
 const RUN_LEAF_CACHE_LIMIT = 16;
 const RUN_NAME: NameSpec = { organization: 'authsome', commonName: 'authsome run CA' };
 // Outlives any run a person starts (an agent left running for months included: its children read the CA once, at

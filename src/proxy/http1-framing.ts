@@ -25,7 +25,10 @@ export interface RequestHead {
 export interface ResponseHead {
   status: number;
   framing: BodyFraming;
-  /** The upstream keeps the connection after this response (HTTP/1.1 without `Connection: close`, or 1.0 with keep-alive). */
+  /**
+   * The upstream keeps the connection after this response (HTTP/1.1 without `Connection: close`, or 1.0 with
+   * keep-alive).
+   */
   keepAlive: boolean;
 }
 
@@ -51,7 +54,10 @@ function buildByteSet(chars: string): Uint8Array {
   return set;
 }
 
-/** Field-value bytes (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. Every other control byte (NUL, CR, LF, DEL…) is refused. */
+/**
+ * Field-value bytes (RFC 9110 §5.5): VCHAR, obs-text, SP, HTAB. Every other control byte (NUL, CR, LF, DEL…) is
+ * refused.
+ */
 function isFieldValueByte(c: number): boolean {
   return c >= SP ? c !== 0x7f : c === HTAB;
 }

@@ -91,7 +91,9 @@ export function buildUpstreamHead(
 /** Every placeholder `run` hands out carries this mark (with or without separators: `ghp_authsomeproxymanaged…`). */
 const PLACEHOLDER_RE = /authsome[-_]?proxy[-_]?managed/i;
 
-/** The agent asked to close its connection after this request (HTTP/1.1 `Connection: close`, or 1.0 without keep-alive). */
+/**
+ * The agent asked to close its connection after this request (HTTP/1.1 `Connection: close`, or 1.0 without keep-alive).
+ */
 export function isCloseRequested(head: RequestHead): boolean {
   let close = head.version !== 'HTTP/1.1';
   const headers = head.headers;

@@ -27,7 +27,9 @@ export interface StartRunInput {
   selfTest?: boolean;
   /** `--allow`, `--read-only`, `--max-requests` (or a `--policy` file): what the run may send with a credential. */
   policy?: PolicyInput;
-  /** `--stable-ca`: the stored authsome CA (ca.pem) instead of a CA made for this run, for runtimes with a trust store. */
+  /**
+   * `--stable-ca`: the stored authsome CA (ca.pem) instead of a CA made for this run, for runtimes with a trust store.
+   */
   stableCa?: boolean;
 }
 

@@ -89,7 +89,10 @@ export function findJsonErrorOffset(text: string): number | undefined {
   }
 }
 
-/** The reason JSON.parse gives, with where it happened, e.g. `JSON syntax error at line 3, column 14: Unexpected token '}'`. */
+/**
+ * The reason JSON.parse gives, with where it happened, e.g.
+ * `JSON syntax error at line 3, column 14: Unexpected token '}'`.
+ */
 export function describeJsonError(text: string): string | undefined {
   let reason: string;
   try {

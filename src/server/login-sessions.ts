@@ -21,7 +21,10 @@ export interface LoginSession {
   force: boolean;
   /** Who started it: the CLI waits for it; a page-started one sends the person back to the provider page. */
   origin: 'cli' | 'web';
-  /** "Replace key" on a provider page: the connection existed when it started, and its old key stays until this one is stored. */
+  /**
+   * "Replace key" on a provider page: the connection existed when it started, and its old key stays until this one is
+   * stored.
+   */
   replace: boolean;
   state: LoginSessionState;
   createdAt: number;

@@ -108,9 +108,9 @@ async function readParentPid(proc: string, pid: number): Promise<number | undefi
 }
 
 /**
- * Refuses `action` (reveal, export, a browser sign-in link) when the request's peer is a live run's process, its proxy, or, while a run is
- * live, a process that cannot be seen; audits the refusal as `denied`. Only Linux can name a socket's owner: elsewhere
- * (and with no run live) the request goes on.
+ * Refuses `action` (reveal, export, a browser sign-in link) when the request's peer is a live run's process, its proxy,
+ * or, while a run is live, a process that cannot be seen; audits the refusal as `denied`. Only Linux can name a
+ * socket's owner: elsewhere (and with no run live) the request goes on.
  */
 export async function refuseSecretsToRuns(input: {
   runs: { id: string; pid: number }[];

@@ -1,5 +1,6 @@
 // The web adapter's own state, shared by the pages and the /api routes that hand out URLs: browser sessions,
-// one-time tokens, login sessions, the unlock throttle and the audit revision the activity page polls. Built once per app.
+// one-time tokens, login sessions, the unlock throttle and the audit revision the activity page polls. Built once per
+// app.
 import type { ServerDeps } from './deps.js';
 import { createBrowserSessions, type BrowserSession, type BrowserSessions } from './browser-sessions.js';
 import { buildPageOrigin } from './page-host.js';

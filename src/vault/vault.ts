@@ -42,7 +42,9 @@ export interface VaultPaths {
 
 export interface VaultOptions {
   paths: VaultPaths;
-  /** KDF cost for vaults and passphrases created by this process (tests lower it); defaults: 64 MiB, 3 passes, 1 lane. */
+  /**
+   * KDF cost for vaults and passphrases created by this process (tests lower it); defaults: 64 MiB, 3 passes, 1 lane.
+   */
   kdf?: Partial<Omit<KdfParams, 'alg' | 'salt'>>;
 }
 
@@ -73,7 +75,9 @@ export interface Vault {
   remove(id: string): Promise<boolean>;
   setPassphrase(passphrase: string): Promise<void>;
   removePassphrase(passphrase: string): Promise<void>;
-  /** Throws WRONG_PASSPHRASE unless `passphrase` opens this passphrase vault (a fresh confirmation; changes nothing). */
+  /**
+   * Throws WRONG_PASSPHRASE unless `passphrase` opens this passphrase vault (a fresh confirmation; changes nothing).
+   */
   checkPassphrase(passphrase: string): Promise<void>;
   /** Milliseconds since the epoch of the last read or write (for `serve --lock-after`). */
   lastAccessAt(): number;

@@ -16,7 +16,8 @@ const REQUESTS = 5;
 // An unmodified agent: Node's built-in fetch, several requests to the provider, the placeholder as its key.
 const AGENT = `(async () => {
   for (let i = 0; i < ${REQUESTS}; i++) {
-    const res = await fetch('https://api.openai.com/v1/models?page=' + i, { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY } });
+    const res = await fetch('https://api.openai.com/v1/models?page=' + i, \
+{ headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY } });
     await res.text();
     if (res.status !== 200) process.exit(1);
   }
@@ -105,7 +106,8 @@ describe('authsome log --verify', () => {
     expect(cut.code).toBe(1);
     expect(cut.stderr).toMatch(
       new RegExp(
-        `^Error: The audit log is broken at line ${count - 1} of .*: the log ends at entry #${count - 2}, but the vault checkpoint recorded entry #${count} \\(its end was cut off\\)\\.$`,
+        `^Error: The audit log is broken at line ${count - 1} of .*: the log ends at entry #${count - 2}, ` +
+          `but the vault checkpoint recorded entry #${count} \\(its end was cut off\\)\\.$`,
         'm',
       ),
     );
@@ -121,7 +123,8 @@ describe('authsome log --verify', () => {
     expect(faked.code).toBe(1);
     expect(faked.stderr).toMatch(
       new RegExp(
-        `^Error: The audit log is broken at line ${count} of .*: entry #${count} does not match the checkpoint kept by the vault checkpoint`,
+        `^Error: The audit log is broken at line ${count} of .*: entry #${count} does not match the ` +
+          'checkpoint kept by the vault checkpoint',
         'm',
       ),
     );
@@ -132,22 +135,27 @@ describe('authsome log --verify', () => {
     expect(restored.code, restored.stderr).toBe(0);
   });
 
-  it('an entry forged while no server runs, every link right, is found: the server said where the log ended', async () => {
-    expect((await cli(['log', '--verify'])).code).toBe(0);
-    const count = readLines().length;
-    expect((await cli(['daemon', 'stop'])).code).toBe(0);
-    const forger = createAuditLog(auditPath);
-    forger.record('logout', { provider: 'openai' });
-    await forger.close();
-    const r = await cli(['log', '--verify']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(
-      new RegExp(
-        `^Error: The audit log is broken at line ${count + 1} of .*: entry #${count + 1} was added while no authsome server was running \\(the vault checkpoint says the log ended at entry #${count}\\)\\.$`,
-        'm',
-      ),
-    );
-  });
+  it(
+    'an entry forged while no server runs, every link ' + 'right, is found: the server said where the log ended',
+    async () => {
+      expect((await cli(['log', '--verify'])).code).toBe(0);
+      const count = readLines().length;
+      expect((await cli(['daemon', 'stop'])).code).toBe(0);
+      const forger = createAuditLog(auditPath);
+      forger.record('logout', { provider: 'openai' });
+      await forger.close();
+      const r = await cli(['log', '--verify']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^Error: The audit log is broken at line ${count + 1} of .*: entry #${count + 1} was added while ` +
+            `no authsome server was running \\(the vault checkpoint says the log ended at entry ` +
+            `#${count}\\)\\.$`,
+          'm',
+        ),
+      );
+    },
+  );
 });
 
 describe('authsome log --verify on a log begun by an older version, and with the vault locked', () => {
@@ -157,32 +165,35 @@ describe('authsome log --verify on a log begun by an older version, and with the
   });
   afterAll(() => t.cleanup());
 
-  it('older entries are unchained (older version), not tampering; a locked vault verifies the links and says so', async () => {
-    const older = ['login', 'export', 'run_start'].map((event, i) =>
-      JSON.stringify({ ts: `2025-01-01T00:00:0${i}.000Z`, event, provider: 'openai' }),
-    );
-    mkdirSync(t.home, { recursive: true, mode: 0o700 });
-    writeFileSync(join(t.home, 'audit.log'), older.map((l) => `${l}\n`).join(''), { mode: 0o600 });
-    expect((await runCli(t.home, ['login', 'openai'], { input: `${KEY}\n` })).code).toBe(0);
-    const lines = readFileSync(join(t.home, 'audit.log'), 'utf8').split('\n').filter(Boolean);
-    expect(lines.slice(0, 3)).toEqual(older);
-    const chained = lines.length - older.length;
-    expect(chained).toBeGreaterThan(0);
-    const r = await runCli(t.home, ['log', '--verify']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`Audit log verified: ${chained} ${chained === 1 ? 'entry' : 'entries'}, chain intact.\n`);
-    expect(r.stderr).toBe('3 entries from before the chain began: unchained (older version).\n');
+  it(
+    'older entries are unchained (older version), not tampering; a locked vault verifies the links and says ' + 'so',
+    async () => {
+      const older = ['login', 'export', 'run_start'].map((event, i) =>
+        JSON.stringify({ ts: `2025-01-01T00:00:0${i}.000Z`, event, provider: 'openai' }),
+      );
+      mkdirSync(t.home, { recursive: true, mode: 0o700 });
+      writeFileSync(join(t.home, 'audit.log'), older.map((l) => `${l}\n`).join(''), { mode: 0o600 });
+      expect((await runCli(t.home, ['login', 'openai'], { input: `${KEY}\n` })).code).toBe(0);
+      const lines = readFileSync(join(t.home, 'audit.log'), 'utf8').split('\n').filter(Boolean);
+      expect(lines.slice(0, 3)).toEqual(older);
+      const chained = lines.length - older.length;
+      expect(chained).toBeGreaterThan(0);
+      const r = await runCli(t.home, ['log', '--verify']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`Audit log verified: ${chained} ${chained === 1 ? 'entry' : 'entries'}, chain intact.\n`);
+      expect(r.stderr).toBe('3 entries from before the chain began: unchained (older version).\n');
 
-    const passphrase = 'a passphrase for the audit test';
-    expect((await runCli(t.home, ['passphrase', 'set', '--passphrase-stdin'], { input: `${passphrase}\n` })).code).toBe(
-      0,
-    );
-    expect((await runCli(t.home, ['lock'])).code).toBe(0);
-    const locked = await runCli(t.home, ['log', '--verify']);
-    expect(locked.code, locked.stderr).toBe(0);
-    expect(locked.stdout).toMatch(/^Audit log verified: \d+ entries, chain intact\.$/m);
-    expect(locked.stderr).toMatch(
-      /^Warning: The vault could not be read \(locked or damaged\), so the log was not compared with its checkpoint/m,
-    );
-  });
+      const passphrase = 'a passphrase for the audit test';
+      expect(
+        (await runCli(t.home, ['passphrase', 'set', '--passphrase-stdin'], { input: `${passphrase}\n` })).code,
+      ).toBe(0);
+      expect((await runCli(t.home, ['lock'])).code).toBe(0);
+      const locked = await runCli(t.home, ['log', '--verify']);
+      expect(locked.code, locked.stderr).toBe(0);
+      expect(locked.stdout).toMatch(/^Audit log verified: \d+ entries, chain intact\.$/m);
+      expect(locked.stderr).toMatch(
+        /^Warning: The vault could not be read \(locked or damaged\), so the log was not compared with its checkpoint/m,
+      );
+    },
+  );
 });

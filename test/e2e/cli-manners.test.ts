@@ -60,7 +60,8 @@ describe('CLI manners', () => {
     expect(typo).toMatchObject({
       code: 4,
       stderr:
-        "Error: Provider 'opnai' not found.\nHint: Did you mean 'openai'? Run 'authsome list' to see the available providers.\n",
+        "Error: Provider 'opnai' not found.\nHint: Did you mean 'openai'? Run 'authsome list' to see the " +
+        'available providers.\n',
     });
     expect(await cli(['get', 'OpenAI', '--field', 'status'])).toMatchObject({ code: 0, stdout: 'connected\n' });
   });
@@ -70,7 +71,8 @@ describe('CLI manners', () => {
     expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(r.stderr).toBe(
       "Error: 'api_key' is a secret and is not printed without --show-secret.\n" +
-        "Hint: Run 'authsome get openai --field api_key --show-secret' to print it, or 'authsome run -- <command>' so that it never leaves authsome.\n",
+        "Hint: Run 'authsome get openai --field api_key --show-secret' to print it, or 'authsome run -- " +
+        "<command>' so that it never leaves authsome.\n",
     );
     expect(r.stderr).not.toContain(OPENAI_KEY);
   });
@@ -99,7 +101,8 @@ describe('the default connection is visible', () => {
     const again = await cli(['login', 'openai'], '');
     expect(again).toMatchObject({ code: 0, stdout: 'Already logged in to openai (team). Use --force to overwrite.\n' });
     expect(again.stderr).toBe(
-      "'team' is the default connection of openai. To add another connection: authsome login openai --connection <name>\n",
+      "'team' is the default connection of openai. To add another connection: authsome login openai " +
+        '--connection <name>\n',
     );
   });
 });

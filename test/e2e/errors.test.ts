@@ -25,7 +25,8 @@ describe('bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      "Error: This does not look like a valid OpenAI API key.\nHint: OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.\n",
+      "Error: This does not look like a valid OpenAI API key.\nHint: OpenAI API keys start with 'sk-' " +
+        "followed by at least 20 letters, digits, '_' or '-'.\n",
     );
     expect(vaultText()).toBe(before);
     expect((await cli(['get', 'openai', '--connection', 'bad'])).code).toBe(3);
@@ -68,7 +69,10 @@ describe('bad input', () => {
     const r = await cli(['get', 'openai', '--connection', 'ghost']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(
-      /^Error: Connection 'ghost' not found for provider 'openai'\.\nHint: Run 'authsome login openai --connection ghost'/,
+      new RegExp(
+        "^Error: Connection 'ghost' not found for provider 'openai'\\.\\n" +
+          "Hint: Run 'authsome login openai --connection ghost'",
+      ),
     );
     expect((await cli(['logout', 'openai', '--connection', 'ghost'])).code).toBe(3);
   });
@@ -214,18 +218,21 @@ describe('bad input', () => {
       expect((await cli(['list'])).stdout).toMatch(/^acme\s+custom\s/m);
     });
 
-    it('a bundled name also exists (7); an invalid file is refused before that check, naming the source path', async () => {
-      const src = join(t.root, 'openai-copy.json');
-      writeFileSync(src, def('openai'));
-      expect((await cli(['register', src])).code).toBe(7);
-      const bad = join(t.root, 'bad.json');
-      writeFileSync(bad, def('openai', { api_key: { key_pattern: '(' } }));
-      const r = await cli(['register', bad]);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain(
-        `Error: Provider file ${bad} is invalid: api_key.key_pattern is not a valid regular expression.`,
-      );
-    });
+    it(
+      'a bundled name also exists (7); an invalid file is ' + 'refused before that check, naming the source path',
+      async () => {
+        const src = join(t.root, 'openai-copy.json');
+        writeFileSync(src, def('openai'));
+        expect((await cli(['register', src])).code).toBe(7);
+        const bad = join(t.root, 'bad.json');
+        writeFileSync(bad, def('openai', { api_key: { key_pattern: '(' } }));
+        const r = await cli(['register', bad]);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(
+          `Error: Provider file ${bad} is invalid: api_key.key_pattern is not a valid regular expression.`,
+        );
+      },
+    );
 
     it('a missing file is a clear error', async () => {
       const r = await cli(['register', join(t.root, 'nope.json')]);
@@ -274,10 +281,14 @@ describe('bad input', () => {
     writeFileSync(join(providers, 'hostile.json'), JSON.stringify(definition));
     writeFileSync(join(providers, 'badname.json'), JSON.stringify({ ...definition, name: `x${TITLE}\u009b2J` }));
     writeFileSync(join(providers, 'file\u001b[2J.json'), '{}');
-    appendFileSync(
-      join(t.home, 'audit.log'),
-      `${JSON.stringify({ ts: new Date().toISOString(), event: 'no_match', method: 'GET', host: hostile, path: `/${hostile}`, reason: hostile })}\n`,
-    );
+    const entry = {
+      ts: new Date().toISOString(),
+      event: 'no_match',
+      method: 'GET',
+      host: hostile,
+      path: `/${hostile}`,
+    };
+    appendFileSync(join(t.home, 'audit.log'), `${JSON.stringify({ ...entry, reason: hostile })}\n`);
     try {
       const runs = {
         log: await cli(['log', '-n', '5']),

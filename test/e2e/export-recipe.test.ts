@@ -15,7 +15,9 @@ describe('export recipe', () => {
   afterAll(async () => t.cleanup());
 
   const childSees = (format: string) => {
-    const script = `eval "$("${process.execPath}" "${cliPath}" export groq --format ${format})"; sh -c 'printf %s "$GROQ_API_KEY"'`;
+    const script =
+      `eval "$("${process.execPath}" "${cliPath}" export groq --format ${format})"; sh -c 'printf %s ` +
+      `"$GROQ_API_KEY"'`;
     const r = spawnSync('sh', ['-c', script], { env: buildTestEnv(t.home), encoding: 'utf8' });
     expect(r.status).toBe(0);
     return r.stdout;

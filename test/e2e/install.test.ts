@@ -123,26 +123,31 @@ describe('npm pack + npm install -g: the installed authsome', () => {
     expect((await css.text()).length).toBeGreaterThan(100);
   });
 
-  it('run: an unmodified http.request client gets the key added, with the preload of the installed package', async () => {
-    const before = upstream.requests.length;
-    const script = [
-      "const https = require('node:https');",
-      "https.get('https://api.openai.com/v1/models', { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY } }, (res) => {",
-      "  let body = ''; res.on('data', (c) => (body += c));",
-      "  res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, object: JSON.parse(body).object, options: process.env.NODE_OPTIONS })));",
-      '});',
-    ].join('\n');
-    const r = await authsome(['run', '--', 'node', '-e', script]);
-    expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { status: number; object: string; options: string };
-    expect(out).toMatchObject({ status: 200, object: 'list' });
-    expect(out.options).toContain(`${prefix}/lib/node_modules/authsome/dist/proxy/preload.js`);
-    expect(out.options).not.toContain(repoRoot);
-    const seen = upstream.requests.slice(before);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
-    expect(r.stdout + r.stderr).not.toContain(KEY);
-  });
+  it(
+    'run: an unmodified http.request client gets the key ' + 'added, with the preload of the installed package',
+    async () => {
+      const before = upstream.requests.length;
+      const script = [
+        "const https = require('node:https');",
+        "https.get('https://api.openai.com/v1/models', { headers: { authorization: 'Bearer ' + " +
+          'process.env.OPENAI_API_KEY } }, (res) => {',
+        "  let body = ''; res.on('data', (c) => (body += c));",
+        "  res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, object: " +
+          'JSON.parse(body).object, options: process.env.NODE_OPTIONS })));',
+        '});',
+      ].join('\n');
+      const r = await authsome(['run', '--', 'node', '-e', script]);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { status: number; object: string; options: string };
+      expect(out).toMatchObject({ status: 200, object: 'list' });
+      expect(out.options).toContain(`${prefix}/lib/node_modules/authsome/dist/proxy/preload.js`);
+      expect(out.options).not.toContain(repoRoot);
+      const seen = upstream.requests.slice(before);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
+      expect(r.stdout + r.stderr).not.toContain(KEY);
+    },
+  );
 
   it('completion bash: commands, then provider names, completed by the installed authsome', async () => {
     const complete = (words: string) =>
@@ -150,7 +155,8 @@ describe('npm pack + npm install -g: the installed authsome', () => {
         'bash',
         [
           '-c',
-          `source <(authsome completion bash); COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _authsome; echo "\${COMPREPLY[*]}"`,
+          `source <(authsome completion bash); COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - ` +
+            `1)); _authsome; echo "\${COMPREPLY[*]}"`,
         ],
         { cwd: root, env },
       );

@@ -84,25 +84,28 @@ describe('authsome mcp', () => {
     expect(tools.map((x) => x.name).sort()).toEqual(['inspect_provider', 'list_providers', 'request_login']);
   });
 
-  it('list_providers: the connected provider with its connection, status and run variables; the rest by name', async () => {
-    const all = JSON.parse((await call('list_providers')).text) as {
-      connected: {
-        name: string;
-        connections: { connection: string; status: string; is_default: boolean }[];
-        run_env: string[];
-      }[];
-      not_connected: string[];
-    };
-    expect(all.connected).toHaveLength(1);
-    expect(all.connected[0]).toMatchObject({
-      name: 'openai',
-      connections: [{ connection: 'default', status: 'connected', is_default: true }],
-      run_env: ['OPENAI_API_KEY'],
-    });
-    expect(all.not_connected).toContain('anthropic');
-    const only = JSON.parse((await call('list_providers', { connected_only: true })).text) as Record<string, unknown>;
-    expect(only.not_connected).toBeUndefined();
-  });
+  it(
+    'list_providers: the connected provider with its ' + 'connection, status and run variables; the rest by name',
+    async () => {
+      const all = JSON.parse((await call('list_providers')).text) as {
+        connected: {
+          name: string;
+          connections: { connection: string; status: string; is_default: boolean }[];
+          run_env: string[];
+        }[];
+        not_connected: string[];
+      };
+      expect(all.connected).toHaveLength(1);
+      expect(all.connected[0]).toMatchObject({
+        name: 'openai',
+        connections: [{ connection: 'default', status: 'connected', is_default: true }],
+        run_env: ['OPENAI_API_KEY'],
+      });
+      expect(all.not_connected).toContain('anthropic');
+      const only = JSON.parse((await call('list_providers', { connected_only: true })).text) as Record<string, unknown>;
+      expect(only.not_connected).toBeUndefined();
+    },
+  );
 
   it('inspect_provider: the definition; an unknown provider is an error with a hint', async () => {
     const r = JSON.parse((await call('inspect_provider', { provider: 'openai' })).text) as {

@@ -131,7 +131,8 @@ describe('OAuth tokens canary', () => {
   });
 
   it('the server issued tokens, refreshed them on use, and the upstream got one', () => {
-    expect(auth.issued.length).toBeGreaterThanOrEqual(5); // a code, then access + refresh tokens, refreshed more than once
+    // a code, then access + refresh tokens, refreshed more than once
+    expect(auth.issued.length).toBeGreaterThanOrEqual(5);
     expect(auth.tokenRequests.refresh_token).toBeGreaterThanOrEqual(2);
     const sent = upstream.requests.at(-1)!.headers.authorization!;
     expect(auth.issued.map((v) => `Bearer ${v}`)).toContain(sent);

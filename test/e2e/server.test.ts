@@ -60,7 +60,10 @@ describe('server lifecycle', () => {
     const r = await cli(['list'], { AUTHSOME_NO_AUTOSTART: '1' });
     expect(r.code).toBe(9);
     expect(r.stderr).toMatch(
-      /^Error: The authsome server is not available: it is not running and AUTHSOME_NO_AUTOSTART is set\.\nHint: .*daemon start/,
+      new RegExp(
+        '^Error: The authsome server is not available: it is not running and AUTHSOME_NO_AUTOSTART is set\\.' +
+          '\\nHint: .*daemon start',
+      ),
     );
     expect(readServerState(t.home)).toBeUndefined();
   });

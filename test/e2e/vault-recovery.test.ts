@@ -70,56 +70,65 @@ describe('vault recovery', () => {
     expect(await listConnections()).toEqual(['default']);
   });
 
-  it('vault.json replaced under a running server: the write is refused, nothing is written, doctor and whoami say why', async () => {
-    expect((await cli(['login', 'openai'], `${key(10)}\n`)).code).toBe(0);
-    expect((await cli(['login', 'openai', '--connection', 'second'], `${key(11)}\n`)).code).toBe(0);
-    // Another program puts an older copy of the vault in place while the server holds it unlocked.
-    copyFileSync(backupPath(), vaultPath());
-    const onDisk = readFileSync(vaultPath(), 'utf8');
-    const backup = readFileSync(backupPath(), 'utf8');
+  it(
+    'vault.json replaced under a running server: the write is refused, nothing is written, doctor and whoami ' +
+      'say why',
+    async () => {
+      expect((await cli(['login', 'openai'], `${key(10)}\n`)).code).toBe(0);
+      expect((await cli(['login', 'openai', '--connection', 'second'], `${key(11)}\n`)).code).toBe(0);
+      // Another program puts an older copy of the vault in place while the server holds it unlocked.
+      copyFileSync(backupPath(), vaultPath());
+      const onDisk = readFileSync(vaultPath(), 'utf8');
+      const backup = readFileSync(backupPath(), 'utf8');
 
-    const login = await cli(['login', 'openai', '--connection', 'third'], `${key(12)}\n`);
-    expect(login.code).toBe(1);
-    expect(login.stderr).toContain(
-      `Error: The vault at ${vaultPath()} was changed by another program since authsome read it; authsome wrote nothing over it.\n`,
-    );
-    expect(login.stderr).toMatch(/^Hint: .*'authsome daemon restart'/m);
-    expect(readFileSync(vaultPath(), 'utf8')).toBe(onDisk);
-    expect(readFileSync(backupPath(), 'utf8')).toBe(backup);
+      const login = await cli(['login', 'openai', '--connection', 'third'], `${key(12)}\n`);
+      expect(login.code).toBe(1);
+      expect(login.stderr).toContain(
+        `Error: The vault at ${vaultPath()} was changed by another program since authsome read it; authsome ` +
+          `wrote nothing over it.\n`,
+      );
+      expect(login.stderr).toMatch(/^Hint: .*'authsome daemon restart'/m);
+      expect(readFileSync(vaultPath(), 'utf8')).toBe(onDisk);
+      expect(readFileSync(backupPath(), 'utf8')).toBe(backup);
 
-    const doctor = await cli(['doctor']);
-    expect(doctor.code).toBe(1);
-    expect(doctor.stdout).toMatch(/^✗ Vault: The vault at .* was changed by another program since authsome read it/m);
-    expect(doctor.stdout).toMatch(
-      /^ {2}Hint: To use the file as it is now, restart the server \('authsome daemon restart'\)/m,
-    );
-    const whoami = await cli(['whoami']);
-    expect(whoami.stdout).toMatch(/^Vault: .*\(keyfile, damaged\)$/m);
-    expect(readFileSync(vaultPath(), 'utf8')).toBe(onDisk);
+      const doctor = await cli(['doctor']);
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/^✗ Vault: The vault at .* was changed by another program since authsome read it/m);
+      expect(doctor.stdout).toMatch(
+        /^ {2}Hint: To use the file as it is now, restart the server \('authsome daemon restart'\)/m,
+      );
+      const whoami = await cli(['whoami']);
+      expect(whoami.stdout).toMatch(/^Vault: .*\(keyfile, damaged\)$/m);
+      expect(readFileSync(vaultPath(), 'utf8')).toBe(onDisk);
 
-    // Following the hint: after a restart the server uses the file as it is now.
-    expect((await cli(['daemon', 'restart'])).code).toBe(0);
-    expect(await listConnections()).toEqual(['default']);
-  });
+      // Following the hint: after a restart the server uses the file as it is now.
+      expect((await cli(['daemon', 'restart'])).code).toBe(0);
+      expect(await listConnections()).toEqual(['default']);
+    },
+  );
 
-  it('vault.json deleted under a running server: nothing is created, doctor says so, and the cp hint restores it', async () => {
-    expect((await cli(['login', 'openai'], `${key(20)}\n`)).code).toBe(0);
-    expect((await cli(['login', 'openai', '--connection', 'second'], `${key(21)}\n`)).code).toBe(0);
-    rmSync(vaultPath());
-    const login = await cli(['login', 'openai', '--connection', 'third'], `${key(22)}\n`);
-    expect(login.code).toBe(1);
-    expect(login.stderr).toContain(
-      `Error: The vault at ${vaultPath()} was deleted by another program while authsome was running; authsome did not create a new one.\n`,
-    );
-    expect(existsSync(vaultPath())).toBe(false);
-    const doctor = await cli(['doctor']);
-    expect(doctor.code).toBe(1);
-    expect(doctor.stdout).toMatch(/^✗ Vault: The vault at .* was deleted by another program/m);
-    expect(existsSync(vaultPath())).toBe(false);
+  it(
+    'vault.json deleted under a running server: nothing is created, doctor says so, and the cp hint restores ' + 'it',
+    async () => {
+      expect((await cli(['login', 'openai'], `${key(20)}\n`)).code).toBe(0);
+      expect((await cli(['login', 'openai', '--connection', 'second'], `${key(21)}\n`)).code).toBe(0);
+      rmSync(vaultPath());
+      const login = await cli(['login', 'openai', '--connection', 'third'], `${key(22)}\n`);
+      expect(login.code).toBe(1);
+      expect(login.stderr).toContain(
+        `Error: The vault at ${vaultPath()} was deleted by another program while authsome was running; ` +
+          `authsome did not create a new one.\n`,
+      );
+      expect(existsSync(vaultPath())).toBe(false);
+      const doctor = await cli(['doctor']);
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/^✗ Vault: The vault at .* was deleted by another program/m);
+      expect(existsSync(vaultPath())).toBe(false);
 
-    followCpHint(login.stderr);
-    expect(await listConnections()).toEqual(['default']);
-  });
+      followCpHint(login.stderr);
+      expect(await listConnections()).toEqual(['default']);
+    },
+  );
 
   it('whoami calls a damaged vault damaged, not locked, in text and --json', async () => {
     expect((await cli(['login', 'openai'], `${key(30)}\n`)).code).toBe(0);
@@ -143,21 +152,26 @@ describe('vault recovery', () => {
     });
   });
 
-  it('no vault but an earlier one left state behind: a warning on the CLI that started the server and in its log', async () => {
-    expect((await cli(['login', 'openai'], `${key(40)}\n`)).code).toBe(0);
-    await stopHomeServer(t.home);
-    mkdirSync(join(t.home, 'ca'), { recursive: true });
-    writeFileSync(join(t.home, 'ca', 'ca.pem'), 'an earlier CA certificate\n', { mode: 0o600 });
-    rmSync(vaultPath());
-    rmSync(backupPath());
+  it(
+    'no vault but an earlier one left state behind: a warning on the CLI that started the server and in its ' + 'log',
+    async () => {
+      expect((await cli(['login', 'openai'], `${key(40)}\n`)).code).toBe(0);
+      await stopHomeServer(t.home);
+      mkdirSync(join(t.home, 'ca'), { recursive: true });
+      writeFileSync(join(t.home, 'ca', 'ca.pem'), 'an earlier CA certificate\n', { mode: 0o600 });
+      rmSync(vaultPath());
+      rmSync(backupPath());
 
-    const r = await cli(['whoami']);
-    expect(r.code).toBe(0);
-    const warning = `Warning: No vault found at ${vaultPath()}; creating a new, empty one (state from an earlier vault exists in ${t.home}: master.key, ca/ca.pem, audit.log).`;
-    expect(r.stderr).toContain(`${warning}\n`);
-    expect(readFileSync(join(t.home, 'server', 'server.log'), 'utf8')).toContain(warning);
-    expect(await listConnections()).toEqual([]);
-  });
+      const r = await cli(['whoami']);
+      expect(r.code).toBe(0);
+      const warning =
+        `Warning: No vault found at ${vaultPath()}; creating a new, empty one (state from an earlier vault ` +
+        `exists in ${t.home}: master.key, ca/ca.pem, audit.log).`;
+      expect(r.stderr).toContain(`${warning}\n`);
+      expect(readFileSync(join(t.home, 'server', 'server.log'), 'utf8')).toContain(warning);
+      expect(await listConnections()).toEqual([]);
+    },
+  );
 
   it('a fresh home stays silent', async () => {
     const r = await cli(['whoami']);

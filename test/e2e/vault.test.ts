@@ -151,7 +151,8 @@ describe('vault', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(
         new RegExp(
-          `^Error: The vault at ${escapeRegExp(vaultPath())} is damaged: ${escapeRegExp(detail)}\\.\nHint: .*cp ${escapeRegExp(vaultPath())}\\.bak`,
+          `^Error: The vault at ${escapeRegExp(vaultPath())} is damaged: ${escapeRegExp(detail)}\\.\nHint: ` +
+            `.*cp ${escapeRegExp(vaultPath())}\\.bak`,
           'm',
         ),
       );
@@ -159,49 +160,54 @@ describe('vault', () => {
       await cli(['daemon', 'stop']);
     }
 
-    it('a deleted record, or a rotated key put back from an earlier copy, is damage; the whole .bak still restores', async () => {
-      await cli(['login', 'openai'], `${key(10)}\n`);
-      await cli(['login', 'openai', '--connection', 'second'], `${key(11)}\n`);
-      const beforeRotation = readVault();
-      expect((await cli(['login', 'openai', '--stdin', '--force'], `${key(12)}\n`)).code).toBe(0);
-      await stopHomeServer(t.home);
-      const current = readFileSync(vaultPath(), 'utf8');
-      const recordId = 'connection:openai:default';
-      expect(Object.keys(beforeRotation.records)).toContain(recordId);
+    it(
+      'a deleted record, or a rotated key put back from an earlier copy, is damage; the whole .bak still ' + 'restores',
+      async () => {
+        await cli(['login', 'openai'], `${key(10)}\n`);
+        await cli(['login', 'openai', '--connection', 'second'], `${key(11)}\n`);
+        const beforeRotation = readVault();
+        expect((await cli(['login', 'openai', '--stdin', '--force'], `${key(12)}\n`)).code).toBe(0);
+        await stopHomeServer(t.home);
+        const current = readFileSync(vaultPath(), 'utf8');
+        const recordId = 'connection:openai:default';
+        expect(Object.keys(beforeRotation.records)).toContain(recordId);
 
-      // The rotated key rolled back to the one it replaced, everything else current.
-      const rolledBack = JSON.parse(current);
-      rolledBack.records[recordId] = beforeRotation.records[recordId];
-      writeVault(rolledBack);
-      await expectDamaged('its records do not match its integrity seal');
+        // The rotated key rolled back to the one it replaced, everything else current.
+        const rolledBack = JSON.parse(current);
+        rolledBack.records[recordId] = beforeRotation.records[recordId];
+        writeVault(rolledBack);
+        await expectDamaged('its records do not match its integrity seal');
 
-      // A connection deleted.
-      const deleted = JSON.parse(current);
-      delete deleted.records['connection:openai:second'];
-      writeVault(deleted);
-      await expectDamaged('its records do not match its integrity seal');
+        // A connection deleted.
+        const deleted = JSON.parse(current);
+        delete deleted.records['connection:openai:second'];
+        writeVault(deleted);
+        await expectDamaged('its records do not match its integrity seal');
 
-      // Two records swapping sealed values (the record id bound into each seal catches it).
-      const swapped = JSON.parse(current);
-      [swapped.records[recordId], swapped.records['connection:openai:second']] = [
-        swapped.records['connection:openai:second'],
-        swapped.records[recordId],
-      ];
-      writeVault(swapped);
-      await expectDamaged(`record '${recordId}' failed authentication`);
+        // Two records swapping sealed values (the record id bound into each seal catches it).
+        const swapped = JSON.parse(current);
+        [swapped.records[recordId], swapped.records['connection:openai:second']] = [
+          swapped.records['connection:openai:second'],
+          swapped.records[recordId],
+        ];
+        writeVault(swapped);
+        await expectDamaged(`record '${recordId}' failed authentication`);
 
-      // The seal removed.
-      const stripped = JSON.parse(current);
-      delete stripped.integrity;
-      writeVault(stripped);
-      await expectDamaged('its integrity seal is missing');
+        // The seal removed.
+        const stripped = JSON.parse(current);
+        delete stripped.integrity;
+        writeVault(stripped);
+        await expectDamaged('its integrity seal is missing');
 
-      // Following the hint: the previous write restored whole opens. The last write was the audit checkpoint saved
-      // at shutdown, so the one before it already holds the rotated key.
-      copyFileSync(`${vaultPath()}.bak`, vaultPath());
-      expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(12)}\n`);
-      expect((await cli(['get', 'openai', '--connection', 'second', '--field', 'status'])).stdout).toBe('connected\n');
-    });
+        // Following the hint: the previous write restored whole opens. The last write was the audit checkpoint saved
+        // at shutdown, so the one before it already holds the rotated key.
+        copyFileSync(`${vaultPath()}.bak`, vaultPath());
+        expect((await cli(['get', 'openai', '--field', 'api_key', '--show-secret'])).stdout).toBe(`${key(12)}\n`);
+        expect((await cli(['get', 'openai', '--connection', 'second', '--field', 'status'])).stdout).toBe(
+          'connected\n',
+        );
+      },
+    );
 
     it('a vault from before the seal opens, is sealed by its next write, and then cannot lose the seal', async () => {
       await cli(['login', 'openai'], `${key(13)}\n`);

@@ -1,5 +1,5 @@
-// Debian's Chromium driven by playwright-core (the launch flags that work on these machines), pages that fail the test on any
-// console error or CSP violation, screenshots at desktop and 400 px width, and a fake BROWSER command that
+// Debian's Chromium driven by playwright-core (the launch flags that work on these machines), pages that fail the test
+// on any console error or CSP violation, screenshots at desktop and 400 px width, and a fake BROWSER command that
 // records how it was started and the URLs the CLI's launcher files send it to.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

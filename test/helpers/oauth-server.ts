@@ -152,7 +152,9 @@ export function buildOAuthDefinition(
   };
 }
 
-/** A refresh token the authorization server really issued (a grant for alice on the public client, as after a login). */
+/**
+ * A refresh token the authorization server really issued (a grant for alice on the public client, as after a login).
+ */
 export async function mintRefreshToken(auth: TestAuthServer): Promise<string> {
   const provider = auth.provider as unknown as Record<string, any>;
   const grant = new provider.Grant({ accountId: 'alice', clientId: PUBLIC_CLIENT_ID });

@@ -1,5 +1,6 @@
 // A stand-in for a provider API on 127.0.0.1:0 (HTTPS, or plain http) that records what it received, so tests
-// assert what really reached the upstream. Endpoints mimic OpenAI's: models, chat (JSON or SSE), bytes, echo, WebSocket.
+// assert what really reached the upstream. Endpoints mimic OpenAI's: models, chat (JSON or SSE), bytes, echo,
+// WebSocket.
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';

@@ -80,18 +80,21 @@ async function verifyAgainstVault() {
 }
 
 describe('the writer links every line to the one before', () => {
-  it('the first line of a fresh log chains from the genesis value, each next one from the previous line’s bytes', async () => {
-    const { log } = startLog();
-    await writeEntries(log, 5);
-    const lines = readLines();
-    const parsed = lines.map((l) => JSON.parse(l) as { seq: number; prev: string; ts: string; event: string });
-    expect(parsed.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
-    expect(parsed[0]!.prev).toBe(AUDIT_GENESIS);
-    for (let i = 1; i < lines.length; i++) expect(parsed[i]!.prev).toBe(hashAuditLine(lines[i - 1]!));
-    // The fields a person reads stay first.
-    expect(Object.keys(parsed[0]!).slice(0, 2)).toEqual(['ts', 'event']);
-    expect(log.head()).toEqual({ seq: 5, hash: hashAuditLine(lines[4]!) });
-  });
+  it(
+    'the first line of a fresh log chains from the genesis value, each next one from the previous line’s ' + 'bytes',
+    async () => {
+      const { log } = startLog();
+      await writeEntries(log, 5);
+      const lines = readLines();
+      const parsed = lines.map((l) => JSON.parse(l) as { seq: number; prev: string; ts: string; event: string });
+      expect(parsed.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(parsed[0]!.prev).toBe(AUDIT_GENESIS);
+      for (let i = 1; i < lines.length; i++) expect(parsed[i]!.prev).toBe(hashAuditLine(lines[i - 1]!));
+      // The fields a person reads stay first.
+      expect(Object.keys(parsed[0]!).slice(0, 2)).toEqual(['ts', 'event']);
+      expect(log.head()).toEqual({ seq: 5, hash: hashAuditLine(lines[4]!) });
+    },
+  );
 
   it('a new writer (a restart) continues the chain where the file ends', async () => {
     const first = startLog();
@@ -105,52 +108,61 @@ describe('the writer links every line to the one before', () => {
     expect(await verifyAuditFiles(path, [])).toEqual({ intact: true, entries: 5, unchained: 0, torn: 0 });
   });
 
-  it('rotation keeps the chain: audit.log starts from the last hash of audit.log.1, and both verify as one', async () => {
-    const { log, chain } = startLog({ maxBytes: 2048 });
-    for (let i = 0; i < 40; i++) {
-      log.record('inject', { status: i });
-      await log.flush();
-    }
-    const rotated = readLines(`${path}.1`);
-    const current = readLines();
-    expect((JSON.parse(current[0]!) as { prev: string }).prev).toBe(hashAuditLine(rotated.at(-1)!));
-    await chain.checkpointNow();
-    expect(await verifyAgainstVault()).toEqual({
-      intact: true,
-      entries: rotated.length + current.length,
-      unchained: 0,
-      torn: 0,
-    });
-    // An edit in the rotated file is found there.
-    rotated[2] = rotated[2]!.replace('"status":', '"status":1');
-    writeLines(rotated, `${path}.1`);
-    expect(await verifyAgainstVault()).toMatchObject({ intact: false, file: `${path}.1`, line: 3 });
-  });
+  it(
+    'rotation keeps the chain: audit.log starts from the ' + 'last hash of audit.log.1, and both verify as one',
+    async () => {
+      const { log, chain } = startLog({ maxBytes: 2048 });
+      for (let i = 0; i < 40; i++) {
+        log.record('inject', { status: i });
+        await log.flush();
+      }
+      const rotated = readLines(`${path}.1`);
+      const current = readLines();
+      expect((JSON.parse(current[0]!) as { prev: string }).prev).toBe(hashAuditLine(rotated.at(-1)!));
+      await chain.checkpointNow();
+      expect(await verifyAgainstVault()).toEqual({
+        intact: true,
+        entries: rotated.length + current.length,
+        unchained: 0,
+        torn: 0,
+      });
+      // An edit in the rotated file is found there.
+      rotated[2] = rotated[2]!.replace('"status":', '"status":1');
+      writeLines(rotated, `${path}.1`);
+      expect(await verifyAgainstVault()).toMatchObject({ intact: false, file: `${path}.1`, line: 3 });
+    },
+  );
 
-  it('lines of an older version (no chain) are reported as unchained, and the chain starts from the last of them', async () => {
-    const old = [
-      { ts: '2025-01-01T00:00:00.000Z', event: 'login', provider: 'openai' },
-      { ts: '2025-01-01T00:00:01.000Z', event: 'export' },
-    ].map((e) => JSON.stringify(e));
-    writeLines(old);
-    const { log } = startLog();
-    await writeEntries(log, 3);
-    const lines = readLines();
-    expect(JSON.parse(lines[2]!)).toMatchObject({ seq: 1, prev: hashAuditLine(old[1]!) });
-    expect(await verifyAuditFiles(path, [])).toEqual({ intact: true, entries: 3, unchained: 2, torn: 0 });
-  });
+  it(
+    'lines of an older version (no chain) are reported as unchained, and the chain starts from the last of ' + 'them',
+    async () => {
+      const old = [
+        { ts: '2025-01-01T00:00:00.000Z', event: 'login', provider: 'openai' },
+        { ts: '2025-01-01T00:00:01.000Z', event: 'export' },
+      ].map((e) => JSON.stringify(e));
+      writeLines(old);
+      const { log } = startLog();
+      await writeEntries(log, 3);
+      const lines = readLines();
+      expect(JSON.parse(lines[2]!)).toMatchObject({ seq: 1, prev: hashAuditLine(old[1]!) });
+      expect(await verifyAuditFiles(path, [])).toEqual({ intact: true, entries: 3, unchained: 2, torn: 0 });
+    },
+  );
 
-  it('a line torn by a crash stays covered: the next writer chains from its bytes and verification counts it', async () => {
-    const first = startLog();
-    await writeEntries(first.log, 3);
-    await first.log.close();
-    appendFileSync(path, '{"ts":"2025-01-01T00:00:00.000Z","event":"inj');
-    const second = startLog();
-    await writeEntries(second.log, 2);
-    const lines = readLines();
-    expect(JSON.parse(lines[4]!)).toMatchObject({ seq: 5, prev: hashAuditLine(lines[3]!) });
-    expect(await verifyAuditFiles(path, [])).toEqual({ intact: true, entries: 6, unchained: 0, torn: 1 });
-  });
+  it(
+    'a line torn by a crash stays covered: the next writer ' + 'chains from its bytes and verification counts it',
+    async () => {
+      const first = startLog();
+      await writeEntries(first.log, 3);
+      await first.log.close();
+      appendFileSync(path, '{"ts":"2025-01-01T00:00:00.000Z","event":"inj');
+      const second = startLog();
+      await writeEntries(second.log, 2);
+      const lines = readLines();
+      expect(JSON.parse(lines[4]!)).toMatchObject({ seq: 5, prev: hashAuditLine(lines[3]!) });
+      expect(await verifyAuditFiles(path, [])).toEqual({ intact: true, entries: 6, unchained: 0, torn: 1 });
+    },
+  );
 });
 
 describe('verification finds the first wrong line', () => {
@@ -250,23 +262,26 @@ describe('verification finds the first wrong line', () => {
     });
   });
 
-  it('a long log is checked a slice at a time: the event loop turns meanwhile, so the proxy keeps serving', async () => {
-    const { log } = startLog();
-    await writeEntries(log, 10_000);
-    const text = readFileSync(path, 'utf8');
-    let turns = 0;
-    let done = false;
-    const spin = () => {
-      if (done) return;
-      turns++;
+  it(
+    'a long log is checked a slice at a time: the event ' + 'loop turns meanwhile, so the proxy keeps serving',
+    async () => {
+      const { log } = startLog();
+      await writeEntries(log, 10_000);
+      const text = readFileSync(path, 'utf8');
+      let turns = 0;
+      let done = false;
+      const spin = () => {
+        if (done) return;
+        turns++;
+        setImmediate(spin);
+      };
       setImmediate(spin);
-    };
-    setImmediate(spin);
-    const found = await verifyAuditChain([{ name: path, text }], []);
-    done = true;
-    expect(found).toEqual({ intact: true, entries: 10_000, unchained: 0, torn: 0 });
-    expect(turns).toBeGreaterThanOrEqual(4);
-  });
+      const found = await verifyAuditChain([{ name: path, text }], []);
+      done = true;
+      expect(found).toEqual({ intact: true, entries: 10_000, unchained: 0, torn: 0 });
+      expect(turns).toBeGreaterThanOrEqual(4);
+    },
+  );
 
   it('a line without a hash link inside the chain: that line', async () => {
     const lines = await prepare();
@@ -294,13 +309,17 @@ describe('rotation and the checkpoint', () => {
     }
   }
 
-  it('each rotation first tells the vault where the files start: the vault alone verifies them, whenever the server stops', async () => {
-    const { log } = startLog({ maxBytes: 2048 });
-    await writeUntilRotated(log, 3);
-    const first = JSON.parse(readLines(`${path}.1`)[0]!) as { seq: number };
-    expect(checkpoint()).toMatchObject({ oldest: first.seq });
-    expect(await verifyAgainstVault()).toMatchObject({ intact: true });
-  });
+  it(
+    'each rotation first tells the vault where the files start: the vault alone verifies them, whenever the ' +
+      'server stops',
+    async () => {
+      const { log } = startLog({ maxBytes: 2048 });
+      await writeUntilRotated(log, 3);
+      const first = JSON.parse(readLines(`${path}.1`)[0]!) as { seq: number };
+      expect(checkpoint()).toMatchObject({ oldest: first.seq });
+      expect(await verifyAgainstVault()).toMatchObject({ intact: true });
+    },
+  );
 
   it('audit.log.1 deleted: the first line of audit.log, where the kept entries should have started', async () => {
     const { log, chain } = startLog({ maxBytes: 2048 });
@@ -315,7 +334,8 @@ describe('rotation and the checkpoint', () => {
       file: path,
       line: 1,
       reason: expect.stringContaining(
-        `the log starts at entry #${currentFirst}, but the vault checkpoint says it keeps the entries from #${rotatedFirst} on`,
+        `the log starts at entry #${currentFirst}, but the vault checkpoint says it keeps the entries from ` +
+          `#${rotatedFirst} on`,
       ),
     });
   });
@@ -337,21 +357,25 @@ describe('rotation and the checkpoint', () => {
     });
   });
 
-  it('while the vault is locked the log is not rotated (the vault could not learn where it starts); it is once unlocked', async () => {
-    await vault.setPassphrase('a passphrase for the audit chain test');
-    const { log, chain } = startLog({ maxBytes: 2048 });
-    await writeEntries(log, 5);
-    await chain.checkpointNow();
-    vault.lock();
-    await writeEntries(log, 40, 5);
-    expect(readFileSync(path).length).toBeGreaterThan(2048);
-    expect(() => readFileSync(`${path}.1`)).toThrow(/ENOENT/);
-    await vault.unlock('a passphrase for the audit chain test');
-    await writeEntries(log, 1, 45);
-    expect(readLines()).toHaveLength(1);
-    expect(readLines(`${path}.1`)).toHaveLength(45);
-    expect(await verifyAgainstVault()).toMatchObject({ intact: true, entries: 46 });
-  });
+  it(
+    'while the vault is locked the log is not rotated (the vault could not learn where it starts); it is ' +
+      'once unlocked',
+    async () => {
+      await vault.setPassphrase('a passphrase for the audit chain test');
+      const { log, chain } = startLog({ maxBytes: 2048 });
+      await writeEntries(log, 5);
+      await chain.checkpointNow();
+      vault.lock();
+      await writeEntries(log, 40, 5);
+      expect(readFileSync(path).length).toBeGreaterThan(2048);
+      expect(() => readFileSync(`${path}.1`)).toThrow(/ENOENT/);
+      await vault.unlock('a passphrase for the audit chain test');
+      await writeEntries(log, 1, 45);
+      expect(readLines()).toHaveLength(1);
+      expect(readLines(`${path}.1`)).toHaveLength(45);
+      expect(await verifyAgainstVault()).toMatchObject({ intact: true, entries: 46 });
+    },
+  );
 });
 
 describe('the checkpoint in the vault', () => {
@@ -400,47 +424,54 @@ describe('the checkpoint in the vault', () => {
     expect(checkpoint()!.closed).toBeUndefined();
   });
 
-  it('entries forged while no server ran (appended after a clean shutdown, every link right): the first of them', async () => {
-    const first = startLog();
-    await writeEntries(first.log, 5);
-    await first.chain.close();
-    // The agent continues the chain with authsome's own writer, without the vault.
-    const forger = createAuditLog(path);
-    forger.record('logout', { provider: 'openai' });
-    forger.record('lock');
-    await forger.close();
-    expect(await verifyAuditFiles(path, [])).toMatchObject({ intact: true, entries: 7 });
-    const second = startLog();
-    await writeEntries(second.log, 3, 5);
-    const report = await second.chain.verify();
-    expect(report.verification).toMatchObject({
-      intact: false,
-      line: 6,
-      reason:
-        'entry #6 was added while no authsome server was running (the vault checkpoint says the log ended at entry #5)',
-    });
-    // The checkpoint stays as the evidence.
-    expect(checkpoint()).toMatchObject({ seq: 5, closed: true });
-  });
+  it(
+    'entries forged while no server ran (appended after a clean shutdown, every link right): the first of ' + 'them',
+    async () => {
+      const first = startLog();
+      await writeEntries(first.log, 5);
+      await first.chain.close();
+      // The agent continues the chain with authsome's own writer, without the vault.
+      const forger = createAuditLog(path);
+      forger.record('logout', { provider: 'openai' });
+      forger.record('lock');
+      await forger.close();
+      expect(await verifyAuditFiles(path, [])).toMatchObject({ intact: true, entries: 7 });
+      const second = startLog();
+      await writeEntries(second.log, 3, 5);
+      const report = await second.chain.verify();
+      expect(report.verification).toMatchObject({
+        intact: false,
+        line: 6,
+        reason:
+          'entry #6 was added while no authsome server was running (the vault checkpoint says the log ' +
+          'ended at entry #5)',
+      });
+      // The checkpoint stays as the evidence.
+      expect(checkpoint()).toMatchObject({ seq: 5, closed: true });
+    },
+  );
 
-  it('a log cut while the server was down is not hidden by the next checkpoint: the old one stays as evidence', async () => {
-    const first = startLog();
-    await writeEntries(first.log, 10);
-    await first.chain.close();
-    await first.log.close();
-    writeLines(readLines().slice(0, 4));
-    const second = startLog();
-    await writeEntries(second.log, 20);
-    await second.chain.checkpointNow();
-    expect(checkpoint()).toMatchObject({ seq: 10 });
-    const report = await second.chain.verify();
-    expect(report.checkpoint).toBe('compared');
-    expect(report.verification).toMatchObject({
-      intact: false,
-      line: 10,
-      reason: expect.stringMatching(/does not match the checkpoint kept by the vault checkpoint/),
-    });
-  });
+  it(
+    'a log cut while the server was down is not hidden ' + 'by the next checkpoint: the old one stays as evidence',
+    async () => {
+      const first = startLog();
+      await writeEntries(first.log, 10);
+      await first.chain.close();
+      await first.log.close();
+      writeLines(readLines().slice(0, 4));
+      const second = startLog();
+      await writeEntries(second.log, 20);
+      await second.chain.checkpointNow();
+      expect(checkpoint()).toMatchObject({ seq: 10 });
+      const report = await second.chain.verify();
+      expect(report.checkpoint).toBe('compared');
+      expect(report.verification).toMatchObject({
+        intact: false,
+        line: 10,
+        reason: expect.stringMatching(/does not match the checkpoint kept by the vault checkpoint/),
+      });
+    },
+  );
 
   it('while the server runs, a cut after the last checkpoint is found too (the writer’s own head)', async () => {
     const { log, chain } = startLog();

@@ -170,10 +170,9 @@ describe('readRecent reads the tail, not the whole file', () => {
   it('a 3 GiB log (sparse) answers with its last entries after reading a few blocks from the end', async () => {
     writeFileSync(path, '', { mode: 0o600 });
     truncateSync(path, 3 * 1024 ** 3);
-    appendFileSync(
-      path,
-      `\n${Array.from({ length: 20 }, (_, i) => JSON.stringify({ ts: '2025-01-01T00:00:00.000Z', event: 'inject', status: i })).join('\n')}\n`,
-    );
+    const entry = { ts: '2025-01-01T00:00:00.000Z', event: 'inject' };
+    const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ ...entry, status: i }));
+    appendFileSync(path, `\n${lines.join('\n')}\n`);
     // FileHandle is not exported; its prototype is reachable from any handle.
     const probe = await open(path, 'r');
     const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
@@ -215,31 +214,35 @@ describe('rotation', () => {
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as AuditEntry).status!);
 
-  it('before a write would pass maxBytes, audit.log becomes audit.log.1: newest entries in audit.log, two files, both 0600', async () => {
-    const log = createAuditLog(path, { maxBytes: 2048 });
-    for (let i = 0; i < 100; i++) {
-      log.record('inject', { status: i });
-      await log.flush();
-    }
-    expect(readdirSync(tmp.path).sort()).toEqual(['audit.log', 'audit.log.1']);
-    expect(statSync(path).size).toBeLessThanOrEqual(2048);
-    expect(statSync(rotated()).size).toBeLessThanOrEqual(2048);
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(statSync(rotated()).mode & 0o777).toBe(0o600);
-    const current = statuses(path);
-    const previous = statuses(rotated());
-    expect(current.at(-1)).toBe(99);
-    // The two files are consecutive: nothing lost or repeated at the cut.
-    expect([...previous, ...current]).toEqual(
-      Array.from({ length: previous.length + current.length }, (_, i) => 100 - previous.length - current.length + i),
-    );
-    // The reader continues into audit.log.1 when audit.log alone is short.
-    const wanted = current.length + 5;
-    expect((await log.readRecent(wanted)).map((e) => e.status)).toEqual(
-      Array.from({ length: wanted }, (_, i) => 100 - wanted + i),
-    );
-    await log.close();
-  });
+  it(
+    'before a write would pass maxBytes, audit.log becomes audit.log.1: newest entries in audit.log, two ' +
+      'files, both 0600',
+    async () => {
+      const log = createAuditLog(path, { maxBytes: 2048 });
+      for (let i = 0; i < 100; i++) {
+        log.record('inject', { status: i });
+        await log.flush();
+      }
+      expect(readdirSync(tmp.path).sort()).toEqual(['audit.log', 'audit.log.1']);
+      expect(statSync(path).size).toBeLessThanOrEqual(2048);
+      expect(statSync(rotated()).size).toBeLessThanOrEqual(2048);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(rotated()).mode & 0o777).toBe(0o600);
+      const current = statuses(path);
+      const previous = statuses(rotated());
+      expect(current.at(-1)).toBe(99);
+      // The two files are consecutive: nothing lost or repeated at the cut.
+      expect([...previous, ...current]).toEqual(
+        Array.from({ length: previous.length + current.length }, (_, i) => 100 - previous.length - current.length + i),
+      );
+      // The reader continues into audit.log.1 when audit.log alone is short.
+      const wanted = current.length + 5;
+      expect((await log.readRecent(wanted)).map((e) => e.status)).toEqual(
+        Array.from({ length: wanted }, (_, i) => 100 - wanted + i),
+      );
+      await log.close();
+    },
+  );
 
   it('a log an earlier run left over the limit is rotated by the first write', async () => {
     writeFileSync(path, `${JSON.stringify({ ts: '2024-01-01T00:00:00.000Z', event: 'login' })}\n`.repeat(100), {

@@ -183,16 +183,20 @@ async function checkSandbox(): Promise<Check> {
 /** What each client family reads inside `authsome run` (printed by doctor; README has the same table). */
 const CLIENT_TRUST_NOTES = [
   'Inside `authsome run`, clients find the proxy and trust its CA through:',
-  "  (each run's CA is made for it alone and vouches only for its providers' hosts; `run --stable-ca` uses ca.pem, for trust stores)",
+  "  (each run's CA is made for it alone and vouches only for its providers' hosts; `run --stable-ca` uses " +
+    'ca.pem, for trust stores)',
   "  curl             HTTPS_PROXY, CURL_CA_BUNDLE (system roots + the run's CA)",
   '  Python requests  HTTPS_PROXY, REQUESTS_CA_BUNDLE; httpx/urllib: HTTPS_PROXY, SSL_CERT_FILE',
-  '  Node.js fetch    NODE_OPTIONS --import preload (Node 20-23), NODE_USE_ENV_PROXY (Node 22.21+, 24+), NODE_EXTRA_CA_CERTS',
+  '  Node.js fetch    NODE_OPTIONS --import preload (Node 20-23), NODE_USE_ENV_PROXY (Node 22.21+, 24+), ' +
+    'NODE_EXTRA_CA_CERTS',
   '  Node http/https  the same preload replaces the global agents (Node < 24.5), NODE_USE_ENV_PROXY (22.21+, 24.5+);',
   '    axios, got      a client given its own agent goes direct: give it one built from HTTPS_PROXY instead',
   '  Go, Ruby, Rust   HTTPS_PROXY, SSL_CERT_FILE',
   '  git              HTTPS_PROXY, GIT_SSL_CAINFO',
-  '  Java (JVM)       needs code: JAVA_TOOL_OPTIONS="-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=<port in HTTPS_PROXY>',
-  '                   -Djdk.http.auth.tunneling.disabledSchemes= -Djavax.net.ssl.trustStore=<PKCS12 store with ca.pem>"',
+  '  Java (JVM)       needs code: JAVA_TOOL_OPTIONS="-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=<port ' +
+    'in HTTPS_PROXY>',
+  '                   -Djdk.http.auth.tunneling.disabledSchemes= -Djavax.net.ssl.trustStore=<PKCS12 store ' +
+    'with ca.pem>"',
   '                   under `authsome run --stable-ca` (the run then trusts the stored ca.pem),',
   '                   and a java.net.Authenticator that answers with the user and password in HTTPS_PROXY',
 ];

@@ -16,7 +16,9 @@ export default defineCommand({
   meta: {
     name: 'export',
     description:
-      'Print credentials as environment variables. For your shell and the programs it starts: eval "$(authsome export openai --format shell)". For a .env file: the default env format. Without a provider: every connection.',
+      'Print credentials as environment variables. For your shell and the programs it starts: eval ' +
+      '"$(authsome export openai --format shell)". For a .env file: the default env format. Without a ' +
+      'provider: every connection.',
   },
   args: {
     provider: {

@@ -31,7 +31,9 @@ export default defineCommand({
       for (const e of entries) {
         const who = e.provider ? `${e.provider}${e.connection ? ` (${e.connection})` : ''}` : '-';
         const request = e.method
-          ? `${e.method} ${e.host ?? ''}${e.path ?? ''}${e.status !== undefined ? ` → ${e.status}` : ''}${e.ms !== undefined ? ` ${e.ms} ms` : ''}`
+          ? `${e.method} ` +
+            `${e.host ?? ''}${e.path ?? ''}${e.status !== undefined ? ` → ${e.status}` : ''}` +
+            `${e.ms !== undefined ? ` ${e.ms} ms` : ''}`
           : '';
         const details = [request, e.reason ?? ''].filter(Boolean).join('  ');
         // The audit file is only as trustworthy as what wrote to it (hosts and paths come from agents' requests).
@@ -62,7 +64,8 @@ async function verifyLog(): Promise<void> {
     out.info(`${countEntries(found.torn)} cut short by an interrupted write; the chain still covers them.`);
   if (report.checkpoint === 'unavailable') {
     out.warn(
-      "The vault could not be read (locked or damaged), so the log was not compared with its checkpoint; run 'authsome unlock' and verify again.",
+      'The vault could not be read (locked or damaged), so the log was not compared with its checkpoint; ' +
+        "run 'authsome unlock' and verify again.",
     );
   }
 }

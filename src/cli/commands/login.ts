@@ -108,7 +108,10 @@ export default defineCommand({
     });
     // A key piped in is a key handed over: not storing it is a failure a rotation script must see (exit 7). The
     // browser and the prompt ask before any key is given, so there "already logged in" is a plain answer (exit 0).
-    const command = `authsome login ${info.provider}${args.connection ? ` --connection ${info.connection}` : ''}${source === 'stdin' ? ' --stdin' : ''}`;
+    const command =
+      'authsome login ' +
+      `${info.provider}${args.connection ? ` --connection ${info.connection}` : ''}` +
+      `${source === 'stdin' ? ' --stdin' : ''}`;
     const refuseExisting = (keyGiven: boolean): void => {
       if (keyGiven) throw errors.connectionExists(info.provider, info.connection, command);
       out.confirm(`Already logged in to ${label}. Use --force to overwrite.`, {
@@ -196,7 +199,8 @@ async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginS
     if (!interactive) {
       throw errors.usage(
         `No OAuth client id for ${session.provider} yet.`,
-        `Run 'authsome login ${session.provider}' on a terminal (or with a browser) once to enter it; later logins reuse it.`,
+        `Run 'authsome login ${session.provider}' on a terminal (or with a browser) once to enter it; ` +
+          'later logins reuse it.',
       );
     }
     clientId = (await promptVisible(`OAuth client ID for ${session.provider}: `)).trim();
@@ -215,7 +219,8 @@ async function loginHeadless(api: ApiClient, stdinFlag: boolean, session: LoginS
     );
     process.stderr.write(`Open this URL in a browser (on any machine) and sign in:\n\n  ${url}\n\n`);
     process.stderr.write(
-      'Then copy the address the browser ends up on (http://127.0.0.1:…/auth/callback?…; on another machine that page does not load) and paste it here.\n',
+      'Then copy the address the browser ends up on (http://127.0.0.1:…/auth/callback?…; on another ' +
+        'machine that page does not load) and paste it here.\n',
     );
     let cancelled!: () => void;
     const interruption = new Promise<'cancelled'>((resolve) => (cancelled = () => resolve('cancelled')));
@@ -284,7 +289,8 @@ async function loginWithDeviceCode(
     if (clientId.trim() === '')
       throw errors.usage(
         'No client id was entered.',
-        `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again and enter its client id.`,
+        `Register an OAuth app with the provider, then run 'authsome login ${session.provider}' again and ` +
+          'enter its client id.',
       );
     session = await api.call<LoginSessionReply>('POST', `/login-sessions/${session.id}/client`, {
       client_id: clientId.trim(),

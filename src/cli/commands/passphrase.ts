@@ -27,7 +27,8 @@ export default defineCommand({
         }
         await api.call('POST', '/vault/passphrase', { action: 'set', passphrase });
         getOutput().confirm(
-          "Passphrase set. The server will need it after a restart: AUTHSOME_PASSPHRASE, 'authsome unlock' or the /unlock page.",
+          "Passphrase set. The server will need it after a restart: AUTHSOME_PASSPHRASE, 'authsome unlock' " +
+            'or the /unlock page.',
           { mode: 'passphrase' },
         );
       },

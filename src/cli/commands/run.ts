@@ -41,7 +41,8 @@ export default defineCommand({
   meta: {
     name: 'run',
     description:
-      'Run a command whose API requests get your credentials through the local proxy. Its environment holds only the placeholder authsome-proxy-managed.',
+      'Run a command whose API requests get your credentials through the local proxy. Its environment ' +
+      'holds only the placeholder authsome-proxy-managed.',
   },
   args: {
     only: {
@@ -63,12 +64,14 @@ export default defineCommand({
     'stable-ca': {
       type: 'boolean',
       description:
-        'Trust the stored authsome CA (ca.pem) instead of a CA made for this run: for runtimes with their own trust store (Java)',
+        'Trust the stored authsome CA (ca.pem) instead of a CA made for this run: for runtimes with their ' +
+        'own trust store (Java)',
     },
     sandbox: {
       type: 'boolean',
       description:
-        'Run the command where it cannot read the vault and reaches the network only through the proxy (Linux, bubblewrap)',
+        'Run the command where it cannot read the vault and reaches the network only through the proxy ' +
+        '(Linux, bubblewrap)',
     },
   },
   async run({ rawArgs }) {
@@ -155,7 +158,8 @@ export default defineCommand({
     let code: number | undefined;
     const watch = watchRunSession(api, session.id, (at) =>
       out.warn(
-        `The authsome server stopped at ${at} (or no longer knows this run): the command's requests through the proxy now fail. ` +
+        `The authsome server stopped at ${at} (or no longer knows this run): the command's requests ` +
+          'through the proxy now fail. ' +
           "It keeps running; once it ends, start it again with 'authsome run'.",
       ),
     );
@@ -231,7 +235,8 @@ export function formatRunSummary(summary: Record<string, RunStats>): string {
   const lines = [`${'Provider'.padEnd(width)}  Injected  Denied  Scrubbed`];
   for (const [provider, s] of rows)
     lines.push(
-      `${provider.padEnd(width)}  ${String(s.injected).padStart(8)}  ${String(s.denied).padStart(6)}  ${String(s.scrubbed).padStart(8)}`,
+      `${provider.padEnd(width)}  ${String(s.injected).padStart(8)}  ${String(s.denied).padStart(6)}  ` +
+        `${String(s.scrubbed).padStart(8)}`,
     );
   return `${lines.join('\n')}\n`;
 }

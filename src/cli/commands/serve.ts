@@ -37,7 +37,8 @@ export default defineCommand({
     const host = args.host ?? LOOPBACK_HOST;
     if (host !== LOOPBACK_HOST && host !== 'localhost' && host !== '::1') {
       out.warn(
-        `Listening on ${host}: other machines that can reach this address can reach authsome's pages and API (they still need a token). Use this only on a network you trust.`,
+        `Listening on ${host}: other machines that can reach this address can reach authsome's pages and ` +
+          'API (they still need a token). Use this only on a network you trust.',
       );
     }
     const lockAfterMs =

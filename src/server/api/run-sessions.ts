@@ -68,7 +68,10 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
   return api;
 }
 
-/** `{allow?: string[], read_only?: boolean, max_requests?: number}`, checked here; the rules are parsed by the run service. */
+/**
+ * `{allow?: string[], read_only?: boolean, max_requests?: number}`, checked here; the rules are parsed by the run
+ * service.
+ */
 function readPolicy(value: unknown): PolicyInput | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) throw errors.usage("'policy' must be an object.");

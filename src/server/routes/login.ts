@@ -58,7 +58,8 @@ export function createLoginRoutes(deps: ServerDeps, web: WebState, render: Rende
       .filter(Boolean);
     try {
       const authorizationUrl = await startAuthorization(deps, session, { ...(client ? { client } : {}), scopes });
-      // htmx navigates itself; a plain form cannot be redirected to another origin (CSP form-action), so it gets a link.
+      // htmx navigates itself; a plain form cannot be redirected to another origin (CSP form-action), so it gets a
+      // link.
       if (isHtmx(c)) {
         c.header('HX-Redirect', authorizationUrl);
         return c.body(null, 200);

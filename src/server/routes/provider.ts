@@ -1,6 +1,6 @@
 // /providers/:name: the provider page (definition, where it comes from, connections) and its actions: connect
-// another connection, replace a key, set default, log out, reveal. Each action is a small htmx swap of #connections (or of one
-// secret), and a plain POST → 303 without JavaScript. A secret reaches HTML only through the reveal POST.
+// another connection, replace a key, set default, log out, reveal. Each action is a small htmx swap of #connections (or
+// of one secret), and a plain POST → 303 without JavaScript. A secret reaches HTML only through the reveal POST.
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { AppError } from '../../errors.js';

@@ -249,121 +249,132 @@ describe('web pages', () => {
     await checkPage('provider-connect-error');
   });
 
-  it('provider page: "Replace key" opens a login form for that connection; the old key stays until a valid new one is saved', async () => {
-    await page.goto(`${base}/providers/openai`);
-    await page.locator('.conn[data-connection="work"]').getByRole('button', { name: 'Replace key' }).click();
-    await page.waitForURL(/\/login\/[A-Za-z0-9_-]+$/);
-    const formUrl = page.url();
-    expect(await page.locator('h1').textContent()).toBe('Replace the OpenAI key');
-    const input = page.locator('#api_key');
-    expect(await input.getAttribute('type')).toBe('password');
-    expect(await input.getAttribute('pattern')).toBe('^sk-[A-Za-z0-9_\\-]{20,}$');
-    expect(await page.locator('#api_key-hint').textContent()).toBe(
-      "OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.",
-    );
-    await checkPage('replace-key');
+  it(
+    'provider page: "Replace key" opens a login form for that connection; the old key stays until a valid ' +
+      'new one is saved',
+    async () => {
+      await page.goto(`${base}/providers/openai`);
+      await page.locator('.conn[data-connection="work"]').getByRole('button', { name: 'Replace key' }).click();
+      await page.waitForURL(/\/login\/[A-Za-z0-9_-]+$/);
+      const formUrl = page.url();
+      expect(await page.locator('h1').textContent()).toBe('Replace the OpenAI key');
+      const input = page.locator('#api_key');
+      expect(await input.getAttribute('type')).toBe('password');
+      expect(await input.getAttribute('pattern')).toBe('^sk-[A-Za-z0-9_\\-]{20,}$');
+      expect(await page.locator('#api_key-hint').textContent()).toBe(
+        "OpenAI API keys start with 'sk-' followed by at least 20 letters, digits, '_' or '-'.",
+      );
+      await checkPage('replace-key');
 
-    await input.fill('sk-short');
-    const rejected = page.waitForResponse((r) => r.url() === formUrl && r.request().method() === 'POST');
-    await page.getByRole('button', { name: 'Replace key' }).click();
-    expect((await rejected).status()).toBe(422);
-    await expect
-      .poll(() => page.locator('#api_key-error').textContent())
-      .toBe('This does not look like a valid OpenAI API key.');
-    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(
-      `${WORK_KEY}\n`,
-    );
+      await input.fill('sk-short');
+      const rejected = page.waitForResponse((r) => r.url() === formUrl && r.request().method() === 'POST');
+      await page.getByRole('button', { name: 'Replace key' }).click();
+      expect((await rejected).status()).toBe(422);
+      await expect
+        .poll(() => page.locator('#api_key-error').textContent())
+        .toBe('This does not look like a valid OpenAI API key.');
+      expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(
+        `${WORK_KEY}\n`,
+      );
 
-    await page.locator('#api_key').fill(NEW_WORK_KEY);
-    await page.getByRole('button', { name: 'Replace key' }).click();
-    await page.waitForURL(`${base}/providers/openai`);
-    expect(await page.locator('#flash').textContent()).toContain('Replaced the key of openai (work).');
-    expect(await page.locator('.conn[data-connection="work"] .secret-value').textContent()).toBe('sk-…EFGH');
-    expect(await page.content()).not.toContain(NEW_WORK_KEY);
-    expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(
-      `${NEW_WORK_KEY}\n`,
-    );
-    expect((await cli(['log', '-n', '3'])).stdout).toMatch(/login\s+openai \(work\)/); // the get --show-secret above logged a reveal after it
-    await checkPage('provider-replaced');
-  });
+      await page.locator('#api_key').fill(NEW_WORK_KEY);
+      await page.getByRole('button', { name: 'Replace key' }).click();
+      await page.waitForURL(`${base}/providers/openai`);
+      expect(await page.locator('#flash').textContent()).toContain('Replaced the key of openai (work).');
+      expect(await page.locator('.conn[data-connection="work"] .secret-value').textContent()).toBe('sk-…EFGH');
+      expect(await page.content()).not.toContain(NEW_WORK_KEY);
+      expect((await cli(['get', 'openai', '--connection', 'work', '--field', 'api_key', '--show-secret'])).stdout).toBe(
+        `${NEW_WORK_KEY}\n`,
+      );
+      // the get --show-secret above logged a reveal after it
+      expect((await cli(['log', '-n', '3'])).stdout).toMatch(/login\s+openai \(work\)/);
+      await checkPage('provider-replaced');
+    },
+  );
 
-  it('override editor: checks after a pause or on Check ("not valid yet", JSON errors at line:column), saves the custom file that inspect and list see, resets', async () => {
-    await page.goto(`${base}/providers/openai/override`);
-    const textarea = page.locator('textarea[name="definition"]');
-    const seeded = JSON.parse(await textarea.inputValue());
-    expect(seeded).toEqual(JSON.parse((await cli(['inspect', 'openai'])).stdout));
-    // First load: no verdict at all, and nothing styled as an error.
-    const check = page.locator('#definition-check');
-    expect(await check.getAttribute('data-state')).toBe('idle');
-    expect(await page.locator('.field-invalid, .field-error, [aria-invalid]').count()).toBe(0);
-    expect(await check.textContent()).toContain('Checked when you pause typing or press Check');
-    await checkPage('override');
+  it(
+    'override editor: checks after a pause or on Check ("not valid yet", JSON errors at line:column), saves ' +
+      'the custom file that inspect and list see, resets',
+    async () => {
+      await page.goto(`${base}/providers/openai/override`);
+      const textarea = page.locator('textarea[name="definition"]');
+      const seeded = JSON.parse(await textarea.inputValue());
+      expect(seeded).toEqual(JSON.parse((await cli(['inspect', 'openai'])).stdout));
+      // First load: no verdict at all, and nothing styled as an error.
+      const check = page.locator('#definition-check');
+      expect(await check.getAttribute('data-state')).toBe('idle');
+      expect(await page.locator('.field-invalid, .field-error, [aria-invalid]').count()).toBe(0);
+      expect(await check.textContent()).toContain('Checked when you pause typing or press Check');
+      await checkPage('override');
 
-    await textarea.fill('{"schema_version": 1, "name": "openai",');
-    await expect
-      .poll(() => page.locator('#definition-check .field-error').textContent())
-      .toBe('Not valid yet: JSON syntax error at line 1, column 40: Expected double-quoted property name.');
-    expect(await textarea.getAttribute('aria-invalid')).toBe('true');
-    expect(await check.textContent()).not.toMatch(/is invalid|openai\.json/);
-    // Typing again takes the verdict down at once (seen by the page itself after each keystroke, so no timing is
-    // assumed); the next one comes only after the next pause.
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { seenWhileTyping: string[] }).seenWhileTyping = seen;
-      document.addEventListener('input', () => {
-        const marked = document.querySelectorAll('.field-invalid, .field-error, [aria-invalid]').length;
-        seen.push(`${document.getElementById('definition-check')?.getAttribute('data-state')}/${marked}`);
+      await textarea.fill('{"schema_version": 1, "name": "openai",');
+      await expect
+        .poll(() => page.locator('#definition-check .field-error').textContent())
+        .toBe('Not valid yet: JSON syntax error at line 1, column 40: Expected double-quoted property name.');
+      expect(await textarea.getAttribute('aria-invalid')).toBe('true');
+      expect(await check.textContent()).not.toMatch(/is invalid|openai\.json/);
+      // Typing again takes the verdict down at once (seen by the page itself after each keystroke, so no timing is
+      // assumed); the next one comes only after the next pause.
+      await page.evaluate(() => {
+        const seen: string[] = [];
+        (window as unknown as { seenWhileTyping: string[] }).seenWhileTyping = seen;
+        document.addEventListener('input', () => {
+          const marked = document.querySelectorAll('.field-invalid, .field-error, [aria-invalid]').length;
+          seen.push(`${document.getElementById('definition-check')?.getAttribute('data-state')}/${marked}`);
+        });
       });
-    });
-    await textarea.press('End');
-    await page.keyboard.type(' "dis');
-    expect(await page.evaluate(() => (window as unknown as { seenWhileTyping: string[] }).seenWhileTyping)).toEqual(
-      Array(5).fill('idle/0'),
-    );
-    await expect
-      .poll(() => page.locator('#definition-check .field-error').textContent())
-      .toBe('Not valid yet: JSON syntax error at line 1, column 45: Unterminated string.');
+      await textarea.press('End');
+      await page.keyboard.type(' "dis');
+      expect(await page.evaluate(() => (window as unknown as { seenWhileTyping: string[] }).seenWhileTyping)).toEqual(
+        Array(5).fill('idle/0'),
+      );
+      await expect
+        .poll(() => page.locator('#definition-check .field-error').textContent())
+        .toBe('Not valid yet: JSON syntax error at line 1, column 45: Unterminated string.');
 
-    const broken = { ...seeded, api_key: { ...seeded.api_key, key_pattern: '([' } };
-    await textarea.fill(JSON.stringify(broken, null, 2));
-    await textarea.press('End');
-    await page.getByRole('button', { name: 'Check' }).click(); // asked for: answered without waiting for a pause
-    await expect
-      .poll(() => page.locator('#definition-check .field-error').textContent())
-      .toBe('Not valid yet: api_key.key_pattern is not a valid regular expression.');
-    await checkPage('override-error');
+      const broken = { ...seeded, api_key: { ...seeded.api_key, key_pattern: '([' } };
+      await textarea.fill(JSON.stringify(broken, null, 2));
+      await textarea.press('End');
+      await page.getByRole('button', { name: 'Check' }).click(); // asked for: answered without waiting for a pause
+      await expect
+        .poll(() => page.locator('#definition-check .field-error').textContent())
+        .toBe('Not valid yet: api_key.key_pattern is not a valid regular expression.');
+      await checkPage('override-error');
 
-    // Saving an invalid definition: 422, the error next to the field, the text kept as typed.
-    const [rejected] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/override')),
-      page.getByRole('button', { name: 'Save override' }).click(),
-    ]);
-    expect(rejected.status()).toBe(422);
-    expect(await page.locator('.field-error').textContent()).toBe(
-      'Not saved: api_key.key_pattern is not a valid regular expression.',
-    );
-    expect(JSON.parse(await page.locator('textarea[name="definition"]').inputValue())).toEqual(broken);
+      // Saving an invalid definition: 422, the error next to the field, the text kept as typed.
+      const [rejected] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/override')),
+        page.getByRole('button', { name: 'Save override' }).click(),
+      ]);
+      expect(rejected.status()).toBe(422);
+      expect(await page.locator('.field-error').textContent()).toBe(
+        'Not saved: api_key.key_pattern is not a valid regular expression.',
+      );
+      expect(JSON.parse(await page.locator('textarea[name="definition"]').inputValue())).toEqual(broken);
 
-    const edited = { ...seeded, display_name: 'OpenAI (work proxy)', docs_url: 'https://example.com/keys' };
-    await page.locator('textarea[name="definition"]').fill(JSON.stringify(edited, null, 2));
-    await expect.poll(() => page.locator('#definition-check .check-ok').count()).toBe(1);
-    await page.getByRole('button', { name: 'Save override' }).click();
-    await page.waitForURL(`${base}/providers/openai`);
-    expect(await page.locator('h1').textContent()).toBe('OpenAI (work proxy)');
-    expect(await page.locator('#flash').textContent()).toContain('now uses your definition');
-    expect((await cli(['inspect', 'openai'])).stdout).toBe(`${JSON.stringify(edited, null, 2)}\n`);
-    expect(readFileSync(join(t.home, 'providers', 'openai.json'), 'utf8')).toBe(`${JSON.stringify(edited, null, 2)}\n`);
-    expect((await cli(['list'])).stdout).toMatch(/^openai\s+custom\s+api_key/m);
-    await page.goto(`${base}/providers?q=openai`);
-    expect(await page.locator('.provider-card[data-provider="openai"] .badge-custom').count()).toBe(1);
-    await checkPage('catalog-custom');
+      const edited = { ...seeded, display_name: 'OpenAI (work proxy)', docs_url: 'https://example.com/keys' };
+      await page.locator('textarea[name="definition"]').fill(JSON.stringify(edited, null, 2));
+      await expect.poll(() => page.locator('#definition-check .check-ok').count()).toBe(1);
+      await page.getByRole('button', { name: 'Save override' }).click();
+      await page.waitForURL(`${base}/providers/openai`);
+      expect(await page.locator('h1').textContent()).toBe('OpenAI (work proxy)');
+      expect(await page.locator('#flash').textContent()).toContain('now uses your definition');
+      expect((await cli(['inspect', 'openai'])).stdout).toBe(`${JSON.stringify(edited, null, 2)}\n`);
+      expect(readFileSync(join(t.home, 'providers', 'openai.json'), 'utf8')).toBe(
+        `${JSON.stringify(edited, null, 2)}\n`,
+      );
+      expect((await cli(['list'])).stdout).toMatch(/^openai\s+custom\s+api_key/m);
+      await page.goto(`${base}/providers?q=openai`);
+      expect(await page.locator('.provider-card[data-provider="openai"] .badge-custom').count()).toBe(1);
+      await checkPage('catalog-custom');
 
-    await page.goto(`${base}/providers/openai/override`);
-    await page.getByRole('button', { name: 'Reset to bundled' }).click();
-    await page.waitForURL(`${base}/providers/openai`);
-    expect(await page.locator('h1').textContent()).toBe('OpenAI');
-    expect((await cli(['list'])).stdout).toMatch(/^openai\s+bundled\s+api_key/m);
-  });
+      await page.goto(`${base}/providers/openai/override`);
+      await page.getByRole('button', { name: 'Reset to bundled' }).click();
+      await page.waitForURL(`${base}/providers/openai`);
+      expect(await page.locator('h1').textContent()).toBe('OpenAI');
+      expect((await cli(['list'])).stdout).toMatch(/^openai\s+bundled\s+api_key/m);
+    },
+  );
 
   it('activity: newest first, and new events appear without a reload', async () => {
     await page.goto(`${base}/activity`);

@@ -219,7 +219,8 @@ describe('authsome login through the browser', () => {
     expect(rejected.status()).toBe(422);
     expect(await rejected.headerValue('content-type')).toContain('text/html');
     expect(await page.locator('#api_key-error').textContent()).toBe(PATTERN_ERROR);
-    expect(await page.locator('title').textContent()).toBe('Log in to OpenAI · authsome'); // a whole page, not a fragment
+    // a whole page, not a fragment
+    expect(await page.locator('title').textContent()).toBe('Log in to OpenAI · authsome');
     await page.locator('#api_key').fill(GOOD_KEY);
     await page.getByRole('button', { name: 'Save key' }).click();
     await page.waitForURL(/\/done$/);

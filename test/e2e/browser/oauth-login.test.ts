@@ -115,75 +115,79 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await page.getByRole('button', { name: 'Continue' }).click();
   }
 
-  it('asks for the client once, shows the exact redirect URI, signs in at the provider and stores a working token', async () => {
-    const run = watch(['login', 'testoauth'], t.home, env);
-    const url = await fake.waitForUrl(0);
-    const port = Number(new URL(readServerState(t.home)!.url).port);
-    // The authorization server's certificate comes from the test CA; the browser is not what is under test here.
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    const { page, problems } = await openCheckedPage(context);
-    await page.goto(url);
-    await expect.poll(() => page.locator('h1').textContent()).toBe('Connect Test OAuth');
-    expect(await page.locator('#redirect_uri').textContent()).toBe(`http://127.0.0.1:${port}/auth/callback`);
-    expect(await page.locator('#scopes').inputValue()).toBe('openid offline_access');
-    expect(await page.locator('#client_id').inputValue()).toBe('');
+  it(
+    'asks for the client once, shows the exact redirect URI, signs in at the provider and stores a working ' + 'token',
+    async () => {
+      const run = watch(['login', 'testoauth'], t.home, env);
+      const url = await fake.waitForUrl(0);
+      const port = Number(new URL(readServerState(t.home)!.url).port);
+      // The authorization server's certificate comes from the test CA; the browser is not what is under test here.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const { page, problems } = await openCheckedPage(context);
+      await page.goto(url);
+      await expect.poll(() => page.locator('h1').textContent()).toBe('Connect Test OAuth');
+      expect(await page.locator('#redirect_uri').textContent()).toBe(`http://127.0.0.1:${port}/auth/callback`);
+      expect(await page.locator('#scopes').inputValue()).toBe('openid offline_access');
+      expect(await page.locator('#client_id').inputValue()).toBe('');
 
-    await page.locator('#client_id').fill(PUBLIC_CLIENT_ID);
-    const authorize = page.waitForRequest((r) => r.url().startsWith(`${auth.issuer}/auth?`));
-    await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
-    const query = new URL((await authorize).url()).searchParams;
-    expect(query.get('redirect_uri')).toBe(`http://127.0.0.1:${port}/auth/callback`);
-    expect(query.get('code_challenge_method')).toBe('S256');
-    expect(query.get('client_id')).toBe(PUBLIC_CLIENT_ID);
-    expect(query.get('scope')).toBe('openid offline_access');
-    // At least 128 bits of state: 22 base64url characters; authsome sends 32 bytes (43 characters).
-    expect(query.get('state')!.length).toBeGreaterThanOrEqual(43);
+      await page.locator('#client_id').fill(PUBLIC_CLIENT_ID);
+      const authorize = page.waitForRequest((r) => r.url().startsWith(`${auth.issuer}/auth?`));
+      await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+      const query = new URL((await authorize).url()).searchParams;
+      expect(query.get('redirect_uri')).toBe(`http://127.0.0.1:${port}/auth/callback`);
+      expect(query.get('code_challenge_method')).toBe('S256');
+      expect(query.get('client_id')).toBe(PUBLIC_CLIENT_ID);
+      expect(query.get('scope')).toBe('openid offline_access');
+      // At least 128 bits of state: 22 base64url characters; authsome sends 32 bytes (43 characters).
+      expect(query.get('state')!.length).toBeGreaterThanOrEqual(43);
 
-    await signInAtProvider(page);
-    await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/auth\/callback\?/);
-    await expect
-      .poll(() => page.locator('#login-result').textContent())
-      .toBe('Successfully logged in to testoauth (default). You can close this window.');
-    const callbackUrl = page.url();
-    expect(await run.exited).toBe(0);
-    expect(run.out.stdout).toBe('Successfully logged in to testoauth (default).\n');
-    expect(run.out.stderr).toContain('Waiting for the sign-in to finish');
-    expect(auth.tokenRequests.authorization_code).toBe(1);
+      await signInAtProvider(page);
+      await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/auth\/callback\?/);
+      await expect
+        .poll(() => page.locator('#login-result').textContent())
+        .toBe('Successfully logged in to testoauth (default). You can close this window.');
+      const callbackUrl = page.url();
+      expect(await run.exited).toBe(0);
+      expect(run.out.stdout).toBe('Successfully logged in to testoauth (default).\n');
+      expect(run.out.stderr).toContain('Waiting for the sign-in to finish');
+      expect(auth.tokenRequests.authorization_code).toBe(1);
 
-    // The stored token is one the provider accepts.
-    const token = (
-      await runCli(t.home, ['get', 'testoauth', '--field', 'access_token', '--show-secret'])
-    ).stdout.trim();
-    expect(token.length).toBeGreaterThan(20);
-    const me = await fetchWithCa(`${auth.issuer}/me`, token, t.root);
-    expect(me.status).toBe(200);
-    const record = await runCli(t.home, ['get', 'testoauth']);
-    expect(record.stdout).toContain('auth_type: oauth2');
-    // The scopes the provider granted (its answer's `scope`): oidc-provider drops offline_access without prompt=consent.
-    expect(record.stdout).toContain('scopes: openid\n');
-    expect(record.stdout).toMatch(/expires_at: \d{4}-/);
-    expect(record.stdout).not.toContain(token);
-    // list, and the provider page this browser is signed in to, show the expiry and the granted scopes.
-    const list = await runCli(t.home, ['list', '--connected']);
-    expect(list.stdout).toMatch(/testoauth +custom +oauth2 +default +yes +connected +expires in \d+m +openid\n/);
-    await page.goto(new URL('/providers/testoauth', url).href);
-    await expect.poll(() => page.locator('.conn-expiry').first().textContent()).toMatch(/^expires in \d+m$/);
-    expect(await page.locator('.conn-scopes').first().textContent()).toBe('openid');
-    expect(await page.content()).not.toContain(token);
-    await page.goto(new URL('/', url).href);
-    await expect.poll(() => page.locator('.chip-scopes').first().textContent()).toBe('openid');
+      // The stored token is one the provider accepts.
+      const token = (
+        await runCli(t.home, ['get', 'testoauth', '--field', 'access_token', '--show-secret'])
+      ).stdout.trim();
+      expect(token.length).toBeGreaterThan(20);
+      const me = await fetchWithCa(`${auth.issuer}/me`, token, t.root);
+      expect(me.status).toBe(200);
+      const record = await runCli(t.home, ['get', 'testoauth']);
+      expect(record.stdout).toContain('auth_type: oauth2');
+      // The scopes the provider granted (its answer's `scope`): oidc-provider drops offline_access without
+      // prompt=consent.
+      expect(record.stdout).toContain('scopes: openid\n');
+      expect(record.stdout).toMatch(/expires_at: \d{4}-/);
+      expect(record.stdout).not.toContain(token);
+      // list, and the provider page this browser is signed in to, show the expiry and the granted scopes.
+      const list = await runCli(t.home, ['list', '--connected']);
+      expect(list.stdout).toMatch(/testoauth +custom +oauth2 +default +yes +connected +expires in \d+m +openid\n/);
+      await page.goto(new URL('/providers/testoauth', url).href);
+      await expect.poll(() => page.locator('.conn-expiry').first().textContent()).toMatch(/^expires in \d+m$/);
+      expect(await page.locator('.conn-scopes').first().textContent()).toBe('openid');
+      expect(await page.content()).not.toContain(token);
+      await page.goto(new URL('/', url).href);
+      await expect.poll(() => page.locator('.chip-scopes').first().textContent()).toBe('openid');
 
-    // The same answer again (a reload, or a page replaying it): the state was used once and is gone.
-    const replay = await page.goto(callbackUrl);
-    expect(replay!.status()).toBe(400);
-    expect(await page.locator('.notice-message').textContent()).toContain(
-      'does not match any login authsome is waiting for',
-    );
-    expect(auth.tokenRequests.authorization_code).toBe(1);
-    // oidc-provider's own pages ask for a web font this offline machine cannot resolve: not authsome's problem.
-    expect(problems.filter((p) => !/fonts\.googleapis\.com|ERR_NAME_NOT_RESOLVED/.test(p))).toEqual([]);
-    await context.close();
-  });
+      // The same answer again (a reload, or a page replaying it): the state was used once and is gone.
+      const replay = await page.goto(callbackUrl);
+      expect(replay!.status()).toBe(400);
+      expect(await page.locator('.notice-message').textContent()).toContain(
+        'does not match any login authsome is waiting for',
+      );
+      expect(auth.tokenRequests.authorization_code).toBe(1);
+      // oidc-provider's own pages ask for a web font this offline machine cannot resolve: not authsome's problem.
+      expect(problems.filter((p) => !/fonts\.googleapis\.com|ERR_NAME_NOT_RESOLVED/.test(p))).toEqual([]);
+      await context.close();
+    },
+  );
 
   it('a later login reuses the stored client, and a confidential client sends its secret', async () => {
     const run = watch(['login', 'testoauth', '--connection', 'second', '--scopes', 'openid,repo'], t.home, env);
@@ -228,23 +232,27 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await context.close();
   });
 
-  it('without JavaScript the form leads on with a link (CSP form-action forbids redirecting a form post to the provider)', async () => {
-    const seen = fake.urls().length;
-    const run = watch(['login', 'testoauth', '--connection', 'nojs'], t.home, env);
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false });
-    const page = await context.newPage();
-    await page.goto(await fake.waitForUrl(seen));
-    await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
-    const link = page.locator('#oauth-continue');
-    expect(await link.getAttribute('href')).toMatch(new RegExp(`^${auth.issuer}/auth\\?`));
-    await link.click();
-    await signInAtProvider(page);
-    await expect
-      .poll(() => page.locator('#login-result').textContent())
-      .toBe('Successfully logged in to testoauth (nojs). You can close this window.');
-    expect(await run.exited).toBe(0);
-    await context.close();
-  });
+  it(
+    'without JavaScript the form leads on with a link (CSP form-action forbids redirecting a form post to ' +
+      'the provider)',
+    async () => {
+      const seen = fake.urls().length;
+      const run = watch(['login', 'testoauth', '--connection', 'nojs'], t.home, env);
+      const context = await browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false });
+      const page = await context.newPage();
+      await page.goto(await fake.waitForUrl(seen));
+      await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+      const link = page.locator('#oauth-continue');
+      expect(await link.getAttribute('href')).toMatch(new RegExp(`^${auth.issuer}/auth\\?`));
+      await link.click();
+      await signInAtProvider(page);
+      await expect
+        .poll(() => page.locator('#login-result').textContent())
+        .toBe('Successfully logged in to testoauth (nojs). You can close this window.');
+      expect(await run.exited).toBe(0);
+      await context.close();
+    },
+  );
 
   it('the provider page starts, finishes and cancels an OAuth connection', async () => {
     const ui = await runCli(t.home, ['ui', '--no-browser'], { env });
@@ -299,49 +307,56 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     await context.close();
   });
 
-  it('--flow device_code prints the code and the URL, opens verification_uri_complete, and Ctrl-C cancels', async () => {
-    const seen = fake.urls().length;
-    const run = watch(
-      ['login', 'testbase', '--connection', 'device', '--flow', 'device_code', '--base-url', auth.issuer],
-      t.home,
-      env,
-    );
-    const opened = await fake.waitForUrl(seen);
-    expect(opened).toMatch(new RegExp(`^${auth.issuer}/device\\?user_code=`));
-    await expect.poll(() => run.out.stderr).toContain('Waiting for you to approve (Ctrl-C to cancel)…');
-    const code = /First copy your one-time code: ([A-Z]{4}-[A-Z]{4})\n/.exec(run.out.stderr)?.[1];
-    expect(code).toBeDefined();
-    expect(run.out.stderr).toContain(`Then open ${auth.issuer}/device and enter it.`);
-    run.child.kill('SIGINT');
-    expect(await run.exited).toBe(2);
-    expect(run.out.stderr).toContain('Error: Cancelled.');
-    expect(run.out.stdout).toBe('');
-    const listed = await runCli(t.home, ['get', 'testbase', '--connection', 'device'], { env });
-    expect(listed.code).toBe(3);
-  });
+  it(
+    '--flow device_code prints the code and the URL, ' + 'opens verification_uri_complete, and Ctrl-C cancels',
+    async () => {
+      const seen = fake.urls().length;
+      const run = watch(
+        ['login', 'testbase', '--connection', 'device', '--flow', 'device_code', '--base-url', auth.issuer],
+        t.home,
+        env,
+      );
+      const opened = await fake.waitForUrl(seen);
+      expect(opened).toMatch(new RegExp(`^${auth.issuer}/device\\?user_code=`));
+      await expect.poll(() => run.out.stderr).toContain('Waiting for you to approve (Ctrl-C to cancel)…');
+      const code = /First copy your one-time code: ([A-Z]{4}-[A-Z]{4})\n/.exec(run.out.stderr)?.[1];
+      expect(code).toBeDefined();
+      expect(run.out.stderr).toContain(`Then open ${auth.issuer}/device and enter it.`);
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(2);
+      expect(run.out.stderr).toContain('Error: Cancelled.');
+      expect(run.out.stdout).toBe('');
+      const listed = await runCli(t.home, ['get', 'testbase', '--connection', 'device'], { env });
+      expect(listed.code).toBe(3);
+    },
+  );
 
-  it('headless: prints the authorization URL, and the redirected address pasted on stdin finishes the login (its state must match)', async () => {
-    // No BROWSER, no display: the CLI cannot open anything, so it prints the URL for a browser on another machine.
-    const headlessEnv = { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS };
-    const run = watch(['login', 'testoauth', '--connection', 'headless', '--stdin'], t.home, headlessEnv);
-    await expect.poll(() => run.out.stderr, { timeout: 15_000 }).toContain('paste it here');
-    const url = /\n {2}(https:\/\/\S+)\n/.exec(run.out.stderr)![1]!;
-    expect(url.startsWith(`${auth.issuer}/auth?`)).toBe(true);
+  it(
+    'headless: prints the authorization URL, and the redirected address pasted on stdin finishes the login ' +
+      '(its state must match)',
+    async () => {
+      // No BROWSER, no display: the CLI cannot open anything, so it prints the URL for a browser on another machine.
+      const headlessEnv = { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS };
+      const run = watch(['login', 'testoauth', '--connection', 'headless', '--stdin'], t.home, headlessEnv);
+      await expect.poll(() => run.out.stderr, { timeout: 15_000 }).toContain('paste it here');
+      const url = /\n {2}(https:\/\/\S+)\n/.exec(run.out.stderr)![1]!;
+      expect(url.startsWith(`${auth.issuer}/auth?`)).toBe(true);
 
-    const redirected = await signInElsewhere(url);
-    run.child.stdin!.end(`${redirected}\n`);
-    expect(await run.exited).toBe(0);
-    expect(run.out.stdout).toBe('Successfully logged in to testoauth (headless).\n');
-    expect(run.out.stderr).not.toContain(new URL(redirected).searchParams.get('code')!);
+      const redirected = await signInElsewhere(url);
+      run.child.stdin!.end(`${redirected}\n`);
+      expect(await run.exited).toBe(0);
+      expect(run.out.stdout).toBe('Successfully logged in to testoauth (headless).\n');
+      expect(run.out.stderr).not.toContain(new URL(redirected).searchParams.get('code')!);
 
-    // An address whose state is not this login's (a stale paste, or one from someone else) stores nothing.
-    const stale = watch(['login', 'testoauth', '--connection', 'stale', '--stdin'], t.home, headlessEnv);
-    await expect.poll(() => stale.out.stderr, { timeout: 15_000 }).toContain('paste it here');
-    stale.child.stdin!.end(`${redirected}\n`);
-    expect(await stale.exited).toBe(2);
-    expect(stale.out.stderr).toContain('Error: This sign-in answer does not match any login authsome is waiting for');
-    expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'stale'])).code).toBe(3);
-  });
+      // An address whose state is not this login's (a stale paste, or one from someone else) stores nothing.
+      const stale = watch(['login', 'testoauth', '--connection', 'stale', '--stdin'], t.home, headlessEnv);
+      await expect.poll(() => stale.out.stderr, { timeout: 15_000 }).toContain('paste it here');
+      stale.child.stdin!.end(`${redirected}\n`);
+      expect(await stale.exited).toBe(2);
+      expect(stale.out.stderr).toContain('Error: This sign-in answer does not match any login authsome is waiting for');
+      expect((await runCli(t.home, ['get', 'testoauth', '--connection', 'stale'])).code).toBe(3);
+    },
+  );
 
   it('dcr_pkce registers a client through discovery once, and later logins reuse it', async () => {
     for (const connection of ['default', 'again']) {
@@ -364,73 +379,80 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(auth.paths).toContain('/.well-known/oauth-authorization-server');
   });
 
-  it('bad answers end the login with an Error and a Hint on the page and in the terminal, and store nothing', async () => {
-    const html = (res: import('node:http').ServerResponse) =>
-      res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway</body></html>');
-    const json = (status: number, body: unknown) => (res: import('node:http').ServerResponse) =>
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    const cases: {
-      name: string;
-      answer?: (res: import('node:http').ServerResponse) => void;
-      deny?: boolean;
-      message: string;
-      hint: string;
-      code: number;
-    }[] = [
-      {
-        name: 'denied',
-        deny: true,
-        message: 'Test OAuth did not grant access (End-User aborted interaction); nothing was stored.',
-        hint: "Run 'authsome login testoauth' to try again, and approve the request.",
-        code: 2,
-      },
-      {
-        name: 'html',
-        answer: html,
-        message:
-          'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page instead of JSON; nothing was stored.',
-        hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.",
-        code: 1,
-      },
-      {
-        name: 'noaccess',
-        answer: json(200, { token_type: 'bearer', expires_in: 60 }),
-        message:
-          'The token endpoint of Test OAuth gave an answer authsome cannot use: the answer has no access_token; nothing was stored.',
-        hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.",
-        code: 1,
-      },
-      {
-        name: 'badclient',
-        answer: json(401, { error: 'invalid_client', error_description: 'client authentication failed' }),
-        message:
-          'Test OAuth refused the token request: invalid_client (client authentication failed); nothing was stored.',
-        hint: "Check the client id and secret of your OAuth app, then run 'authsome login testoauth --force' and enter them again.",
-        code: 2,
-      },
-    ];
-    for (const c of cases) {
-      auth.overrideToken(c.answer ? (_req, res) => (c.answer!(res), true) : undefined);
-      const seen = fake.urls().length;
-      const run = watch(['login', 'testoauth', '--connection', c.name], t.home, env);
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      const page = await context.newPage();
-      await page.goto(await fake.waitForUrl(seen));
-      await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
-      if (c.deny) {
-        await page.getByRole('link', { name: '[ Cancel ]' }).click();
-      } else {
-        await signInAtProvider(page);
+  it(
+    'bad answers end the login with an Error and a Hint ' + 'on the page and in the terminal, and store nothing',
+    async () => {
+      const html = (res: import('node:http').ServerResponse) =>
+        res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway</body></html>');
+      const json = (status: number, body: unknown) => (res: import('node:http').ServerResponse) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const cases: {
+        name: string;
+        answer?: (res: import('node:http').ServerResponse) => void;
+        deny?: boolean;
+        message: string;
+        hint: string;
+        code: number;
+      }[] = [
+        {
+          name: 'denied',
+          deny: true,
+          message: 'Test OAuth did not grant access (End-User aborted interaction); nothing was stored.',
+          hint: "Run 'authsome login testoauth' to try again, and approve the request.",
+          code: 2,
+        },
+        {
+          name: 'html',
+          answer: html,
+          message:
+            'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page ' +
+            'instead of JSON; nothing was stored.',
+          hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.",
+          code: 1,
+        },
+        {
+          name: 'noaccess',
+          answer: json(200, { token_type: 'bearer', expires_in: 60 }),
+          message:
+            'The token endpoint of Test OAuth gave an answer authsome cannot use: the answer has no ' +
+            'access_token; nothing was stored.',
+          hint: "Check oauth.token_url in the provider definition ('authsome inspect testoauth'), then try again.",
+          code: 1,
+        },
+        {
+          name: 'badclient',
+          answer: json(401, { error: 'invalid_client', error_description: 'client authentication failed' }),
+          message:
+            'Test OAuth refused the token request: invalid_client (client authentication failed); nothing was stored.',
+          hint:
+            "Check the client id and secret of your OAuth app, then run 'authsome login testoauth --force' and " +
+            'enter them again.',
+          code: 2,
+        },
+      ];
+      for (const c of cases) {
+        auth.overrideToken(c.answer ? (_req, res) => (c.answer!(res), true) : undefined);
+        const seen = fake.urls().length;
+        const run = watch(['login', 'testoauth', '--connection', c.name], t.home, env);
+        const context = await browser.newContext({ ignoreHTTPSErrors: true });
+        const page = await context.newPage();
+        await page.goto(await fake.waitForUrl(seen));
+        await page.getByRole('button', { name: 'Continue to Test OAuth' }).click();
+        if (c.deny) {
+          await page.getByRole('link', { name: '[ Cancel ]' }).click();
+        } else {
+          await signInAtProvider(page);
+        }
+        await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/auth\/callback\?/);
+        await expect.poll(() => page.locator('.notice-message').textContent(), { message: c.name }).toBe(c.message);
+        expect(await run.exited, c.name).toBe(c.code);
+        expect(run.out.stderr, c.name).toContain(`Error: ${c.message}\nHint: ${c.hint}\n`);
+        expect((await runCli(t.home, ['get', 'testoauth', '--connection', c.name])).code, c.name).toBe(3);
+        await context.close();
       }
-      await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/auth\/callback\?/);
-      await expect.poll(() => page.locator('.notice-message').textContent(), { message: c.name }).toBe(c.message);
-      expect(await run.exited, c.name).toBe(c.code);
-      expect(run.out.stderr, c.name).toContain(`Error: ${c.message}\nHint: ${c.hint}\n`);
-      expect((await runCli(t.home, ['get', 'testoauth', '--connection', c.name])).code, c.name).toBe(3);
-      await context.close();
-    }
-    auth.overrideToken(undefined);
-  });
+      auth.overrideToken(undefined);
+    },
+  );
 
   it('headless on a terminal: the pasted address is read with echo off', async () => {
     const pty = runInPty(t.home, ['login', 'testoauth', '--connection', 'tty', '--no-browser'], {
@@ -445,30 +467,36 @@ describe('authsome login through OAuth 2.0 (pkce) against a real authorization s
     expect(pty.output()).not.toContain(new URL(redirected).searchParams.get('code')!);
   });
 
-  it('a HEAD request to the callback (a prefetch, a link checker) does not use up the state of a login in progress', async () => {
-    const headlessEnv = { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS };
-    const run = watch(['login', 'testoauth', '--connection', 'head', '--stdin'], t.home, headlessEnv);
-    await expect.poll(() => run.out.stderr, { timeout: 15_000 }).toContain('paste it here');
-    const state = new URL(/\n {2}(https:\/\/\S+)\n/.exec(run.out.stderr)![1]!).searchParams.get('state')!;
-    const port = Number(new URL(readServerState(t.home)!.url).port);
-    const callback = `http://127.0.0.1:${port}/auth/callback?code=made-up-code&state=${state}`;
-    expect((await fetch(callback, { method: 'HEAD' })).status).toBe(200);
-    // The state is still this login's: the made-up code reaches the token endpoint, which refuses it.
-    const res = await fetch(callback);
-    expect(res.status).toBe(400);
-    expect(await res.text()).toContain('refused the token request: invalid_grant');
-    expect(await run.exited).toBe(2);
-    expect(run.out.stderr).toContain('Error: Test OAuth refused the token request: invalid_grant');
-  });
+  it(
+    'a HEAD request to the callback (a prefetch, a link checker) does not use up the state of a login in ' + 'progress',
+    async () => {
+      const headlessEnv = { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS };
+      const run = watch(['login', 'testoauth', '--connection', 'head', '--stdin'], t.home, headlessEnv);
+      await expect.poll(() => run.out.stderr, { timeout: 15_000 }).toContain('paste it here');
+      const state = new URL(/\n {2}(https:\/\/\S+)\n/.exec(run.out.stderr)![1]!).searchParams.get('state')!;
+      const port = Number(new URL(readServerState(t.home)!.url).port);
+      const callback = `http://127.0.0.1:${port}/auth/callback?code=made-up-code&state=${state}`;
+      expect((await fetch(callback, { method: 'HEAD' })).status).toBe(200);
+      // The state is still this login's: the made-up code reaches the token endpoint, which refuses it.
+      const res = await fetch(callback);
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('refused the token request: invalid_grant');
+      expect(await run.exited).toBe(2);
+      expect(run.out.stderr).toContain('Error: Test OAuth refused the token request: invalid_grant');
+    },
+  );
 
-  it('a hostile page cannot finish a login: a forged state stores nothing and the pending login still works', async () => {
-    const before = auth.tokenRequests.authorization_code;
-    const port = Number(new URL(readServerState(t.home)!.url).port);
-    const res = await fetch(`http://127.0.0.1:${port}/auth/callback?code=attacker-code&state=${'A'.repeat(43)}`);
-    expect(res.status).toBe(400);
-    expect(await res.text()).toContain('does not match any login authsome is waiting for');
-    expect(auth.tokenRequests.authorization_code).toBe(before);
-  });
+  it(
+    'a hostile page cannot finish a login: a forged state ' + 'stores nothing and the pending login still works',
+    async () => {
+      const before = auth.tokenRequests.authorization_code;
+      const port = Number(new URL(readServerState(t.home)!.url).port);
+      const res = await fetch(`http://127.0.0.1:${port}/auth/callback?code=attacker-code&state=${'A'.repeat(43)}`);
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('does not match any login authsome is waiting for');
+      expect(auth.tokenRequests.authorization_code).toBe(before);
+    },
+  );
 
   it('the OAuth flags are refused where they mean nothing, and unfinished flows are refused, not ignored', async () => {
     const apiKey = await runCli(t.home, ['login', 'openai', '--scopes', 'a,b'], { env });

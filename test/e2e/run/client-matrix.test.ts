@@ -230,6 +230,7 @@ const key = process.env.OPENAI_API_KEY;
 https.get('https://api.openai.com/v1/models', { headers: { authorization: 'Bearer ' + key } }, (res) => {
   let body = '';
   res.on('data', (c) => (body += c));
-  res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, object: JSON.parse(body).object, sent: key })));
+  res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, object: JSON.parse(body).object, \
+sent: key })));
 });
 `;

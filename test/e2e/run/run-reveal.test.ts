@@ -23,7 +23,8 @@ describe('reveal and export from inside a run', () => {
     const reveal = await cli(['run', '--', 'sh', '-c', inner('get openai --field api_key --show-secret')]);
     expect(reveal.code).toBe(1);
     expect(reveal.stderr).toContain(
-      "Error: Refused: a process started by 'authsome run' may not reveal a secret.\nHint: Agents under 'authsome run' use credentials through its proxy and never receive them.",
+      "Error: Refused: a process started by 'authsome run' may not reveal a secret.\nHint: Agents under " +
+        "'authsome run' use credentials through its proxy and never receive them.",
     );
     const exported = await cli(['run', '--', 'sh', '-c', inner('export openai --format env')]);
     expect(exported.code).toBe(1);

@@ -15,7 +15,9 @@ describe('authsome run when the server goes away', () => {
   it('warns once on stderr, with the time, and still exits with the child’s code', async () => {
     const marker = join(t.home, 'child-may-exit');
     // The child waits for the test's signal (a file), then exits 5.
-    const child = `const fs = require('fs'); const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(marker)})) { clearInterval(t); process.exit(5); } }, 20);`;
+    const child =
+      `const fs = require('fs'); const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(marker)})) ` +
+      '{ clearInterval(t); process.exit(5); } }, 20);';
     const run = spawnCli(t.home, ['run', '--', process.execPath, '-e', child]);
     let stderr = '';
     run.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

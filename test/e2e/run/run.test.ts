@@ -92,20 +92,25 @@ describe('authsome run with real clients', () => {
     expect(r.stdout.includes(KEY)).toBe(false);
   });
 
-  it("the run's CA files exist while it runs, are 0600, hold its CA alone and the roots plus it, and are gone after", async () => {
-    const script = `const fs = require('node:fs');
+  it(
+    "the run's CA files exist while it runs, are 0600, hold its CA alone and the roots plus it, and are gone " +
+      'after',
+    async () => {
+      const script = `const fs = require('node:fs');
       const files = [process.env.NODE_EXTRA_CA_CERTS, process.env.SSL_CERT_FILE];
-      process.stdout.write(JSON.stringify(files.map((f) => ({ path: f, mode: fs.statSync(f).mode & 0o777, pem: fs.readFileSync(f, 'utf8') }))));`;
-    const r = await cli(['run', '--', process.execPath, '-e', script]);
-    expect(r.code).toBe(0);
-    const [ca, bundle] = JSON.parse(r.stdout) as { path: string; mode: number; pem: string }[];
-    expect(ca!.path.startsWith(join(t.home, 'ca', 'runs'))).toBe(true);
-    expect([ca!.mode, bundle!.mode]).toEqual([0o600, 0o600]);
-    expect(ca!.pem.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
-    expect(bundle!.pem.endsWith(`${ca!.pem.trim()}\n`)).toBe(true);
-    expect(existsSync(ca!.path)).toBe(false);
-    expect(existsSync(bundle!.path)).toBe(false);
-  });
+      process.stdout.write(JSON.stringify(files.map((f) => ({ path: f, mode: fs.statSync(f).mode & 0o777, \
+pem: fs.readFileSync(f, 'utf8') }))));`;
+      const r = await cli(['run', '--', process.execPath, '-e', script]);
+      expect(r.code).toBe(0);
+      const [ca, bundle] = JSON.parse(r.stdout) as { path: string; mode: number; pem: string }[];
+      expect(ca!.path.startsWith(join(t.home, 'ca', 'runs'))).toBe(true);
+      expect([ca!.mode, bundle!.mode]).toEqual([0o600, 0o600]);
+      expect(ca!.pem.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+      expect(bundle!.pem.endsWith(`${ca!.pem.trim()}\n`)).toBe(true);
+      expect(existsSync(ca!.path)).toBe(false);
+      expect(existsSync(bundle!.path)).toBe(false);
+    },
+  );
 
   it('--stable-ca gives the child the stored CA and bundle', async () => {
     const r = await cli([
@@ -154,7 +159,8 @@ describe('authsome run with real clients', () => {
     const r = await cli(['run', '--only', 'widget', '--', 'true']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(
-      "Warning: The route regex:.*widget.* has no fixed domain suffix: this run's CA is not limited to its providers' hosts.",
+      "Warning: The route regex:.*widget.* has no fixed domain suffix: this run's CA is not limited to its " +
+        "providers' hosts.",
     );
     const scoped = await cli(['run', '--only', 'openai', '--', 'true']);
     expect(scoped.stderr).not.toContain('fixed domain suffix');
@@ -190,32 +196,37 @@ describe('authsome run with real clients', () => {
     expect(bare.stderr).toContain('OPENAI_API_KEY holds a key stored in authsome');
   });
 
-  it('--allow, --verbose and --summary: the rule lets one request through, refuses the other, and the summary says so', async () => {
-    const before = upstream.requests.length;
-    const script =
-      "curl -s -o /dev/null -w '%{http_code} ' https://api.openai.com/v1/models; " +
-      "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -d '{}' https://api.openai.com/v1/chat/completions";
-    const r = await cli([
-      'run',
-      '--allow',
-      'openai:GET:/v1/models',
-      '--verbose',
-      '--summary',
-      '--',
-      'sh',
-      '-c',
-      script,
-    ]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe('200 403');
-    expect(upstream.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual(['GET /v1/models']);
-    expect(r.stderr).toContain('authsome run: allow openai GET /v1/models');
-    expect(r.stderr).toMatch(/Provider\s+Injected\s+Denied\s+Scrubbed\nopenai\s+1\s+1\s+0\n/);
-    expectNoKey(r);
-    const bad = await cli(['run', '--allow', 'openai:GET', '--', 'true']);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("Error: Invalid --allow rule 'openai:GET'.");
-  });
+  it(
+    '--allow, --verbose and --summary: the rule lets one request through, refuses the other, and the summary ' +
+      'says so',
+    async () => {
+      const before = upstream.requests.length;
+      const script =
+        "curl -s -o /dev/null -w '%{http_code} ' https://api.openai.com/v1/models; " +
+        "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -d '{}' " +
+        'https://api.openai.com/v1/chat/completions';
+      const r = await cli([
+        'run',
+        '--allow',
+        'openai:GET:/v1/models',
+        '--verbose',
+        '--summary',
+        '--',
+        'sh',
+        '-c',
+        script,
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('200 403');
+      expect(upstream.requests.slice(before).map((q) => `${q.method} ${q.url}`)).toEqual(['GET /v1/models']);
+      expect(r.stderr).toContain('authsome run: allow openai GET /v1/models');
+      expect(r.stderr).toMatch(/Provider\s+Injected\s+Denied\s+Scrubbed\nopenai\s+1\s+1\s+0\n/);
+      expectNoKey(r);
+      const bad = await cli(['run', '--allow', 'openai:GET', '--', 'true']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("Error: Invalid --allow rule 'openai:GET'.");
+    },
+  );
 
   it('curl: the upstream gets the real key, the child never has it', async () => {
     const before = upstream.requests.length;
@@ -301,7 +312,9 @@ describe('authsome run with real clients', () => {
   });
 
   it('a nested run reuses the outer session', async () => {
-    const script = `${process.execPath} ${cliPath} run -- ${process.execPath} -e 'process.stdout.write(process.env.HTTPS_PROXY)'`;
+    const script =
+      `${process.execPath} ${cliPath} run -- ${process.execPath} -e ` +
+      "'process.stdout.write(process.env.HTTPS_PROXY)'";
     const r = await cli(['run', '--', 'sh', '-c', `printf '%s\\n' "$HTTPS_PROXY"; ${script}`]);
     expect(r.code).toBe(0);
     const [outer, inner] = r.stdout.split('\n');
@@ -322,7 +335,8 @@ describe('authsome run with real clients', () => {
         '--',
         process.execPath,
         '-e',
-        "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);",
+        "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); " +
+          "console.log('ready'); setInterval(() => {}, 1000);",
       ],
       {
         env: buildTestEnv(t.home, env),
@@ -376,18 +390,21 @@ describe('authsome run with real clients', () => {
     expect(audit).not.toContain('secret_query');
   });
 
-  it("names a run by its program file name only, never its path or arguments; doctor's round trip is a self-test", async () => {
-    await cli(['run', '--', '/bin/sh', '-c', 'exit 0', 'arg-that-could-be-secret']);
-    await cli(['doctor']);
-    const entries = readFileSync(join(t.home, 'audit.log'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const starts = entries.filter((e) => e.event === 'run_start').slice(-2);
-    expect(starts[0]).toMatchObject({ program: 'sh' });
-    expect(starts[1]).toMatchObject({ program: 'authsome doctor', reason: expect.stringMatching(/^self-test: /) });
-    expect(JSON.stringify(entries)).not.toMatch(/arg-that-could-be-secret|\/bin\/sh|exit 0/);
-  });
+  it(
+    "names a run by its program file name only, never its path or arguments; doctor's round trip is a " + 'self-test',
+    async () => {
+      await cli(['run', '--', '/bin/sh', '-c', 'exit 0', 'arg-that-could-be-secret']);
+      await cli(['doctor']);
+      const entries = readFileSync(join(t.home, 'audit.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const starts = entries.filter((e) => e.event === 'run_start').slice(-2);
+      expect(starts[0]).toMatchObject({ program: 'sh' });
+      expect(starts[1]).toMatchObject({ program: 'authsome doctor', reason: expect.stringMatching(/^self-test: /) });
+      expect(JSON.stringify(entries)).not.toMatch(/arg-that-could-be-secret|\/bin\/sh|exit 0/);
+    },
+  );
 
   it('the key is nowhere under the home (logs, audit, CA files), in any form', async () => {
     await stopHomeServer(t.home);

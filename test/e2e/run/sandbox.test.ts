@@ -39,107 +39,116 @@ describe('authsome run --sandbox', () => {
     rmSync(certDir, { recursive: true, force: true });
   });
 
-  it('a hostile child finds the home empty and reaches neither the API, nor the upstream, nor a name server', async () => {
-    const state = readServerState(t.home)!;
-    const target = {
-      home: t.home,
-      serverPid: state.pid,
-      webPort: Number(new URL(state.url).port),
-      upstreamPort: upstream.port,
-    };
-    const before = upstream.requests.length;
-    const r = await cli(['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)]);
-    expect(r.code, r.stderr).toBe(0);
-    const seen = JSON.parse(r.stdout) as {
-      homeEntries: string[];
-      files: Record<string, string>;
-      connect: Record<string, string>;
-      dns: Record<string, string>;
-    };
-    expect(seen.homeEntries).toEqual([]);
-    expect(Object.keys(seen.files)).toHaveLength(4);
-    for (const [path, outcome] of Object.entries(seen.files)) expect(outcome, path).toBe('ENOENT');
-    expect(seen.connect).toEqual({ api: 'ECONNREFUSED', upstream: 'ECONNREFUSED' });
-    expect(seen.dns.lookup).not.toBe('resolved');
-    expect(seen.dns.resolve4).not.toBe('resolved');
-    expect(upstream.requests.length).toBe(before);
-    // The same child without --sandbox reads all three files and reaches both ports: the test would catch a no-op.
-    const open = await cli(['run', '--', process.execPath, escapeScript, JSON.stringify(target)]);
-    const unsandboxed = JSON.parse(open.stdout) as typeof seen;
-    expect(unsandboxed.files[join(t.home, 'master.key')]).toBe('read');
-    expect(unsandboxed.connect).toEqual({ api: 'connected', upstream: 'connected' });
-  });
-
-  it("the local sockets that lead out of a sandbox (the user's systemd and session bus, tmux) are hidden too", async () => {
-    // Stand-ins where the child would look for them: a session bus in XDG_RUNTIME_DIR, a tmux server's socket.
-    const runtimeDir = join(t.root, 'xdg-runtime');
-    const tmuxDir = join(t.root, 'tmux-tmp', `tmux-${process.getuid!()}`);
-    mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
-    mkdirSync(tmuxDir, { recursive: true, mode: 0o700 });
-    const sockets = [join(runtimeDir, 'bus'), join(tmuxDir, 'default')];
-    const servers = await Promise.all(
-      sockets.map(
-        (path) =>
-          new Promise<Server>((resolve) => {
-            const server = createServer((s) => s.end()).listen(path, () => resolve(server));
-          }),
-      ),
-    );
-    try {
+  it(
+    'a hostile child finds the home empty and reaches ' + 'neither the API, nor the upstream, nor a name server',
+    async () => {
       const state = readServerState(t.home)!;
       const target = {
         home: t.home,
         serverPid: state.pid,
         webPort: Number(new URL(state.url).port),
         upstreamPort: upstream.port,
-        unixSockets: sockets,
       };
-      const extra = { XDG_RUNTIME_DIR: runtimeDir, TMUX_TMPDIR: join(t.root, 'tmux-tmp') };
-      const sandboxed = await cli(
-        ['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)],
-        extra,
-      );
-      expect(sandboxed.code, sandboxed.stderr).toBe(0);
-      expect(JSON.parse(sandboxed.stdout).unix).toEqual({ [sockets[0]!]: 'ENOENT', [sockets[1]!]: 'ENOENT' });
-      const open = await cli(['run', '--', process.execPath, escapeScript, JSON.stringify(target)], extra);
-      expect(JSON.parse(open.stdout).unix).toEqual({ [sockets[0]!]: 'connected', [sockets[1]!]: 'connected' });
-    } finally {
-      for (const server of servers) server.close();
-    }
-  });
+      const before = upstream.requests.length;
+      const r = await cli(['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)]);
+      expect(r.code, r.stderr).toBe(0);
+      const seen = JSON.parse(r.stdout) as {
+        homeEntries: string[];
+        files: Record<string, string>;
+        connect: Record<string, string>;
+        dns: Record<string, string>;
+      };
+      expect(seen.homeEntries).toEqual([]);
+      expect(Object.keys(seen.files)).toHaveLength(4);
+      for (const [path, outcome] of Object.entries(seen.files)) expect(outcome, path).toBe('ENOENT');
+      expect(seen.connect).toEqual({ api: 'ECONNREFUSED', upstream: 'ECONNREFUSED' });
+      expect(seen.dns.lookup).not.toBe('resolved');
+      expect(seen.dns.resolve4).not.toBe('resolved');
+      expect(upstream.requests.length).toBe(before);
+      // The same child without --sandbox reads all three files and reaches both ports: the test would catch a no-op.
+      const open = await cli(['run', '--', process.execPath, escapeScript, JSON.stringify(target)]);
+      const unsandboxed = JSON.parse(open.stdout) as typeof seen;
+      expect(unsandboxed.files[join(t.home, 'master.key')]).toBe('read');
+      expect(unsandboxed.connect).toEqual({ api: 'connected', upstream: 'connected' });
+    },
+  );
 
-  it('a program that ignores HTTPS_PROXY gets no network at all; through the proxy curl gets the key injected', async () => {
-    const before = upstream.requests.length;
-    const direct = await cli([
-      'run',
-      '--sandbox',
-      '--',
-      'curl',
-      '-sS',
-      '--noproxy',
-      '*',
-      '--connect-timeout',
-      '5',
-      'https://api.openai.com/v1/models',
-    ]);
-    expect(direct.code).not.toBe(0);
-    expect(upstream.requests.length).toBe(before);
-    const proxied = await cli([
-      'run',
-      '--sandbox',
-      '--',
-      'sh',
-      '-c',
-      'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models',
-    ]);
-    expect(proxied.stderr).toBe('');
-    expect(proxied.code).toBe(0);
-    expect(JSON.parse(proxied.stdout).object).toBe('list');
-    const seen = upstream.requests.slice(before);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
-    expect(proxied.stdout.includes(KEY)).toBe(false);
-  });
+  it(
+    'the local sockets that lead out of a sandbox (the ' + "user's systemd and session bus, tmux) are hidden too",
+    async () => {
+      // Stand-ins where the child would look for them: a session bus in XDG_RUNTIME_DIR, a tmux server's socket.
+      const runtimeDir = join(t.root, 'xdg-runtime');
+      const tmuxDir = join(t.root, 'tmux-tmp', `tmux-${process.getuid!()}`);
+      mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+      mkdirSync(tmuxDir, { recursive: true, mode: 0o700 });
+      const sockets = [join(runtimeDir, 'bus'), join(tmuxDir, 'default')];
+      const servers = await Promise.all(
+        sockets.map(
+          (path) =>
+            new Promise<Server>((resolve) => {
+              const server = createServer((s) => s.end()).listen(path, () => resolve(server));
+            }),
+        ),
+      );
+      try {
+        const state = readServerState(t.home)!;
+        const target = {
+          home: t.home,
+          serverPid: state.pid,
+          webPort: Number(new URL(state.url).port),
+          upstreamPort: upstream.port,
+          unixSockets: sockets,
+        };
+        const extra = { XDG_RUNTIME_DIR: runtimeDir, TMUX_TMPDIR: join(t.root, 'tmux-tmp') };
+        const sandboxed = await cli(
+          ['run', '--sandbox', '--', process.execPath, escapeScript, JSON.stringify(target)],
+          extra,
+        );
+        expect(sandboxed.code, sandboxed.stderr).toBe(0);
+        expect(JSON.parse(sandboxed.stdout).unix).toEqual({ [sockets[0]!]: 'ENOENT', [sockets[1]!]: 'ENOENT' });
+        const open = await cli(['run', '--', process.execPath, escapeScript, JSON.stringify(target)], extra);
+        expect(JSON.parse(open.stdout).unix).toEqual({ [sockets[0]!]: 'connected', [sockets[1]!]: 'connected' });
+      } finally {
+        for (const server of servers) server.close();
+      }
+    },
+  );
+
+  it(
+    'a program that ignores HTTPS_PROXY gets no network ' + 'at all; through the proxy curl gets the key injected',
+    async () => {
+      const before = upstream.requests.length;
+      const direct = await cli([
+        'run',
+        '--sandbox',
+        '--',
+        'curl',
+        '-sS',
+        '--noproxy',
+        '*',
+        '--connect-timeout',
+        '5',
+        'https://api.openai.com/v1/models',
+      ]);
+      expect(direct.code).not.toBe(0);
+      expect(upstream.requests.length).toBe(before);
+      const proxied = await cli([
+        'run',
+        '--sandbox',
+        '--',
+        'sh',
+        '-c',
+        'curl -sS --fail-with-body -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models',
+      ]);
+      expect(proxied.stderr).toBe('');
+      expect(proxied.code).toBe(0);
+      expect(JSON.parse(proxied.stdout).object).toBe('list');
+      const seen = upstream.requests.slice(before);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
+      expect(proxied.stdout.includes(KEY)).toBe(false);
+    },
+  );
 
   it('the CA variables point outside the hidden home, and the per-run directory is gone afterwards', async () => {
     const r = await cli([
@@ -174,7 +183,8 @@ describe('authsome run --sandbox', () => {
         '--',
         process.execPath,
         '-e',
-        "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); console.log('ready'); setInterval(() => {}, 1000);",
+        "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(42); }); " +
+          "console.log('ready'); setInterval(() => {}, 1000);",
       ],
       {
         env: buildTestEnv(t.home, env),
@@ -192,7 +202,8 @@ describe('authsome run --sandbox', () => {
 
   it("on a terminal, Ctrl-C reaches the command, which handles it (bwrap's death would SIGKILL it)", async () => {
     const script =
-      "process.on('SIGINT', () => { console.log('child got SIGINT'); process.exit(0); }); console.log('ready'); setInterval(() => {}, 1000);";
+      "process.on('SIGINT', () => { console.log('child got SIGINT'); process.exit(0); }); " +
+      "console.log('ready'); setInterval(() => {}, 1000);";
     const pty = runInPty(t.home, ['run', '--sandbox', '--', process.execPath, '-e', script], env);
     await pty.waitFor('ready');
     pty.type('\x03');
@@ -200,35 +211,45 @@ describe('authsome run --sandbox', () => {
     expect(await pty.exit).toBe(0);
   });
 
-  it("cannot push keystrokes into the person's terminal (TIOCSTI): the sandbox is not in the terminal's session", async () => {
-    const inject = [
-      'import fcntl, termios',
-      'try:',
-      "    fcntl.ioctl(0, termios.TIOCSTI, b'#')",
-      "    print('INJECTED')",
-      'except OSError as e:',
-      "    print('REFUSED', e.errno)",
-    ].join('\n');
-    const pty = runInPty(t.home, ['run', '--sandbox', '--', 'python3', '-c', inject], env);
-    await pty.waitFor(/INJECTED|REFUSED/);
-    expect(await pty.exit).toBe(0);
-    expect(pty.output()).toContain('REFUSED');
-    expect(pty.output()).not.toContain('INJECTED');
-  });
+  it(
+    "cannot push keystrokes into the person's terminal (TIOCSTI): the sandbox is not in the terminal's " + 'session',
+    async () => {
+      const inject = [
+        'import fcntl, termios',
+        'try:',
+        "    fcntl.ioctl(0, termios.TIOCSTI, b'#')",
+        "    print('INJECTED')",
+        'except OSError as e:',
+        "    print('REFUSED', e.errno)",
+      ].join('\n');
+      const pty = runInPty(t.home, ['run', '--sandbox', '--', 'python3', '-c', inject], env);
+      await pty.waitFor(/INJECTED|REFUSED/);
+      expect(await pty.exit).toBe(0);
+      expect(pty.output()).toContain('REFUSED');
+      expect(pty.output()).not.toContain('INJECTED');
+    },
+  );
 
-  it('a nested run --sandbox runs inside an outer sandbox, and refuses inside an unsandboxed run rather than run bare', async () => {
-    const nested = `${process.execPath} ${cliPath} run --sandbox -- ${process.execPath} -e 'process.stdout.write(process.env.AUTHSOME_SANDBOX)'`;
-    const inside = await cli(['run', '--sandbox', '--', 'sh', '-c', nested]);
-    expect(inside.code, inside.stderr).toBe(0);
-    expect(inside.stdout).toBe('1');
-    const bare = await cli(['run', '--', 'sh', '-c', nested]);
-    expect(bare.code).toBe(1);
-    expect(bare.stdout).toBe('');
-    expect(bare.stderr).toContain(
-      "Error: The sandbox for 'authsome run --sandbox' is not available: this command runs inside an authsome run that is not sandboxed.",
-    );
-    expect(bare.stderr).toContain("Hint: Start the outer run with 'authsome run --sandbox'.");
-  });
+  it(
+    'a nested run --sandbox runs inside an outer sandbox, and refuses inside an unsandboxed run rather than ' +
+      'run bare',
+    async () => {
+      const nested =
+        `${process.execPath} ${cliPath} run --sandbox -- ${process.execPath} -e ` +
+        "'process.stdout.write(process.env.AUTHSOME_SANDBOX)'";
+      const inside = await cli(['run', '--sandbox', '--', 'sh', '-c', nested]);
+      expect(inside.code, inside.stderr).toBe(0);
+      expect(inside.stdout).toBe('1');
+      const bare = await cli(['run', '--', 'sh', '-c', nested]);
+      expect(bare.code).toBe(1);
+      expect(bare.stdout).toBe('');
+      expect(bare.stderr).toContain(
+        "Error: The sandbox for 'authsome run --sandbox' is not available: this command runs inside an " +
+          'authsome run that is not sandboxed.',
+      );
+      expect(bare.stderr).toContain("Hint: Start the outer run with 'authsome run --sandbox'.");
+    },
+  );
 
   it('without bwrap on PATH, --sandbox fails with an Error/Hint naming the package, and starts no run', async () => {
     // A PATH with the usual tools but no bwrap: a directory of links to what `sh -c` needs.
@@ -244,7 +265,11 @@ describe('authsome run --sandbox', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(
-      /^Error: The sandbox for 'authsome run --sandbox' is not available: 'bwrap' \(package bubblewrap\) was not found on PATH\.$/m,
+      new RegExp(
+        "^Error: The sandbox for 'authsome run --sandbox' is not available: " +
+          "'bwrap' \\(package bubblewrap\\) was not found on PATH\\.$",
+        'm',
+      ),
     );
     expect(r.stderr).toMatch(/^Hint: Install bubblewrap \('sudo apt-get install bubblewrap'/m);
     expect(audit()).toBe(starts);

@@ -87,46 +87,51 @@ describe('OAuth device flow (RFC 8628)', () => {
     }
   }
 
-  it('asks for the client once, polls with slow_down (+5 s each), and stores the tokens once the code is approved', async () => {
-    const started = await api('POST', '/login-sessions', { provider: 'testdevice' });
-    expect(started.flow).toBe('device_code');
-    expect(started.device).toBeUndefined(); // no client yet: the CLI asks for it
-    // The first two polls are told to slow down, as GitHub does when a client polls too fast.
-    let slowDowns = 2;
-    auth.overrideToken((_req, res) => {
-      if (slowDowns === 0) return false;
-      slowDowns--;
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'slow_down' }));
-      return true;
-    });
-    const session = await api('POST', `/login-sessions/${started.id}/client`, { client_id: PUBLIC_CLIENT_ID });
-    expect(session.device.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
-    expect(session.device.verification_uri).toBe(`${auth.issuer}/device`);
-    expect(session.device.verification_uri_complete).toContain('user_code=');
+  it(
+    'asks for the client once, polls with slow_down (+5 s each), and stores the tokens once the code is ' + 'approved',
+    async () => {
+      const started = await api('POST', '/login-sessions', { provider: 'testdevice' });
+      expect(started.flow).toBe('device_code');
+      expect(started.device).toBeUndefined(); // no client yet: the CLI asks for it
+      // The first two polls are told to slow down, as GitHub does when a client polls too fast.
+      let slowDowns = 2;
+      auth.overrideToken((_req, res) => {
+        if (slowDowns === 0) return false;
+        slowDowns--;
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'slow_down' }));
+        return true;
+      });
+      const session = await api('POST', `/login-sessions/${started.id}/client`, { client_id: PUBLIC_CLIENT_ID });
+      expect(session.device.user_code).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
+      expect(session.device.verification_uri).toBe(`${auth.issuer}/device`);
+      expect(session.device.verification_uri_complete).toContain('user_code=');
 
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    const page = await context.newPage();
-    await page.goto(`${auth.issuer}/device`);
-    await page.locator('input[name="user_code"]').fill(session.device.user_code);
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await page.getByRole('button', { name: 'Continue' }).first().click();
-    await page.locator('input[name="login"]').fill('alice');
-    await page.locator('input[name="password"]').fill('any');
-    await page.getByRole('button', { name: 'Sign-in' }).click();
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await expect.poll(() => page.locator('body').textContent()).toContain('Sign-in Success');
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      await page.goto(`${auth.issuer}/device`);
+      await page.locator('input[name="user_code"]').fill(session.device.user_code);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('button', { name: 'Continue' }).first().click();
+      await page.locator('input[name="login"]').fill('alice');
+      await page.locator('input[name="password"]').fill('any');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await expect.poll(() => page.locator('body').textContent()).toContain('Sign-in Success');
 
-    const ended = await waitForEnd(started.id);
-    expect(ended.state).toBe('completed');
-    // No interval from oidc-provider → 5 s (RFC 8628 §3.2); each slow_down adds 5 s and the new pace is kept.
-    expect(asked.slice(0, 4)).toEqual([5000, 10_000, 15_000, 15_000]);
-    const record = rt.vault.get<{ access_token: string; status: string }>(buildConnectionId('testdevice', 'default'))!;
-    expect(record.status).toBe('connected');
-    const me = await fetch(`${rt.url}/health`); // the runtime still answers after the background poll ended
-    expect(me.status).toBe(200);
-    expect(rt.connections.loadOAuthClient('testdevice')).toEqual({ client_id: PUBLIC_CLIENT_ID });
-    await context.close();
-  });
+      const ended = await waitForEnd(started.id);
+      expect(ended.state).toBe('completed');
+      // No interval from oidc-provider → 5 s (RFC 8628 §3.2); each slow_down adds 5 s and the new pace is kept.
+      expect(asked.slice(0, 4)).toEqual([5000, 10_000, 15_000, 15_000]);
+      const record = rt.vault.get<{ access_token: string; status: string }>(
+        buildConnectionId('testdevice', 'default'),
+      )!;
+      expect(record.status).toBe('connected');
+      const me = await fetch(`${rt.url}/health`); // the runtime still answers after the background poll ended
+      expect(me.status).toBe(200);
+      expect(rt.connections.loadOAuthClient('testdevice')).toEqual({ client_id: PUBLIC_CLIENT_ID });
+      await context.close();
+    },
+  );
 
   it('access_denied at the provider ends the login with a clear error and stores nothing', async () => {
     const started = await api('POST', '/login-sessions', { provider: 'testdevice', connection: 'denied' });

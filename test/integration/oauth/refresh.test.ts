@@ -98,7 +98,8 @@ describe('OAuth refresh on use', () => {
     try {
       const res = await exchange(
         socket,
-        `GET /v1/models HTTP/1.1\r\nHost: ${API_HOST}\r\nAuthorization: Bearer authsome-proxy-managed\r\nConnection: close\r\n\r\n`,
+        `GET /v1/models HTTP/1.1\r\nHost: ${API_HOST}\r\nAuthorization: Bearer ` +
+          `authsome-proxy-managed\r\nConnection: close\r\n\r\n`,
       );
       return res.status;
     } finally {
@@ -118,32 +119,35 @@ describe('OAuth refresh on use', () => {
     return rt.audit.readRecent(1000);
   }
 
-  it('50 proxied requests at once with a token about to expire → one refresh at the server, rotation stored first', async () => {
-    const oldRefresh = await mintRefreshToken(auth);
-    await seed({ access_token: 'old-access-token-about-to-expire', refresh_token: oldRefresh, expires_in: 120 });
-    const runToken = await startRun();
+  it(
+    '50 proxied requests at once with a token about to expire → one refresh at the server, rotation stored ' + 'first',
+    async () => {
+      const oldRefresh = await mintRefreshToken(auth);
+      await seed({ access_token: 'old-access-token-about-to-expire', refresh_token: oldRefresh, expires_in: 120 });
+      const runToken = await startRun();
 
-    const statuses = await Promise.all(Array.from({ length: 50 }, () => proxiedGet(runToken)));
-    expect(statuses).toEqual(Array(50).fill(200));
-    expect(auth.tokenRequests.refresh_token).toBe(1);
+      const statuses = await Promise.all(Array.from({ length: 50 }, () => proxiedGet(runToken)));
+      expect(statuses).toEqual(Array(50).fill(200));
+      expect(auth.tokenRequests.refresh_token).toBe(1);
 
-    const fresh = record();
-    expect(fresh.access_token).not.toBe('old-access-token-about-to-expire');
-    expect(fresh.refresh_token).toBeDefined();
-    expect(fresh.refresh_token).not.toBe(oldRefresh); // rotated, and the new one is what the vault holds
-    expect(Date.parse(fresh.expires_at!) - Date.now()).toBeGreaterThan(9 * 60_000);
-    const sent = new Set(upstream.requests.map((r) => r.headers.authorization));
-    expect([...sent]).toEqual([`Bearer ${fresh.access_token}`]);
-    // The new access token is one the provider accepts.
-    const me = await undiciFetch(`${auth.issuer}/me`, {
-      headers: { authorization: `Bearer ${fresh.access_token}` },
-      dispatcher: new Agent({ connect: { ca: ca.caCert } }),
-    });
-    expect(me.status).toBe(200);
-    const events = (await auditEvents()).filter((e) => e.event === 'refresh' || e.event === 'refresh_failed');
-    expect(events.map((e) => e.event)).toEqual(['refresh']);
-    expect(JSON.stringify(await auditEvents())).not.toContain(fresh.access_token!);
-  });
+      const fresh = record();
+      expect(fresh.access_token).not.toBe('old-access-token-about-to-expire');
+      expect(fresh.refresh_token).toBeDefined();
+      expect(fresh.refresh_token).not.toBe(oldRefresh); // rotated, and the new one is what the vault holds
+      expect(Date.parse(fresh.expires_at!) - Date.now()).toBeGreaterThan(9 * 60_000);
+      const sent = new Set(upstream.requests.map((r) => r.headers.authorization));
+      expect([...sent]).toEqual([`Bearer ${fresh.access_token}`]);
+      // The new access token is one the provider accepts.
+      const me = await undiciFetch(`${auth.issuer}/me`, {
+        headers: { authorization: `Bearer ${fresh.access_token}` },
+        dispatcher: new Agent({ connect: { ca: ca.caCert } }),
+      });
+      expect(me.status).toBe(200);
+      const events = (await auditEvents()).filter((e) => e.event === 'refresh' || e.event === 'refresh_failed');
+      expect(events.map((e) => e.event)).toEqual(['refresh']);
+      expect(JSON.stringify(await auditEvents())).not.toContain(fresh.access_token!);
+    },
+  );
 
   it('export and get --show-secret refresh too; a fresh token is not refreshed again', async () => {
     await seed({ access_token: 'old-access-for-export', refresh_token: await mintRefreshToken(auth), expires_in: 60 });

@@ -105,18 +105,21 @@ describe('a 401 to an OAuth token: one refresh, one more try', () => {
 
   const record = () => rt.vault.get<ConnectionRecord>(buildConnectionId('testoauth', 'default'))!;
 
-  it('a GET refused with 401 is answered after one refresh, with the new token; the agent never sees the 401', async () => {
-    await seed(await mintRefreshToken(auth));
-    const before = auth.tokenRequests.refresh_token ?? 0;
-    const answer = await ask(`GET /v1/models HTTP/1.1\r\nHost: ${API_HOST}\r\nConnection: close\r\n\r\n`);
-    expect(answer.status).toBe(200);
-    expect((auth.tokenRequests.refresh_token ?? 0) - before).toBe(1);
-    const fresh = record().access_token!;
-    expect(fresh).not.toBe(REFUSED);
-    expect(upstream.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${REFUSED}`, `Bearer ${fresh}`]);
-    await rt.audit.flush();
-    expect((await rt.audit.readRecent(100)).map((e) => e.event)).toContain('refresh');
-  });
+  it(
+    'a GET refused with 401 is answered after one refresh, ' + 'with the new token; the agent never sees the 401',
+    async () => {
+      await seed(await mintRefreshToken(auth));
+      const before = auth.tokenRequests.refresh_token ?? 0;
+      const answer = await ask(`GET /v1/models HTTP/1.1\r\nHost: ${API_HOST}\r\nConnection: close\r\n\r\n`);
+      expect(answer.status).toBe(200);
+      expect((auth.tokenRequests.refresh_token ?? 0) - before).toBe(1);
+      const fresh = record().access_token!;
+      expect(fresh).not.toBe(REFUSED);
+      expect(upstream.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${REFUSED}`, `Bearer ${fresh}`]);
+      await rt.audit.flush();
+      expect((await rt.audit.readRecent(100)).map((e) => e.event)).toContain('refresh');
+    },
+  );
 
   it('a POST is never sent twice: the agent gets the 401', async () => {
     await seed(await mintRefreshToken(auth));

@@ -117,29 +117,33 @@ describe('intercepted HTTP/1.1 framing', () => {
     expect(socket.destroyed || socket.readableEnded).toBe(true);
   });
 
-  it('keeps the agent’s connection when the upstream closes an idle one, and reconnects for the next request', async () => {
-    const socket = await open();
-    const before = h.upstream.requests.length;
-    const connections = h.upstream.connections();
-    socket.write('GET /v1/models?first HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
-    await readUntil(socket, (b) => b.toString().includes('"object":"list"'));
-    // The upstream's keep-alive is 300 ms: wait until it has closed the idle connection (not for a guessed time).
-    for (const deadline = Date.now() + 10_000; h.upstream.openConnections() > 0 && Date.now() < deadline; ) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(h.upstream.openConnections()).toBe(0);
-    socket.write('GET /v1/models?second HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
-    const second = (await readUntil(socket, (b) => b.toString().includes('"object":"list"'))).toString();
-    socket.destroy();
-    expect(second).toMatch(/^HTTP\/1\.1 200/);
-    expect(since(before).map((r) => r.url)).toEqual(['/v1/models?first', '/v1/models?second']);
-    expect(h.upstream.connections() - connections).toBe(2);
-  });
+  it(
+    'keeps the agent’s connection when the upstream closes ' + 'an idle one, and reconnects for the next request',
+    async () => {
+      const socket = await open();
+      const before = h.upstream.requests.length;
+      const connections = h.upstream.connections();
+      socket.write('GET /v1/models?first HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
+      await readUntil(socket, (b) => b.toString().includes('"object":"list"'));
+      // The upstream's keep-alive is 300 ms: wait until it has closed the idle connection (not for a guessed time).
+      for (const deadline = Date.now() + 10_000; h.upstream.openConnections() > 0 && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(h.upstream.openConnections()).toBe(0);
+      socket.write('GET /v1/models?second HTTP/1.1\r\nHost: api.openai.com\r\n\r\n');
+      const second = (await readUntil(socket, (b) => b.toString().includes('"object":"list"'))).toString();
+      socket.destroy();
+      expect(second).toMatch(/^HTTP\/1\.1 200/);
+      expect(since(before).map((r) => r.url)).toEqual(['/v1/models?first', '/v1/models?second']);
+      expect(h.upstream.connections() - connections).toBe(2);
+    },
+  );
 
   it('refuses ambiguous framing and malformed requests with 400 JSON, forwarding nothing', async () => {
     const before = h.upstream.requests.length;
     for (const request of [
-      'POST /v1/echo HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'POST /v1/echo HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 5\r\nTransfer-Encoding: ' +
+        'chunked\r\n\r\n0\r\n\r\n',
       'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n folded: header\r\n\r\n',
       'NOT-HTTP\r\n\r\n',
     ]) {

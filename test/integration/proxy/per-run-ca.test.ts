@@ -67,32 +67,36 @@ describe('a CA of its own per run', () => {
     await dir?.cleanup();
   });
 
-  it('writes its CA alone and the system roots plus it as 0600 files of the run, and removes them when the run ends', async () => {
-    const run = await rt.runs.start({ pid: process.pid, program: 'node' });
-    const runDir = join(home(), 'ca', 'runs', run.id);
-    expect(run.caCertPath).toBe(join(runDir, 'ca.pem'));
-    expect(run.caBundlePath).toBe(join(runDir, 'bundle.pem'));
-    expect(statSync(runDir).mode & 0o777).toBe(0o700);
-    for (const file of [run.caCertPath, run.caBundlePath]) expect(statSync(file).mode & 0o777).toBe(0o600);
-    const caPem = readFileSync(run.caCertPath, 'utf8');
-    expect(caPem.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
-    expect(caPem).not.toContain('PRIVATE KEY');
-    const bundle = readFileSync(run.caBundlePath, 'utf8');
-    expect(bundle.endsWith(`${caPem.trim()}\n`)).toBe(true);
-    expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(tls.rootCertificates.length + 1);
-    // The stored CA is not made or trusted for a run that has its own.
-    expect(existsSync(join(home(), 'ca', 'ca.pem'))).toBe(false);
-    expect(run.warnings).toEqual([]);
+  it(
+    'writes its CA alone and the system roots plus it as 0600 files of the run, and removes them when the ' +
+      'run ends',
+    async () => {
+      const run = await rt.runs.start({ pid: process.pid, program: 'node' });
+      const runDir = join(home(), 'ca', 'runs', run.id);
+      expect(run.caCertPath).toBe(join(runDir, 'ca.pem'));
+      expect(run.caBundlePath).toBe(join(runDir, 'bundle.pem'));
+      expect(statSync(runDir).mode & 0o777).toBe(0o700);
+      for (const file of [run.caCertPath, run.caBundlePath]) expect(statSync(file).mode & 0o777).toBe(0o600);
+      const caPem = readFileSync(run.caCertPath, 'utf8');
+      expect(caPem.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+      expect(caPem).not.toContain('PRIVATE KEY');
+      const bundle = readFileSync(run.caBundlePath, 'utf8');
+      expect(bundle.endsWith(`${caPem.trim()}\n`)).toBe(true);
+      expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(tls.rootCertificates.length + 1);
+      // The stored CA is not made or trusted for a run that has its own.
+      expect(existsSync(join(home(), 'ca', 'ca.pem'))).toBe(false);
+      expect(run.warnings).toEqual([]);
 
-    const other = await rt.runs.start({ pid: process.pid, program: 'node' });
-    expect(readFileSync(other.caCertPath, 'utf8')).not.toBe(caPem);
+      const other = await rt.runs.start({ pid: process.pid, program: 'node' });
+      expect(readFileSync(other.caCertPath, 'utf8')).not.toBe(caPem);
 
-    expect(await rt.runs.end(run.id)).toBe(true);
-    expect(existsSync(runDir)).toBe(false);
-    expect(existsSync(other.caCertPath)).toBe(true);
-    await rt.runs.end(other.id);
-    expect(existsSync(other.caCertPath)).toBe(false);
-  });
+      expect(await rt.runs.end(run.id)).toBe(true);
+      expect(existsSync(runDir)).toBe(false);
+      expect(existsSync(other.caCertPath)).toBe(true);
+      await rt.runs.end(other.id);
+      expect(existsSync(other.caCertPath)).toBe(false);
+    },
+  );
 
   it("removes the run's files when its process is gone", async () => {
     const child = spawn(process.execPath, ['-e', 'process.stdin.resume()'], { stdio: ['pipe', 'ignore', 'ignore'] });
@@ -135,7 +139,8 @@ describe('a CA of its own per run', () => {
 
     beforeAll(async () => {
       run = await rt.runs.start({ pid: process.pid, program: 'agent' });
-      // The hostile case: the run's own CA key signs whatever SNI asks for (as if it had leaked, or the proxy were fooled).
+      // The hostile case: the run's own CA key signs whatever SNI asks for (as if it had leaked, or the proxy were
+      // fooled).
       const authority = rt.runs.authorityFor(run.id)!;
       server = tls.createServer({ SNICallback: (name, cb) => cb(null, authority.getLeafContext(name)) }, (s) =>
         s.end(OK_RESPONSE),
@@ -162,7 +167,8 @@ describe('a CA of its own per run', () => {
 
     it('by Node (NODE_EXTRA_CA_CERTS)', async () => {
       const script = `const tls = require('node:tls');
-        const s = tls.connect({ host: '127.0.0.1', port: ${port}, servername: process.argv[1] }, () => { console.log('verified'); s.destroy(); });
+        const s = tls.connect({ host: '127.0.0.1', port: ${port}, servername: process.argv[1] }, \
+() => { console.log('verified'); s.destroy(); });
         s.on('error', (e) => { console.log('refused: ' + e.message); process.exitCode = 3; });`;
       const node = (host: string) =>
         runChild(process.execPath, ['-e', script, host], { NODE_EXTRA_CA_CERTS: run.caCertPath });

@@ -187,7 +187,8 @@ describe('proxy engine', () => {
     await new Promise((r) => socket.once('connect', r));
     const res = await exchange(
       socket,
-      `GET http://api.openai.com/v1/models?x=1 HTTP/1.1\r\nHost: api.openai.com\r\nProxy-Authorization: ${basicAuth(session.token)}\r\n` +
+      `GET http://api.openai.com/v1/models?x=1 HTTP/1.1\r\nHost: api.openai.com\r\nProxy-Authorization: ` +
+        `${basicAuth(session.token)}\r\n` +
         `Authorization: ${PLACEHOLDER_AUTH}\r\n\r\n`,
     );
     socket.destroy();
@@ -209,7 +210,8 @@ describe('proxy engine', () => {
     await new Promise((r) => socket.once('connect', r));
     const res = await exchange(
       socket,
-      `GET http://127.0.0.1:${plain.port}/v1/models HTTP/1.1\r\nHost: api.openai.com\r\nProxy-Authorization: ${basicAuth(session.token)}\r\n` +
+      `GET http://127.0.0.1:${plain.port}/v1/models HTTP/1.1\r\nHost: ` +
+        `api.openai.com\r\nProxy-Authorization: ${basicAuth(session.token)}\r\n` +
         `Authorization: ${PLACEHOLDER_AUTH}\r\n\r\n`,
     );
     socket.destroy();
@@ -487,16 +489,19 @@ describe('proxy engine', () => {
     }
   });
 
-  it('says why in the status line when a blind tunnel cannot resolve its host (clients show only that line)', async () => {
-    const session = h.createSession(openaiScope());
-    const res = await sendConnect(h.proxy.port, 'no-such-host.invalid:443', basicAuth(session.token));
-    res.socket.destroy();
-    expect(res.status).toBe(502);
-    expect(res.head.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway (could not resolve no-such-host.invalid)');
-    expect(JSON.parse(res.body).error.message).toMatch(
-      /^authsome proxy: Could not resolve no-such-host\.invalid \(ENOTFOUND\)/,
-    );
-  });
+  it(
+    'says why in the status line when a blind tunnel ' + 'cannot resolve its host (clients show only that line)',
+    async () => {
+      const session = h.createSession(openaiScope());
+      const res = await sendConnect(h.proxy.port, 'no-such-host.invalid:443', basicAuth(session.token));
+      res.socket.destroy();
+      expect(res.status).toBe(502);
+      expect(res.head.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway (could not resolve no-such-host.invalid)');
+      expect(JSON.parse(res.body).error.message).toMatch(
+        /^authsome proxy: Could not resolve no-such-host\.invalid \(ENOTFOUND\)/,
+      );
+    },
+  );
 
   it('rejects a CONNECT without a valid host:port with 400 JSON', async () => {
     const session = h.createSession(openaiScope());

@@ -166,29 +166,33 @@ describe('real clients through the proxy', () => {
     expectNoLeak(result);
   });
 
-  it('http.request: NO_PROXY hosts and agents the child brings itself go direct, everything else meets the proxy', async () => {
-    // A proxy URL whose password the proxy rejects: a request that reaches it gets 407, one that goes direct does not.
-    const rejected = `http://authsome:not-the-run-token@127.0.0.1:${h.proxy.port}`;
-    const upstreamCa = join(h.dir.path, 'upstream-ca.pem');
-    await writeFile(upstreamCa, h.testCa.caCert);
-    const direct = `https://127.0.0.1:${h.upstream.port}/v1/models`;
-    const base = {
-      ...env,
-      HTTPS_PROXY: rejected,
-      https_proxy: rejected,
-      HTTP_PROXY: rejected,
-      http_proxy: rejected,
-      CHILD_EXTRA_CA: upstreamCa,
-    };
-    const script = join(childrenDir, 'http-request-models.mjs');
-    const listed = await runChild(process.execPath, [script, direct], base);
-    expect(JSON.parse(listed.stdout)).toEqual({ status: 200, object: 'list' });
-    const unlisted = { ...base, NO_PROXY: '', no_proxy: '' };
-    const routed = await runChild(process.execPath, [script, direct], unlisted);
-    expect(JSON.parse(routed.stdout)).toEqual({ status: 407 });
-    const ownAgent = await runChild(process.execPath, [script, direct, '--own-agent'], unlisted);
-    expect(JSON.parse(ownAgent.stdout)).toEqual({ status: 200, object: 'list' });
-  });
+  it(
+    'http.request: NO_PROXY hosts and agents the child brings itself go direct, everything else meets the ' + 'proxy',
+    async () => {
+      // A proxy URL whose password the proxy rejects: a request that reaches it gets 407, one that goes direct does
+      // not.
+      const rejected = `http://authsome:not-the-run-token@127.0.0.1:${h.proxy.port}`;
+      const upstreamCa = join(h.dir.path, 'upstream-ca.pem');
+      await writeFile(upstreamCa, h.testCa.caCert);
+      const direct = `https://127.0.0.1:${h.upstream.port}/v1/models`;
+      const base = {
+        ...env,
+        HTTPS_PROXY: rejected,
+        https_proxy: rejected,
+        HTTP_PROXY: rejected,
+        http_proxy: rejected,
+        CHILD_EXTRA_CA: upstreamCa,
+      };
+      const script = join(childrenDir, 'http-request-models.mjs');
+      const listed = await runChild(process.execPath, [script, direct], base);
+      expect(JSON.parse(listed.stdout)).toEqual({ status: 200, object: 'list' });
+      const unlisted = { ...base, NO_PROXY: '', no_proxy: '' };
+      const routed = await runChild(process.execPath, [script, direct], unlisted);
+      expect(JSON.parse(routed.stdout)).toEqual({ status: 407 });
+      const ownAgent = await runChild(process.execPath, [script, direct, '--own-agent'], unlisted);
+      expect(JSON.parse(ownAgent.stdout)).toEqual({ status: 200, object: 'list' });
+    },
+  );
 
   it('the openai SDK: models.list() and a streamed chat completion', async () => {
     const before = h.upstream.requests.length;
@@ -223,7 +227,10 @@ describe('real clients through the proxy', () => {
     const out = JSON.parse(result.stdout) as { name: string; status: number; message: string; code: string };
     expect(out).toMatchObject({ name: 'InternalServerError', status: 502, code: 'upstream' });
     expect(out.message).toMatch(
-      /^502 authsome proxy: (Could not resolve down\.openai\.test|Connection refused by down\.openai\.test) \(E[A-Z]+\)\. Check the network/,
+      new RegExp(
+        '^502 authsome proxy: (Could not resolve down\\.openai\\.test|Connection refused by down\\.openai\\.test) ' +
+          '\\(E[A-Z]+\\)\\. Check the network',
+      ),
     );
     expect(result.stdout).not.toContain('sk-down-secret');
   });

@@ -118,17 +118,21 @@ describe('request smuggling through the intercepting proxy', () => {
     expect(seen).toContain(`Authorization: Bearer ${REAL_KEY}\r\n`);
   });
 
-  it('refuses the observed attack (TAB before the version, bare LF line ends) with 400 and sends nothing upstream', async () => {
-    // Framed by the old parser as one request with the target `/v1/echo\tHTTP/1.1\nHost:…\nX:y` and no body, then a
-    // second request that got the key. A bare-LF-tolerant upstream (Python's http.server) read the first as a POST
-    // with Content-Length 150 and echoed the second's head, `Authorization: Bearer <real key>` included, back.
-    const smuggled = 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n';
-    const { answer, upstream: seen } = await attack(
-      `POST /v1/echo\tHTTP/1.1\nHost:api.openai.com\nContent-Length:150\nX:y HTTP/1.1\r\nHost: api.openai.com\r\n\r\n${smuggled}`,
-    );
-    expectProxy400(answer);
-    expect(seen).toBe('');
-  });
+  it(
+    'refuses the observed attack (TAB before the version, bare LF line ends) with 400 and sends nothing ' + 'upstream',
+    async () => {
+      // Framed by the old parser as one request with the target `/v1/echo\tHTTP/1.1\nHost:…\nX:y` and no body, then a
+      // second request that got the key. A bare-LF-tolerant upstream (Python's http.server) read the first as a POST
+      // with Content-Length 150 and echoed the second's head, `Authorization: Bearer <real key>` included, back.
+      const smuggled = 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer placeholder\r\n\r\n';
+      const { answer, upstream: seen } = await attack(
+        `POST /v1/echo\tHTTP/1.1\nHost:api.openai.com\nContent-Length:150\nX:y HTTP/1.1\r\nHost: ` +
+          `api.openai.com\r\n\r\n${smuggled}`,
+      );
+      expectProxy400(answer);
+      expect(seen).toBe('');
+    },
+  );
 
   it('refuses heads a lenient upstream could frame differently with 400, sending nothing upstream', async () => {
     const next = 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n';
@@ -147,15 +151,18 @@ describe('request smuggling through the intercepting proxy', () => {
     }
   });
 
-  it('cuts a chunked body at a bare LF in its trailers: the request hidden behind it never reaches the upstream', async () => {
-    const { answer, upstream: seen } = await attack(
-      'POST /v1/echo HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\n\r\n' +
-        '0\r\nX: y\nGET /smuggled HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
-    );
-    // The head may already be on its way upstream (no 400 can follow a request under way); the proxy hangs up.
-    expect(answer).not.toContain(REAL_KEY);
-    expect(seen).not.toContain('/smuggled');
-  });
+  it(
+    'cuts a chunked body at a bare LF in its trailers: the request hidden behind it never reaches the ' + 'upstream',
+    async () => {
+      const { answer, upstream: seen } = await attack(
+        'POST /v1/echo HTTP/1.1\r\nHost: api.openai.com\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          '0\r\nX: y\nGET /smuggled HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
+      );
+      // The head may already be on its way upstream (no 400 can follow a request under way); the proxy hangs up.
+      expect(answer).not.toContain(REAL_KEY);
+      expect(seen).not.toContain('/smuggled');
+    },
+  );
 
   it('answers 431 to a head over 64 KiB even when it arrives whole, sending nothing upstream', async () => {
     const head = `GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nX-Pad: ${'a'.repeat(64 * 1024)}\r\n\r\n`;

@@ -105,52 +105,60 @@ describe('pooled upstream connections', () => {
     expect(two!.headers.authorization).toBe(`Bearer ${OTHER_KEY}`);
   });
 
-  it('ends the agent’s connection after a Connection: close request, and keeps the upstream one for the next agent', async () => {
-    const before = h.upstream.requests.length;
-    const agent = await open();
-    agent.write(
-      'GET /v1/models?close HTTP/1.1\r\nHost: api.openai.com\r\nConnection: close\r\n\r\nGET /v1/models?after-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
-    );
-    const text = (await readUntil(agent, () => false)).toString('latin1');
-    expect(text).toMatch(/^HTTP\/1\.1 200 /);
-    expect(text.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
-    expect(agent.readableEnded || agent.destroyed).toBe(true);
-    const next = await open();
-    expect((await exchange(next, 'GET /v1/models?next HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status).toBe(200);
-    next.destroy();
-    const [closing, after] = since(before);
-    // Nothing after the closing request was read; the upstream never saw the agent's Connection header.
-    expect([closing!.url, after!.url]).toEqual(['/v1/models?close', '/v1/models?next']);
-    expect(closing!.headers.connection).toBeUndefined();
-    expect(after!.connectionId).toBe(closing!.connectionId);
-  });
+  it(
+    'ends the agent’s connection after a Connection: close request, and keeps the upstream one for the next ' + 'agent',
+    async () => {
+      const before = h.upstream.requests.length;
+      const agent = await open();
+      agent.write(
+        'GET /v1/models?close HTTP/1.1\r\nHost: api.openai.com\r\nConnection: close\r\n\r\nGET ' +
+          '/v1/models?after-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n',
+      );
+      const text = (await readUntil(agent, () => false)).toString('latin1');
+      expect(text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(text.match(/HTTP\/1\.1 \d{3}/g)).toHaveLength(1);
+      expect(agent.readableEnded || agent.destroyed).toBe(true);
+      const next = await open();
+      expect((await exchange(next, 'GET /v1/models?next HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status).toBe(200);
+      next.destroy();
+      const [closing, after] = since(before);
+      // Nothing after the closing request was read; the upstream never saw the agent's Connection header.
+      expect([closing!.url, after!.url]).toEqual(['/v1/models?close', '/v1/models?next']);
+      expect(closing!.headers.connection).toBeUndefined();
+      expect(after!.connectionId).toBe(closing!.connectionId);
+    },
+  );
 
-  it('answers every request of an agent that half-closed after sending them, then ends its connection and keeps the upstream one', async () => {
-    const before = h.upstream.requests.length;
-    const agent = await open();
-    slowCredential = true;
-    agent.end(
-      'GET /v1/models?half-closed=1 HTTP/1.1\r\nHost: api.openai.com\r\n\r\n' +
-        'POST /v1/echo?half-closed=2 HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 5\r\n\r\nhello',
-    );
-    const text = (await readUntil(agent, () => false)).toString('latin1');
-    slowCredential = false;
-    expect(text.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
-    expect(text).toContain('"object":"list"');
-    expect(text.endsWith('hello')).toBe(true);
-    const next = await open();
-    expect(
-      (await exchange(next, 'GET /v1/models?after-half-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status,
-    ).toBe(200);
-    next.destroy();
-    const seen = since(before);
-    expect(seen.map((r) => [r.url, r.bodyLength])).toEqual([
-      ['/v1/models?half-closed=1', 0],
-      ['/v1/echo?half-closed=2', 5],
-      ['/v1/models?after-half-close', 0],
-    ]);
-    expect(seen[2]!.connectionId).toBe(seen[0]!.connectionId);
-  });
+  it(
+    'answers every request of an agent that half-closed after sending them, then ends its connection and ' +
+      'keeps the upstream one',
+    async () => {
+      const before = h.upstream.requests.length;
+      const agent = await open();
+      slowCredential = true;
+      agent.end(
+        'GET /v1/models?half-closed=1 HTTP/1.1\r\nHost: api.openai.com\r\n\r\n' +
+          'POST /v1/echo?half-closed=2 HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 5\r\n\r\nhello',
+      );
+      const text = (await readUntil(agent, () => false)).toString('latin1');
+      slowCredential = false;
+      expect(text.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+      expect(text).toContain('"object":"list"');
+      expect(text.endsWith('hello')).toBe(true);
+      const next = await open();
+      expect(
+        (await exchange(next, 'GET /v1/models?after-half-close HTTP/1.1\r\nHost: api.openai.com\r\n\r\n')).status,
+      ).toBe(200);
+      next.destroy();
+      const seen = since(before);
+      expect(seen.map((r) => [r.url, r.bodyLength])).toEqual([
+        ['/v1/models?half-closed=1', 0],
+        ['/v1/echo?half-closed=2', 5],
+        ['/v1/models?after-half-close', 0],
+      ]);
+      expect(seen[2]!.connectionId).toBe(seen[0]!.connectionId);
+    },
+  );
 
   it('ends an agent connection that half-closed in the middle of a request body, sending nothing more', async () => {
     const agent = await open();

@@ -67,7 +67,9 @@ describe('the activity page shows the state of the audit chain', () => {
     const r = await page('/activity');
     expect(r.status).toBe(200);
     expect(readChainLine(r.body)).toBe(
-      'Chain broken at line 3 of audit.log: it was changed after it was written (the next line&#39;s hash link does not match it). Entries from that line on cannot be trusted; authsome log --verify says the same.',
+      'Chain broken at line 3 of audit.log: it was changed after it was written (the next line&#39;s hash ' +
+        'link does not match it). Entries from that line on cannot be trusted; authsome log --verify says ' +
+        'the same.',
     );
     expect(r.body).toContain('id="activity-feed"');
     writeFileSync(rt.paths.audit, original);

@@ -66,89 +66,100 @@ describe('reveal and export refused to the processes of a live run', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('a descendant of a live run gets Error/Hint, not the key; others are served; after the run ends, it is served too', async () => {
-    const agent = startCaller(rt.port, rt.token, true);
-    const outsider = startCaller(rt.port, rt.token, false);
-    try {
-      const started = await api('/run-sessions', { pid: agent.pid, program: 'sh' });
-      expect(started.status).toBe(200);
-      const run = JSON.parse(started.body) as { id: string };
-      const reveal = { path: '/get', body: { provider: 'openai', reveal: true } };
-      const exportAll = { path: '/export', body: {} };
+  it(
+    'a descendant of a live run gets Error/Hint, not the key; others are served; after the run ends, it is ' +
+      'served too',
+    async () => {
+      const agent = startCaller(rt.port, rt.token, true);
+      const outsider = startCaller(rt.port, rt.token, false);
+      try {
+        const started = await api('/run-sessions', { pid: agent.pid, program: 'sh' });
+        expect(started.status).toBe(200);
+        const run = JSON.parse(started.body) as { id: string };
+        const reveal = { path: '/get', body: { provider: 'openai', reveal: true } };
+        const exportAll = { path: '/export', body: {} };
 
-      const refused = await agent.ask(reveal);
-      expect(refused.status).toBe(403);
-      expect(JSON.parse(refused.body)).toEqual({
-        error: 'FORBIDDEN',
-        message: "Refused: a process started by 'authsome run' may not reveal a secret.",
-        hint: "Agents under 'authsome run' use credentials through its proxy and never receive them. Run this from your own terminal, outside the run.",
-      });
-      const refusedExport = await agent.ask(exportAll);
-      expect(refusedExport.status).toBe(403);
-      expect(JSON.parse(refusedExport.body).message).toBe(
-        "Refused: a process started by 'authsome run' may not export secrets.",
-      );
-      for (const r of [refused, refusedExport]) expect(r.body).not.toContain(KEY);
-      // The masked record is no secret: the agent may still read it.
-      const masked = await agent.ask({ path: '/get', body: { provider: 'openai' } });
-      expect(masked.status).toBe(200);
-      expect(masked.body).not.toContain(KEY);
-
-      // The person's own process, outside the run, is served while the run is live.
-      for (const request of [reveal, exportAll]) {
-        const served = await outsider.ask(request);
-        expect(served.status).toBe(200);
-        expect(served.body).toContain(KEY);
-      }
-
-      const audit = await readAudit();
-      const denied = audit
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((e) => e.event === 'denied');
-      expect(denied).toEqual([
-        expect.objectContaining({ provider: 'openai', run: run.id, reason: 'reveal from a process of the run' }),
-        expect.objectContaining({ run: run.id, reason: 'export from a process of the run' }),
-      ]);
-      expect(audit).not.toContain(KEY);
-
-      expect((await api(`/run-sessions/${run.id}/end`, { exit_code: 0 })).status).toBe(200);
-      for (const request of [reveal, exportAll]) {
-        const served = await agent.ask(request);
-        expect(served.status).toBe(200);
-        expect(served.body).toContain(KEY);
-      }
-    } finally {
-      agent.close();
-      outsider.close();
-    }
-  });
-
-  it("a live run's process gets no browser sign-in link (ui or login URL: the dashboard can reveal a key); others do", async () => {
-    const agent = startCaller(rt.port, rt.token, true);
-    const outsider = startCaller(rt.port, rt.token, false);
-    try {
-      const run = JSON.parse((await api('/run-sessions', { pid: agent.pid })).body) as { id: string };
-      const uiLink = { path: '/ui-link', body: {} };
-      const loginLink = { path: '/login-sessions', body: { provider: 'openai', force: true } };
-      for (const request of [uiLink, loginLink]) {
-        const refused = await agent.ask(request);
-        expect(refused.status, request.path).toBe(403);
-        expect(JSON.parse(refused.body).message).toBe(
-          "Refused: a process started by 'authsome run' may not sign a browser in to authsome (its pages can reveal a secret).",
+        const refused = await agent.ask(reveal);
+        expect(refused.status).toBe(403);
+        expect(JSON.parse(refused.body)).toEqual({
+          error: 'FORBIDDEN',
+          message: "Refused: a process started by 'authsome run' may not reveal a secret.",
+          hint:
+            "Agents under 'authsome run' use credentials through its proxy and never receive them. Run this " +
+            'from your own terminal, outside the run.',
+        });
+        const refusedExport = await agent.ask(exportAll);
+        expect(refusedExport.status).toBe(403);
+        expect(JSON.parse(refusedExport.body).message).toBe(
+          "Refused: a process started by 'authsome run' may not export secrets.",
         );
+        for (const r of [refused, refusedExport]) expect(r.body).not.toContain(KEY);
+        // The masked record is no secret: the agent may still read it.
+        const masked = await agent.ask({ path: '/get', body: { provider: 'openai' } });
+        expect(masked.status).toBe(200);
+        expect(masked.body).not.toContain(KEY);
+
+        // The person's own process, outside the run, is served while the run is live.
+        for (const request of [reveal, exportAll]) {
+          const served = await outsider.ask(request);
+          expect(served.status).toBe(200);
+          expect(served.body).toContain(KEY);
+        }
+
+        const audit = await readAudit();
+        const denied = audit
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .filter((e) => e.event === 'denied');
+        expect(denied).toEqual([
+          expect.objectContaining({ provider: 'openai', run: run.id, reason: 'reveal from a process of the run' }),
+          expect.objectContaining({ run: run.id, reason: 'export from a process of the run' }),
+        ]);
+        expect(audit).not.toContain(KEY);
+
+        expect((await api(`/run-sessions/${run.id}/end`, { exit_code: 0 })).status).toBe(200);
+        for (const request of [reveal, exportAll]) {
+          const served = await agent.ask(request);
+          expect(served.status).toBe(200);
+          expect(served.body).toContain(KEY);
+        }
+      } finally {
+        agent.close();
+        outsider.close();
       }
-      expect((await outsider.ask(uiLink)).status).toBe(200);
-      expect((await outsider.ask(loginLink)).status).toBe(201);
-      expect(await readAudit()).toContain(`"run":"${run.id}","reason":"sign-in from a process of the run"`);
-      await api(`/run-sessions/${run.id}/end`, {});
-      expect((await agent.ask(uiLink)).status).toBe(200);
-    } finally {
-      agent.close();
-      outsider.close();
-    }
-  });
+    },
+  );
+
+  it(
+    "a live run's process gets no browser sign-in link (ui or login URL: the dashboard can reveal a key); " +
+      'others do',
+    async () => {
+      const agent = startCaller(rt.port, rt.token, true);
+      const outsider = startCaller(rt.port, rt.token, false);
+      try {
+        const run = JSON.parse((await api('/run-sessions', { pid: agent.pid })).body) as { id: string };
+        const uiLink = { path: '/ui-link', body: {} };
+        const loginLink = { path: '/login-sessions', body: { provider: 'openai', force: true } };
+        for (const request of [uiLink, loginLink]) {
+          const refused = await agent.ask(request);
+          expect(refused.status, request.path).toBe(403);
+          expect(JSON.parse(refused.body).message).toBe(
+            "Refused: a process started by 'authsome run' may not sign a browser in to authsome (its pages " +
+              'can reveal a secret).',
+          );
+        }
+        expect((await outsider.ask(uiLink)).status).toBe(200);
+        expect((await outsider.ask(loginLink)).status).toBe(201);
+        expect(await readAudit()).toContain(`"run":"${run.id}","reason":"sign-in from a process of the run"`);
+        await api(`/run-sessions/${run.id}/end`, {});
+        expect((await agent.ask(uiLink)).status).toBe(200);
+      } finally {
+        agent.close();
+        outsider.close();
+      }
+    },
+  );
 
   it("a live run's process that asks for a run session of its own gets no digests of the stored secrets", async () => {
     const agent = startCaller(rt.port, rt.token, true);
@@ -196,17 +207,23 @@ describe('reveal and export refused to the processes of a live run', () => {
     }
   });
 
-  it('while a run is live, a caller whose process cannot be found is refused too; with no run live, nobody is asked', async () => {
-    // A port pair that no socket on this machine has: /proc names no owner, as for a process that hid its descriptors.
-    const nobody = { remotePort: 1, localPort: 1 };
-    const attempt = (runs: { id: string; pid: number }[]) =>
-      refuseSecretsToRuns({ runs, socket: nobody, action: 'export', audit: rt.audit });
-    await expect(attempt([{ id: 'r1', pid: process.pid }])).rejects.toMatchObject({
-      code: 'FORBIDDEN',
-      message: "Refused to export secrets while an 'authsome run' is live: the process asking could not be identified.",
-      hint: expect.stringContaining('Run this from your own terminal'),
-    });
-    expect(await readAudit()).toContain('"reason":"export from a process that could not be identified"');
-    await expect(attempt([])).resolves.toBeUndefined();
-  });
+  it(
+    'while a run is live, a caller whose process cannot be found is refused too; with no run live, nobody is ' +
+      'asked',
+    async () => {
+      // A port pair that no socket on this machine has: /proc names no owner, as for a process that hid its
+      // descriptors.
+      const nobody = { remotePort: 1, localPort: 1 };
+      const attempt = (runs: { id: string; pid: number }[]) =>
+        refuseSecretsToRuns({ runs, socket: nobody, action: 'export', audit: rt.audit });
+      await expect(attempt([{ id: 'r1', pid: process.pid }])).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+        message:
+          "Refused to export secrets while an 'authsome run' is live: the process asking could not be identified.",
+        hint: expect.stringContaining('Run this from your own terminal'),
+      });
+      expect(await readAudit()).toContain('"reason":"export from a process that could not be identified"');
+      await expect(attempt([])).resolves.toBeUndefined();
+    },
+  );
 });

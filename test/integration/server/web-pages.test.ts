@@ -79,19 +79,22 @@ describe('web pages over HTTP', () => {
     expect(results.body).not.toContain('data-provider="openai"');
   });
 
-  it('actions: 303 back to the page without JavaScript (with a one-time message), the swapped fragment with htmx', async () => {
-    const plain = await post('/providers/openai/connections/team/default', {});
-    expect(plain.status).toBe(303);
-    expect(plain.headers.location).toBe('/providers/openai');
-    const next = await page('/providers/openai');
-    expect(next.body).toContain('team is now the default connection of openai.');
-    expect((await page('/providers/openai')).body).not.toContain('is now the default connection'); // shown once
+  it(
+    'actions: 303 back to the page without JavaScript (with a one-time message), the swapped fragment with ' + 'htmx',
+    async () => {
+      const plain = await post('/providers/openai/connections/team/default', {});
+      expect(plain.status).toBe(303);
+      expect(plain.headers.location).toBe('/providers/openai');
+      const next = await page('/providers/openai');
+      expect(next.body).toContain('team is now the default connection of openai.');
+      expect((await page('/providers/openai')).body).not.toContain('is now the default connection'); // shown once
 
-    const swapped = await post('/providers/openai/connections/default/default', {}, htmx);
-    expect(swapped.status).toBe(200);
-    expect(swapped.body.trimStart()).toMatch(/^<section class="card" id="connections"/);
-    expect(swapped.body).toContain('default is now the default connection of openai.');
-  });
+      const swapped = await post('/providers/openai/connections/default/default', {}, htmx);
+      expect(swapped.status).toBe(200);
+      expect(swapped.body.trimStart()).toMatch(/^<section class="card" id="connections"/);
+      expect(swapped.body).toContain('default is now the default connection of openai.');
+    },
+  );
 
   it('errors are HTML: a page with the status, or a message retargeted to #flash for htmx', async () => {
     const missing = await page('/providers/nope');
@@ -106,74 +109,77 @@ describe('web pages over HTTP', () => {
     expect(action.body).not.toContain('<html');
   });
 
-  it('"Replace key": a fresh login form for the connection; a bad key keeps the old one, a good one replaces it', async () => {
-    const oldKey = 'sk-pagesteam0123456789abcdefghij';
-    const newKey = 'sk-pagesteamNEW456789abcdefghijk';
-    const before = rt.connections.loadCredential('openai', 'team');
-    expect(before.api_key).toBe(oldKey);
-    expect((await page('/providers/openai')).body).toContain('action="/providers/openai/connections/team/replace"');
+  it(
+    '"Replace key": a fresh login form for the connection; a bad key keeps the old one, a good one replaces ' + 'it',
+    async () => {
+      const oldKey = 'sk-pagesteam0123456789abcdefghij';
+      const newKey = 'sk-pagesteamNEW456789abcdefghijk';
+      const before = rt.connections.loadCredential('openai', 'team');
+      expect(before.api_key).toBe(oldKey);
+      expect((await page('/providers/openai')).body).toContain('action="/providers/openai/connections/team/replace"');
 
-    const start = await post('/providers/openai/connections/team/replace', {});
-    expect(start.status).toBe(303);
-    const formPath = start.headers.location as string;
-    expect(formPath).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
-    const form = await page(formPath);
-    expect(form.status).toBe(200);
-    expect(form.body).toContain('<title>Replace the OpenAI key · authsome</title>');
-    expect(form.body).toContain('<strong class="mono">team</strong>');
-    expect(form.body).toMatch(
-      /<input id="api_key" name="api_key" type="password"[^>]* pattern="\^sk-\[A-Za-z0-9_\\-\]\{20,\}\$"/,
-    );
-    expect(form.body).toContain('OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters');
-    expect(form.body).not.toContain(oldKey);
+      const start = await post('/providers/openai/connections/team/replace', {});
+      expect(start.status).toBe(303);
+      const formPath = start.headers.location as string;
+      expect(formPath).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
+      const form = await page(formPath);
+      expect(form.status).toBe(200);
+      expect(form.body).toContain('<title>Replace the OpenAI key · authsome</title>');
+      expect(form.body).toContain('<strong class="mono">team</strong>');
+      expect(form.body).toMatch(
+        /<input id="api_key" name="api_key" type="password"[^>]* pattern="\^sk-\[A-Za-z0-9_\\-\]\{20,\}\$"/,
+      );
+      expect(form.body).toContain('OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters');
+      expect(form.body).not.toContain(oldKey);
 
-    // A bad paste: the form again with the catalogue's message, and nothing in the vault changed.
-    const bad = await post(formPath, { api_key: 'sk-short' });
-    expect(bad.status).toBe(422);
-    expect(bad.body).toContain('This does not look like a valid OpenAI API key.');
-    expect(bad.body).toContain('<h1>Replace the OpenAI key</h1>');
-    expect(bad.body).not.toContain('sk-short');
-    expect(rt.connections.loadCredential('openai', 'team')).toEqual(before);
+      // A bad paste: the form again with the catalogue's message, and nothing in the vault changed.
+      const bad = await post(formPath, { api_key: 'sk-short' });
+      expect(bad.status).toBe(422);
+      expect(bad.body).toContain('This does not look like a valid OpenAI API key.');
+      expect(bad.body).toContain('<h1>Replace the OpenAI key</h1>');
+      expect(bad.body).not.toContain('sk-short');
+      expect(rt.connections.loadCredential('openai', 'team')).toEqual(before);
 
-    const good = await post(formPath, { api_key: newKey });
-    expect(good.status).toBe(303);
-    expect(good.headers.location).toBe('/providers/openai');
-    const after = rt.connections.loadCredential('openai', 'team');
-    expect(after.api_key).toBe(newKey);
-    const next = await page('/providers/openai');
-    expect(next.body).toContain('Replaced the key of openai (team).');
-    expect(next.body).not.toContain(newKey);
-    await rt.audit.flush();
-    expect((await rt.audit.readRecent(1))[0]).toMatchObject({
-      event: 'login',
-      provider: 'openai',
-      connection: 'team',
-      reason: 'replaced',
-    });
-    expect(JSON.stringify(await rt.audit.readRecent(5))).not.toContain(newKey);
-    // The form is spent: a second submit cannot overwrite the key again.
-    expect((await post(formPath, { api_key: oldKey })).status).toBe(410);
-    expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(newKey);
+      const good = await post(formPath, { api_key: newKey });
+      expect(good.status).toBe(303);
+      expect(good.headers.location).toBe('/providers/openai');
+      const after = rt.connections.loadCredential('openai', 'team');
+      expect(after.api_key).toBe(newKey);
+      const next = await page('/providers/openai');
+      expect(next.body).toContain('Replaced the key of openai (team).');
+      expect(next.body).not.toContain(newKey);
+      await rt.audit.flush();
+      expect((await rt.audit.readRecent(1))[0]).toMatchObject({
+        event: 'login',
+        provider: 'openai',
+        connection: 'team',
+        reason: 'replaced',
+      });
+      expect(JSON.stringify(await rt.audit.readRecent(5))).not.toContain(newKey);
+      // The form is spent: a second submit cannot overwrite the key again.
+      expect((await post(formPath, { api_key: oldKey })).status).toBe(410);
+      expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(newKey);
 
-    // With htmx: the start and the submit each answer HX-Redirect (a full page load, so the message shows).
-    const startHx = await post('/providers/openai/connections/team/replace', {}, htmx);
-    expect(startHx.status).toBe(200);
-    const hxForm = startHx.headers['hx-redirect'] as string;
-    expect(hxForm).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
-    const badHx = await post(hxForm, { api_key: 'not-a-key' }, htmx);
-    expect(badHx.status).toBe(422);
-    expect(badHx.body.trimStart()).toMatch(/^<section class="login" id="login">/);
-    expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(newKey);
-    const goodHx = await post(hxForm, { api_key: oldKey }, htmx);
-    expect(goodHx.headers['hx-redirect']).toBe('/providers/openai');
-    expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(oldKey);
-    expect((await page('/providers/openai')).body).toContain('Replaced the key of openai (team).');
+      // With htmx: the start and the submit each answer HX-Redirect (a full page load, so the message shows).
+      const startHx = await post('/providers/openai/connections/team/replace', {}, htmx);
+      expect(startHx.status).toBe(200);
+      const hxForm = startHx.headers['hx-redirect'] as string;
+      expect(hxForm).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
+      const badHx = await post(hxForm, { api_key: 'not-a-key' }, htmx);
+      expect(badHx.status).toBe(422);
+      expect(badHx.body.trimStart()).toMatch(/^<section class="login" id="login">/);
+      expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(newKey);
+      const goodHx = await post(hxForm, { api_key: oldKey }, htmx);
+      expect(goodHx.headers['hx-redirect']).toBe('/providers/openai');
+      expect(rt.connections.loadCredential('openai', 'team').api_key).toBe(oldKey);
+      expect((await page('/providers/openai')).body).toContain('Replaced the key of openai (team).');
 
-    // Only a connection that exists can have its key replaced.
-    const ghost = await post('/providers/openai/connections/ghost/replace', {});
-    expect(ghost.status).toBe(404);
-    expect(ghost.body).toContain('Connection &#39;ghost&#39; not found for provider &#39;openai&#39;.');
-  });
+      // Only a connection that exists can have its key replaced.
+      const ghost = await post('/providers/openai/connections/ghost/replace', {});
+      expect(ghost.status).toBe(404);
+      expect(ghost.body).toContain('Connection &#39;ghost&#39; not found for provider &#39;openai&#39;.');
+    },
+  );
 
   it('"Replace key" is refused to another site and to a form without the CSRF token', async () => {
     const before = rt.connections.loadCredential('openai', 'team');
@@ -198,102 +204,113 @@ describe('web pages over HTTP', () => {
     expect(own.headers.location).toMatch(/^\/login\/[A-Za-z0-9_-]+$/);
   });
 
-  it('the override validator answers after a pause: ok, or what is "not valid yet" (JSON errors at line:column), never "the file is invalid"', async () => {
-    const customFile = join(root, 'home', 'providers', 'openai.json');
-    const ok = await post(
-      '/providers/openai/override/validate',
-      {
-        definition: JSON.stringify({
-          schema_version: 1,
-          name: 'openai',
-          display_name: 'O',
-          auth_type: 'api_key',
-          api_url: 'api.openai.com',
-        }),
-      },
-      htmx,
-    );
-    expect(ok.body).toContain('Valid definition.');
-    const wrongName = await post(
-      '/providers/openai/override/validate',
-      {
-        definition: JSON.stringify({
-          schema_version: 1,
-          name: 'other',
-          display_name: 'O',
-          auth_type: 'api_key',
-          api_url: 'x.example',
-        }),
-      },
-      htmx,
-    );
-    expect(wrongName.body).toContain('Not valid yet: name &#39;other&#39; must equal the file name &#39;openai&#39;.');
-    // As a browser submits a textarea: CRLF line ends. The place is counted in the text as typed, from 1.
-    const typo = await post(
-      '/providers/openai/override/validate',
-      { definition: '{\r\n  "schema_version": 1,\r\n  "name": x\r\n}' },
-      htmx,
-    );
-    expect(typo.status).toBe(200);
-    expect(typo.body).toContain('Not valid yet: JSON syntax error at line 3, column 11: Unexpected token &#39;x&#39;.');
-    const half = await post(
-      '/providers/openai/override/validate',
-      { definition: '{"schema_version": 1,\n  "na' },
-      htmx,
-    );
-    expect(half.body).toContain('Not valid yet: JSON syntax error at line 2, column 6: Unterminated string.');
-    const empty = await post('/providers/openai/override/validate', { definition: '  \r\n' }, htmx);
-    expect(empty.body).toContain('Not valid yet: the definition is empty.');
-    for (const r of [wrongName, typo, half, empty]) {
-      expect(r.body).toContain('data-state="problem"');
-      expect(r.body).not.toMatch(/is invalid|openai\.json/); // no file was saved, so none is called invalid
-    }
-    expect(existsSync(customFile)).toBe(false);
+  it(
+    'the override validator answers after a pause: ok, or what is "not valid yet" (JSON errors at ' +
+      'line:column), never "the file is invalid"',
+    async () => {
+      const customFile = join(root, 'home', 'providers', 'openai.json');
+      const ok = await post(
+        '/providers/openai/override/validate',
+        {
+          definition: JSON.stringify({
+            schema_version: 1,
+            name: 'openai',
+            display_name: 'O',
+            auth_type: 'api_key',
+            api_url: 'api.openai.com',
+          }),
+        },
+        htmx,
+      );
+      expect(ok.body).toContain('Valid definition.');
+      const wrongName = await post(
+        '/providers/openai/override/validate',
+        {
+          definition: JSON.stringify({
+            schema_version: 1,
+            name: 'other',
+            display_name: 'O',
+            auth_type: 'api_key',
+            api_url: 'x.example',
+          }),
+        },
+        htmx,
+      );
+      expect(wrongName.body).toContain(
+        'Not valid yet: name &#39;other&#39; must equal the file name &#39;openai&#39;.',
+      );
+      // As a browser submits a textarea: CRLF line ends. The place is counted in the text as typed, from 1.
+      const typo = await post(
+        '/providers/openai/override/validate',
+        { definition: '{\r\n  "schema_version": 1,\r\n  "name": x\r\n}' },
+        htmx,
+      );
+      expect(typo.status).toBe(200);
+      expect(typo.body).toContain(
+        'Not valid yet: JSON syntax error at line 3, column 11: Unexpected token &#39;x&#39;.',
+      );
+      const half = await post(
+        '/providers/openai/override/validate',
+        { definition: '{"schema_version": 1,\n  "na' },
+        htmx,
+      );
+      expect(half.body).toContain('Not valid yet: JSON syntax error at line 2, column 6: Unterminated string.');
+      const empty = await post('/providers/openai/override/validate', { definition: '  \r\n' }, htmx);
+      expect(empty.body).toContain('Not valid yet: the definition is empty.');
+      for (const r of [wrongName, typo, half, empty]) {
+        expect(r.body).toContain('data-state="problem"');
+        expect(r.body).not.toMatch(/is invalid|openai\.json/); // no file was saved, so none is called invalid
+      }
+      expect(existsSync(customFile)).toBe(false);
 
-    // Without JavaScript, "Check" answers the whole editor with the text kept and the result under it.
-    const plain = await post('/providers/openai/override/validate', { definition: '{"name": x}' });
-    expect(plain.status).toBe(200);
-    expect(plain.body).toMatch(/^<!doctype html>/);
-    expect(plain.body).toContain('{&quot;name&quot;: x}</textarea>');
-    expect(plain.body).toContain(
-      'Not valid yet: JSON syntax error at line 1, column 10: Unexpected token &#39;x&#39;.',
-    );
+      // Without JavaScript, "Check" answers the whole editor with the text kept and the result under it.
+      const plain = await post('/providers/openai/override/validate', { definition: '{"name": x}' });
+      expect(plain.status).toBe(200);
+      expect(plain.body).toMatch(/^<!doctype html>/);
+      expect(plain.body).toContain('{&quot;name&quot;: x}</textarea>');
+      expect(plain.body).toContain(
+        'Not valid yet: JSON syntax error at line 1, column 10: Unexpected token &#39;x&#39;.',
+      );
 
-    // Saving text that is not valid: "Not saved", and nothing written.
-    const save = await post('/providers/openai/override', {
-      definition: '{\n  "schema_version": 1\n  "name": "openai"\n}',
-    });
-    expect(save.status).toBe(422);
-    expect(save.body).toContain(
-      'Not saved: JSON syntax error at line 3, column 3: Expected &#39;,&#39; or &#39;}&#39; after property value.',
-    );
-    expect(save.body).toContain('Nothing was written: openai still uses the bundled definition.');
-    expect(save.body).not.toContain('is invalid');
-    expect(existsSync(customFile)).toBe(false);
-  });
+      // Saving text that is not valid: "Not saved", and nothing written.
+      const save = await post('/providers/openai/override', {
+        definition: '{\n  "schema_version": 1\n  "name": "openai"\n}',
+      });
+      expect(save.status).toBe(422);
+      expect(save.body).toContain(
+        'Not saved: JSON syntax error at line 3, column 3: Expected &#39;,&#39; or &#39;}&#39; after property value.',
+      );
+      expect(save.body).toContain('Nothing was written: openai still uses the bundled definition.');
+      expect(save.body).not.toContain('is invalid');
+      expect(existsSync(customFile)).toBe(false);
+    },
+  );
 
-  it('the override editor opens without a verdict; only a saved file that is itself broken is called invalid', async () => {
-    const editor = await page('/providers/openai/override');
-    expect(editor.status).toBe(200);
-    expect(editor.body).toContain('data-state="idle"');
-    expect(editor.body).toContain('Checked when you pause typing or press Check');
-    expect(editor.body).not.toMatch(/field-invalid|aria-invalid|role="alert"|is invalid/);
-    expect(editor.body).toContain('hx-trigger="input changed delay:1s"');
-    expect(editor.body).toContain('<script src="/static/override-editor.js" defer></script>');
-    expect((await send(rt.port, '/static/override-editor.js')).headers['content-type']).toMatch(/^text\/javascript/);
+  it(
+    'the override editor opens without a verdict; only a ' + 'saved file that is itself broken is called invalid',
+    async () => {
+      const editor = await page('/providers/openai/override');
+      expect(editor.status).toBe(200);
+      expect(editor.body).toContain('data-state="idle"');
+      expect(editor.body).toContain('Checked when you pause typing or press Check');
+      expect(editor.body).not.toMatch(/field-invalid|aria-invalid|role="alert"|is invalid/);
+      expect(editor.body).toContain('hx-trigger="input changed delay:1s"');
+      expect(editor.body).toContain('<script src="/static/override-editor.js" defer></script>');
+      expect((await send(rt.port, '/static/override-editor.js')).headers['content-type']).toMatch(/^text\/javascript/);
 
-    mkdirSync(join(root, 'home', 'providers'), { recursive: true });
-    writeFileSync(join(root, 'home', 'providers', 'groq.json'), '{"schema_version": 1, "name": "groq",\n');
-    try {
-      const broken = await page('/providers/groq/override');
-      expect(broken.status).toBe(200);
-      expect(broken.body).toContain('Your saved file is invalid and ignored.');
-      expect(broken.body).toMatch(/groq\.json<\/code>: not valid JSON/);
-      expect(broken.body).toContain('data-state="idle"');
-    } finally {
-      rmSync(join(root, 'home', 'providers', 'groq.json'));
-    }
-  });
+      mkdirSync(join(root, 'home', 'providers'), { recursive: true });
+      writeFileSync(join(root, 'home', 'providers', 'groq.json'), '{"schema_version": 1, "name": "groq",\n');
+      try {
+        const broken = await page('/providers/groq/override');
+        expect(broken.status).toBe(200);
+        expect(broken.body).toContain('Your saved file is invalid and ignored.');
+        expect(broken.body).toMatch(/groq\.json<\/code>: not valid JSON/);
+        expect(broken.body).toContain('data-state="idle"');
+      } finally {
+        rmSync(join(root, 'home', 'providers', 'groq.json'));
+      }
+    },
+  );
 
   it('a locked vault sends pages to /unlock, and back to the page (not the fragment) once unlocked', async () => {
     await rt.vault.setPassphrase(PASSPHRASE);

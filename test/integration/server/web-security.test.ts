@@ -176,120 +176,129 @@ describe('web security', () => {
     }
   });
 
-  it('a one-time token signs in once: HttpOnly SameSite=Strict cookie, redirect to the clean URL; reused → refused', async () => {
-    const { json } = await client.api('POST', '/ui-link');
-    expect(json.url).toMatch(new RegExp(`^http://authsome\\.localhost:${rt.port}/\\?token=[A-Za-z0-9_-]{43}$`));
-    const first = await send(rt.port, client.pathOf(json.url!));
-    expect(first.status).toBe(303);
-    expect(first.headers.location).toBe('/');
-    const cookie = client.readCookie(first);
-    expect(cookie).toMatch(new RegExp(`^authsome_session_${rt.port}=[A-Za-z0-9_-]{43}; `));
-    expect(cookie).toMatch(/; HttpOnly(;|$)/);
-    expect(cookie).toMatch(/; SameSite=Strict(;|$)/);
-    expect(cookie).toMatch(/; Path=\/(;|$)/);
-    expect(cookie).not.toContain(json.url!.split('token=')[1]!);
-    expect((await send(rt.port, '/', { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
+  it(
+    'a one-time token signs in once: HttpOnly SameSite=Strict cookie, redirect to the clean URL; reused → ' + 'refused',
+    async () => {
+      const { json } = await client.api('POST', '/ui-link');
+      expect(json.url).toMatch(new RegExp(`^http://authsome\\.localhost:${rt.port}/\\?token=[A-Za-z0-9_-]{43}$`));
+      const first = await send(rt.port, client.pathOf(json.url!));
+      expect(first.status).toBe(303);
+      expect(first.headers.location).toBe('/');
+      const cookie = client.readCookie(first);
+      expect(cookie).toMatch(new RegExp(`^authsome_session_${rt.port}=[A-Za-z0-9_-]{43}; `));
+      expect(cookie).toMatch(/; HttpOnly(;|$)/);
+      expect(cookie).toMatch(/; SameSite=Strict(;|$)/);
+      expect(cookie).toMatch(/; Path=\/(;|$)/);
+      expect(cookie).not.toContain(json.url!.split('token=')[1]!);
+      expect((await send(rt.port, '/', { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
 
-    const reused = await send(rt.port, client.pathOf(json.url!));
-    expect(reused.status).toBe(401);
-    expect(reused.headers['set-cookie']).toBeUndefined();
-    expect(reused.body).toContain('authsome ui');
+      const reused = await send(rt.port, client.pathOf(json.url!));
+      expect(reused.status).toBe(401);
+      expect(reused.headers['set-cookie']).toBeUndefined();
+      expect(reused.body).toContain('authsome ui');
 
-    // A token opens only the path it was made for, and a made-up one opens nothing.
-    const other = await client.api('POST', '/ui-link');
-    const token = other.json.url!.split('token=')[1]!;
-    for (const path of [`/providers?token=${token}`, `/?token=${token}x`, '/?token=', `/?token=${'A'.repeat(43)}`]) {
-      const r = await send(rt.port, path);
-      expect(r.status, path).toBe(401);
-      expect(r.headers['set-cookie'], path).toBeUndefined();
-    }
-  });
+      // A token opens only the path it was made for, and a made-up one opens nothing.
+      const other = await client.api('POST', '/ui-link');
+      const token = other.json.url!.split('token=')[1]!;
+      for (const path of [`/providers?token=${token}`, `/?token=${token}x`, '/?token=', `/?token=${'A'.repeat(43)}`]) {
+        const r = await send(rt.port, path);
+        expect(r.status, path).toBe(401);
+        expect(r.headers['set-cookie'], path).toBeUndefined();
+      }
+    },
+  );
 
-  it('one-time tokens expire (dashboard and login links), and an expired login link gets the friendly page', async () => {
-    // The clock is the test's: the links expire when it moves, not after a sleep.
-    let clock = Date.now();
-    const short = await createRuntime({
-      home: join(root, 'short'),
-      port: 0,
-      kdf: KDF,
-      web: { tokenTtlMs: 150, loginTtlMs: 300, now: () => clock },
-    });
-    try {
-      const c = createClient(short);
-      const ui = await c.api('POST', '/ui-link');
-      const login = await c.api('POST', '/login-sessions', { provider: 'openai' });
-      expect(login.status).toBe(201);
-      expect(login.json.url).toMatch(/\/login\/[A-Za-z0-9_-]+\?token=[A-Za-z0-9_-]{43}$/);
-      clock += 450;
-      const expired = await send(short.port, c.pathOf(ui.json.url!));
-      expect(expired.status).toBe(401);
-      expect(expired.headers['set-cookie']).toBeUndefined();
-      const expiredLogin = await send(short.port, c.pathOf(login.json.url!));
-      expect(expiredLogin.status).toBe(410);
-      expect(expiredLogin.headers['set-cookie']).toBeUndefined();
-      expect(expiredLogin.body).toContain('This login link has expired');
-      expect(expiredLogin.body).toContain('authsome login openai');
-      const state = await c.api('GET', `/login-sessions/${login.json.id}`);
-      expect(state.json.state).toBe('expired');
-    } finally {
-      await short.close();
-    }
-  });
+  it(
+    'one-time tokens expire (dashboard and login links), ' + 'and an expired login link gets the friendly page',
+    async () => {
+      // The clock is the test's: the links expire when it moves, not after a sleep.
+      let clock = Date.now();
+      const short = await createRuntime({
+        home: join(root, 'short'),
+        port: 0,
+        kdf: KDF,
+        web: { tokenTtlMs: 150, loginTtlMs: 300, now: () => clock },
+      });
+      try {
+        const c = createClient(short);
+        const ui = await c.api('POST', '/ui-link');
+        const login = await c.api('POST', '/login-sessions', { provider: 'openai' });
+        expect(login.status).toBe(201);
+        expect(login.json.url).toMatch(/\/login\/[A-Za-z0-9_-]+\?token=[A-Za-z0-9_-]{43}$/);
+        clock += 450;
+        const expired = await send(short.port, c.pathOf(ui.json.url!));
+        expect(expired.status).toBe(401);
+        expect(expired.headers['set-cookie']).toBeUndefined();
+        const expiredLogin = await send(short.port, c.pathOf(login.json.url!));
+        expect(expiredLogin.status).toBe(410);
+        expect(expiredLogin.headers['set-cookie']).toBeUndefined();
+        expect(expiredLogin.body).toContain('This login link has expired');
+        expect(expiredLogin.body).toContain('authsome login openai');
+        const state = await c.api('GET', `/login-sessions/${login.json.id}`);
+        expect(state.json.state).toBe('expired');
+      } finally {
+        await short.close();
+      }
+    },
+  );
 
-  it('the login link signs the browser in (dashboard too); its form takes the key once; a reused link is refused', async () => {
-    const created = await client.api('POST', '/login-sessions', { provider: 'openai', connection: 'viaweb' });
-    const path = client.pathOf(created.json.url!);
-    const first = await send(rt.port, path);
-    expect(first.status).toBe(303);
-    expect(first.headers.location).toBe(`/login/${created.json.id}`);
-    const cookie = client.readCookie(first).split(';')[0]!;
-    const form = await send(rt.port, `/login/${created.json.id}`, { headers: { cookie } });
-    expect(form.status).toBe(200);
-    expect(form.body).toContain('pattern="^sk-[A-Za-z0-9_\\-]{20,}$"');
-    const b = { cookie, csrf: client.readCsrf(form.body) };
-    expect((await client.page(b, '/')).status).toBe(200);
+  it(
+    'the login link signs the browser in (dashboard too); its form takes the key once; a reused link is ' + 'refused',
+    async () => {
+      const created = await client.api('POST', '/login-sessions', { provider: 'openai', connection: 'viaweb' });
+      const path = client.pathOf(created.json.url!);
+      const first = await send(rt.port, path);
+      expect(first.status).toBe(303);
+      expect(first.headers.location).toBe(`/login/${created.json.id}`);
+      const cookie = client.readCookie(first).split(';')[0]!;
+      const form = await send(rt.port, `/login/${created.json.id}`, { headers: { cookie } });
+      expect(form.status).toBe(200);
+      expect(form.body).toContain('pattern="^sk-[A-Za-z0-9_\\-]{20,}$"');
+      const b = { cookie, csrf: client.readCsrf(form.body) };
+      expect((await client.page(b, '/')).status).toBe(200);
 
-    // A rejected key: 422 with the form re-rendered as HTML, the exact text next to the field, never JSON.
-    const bad = await client.post(b, `/login/${created.json.id}`, { _csrf: b.csrf, api_key: 'sk-nope' });
-    expect(bad.status).toBe(422);
-    expect(bad.headers['content-type']).toMatch(/^text\/html/);
-    expect(bad.body).toContain('This does not look like a valid OpenAI API key.');
-    expect(bad.body).toContain(
-      'OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters, digits, &#39;_&#39; or &#39;-&#39;.',
-    );
-    expect(bad.body).not.toContain('sk-nope');
-    const htmx = await client.post(
-      b,
-      `/login/${created.json.id}`,
-      { api_key: 'sk-nope' },
-      { 'hx-request': 'true', 'x-csrf-token': b.csrf },
-    );
-    expect(htmx.status).toBe(422);
-    expect(htmx.body.trimStart()).toMatch(/^<section class="login" id="login">/); // the bare partial for htmx
+      // A rejected key: 422 with the form re-rendered as HTML, the exact text next to the field, never JSON.
+      const bad = await client.post(b, `/login/${created.json.id}`, { _csrf: b.csrf, api_key: 'sk-nope' });
+      expect(bad.status).toBe(422);
+      expect(bad.headers['content-type']).toMatch(/^text\/html/);
+      expect(bad.body).toContain('This does not look like a valid OpenAI API key.');
+      expect(bad.body).toContain(
+        'OpenAI API keys start with &#39;sk-&#39; followed by at least 20 letters, digits, &#39;_&#39; or &#39;-&#39;.',
+      );
+      expect(bad.body).not.toContain('sk-nope');
+      const htmx = await client.post(
+        b,
+        `/login/${created.json.id}`,
+        { api_key: 'sk-nope' },
+        { 'hx-request': 'true', 'x-csrf-token': b.csrf },
+      );
+      expect(htmx.status).toBe(422);
+      expect(htmx.body.trimStart()).toMatch(/^<section class="login" id="login">/); // the bare partial for htmx
 
-    const good = await client.post(b, `/login/${created.json.id}`, {
-      _csrf: b.csrf,
-      api_key: 'sk-viaweb0123456789abcdefghijkl',
-    });
-    expect(good.status).toBe(303);
-    expect(good.headers.location).toBe(`/login/${created.json.id}/done`);
-    expect((await client.page(b, `/login/${created.json.id}/done`)).body).toContain(
-      'Successfully logged in to openai (viaweb). You can close this window.',
-    );
-    expect((await client.api('GET', `/login-sessions/${created.json.id}`)).json.state).toBe('completed');
+      const good = await client.post(b, `/login/${created.json.id}`, {
+        _csrf: b.csrf,
+        api_key: 'sk-viaweb0123456789abcdefghijkl',
+      });
+      expect(good.status).toBe(303);
+      expect(good.headers.location).toBe(`/login/${created.json.id}/done`);
+      expect((await client.page(b, `/login/${created.json.id}/done`)).body).toContain(
+        'Successfully logged in to openai (viaweb). You can close this window.',
+      );
+      expect((await client.api('GET', `/login-sessions/${created.json.id}`)).json.state).toBe('completed');
 
-    const reused = await send(rt.port, path, { headers: { cookie } });
-    expect(reused.status).toBe(410);
-    expect(reused.body).toContain('authsome login openai --connection viaweb');
-    const again = await client.post(b, `/login/${created.json.id}`, {
-      _csrf: b.csrf,
-      api_key: 'sk-second0123456789abcdefghijkl',
-    });
-    expect(again.status).toBe(410);
-    expect(
-      (await client.api('POST', '/get', { provider: 'openai', connection: 'viaweb', reveal: true })).json.record,
-    ).toMatchObject({ api_key: 'sk-viaweb0123456789abcdefghijkl' });
-  });
+      const reused = await send(rt.port, path, { headers: { cookie } });
+      expect(reused.status).toBe(410);
+      expect(reused.body).toContain('authsome login openai --connection viaweb');
+      const again = await client.post(b, `/login/${created.json.id}`, {
+        _csrf: b.csrf,
+        api_key: 'sk-second0123456789abcdefghijkl',
+      });
+      expect(again.status).toBe(410);
+      expect(
+        (await client.api('POST', '/get', { provider: 'openai', connection: 'viaweb', reveal: true })).json.record,
+      ).toMatchObject({ api_key: 'sk-viaweb0123456789abcdefghijkl' });
+    },
+  );
 
   it('a state-changing page request without the right CSRF token is refused (403) and changes nothing', async () => {
     const b = await client.signIn();
@@ -350,50 +359,53 @@ describe('web security', () => {
     expect(rt.connections.resolveConnectionName('openai')).toBe('default');
   });
 
-  it('a request from a foreign Origin is refused (403) and changes nothing, even with cookie and CSRF token', async () => {
-    const b = await client.signIn();
-    const customFile = join(rt.paths.providers, 'openai.json');
-    const definition = JSON.stringify({
-      schema_version: 1,
-      name: 'openai',
-      display_name: 'Hijacked',
-      auth_type: 'api_key',
-      api_url: 'evil.example',
-    });
-    const foreign: Record<string, string>[] = [
-      { origin: 'http://evil.example' },
-      { origin: `http://127.0.0.1:${rt.port + 1}` },
-      { origin: `https://127.0.0.1:${rt.port}` },
-      { origin: 'null' },
-      { 'sec-fetch-site': 'cross-site' },
-      { 'sec-fetch-site': 'same-site' },
-    ];
-    for (const headers of foreign) {
-      const save = await client.post(b, '/providers/openai/override', { _csrf: b.csrf, definition }, headers);
-      expect(save.status, JSON.stringify(headers)).toBe(403);
-      expect(save.body).toContain('came from another site');
-      const logout = await client.post(b, '/providers/openai/connections/team/logout', { _csrf: b.csrf }, headers);
-      expect(logout.status).toBe(403);
-    }
-    expect(existsSync(customFile)).toBe(false);
-    expect(rt.vault.list('connection:openai:')).toContain('connection:openai:team');
+  it(
+    'a request from a foreign Origin is refused (403) ' + 'and changes nothing, even with cookie and CSRF token',
+    async () => {
+      const b = await client.signIn();
+      const customFile = join(rt.paths.providers, 'openai.json');
+      const definition = JSON.stringify({
+        schema_version: 1,
+        name: 'openai',
+        display_name: 'Hijacked',
+        auth_type: 'api_key',
+        api_url: 'evil.example',
+      });
+      const foreign: Record<string, string>[] = [
+        { origin: 'http://evil.example' },
+        { origin: `http://127.0.0.1:${rt.port + 1}` },
+        { origin: `https://127.0.0.1:${rt.port}` },
+        { origin: 'null' },
+        { 'sec-fetch-site': 'cross-site' },
+        { 'sec-fetch-site': 'same-site' },
+      ];
+      for (const headers of foreign) {
+        const save = await client.post(b, '/providers/openai/override', { _csrf: b.csrf, definition }, headers);
+        expect(save.status, JSON.stringify(headers)).toBe(403);
+        expect(save.body).toContain('came from another site');
+        const logout = await client.post(b, '/providers/openai/connections/team/logout', { _csrf: b.csrf }, headers);
+        expect(logout.status).toBe(403);
+      }
+      expect(existsSync(customFile)).toBe(false);
+      expect(rt.vault.list('connection:openai:')).toContain('connection:openai:team');
 
-    // Our own origin, the pages' host, is fine; a loopback name is not the pages' origin.
-    const own = await client.post(
-      b,
-      '/providers/openai/override/validate',
-      { _csrf: b.csrf, definition },
-      { origin: `http://authsome.localhost:${rt.port}`, 'sec-fetch-site': 'same-origin' },
-    );
-    expect(own.status).toBe(200);
-    const loopback = await client.post(
-      b,
-      '/providers/openai/override/validate',
-      { _csrf: b.csrf, definition },
-      { origin: `http://127.0.0.1:${rt.port}` },
-    );
-    expect(loopback.status).toBe(403);
-  });
+      // Our own origin, the pages' host, is fine; a loopback name is not the pages' origin.
+      const own = await client.post(
+        b,
+        '/providers/openai/override/validate',
+        { _csrf: b.csrf, definition },
+        { origin: `http://authsome.localhost:${rt.port}`, 'sec-fetch-site': 'same-origin' },
+      );
+      expect(own.status).toBe(200);
+      const loopback = await client.post(
+        b,
+        '/providers/openai/override/validate',
+        { _csrf: b.csrf, definition },
+        { origin: `http://127.0.0.1:${rt.port}` },
+      );
+      expect(loopback.status).toBe(403);
+    },
+  );
 
   it('pages carry a strict CSP and the other protective headers; pages and API are never cached', async () => {
     const b = await client.signIn();
@@ -461,54 +473,57 @@ describe('web security', () => {
     expect(get.body).not.toContain(CANARY);
   });
 
-  it('no secret is in any page unless revealed; reveal is a POST, audited, and only shows the one asked for', async () => {
-    const b = await client.signIn();
-    const created = await client.api('POST', '/login-sessions', { provider: 'openai', connection: 'canary-form' });
-    const pages = [
-      '/',
-      '/providers',
-      '/providers?show=connected',
-      '/providers?q=openai',
-      '/providers/openai',
-      '/providers/openai/override',
-      '/activity',
-      '/activity/feed?since=0',
-      `/login/${created.json.id}`,
-      '/providers/openai/connections/default/secret',
-      '/providers/openai/connections/team/secret',
-      '/no-such-page',
-    ];
-    for (const path of pages) {
-      for (const headers of <Record<string, string>[]>[{}, { 'hx-request': 'true' }]) {
-        const r = await client.page(b, path, { headers });
-        expect(r.status, path).toBeLessThan(500);
-        for (const secret of [CANARY, CANARY_TEAM]) {
-          for (const form of canaryForms(secret)) expect(r.body.includes(form), `${form} in ${path}`).toBe(false);
+  it(
+    'no secret is in any page unless revealed; reveal ' + 'is a POST, audited, and only shows the one asked for',
+    async () => {
+      const b = await client.signIn();
+      const created = await client.api('POST', '/login-sessions', { provider: 'openai', connection: 'canary-form' });
+      const pages = [
+        '/',
+        '/providers',
+        '/providers?show=connected',
+        '/providers?q=openai',
+        '/providers/openai',
+        '/providers/openai/override',
+        '/activity',
+        '/activity/feed?since=0',
+        `/login/${created.json.id}`,
+        '/providers/openai/connections/default/secret',
+        '/providers/openai/connections/team/secret',
+        '/no-such-page',
+      ];
+      for (const path of pages) {
+        for (const headers of <Record<string, string>[]>[{}, { 'hx-request': 'true' }]) {
+          const r = await client.page(b, path, { headers });
+          expect(r.status, path).toBeLessThan(500);
+          for (const secret of [CANARY, CANARY_TEAM]) {
+            for (const form of canaryForms(secret)) expect(r.body.includes(form), `${form} in ${path}`).toBe(false);
+          }
         }
       }
-    }
-    const page = await client.page(b, '/providers/openai');
-    expect(page.body).toContain('sk-…cret');
-    expect((await client.page(b, '/providers/openai/connections/team/reveal')).status).toBe(404); // never by GET
+      const page = await client.page(b, '/providers/openai');
+      expect(page.body).toContain('sk-…cret');
+      expect((await client.page(b, '/providers/openai/connections/team/reveal')).status).toBe(404); // never by GET
 
-    const revealed = await client.post(
-      b,
-      '/providers/openai/connections/team/reveal',
-      {},
-      { 'hx-request': 'true', 'x-csrf-token': b.csrf },
-    );
-    expect(revealed.status).toBe(200);
-    expect(revealed.body).toContain(CANARY_TEAM);
-    expect(revealed.body).not.toContain(CANARY);
-    const audit = await rt.audit.readRecent(1);
-    expect(audit[0]).toMatchObject({ event: 'reveal', provider: 'openai', connection: 'team' });
-    const noJs = await client.post(b, '/providers/openai/connections/default/reveal', { _csrf: b.csrf });
-    expect(noJs.status).toBe(200);
-    expect(noJs.body).toContain(CANARY);
-    expect(noJs.body).not.toContain(CANARY_TEAM);
-    // And it is gone again on the next load.
-    expect((await client.page(b, '/providers/openai')).body).not.toContain(CANARY);
-  });
+      const revealed = await client.post(
+        b,
+        '/providers/openai/connections/team/reveal',
+        {},
+        { 'hx-request': 'true', 'x-csrf-token': b.csrf },
+      );
+      expect(revealed.status).toBe(200);
+      expect(revealed.body).toContain(CANARY_TEAM);
+      expect(revealed.body).not.toContain(CANARY);
+      const audit = await rt.audit.readRecent(1);
+      expect(audit[0]).toMatchObject({ event: 'reveal', provider: 'openai', connection: 'team' });
+      const noJs = await client.post(b, '/providers/openai/connections/default/reveal', { _csrf: b.csrf });
+      expect(noJs.status).toBe(200);
+      expect(noJs.body).toContain(CANARY);
+      expect(noJs.body).not.toContain(CANARY_TEAM);
+      // And it is gone again on the next load.
+      expect((await client.page(b, '/providers/openai')).body).not.toContain(CANARY);
+    },
+  );
 
   it('a HEAD request never redeems a one-time token: the link still signs in afterwards', async () => {
     const { json } = await client.api('POST', '/ui-link');
@@ -522,21 +537,24 @@ describe('web security', () => {
     expect(client.readCookie(get)).toMatch(new RegExp(`^authsome_session_${rt.port}=`));
   });
 
-  it('a one-time URL reached from another site (the launcher file) signs in on a page that moves on by itself', async () => {
-    // A navigation started by a file:// page carries no SameSite=Strict cookie, and neither does a redirect after
-    // it; the browser has to take a step from a page of ours, so the answer is a page, not a 303.
-    const { json } = await client.api('POST', '/ui-link');
-    const r = await send(rt.port, client.pathOf(json.url!), {
-      headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' },
-    });
-    expect(r.status).toBe(200);
-    expect(r.body).toContain('<meta http-equiv="refresh" content="0;url=/">');
-    expect(r.body).not.toMatch(/<script/i);
-    expect(r.body).not.toContain(json.url!.split('token=')[1]!);
-    expect(r.headers['content-security-policy']).toContain("default-src 'self'");
-    const cookie = client.readCookie(r).split(';')[0]!;
-    expect((await send(rt.port, '/', { headers: { cookie } })).status).toBe(200);
-  });
+  it(
+    'a one-time URL reached from another site (the launcher ' + 'file) signs in on a page that moves on by itself',
+    async () => {
+      // A navigation started by a file:// page carries no SameSite=Strict cookie, and neither does a redirect after
+      // it; the browser has to take a step from a page of ours, so the answer is a page, not a 303.
+      const { json } = await client.api('POST', '/ui-link');
+      const r = await send(rt.port, client.pathOf(json.url!), {
+        headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' },
+      });
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('<meta http-equiv="refresh" content="0;url=/">');
+      expect(r.body).not.toMatch(/<script/i);
+      expect(r.body).not.toContain(json.url!.split('token=')[1]!);
+      expect(r.headers['content-security-policy']).toContain("default-src 'self'");
+      const cookie = client.readCookie(r).split(';')[0]!;
+      expect((await send(rt.port, '/', { headers: { cookie } })).status).toBe(200);
+    },
+  );
 
   it('the Host refusal carries the same protective headers as every page', async () => {
     for (const path of ['/', '/health', '/api/status', '/static/app.css']) {
@@ -550,70 +568,79 @@ describe('web security', () => {
     }
   });
 
-  it('pages asked for by a loopback name go to authsome.localhost, token unredeemed; /api and /health stay', async () => {
-    const { json } = await client.api('POST', '/ui-link');
-    const path = client.pathOf(json.url!);
-    for (const host of [`127.0.0.1:${rt.port}`, `localhost:${rt.port}`, `[::1]:${rt.port}`]) {
-      for (const [method, target] of [
-        ['GET', path],
-        ['HEAD', path],
-        ['GET', '/providers/openai?show=all'],
-        ['POST', '/providers/openai/connections/team/logout'],
-      ] as const) {
-        const r = await send(rt.port, target, { method, headers: { host } });
-        expect(r.status, `${method} ${host}${target}`).toBe(method === 'POST' ? 303 : 302);
-        expect(r.headers.location).toBe(`http://authsome.localhost:${rt.port}${target}`);
-        expect(r.headers['set-cookie']).toBeUndefined();
+  it(
+    'pages asked for by a loopback name go to ' + 'authsome.localhost, token unredeemed; /api and /health stay',
+    async () => {
+      const { json } = await client.api('POST', '/ui-link');
+      const path = client.pathOf(json.url!);
+      for (const host of [`127.0.0.1:${rt.port}`, `localhost:${rt.port}`, `[::1]:${rt.port}`]) {
+        for (const [method, target] of [
+          ['GET', path],
+          ['HEAD', path],
+          ['GET', '/providers/openai?show=all'],
+          ['POST', '/providers/openai/connections/team/logout'],
+        ] as const) {
+          const r = await send(rt.port, target, { method, headers: { host } });
+          expect(r.status, `${method} ${host}${target}`).toBe(method === 'POST' ? 303 : 302);
+          expect(r.headers.location).toBe(`http://authsome.localhost:${rt.port}${target}`);
+          expect(r.headers['set-cookie']).toBeUndefined();
+        }
       }
-    }
-    expect(rt.vault.list('connection:openai:')).toContain('connection:openai:team');
-    // The token survived all of that, and signs in on the pages' own host, with a host-only cookie.
-    const signed = await send(rt.port, path);
-    expect(signed.status).toBe(303);
-    expect(client.readCookie(signed)).not.toMatch(/domain=/i);
-    // A session cookie sent to a loopback name opens no page there.
-    const cookie = client.readCookie(signed).split(';')[0]!;
-    const onLoopback = await send(rt.port, '/providers/openai', { headers: { host: `127.0.0.1:${rt.port}`, cookie } });
-    expect(onLoopback.status).toBe(302);
-    expect(onLoopback.body).not.toContain(CANARY);
-    // The CLI's side is unchanged.
-    expect((await sendHttp(rt.port, '/health')).status).toBe(200);
-    expect((await sendHttp(rt.port, '/api/status', { headers: { authorization: `Bearer ${rt.token}` } })).status).toBe(
-      200,
-    );
-  });
+      expect(rt.vault.list('connection:openai:')).toContain('connection:openai:team');
+      // The token survived all of that, and signs in on the pages' own host, with a host-only cookie.
+      const signed = await send(rt.port, path);
+      expect(signed.status).toBe(303);
+      expect(client.readCookie(signed)).not.toMatch(/domain=/i);
+      // A session cookie sent to a loopback name opens no page there.
+      const cookie = client.readCookie(signed).split(';')[0]!;
+      const onLoopback = await send(rt.port, '/providers/openai', {
+        headers: { host: `127.0.0.1:${rt.port}`, cookie },
+      });
+      expect(onLoopback.status).toBe(302);
+      expect(onLoopback.body).not.toContain(CANARY);
+      // The CLI's side is unchanged.
+      expect((await sendHttp(rt.port, '/health')).status).toBe(200);
+      expect(
+        (await sendHttp(rt.port, '/api/status', { headers: { authorization: `Bearer ${rt.token}` } })).status,
+      ).toBe(200);
+    },
+  );
 
-  it('the login-session API: bearer only, long-poll, cancel; an unknown provider or an existing connection is refused', async () => {
-    const noToken = await send(rt.port, '/api/login-sessions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ provider: 'openai' }),
-    });
-    expect(noToken.status).toBe(401);
-    expect((await client.api('POST', '/login-sessions', { provider: 'nope' })).status).toBe(404);
-    const exists = await client.api('POST', '/login-sessions', { provider: 'openai' });
-    expect(exists.status).toBe(400);
-    expect(exists.json.message).toBe('openai (default) is already connected.');
-    expect((await client.api('POST', '/login-sessions', { provider: 'openai', force: true })).status).toBe(201);
+  it(
+    'the login-session API: bearer only, long-poll, cancel; an unknown provider or an existing connection is ' +
+      'refused',
+    async () => {
+      const noToken = await send(rt.port, '/api/login-sessions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ provider: 'openai' }),
+      });
+      expect(noToken.status).toBe(401);
+      expect((await client.api('POST', '/login-sessions', { provider: 'nope' })).status).toBe(404);
+      const exists = await client.api('POST', '/login-sessions', { provider: 'openai' });
+      expect(exists.status).toBe(400);
+      expect(exists.json.message).toBe('openai (default) is already connected.');
+      expect((await client.api('POST', '/login-sessions', { provider: 'openai', force: true })).status).toBe(201);
 
-    const created = await client.api('POST', '/login-sessions', { provider: 'anthropic' });
-    const started = Date.now();
-    const pending = await client.api('GET', `/login-sessions/${created.json.id}?wait=200`);
-    expect(pending.json.state).toBe('pending');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
-    const waiting = client.api('GET', `/login-sessions/${created.json.id}?wait=20000`);
-    // The second long-poll on this session is parked: the cancel must wake it, not find the session ended already.
-    await expect.poll(() => parked.filter((id) => id === created.json.id).length).toBe(2);
-    expect((await client.api('POST', `/login-sessions/${created.json.id}/cancel`)).json.state).toBe('cancelled');
-    expect((await waiting).json.state).toBe('cancelled');
-    expect(Date.now() - started).toBeLessThan(5_000);
+      const created = await client.api('POST', '/login-sessions', { provider: 'anthropic' });
+      const started = Date.now();
+      const pending = await client.api('GET', `/login-sessions/${created.json.id}?wait=200`);
+      expect(pending.json.state).toBe('pending');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      const waiting = client.api('GET', `/login-sessions/${created.json.id}?wait=20000`);
+      // The second long-poll on this session is parked: the cancel must wake it, not find the session ended already.
+      await expect.poll(() => parked.filter((id) => id === created.json.id).length).toBe(2);
+      expect((await client.api('POST', `/login-sessions/${created.json.id}/cancel`)).json.state).toBe('cancelled');
+      expect((await waiting).json.state).toBe('cancelled');
+      expect(Date.now() - started).toBeLessThan(5_000);
 
-    const b = await client.signIn();
-    const ended = await client.page(b, `/login/${created.json.id}`);
-    expect(ended.status).toBe(410);
-    expect(ended.body).toContain('authsome login anthropic');
-    expect((await client.api('GET', '/login-sessions/unknown')).status).toBe(404);
-  });
+      const b = await client.signIn();
+      const ended = await client.page(b, `/login/${created.json.id}`);
+      expect(ended.status).toBe(410);
+      expect(ended.body).toContain('authsome login anthropic');
+      expect((await client.api('GET', '/login-sessions/unknown')).status).toBe(404);
+    },
+  );
 });
 
 describe('web security: fresh confirmation before a reveal, session lifetimes (injected clock)', () => {
@@ -635,54 +662,57 @@ describe('web security: fresh confirmation before a reveal, session lifetimes (i
   const revealCount = async (rt: Runtime) =>
     (await rt.audit.readRecent(1000)).filter((e) => e.event === 'reveal').length;
 
-  it('a cookie and CSRF token captured from a page and replayed later by a non-browser client reveal nothing', async () => {
-    const { rt, client, clock } = await startRuntime('stolen');
-    try {
-      const captured = await client.signIn();
-      // Within five minutes of the sign-in through a one-time URL, the person at the keyboard may reveal.
-      clock.now += 4 * MINUTE;
-      const fresh = await client.post(
-        captured,
-        '/providers/openai/connections/default/reveal',
-        {},
-        { 'hx-request': 'true', 'x-csrf-token': captured.csrf },
-      );
-      expect(fresh.status).toBe(200);
-      expect(fresh.body).toContain(CANARY);
+  it(
+    'a cookie and CSRF token captured from a page and ' + 'replayed later by a non-browser client reveal nothing',
+    async () => {
+      const { rt, client, clock } = await startRuntime('stolen');
+      try {
+        const captured = await client.signIn();
+        // Within five minutes of the sign-in through a one-time URL, the person at the keyboard may reveal.
+        clock.now += 4 * MINUTE;
+        const fresh = await client.post(
+          captured,
+          '/providers/openai/connections/default/reveal',
+          {},
+          { 'hx-request': 'true', 'x-csrf-token': captured.csrf },
+        );
+        expect(fresh.status).toBe(200);
+        expect(fresh.body).toContain(CANARY);
 
-      // The attacker replays the captured cookie and token later (the session itself is still alive).
-      clock.now += 2 * MINUTE;
-      expect((await client.page(captured, '/providers/openai')).status).toBe(200);
-      const before = await revealCount(rt);
-      for (const [fields, headers] of <[Record<string, string>, Record<string, string>][]>[
-        [{}, { 'hx-request': 'true', 'x-csrf-token': captured.csrf }],
-        [{ _csrf: captured.csrf }, {}],
-        [{ _csrf: captured.csrf, passphrase: 'anything' }, {}],
-      ]) {
-        const replay = await client.post(captured, '/providers/openai/connections/default/reveal', fields, headers);
-        expect(replay.status).toBe(422);
-        for (const form of canaryForms(CANARY)) expect(replay.body.includes(form)).toBe(false);
-        expect(replay.body).toContain('Revealing a key needs a sign-in from your terminal in the last 5 minutes.');
-        expect(replay.body).toContain('authsome ui');
-        expect(replay.body).toContain('sk-…cret'); // the masked key, as before
+        // The attacker replays the captured cookie and token later (the session itself is still alive).
+        clock.now += 2 * MINUTE;
+        expect((await client.page(captured, '/providers/openai')).status).toBe(200);
+        const before = await revealCount(rt);
+        for (const [fields, headers] of <[Record<string, string>, Record<string, string>][]>[
+          [{}, { 'hx-request': 'true', 'x-csrf-token': captured.csrf }],
+          [{ _csrf: captured.csrf }, {}],
+          [{ _csrf: captured.csrf, passphrase: 'anything' }, {}],
+        ]) {
+          const replay = await client.post(captured, '/providers/openai/connections/default/reveal', fields, headers);
+          expect(replay.status).toBe(422);
+          for (const form of canaryForms(CANARY)) expect(replay.body.includes(form)).toBe(false);
+          expect(replay.body).toContain('Revealing a key needs a sign-in from your terminal in the last 5 minutes.');
+          expect(replay.body).toContain('authsome ui');
+          expect(replay.body).toContain('sk-…cret'); // the masked key, as before
+        }
+        expect(await revealCount(rt)).toBe(before);
+
+        // A fresh one-time URL opened in the same browser refreshes its sign-in: same cookie, reveal works again.
+        const { json } = await client.api('POST', '/ui-link');
+        const again = await send(rt.port, client.pathOf(json.url!), { headers: { cookie: captured.cookie } });
+        expect(again.status).toBe(303);
+        expect(again.headers['set-cookie']).toBeUndefined();
+        const renewed = await client.post(captured, '/providers/openai/connections/default/reveal', {
+          _csrf: captured.csrf,
+        });
+        expect(renewed.status).toBe(200);
+        expect(renewed.body).toContain(CANARY);
+        expect(await revealCount(rt)).toBe(before + 1);
+      } finally {
+        await rt.close();
       }
-      expect(await revealCount(rt)).toBe(before);
-
-      // A fresh one-time URL opened in the same browser refreshes its sign-in: same cookie, reveal works again.
-      const { json } = await client.api('POST', '/ui-link');
-      const again = await send(rt.port, client.pathOf(json.url!), { headers: { cookie: captured.cookie } });
-      expect(again.status).toBe(303);
-      expect(again.headers['set-cookie']).toBeUndefined();
-      const renewed = await client.post(captured, '/providers/openai/connections/default/reveal', {
-        _csrf: captured.csrf,
-      });
-      expect(renewed.status).toBe(200);
-      expect(renewed.body).toContain(CANARY);
-      expect(await revealCount(rt)).toBe(before + 1);
-    } finally {
-      await rt.close();
-    }
-  });
+    },
+  );
 
   it('a passphrase vault asks for the passphrase on every reveal; a wrong one shows nothing', async () => {
     const { rt, client } = await startRuntime('passphrase');

@@ -35,7 +35,8 @@ describe('launcher files', () => {
     const html = readFileSync(file, 'utf8');
     expect(html).toBe(buildLauncherHtml(URL_WITH_TOKEN));
     const escaped =
-      'http://authsome.localhost:7998/login/abc?token=SECRETtoken0123456789abcdefghijklmnopqrstu&amp;x=&lt;&quot;y&quot;&gt;';
+      'http://authsome.localhost:7998/login/abc?token=SECRETtoken0123456789abcdefghijklmnopqrstu&amp;x=&lt;' +
+      '&quot;y&quot;&gt;';
     expect(html).toContain(`<meta http-equiv="refresh" content="0;url=${escaped}">`);
     expect(html).toContain(`<a href="${escaped}">`);
     expect(html).not.toMatch(/<script/i);

@@ -538,27 +538,30 @@ describe('digestStoredSecrets and findSecretVariables', () => {
   const OPENAI = 'sk-digest-openai-0123456789abcdefghij';
   const GROQ = 'gsk_digestgroq0123456789abcdefghijklmnop';
 
-  it('finds exactly the inherited variables whose value (trimmed or not) is a stored secret, in any provider', async () => {
-    await login('openai', OPENAI);
-    await login('groq', GROQ, 'team');
-    await vault.put('provider-state:github', { client_id: 'Iv1.abc', client_secret: 'client-secret-value-123456' });
-    const salt = 'salt-for-this-run';
-    const digests = service.digestStoredSecrets(salt);
-    expect(digests).toHaveLength(3);
-    expect(JSON.stringify(digests)).not.toContain(OPENAI);
-    const env = {
-      A: OPENAI,
-      B: `  ${GROQ}\n`,
-      C: 'client-secret-value-123456',
-      D: `${OPENAI}x`,
-      E: 'Iv1.abc',
-      PATH: '/usr/bin',
-      F: undefined,
-    };
-    expect(findSecretVariables(env, salt, digests).sort()).toEqual(['A', 'B', 'C']);
-    // Another salt, another run: yesterday's digests match nothing.
-    expect(findSecretVariables(env, 'another-salt', digests)).toEqual([]);
-  });
+  it(
+    'finds exactly the inherited variables whose value ' + '(trimmed or not) is a stored secret, in any provider',
+    async () => {
+      await login('openai', OPENAI);
+      await login('groq', GROQ, 'team');
+      await vault.put('provider-state:github', { client_id: 'Iv1.abc', client_secret: 'client-secret-value-123456' });
+      const salt = 'salt-for-this-run';
+      const digests = service.digestStoredSecrets(salt);
+      expect(digests).toHaveLength(3);
+      expect(JSON.stringify(digests)).not.toContain(OPENAI);
+      const env = {
+        A: OPENAI,
+        B: `  ${GROQ}\n`,
+        C: 'client-secret-value-123456',
+        D: `${OPENAI}x`,
+        E: 'Iv1.abc',
+        PATH: '/usr/bin',
+        F: undefined,
+      };
+      expect(findSecretVariables(env, salt, digests).sort()).toEqual(['A', 'B', 'C']);
+      // Another salt, another run: yesterday's digests match nothing.
+      expect(findSecretVariables(env, 'another-salt', digests)).toEqual([]);
+    },
+  );
 });
 
 describe('claimExportName', () => {

@@ -48,7 +48,8 @@ describe('parseTokenResponse', () => {
     const err = refusal(() => parseTokenResponse(ctx, 502, 'text/html; charset=utf-8', '<html>Bad gateway</html>'));
     expect(err.code).toBe('UPSTREAM');
     expect(err.message).toBe(
-      'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page instead of JSON; nothing was stored.',
+      'The token endpoint of Test OAuth gave an answer authsome cannot use: HTTP 502 with an HTML page ' +
+        'instead of JSON; nothing was stored.',
     );
     expect(err.hint).toContain('authsome inspect testoauth');
   });
@@ -133,48 +134,52 @@ describe('requestToken', () => {
 });
 
 describe('device flow requests', () => {
-  it("device_token_request 'json' sends JSON bodies to both endpoints; pending polls continue until the token comes", async () => {
-    const bodies: { type: string; body: Record<string, string> }[] = [];
-    const answers = [
-      {
-        device_code: 'dc',
-        user_code: 'ABCD-EFGH',
-        verification_uri: 'https://a.example/device',
-        verification_uri_complete: 'javascript:alert(1)',
-        expires_in: 600,
-        interval: 2,
-      },
-      { error: 'authorization_pending' },
-      { access_token: TOKEN },
-    ];
-    const fetch: FetchLike = async (_url, init) => {
-      bodies.push({ type: init.headers['content-type']!, body: JSON.parse(init.body!) });
-      return {
-        status: 200,
-        headers: { get: () => 'application/json' },
-        text: async () => JSON.stringify(answers.shift()),
+  it(
+    "device_token_request 'json' sends JSON bodies to both endpoints; pending polls continue until the token " +
+      'comes',
+    async () => {
+      const bodies: { type: string; body: Record<string, string> }[] = [];
+      const answers = [
+        {
+          device_code: 'dc',
+          user_code: 'ABCD-EFGH',
+          verification_uri: 'https://a.example/device',
+          verification_uri_complete: 'javascript:alert(1)',
+          expires_in: 600,
+          interval: 2,
+        },
+        { error: 'authorization_pending' },
+        { access_token: TOKEN },
+      ];
+      const fetch: FetchLike = async (_url, init) => {
+        bodies.push({ type: init.headers['content-type']!, body: JSON.parse(init.body!) });
+        return {
+          status: 200,
+          headers: { get: () => 'application/json' },
+          text: async () => JSON.stringify(answers.shift()),
+        };
       };
-    };
-    const call = { ...ctx, tokenUrl: 'https://a.example/x' };
-    const device = await requestDeviceAuthorization({ fetch }, call, { client_id: 'cid' }, ['repo'], 'json');
-    // Only an http(s) URL is ever opened in a browser.
-    expect(device.verification_uri_complete).toBeUndefined();
-    const waits: number[] = [];
-    const set = await pollDeviceToken({ fetch }, call, { client_id: 'cid' }, device, 'json', {
-      sleep: async (ms) => void waits.push(ms),
-      now: () => 0,
-      signal: new AbortController().signal,
-    });
-    expect(set.access_token).toBe(TOKEN);
-    expect(waits).toEqual([2000, 2000]);
-    expect(bodies.map((b) => b.type)).toEqual(['application/json', 'application/json', 'application/json']);
-    expect(bodies[0]!.body).toEqual({ scope: 'repo', client_id: 'cid' });
-    expect(bodies[1]!.body).toEqual({
-      grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
-      device_code: 'dc',
-      client_id: 'cid',
-    });
-  });
+      const call = { ...ctx, tokenUrl: 'https://a.example/x' };
+      const device = await requestDeviceAuthorization({ fetch }, call, { client_id: 'cid' }, ['repo'], 'json');
+      // Only an http(s) URL is ever opened in a browser.
+      expect(device.verification_uri_complete).toBeUndefined();
+      const waits: number[] = [];
+      const set = await pollDeviceToken({ fetch }, call, { client_id: 'cid' }, device, 'json', {
+        sleep: async (ms) => void waits.push(ms),
+        now: () => 0,
+        signal: new AbortController().signal,
+      });
+      expect(set.access_token).toBe(TOKEN);
+      expect(waits).toEqual([2000, 2000]);
+      expect(bodies.map((b) => b.type)).toEqual(['application/json', 'application/json', 'application/json']);
+      expect(bodies[0]!.body).toEqual({ scope: 'repo', client_id: 'cid' });
+      expect(bodies[1]!.body).toEqual({
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+        device_code: 'dc',
+        client_id: 'cid',
+      });
+    },
+  );
 
   it('our own deadline ends the polling even when the provider keeps saying pending', async () => {
     let t = 0;

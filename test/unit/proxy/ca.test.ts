@@ -198,7 +198,10 @@ describe('certificate authority', () => {
   });
 });
 
-/** A real handshake: the issuer's leaf for `host`, a client trusting only `trusted`; undefined when verified, else why not. */
+/**
+ * A real handshake: the issuer's leaf for `host`, a client trusting only `trusted`; undefined when verified, else why
+ * not.
+ */
 async function verifyLeaf(issuer: LeafIssuer, host: string, trusted: string): Promise<string | undefined> {
   return fetchChain(
     { ...issuer, certPem: trusted, getLeafContext: (h) => issuer.getLeafContext(h) },
@@ -211,18 +214,21 @@ async function verifyLeaf(issuer: LeafIssuer, host: string, trusted: string): Pr
 }
 
 describe('run authority', () => {
-  it("is an EC P-256 CA of its own per run, constrained to the run's names, whose leaves verify for those names", async () => {
-    const run = await createRunAuthority({ dns: ['api.openai.com', 'huggingface.co'], ips: [] });
-    const cert = new X509Certificate(run.certPem);
-    expect(cert.ca).toBe(true);
-    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(run.constrained).toBe(true);
-    expect(run.certPem).not.toContain('PRIVATE KEY');
-    expect(await verifyLeaf(run, 'api.openai.com', run.certPem)).toBeUndefined();
-    expect(await verifyLeaf(run, 'router.huggingface.co', run.certPem)).toBeUndefined();
-    const other = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
-    expect(other.certPem).not.toBe(run.certPem);
-  });
+  it(
+    "is an EC P-256 CA of its own per run, constrained to the run's names, whose leaves verify for those " + 'names',
+    async () => {
+      const run = await createRunAuthority({ dns: ['api.openai.com', 'huggingface.co'], ips: [] });
+      const cert = new X509Certificate(run.certPem);
+      expect(cert.ca).toBe(true);
+      expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+      expect(run.constrained).toBe(true);
+      expect(run.certPem).not.toContain('PRIVATE KEY');
+      expect(await verifyLeaf(run, 'api.openai.com', run.certPem)).toBeUndefined();
+      expect(await verifyLeaf(run, 'router.huggingface.co', run.certPem)).toBeUndefined();
+      const other = await createRunAuthority({ dns: ['api.openai.com'], ips: [] });
+      expect(other.certPem).not.toBe(run.certPem);
+    },
+  );
 
   it('outlives a run left going for months: the CA and its leaves are valid for 397 days', async () => {
     const now = Date.now();
@@ -261,20 +267,24 @@ describe('run authority', () => {
     expect(await verifyLeaf(run, 'anything.example', run.certPem)).toBeUndefined();
   });
 
-  it('from routes: exact hosts and regex suffixes are permitted, an address spelled in a regex as an IP, nothing else', async () => {
-    const { authority, unconstrained } = await createRunAuthorityForRoutes([
-      { kind: 'host', host: 'api.openai.com' },
-      { kind: 'regex', source: 'regex:.*\\.linear\\.app' },
-      { kind: 'regex', source: 'regex:10\\.0\\.0\\.1' },
-    ]);
-    expect(unconstrained).toEqual([]);
-    for (const host of ['api.openai.com', 'api.linear.app', '10.0.0.1'])
-      expect(await verifyLeaf(authority, host, authority.certPem), host).toBeUndefined();
-    for (const host of ['evil.example', '10.0.0.2'])
-      expect(await verifyLeaf(authority, host, authority.certPem), host).toMatch(
-        /permitted|excluded|subtree|name constraint/i,
-      );
-  });
+  it(
+    'from routes: exact hosts and regex suffixes are permitted, an address spelled in a regex as an IP, ' +
+      'nothing else',
+    async () => {
+      const { authority, unconstrained } = await createRunAuthorityForRoutes([
+        { kind: 'host', host: 'api.openai.com' },
+        { kind: 'regex', source: 'regex:.*\\.linear\\.app' },
+        { kind: 'regex', source: 'regex:10\\.0\\.0\\.1' },
+      ]);
+      expect(unconstrained).toEqual([]);
+      for (const host of ['api.openai.com', 'api.linear.app', '10.0.0.1'])
+        expect(await verifyLeaf(authority, host, authority.certPem), host).toBeUndefined();
+      for (const host of ['evil.example', '10.0.0.2'])
+        expect(await verifyLeaf(authority, host, authority.certPem), host).toMatch(
+          /permitted|excluded|subtree|name constraint/i,
+        );
+    },
+  );
 
   it('from no routes at all: vouches for no name (an empty permitted list would allow every one)', async () => {
     const { authority } = await createRunAuthorityForRoutes([]);

@@ -1,4 +1,5 @@
-// Header rewriting on the plain-http path: hop-by-hop and proxy headers removed, the agent's own kept in case and order.
+// Header rewriting on the plain-http path: hop-by-hop and proxy headers removed, the agent's own kept in case and
+// order.
 import { describe, expect, it } from 'vitest';
 import { buildForwardRequestHeaders, buildForwardResponseHeaders } from '../../../src/proxy/forward-headers.js';
 

@@ -83,11 +83,13 @@ describe('buildUpstreamHead', () => {
 
   it('sets Host to the tunnel authority and the credential once, dropping the placeholder and proxy headers', () => {
     const parsed = head(
-      'POST /v1/x HTTP/1.1\r\nHOST: api.example.com\r\nauthorization: Bearer authsome-proxy-managed\r\nProxy-Authorization: Basic abc\r\n' +
+      'POST /v1/x HTTP/1.1\r\nHOST: api.example.com\r\nauthorization: Bearer ' +
+        'authsome-proxy-managed\r\nProxy-Authorization: Basic abc\r\n' +
         'Proxy-Connection: keep-alive\r\nX-Trace: 1\r\nContent-Length: 2',
     );
     expect(buildUpstreamHead(parsed, '/v1/x', 'api.example.com', credential)).toBe(
-      'POST /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\nContent-Length: 2\r\nAccept-Encoding: identity\r\nAuthorization: Bearer sk-real\r\n\r\n',
+      'POST /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\nContent-Length: 2\r\nAccept-Encoding: ' +
+        'identity\r\nAuthorization: Bearer sk-real\r\n\r\n',
     );
   });
 
@@ -98,18 +100,22 @@ describe('buildUpstreamHead', () => {
     );
   });
 
-  it('leaves the agent’s Connection and Keep-Alive out (the upstream connection is the pool’s), but not an upgrade’s', () => {
-    const plain = head(
-      'GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\nKeep-Alive: timeout=5\r\nX-Trace: 1',
-    );
-    expect(buildUpstreamHead(plain, '/v1/x', 'api.example.com')).toBe(
-      'GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\n\r\n',
-    );
-    const upgrade = head('GET /ws HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket');
-    expect(buildUpstreamHead(upgrade, '/ws', 'api.example.com')).toBe(
-      'GET /ws HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
-    );
-  });
+  it(
+    'leaves the agent’s Connection and Keep-Alive out (the upstream connection is the pool’s), but not an ' +
+      'upgrade’s',
+    () => {
+      const plain = head(
+        'GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\nKeep-Alive: timeout=5\r\nX-Trace: 1',
+      );
+      expect(buildUpstreamHead(plain, '/v1/x', 'api.example.com')).toBe(
+        'GET /v1/x HTTP/1.1\r\nHost: api.example.com\r\nX-Trace: 1\r\n\r\n',
+      );
+      const upgrade = head('GET /ws HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket');
+      expect(buildUpstreamHead(upgrade, '/ws', 'api.example.com')).toBe(
+        'GET /ws HTTP/1.1\r\nHost: api.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+      );
+    },
+  );
 
   it('knows when the agent asked to close its connection', () => {
     expect(isCloseRequested(head('GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Close'))).toBe(true);

@@ -54,7 +54,9 @@ function makeLeaf(ca: ReturnType<typeof makeCa>, host: string) {
   return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert: cert.pem };
 }
 
-/** A real TLS handshake against a leaf for `host`, trusting only the CA: undefined when verified, else the error code. */
+/**
+ * A real TLS handshake against a leaf for `host`, trusting only the CA: undefined when verified, else the error code.
+ */
 async function handshake(ca: ReturnType<typeof makeCa>, host: string): Promise<string | undefined> {
   const leaf = makeLeaf(ca, host);
   const server = tls.createServer({ key: leaf.key, cert: leaf.cert }, (s) => s.end());

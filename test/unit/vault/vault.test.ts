@@ -675,27 +675,30 @@ describe('integrity seal: vaults written before it existed', () => {
     expect((await openVault()).get('connection:openai:default')).toEqual({ api_key: CANARY });
   });
 
-  it('a passphrase vault without a seal unlocks (also after lock and unlock again) and is sealed by its next write', async () => {
-    await writeLegacyVault({ vaultPath: paths.vault, passphrase: PASSPHRASE, records: { a: 1, b: 2 } });
-    const vault = await openVault();
-    await vault.unlock(PASSPHRASE);
-    vault.lock();
-    await vault.unlock(PASSPHRASE);
-    expect(vault.list('')).toEqual(['a', 'b']);
-    await vault.remove('b');
-    expect(readJson(paths.vault).integrity).toMatchObject({ generation: 1 });
+  it(
+    'a passphrase vault without a seal unlocks (also after lock and unlock again) and is sealed by its next ' + 'write',
+    async () => {
+      await writeLegacyVault({ vaultPath: paths.vault, passphrase: PASSPHRASE, records: { a: 1, b: 2 } });
+      const vault = await openVault();
+      await vault.unlock(PASSPHRASE);
+      vault.lock();
+      await vault.unlock(PASSPHRASE);
+      expect(vault.list('')).toEqual(['a', 'b']);
+      await vault.remove('b');
+      expect(readJson(paths.vault).integrity).toMatchObject({ generation: 1 });
 
-    const reopened = await openVault();
-    await reopened.unlock(PASSPHRASE);
-    expect(reopened.list('')).toEqual(['a']);
-    const file = readJson(paths.vault);
-    delete file.integrity;
-    writeFileSync(paths.vault, JSON.stringify(file));
-    const stripped = await openVault();
-    expect((await rejected(stripped.unlock(PASSPHRASE))).message).toContain(
-      'is damaged: its integrity seal is missing',
-    );
-  });
+      const reopened = await openVault();
+      await reopened.unlock(PASSPHRASE);
+      expect(reopened.list('')).toEqual(['a']);
+      const file = readJson(paths.vault);
+      delete file.integrity;
+      writeFileSync(paths.vault, JSON.stringify(file));
+      const stripped = await openVault();
+      expect((await rejected(stripped.unlock(PASSPHRASE))).message).toContain(
+        'is damaged: its integrity seal is missing',
+      );
+    },
+  );
 
   it('passphrase set on a vault without a seal writes a sealed vault', async () => {
     await writeLegacyVault({ vaultPath: paths.vault, masterKeyPath: paths.masterKey, records: { a: 1 } });
@@ -712,30 +715,33 @@ describe('integrity seal: vaults written before it existed', () => {
 });
 
 describe('a damaged vault is read again once a person restores the file', () => {
-  it('vault.json deleted, .bak present: following the hint (cp .bak) opens the vault with no new instance', async () => {
-    const writer = await openVault();
-    await writer.put('connection:openai:default', { api_key: CANARY });
-    await writer.put('connection:openai:team', { api_key: 'sk-team' });
-    rmSync(paths.vault);
+  it(
+    'vault.json deleted, .bak present: following the ' + 'hint (cp .bak) opens the vault with no new instance',
+    async () => {
+      const writer = await openVault();
+      await writer.put('connection:openai:default', { api_key: CANARY });
+      await writer.put('connection:openai:team', { api_key: 'sk-team' });
+      rmSync(paths.vault);
 
-    const vault = await openVault();
-    expect(vault.status().state).toBe('damaged');
-    const hint = vault.status().error!.hint!;
-    expect(hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
-    // Nothing changed on disk: still damaged, and still nothing written.
-    const before = snapshot();
-    await vault.reopenIfChanged();
-    expect(vault.status().state).toBe('damaged');
-    expect(snapshot()).toEqual(before);
+      const vault = await openVault();
+      expect(vault.status().state).toBe('damaged');
+      const hint = vault.status().error!.hint!;
+      expect(hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
+      // Nothing changed on disk: still damaged, and still nothing written.
+      const before = snapshot();
+      await vault.reopenIfChanged();
+      expect(vault.status().state).toBe('damaged');
+      expect(snapshot()).toEqual(before);
 
-    writeFileSync(paths.vault, readFileSync(paths.vaultBackup), { mode: 0o600 });
-    await vault.reopenIfChanged();
-    expect(vault.status()).toMatchObject({ state: 'unlocked', records: 1 });
-    expect(vault.status().error).toBeUndefined();
-    expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
-    await vault.put('connection:openai:other', { api_key: 'sk-other' });
-    expect((await openVault()).list('connection:')).toEqual(['connection:openai:default', 'connection:openai:other']);
-  });
+      writeFileSync(paths.vault, readFileSync(paths.vaultBackup), { mode: 0o600 });
+      await vault.reopenIfChanged();
+      expect(vault.status()).toMatchObject({ state: 'unlocked', records: 1 });
+      expect(vault.status().error).toBeUndefined();
+      expect(vault.get('connection:openai:default')).toEqual({ api_key: CANARY });
+      await vault.put('connection:openai:other', { api_key: 'sk-other' });
+      expect((await openVault()).list('connection:')).toEqual(['connection:openai:default', 'connection:openai:other']);
+    },
+  );
 
   it('a restored master.key is read again too; concurrent callers share one re-read', async () => {
     const writer = await openVault();
@@ -774,7 +780,8 @@ describe('vault.json replaced or deleted by another program while the vault is o
     const err = await rejected(vault.put('connection:openai:new', { api_key: 'sk-new' }));
     expect(err.code).toBe('VAULT_DAMAGED');
     expect(err.message).toBe(
-      `The vault at ${paths.vault} was changed by another program since authsome read it; authsome wrote nothing over it.`,
+      `The vault at ${paths.vault} was changed by another program since authsome read it; authsome wrote ` +
+        'nothing over it.',
     );
     expect(err.hint).toContain("'authsome daemon restart'");
     expect(err.hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
@@ -802,7 +809,8 @@ describe('vault.json replaced or deleted by another program while the vault is o
     const before = snapshot();
     const err = await rejected(vault.put('b', 2));
     expect(err.message).toBe(
-      `The vault at ${paths.vault} was deleted by another program while authsome was running; authsome did not create a new one.`,
+      `The vault at ${paths.vault} was deleted by another program while authsome was running; authsome did ` +
+        'not create a new one.',
     );
     expect(err.hint).toContain(`'cp ${paths.vaultBackup} ${paths.vault}'`);
     expect(snapshot()).toEqual(before);

@@ -1,6 +1,6 @@
 // A hostile child of `authsome run`: it tries every way around the proxy that the sandbox must close, and prints
-// what each attempt got as JSON: { files: {path: 'read' | code}, connect: {name: 'connected' | code}, unix: {path: …}, dns: … }.
-// Argument: a JSON object { home, serverPid, webPort, upstreamPort, unixSockets? }.
+// what each attempt got as JSON: { files: {path: 'read' | code}, connect: {name: 'connected' | code}, unix: {path: …},
+// dns: … }. Argument: a JSON object { home, serverPid, webPort, upstreamPort, unixSockets? }.
 import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { lookup, resolve4 } from 'node:dns/promises';

@@ -10,9 +10,10 @@ const [port, token] = process.argv.slice(2);
 function call({ path, body, proxy }) {
   const via = proxy ? new URL(proxy) : undefined;
   const headers = { host: `127.0.0.1:${port}`, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  if (via)
-    headers['proxy-authorization'] =
-      `Basic ${Buffer.from(`${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`).toString('base64')}`;
+  if (via) {
+    const userPass = `${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`;
+    headers['proxy-authorization'] = `Basic ${Buffer.from(userPass).toString('base64')}`;
+  }
   return new Promise((resolve) => {
     const req = request(
       via
