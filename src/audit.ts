@@ -87,6 +87,8 @@ export interface AuditLogOptions {
 
 export const DEFAULT_AUDIT_MAX_BYTES = 10 * 1024 * 1024;
 const READ_BLOCK_BYTES = 64 * 1024;
+/** Lines per write at most (~35 KiB). */
+const MAX_BATCH_ENTRIES = 256;
 /** How long a line may wait in memory for others to share its write. */
 const AUDIT_BATCH_MS = 10;
 
@@ -224,27 +226,34 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
     chain = chain
       .then(async () => {
         stepQueued = false;
-        const batch = pending;
+        const taken = pending;
         pending = [];
-        if (batch.length === 0) return;
-        handle ??= await openLog();
-        head ??= await loadHead();
-        const { text, head: next } = buildChainedText(batch, head);
-        const bytes = Buffer.byteLength(text);
-        // Between batches only, so every entry is whole in exactly one of the two files.
-        if (size > 0 && size + bytes > maxBytes) {
-          await rotateIfAllowed(head.seq + 1);
-          handle ??= await openLog();
+        // In bounded batches: a rotation happens between batches, and one batch that is a large share of maxBytes
+        // could turn the files over twice in a row, dropping a whole file of recent lines.
+        for (let at = 0; at < taken.length; at += MAX_BATCH_ENTRIES) {
+          await appendBatch(taken.length <= MAX_BATCH_ENTRIES ? taken : taken.slice(at, at + MAX_BATCH_ENTRIES));
         }
-        await handle.appendFile(text);
-        size += bytes;
-        firstOwn ??= head.seq + 1;
-        head = next;
       })
       .catch((err: unknown) => {
         stepQueued = false;
         process.stderr.write(`authsome: could not write the audit log ${path}: ${(err as Error).message}\n`);
       });
+  }
+
+  async function appendBatch(batch: AuditEntry[]): Promise<void> {
+    handle ??= await openLog();
+    head ??= await loadHead();
+    const { text, head: next } = buildChainedText(batch, head);
+    const bytes = Buffer.byteLength(text);
+    // Between batches only, so every entry is whole in exactly one of the two files.
+    if (size > 0 && size + bytes > maxBytes) {
+      await rotateIfAllowed(head.seq + 1);
+      handle ??= await openLog();
+    }
+    await handle.appendFile(text);
+    size += bytes;
+    firstOwn ??= head.seq + 1;
+    head = next;
   }
 
   return {

@@ -260,6 +260,15 @@ describe('rotation', () => {
     expect(readFileSync(rotated(), 'utf8').split('\n').filter(Boolean)).toHaveLength(100);
   });
 
+  it('a thousand lines recorded at once are written in bounded batches: rotated once, none lost', async () => {
+    const log = createAuditLog(path, { maxBytes: 96 * 1024 });
+    for (let i = 0; i < 1000; i++) log.record('inject', { status: i, run: `p${i % 10}` });
+    await log.close();
+    expect(readdirSync(tmp.path).sort()).toEqual(['audit.log', 'audit.log.1']);
+    expect(statSync(path).size).toBeLessThanOrEqual(96 * 1024);
+    expect([...statuses(rotated()), ...statuses(path)]).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
   it('concurrent record() and readRecent() across a rotation: every entry is kept once, in order', async () => {
     // 1000 chained lines are about 135 KiB: one rotation, so both files together hold every entry.
     const log = createAuditLog(path, { maxBytes: 96 * 1024 });
