@@ -62,7 +62,8 @@ let hostCounter = 0;
 function buildRequest(target: Target, host: string, path: string, extra = ''): Buffer {
   const key = target === 'direct' ? config.directKey : config.placeholder;
   return Buffer.from(
-    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nUser-Agent: authsome-bench\r\n${extra}\r\n`,
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\n` +
+      `User-Agent: authsome-bench\r\n${extra}\r\n`,
   );
 }
 
@@ -70,7 +71,8 @@ function buildSseRequest(target: Target, intervalMs: number): Buffer {
   const key = target === 'direct' ? config.directKey : config.placeholder;
   const body = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}';
   return Buffer.from(
-    `POST /v1/chat/completions?interval=${intervalMs} HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer ${key}\r\n` +
+    `POST /v1/chat/completions?interval=${intervalMs} HTTP/1.1\r\nHost: api.openai.com\r\n` +
+      `Authorization: Bearer ${key}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
   );
 }

@@ -181,10 +181,13 @@ async function main(): Promise<void> {
     if (cmd.target === 'proxy') {
       // Where the proxy's memory went in this phase: RSS at its peak, and the V8 heap and Buffers within it.
       const { phase: m } = await ask<Peaks>(proxy, { type: 'peak' }, 'peak');
-      memory = `; proxy peak RSS ${mib(m.rss)} MiB (heap ${mib(m.heapUsed)}/${mib(m.heapTotal)}, external ${mib(m.external)}, buffers ${mib(m.arrayBuffers)})`;
+      memory =
+        `; proxy peak RSS ${mib(m.rss)} MiB (heap ${mib(m.heapUsed)}/${mib(m.heapTotal)}, ` +
+        `external ${mib(m.external)}, buffers ${mib(m.arrayBuffers)})`;
     }
     process.stderr.write(
-      `  ${cmd.phase} ${cmd.target}: ${fmt(result.rps)} req/s, p50 ${fmt(result.p50, 3)} ms, errors ${result.errors}; ` +
+      `  ${cmd.phase} ${cmd.target}: ${fmt(result.rps)} req/s, p50 ${fmt(result.p50, 3)} ms, ` +
+        `errors ${result.errors}; ` +
         `cpu µs/req load ${per[0]} proxy ${per[1]} upstream ${per[2]}; upstream TLS connections ${conns}${memory}\n`,
     );
     return { ...result, proxyCpuPerRequest: perRequest[1]!, upstreamConnections: conns };
@@ -449,8 +452,10 @@ async function main(): Promise<void> {
   printTable(rows);
   const cpus = os.cpus();
   console.log(
-    `\nmachine: ${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; ` +
-      `load average ${fmt(loadAvgBefore, 2)} before, ${fmt(os.loadavg()[0]!, 2)} after; ${fmt((performance.now() - began) / 1000, 1)} s${quick ? ' (--quick)' : ''}`,
+    `\nmachine: ${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB, ` +
+      `Node ${process.version}, ${os.platform()} ${os.release()}; ` +
+      `load average ${fmt(loadAvgBefore, 2)} before, ${fmt(os.loadavg()[0]!, 2)} after; ` +
+      `${fmt((performance.now() - began) / 1000, 1)} s${quick ? ' (--quick)' : ''}`,
   );
   console.log(`upstream saw ${counts.other} request(s) without a known credential.`);
 
@@ -464,7 +469,9 @@ function printTable(rows: Row[]): void {
   const all = [header, ...cells];
   const width = (k: keyof typeof header) => Math.max(...all.map((r) => String(r[k]).length));
   const line = (r: Record<keyof typeof header, string>) =>
-    `${r.figure.padEnd(width('figure'))}  ${r.direct.padStart(width('direct'))}  ${r.proxy.padStart(width('proxy'))}  ${r.ratio.padStart(width('ratio'))}  ${r.target.padEnd(width('target'))}  ${r.pass}`;
+    `${r.figure.padEnd(width('figure'))}  ${r.direct.padStart(width('direct'))}  ` +
+    `${r.proxy.padStart(width('proxy'))}  ${r.ratio.padStart(width('ratio'))}  ` +
+    `${r.target.padEnd(width('target'))}  ${r.pass}`;
   console.log(`\n${line(header)}`);
   console.log('-'.repeat(line(header).length));
   for (const r of cells) console.log(line(r));

@@ -55,7 +55,8 @@ function streamEvents(res: import('node:http').ServerResponse, interval: number)
     if (res.destroyed) return;
     if (i < 6) {
       res.write(
-        `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"w${i++}"}}]}\n\n`,
+        'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk",' +
+          `"choices":[{"index":0,"delta":{"content":"w${i++}"}}]}\n\n`,
       );
       setTimeout(tick, interval);
     } else {

@@ -27,7 +27,10 @@ export interface Scrubber {
 const MARK = 'authsome-scrubbed-';
 const BASE64_FILLER = 'A';
 
-/** The byte forms of `secret` to look for, each with its same-length replacement. Forms shorter than 8 bytes are skipped. */
+/**
+ * The byte forms of `secret` to look for, each with its same-length replacement. Forms shorter than 8 bytes are
+ * skipped.
+ */
 export function buildScrubNeedles(secret: string): ScrubNeedle[] {
   const raw = Buffer.from(secret, 'utf8');
   const forms = new Map<string, string>();

@@ -41,7 +41,8 @@ function leaks(text: string, secret = SECRET): boolean {
 describe('secret scrubber', () => {
   it('overwrites the secret as is, URL-encoded, in base64 and inside a Basic value, at the same length', () => {
     const basic = `Basic ${Buffer.from(`user:${SECRET}`).toString('base64')}`;
-    const body = `{"auth":"Bearer ${SECRET}","url":"/x?k=${encodeURIComponent(SECRET)}","b64":"${Buffer.from(SECRET).toString('base64')}","h":"${basic}"}`;
+    const b64 = Buffer.from(SECRET).toString('base64');
+    const body = `{"auth":"Bearer ${SECRET}","url":"/x?k=${encodeURIComponent(SECRET)}","b64":"${b64}","h":"${basic}"}`;
     expect(leaks(body)).toBe(true);
     const { out, found } = run([Buffer.from(body)]);
     expect(out.length).toBe(Buffer.byteLength(body));
@@ -59,12 +60,16 @@ describe('secret scrubber', () => {
     expect(pieces.slice(0, 3).map(String)).toEqual(chunks.map(String));
   });
 
-  it('holds back only the end of a chunk that could begin the secret, and releases it when the next chunk says otherwise', () => {
-    const scrubber = createScrubber(buildScrubNeedles(SECRET));
-    expect(scrubber.push(Buffer.from('abc sk-proj-RE')).toString()).toBe('abc ');
-    expect(scrubber.push(Buffer.from('d herring')).toString()).toBe('sk-proj-REd herring');
-    expect(scrubber.end().length).toBe(0);
-  });
+  it(
+    'holds back only the end of a chunk that could begin the secret, ' +
+      'and releases it when the next chunk says otherwise',
+    () => {
+      const scrubber = createScrubber(buildScrubNeedles(SECRET));
+      expect(scrubber.push(Buffer.from('abc sk-proj-RE')).toString()).toBe('abc ');
+      expect(scrubber.push(Buffer.from('d herring')).toString()).toBe('sk-proj-REd herring');
+      expect(scrubber.end().length).toBe(0);
+    },
+  );
 
   it('never lets a form of the secret through, whatever the body and however it is split', () => {
     const form = fc.constantFrom(
@@ -104,37 +109,40 @@ describe('secret scrubber', () => {
     );
   });
 
-  it('finds a secret split by framing bytes between content ranges (chunked bodies), keeping the framing as it was', () => {
-    fc.assert(
-      fc.property(
-        fc.string({ maxLength: 30 }),
-        fc.string({ maxLength: 30 }),
-        fc.array(fc.integer({ min: 1, max: SECRET.length - 1 }), { maxLength: 4 }),
-        (before, after, cuts) => {
-          // Content = before + SECRET + after, cut into pieces with a fake chunk-size line between them.
-          const content = Buffer.from(before + SECRET + after, 'latin1');
-          const points = [...new Set(cuts.map((c) => Buffer.byteLength(before, 'latin1') + c))].sort((a, b) => a - b);
-          const pieces: Buffer[] = [];
-          let last = 0;
-          for (const p of [...points, content.length]) {
-            pieces.push(content.subarray(last, p));
-            last = p;
-          }
-          const scrubber = createScrubber(buildScrubNeedles(SECRET));
-          const outputs: Buffer[] = [];
-          const framing = Buffer.from('\r\n1f\r\n');
-          for (const piece of pieces) {
-            const chunk = Buffer.concat([piece, framing]);
-            outputs.push(scrubber.push(chunk, [[0, piece.length]]));
-          }
-          outputs.push(scrubber.end());
-          const out = Buffer.concat(outputs).toString('latin1');
-          expect(out.length).toBe(content.length + pieces.length * framing.length);
-          expect(out.split('\r\n1f\r\n').length - 1).toBe(pieces.length);
-          expect(leaks(out.split('\r\n1f\r\n').join(''))).toBe(false);
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    'finds a secret split by framing bytes between content ranges (chunked bodies), ' + 'keeping the framing as it was',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.string({ maxLength: 30 }),
+          fc.string({ maxLength: 30 }),
+          fc.array(fc.integer({ min: 1, max: SECRET.length - 1 }), { maxLength: 4 }),
+          (before, after, cuts) => {
+            // Content = before + SECRET + after, cut into pieces with a fake chunk-size line between them.
+            const content = Buffer.from(before + SECRET + after, 'latin1');
+            const points = [...new Set(cuts.map((c) => Buffer.byteLength(before, 'latin1') + c))].sort((a, b) => a - b);
+            const pieces: Buffer[] = [];
+            let last = 0;
+            for (const p of [...points, content.length]) {
+              pieces.push(content.subarray(last, p));
+              last = p;
+            }
+            const scrubber = createScrubber(buildScrubNeedles(SECRET));
+            const outputs: Buffer[] = [];
+            const framing = Buffer.from('\r\n1f\r\n');
+            for (const piece of pieces) {
+              const chunk = Buffer.concat([piece, framing]);
+              outputs.push(scrubber.push(chunk, [[0, piece.length]]));
+            }
+            outputs.push(scrubber.end());
+            const out = Buffer.concat(outputs).toString('latin1');
+            expect(out.length).toBe(content.length + pieces.length * framing.length);
+            expect(out.split('\r\n1f\r\n').length - 1).toBe(pieces.length);
+            expect(leaks(out.split('\r\n1f\r\n').join(''))).toBe(false);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    },
+  );
 });
