@@ -142,23 +142,16 @@ const certStart = performance.now();
 for (let i = 0; i < 200; i++) buildLeaf(`cert-${i}.test`);
 const leafCertMs = (performance.now() - certStart) / 200;
 
-const proxy = await createProxyServer({
+const proxyOptions = {
   ca,
   sessions,
   audit,
   resolveMap,
   upstreamCaCerts: [config.upstreamCa],
   resolveCredential: async (entry) => buildCredentialHeader(entry.definition, config.proxiedKey),
-});
-const bareProxy = await createProxyServer({
-  ca,
-  sessions,
-  audit,
-  resolveMap,
-  upstreamCaCerts: [config.upstreamCa],
-  resolveCredential: async (entry) => buildCredentialHeader(entry.definition, config.proxiedKey),
-  scrubResponses: false,
-});
+};
+const proxy = await createProxyServer(proxyOptions);
+const bareProxy = await createProxyServer({ ...proxyOptions, scrubResponses: false });
 
 // Memory, sampled every 50 ms: the peak since the last 'peak-reset' (one phase) and over the whole run, with what
 // made up the RSS at that moment (V8 heap, Buffers, the rest: OpenSSL, code, stacks).

@@ -16,6 +16,7 @@ import {
   startHarness,
   type Harness,
 } from './harness.js';
+import { dechunk } from '../../helpers/bytes.js';
 
 /** Compresses `data` with each coding of the list in turn, as a server would for `Content-Encoding: <list>`. */
 function compress(data: Buffer, codings: string): Buffer {
@@ -27,20 +28,6 @@ function compress(data: Buffer, codings: string): Buffer {
     else throw new Error(`no coding ${coding} in this test`);
   }
   return out;
-}
-
-/** The content of a chunked body (`body` starts after the head); throws when it is not complete. */
-function dechunk(body: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const eol = body.indexOf('\r\n', at);
-    if (eol === -1) throw new Error('incomplete chunked body');
-    const size = Number.parseInt(body.toString('latin1', at, eol), 16);
-    if (size === 0) return Buffer.concat(parts);
-    parts.push(body.subarray(eol + 2, eol + 2 + size));
-    at = eol + 2 + size + 2;
-  }
 }
 
 function splitResponse(received: Buffer): { head: string; body: Buffer } {
@@ -182,40 +169,37 @@ describe('run guardrails in the proxy', () => {
   const get = (path: string, method = 'GET') =>
     `${method} ${path} HTTP/1.1\r\nHost: api.openai.com\r\n${method === 'POST' ? 'Content-Length: 0\r\n' : ''}\r\n`;
 
-  it(
-    'an allow-list lets its requests through with the key, ' + 'and refuses the rest with 403 before sending anything',
-    async () => {
-      const policy = { allow: ['openai:GET:/v1/models'] };
-      const allowed = await ask(get('/v1/models'), policy);
-      expect(allowed.response.status).toBe(200);
-      expect(allowed.seen.map((r) => r.headers.authorization)).toEqual([`Bearer ${REAL_KEY}`]);
-      for (const request of [
-        get('/v1/models', 'POST'),
-        get('/v1/files'),
-        get('/v1/models/../files'),
-        get('/v1/%6dodels/../files'),
-      ]) {
-        const denied = await ask(request, policy);
-        expect(denied.response.status, request).toBe(403);
-        expect(denied.response.head).toMatch(/x-authsome-error: 1/i);
-        expect(JSON.parse(denied.response.body.toString()).error.message).toMatch(
-          /^authsome proxy: Refused by this run's rules: no rule of this run allows /,
-        );
-        expect(denied.seen, request).toEqual([]);
-        expect(denied.session.stats.get('openai')).toMatchObject({ denied: 1, injected: 0 });
-      }
-      const audit = await h.readAudit();
-      const denied = audit.filter((e) => e.event === 'denied');
-      expect(denied.at(-1)).toMatchObject({
-        provider: 'openai',
-        method: 'GET',
-        host: 'api.openai.com',
-        path: '/v1/files',
-        status: 403,
-      });
-      expect(JSON.stringify(audit)).not.toContain(REAL_KEY);
-    },
-  );
+  it('an allow-list passes its requests with the key and refuses the rest with 403, sending nothing', async () => {
+    const policy = { allow: ['openai:GET:/v1/models'] };
+    const allowed = await ask(get('/v1/models'), policy);
+    expect(allowed.response.status).toBe(200);
+    expect(allowed.seen.map((r) => r.headers.authorization)).toEqual([`Bearer ${REAL_KEY}`]);
+    for (const request of [
+      get('/v1/models', 'POST'),
+      get('/v1/files'),
+      get('/v1/models/../files'),
+      get('/v1/%6dodels/../files'),
+    ]) {
+      const denied = await ask(request, policy);
+      expect(denied.response.status, request).toBe(403);
+      expect(denied.response.head).toMatch(/x-authsome-error: 1/i);
+      expect(JSON.parse(denied.response.body.toString()).error.message).toMatch(
+        /^authsome proxy: Refused by this run's rules: no rule of this run allows /,
+      );
+      expect(denied.seen, request).toEqual([]);
+      expect(denied.session.stats.get('openai')).toMatchObject({ denied: 1, injected: 0 });
+    }
+    const audit = await h.readAudit();
+    const denied = audit.filter((e) => e.event === 'denied');
+    expect(denied.at(-1)).toMatchObject({
+      provider: 'openai',
+      method: 'GET',
+      host: 'api.openai.com',
+      path: '/v1/files',
+      status: 403,
+    });
+    expect(JSON.stringify(audit)).not.toContain(REAL_KEY);
+  });
 
   it('read-only refuses a POST; the request cap refuses the request after the last one allowed', async () => {
     expect((await ask(get('/v1/models', 'POST'), { readOnly: true })).response.status).toBe(403);
@@ -259,31 +243,28 @@ describe('run guardrails in the proxy', () => {
     expect(received.replace(/\r\n[0-9a-f]+\r\n/g, '')).toContain('data: Bearer authsome-scrubbed-');
   });
 
-  it(
-    'asks the upstream for an uncompressed answer (so it can be scanned), ' + 'and sends no placeholder beside the key',
-    async () => {
-      const keyed = buildDefinition({
-        name: 'keyed',
-        auth_type: 'api_key',
-        flow: 'api_key',
-        api_url: 'api.openai.com',
-        api_key: { header_name: 'x-api-key', header_prefix: null },
-      });
-      const { socket } = await open(undefined, keyed, 'keyed');
-      const before = h.upstream.requests.length;
-      await exchange(
-        socket,
-        'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n' +
-          'Authorization: Bearer sk-ant-authsome-proxy-managed-0000\r\n' +
-          'x-api-key: sk-ant-authsome-proxy-managed-0000\r\nAccept-Encoding: gzip, br\r\n\r\n',
-      );
-      socket.destroy();
-      const seen = h.upstream.requests.slice(before)[0]!;
-      expect(seen.headers['x-api-key']).toBe(REAL_KEY);
-      expect(seen.headers.authorization).toBeUndefined();
-      expect(seen.headers['accept-encoding']).toBe('identity');
-    },
-  );
+  it('asks the upstream for an uncompressed answer (to scan it) and sends no placeholder beside the key', async () => {
+    const keyed = buildDefinition({
+      name: 'keyed',
+      auth_type: 'api_key',
+      flow: 'api_key',
+      api_url: 'api.openai.com',
+      api_key: { header_name: 'x-api-key', header_prefix: null },
+    });
+    const { socket } = await open(undefined, keyed, 'keyed');
+    const before = h.upstream.requests.length;
+    await exchange(
+      socket,
+      'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n' +
+        'Authorization: Bearer sk-ant-authsome-proxy-managed-0000\r\n' +
+        'x-api-key: sk-ant-authsome-proxy-managed-0000\r\nAccept-Encoding: gzip, br\r\n\r\n',
+    );
+    socket.destroy();
+    const seen = h.upstream.requests.slice(before)[0]!;
+    expect(seen.headers['x-api-key']).toBe(REAL_KEY);
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(seen.headers['accept-encoding']).toBe('identity');
+  });
 
   describe('an upstream that compresses regardless of Accept-Encoding', () => {
     const scrubbedInAudit = async () =>

@@ -13,6 +13,7 @@ import {
   type DecodedFraming,
 } from '../../../src/proxy/response-decoding.js';
 import { buildScrubNeedles } from '../../../src/proxy/secret-scrubber.js';
+import { dechunk, splitAt } from '../../helpers/bytes.js';
 
 const SECRET = 'sk-proj-REALKEY_0123456789abcdef';
 const HEAD = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
@@ -64,32 +65,6 @@ function decode(
     for (const piece of pieces) answer.write(piece);
     answer.end();
   });
-}
-
-/** The content of a chunked body; throws when it is not complete. */
-function dechunk(body: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const eol = body.indexOf('\r\n', at);
-    if (eol === -1) throw new Error('incomplete chunked body');
-    const size = Number.parseInt(body.toString('latin1', at, eol), 16);
-    if (size === 0) return Buffer.concat(parts);
-    parts.push(body.subarray(eol + 2, eol + 2 + size));
-    at = eol + 2 + size + 2;
-  }
-}
-
-function splitAt(data: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let last = 0;
-  for (const p of points) {
-    out.push(data.subarray(last, p));
-    last = p;
-  }
-  out.push(data.subarray(last));
-  return out;
 }
 
 const COMPRESSORS: Record<string, (data: Buffer) => Buffer> = {

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildScrubNeedles, createScrubber } from '../../../src/proxy/secret-scrubber.js';
+import { splitAt } from '../../helpers/bytes.js';
 
 const SECRET = 'sk-proj-REALKEY_0123456789abcdefXYZ/+=.~';
 
@@ -11,18 +12,6 @@ function run(chunks: Buffer[], secret = SECRET): { out: Buffer; found: number; p
   const pieces = chunks.map((c) => scrubber.push(c));
   pieces.push(scrubber.end());
   return { out: Buffer.concat(pieces), found: scrubber.found, pieces };
-}
-
-function splitAt(data: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let last = 0;
-  for (const p of points) {
-    out.push(data.subarray(last, p));
-    last = p;
-  }
-  out.push(data.subarray(last));
-  return out;
 }
 
 /** Every way the secret could be read back out of a response body. */
@@ -109,40 +98,37 @@ describe('secret scrubber', () => {
     );
   });
 
-  it(
-    'finds a secret split by framing bytes between content ranges (chunked bodies), ' + 'keeping the framing as it was',
-    () => {
-      fc.assert(
-        fc.property(
-          fc.string({ maxLength: 30 }),
-          fc.string({ maxLength: 30 }),
-          fc.array(fc.integer({ min: 1, max: SECRET.length - 1 }), { maxLength: 4 }),
-          (before, after, cuts) => {
-            // Content = before + SECRET + after, cut into pieces with a fake chunk-size line between them.
-            const content = Buffer.from(before + SECRET + after, 'latin1');
-            const points = [...new Set(cuts.map((c) => Buffer.byteLength(before, 'latin1') + c))].sort((a, b) => a - b);
-            const pieces: Buffer[] = [];
-            let last = 0;
-            for (const p of [...points, content.length]) {
-              pieces.push(content.subarray(last, p));
-              last = p;
-            }
-            const scrubber = createScrubber(buildScrubNeedles(SECRET));
-            const outputs: Buffer[] = [];
-            const framing = Buffer.from('\r\n1f\r\n');
-            for (const piece of pieces) {
-              const chunk = Buffer.concat([piece, framing]);
-              outputs.push(scrubber.push(chunk, [[0, piece.length]]));
-            }
-            outputs.push(scrubber.end());
-            const out = Buffer.concat(outputs).toString('latin1');
-            expect(out.length).toBe(content.length + pieces.length * framing.length);
-            expect(out.split('\r\n1f\r\n').length - 1).toBe(pieces.length);
-            expect(leaks(out.split('\r\n1f\r\n').join(''))).toBe(false);
-          },
-        ),
-        { numRuns: 300 },
-      );
-    },
-  );
+  it('finds a secret split by framing bytes between content ranges (chunked), keeping the framing as it was', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 30 }),
+        fc.string({ maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: SECRET.length - 1 }), { maxLength: 4 }),
+        (before, after, cuts) => {
+          // Content = before + SECRET + after, cut into pieces with a fake chunk-size line between them.
+          const content = Buffer.from(before + SECRET + after, 'latin1');
+          const points = [...new Set(cuts.map((c) => Buffer.byteLength(before, 'latin1') + c))].sort((a, b) => a - b);
+          const pieces: Buffer[] = [];
+          let last = 0;
+          for (const p of [...points, content.length]) {
+            pieces.push(content.subarray(last, p));
+            last = p;
+          }
+          const scrubber = createScrubber(buildScrubNeedles(SECRET));
+          const outputs: Buffer[] = [];
+          const framing = Buffer.from('\r\n1f\r\n');
+          for (const piece of pieces) {
+            const chunk = Buffer.concat([piece, framing]);
+            outputs.push(scrubber.push(chunk, [[0, piece.length]]));
+          }
+          outputs.push(scrubber.end());
+          const out = Buffer.concat(outputs).toString('latin1');
+          expect(out.length).toBe(content.length + pieces.length * framing.length);
+          expect(out.split('\r\n1f\r\n').length - 1).toBe(pieces.length);
+          expect(leaks(out.split('\r\n1f\r\n').join(''))).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
