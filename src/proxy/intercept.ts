@@ -12,7 +12,7 @@ import type { AuditPlan } from './forward.js';
 import type { RequestHead, ResponseHead } from './http1-framing.js';
 import { PROXY_ANSWERS, type ProxyAnswer } from './proxy-answers.js';
 import { buildUpstreamError, toAppError, writeRawProxyError } from './proxy-errors.js';
-import { RequestInput, type RequestMode } from './request-input.js';
+import { RequestInput } from './request-input.js';
 import { isReplayable, isRetryableAfterRefresh, planRequest } from './request-plan.js';
 import {
   buildDecodedHead,
@@ -84,9 +84,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   const pausedBy = new Set<'credential' | 'upstream' | 'pool'>();
   let lease: UpstreamLease | undefined;
   let cancelWait: (() => void) | undefined;
-  /** The agent's bytes not relayed yet; the mode is here because the response side moves it too (101, upgrades). */
+  /** The agent's bytes not relayed yet, and where the request side is. */
   const requests = new RequestInput();
-  let requestMode: RequestMode = 'head';
   let awaitingCredential = false;
   /** A request said `Connection: close`: the connection ends after its response. */
   let endAfterResponse = false;
@@ -135,7 +134,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   /** Between messages on both sides: the lease can go back to the pool. */
   const isBetweenMessages = (): boolean =>
     exchanges.length === 0 &&
-    requestMode === 'head' &&
+    requests.mode === 'head' &&
     !awaitingCredential &&
     (lease === undefined || lease.tracker.idle);
 
@@ -563,11 +562,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
    */
   function finishIfEnded(): void {
     if (!clientEnded || closed) return;
-    if (requestMode === 'body' && !requests.pending) {
+    if (requests.mode === 'body' && !requests.pending) {
       closeAll();
       return;
     }
-    if (exchanges.length > 0 || awaitingCredential || cancelWait !== undefined || requestMode !== 'head') return;
+    if (exchanges.length > 0 || awaitingCredential || cancelWait !== undefined || requests.mode !== 'head') return;
     if ((lease !== undefined && !lease.tracker.idle) || decoding !== undefined) return;
     closed = true;
     stopWaiting();
@@ -578,7 +577,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   /** Relays or plans what the agent sent, as far as the request side can go now. */
   function drainInput(): void {
     while (requests.pending && !awaitingCredential && !closed) {
-      switch (requests.next(requestMode)) {
+      switch (requests.next()) {
         case 'wait':
           return;
         case 'forward':
@@ -586,7 +585,6 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
           break;
         case 'forward-end':
           if (requests.data.length > 0) writeUpstream(requests.data);
-          requestMode = 'head';
           releaseIfDone();
           break;
         case 'bad-body':
@@ -693,12 +691,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     // An upgraded connection becomes the agent's own tunnel; an HTTP/1.0 one may close after its answer.
     if (head.upgrade || head.version !== 'HTTP/1.1') lease!.reusable = false;
     writeUpstream(out);
-    if (head.framing.kind !== 'none') {
-      requestMode = 'body';
-      requests.startBody(head.framing);
-    } else if (head.upgrade) {
-      requestMode = 'hold';
-    }
+    if (head.framing.kind !== 'none') requests.startBody(head.framing);
+    else if (head.upgrade) requests.holdForUpgrade();
     if (closeAfter) requests.closeRequested = true;
   }
 
@@ -741,15 +735,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     if (exchange.closeAfter) endAfterResponse = true;
     if (head.status === 101 && exchange.upgrade) {
       current.reusable = false;
-      requestMode = 'tunnel';
+      requests.openTunnel();
       client.setTimeout(0);
       processInput();
       return;
     }
-    if (exchange.upgrade && requestMode === 'hold') {
-      requestMode = 'head';
-      queueMicrotask(processInput);
-    }
+    if (exchange.upgrade && requests.endHold()) queueMicrotask(processInput);
   }
 
   /** After each upstream chunk: the lease is parked (or returned) once both sides are between messages. */
@@ -761,7 +752,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       // The agent asked for `Connection: close`: its last answer is out, end after the bytes already queued.
       closed = true;
       stopWaiting();
-      if (requestMode === 'head') endLease();
+      if (requests.mode === 'head') endLease();
       else lease?.socket.destroy();
       client.end();
       return;
@@ -822,7 +813,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       closeAll(); // cut mid-response: the agent must see a truncated message, not a forged ending
     } else if (
       gone.reused &&
-      requestMode === 'head' &&
+      requests.mode === 'head' &&
       exchanges.length > 0 &&
       exchanges.every((e) => e.replay !== undefined)
     ) {
@@ -835,7 +826,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         drainInput();
       };
       if (leaseUpstream(resend)) writeBatched(resend);
-    } else if (exchanges.length > 0 || requestMode === 'body') {
+    } else if (exchanges.length > 0 || requests.mode === 'body') {
       const error = buildUpstreamError(
         target.host,
         target.port,
@@ -849,7 +840,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   }
 
   client.on('data', (chunk: Buffer) => {
-    const kept = requests.append(chunk, requestMode);
+    const kept = requests.append(chunk);
     if (kept === 'ignored') return;
     if (kept === 'overflow') {
       rejectAndClose('inputOverflow', errors.invalidInput('Too much data arrived before the proxy could relay it.'));
@@ -862,7 +853,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   client.on('end', () => {
     if (closed) return;
     clientEnded = true;
-    if (requestMode === 'tunnel') closeAll();
+    if (requests.mode === 'tunnel') closeAll();
     else finishIfEnded();
   });
   client.on('error', closeAll);
@@ -870,7 +861,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   // A connection closed by another path (closed set first) still stops its decoder.
   client.on('close', stopDecoding);
   client.setTimeout(CLIENT_IDLE_MS, () => {
-    if (exchanges.length === 0 && requestMode === 'head' && (lease === undefined || lease.tracker.idle)) closeAll();
+    if (exchanges.length === 0 && requests.mode === 'head' && (lease === undefined || lease.tracker.idle)) closeAll();
   });
   // Connect now: the upstream handshake runs while the agent's own handshake with the proxy completes.
   deps.pool.prewarm(target.host, target.port);
