@@ -27,6 +27,7 @@ import { buildScrubNeedles, createScrubber, type ScrubNeedle, type Scrubber } fr
 import { buildAuthority, buildUpstreamHead, isCloseRequested } from './upstream-head.js';
 import { createUpstreamLease, type UpstreamLease } from './upstream-lease.js';
 import type { PooledUpstream, UpstreamPool } from './upstream-pool.js';
+import { UpstreamSlot } from './upstream-slot.js';
 
 export interface InterceptTarget {
   host: string;
@@ -82,8 +83,6 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   const run = target.session.id;
   const exchanges: Exchange[] = [];
   const pausedBy = new Set<'credential' | 'upstream' | 'pool'>();
-  let lease: UpstreamLease | undefined;
-  let cancelWait: (() => void) | undefined;
   /** The agent's bytes not relayed yet, and where the request side is. */
   const requests = new RequestInput();
   let awaitingCredential = false;
@@ -131,51 +130,28 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     if (pausedBy.size === 0 && !closed) client.resume();
   };
 
-  /** Between messages on both sides: the lease can go back to the pool. */
-  const isBetweenMessages = (): boolean =>
-    exchanges.length === 0 &&
-    requests.mode === 'head' &&
-    !awaitingCredential &&
-    (lease === undefined || lease.tracker.idle);
-
-  /** Ends the lease: back to the pool when nothing is half-sent or half-read, closed otherwise. */
-  function endLease(): void {
-    if (lease === undefined) return;
-    const { socket, reusable } = lease;
-    const clean = isBetweenMessages();
-    lease.detach();
-    lease = undefined;
-    if (clean) deps.pool.release(socket, reusable);
-    else socket.destroy();
-  }
-
   function stopDecoding(): void {
     decoding?.answer.destroy();
     decoding = undefined;
     deferred.length = 0;
   }
 
-  function stopWaiting(): void {
-    cancelWait?.();
-    cancelWait = undefined;
-  }
-
   function closeAll(): void {
     if (closed) return;
     closed = true;
-    stopWaiting();
+    slot.stopWaiting();
     stopDecoding();
-    endLease();
+    slot.end();
     client.destroy();
   }
 
   /** Answers the agent with a proxy error and closes, or just closes when a response is already under way. */
   function rejectAndClose(answer: ProxyAnswer, err: AppError): void {
     if (closed) return;
-    const responding = exchanges.length > 0 || (lease !== undefined && !lease.tracker.idle);
+    const responding = exchanges.length > 0 || (slot.lease !== undefined && !slot.lease.tracker.idle);
     closed = true;
-    stopWaiting();
-    endLease();
+    slot.stopWaiting();
+    slot.end();
     if (responding) client.destroy();
     else writeRawProxyError(client, answer, err);
   }
@@ -195,39 +171,20 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     });
   }
 
-  /**
-   * Makes sure a lease is held. True when it is; false when the host is at its connection limit: the agent is
-   * paused and `then` runs once a connection is handed over.
-   */
-  function leaseUpstream(then: () => void): boolean {
-    if (lease !== undefined) {
-      if (lease.parked) {
-        lease.parked = false;
-        deps.pool.unpark(lease.socket);
-      }
-      return true;
-    }
-    if (cancelWait !== undefined) return false;
-    const pooled = deps.pool.acquire(target.host, target.port);
-    if (pooled !== undefined) {
-      attach(pooled);
-      return true;
-    }
-    pauseClient('pool');
-    cancelWait = deps.pool.wait(target.host, target.port, (handed) => {
-      cancelWait = undefined;
-      if (closed) {
-        deps.pool.release(handed.socket, true);
-        return;
-      }
-      attach(handed);
-      resumeClient('pool');
-      writeBatched(then);
-    });
-    return false;
-  }
+  const slot = new UpstreamSlot({
+    pool: deps.pool,
+    host: target.host,
+    port: target.port,
+    openLease,
+    // The lease's own response side is the slot's to look at.
+    isQuiet: () => exchanges.length === 0 && requests.mode === 'head' && !awaitingCredential,
+    isClosed: () => closed,
+    pauseClient: () => pauseClient('pool'),
+    resumeClient: () => resumeClient('pool'),
+    runBatched: writeBatched,
+  });
 
-  function attach(pooled: PooledUpstream): void {
+  function openLease(pooled: PooledUpstream): UpstreamLease {
     const current = createUpstreamLease(pooled, {
       client,
       pauseClient: () => pauseClient('upstream'),
@@ -246,7 +203,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       },
       currentBatch: () => corked,
     });
-    lease = current;
+    return current;
   }
 
   function onUpstreamData(current: UpstreamLease, chunk: Buffer): void {
@@ -431,15 +388,15 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       // The agent's copy had no length: the connection's end is its end.
       deferred.length = 0;
       closed = true;
-      stopWaiting();
-      endLease();
+      slot.stopWaiting();
+      slot.end();
       client.end();
       return;
     }
     current.resumeReading('decoder');
     current.resumeReading('order');
     if (deferred.length === 0) handleResponseProgress();
-    while (deferred.length > 0 && !isDecoderEnding() && !closed && lease === current)
+    while (deferred.length > 0 && !isDecoderEnding() && !closed && slot.lease === current)
       readUpstream(current, deferred.shift()!);
   }
 
@@ -447,9 +404,9 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   function refuseAnswer(cause: 'unsupported' | 'corrupt'): void {
     if (closed) return;
     closed = true;
-    stopWaiting();
-    if (lease !== undefined) lease.reusable = false;
-    endLease();
+    slot.stopWaiting();
+    if (slot.lease !== undefined) slot.lease.reusable = false;
+    slot.end();
     const where = target.port === 443 ? target.host : authority;
     writeRawProxyError(client, 'answerNotScannable', errors.answerNotScannable(where, cause));
   }
@@ -490,7 +447,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
           resumeClient('credential');
           drainInput();
         };
-        if (leaseUpstream(send)) writeBatched(send);
+        if (slot.acquire(send)) writeBatched(send);
       },
       () => passOn(),
     );
@@ -503,7 +460,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     needles.push(...buildScrubNeedles(secret));
     // What the old scanner still holds goes first: those bytes came before anything the new one will see.
     const held = scrubber?.end();
-    if (held !== undefined && held.length > 0) lease?.relay(held);
+    if (held !== undefined && held.length > 0) slot.lease?.relay(held);
     scrubber = createScrubber(needles);
   }
 
@@ -526,13 +483,13 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   /** At the end of an answer the scanner gives back what it held (an answer may end with a secret's first bytes). */
   function flushScrubber(): void {
     const held = scrubber?.end();
-    if (held !== undefined && held.length > 0) lease?.relay(held);
+    if (held !== undefined && held.length > 0) slot.lease?.relay(held);
   }
 
   function writeUpstream(data: Buffer | string): void {
     // Every caller holds a lease; without one there is nowhere safe to write (a pooled socket is someone else's).
-    if (lease === undefined) closeAll();
-    else lease.write(data);
+    if (slot.lease === undefined) closeAll();
+    else slot.lease.write(data);
   }
 
   /** Runs `fn` with every upstream write it makes held back until it returns, then sent together. */
@@ -566,11 +523,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       closeAll();
       return;
     }
-    if (exchanges.length > 0 || awaitingCredential || cancelWait !== undefined || requests.mode !== 'head') return;
-    if ((lease !== undefined && !lease.tracker.idle) || decoding !== undefined) return;
+    if (exchanges.length > 0 || awaitingCredential || slot.waiting || requests.mode !== 'head') return;
+    if ((slot.lease !== undefined && !slot.lease.tracker.idle) || decoding !== undefined) return;
     closed = true;
-    stopWaiting();
-    endLease();
+    slot.stopWaiting();
+    slot.end();
     client.end();
   }
 
@@ -585,7 +542,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
           break;
         case 'forward-end':
           if (requests.data.length > 0) writeUpstream(requests.data);
-          releaseIfDone();
+          slot.releaseIfDone();
           break;
         case 'bad-body':
           rejectAndClose(
@@ -598,7 +555,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
           return;
         case 'head':
           // A connection is leased only for a whole head: an agent that sends half of one holds none.
-          if (!leaseUpstream(processInput)) return;
+          if (!slot.acquire(processInput)) return;
           handleRequestHead(requests.takeHead());
       }
     }
@@ -644,7 +601,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
           drainInput();
         };
         // The lease may have ended meanwhile (the upstream closed it while idle): take another first.
-        if (leaseUpstream(send)) writeBatched(send);
+        if (slot.acquire(send)) writeBatched(send);
       },
       (err: unknown) => {
         awaitingCredential = false;
@@ -689,7 +646,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         : {}),
     });
     // An upgraded connection becomes the agent's own tunnel; an HTTP/1.0 one may close after its answer.
-    if (head.upgrade || head.version !== 'HTTP/1.1') lease!.reusable = false;
+    if (head.upgrade || head.version !== 'HTTP/1.1') slot.lease!.reusable = false;
     writeUpstream(out);
     if (head.framing.kind !== 'none') requests.startBody(head.framing);
     else if (head.upgrade) requests.holdForUpgrade();
@@ -747,44 +704,22 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   function handleResponseProgress(): void {
     // A decoded answer still under way: the progress is looked at once it is out.
     if (closed || decoding !== undefined) return;
-    if (lease?.tracker.idle) flushScrubber();
-    if (endAfterResponse && exchanges.length === 0 && lease!.tracker.idle) {
+    if (slot.lease?.tracker.idle) flushScrubber();
+    if (endAfterResponse && exchanges.length === 0 && slot.lease!.tracker.idle) {
       // The agent asked for `Connection: close`: its last answer is out, end after the bytes already queued.
       closed = true;
-      stopWaiting();
-      if (requests.mode === 'head') endLease();
-      else lease?.socket.destroy();
+      slot.stopWaiting();
+      if (requests.mode === 'head') slot.end();
+      else slot.lease?.socket.destroy();
       client.end();
       return;
     }
-    releaseIfDone();
+    slot.releaseIfDone();
     finishIfEnded();
   }
 
-  /**
-   * Between messages the agent keeps its connection parked: its next request skips the pool, and the pool takes it
-   * back as soon as another request for the host would have to wait. One unfit for reuse is closed at once.
-   */
-  function releaseIfDone(): void {
-    const current = lease;
-    if (current === undefined || current.parked || !isBetweenMessages() || current.tracker.mode !== 'head') return;
-    if (!current.reusable) {
-      endLease();
-      return;
-    }
-    current.reused = true;
-    const parked = deps.pool.park(current.socket, () => {
-      if (lease === current && current.parked && isBetweenMessages()) endLease();
-    });
-    if (parked) current.parked = true;
-    else endLease();
-  }
-
   function onUpstreamGone(err: Error | undefined): void {
-    const gone = lease!;
-    gone.detach();
-    lease = undefined;
-    gone.socket.destroy();
+    const gone = slot.drop();
     if (closed) return;
     const { tracker } = gone;
     if (decoding !== undefined) {
@@ -807,7 +742,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       const held = scrubber?.end();
       if (held !== undefined && held.length > 0) client.write(held);
       closed = true;
-      stopWaiting();
+      slot.stopWaiting();
       client.end();
     } else if (tracker.mode === 'body' || !tracker.idle || exchanges.some((e) => e.responded)) {
       closeAll(); // cut mid-response: the agent must see a truncated message, not a forged ending
@@ -825,7 +760,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         for (const head of replays) writeUpstream(head);
         drainInput();
       };
-      if (leaseUpstream(resend)) writeBatched(resend);
+      if (slot.acquire(resend)) writeBatched(resend);
     } else if (exchanges.length > 0 || requests.mode === 'body') {
       const error = buildUpstreamError(
         target.host,
@@ -861,7 +796,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   // A connection closed by another path (closed set first) still stops its decoder.
   client.on('close', stopDecoding);
   client.setTimeout(CLIENT_IDLE_MS, () => {
-    if (exchanges.length === 0 && requests.mode === 'head' && (lease === undefined || lease.tracker.idle)) closeAll();
+    if (exchanges.length === 0 && requests.mode === 'head' && (slot.lease === undefined || slot.lease.tracker.idle))
+      closeAll();
   });
   // Connect now: the upstream handshake runs while the agent's own handshake with the proxy completes.
   deps.pool.prewarm(target.host, target.port);
