@@ -31,8 +31,14 @@ export class RequestInput {
   error = '';
   private buffered: Buffer | undefined;
   private body: BodyTracker | undefined;
+  private current: RequestMode = 'head';
   private headStart = 0;
   private headEnd = 0;
+
+  /** Where the request side is; the response side moves it too (a 101 opens a tunnel, any answer ends a hold). */
+  get mode(): RequestMode {
+    return this.current;
+  }
 
   /** Whether bytes wait to be relayed. */
   get pending(): boolean {
@@ -44,8 +50,8 @@ export class RequestInput {
    * buffered than may be (holding bytes after an upgrade request the agent is not paused, so it could grow the
    * buffer without end).
    */
-  append(chunk: Buffer, mode: RequestMode): 'kept' | 'ignored' | 'overflow' {
-    if (this.closeRequested && mode === 'head') return 'ignored';
+  append(chunk: Buffer): 'kept' | 'ignored' | 'overflow' {
+    if (this.closeRequested && this.current === 'head') return 'ignored';
     this.buffered = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk]);
     return this.buffered.length > MAX_BUFFERED_INPUT_BYTES ? 'overflow' : 'kept';
   }
@@ -53,9 +59,28 @@ export class RequestInput {
   /** A head with a body was sent: the bytes that follow are that body until its framing says it is whole. */
   startBody(framing: BodyFraming): void {
     this.body = createBodyTracker(framing);
+    this.current = 'body';
   }
 
-  next(mode: RequestMode): InputStep {
+  /** An upgrade request without a body was sent: what follows waits until the upstream has answered it. */
+  holdForUpgrade(): void {
+    this.current = 'hold';
+  }
+
+  /** The upstream agreed to the upgrade (a 101): every byte from now on is the agent's own. */
+  openTunnel(): void {
+    this.current = 'tunnel';
+  }
+
+  /** The upgrade was answered without a 101: the held bytes are requests again. False when nothing was held. */
+  endHold(): boolean {
+    if (this.current !== 'hold') return false;
+    this.current = 'head';
+    return true;
+  }
+
+  next(): InputStep {
+    const mode = this.current;
     // The last step's bytes are written by now: a large chunk is not kept alive until the next one.
     this.data = EMPTY;
     const input = this.buffered;
@@ -100,6 +125,7 @@ export class RequestInput {
     this.buffered = n === input.length ? undefined : input.subarray(n);
     if (!body.done) return 'forward';
     this.body = undefined;
+    this.current = 'head';
     return 'forward-end';
   }
 }
