@@ -419,8 +419,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
     }
     processInput();
   });
-  // The CONNECT socket comes from node:http, which allows half-open connections, and the TLS layer inherits that: without
-  // this an agent that hung up would keep its TLS state and upstream lease until the idle timeout.
+  // The CONNECT socket comes from node:http, which allows half-open connections, and the TLS layer inherits that:
+  // without this an agent that hung up would keep its TLS state and upstream lease until the idle timeout.
   client.on('end', () => {
     if (closed) return;
     clientEnded = true;
