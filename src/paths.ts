@@ -21,11 +21,12 @@ export const packagePaths = {
 };
 
 /**
- * Node flags of the server process (its proxy holds hundreds of TLS connections for hours): a small young generation
- * and V8's memory-saving heap growth keep its peak RSS near 105 MiB instead of ~135 MiB, at no measured throughput
- * cost (bench: 500 concurrent agents, a new host per request). `npm start` passes the same flags (a test compares).
+ * Node flags of the server process (its proxy holds hundreds of TLS connections for hours): a smaller young
+ * generation and V8's memory-saving heap growth keep the bench's peak RSS near 100 MiB instead of ~135 MiB, for a
+ * proxy CPU cost per request within the bench's noise (a 2 MiB young generation cost more). `npm start` passes the
+ * same flags (a test compares).
  */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=2', '--optimize-for-size'] as const;
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=4', '--optimize-for-size'] as const;
 
 let cachedVersion: string | undefined;
 export function loadPackageVersion(): string {
