@@ -75,6 +75,31 @@ describe('normalizePolicyPath', () => {
       { numRuns: 300 },
     );
   });
+  it('leaves a path that is already normal as it is, and agrees with the segment walk on any path', () => {
+    // The segment walk, written out here: the result is /-joined non-empty, non-dot segments, `..` popping one.
+    const walk = (path: string): string => {
+      const out: string[] = [];
+      for (const s of path.split('/')) {
+        if (s === '' || s === '.') continue;
+        if (s === '..') out.pop();
+        else out.push(s);
+      }
+      return `/${out.join('/')}${out.length > 0 && path.length > 1 && path.endsWith('/') ? '/' : ''}`;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('a', 'v1', 'models', '.', '..', '', '.hidden', 'a.b', '..x'), { maxLength: 8 }),
+        fc.boolean(),
+        (parts, leading) => {
+          const path = `${leading ? '/' : ''}${parts.join('/')}`;
+          expect(normalizePolicyPath(path)).toBe(walk(path));
+        },
+      ),
+      { numRuns: 500 },
+    );
+    for (const path of ['/v1/models', '/v1/models/', '/', '/.well-known/x', '/a..b/c'])
+      expect(normalizePolicyPath(path)).toBe(path);
+  });
 });
 
 describe('createRunPolicy', () => {
