@@ -84,10 +84,14 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
       if (needles.length === 0) return chunk;
       const base = held?.length ?? 0;
       const raw = held === undefined ? chunk : Buffer.concat([held, chunk]);
-      const ranges: [number, number][] = [
-        ...heldContent,
-        ...(content ?? [[0, chunk.length]]).map(([a, b]): [number, number] => [a + base, b + base]),
-      ];
+      // Nothing held (the usual case): the caller's ranges serve as they are, read only, with no copy per chunk.
+      const ranges: readonly (readonly [number, number])[] =
+        base === 0
+          ? (content ?? [[0, chunk.length]])
+          : [
+              ...heldContent,
+              ...(content ?? [[0, chunk.length]]).map(([a, b]): [number, number] => [a + base, b + base]),
+            ];
       held = undefined;
       heldContent = [];
       // The content as one run of bytes, and where each of its bytes sits in `raw` (the identity when all is content).
