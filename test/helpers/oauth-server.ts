@@ -1,9 +1,13 @@
 // A real OAuth 2.0 authorization server for tests: `oidc-provider` 8.x in-process over HTTPS with the test CA,
 // with its development login and consent pages, counting the token requests it answers (by grant type).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Provider from 'oidc-provider';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
 import type { TestCa } from './test-ca.js';
 
 export interface TestAuthServerOptions {
@@ -169,4 +173,41 @@ export async function mintRefreshToken(auth: TestAuthServer): Promise<string> {
     gty: 'authorization_code',
   });
   return token.save();
+}
+
+/** A runtime of its own for OAuth proxy tests: a fresh home with `auth`'s provider and public client stored. */
+export interface OAuthRuntime {
+  rt: Runtime;
+  /** Closes the runtime and removes its home. */
+  close(): Promise<void>;
+}
+
+/** The runtime's proxy sends `apiHost` to the local upstream on `upstreamPort`, trusting the test CA. */
+export async function startOAuthRuntime(input: {
+  auth: TestAuthServer;
+  caCert: string;
+  apiHost: string;
+  upstreamPort: number;
+}): Promise<OAuthRuntime> {
+  const root = mkdtempSync(join(tmpdir(), 'authsome-oauth-'));
+  const home = join(root, 'home');
+  mkdirSync(join(home, 'providers'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(input.auth)), {
+    mode: 0o600,
+  });
+  const rt = await createRuntime({
+    home,
+    port: 0,
+    kdf: { memory_kib: 1024, iterations: 1 },
+    upstreamCaCerts: [input.caCert],
+    proxyResolve: `${input.apiHost}:443=127.0.0.1:${input.upstreamPort}`,
+  });
+  await rt.connections.saveOAuthClient('testoauth', { client_id: PUBLIC_CLIENT_ID });
+  return {
+    rt,
+    async close() {
+      await rt.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }

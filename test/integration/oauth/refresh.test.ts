@@ -1,17 +1,15 @@
 // Refresh on use against a real authorization server (oidc-provider over HTTPS with the test CA): the whole runtime
 // in-process, a run session from /api, 50 agent requests through the proxy at once → exactly one refresh counted at
 // the server; rotation stored; a failed refresh with a still-valid token uses it; an expired one is an error.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildConnectionId, type ConnectionRecord } from '../../../src/connections/records.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import type { Runtime } from '../../../src/runtime.js';
 import {
-  buildOAuthDefinition,
   mintRefreshToken,
-  PUBLIC_CLIENT_ID,
+  type OAuthRuntime,
+  startOAuthRuntime,
   startTestAuthServer,
   type TestAuthServer,
 } from '../../helpers/oauth-server.js';
@@ -20,13 +18,12 @@ import { startUpstream, type Upstream } from '../../helpers/upstream.js';
 import { exchange, openTlsThroughProxy } from '../proxy/harness.js';
 
 const API_HOST = 'api.testoauth.example';
-const KDF = { memory_kib: 1024, iterations: 1 };
 
 describe('OAuth refresh on use', () => {
   let ca: TestCa;
   let auth: TestAuthServer;
   let upstream: Upstream;
-  let root: string;
+  let started: OAuthRuntime;
   let rt: Runtime;
   let authsomeCa: string;
 
@@ -42,25 +39,12 @@ describe('OAuth refresh on use', () => {
   });
 
   beforeEach(async () => {
-    root = mkdtempSync(join(tmpdir(), 'authsome-refresh-'));
-    const home = join(root, 'home');
-    mkdirSync(join(home, 'providers'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), {
-      mode: 0o600,
-    });
-    rt = await createRuntime({
-      home,
-      port: 0,
-      kdf: KDF,
-      upstreamCaCerts: [ca.caCert],
-      proxyResolve: `${API_HOST}:443=127.0.0.1:${upstream.port}`,
-    });
-    await rt.connections.saveOAuthClient('testoauth', { client_id: PUBLIC_CLIENT_ID });
+    started = await startOAuthRuntime({ auth, caCert: ca.caCert, apiHost: API_HOST, upstreamPort: upstream.port });
+    rt = started.rt;
     upstream.requests.length = 0;
   });
   afterEach(async () => {
-    await rt.close();
-    rmSync(root, { recursive: true, force: true });
+    await started.close();
   });
 
   async function seed(fields: { access_token: string; refresh_token?: string; expires_in: number }): Promise<void> {

@@ -1,16 +1,14 @@
 // A provider that refuses an OAuth access token before its expiry (revoked, rotated early): the proxy refreshes the
 // token once and sends an idempotent request once more, so the agent sees the answer to a valid token; anything
 // else (a POST, no newer token) gets the 401 as the provider sent it. Against a real authorization server.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildConnectionId, type ConnectionRecord } from '../../../src/connections/records.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import type { Runtime } from '../../../src/runtime.js';
 import {
-  buildOAuthDefinition,
   mintRefreshToken,
-  PUBLIC_CLIENT_ID,
+  type OAuthRuntime,
+  startOAuthRuntime,
   startTestAuthServer,
   type TestAuthServer,
 } from '../../helpers/oauth-server.js';
@@ -19,14 +17,13 @@ import { startUpstream, type Upstream } from '../../helpers/upstream.js';
 import { exchange, openTlsThroughProxy } from '../proxy/harness.js';
 
 const API_HOST = 'api.testoauth.example';
-const KDF = { memory_kib: 1024, iterations: 1 };
 const REFUSED = 'access-token-the-provider-revoked';
 
 describe('a 401 to an OAuth token: one refresh, one more try', () => {
   let ca: TestCa;
   let auth: TestAuthServer;
   let upstream: Upstream;
-  let root: string;
+  let started: OAuthRuntime;
   let rt: Runtime;
 
   beforeAll(async () => {
@@ -50,25 +47,12 @@ describe('a 401 to an OAuth token: one refresh, one more try', () => {
   });
 
   beforeEach(async () => {
-    root = mkdtempSync(join(tmpdir(), 'authsome-retry401-'));
-    const home = join(root, 'home');
-    mkdirSync(join(home, 'providers'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(home, 'providers', 'testoauth.json'), JSON.stringify(buildOAuthDefinition(auth)), {
-      mode: 0o600,
-    });
-    rt = await createRuntime({
-      home,
-      port: 0,
-      kdf: KDF,
-      upstreamCaCerts: [ca.caCert],
-      proxyResolve: `${API_HOST}:443=127.0.0.1:${upstream.port}`,
-    });
-    await rt.connections.saveOAuthClient('testoauth', { client_id: PUBLIC_CLIENT_ID });
+    started = await startOAuthRuntime({ auth, caCert: ca.caCert, apiHost: API_HOST, upstreamPort: upstream.port });
+    rt = started.rt;
     upstream.requests.length = 0;
   });
   afterEach(async () => {
-    await rt.close();
-    rmSync(root, { recursive: true, force: true });
+    await started.close();
   });
 
   async function seed(refreshToken?: string): Promise<void> {
