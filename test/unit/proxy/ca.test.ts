@@ -168,25 +168,7 @@ describe('certificate authority', () => {
   });
 
   it('passes a strict verifier (Python ssl with VERIFY_X509_STRICT, the default from Python 3.13)', async () => {
-    const server = tls.createServer({ SNICallback: (n, cb) => cb(null, ca.getLeafContext(n)) }, (s) => s.end('ok'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    const script = [
-      'import ssl, socket, sys',
-      `ctx = ssl.create_default_context(cafile=${JSON.stringify(ca.certPath)})`,
-      'ctx.verify_flags |= ssl.VERIFY_X509_STRICT',
-      `s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", ${port})), server_hostname="strict.example.test")`,
-      'print("verified", s.version())',
-    ].join('\n');
-    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn('python3', ['-c', script]);
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      child.stderr.on('data', (d: Buffer) => (out += d));
-      child.once('error', (err) => reject(new Error(`python3 is required for this test: ${err.message}`)));
-      child.once('close', (code) => resolve({ code, out }));
-    });
-    server.close();
+    const result = await verifyStrictly(ca, ca.certPath);
     expect(result.out).toMatch(/^verified TLSv1\.3/);
     expect(result.code).toBe(0);
   });
@@ -197,6 +179,35 @@ describe('certificate authority', () => {
     expect(bundle.split('BEGIN CERTIFICATE').length - 1).toBe(tls.rootCertificates.length + 1);
   });
 });
+
+/**
+ * A handshake from Python's ssl with VERIFY_X509_STRICT (the default from Python 3.13) to a server whose leaves
+ * `issuer` makes, trusting only `caFile`, for strict.example.test.
+ */
+async function verifyStrictly(issuer: LeafIssuer, caFile: string): Promise<{ code: number | null; out: string }> {
+  const server = tls.createServer({ SNICallback: (n, cb) => cb(null, issuer.getLeafContext(n)) }, (s) => s.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const script = [
+    'import ssl, socket, sys',
+    `ctx = ssl.create_default_context(cafile=${JSON.stringify(caFile)})`,
+    'ctx.verify_flags |= ssl.VERIFY_X509_STRICT',
+    `s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", ${port})), server_hostname="strict.example.test")`,
+    'print("verified", s.version())',
+  ].join('\n');
+  try {
+    return await new Promise((resolve, reject) => {
+      const child = spawn('python3', ['-c', script]);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.once('error', (err) => reject(new Error(`python3 is required for this test: ${err.message}`)));
+      child.once('close', (code) => resolve({ code, out }));
+    });
+  } finally {
+    server.close();
+  }
+}
 
 /**
  * A real handshake: the issuer's leaf for `host`, a client trusting only `trusted`; undefined when verified, else why
@@ -323,25 +334,7 @@ describe('run authority', () => {
     const dir = await makeTempDir('runca');
     const caFile = join(dir.path, 'run-ca.pem');
     await writeFile(caFile, run.certPem);
-    const server = tls.createServer({ SNICallback: (n, cb) => cb(null, run.getLeafContext(n)) }, (s) => s.end('ok'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    const script = [
-      'import ssl, socket, sys',
-      `ctx = ssl.create_default_context(cafile=${JSON.stringify(caFile)})`,
-      'ctx.verify_flags |= ssl.VERIFY_X509_STRICT',
-      `s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", ${port})), server_hostname="strict.example.test")`,
-      'print("verified", s.version())',
-    ].join('\n');
-    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const child = spawn('python3', ['-c', script]);
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      child.stderr.on('data', (d: Buffer) => (out += d));
-      child.once('error', (err) => reject(new Error(`python3 is required for this test: ${err.message}`)));
-      child.once('close', (code) => resolve({ code, out }));
-    });
-    server.close();
+    const result = await verifyStrictly(run, caFile);
     await dir.cleanup();
     expect(result.out).toMatch(/^verified TLSv1\.3/);
     expect(result.code).toBe(0);
