@@ -1,10 +1,11 @@
 // A stand-in for a provider API on 127.0.0.1:0 (HTTPS, or plain http) that records what it received, so tests
 // assert what really reached the upstream. Endpoints mimic OpenAI's: models, chat (JSON or SSE), bytes, echo,
-// WebSocket.
+// a header echo that compresses regardless of Accept-Encoding, WebSocket.
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { WebSocketServer } from 'ws';
 
 export interface RecordedRequest {
@@ -135,6 +136,20 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
       if (bytes === undefined) bytesCache.set(n, (bytes = buildPatternBytes(n)));
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
       res.end(bytes);
+      return;
+    }
+    if (url.pathname === '/v1/echo-headers') {
+      // A careless provider: it echoes the request's Authorization and compresses as it likes (?encoding=gzip|br),
+      // whatever the client's Accept-Encoding said.
+      const text = Buffer.from(JSON.stringify({ authorization: req.headers.authorization ?? '' }));
+      const encoding = url.searchParams.get('encoding');
+      const out = encoding === 'br' ? brotliCompressSync(text) : encoding === 'gzip' ? gzipSync(text) : text;
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': out.length,
+        ...(encoding === 'br' || encoding === 'gzip' ? { 'content-encoding': encoding } : {}),
+      });
+      res.end(out);
       return;
     }
     if (url.pathname === '/v1/echo') {

@@ -265,6 +265,34 @@ pem: fs.readFileSync(f, 'utf8') }))));`;
     expect(out.arrivals[0]!).toBeLessThan(chat.sseSentAt.at(-1)! - 300);
   });
 
+  it('a child that gets the key echoed back compressed (gzip, br) by the provider sees only the mask', async () => {
+    // The hostile child asks an endpoint that echoes the Authorization header, compressed whatever authsome asked
+    // for; Node's fetch decompresses on its own, so an unscanned body would hand it the key.
+    const script = [
+      'const out = {};',
+      "for (const encoding of ['gzip', 'br']) {",
+      '  const r = await fetch(`https://api.openai.com/v1/echo-headers?encoding=${encoding}`);',
+      '  out[encoding] = { status: r.status, encoding: r.headers.get("content-encoding"), body: await r.text() };',
+      '}',
+      'process.stdout.write(JSON.stringify(out));',
+    ].join('\n');
+    const before = upstream.requests.length;
+    const r = await cli(['run', '--', process.execPath, '--input-type=module', '-e', script]);
+    expect(r.code, r.stderr).toBe(0);
+    expectInjected(before);
+    expect(r.stdout).not.toContain(KEY);
+    expect(r.stdout).not.toContain(Buffer.from(KEY).toString('base64'));
+    const seen = JSON.parse(r.stdout) as Record<string, { status: number; encoding: string | null; body: string }>;
+    for (const encoding of ['gzip', 'br']) {
+      expect(seen[encoding]!.status).toBe(200);
+      // Decoded by the proxy: the child gets identity, the same length as the key, masked.
+      expect(seen[encoding]!.encoding).toBeNull();
+      const { authorization } = JSON.parse(seen[encoding]!.body) as { authorization: string };
+      expect(authorization).toMatch(/^Bearer /);
+      expect(authorization.length).toBe(`Bearer ${KEY}`.length);
+    }
+  });
+
   it('Python requests', async () => {
     const before = upstream.requests.length;
     const r = await cli(['run', '--', findPythonWithRequests(), join(childrenDir, 'requests_models.py')]);
