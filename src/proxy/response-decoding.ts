@@ -28,6 +28,8 @@ export type DecodedFraming = 'chunked' | 'close';
  */
 export function readBodyCodings(text: string): string[] {
   const codings: string[] = [];
+  // Most answers name no coding at all: one scan instead of splitting every head into lines.
+  if (!MENTIONS_CODING.test(text)) return codings;
   for (const line of text.split('\r\n').slice(1)) {
     const colon = line.indexOf(':');
     const name = line.slice(0, colon).toLowerCase();
@@ -39,6 +41,9 @@ export function readBodyCodings(text: string): string[] {
   }
   return codings;
 }
+
+/** Both field names end in `encoding`, and a field name is followed by its colon (whitespace tolerated here). */
+const MENTIONS_CODING = /encoding[ \t]*:/i;
 
 export function isDecodable(codings: readonly string[]): boolean {
   return codings.every((coding) => Object.hasOwn(DECODERS, coding));

@@ -63,6 +63,9 @@ function toBase64Url(text: string): string {
 
 export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
   const longest = needles.reduce((n, x) => Math.max(n, x.find.length), 0);
+  // The bytes a needle can start with: a tail position holding any other byte cannot begin a secret.
+  const starts = new Uint8Array(256);
+  for (const { find } of needles) if (find.length > 0) starts[find[0]!] = 1;
   let held: Buffer | undefined;
   let heldContent: [number, number][] = [];
   let found = 0;
@@ -72,6 +75,7 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
     const max = Math.min(longest - 1, data.length);
     for (let k = max; k > 0; k--) {
       const start = data.length - k;
+      if (starts[data[start]!] === 0) continue;
       for (const { find } of needles) {
         if (k < find.length && data[start] === find[0] && data.compare(find, 0, k, start, data.length) === 0) return k;
       }

@@ -74,6 +74,36 @@ const COMPRESSORS: Record<string, (data: Buffer) => Buffer> = {
 };
 
 describe('readBodyCodings / isDecodable', () => {
+  it('finds the same codings with its quick check as by reading every field, whatever the head holds', () => {
+    // Every field read, as the function did before it skipped heads that name no coding.
+    const readAll = (text: string): string[] =>
+      text
+        .split('\r\n')
+        .slice(1)
+        .filter((line) => /^(content|transfer)-encoding$/i.test(line.slice(0, line.indexOf(':'))))
+        .flatMap((line) => line.slice(line.indexOf(':') + 1).split(','))
+        .map((token) => token.trim().toLowerCase())
+        .filter((c) => c !== '' && c !== 'identity' && c !== 'chunked');
+    const field = fc.constantFrom(
+      'Content-Encoding: gzip',
+      'content-encoding:br',
+      'CONTENT-ENCODING: gzip, br',
+      'Transfer-Encoding: chunked',
+      'transfer-encoding: gzip, chunked',
+      'X-Note: the encoding is fine',
+      'X-Content-Encoding: zstd',
+      'Content-Type: application/json',
+      'Content-Length: 12',
+    );
+    fc.assert(
+      fc.property(fc.array(field, { maxLength: 6 }), (fields) => {
+        const text = ['HTTP/1.1 200 OK', ...fields].join('\r\n');
+        expect(readBodyCodings(text)).toEqual(readAll(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('lists Content-Encoding, then transfer codings but chunked, in the order applied; identity is none', () => {
     expect(readBodyCodings('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3')).toEqual([]);
     expect(readBodyCodings('HTTP/1.1 200 OK\r\ncontent-encoding: identity')).toEqual([]);
