@@ -12,7 +12,7 @@ const [
   { createAuditLog, buildAuditEntry },
   { buildCredentialHeader },
   { parseProviderDefinition },
-  { createCertificateAuthority },
+  { createCertificateAuthority, createRunAuthorityForRoutes },
   { createProxyServer },
   { buildResolveKey },
   { createRunSessionRegistry },
@@ -142,8 +142,12 @@ const certStart = performance.now();
 for (let i = 0; i < 200; i++) buildLeaf(`cert-${i}.test`);
 const leafCertMs = (performance.now() - certStart) / 200;
 
+// Like `authsome run` (without --stable-ca): the runs' children trust a CA of their own, constrained to the runs'
+// hosts, whose leaves sit directly under it. Both runs share one here, as they share a scope.
+const { authority: runCa } = await createRunAuthorityForRoutes(scope.flatMap((e) => e.definition.matchers));
 const proxyOptions = {
   ca,
+  selectAuthority: () => runCa,
   sessions,
   audit,
   resolveMap,
@@ -181,7 +185,7 @@ process.send?.({
   token: session.token,
   barePort: bareProxy.port,
   bareToken: bareSession.token,
-  caPem: ca.certPem,
+  caPem: runCa.certPem,
   leafMintMs,
   leafCertMs,
   rss: process.memoryUsage.rss(),
