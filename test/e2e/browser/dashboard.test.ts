@@ -351,6 +351,8 @@ describe('web pages', () => {
         'Not saved: api_key.key_pattern is not a valid regular expression.',
       );
       expect(JSON.parse(await page.locator('textarea[name="definition"]').inputValue())).toEqual(broken);
+      // The 422 is a whole new document: typing before its scripts ran would send no input event to htmx.
+      await page.waitForLoadState('load');
 
       const edited = { ...seeded, display_name: 'OpenAI (work proxy)', docs_url: 'https://example.com/keys' };
       await page.locator('textarea[name="definition"]').fill(JSON.stringify(edited, null, 2));
