@@ -21,7 +21,7 @@ import {
 } from './proxy-errors.js';
 import { parseHostPort, type ResolveMap } from './resolve-map.js';
 import type { RunSession, RunSessionRegistry } from './run-sessions.js';
-import { createUpstreamConnector, type UpstreamConnectorOptions } from './upstream.js';
+import { createUpstreamConnector, RELAY_HIGH_WATER_MARK, type UpstreamConnectorOptions } from './upstream.js';
 
 export { parseResolveMap } from './resolve-map.js';
 
@@ -138,7 +138,14 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
     }
     socket.write(CONNECT_ESTABLISHED);
     if (head.length > 0) socket.unshift(head);
-    const tlsSocket = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ALPN_HTTP1 });
+    // The TLSSocket constructor passes highWaterMark on to its streams (as tls.connect does); the types omit it.
+    const tlsOptions: tls.TLSSocketOptions & { highWaterMark: number } = {
+      isServer: true,
+      secureContext,
+      ALPNProtocols: ALPN_HTTP1,
+      highWaterMark: RELAY_HIGH_WATER_MARK,
+    };
+    const tlsSocket = new tls.TLSSocket(socket, tlsOptions);
     track(tlsSocket);
     // Handshake failures (an agent that does not trust the CA) end this connection only; so does everything after.
     startInterception(tlsSocket, { host: target.host, port: target.port, session }, interceptDeps);

@@ -8,6 +8,13 @@ import type { Duplex } from 'node:stream';
 import { buildResolveKey, type ResolveMap } from './resolve-map.js';
 import { createUpstreamPool, type UpstreamPool, type UpstreamPoolOptions } from './upstream-pool.js';
 
+/**
+ * Stream buffer size on both TLS sides of an intercepted connection. Node's 16 KiB default is one TLS record, so each
+ * relayed record filled the other side's buffer: the relay paused the upstream and waited for 'drain' once per 16 KiB
+ * of a large answer. Four records keep a streaming answer flowing and still bound what waits in memory.
+ */
+export const RELAY_HIGH_WATER_MARK = 64 * 1024;
+
 export interface UpstreamConnector {
   /** Keep-alive pool per host for plain http:// requests. */
   httpAgent: http.Agent;
@@ -66,7 +73,8 @@ export function createUpstreamConnector(opts: UpstreamConnectorOptions): Upstrea
     const address = resolve(host, port);
     const hostIsIp = net.isIP(host) !== 0;
     const redirected = address.host !== host;
-    const socket = tls.connect({
+    // highWaterMark is a documented tls.connect option that @types/node does not list.
+    const options: tls.ConnectionOptions & { highWaterMark: number } = {
       host: address.host,
       port: address.port,
       // SNI and the certificate check always use the real name, whatever address the TCP connection went to.
@@ -77,7 +85,9 @@ export function createUpstreamConnector(opts: UpstreamConnectorOptions): Upstrea
       secureContext,
       ALPNProtocols: ALPN_HTTP1,
       session: sessions.get(key),
-    });
+      highWaterMark: RELAY_HIGH_WATER_MARK,
+    };
+    const socket = tls.connect(options);
     // tls.connect ignores a noDelay option: without this a request head and its body sent as two writes wait
     // on Nagle and the peer's delayed ACK (40 ms).
     socket.setNoDelay(true);
