@@ -2,15 +2,22 @@
 // that lead out of a sandbox) hidden behind an empty tmpfs, in its own network namespace whose only way out is the
 // run's proxy (a loopback listener inside, bridged over a Unix socket to the real proxy port), and in its own pid
 // namespace. It owns the bwrap command line, the per-run directory (CA copies, the socket) and the outer half of the
-// bridge; it never sees a secret.
+// bridge; it never sees a secret. On macOS it starts the child under sandbox-exec with the profile of seatbelt.ts.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, copyFile, mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { AppError, errors } from '../errors.js';
 import { packagePaths } from '../paths.js';
+import {
+  buildSeatbeltArgs,
+  buildSeatbeltProfile,
+  findSeatbeltHiddenPaths,
+  resolvePathForms,
+  SANDBOX_EXEC,
+} from './seatbelt.js';
 import { relaySockets } from './socket-relay.js';
 
 /** The flags that make the boundary; the probe (doctor, run) checks exactly these, so "available" means "works". */
@@ -40,15 +47,22 @@ export async function findExecutable(name: string, path: string | undefined): Pr
   return undefined;
 }
 
+/** The program that builds the sandbox: bubblewrap on Linux, sandbox-exec (Seatbelt) on macOS. */
+export type SandboxTool = { kind: 'bwrap'; path: string } | { kind: 'seatbelt'; path: string };
+
 /**
- * The bwrap program, once it has shown that it can build the namespaces here (a kernel or an AppArmor policy can
+ * The sandbox program of this system, once it has shown that it works here (a kernel or an AppArmor policy can
  * forbid unprivileged user namespaces even where bwrap is installed). Throws SANDBOX_UNAVAILABLE otherwise.
  */
-export async function requireSandbox(env: NodeJS.ProcessEnv): Promise<string> {
-  if (process.platform !== 'linux') {
+export async function requireSandbox(
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform = process.platform,
+): Promise<SandboxTool> {
+  if (platform === 'darwin') return { kind: 'seatbelt', path: await requireSeatbelt() };
+  if (platform !== 'linux') {
     throw errors.sandboxUnavailable(
-      `it is built on Linux namespaces (bubblewrap) and this system is ${process.platform}`,
-      'Run without --sandbox, or run the agent on Linux.',
+      `it is built on Linux namespaces (bubblewrap) or macOS Seatbelt (sandbox-exec), and this system is ${platform}`,
+      'Run without --sandbox, or run the agent on Linux or macOS.',
     );
   }
   const bwrap = await findExecutable('bwrap', env.PATH);
@@ -69,7 +83,43 @@ export async function requireSandbox(env: NodeJS.ProcessEnv): Promise<string> {
         'profile for bwrap on Ubuntu 24.04+), or run without --sandbox.',
     );
   }
-  return bwrap;
+  return { kind: 'bwrap', path: bwrap };
+}
+
+/**
+ * sandbox-exec, once it has applied a profile of the same shape as a run's (so a macOS whose Seatbelt no longer
+ * reads one of its rules says so here, not at the run). Apple deprecated the command but still ships it.
+ */
+export async function requireSeatbelt(program = SANDBOX_EXEC): Promise<string> {
+  if (
+    !(await access(program, fsConstants.X_OK).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    throw errors.sandboxUnavailable(
+      `${program} (Seatbelt) was not found`,
+      'It ships with macOS: check that /usr/bin is intact, or run without --sandbox.',
+    );
+  }
+  const probe = buildSeatbeltProfile({
+    homePaths: ['/nonexistent/authsome-probe'],
+    hiddenDirs: ['/nonexistent/authsome-probe-dir'],
+    hiddenFiles: ['/nonexistent/authsome-probe.sock'],
+    proxyPort: 9,
+  });
+  const failure = await new Promise<string | undefined>((resolveProbe) => {
+    execFile(program, buildSeatbeltArgs(probe, ['/usr/bin/true']), { timeout: 10_000 }, (err, _out, stderr) =>
+      resolveProbe(err ? (stderr.trim().split('\n')[0] ?? '') || err.message : undefined),
+    );
+  });
+  if (failure !== undefined) {
+    throw errors.sandboxUnavailable(
+      `${program} could not apply its profile (${failure})`,
+      'Run without --sandbox, and report the macOS version with this message.',
+    );
+  }
+  return program;
 }
 
 /**
@@ -161,14 +211,17 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export async function createSandbox(input: {
-  bwrap: string;
+interface SandboxInput {
+  tool: SandboxTool;
   home: string;
   env: NodeJS.ProcessEnv;
   proxyUrl: string;
   caCertPath: string;
   caBundlePath: string;
-}): Promise<Sandbox> {
+}
+
+export async function createSandbox(input: SandboxInput): Promise<Sandbox> {
+  if (input.tool.kind === 'seatbelt') return createSeatbeltSandbox(input.tool.path, input);
   const proxyPort = Number(new URL(input.proxyUrl).port);
   const home = await realpath(input.home);
   // Outside the home (which the child cannot see) and private to us: the socket in it is the child's way out.
@@ -226,7 +279,7 @@ export async function createSandbox(input: {
       // bwrap itself stays in our process group: it would die of a terminal's Ctrl-C (it has no handler), and its death
       // kills the sandbox with SIGKILL. Started with SIGINT ignored it lives on; `run` forwards the signal to the
       // bridge.
-      const child = spawn('/bin/sh', ['-c', 'trap "" INT; exec "$0" "$@"', input.bwrap, ...args], {
+      const child = spawn('/bin/sh', ['-c', 'trap "" INT; exec "$0" "$@"', input.tool.path, ...args], {
         stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
         env,
       });
@@ -270,4 +323,63 @@ function findFirstChild(pid: number): Promise<number | undefined> {
     (text) => Number(text.trim().split(/\s+/)[0]) || undefined,
     () => undefined,
   );
+}
+
+/**
+ * macOS: the profile does what the namespaces and the bridge do on Linux, so the child connects to the real proxy
+ * port itself and no socket is needed; the CA copies still live outside the home, which the child cannot read.
+ */
+async function createSeatbeltSandbox(sandboxExec: string, input: SandboxInput): Promise<Sandbox> {
+  const proxyPort = Number(new URL(input.proxyUrl).port);
+  const homePaths = (await resolvePathForms(input.home)) ?? [resolve(input.home)];
+  const dir = await mkdtemp(join(tmpdir(), 'authsome-sandbox-'));
+  const inside = await realpath(dir);
+  const home = homePaths.find((path) => inside === path || inside.startsWith(`${path}/`));
+  if (home !== undefined) {
+    await rm(dir, { recursive: true, force: true });
+    throw errors.sandboxUnavailable(
+      `the temporary directory ${dir} is inside ${home}, which the sandbox hides`,
+      'Set TMPDIR to a directory outside AUTHSOME_HOME.',
+    );
+  }
+  const caCertPath = join(dir, 'ca.pem');
+  const caBundlePath = join(dir, 'bundle.pem');
+  let profile: string;
+  try {
+    for (const [from, to] of [
+      [input.caCertPath, caCertPath],
+      [input.caBundlePath, caBundlePath],
+    ] as const) {
+      await copyFile(from, to);
+      await chmod(to, 0o600);
+    }
+    const hidden = await findSeatbeltHiddenPaths(input.env, process.getuid?.() ?? 0);
+    profile = buildSeatbeltProfile({ homePaths, hiddenDirs: hidden.dirs, hiddenFiles: hidden.files, proxyPort });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err instanceof AppError ? err : errors.internal(`Could not prepare the sandbox: ${(err as Error).message}`);
+  }
+  return {
+    caCertPath,
+    caBundlePath,
+    spawn(command, env) {
+      // sandbox-exec applies the profile and execs the command, which keeps its pid. Detached, it leads a session of
+      // its own as on Linux: the terminal is not its controlling terminal, so TIOCSTI cannot type into the
+      // person's shell; the terminal's Ctrl-C reaches `run`, which forwards it.
+      const child = spawn(sandboxExec, buildSeatbeltArgs(profile, command), { stdio: 'inherit', env, detached: true });
+      return {
+        child,
+        kill(signal) {
+          try {
+            child.kill(signal);
+          } catch {
+            // Already gone: the exit is on its way.
+          }
+        },
+      };
+    },
+    async close() {
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

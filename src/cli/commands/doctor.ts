@@ -163,12 +163,12 @@ async function checkServer(): Promise<Check[]> {
 /** A warning, not a failure, when missing: `run` works without it, and `run --sandbox` says so itself. */
 async function checkSandbox(): Promise<Check> {
   try {
-    const bwrap = await requireSandbox(process.env);
-    return {
-      name: 'Sandbox',
-      verdict: 'ok',
-      detail: `${bwrap} builds its network and pid namespaces: 'authsome run --sandbox' is available`,
-    };
+    const tool = await requireSandbox(process.env);
+    const works =
+      tool.kind === 'bwrap'
+        ? `${tool.path} builds its network and pid namespaces`
+        : `${tool.path} applies the run's Seatbelt profile (macOS)`;
+    return { name: 'Sandbox', verdict: 'ok', detail: `${works}: 'authsome run --sandbox' is available` };
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     return {

@@ -71,7 +71,7 @@ export default defineCommand({
       type: 'boolean',
       description:
         'Run the command where it cannot read the vault and reaches the network only through the proxy ' +
-        '(Linux, bubblewrap)',
+        '(Linux: bubblewrap; macOS: sandbox-exec)',
     },
   },
   async run({ rawArgs }) {
@@ -99,7 +99,7 @@ export default defineCommand({
       return;
     }
     // Checked before the session exists: a run that cannot be sandboxed never starts.
-    const bwrap = args.sandbox ? await requireSandbox(process.env) : undefined;
+    const tool = args.sandbox ? await requireSandbox(process.env) : undefined;
     const policy = await loadRunPolicy(args);
     const api = await connect();
     const session = await api.call<RunSessionReply>('POST', '/run-sessions', {
@@ -129,9 +129,9 @@ export default defineCommand({
       if (!replaced.has(name)) out.warn(`${name} holds a key stored in authsome: it is not passed to the command.`);
     }
     let sandbox: Sandbox | undefined;
-    if (bwrap !== undefined) {
+    if (tool !== undefined) {
       sandbox = await createSandbox({
-        bwrap,
+        tool,
         home: api.paths.home,
         env: process.env,
         proxyUrl: session.proxy_url,
@@ -297,7 +297,8 @@ function runChild(args: RunArgs, env: NodeJS.ProcessEnv, sandbox?: Sandbox): Pro
       kill = (signal) => child.kill(signal);
     }
     // On a terminal, Ctrl-C already reaches the child (same process group): forwarding it would deliver it twice.
-    // A sandboxed child has a session of its own, which the terminal's Ctrl-C does not reach: it is forwarded.
+    // A sandboxed child (Linux and macOS) has a session of its own, which the terminal's Ctrl-C does not reach: it is
+    // forwarded.
     const handlers = FORWARDED.map((signal) => {
       const handler = () => {
         if (signal === 'SIGINT' && process.stdin.isTTY && !sandbox) return;
