@@ -1,6 +1,6 @@
 // Bench proxy (its own process), started through the compiled library exactly as the server runs it (plain node on
 // dist/, no TypeScript loader): CA with an in-memory key store, a run session, a real audit log, the resolve map.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,15 +55,7 @@ const scope = [
 // The figures are taken with every guardrail on: an allow-list a careful team would write (the bench's requests are
 // matched by its last rules, after the others were tried) and the key scrubber on every answer.
 const policy = createRunPolicy({
-  allow: [
-    'openai:GET:/v1/files/*',
-    'openai:POST:/v1/embeddings',
-    'openai:POST:/v1/responses',
-    'openai:GET:/v1/bytes',
-    'openai:POST:/v1/chat/completions',
-    'openai:GET:/v1/models',
-    'bench:GET:/v1/**',
-  ],
+  allow: JSON.parse(readFileSync(new URL('allow-rules.json', import.meta.url), 'utf8')),
 });
 const session = sessions.create({ pid: process.pid, scope, policy });
 // The same proxy code without the guardrails (no allow-list, no scrubbing), on a port of its own: what they cost.

@@ -8,6 +8,7 @@ import { SERVER_NODE_FLAGS } from '../src/paths.js';
 import { createTestCa } from '../test/helpers/test-ca.js';
 import type { PhaseCommand, PhaseResult, Target } from './load-process.js';
 import { measureCliFigures, type FigureRow } from './cli-figures.js';
+import { measureGuardrailCost } from './guardrail-cost.js';
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const PROXIED_KEY = 'sk-bench-proxied-0123456789abcdefghijklmnop';
@@ -294,11 +295,11 @@ async function main(): Promise<void> {
   }
 
   // What the guardrails cost: the same proxy code with and without the allow-list and the scrubber, alternated
-  // twice so that a drift in the machine's load does not land on one side only; the better run of each counts.
+  // three times so that a drift in the machine's load does not land on one side only; the better run of each counts.
   if (wants('guardrails')) {
     const best = async (make: (t: Target) => PhaseCommand, better: (a: Measured, b: Measured) => boolean) => {
       const runs: Record<'bare' | 'proxy', Measured[]> = { bare: [], proxy: [] };
-      for (let i = 0; i < 2; i++) for (const t of ['bare', 'proxy'] as const) runs[t].push(await phase(make(t)));
+      for (let i = 0; i < 3; i++) for (const t of ['bare', 'proxy'] as const) runs[t].push(await phase(make(t)));
       const pick = (list: Measured[]) => list.reduce((a, b) => (better(b, a) ? b : a));
       return [pick(runs.bare), pick(runs.proxy)] as const;
     };
@@ -313,6 +314,17 @@ async function main(): Promise<void> {
       ratio: `${fmt(gk.rps / bk.rps, 2)}x`,
       target: '>= 0.9x',
       pass: gk.rps / bk.rps >= 0.9,
+    });
+    // The steady view of the same cost: the guardrail code's own CPU per request, as a share of the proxy's.
+    const cost = measureGuardrailCost(PROXIED_KEY);
+    const extra = cost.guarded - cost.bare;
+    rows.push({
+      figure: '  … their CPU per request, in-process (without / with)',
+      direct: `${fmt(cost.bare, 2)} µs`,
+      proxy: `${fmt(cost.guarded, 2)} µs`,
+      ratio: `${fmt((100 * extra) / gk.proxyCpuPerRequest, 1)} %`,
+      target: '<= 10 % of proxy',
+      pass: extra <= 0.1 * gk.proxyCpuPerRequest,
     });
     const [bs, gs] = await best(
       (target) => ({ phase: 'sse', target, runs: quick ? 8 : 25, intervalMs: 20 }),
