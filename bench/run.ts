@@ -193,10 +193,25 @@ async function main(): Promise<void> {
     );
     return { ...result, proxyCpuPerRequest: perRequest[1]!, upstreamConnections: conns };
   };
-  const both = async (make: (t: Target) => PhaseCommand): Promise<[Measured, Measured]> => [
-    await phase(make('direct')),
-    await phase(make('proxy')),
-  ];
+  /**
+   * Each side twice, alternated (direct, proxy, direct, proxy): a drift in the machine's load (a shared VM) then lands
+   * on both sides, and the better run of each counts. Errors add up and SSE batching counts in any run.
+   */
+  const both = async (make: (t: Target) => PhaseCommand): Promise<[Measured, Measured]> => {
+    const runs: Record<'direct' | 'proxy', Measured[]> = { direct: [], proxy: [] };
+    for (let i = 0; i < (quick ? 1 : 2); i++)
+      for (const t of ['direct', 'proxy'] as const) runs[t].push(await phase(make(t)));
+    return [pickBest(runs.direct), pickBest(runs.proxy)];
+  };
+  const pickBest = (list: Measured[]): Measured => {
+    const best = list.reduce((a, b) => {
+      if (a.median !== undefined && b.median !== undefined) return b.median < a.median ? b : a;
+      return b.rps > a.rps ? b : a;
+    });
+    const errors = list.reduce((n, r) => n + r.errors, 0);
+    const unbatched = list.every((r) => r.unbatched !== false);
+    return { ...best, errors, ...(best.unbatched === undefined ? {} : { unbatched }) };
+  };
 
   const rows: Row[] = [];
   /** `min` undefined: an informational row, shown without a verdict. */
