@@ -229,6 +229,13 @@ export async function createRunAuthorityForRoutes(
   return { authority, unconstrained: names.unconstrained };
 }
 
+/** The regex routes among `matchers` with no fixed domain suffix: they match hosts in any domain. */
+export function listUnanchoredRoutes(
+  matchers: readonly ({ kind: 'host'; host: string } | { kind: 'regex'; source: string })[],
+): string[] {
+  return collectConstraintNames(matchers).unconstrained;
+}
+
 /** The system roots plus the authsome CA: for SSL_CERT_FILE and friends, which replace the trust store. */
 export function buildCaBundle(caPem: string): string {
   const parts = [...tls.rootCertificates, caPem.trim()];

@@ -9,7 +9,7 @@ import type { AuditLog } from '../audit.js';
 import type { ConnectionService } from '../connections/service.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ScopeEntry } from '../providers/routes.js';
-import { buildCaBundle, createRunAuthorityForRoutes, type LeafIssuer } from '../proxy/ca.js';
+import { buildCaBundle, createRunAuthorityForRoutes, listUnanchoredRoutes, type LeafIssuer } from '../proxy/ca.js';
 import type { CaProvider } from '../proxy/ca-provider.js';
 import type { RunProviderStats, RunSession, RunSessionRegistry } from '../proxy/run-sessions.js';
 import { createRunPolicy, type PolicyInput } from './policy.js';
@@ -141,7 +141,15 @@ export function createRunService(deps: {
         .filter((p) => !inScopeNames.has(p))
         .map((p) => `--allow rules for ${p} never apply: ${p} is not in this run's scope.`);
       const sessionPolicy = policy.active ? { policy } : {};
-      const warnings: string[] = [];
+      // A regex route with no fixed domain matches hosts in any domain: the command can name one it owns (with a
+      // real certificate) and the credential goes there. Bundled definitions have none; a custom one may.
+      const matchers = scope.flatMap((e) => e.definition.matchers);
+      const warnings = listUnanchoredRoutes(matchers).map(
+        (route) =>
+          `The route ${route} has no fixed domain suffix: it matches hosts in any domain, so the credential can ` +
+          "be sent to a host the command picks, and this run's CA is not limited to its providers' hosts. " +
+          `Anchor it to a domain (regex:.*\\.example\\.com).`,
+      );
       let trust: { caCertPath: string; caBundlePath: string };
       let session: RunSession;
       if (input.stableCa) {
@@ -149,14 +157,7 @@ export function createRunService(deps: {
         session = deps.sessions.create({ pid: input.pid, scope, program, ...sessionPolicy });
         trust = { caCertPath: ca.certPath, caBundlePath: deps.caBundlePath };
       } else {
-        const { authority, unconstrained } = await createRunAuthorityForRoutes(
-          scope.flatMap((e) => e.definition.matchers),
-        );
-        for (const route of unconstrained) {
-          warnings.push(
-            `The route ${route} has no fixed domain suffix: this run's CA is not limited to its providers' hosts.`,
-          );
-        }
+        const { authority } = await createRunAuthorityForRoutes(matchers);
         // Registered in the same tick as the session, whose token is handed out only below: no CONNECT of this run
         // can find the session without its CA.
         session = deps.sessions.create({ pid: input.pid, scope, program, ...sessionPolicy });

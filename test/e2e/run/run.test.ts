@@ -144,7 +144,7 @@ pem: fs.readFileSync(f, 'utf8') }))));`;
     expectInjected(before, KEY);
   });
 
-  it('warns, naming the route, when a regex route without a fixed suffix leaves the run CA unconstrained', async () => {
+  it('warns, naming the route, when a regex route has no fixed domain suffix, with either CA', async () => {
     const definition = {
       schema_version: 1,
       name: 'widget',
@@ -158,10 +158,13 @@ pem: fs.readFileSync(f, 'utf8') }))));`;
     expect((await cli(['login', 'widget'], 'wk-0123456789abcdef\n')).code).toBe(0);
     const r = await cli(['run', '--only', 'widget', '--', 'true']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(
-      "Warning: The route regex:.*widget.* has no fixed domain suffix: this run's CA is not limited to its " +
-        "providers' hosts.",
-    );
+    const warning =
+      'Warning: The route regex:.*widget.* has no fixed domain suffix: it matches hosts in any domain, so the ' +
+      "credential can be sent to a host the command picks, and this run's CA is not limited to its providers' " +
+      'hosts. Anchor it to a domain (regex:.*\\.example\\.com).';
+    expect(r.stderr).toContain(warning);
+    // The credential's side of it holds with the stable CA too.
+    expect((await cli(['run', '--stable-ca', '--only', 'widget', '--', 'true'])).stderr).toContain(warning);
     const scoped = await cli(['run', '--only', 'openai', '--', 'true']);
     expect(scoped.stderr).not.toContain('fixed domain suffix');
     expect((await cli(['remove', 'widget'])).code).toBe(0);

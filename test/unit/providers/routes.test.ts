@@ -21,7 +21,7 @@ const kindOf = (m: ReturnType<typeof matchRoute>) =>
 describe('route table', () => {
   const openai = entry('openai', { api_url: 'api.openai.com' });
   const openrouter = entry('openrouter', { api_url: 'https://openrouter.ai/api' });
-  const google = entry('google', { api_url: 'regex:.*googleapis.*' });
+  const google = entry('google', { api_url: 'regex:.*\\.googleapis\\.com' });
   const gemini = entry('gemini', { api_url: 'generativelanguage.googleapis.com' });
   const local = entry('local', { api_url: 'https://localhost:8443/v1' });
   const table = buildRouteTable([openai, openrouter, google, gemini, local]);
