@@ -5,6 +5,8 @@ import tls from 'node:tls';
 
 interface LoadConfig {
   upstreamPort: number;
+  /** The bench floor: a bare TLS relay in front of the upstream (relay-process.ts). */
+  relayPort: number;
   proxyPort: number;
   proxyToken: string;
   /** The second proxy, without guardrails, and its run's token. */
@@ -17,8 +19,14 @@ interface LoadConfig {
   benchHosts: number;
 }
 
-/** `proxy`: authsome with every guardrail on; `bare`: the same proxy without allow-list or scrubbing (their cost). */
-export type Target = 'direct' | 'proxy' | 'bare';
+/**
+ * `proxy`: authsome with every guardrail on; `bare`: the same proxy without allow-list or scrubbing (their cost);
+ * `relay`: a bare TLS relay that terminates TLS on both sides and does nothing else (the floor for any such proxy).
+ */
+export type Target = 'direct' | 'proxy' | 'bare' | 'relay';
+
+/** Targets the agent reaches without a proxy in between: it sends its own key, as a direct client does. */
+const sendsOwnKey = (target: Target): boolean => target === 'direct' || target === 'relay';
 
 export type PhaseCommand =
   | { phase: 'keepalive'; target: Target; concurrency: number; durationMs: number; warmupMs: number }
@@ -60,7 +68,7 @@ let proxied200 = 0;
 let hostCounter = 0;
 
 function buildRequest(target: Target, host: string, path: string, extra = ''): Buffer {
-  const key = target === 'direct' ? config.directKey : config.placeholder;
+  const key = sendsOwnKey(target) ? config.directKey : config.placeholder;
   return Buffer.from(
     `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\n` +
       `User-Agent: authsome-bench\r\n${extra}\r\n`,
@@ -68,7 +76,7 @@ function buildRequest(target: Target, host: string, path: string, extra = ''): B
 }
 
 function buildSseRequest(target: Target, intervalMs: number): Buffer {
-  const key = target === 'direct' ? config.directKey : config.placeholder;
+  const key = sendsOwnKey(target) ? config.directKey : config.placeholder;
   const body = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}';
   return Buffer.from(
     `POST /v1/chat/completions?interval=${intervalMs} HTTP/1.1\r\nHost: api.openai.com\r\n` +
@@ -94,10 +102,10 @@ class Connection {
   }
 
   static async open(target: Target, host: string): Promise<Connection> {
-    if (target === 'direct') {
+    if (sendsOwnKey(target)) {
       const socket = tls.connect({
         host: '127.0.0.1',
-        port: config.upstreamPort,
+        port: target === 'relay' ? config.relayPort : config.upstreamPort,
         servername: host,
         secureContext: upstreamContext,
       });
@@ -203,7 +211,7 @@ function summarize(
 }
 
 function count(target: Target, status: number): void {
-  if (target !== 'direct' && status === 200) proxied200++;
+  if (!sendsOwnKey(target) && status === 200) proxied200++;
 }
 
 async function runKeepAlive(cmd: Extract<PhaseCommand, { phase: 'keepalive' }>): Promise<PhaseResult> {

@@ -98,6 +98,10 @@ async function main(): Promise<void> {
     }),
   });
   const { port: upstreamPort } = await waitFor<{ port: number }>(upstream, 'ready');
+  const relay = start('relay-process.ts', {
+    BENCH_RELAY_CONFIG: JSON.stringify({ cert: testCa.cert, key: testCa.key, upstreamPort, upstreamCa: testCa.caCert }),
+  });
+  const { port: relayPort } = await waitFor<{ port: number }>(relay, 'ready');
   if (!existsSync(here('../dist/proxy/proxy-server.js')))
     throw new Error("dist/ is missing: run 'npm run bench' (it builds first) or 'npm run build'.");
   const proxy = start('proxy-process.mjs', {
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
   const load = start('load-process.ts', {
     BENCH_LOAD_CONFIG: JSON.stringify({
       upstreamPort,
+      relayPort,
       proxyPort: ready.port,
       proxyToken: ready.token,
       barePort: ready.barePort,
@@ -140,9 +145,10 @@ async function main(): Promise<void> {
     const { usage } = await ask<Cpu>(child, message, 'cpu');
     return usage.user + usage.system;
   };
-  const cpuAll = async () => [
+  // The middle figure is the process between the agent and the upstream: authsome, or the floor relay.
+  const cpuAll = async (target: Target) => [
     await cpuOf(load, { phase: 'cpu' }),
-    await cpuOf(proxy, { type: 'cpu' }),
+    await cpuOf(target === 'relay' ? relay : proxy, { type: 'cpu' }),
     await cpuOf(upstream, { type: 'cpu' }),
   ];
   let profiledOnce = false;
@@ -152,7 +158,7 @@ async function main(): Promise<void> {
   const mib = (n: number) => fmt(n / 1048576, 1);
   const phase = async (cmd: PhaseCommand): Promise<Measured> => {
     if (cmd.target === 'proxy') await ask(proxy, { type: 'peak-reset' }, 'peak-reset');
-    const before = await cpuAll();
+    const before = await cpuAll(cmd.target);
     const connsBefore = (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts
       .connections;
     const profiled =
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
       );
       process.stderr.write(`  profile of ${cmd.phase} written to ${path}\n`);
     }
-    const after = await cpuAll();
+    const after = await cpuAll(cmd.target);
     const conns =
       (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections -
       connsBefore;
@@ -197,11 +203,14 @@ async function main(): Promise<void> {
    * Each side twice, alternated (direct, proxy, direct, proxy): a drift in the machine's load (a shared VM) then lands
    * on both sides, and the better run of each counts. Errors add up and SSE batching counts in any run.
    */
+  const alternate = async <T extends Target>(make: (t: T) => PhaseCommand, targets: readonly T[]) => {
+    const runs = new Map<T, Measured[]>(targets.map((t) => [t, []]));
+    for (let i = 0; i < (quick ? 1 : 2); i++) for (const t of targets) runs.get(t)!.push(await phase(make(t)));
+    return (t: T): Measured => pickBest(runs.get(t)!);
+  };
   const both = async (make: (t: Target) => PhaseCommand): Promise<[Measured, Measured]> => {
-    const runs: Record<'direct' | 'proxy', Measured[]> = { direct: [], proxy: [] };
-    for (let i = 0; i < (quick ? 1 : 2); i++)
-      for (const t of ['direct', 'proxy'] as const) runs[t].push(await phase(make(t)));
-    return [pickBest(runs.direct), pickBest(runs.proxy)];
+    const best = await alternate(make, ['direct', 'proxy']);
+    return [best('direct'), best('proxy')];
   };
   const pickBest = (list: Measured[]): Measured => {
     const best = list.reduce((a, b) => {
@@ -235,14 +244,16 @@ async function main(): Promise<void> {
   process.stderr.write('authsome bench: running phases…\n');
   if (wants('keepalive')) {
     const ka: Record<number, [Measured, Measured]> = {};
+    // The floor (a bare TLS relay, relay-process.ts) runs beside c=1 and c=10: what any proxy that terminates TLS on
+    // both sides pays on this machine, against which authsome's own share can be read.
+    const floor: Record<number, Measured> = {};
     for (const c of only?.includes('c1') ? [1] : [1, 10, 50]) {
-      ka[c] = await both((target) => ({
-        phase: 'keepalive',
-        target,
-        concurrency: c,
-        durationMs: PHASE_MS,
-        warmupMs: WARMUP_MS,
-      }));
+      const best = await alternate(
+        (target) => ({ phase: 'keepalive', target, concurrency: c, durationMs: PHASE_MS, warmupMs: WARMUP_MS }),
+        c === 50 ? ['direct', 'proxy'] : ['direct', 'relay', 'proxy'],
+      );
+      ka[c] = [best('direct'), best('proxy')];
+      if (c !== 50) floor[c] = best('relay');
     }
     const [d1, p1] = ka[1]!;
     rows.push({
@@ -261,10 +272,29 @@ async function main(): Promise<void> {
       target: '<= +0.15 ms',
       pass: p1.p50 - d1.p50 <= 0.15,
     });
+    rows.push({
+      figure: '  … a bare TLS relay (the floor)',
+      direct: `${fmt(d1.p50, 3)} ms`,
+      proxy: `${fmt(floor[1]!.p50, 3)} ms`,
+      ratio: `+${fmt(floor[1]!.p50 - d1.p50, 3)} ms`,
+      target: 'info',
+      pass: undefined,
+    });
     for (const c of [10, 50]) {
       if (ka[c] === undefined) continue;
       const [d, p] = ka[c]!;
       addRatio(`keep-alive c=${c} throughput`, d.rps, p.rps, 'req/s', 0.4);
+      if (floor[c] !== undefined) {
+        addRatio('  … a bare TLS relay (the floor)', d.rps, floor[c]!.rps, 'req/s', undefined);
+        rows.push({
+          figure: '  … CPU per request in the middle (relay / authsome)',
+          direct: `${fmt(floor[c]!.proxyCpuPerRequest)} µs`,
+          proxy: `${fmt(p.proxyCpuPerRequest)} µs`,
+          ratio: `${fmt(p.proxyCpuPerRequest / floor[c]!.proxyCpuPerRequest, 2)}x`,
+          target: 'info',
+          pass: undefined,
+        });
+      }
       rows.push({
         figure: `keep-alive c=${c} p50 / p99`,
         direct: `${fmt(d.p50, 2)} / ${fmt(d.p99, 2)} ms`,
@@ -471,7 +501,7 @@ async function main(): Promise<void> {
     pass: runPeak.rss <= 120 * 1048576,
   });
 
-  for (const child of [load, proxy, upstream]) child.send({ type: 'exit', phase: 'exit' });
+  for (const child of [load, proxy, relay, upstream]) child.send({ type: 'exit', phase: 'exit' });
   if (wants('cli')) {
     process.stderr.write('authsome bench: CLI and cold start…\n');
     rows.push(...(await measureCliFigures(quick)));

@@ -52,8 +52,8 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
   let endAfterResponse = false;
   /** The agent half-closed its connection: no more input will come. */
   let clientEnded = false;
-  /** Sockets corked while one batch of input is written (a head and its body leave in one TLS record). */
-  let corked: tls.TLSSocket[] | undefined;
+  /** While one batch of input is written: what sends each lease's held writes (a head and its body in one record). */
+  let batch: (() => void)[] | undefined;
   let closed = false;
 
   const pauseClient = (why: 'credential' | 'upstream' | 'pool'): void => {
@@ -131,7 +131,7 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
         onResponseEnd: () => relay.onResponseEnd(),
         stopAfterResponse: () => relay.stopAfterResponse(),
       },
-      currentBatch: () => corked,
+      currentBatch: () => batch,
     });
     return current;
   }
@@ -172,17 +172,17 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
 
   /** Runs `fn` with every upstream write it makes held back until it returns, then sent together. */
   function writeBatched(fn: () => void): void {
-    if (corked !== undefined) {
+    if (batch !== undefined) {
       fn();
       return;
     }
-    corked = [];
+    batch = [];
     try {
       fn();
     } finally {
-      const sockets = corked;
-      corked = undefined;
-      for (const socket of sockets) socket.uncork();
+      const flushes = batch;
+      batch = undefined;
+      for (const flush of flushes) flush();
     }
   }
 

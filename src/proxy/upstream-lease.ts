@@ -39,8 +39,11 @@ export interface UpstreamLeaseHooks {
   /** The upstream connection errored or closed. */
   onGone(err: Error | undefined): void;
   response: ResponseEvents;
-  /** The sockets corked for the batch of writes under way, if one is. */
-  currentBatch(): tls.TLSSocket[] | undefined;
+  /**
+   * The batch of writes under way, if one is: a lease holds its writes back and adds the function that sends them
+   * (one socket write for the whole batch: no cork, no writev for the usual single head).
+   */
+  currentBatch(): (() => void)[] | undefined;
 }
 
 export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLeaseHooks): UpstreamLease {
@@ -65,6 +68,24 @@ export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLease
     clientDrainPending = false;
     resumeReading('agent');
   };
+  /** Writes held for the batch under way (undefined when none is). */
+  let held: (Buffer | string)[] | undefined;
+  const send = (data: Buffer | string): void => {
+    const ok = typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
+    if (!ok && !upstreamDrainPending) {
+      upstreamDrainPending = true;
+      hooks.pauseClient();
+      socket.once('drain', onUpstreamDrain);
+    }
+  };
+  const flushHeld = (): void => {
+    const parts = held;
+    if (parts === undefined) return;
+    held = undefined;
+    if (socket.destroyed) return;
+    if (parts.length === 1) send(parts[0]!);
+    else send(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p))));
+  };
   const onData = (chunk: Buffer): void => hooks.onData(chunk);
   const onError = (err: Error): void => hooks.onGone(err);
   const onClose = (): void => hooks.onGone(undefined);
@@ -80,15 +101,13 @@ export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLease
     tracker: createResponseTracker(hooks.response),
     write(data) {
       const batch = hooks.currentBatch();
-      if (batch !== undefined && !batch.includes(socket)) {
-        socket.cork();
-        batch.push(socket);
-      }
-      const ok = typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
-      if (!ok && !upstreamDrainPending) {
-        upstreamDrainPending = true;
-        hooks.pauseClient();
-        socket.once('drain', onUpstreamDrain);
+      if (batch === undefined) {
+        send(data);
+      } else if (held === undefined) {
+        held = [data];
+        batch.push(flushHeld);
+      } else {
+        held.push(data);
       }
     },
     relay(chunk) {
@@ -101,6 +120,8 @@ export function createUpstreamLease(pooled: PooledUpstream, hooks: UpstreamLease
     pauseReading,
     resumeReading,
     detach() {
+      // Writes held for a batch belong to this lease's exchange: they go before anything a later lessee writes.
+      flushHeld();
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('close', onClose);
