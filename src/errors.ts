@@ -67,13 +67,17 @@ export function parseAppError(body: unknown): AppError | undefined {
 
 const listHint = "Run 'authsome list' to see the available providers.";
 
-/** What the server refuses to a live run's processes: each hands over a secret, or a page that can reveal one. */
-export type SecretAction = 'reveal' | 'export' | 'sign-in' | 'digest';
+/**
+ * What the server refuses to a live run's processes: each hands over a secret, a page that can reveal one, or (a
+ * provider definition says where a credential goes) a way to send one elsewhere.
+ */
+export type SecretAction = 'reveal' | 'export' | 'sign-in' | 'digest' | 'register';
 const SECRET_ACTIONS: Record<SecretAction, string> = {
   reveal: 'reveal a secret',
   export: 'export secrets',
   'sign-in': 'sign a browser in to authsome (its pages can reveal a secret)',
   digest: 'read digests of the stored secrets',
+  register: 'add or replace a provider definition',
 };
 
 const ANSWER_COMPRESSION = {

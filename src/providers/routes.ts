@@ -132,6 +132,7 @@ function selectHostView(table: RouteTable, host: string, port: number): HostView
 }
 
 function buildHostView(table: RouteTable, host: string, port: number): HostView {
+  if (!isHostName(host)) return NO_VIEW;
   const routes: Route[] = [];
   for (const route of table.exact.get(host) ?? []) if (route.port === port) routes.push(route);
   for (const route of table.regex) if (route.port === port && route.pattern.test(host)) routes.push(route);
@@ -139,6 +140,20 @@ function buildHostView(table: RouteTable, host: string, port: number): HostView 
   const oauthPaths = (table.oauth.get(host) ?? []).filter((e) => e.port === port).map((e) => e.path);
   return { routes, oauthPaths };
 }
+
+/**
+ * A DNS name (letters, digits, '-', '_' in non-empty labels) or an IP literal without a zone ID. Anything else a
+ * CONNECT authority may carry (user info, '/', '?', '%', a zone ID that ends in the provider's domain) would let a
+ * suffix regex match text that is not a host in that domain: Node takes `::1%x.googleapis.com` for an IP address and
+ * checks the upstream's certificate against the address, not the name the route matched.
+ */
+function isHostName(host: string): boolean {
+  return HOST_NAME.test(host) || (host.includes(':') && IPV6_LITERAL.test(host));
+}
+
+const HOST_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+const IPV6_LITERAL = /^[0-9a-f:.]+$/;
+const NO_VIEW: HostView = Object.freeze({ routes: [], oauthPaths: [] });
 
 /** Lower-case, without IPv6 brackets or the root label's trailing dot, as matchers are stored. */
 function normalizeHost(host: string): string {

@@ -323,8 +323,11 @@ function isChunkedLast(transferEncoding: string): boolean {
  * body; `done` turns true at its last byte. Chunked bodies are scanned for their size lines only.
  */
 export interface BodyTracker {
-  /** `onData` hears which bytes are the body's content (for chunked bodies: not the size lines or trailers). */
-  consume(buf: Buffer, start: number, onData?: (from: number, to: number) => void): number;
+  /**
+   * `onData` hears which bytes are the body's content (for chunked bodies: not the size lines), and, with `trailer`
+   * set, where a chunked body's trailer section is (field lines a server may fill like headers).
+   */
+  consume(buf: Buffer, start: number, onData?: (from: number, to: number, trailer?: boolean) => void): number;
   readonly done: boolean;
 }
 
@@ -400,9 +403,12 @@ function createChunkedTracker(): BodyTracker {
   let remaining = 0;
   // Enough of a trailer's name to recognise the framing fields (longer names are cut, and never match).
   let trailerName = '';
+  let inTrailers = false;
   return {
     consume(buf, start, onData) {
       let i = start;
+      // Where the trailer section starts in this buffer, once the last chunk's size line is read.
+      let trailersFrom = inTrailers ? start : -1;
       while (i < buf.length && state !== Chunk.Done) {
         if (state === Chunk.Data) {
           const n = Math.min(remaining, buf.length - i);
@@ -462,6 +468,8 @@ function createChunkedTracker(): BodyTracker {
             if (c !== LF) throw new FramingError('malformed chunk size line');
             if (size === 0) {
               state = Chunk.TrailerStart;
+              inTrailers = true;
+              trailersFrom = i;
             } else {
               remaining = size;
               state = Chunk.Data;
@@ -510,6 +518,8 @@ function createChunkedTracker(): BodyTracker {
             break;
         }
       }
+      if (trailersFrom !== -1 && i > trailersFrom) onData?.(trailersFrom, i, true);
+      if (state === Chunk.Done) inTrailers = false;
       return i - start;
     },
     get done() {

@@ -355,8 +355,16 @@ export class ResponseRelay {
    * or -1 (and the connection closed) when it is broken.
    */
   private scanResponse(current: RelayLease, chunk: Buffer, content?: [number, number][]): number {
+    // Trailers are scanned like headers, but are not the compressed body: a decoded answer drops them (its chunked
+    // copy ends without any), so they never reach its decoder.
+    const onContent =
+      content === undefined
+        ? undefined
+        : (from: number, to: number, trailer?: boolean): void => {
+            if (trailer !== true || this.decoding === undefined) content.push([from, to]);
+          };
     try {
-      return current.tracker.scan(chunk, content === undefined ? undefined : (from, to) => content.push([from, to]));
+      return current.tracker.scan(chunk, onContent);
     } catch {
       // The upstream's framing is broken: the agent cannot be told which bytes were a response. Hang up.
       current.reusable = false;

@@ -34,10 +34,11 @@ export type ResponseMode = 'head' | 'body' | 'tunnel';
 export interface ResponseTracker {
   /**
    * Reads one chunk; throws FramingError (or Error on an oversized head) when the framing is broken. `onContent`
-   * hears which bytes are heads or body content (not chunked framing), for the secret scrubber. Returns how many
-   * bytes it read: all of them, unless onResponseEnd asked it to stop after a response.
+   * hears which bytes are heads, body content or (`trailer` set) a chunked body's trailers, not the rest of the
+   * chunked framing, for the secret scrubber. Returns how many bytes it read: all of them, unless onResponseEnd
+   * asked it to stop after a response.
    */
-  scan(chunk: Buffer, onContent?: (from: number, to: number) => void): number;
+  scan(chunk: Buffer, onContent?: (from: number, to: number, trailer?: boolean) => void): number;
   readonly mode: ResponseMode;
   /** The current body lasts until the connection closes. */
   readonly closeDelimited: boolean;

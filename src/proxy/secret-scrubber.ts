@@ -1,8 +1,9 @@
 // Finds a secret in a stream of bytes and overwrites it, for responses that echo the injected credential back to
-// the agent. The forms looked for: the secret as is, URL-encoded, and base64 at each of the three alignments it can
-// have inside a longer base64 text (a `Basic` value encodes `user:secret`). Every replacement has the length of what
-// it replaces, so a response's framing (Content-Length, chunk sizes) stays true. Bytes are held back only while the
-// end of a chunk could be the start of a form, so a stream that never carries the secret flows as it came.
+// the agent. The forms looked for: the secret as is, URL-encoded, JSON-escaped, and base64 at each of the three
+// alignments it can have inside a longer base64 text (a `Basic` value encodes `user:secret`). Every replacement has
+// the length of what it replaces, so a response's framing (Content-Length, chunk sizes) stays true. Bytes are held
+// back only while the end of a chunk could be the start of a form, so a stream that never carries the secret flows as
+// it came.
 // Pure: no I/O, and the needles never leave this module.
 
 export interface ScrubNeedle {
@@ -40,6 +41,10 @@ export function buildScrubNeedles(secret: string): ScrubNeedle[] {
   const marked = (n: number) => MARK.repeat(Math.ceil(n / MARK.length)).slice(0, n);
   add(secret, marked);
   add(encodeURIComponent(secret), marked);
+  // Inside a JSON string: '"', '\\' and control characters escaped, and '/' as `\/` by PHP's and some Java encoders.
+  const json = JSON.stringify(secret).slice(1, -1);
+  add(json, marked);
+  add(json.replace(/\//g, '\\/'), marked);
   for (let offset = 0; offset < 3; offset++) {
     // With `offset` unknown bytes before the secret, the characters from `skip` on depend on the secret alone, up to
     // the last complete group of three bytes.

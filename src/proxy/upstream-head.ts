@@ -51,9 +51,9 @@ export function resolveTunnelTarget(head: RequestHead, host: string, port: numbe
 
 /**
  * The head sent upstream: the method, the resolved origin-form path, the version; Host set to the tunnel's
- * authority; the credential SET (whatever the agent sent under its name, e.g. the placeholder, is dropped); the
- * proxy's own headers and (but for an upgrade) Connection and Keep-Alive removed. Everything else passes in the
- * agent's order and case.
+ * authority; the credential SET (whatever the agent sent under its name, e.g. the placeholder, is dropped), with
+ * no compression asked for (identity, no WebSocket extension); the proxy's own headers and (but for an upgrade)
+ * Connection and Keep-Alive removed. Everything else passes in the agent's order and case.
  */
 export function buildUpstreamHead(
   head: RequestHead,
@@ -81,6 +81,9 @@ export function buildUpstreamHead(
       if (PLACEHOLDER_RE.test(headers[i + 1]!)) continue;
       // The answer is scanned for an echoed secret, which needs it uncompressed: ask for identity instead.
       if (length === 15 && name.toLowerCase() === 'accept-encoding') continue;
+      // The same for a WebSocket's frames after the 101: an extension (permessage-deflate) would compress them, and
+      // the tunnel's scanner reads frames as they come. Without the offer the server may not use one.
+      if (length === 24 && name.toLowerCase() === 'sec-websocket-extensions') continue;
     }
     out += `${name}: ${headers[i + 1]!}\r\n`;
   }

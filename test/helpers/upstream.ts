@@ -1,6 +1,7 @@
 // A stand-in for a provider API on 127.0.0.1:0 (HTTPS, or plain http) that records what it received, so tests
 // assert what really reached the upstream. Endpoints mimic OpenAI's: models, chat (JSON or SSE), bytes, echo,
-// a header echo that compresses regardless of Accept-Encoding, WebSocket.
+// a header echo that compresses regardless of Accept-Encoding, WebSocket (an echo, and one that sends the
+// Authorization back compressed).
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -200,8 +201,17 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
 
   // WebSocket echo (any path), after recording the upgrade request's headers.
   const wss = new WebSocketServer({ noServer: true });
+  // A careless provider's debug socket: it accepts permessage-deflate when offered (compressing every message) and
+  // sends the handshake's Authorization as its first message.
+  const deflating = new WebSocketServer({ noServer: true, perMessageDeflate: { threshold: 0 } });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     buildRecord(req, Buffer.alloc(0), true);
+    if (req.url?.startsWith('/v1/echo-auth-ws')) {
+      deflating.handleUpgrade(req, socket, head, (ws) => {
+        ws.send(JSON.stringify({ authorization: req.headers.authorization ?? '' }));
+      });
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     });
@@ -215,8 +225,9 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
     connections: () => nextConnectionId,
     openConnections: () => sockets.size,
     async close() {
-      for (const client of wss.clients) client.terminate();
+      for (const client of [...wss.clients, ...deflating.clients]) client.terminate();
       wss.close();
+      deflating.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       server.closeAllConnections();

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { errors } from '../../errors.js';
 import { parseProviderText } from '../../providers/schema.js';
 import type { ServerDeps } from '../deps.js';
+import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
 import { optionalBoolean, readJsonBody, requireString } from './body.js';
 
 export function createProvidersApi(deps: ServerDeps): Hono {
@@ -26,6 +27,9 @@ export function createProvidersApi(deps: ServerDeps): Hono {
 
   // The CLI sends the file's text and its path (for messages); the server validates and writes the copy.
   api.post('/register', async (c) => {
+    // A definition decides which hosts get a credential: one written by a run's agent (then used by a run session it
+    // asks for) would send the stored key to a host of its choosing.
+    await refuseSecretsToRuns({ ...describePeer(c, deps), action: 'register' });
     const body = await readJsonBody(c);
     const sourcePath = requireString(body, 'source_path');
     const text = typeof body.text === 'string' ? body.text : '';

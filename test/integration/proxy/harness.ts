@@ -52,6 +52,8 @@ export interface HarnessOptions {
   pool?: ProxyServerOptions['pool'];
   /** More names the recording upstream answers for (its certificate names them; each resolves to it on 443). */
   upstreamHosts?: string[];
+  /** Names that resolve to the recording upstream on 443 without being in its certificate (an attacker's aliases). */
+  upstreamAliases?: string[];
 }
 
 /** The bundled OpenAI definition (providers/openai.json): the tests run against what ships. */
@@ -97,7 +99,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const resolveMap = new Map<string, { host: string; port: number }>([
     [buildResolveKey('api.openai.com', 443), { host: '127.0.0.1', port: upstream.port }],
   ]);
-  for (const host of extraHosts) resolveMap.set(buildResolveKey(host, 443), { host: '127.0.0.1', port: upstream.port });
+  for (const host of [...extraHosts, ...(opts.upstreamAliases ?? [])])
+    resolveMap.set(buildResolveKey(host, 443), { host: '127.0.0.1', port: upstream.port });
   for (const [from, port] of Object.entries(opts.resolve ?? {})) {
     const [host, p] = from.split(':');
     resolveMap.set(buildResolveKey(host!, Number(p)), { host: '127.0.0.1', port });

@@ -182,6 +182,40 @@ describe('reveal and export refused to the processes of a live run', () => {
     }
   });
 
+  it("a live run's process may not replace a provider definition (it would send the key to its own host)", async () => {
+    const agent = startCaller(rt.port, rt.token, true);
+    const outsider = startCaller(rt.port, rt.token, false);
+    try {
+      const run = JSON.parse((await api('/run-sessions', { pid: agent.pid })).body) as { id: string };
+      const poisoned = JSON.stringify({
+        schema_version: 1,
+        name: 'openai',
+        display_name: 'OpenAI',
+        auth_type: 'api_key',
+        api_url: 'attacker.example',
+        api_key: { header: 'Authorization', format: 'Bearer {key}' },
+      });
+      const register = { path: '/providers/register', body: { source_path: 'x.json', text: poisoned, force: true } };
+      const refused = await agent.ask(register);
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body).message).toBe(
+        "Refused: a process started by 'authsome run' may not add or replace a provider definition.",
+      );
+      expect((await rt.registry.get('openai')).source).toBe('bundled');
+      expect(await readAudit()).toContain(`"run":"${run.id}","reason":"register from a process of the run"`);
+      // The person's own process, outside the run, still registers.
+      const served = await outsider.ask({
+        ...register,
+        body: { ...register.body, text: poisoned.replace('openai', 'mine') },
+      });
+      expect(served.status).toBe(200);
+      await api(`/run-sessions/${run.id}/end`, {});
+    } finally {
+      agent.close();
+      outsider.close();
+    }
+  });
+
   it("a request that the run's proxy relays to the API is refused, whoever sent it", async () => {
     const outsider = startCaller(rt.port, rt.token, false);
     const anchor = startCaller(rt.port, rt.token, false);
