@@ -71,13 +71,26 @@ const listHint = "Run 'authsome list' to see the available providers.";
  * What the server refuses to a live run's processes: each hands over a secret, a page that can reveal one, or (a
  * provider definition says where a credential goes) a way to send one elsewhere.
  */
-export type SecretAction = 'reveal' | 'export' | 'sign-in' | 'digest' | 'register';
+export type SecretAction =
+  | 'reveal'
+  | 'export'
+  | 'sign-in'
+  | 'digest'
+  | 'register'
+  | 'store-key'
+  | 'remove-connection'
+  | 'set-default'
+  | 'change-vault';
 const SECRET_ACTIONS: Record<SecretAction, string> = {
   reveal: 'reveal a secret',
   export: 'export secrets',
   'sign-in': 'sign a browser in to authsome (its pages can reveal a secret)',
   digest: 'read digests of the stored secrets',
   register: 'add or replace a provider definition',
+  'store-key': 'store or replace a key',
+  'remove-connection': 'log out, revoke or remove a connection',
+  'set-default': 'change which connection is the default',
+  'change-vault': 'lock the vault or change its passphrase',
 };
 
 const ANSWER_COMPRESSION = {

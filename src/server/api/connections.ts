@@ -7,9 +7,14 @@ import { optionalBoolean, optionalString, readJsonBody, requireString } from './
 export function createConnectionsApi(deps: ServerDeps): Hono {
   const api = new Hono();
   const svc = deps.connections;
-  // A secret leaves the server only for a caller outside every live run: an agent uses keys through the proxy.
-  const refuseToRuns = (c: Context, action: 'reveal' | 'export', provider?: string) =>
-    refuseSecretsToRuns({ ...describePeer(c, deps), action, provider });
+  // A secret leaves the server only for a caller outside every live run: an agent uses keys through the proxy. Nor
+  // may a run's process change what the person stored: a key of its own in place of theirs would send their later
+  // requests (prompts, data) to its account; a removal, revocation or new default is theirs to decide.
+  const refuseToRuns = (
+    c: Context,
+    action: 'reveal' | 'export' | 'store-key' | 'remove-connection' | 'set-default',
+    provider?: string,
+  ) => refuseSecretsToRuns({ ...describePeer(c, deps), action, provider });
 
   api.get('/login/describe', async (c) => {
     const provider = c.req.query('provider') ?? '';
@@ -30,6 +35,7 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
 
   api.post('/login/api-key', async (c) => {
     const body = await readJsonBody(c);
+    await refuseToRuns(c, 'store-key', optionalString(body, 'provider'));
     const result = await svc.loginWithApiKey({
       provider: requireString(body, 'provider'),
       connection: optionalString(body, 'connection'),
@@ -58,6 +64,7 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
   api.post('/logout', async (c) => {
     const body = await readJsonBody(c);
     const provider = requireString(body, 'provider');
+    await refuseToRuns(c, 'remove-connection', provider);
     const result = await svc.logout(provider, optionalString(body, 'connection'));
     return c.json({ ...result, info: await describeRemoval(provider) });
   });
@@ -65,6 +72,7 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
   api.post('/revoke', async (c) => {
     const body = await readJsonBody(c);
     const provider = requireString(body, 'provider');
+    await refuseToRuns(c, 'remove-connection', provider);
     const result = await svc.revoke(provider);
     return c.json({ ...result, info: await describeRemoval(provider) });
   });
@@ -72,6 +80,7 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
   api.post('/remove', async (c) => {
     const body = await readJsonBody(c);
     const provider = requireString(body, 'provider');
+    await refuseToRuns(c, 'remove-connection', provider);
     const result = await svc.remove(provider);
     return c.json({ ...result, info: await describeRemoval(provider) });
   });
@@ -80,6 +89,7 @@ export function createConnectionsApi(deps: ServerDeps): Hono {
     const body = await readJsonBody(c);
     const provider = requireString(body, 'provider');
     const connection = requireString(body, 'connection');
+    await refuseToRuns(c, 'set-default', provider);
     await svc.setDefault(provider, connection);
     return c.json({ provider, connection });
   });

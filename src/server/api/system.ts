@@ -1,6 +1,7 @@
 // /api system routes: status (whoami), the audit log, vault lock/unlock/passphrase, shutdown.
 import { Hono } from 'hono';
 import type { ServerDeps } from '../deps.js';
+import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
 import type { WebState } from '../web-state.js';
 import { readJsonBody, requireString } from './body.js';
 
@@ -43,7 +44,9 @@ export function createSystemApi(deps: ServerDeps, web: WebState): Hono {
     return c.json({ state: deps.vault.status().state });
   });
 
-  api.post('/vault/lock', (c) => {
+  api.post('/vault/lock', async (c) => {
+    // A run's process could lock the person out, or set a passphrase only it knows: the vault is theirs to change.
+    await refuseSecretsToRuns({ ...describePeer(c, deps), action: 'change-vault' });
     deps.vault.lock();
     deps.audit.record('lock');
     return c.json({ state: deps.vault.status().state });
@@ -51,6 +54,7 @@ export function createSystemApi(deps: ServerDeps, web: WebState): Hono {
 
   api.post('/vault/passphrase', async (c) => {
     const body = await readJsonBody(c);
+    await refuseSecretsToRuns({ ...describePeer(c, deps), action: 'change-vault' });
     const passphrase = requireString(body, 'passphrase');
     if (body.action === 'remove') {
       await deps.vault.removePassphrase(passphrase);

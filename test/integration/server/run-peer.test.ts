@@ -216,6 +216,49 @@ describe('reveal and export refused to the processes of a live run', () => {
     }
   });
 
+  it("a live run's process may not change what the person stored: keys, connections, defaults, the vault", async () => {
+    const agent = startCaller(rt.port, rt.token, true);
+    try {
+      const run = JSON.parse((await api('/run-sessions', { pid: agent.pid })).body) as { id: string };
+      const attempts = [
+        // Its own key in place of the person's: their later requests would reach its account.
+        [
+          {
+            path: '/login/api-key',
+            body: { provider: 'openai', api_key: 'sk-ATTACKER-0123456789abcdefghij', force: true },
+          },
+          'store or replace a key',
+        ],
+        [{ path: '/logout', body: { provider: 'openai' } }, 'log out, revoke or remove a connection'],
+        [{ path: '/revoke', body: { provider: 'openai' } }, 'log out, revoke or remove a connection'],
+        [{ path: '/remove', body: { provider: 'openai' } }, 'log out, revoke or remove a connection'],
+        [
+          { path: '/default', body: { provider: 'openai', connection: 'default' } },
+          'change which connection is the default',
+        ],
+        [
+          { path: '/vault/passphrase', body: { passphrase: 'only-the-agent-knows' } },
+          'lock the vault or change its passphrase',
+        ],
+        [{ path: '/vault/lock', body: {} }, 'lock the vault or change its passphrase'],
+      ] as const;
+      for (const [request, what] of attempts) {
+        const answer = await agent.ask(request);
+        expect({ path: request.path, status: answer.status }).toEqual({ path: request.path, status: 403 });
+        expect(JSON.parse(answer.body).message).toBe(`Refused: a process started by 'authsome run' may not ${what}.`);
+      }
+      // Nothing changed: the person's key is the one stored, in a vault still open without a passphrase.
+      await api(`/run-sessions/${run.id}/end`, {});
+      const { record } = JSON.parse((await api('/get', { provider: 'openai', reveal: true })).body) as {
+        record: { api_key: string };
+      };
+      expect(record.api_key).toBe(KEY);
+      expect(rt.vault.status()).toMatchObject({ state: 'unlocked', mode: 'keyfile' });
+    } finally {
+      agent.close();
+    }
+  });
+
   it("a request that the run's proxy relays to the API is refused, whoever sent it", async () => {
     const outsider = startCaller(rt.port, rt.token, false);
     const anchor = startCaller(rt.port, rt.token, false);
