@@ -11,7 +11,7 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { ScopeEntry } from '../providers/routes.js';
 import { buildCaBundle, createRunAuthorityForRoutes, listUnanchoredRoutes, type LeafIssuer } from '../proxy/ca.js';
 import type { CaProvider } from '../proxy/ca-provider.js';
-import type { RunProviderStats, RunSession, RunSessionRegistry } from '../proxy/run-sessions.js';
+import type { RequestPolicy, RunProviderStats, RunSession, RunSessionRegistry } from '../proxy/run-sessions.js';
 import { createRunPolicy, type PolicyInput } from './policy.js';
 import { buildRunScope } from './run-scope.js';
 
@@ -31,6 +31,11 @@ export interface StartRunInput {
    * `--stable-ca`: the stored authsome CA (ca.pem) instead of a CA made for this run, for runtimes with a trust store.
    */
   stableCa?: boolean;
+  /**
+   * The live run whose process asks for this one (an `authsome run` started under another): the new run gets no
+   * connection the outer one lacks, and the outer run's rules apply to its requests as well as its own.
+   */
+  outerRun?: string;
 }
 
 export interface StartedRun {
@@ -120,27 +125,40 @@ export function createRunService(deps: {
     await rm(join(deps.runCaDir, id), { recursive: true, force: true });
   }
 
-  async function buildScope(input: StartRunInput) {
+  async function buildScope(input: StartRunInput, outer: RunSession | undefined) {
     const { rows } = await deps.connections.list();
     const { entries } = await deps.registry.list();
     const byName = new Map(entries.map((e) => [e.definition.name, e]));
+    const withinOuter = (provider: string, connection: string) =>
+      outer === undefined || outer.scope.some((e) => e.provider === provider && e.connection === connection);
     const providers = rows.map((row) => ({
       entry: byName.get(row.name)!,
-      connections: row.connections.filter((c) => c.status === 'connected').map((c) => c.connection),
+      connections: row.connections
+        .filter((c) => c.status === 'connected' && withinOuter(row.name, c.connection))
+        .map((c) => c.connection),
     }));
     return buildRunScope(providers, { only: input.only, connections: input.connections });
   }
 
   return {
     async start(input) {
-      const { scope, skipped, placeholders, placeholderValues } = await buildScope(input);
+      // A run started under another is never wider than it: an agent could otherwise leave its own run's scope and
+      // rules behind by asking for a run of its own.
+      const outer = input.outerRun === undefined ? undefined : deps.sessions.get(input.outerRun);
+      const { scope, skipped, placeholders, placeholderValues } = await buildScope(input, outer);
       const program = input.selfTest ? SELF_TEST_PROGRAM : buildProgramName(input.program);
       const policy = createRunPolicy(input.policy);
       const inScopeNames = new Set(scope.map((e) => e.provider));
       const policyWarnings = [...new Set(policy.rules.map((r) => r.provider))]
         .filter((p) => !inScopeNames.has(p))
         .map((p) => `--allow rules for ${p} never apply: ${p} is not in this run's scope.`);
-      const sessionPolicy = policy.active ? { policy } : {};
+      const outerPolicy = outer?.policy;
+      const sessionPolicy =
+        outerPolicy === undefined
+          ? policy.active
+            ? { policy }
+            : {}
+          : { policy: combinePolicies(outerPolicy, policy.active ? policy : undefined) };
       // A regex route with no fixed domain matches hosts in any domain: the command can name one it owns (with a
       // real certificate) and the credential goes there. Bundled definitions have none; a custom one may.
       const matchers = scope.flatMap((e) => e.definition.matchers);
@@ -150,6 +168,10 @@ export function createRunService(deps: {
           "be sent to a host the command picks, and this run's CA is not limited to its providers' hosts. " +
           `Anchor it to a domain (regex:.*\\.example\\.com).`,
       );
+      if (outer !== undefined)
+        warnings.push(
+          "This run was started by a process of another live run: it keeps to that run's connections and rules.",
+        );
       let trust: { caCertPath: string; caBundlePath: string };
       let session: RunSession;
       if (input.stableCa) {
@@ -221,6 +243,16 @@ export function createRunService(deps: {
     releaseRun,
     async close() {
       await Promise.all([...authorities.keys()].map((id) => releaseRun(id)));
+    },
+  };
+}
+
+/** The outer run's rules first (its request budget counts the inner run's requests too), then the inner run's own. */
+function combinePolicies(outer: RequestPolicy, inner: RequestPolicy | undefined): RequestPolicy {
+  return {
+    check(provider, method, path) {
+      const decision = outer.check(provider, method, path);
+      return decision.allowed && inner !== undefined ? inner.check(provider, method, path) : decision;
     },
   };
 }

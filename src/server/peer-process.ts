@@ -120,16 +120,7 @@ export async function refuseSecretsToRuns(input: {
   audit: AuditLog;
 }): Promise<void> {
   if (input.runs.length === 0 || process.platform !== 'linux') return;
-  const { remotePort, localPort } = input.socket ?? {};
-  const verdict =
-    remotePort === undefined || localPort === undefined
-      ? ({ from: 'unknown' } as const)
-      : await classifyPeer({
-          peerPort: remotePort,
-          serverPort: localPort,
-          runPids: input.runs.map((r) => r.pid),
-          serverPid: process.pid,
-        });
+  const verdict = await classifyRequestPeer(input);
   if (verdict.from === 'elsewhere') return;
   const run = verdict.from === 'run' ? input.runs.find((r) => r.pid === verdict.pid)?.id : undefined;
   const why = {
@@ -145,6 +136,30 @@ export async function refuseSecretsToRuns(input: {
   throw verdict.from === 'unknown'
     ? errors.secretsRefusedToUnknownPeer(input.action)
     : errors.secretsRefusedToRun(input.action);
+}
+
+function classifyRequestPeer(input: {
+  runs: { id: string; pid: number }[];
+  socket: { remotePort?: number; localPort?: number } | undefined;
+}): Promise<PeerVerdict> {
+  const { remotePort, localPort } = input.socket ?? {};
+  if (remotePort === undefined || localPort === undefined) return Promise.resolve({ from: 'unknown' });
+  return classifyPeer({
+    peerPort: remotePort,
+    serverPort: localPort,
+    runPids: input.runs.map((r) => r.pid),
+    serverPid: process.pid,
+  });
+}
+
+/** The live run the request's peer is a process of, when Linux can tell; undefined otherwise. */
+export async function findPeerRun(input: {
+  runs: { id: string; pid: number }[];
+  socket: { remotePort?: number; localPort?: number } | undefined;
+}): Promise<string | undefined> {
+  if (input.runs.length === 0 || process.platform !== 'linux') return undefined;
+  const verdict = await classifyRequestPeer(input);
+  return verdict.from === 'run' ? input.runs.find((r) => r.pid === verdict.pid)?.id : undefined;
 }
 
 /** The live runs and the request's socket, as refuseSecretsToRuns takes them (node-server puts the request in env). */

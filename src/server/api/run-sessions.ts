@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { errors, isAppError } from '../../errors.js';
-import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
+import { describePeer, findPeerRun, refuseSecretsToRuns } from '../peer-process.js';
 import type { ServerDeps } from '../deps.js';
 import type { PolicyInput } from '../../runs/policy.js';
 import { readJsonBody } from './body.js';
@@ -24,7 +24,10 @@ export function createRunSessionsApi(deps: ServerDeps): Hono {
         throw err;
       },
     );
+    // A live run's process asking for a run of its own: the new run is kept within that one.
+    const outerRun = await findPeerRun(describePeer(c, deps));
     const run = await deps.runs.start({
+      ...(outerRun === undefined ? {} : { outerRun }),
       pid: typeof body.pid === 'number' && Number.isInteger(body.pid) && body.pid > 0 ? body.pid : undefined,
       only: readStringList(body.only, 'only'),
       connections: readStringMap(body.connections, 'connections'),

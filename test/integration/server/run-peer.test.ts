@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendHttp } from '../../helpers/http.js';
+import { exchange, openTlsThroughProxy } from '../proxy/harness.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import { refuseSecretsToRuns } from '../../../src/server/peer-process.js';
 
@@ -256,6 +257,45 @@ describe('reveal and export refused to the processes of a live run', () => {
       expect(rt.vault.status()).toMatchObject({ state: 'unlocked', mode: 'keyfile' });
     } finally {
       agent.close();
+    }
+  });
+
+  it("a run that a live run's process starts stays within the outer run's scope and rules", async () => {
+    await rt.connections.loginWithApiKey({ provider: 'mistral', apiKey: 'mistral-canary-0123456789abcdef' });
+    const agent = startCaller(rt.port, rt.token, true);
+    try {
+      const outer = JSON.parse(
+        (await api('/run-sessions', { pid: agent.pid, only: ['openai'], policy: { allow: ['openai:GET:/v1/models'] } }))
+          .body,
+      ) as { id: string };
+      // The agent asks for a run of its own, naming no provider and no rule.
+      const inner = JSON.parse((await agent.ask({ path: '/run-sessions', body: {} })).body) as {
+        id: string;
+        proxy_url: string;
+        ca_cert_path: string;
+        scope: { provider: string }[];
+      };
+      expect(inner.scope.map((e) => e.provider)).toEqual(['openai']);
+      const token = new URL(inner.proxy_url).password;
+      const send = async (request: string) => {
+        const socket = await openTlsThroughProxy(rt.proxyPort!, token, 'api.openai.com:443', {
+          servername: 'api.openai.com',
+          ca: readFileSync(inner.ca_cert_path, 'utf8'),
+        });
+        try {
+          return await exchange(socket, request);
+        } finally {
+          socket.destroy();
+        }
+      };
+      const denied = await send('POST /v1/files HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 2\r\n\r\n{}');
+      expect(denied.status).toBe(403);
+      expect(denied.body.toString()).toContain('no rule of this run allows POST /v1/files for openai');
+      await api(`/run-sessions/${inner.id}/end`, {});
+      await api(`/run-sessions/${outer.id}/end`, {});
+    } finally {
+      agent.close();
+      await rt.connections.remove('mistral');
     }
   });
 
