@@ -30,6 +30,14 @@ export async function connectApi(options: ConnectOptions = {}): Promise<ApiClien
   const noAutostart = env.AUTHSOME_NO_AUTOSTART === '1' || env.AUTHSOME_NO_AUTOSTART === 'true';
 
   async function ensureServer(): Promise<RunningServer> {
+    // The sandbox lays an empty directory over the home: starting a server there would make a second, empty vault
+    // and answer as if nothing were stored.
+    if (env.AUTHSOME_SANDBOX === '1') {
+      throw errors.serverUnavailable(
+        "this command runs inside 'authsome run --sandbox', which hides authsome's home and server from it",
+        "Commands in a sandboxed run use credentials through its proxy; run 'authsome' commands from your own terminal.",
+      );
+    }
     const recorded = findRecordedServer(paths);
     if (recorded && recorded.state.version === version) return recorded;
     if (noAutostart) {

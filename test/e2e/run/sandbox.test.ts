@@ -251,6 +251,22 @@ describe('authsome run --sandbox', () => {
     },
   );
 
+  it('a command that needs the server says it is out of reach inside the sandbox, and starts no server there', async () => {
+    const inner = `${process.execPath} ${cliPath} list; echo "exit=$?"; ls -A "$AUTHSOME_HOME"`;
+    const r = await cli(['run', '--sandbox', '--', 'sh', '-c', inner]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      "Error: The authsome server is not available: this command runs inside 'authsome run --sandbox', which hides " +
+        "authsome's home and server from it.",
+    );
+    expect(r.stderr).toContain(
+      "Hint: Commands in a sandboxed run use credentials through its proxy; run 'authsome' commands from your own " +
+        'terminal.',
+    );
+    // The server-unavailable exit code, and the hidden home stays empty: no vault, key or server made inside it.
+    expect(r.stdout).toBe('exit=9\n');
+  });
+
   it('without bwrap on PATH, --sandbox fails with an Error/Hint naming the package, and starts no run', async () => {
     // A PATH with the usual tools but no bwrap: a directory of links to what `sh -c` needs.
     const bin = join(t.root, 'bin-without-bwrap');
