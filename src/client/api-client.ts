@@ -35,7 +35,8 @@ export async function connectApi(options: ConnectOptions = {}): Promise<ApiClien
     if (env.AUTHSOME_SANDBOX === '1') {
       throw errors.serverUnavailable(
         "this command runs inside 'authsome run --sandbox', which hides authsome's home and server from it",
-        "Commands in a sandboxed run use credentials through its proxy; run 'authsome' commands from your own terminal.",
+        'Commands in a sandboxed run use credentials through its proxy; ' +
+          "run 'authsome' commands from your own terminal.",
       );
     }
     const recorded = findRecordedServer(paths);

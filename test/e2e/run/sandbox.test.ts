@@ -251,7 +251,7 @@ describe('authsome run --sandbox', () => {
     },
   );
 
-  it('a command that needs the server says it is out of reach inside the sandbox, and starts no server there', async () => {
+  it('a command that needs the server says it is out of reach inside the sandbox, and starts none', async () => {
     const inner = `${process.execPath} ${cliPath} list; echo "exit=$?"; ls -A "$AUTHSOME_HOME"`;
     const r = await cli(['run', '--sandbox', '--', 'sh', '-c', inner]);
     expect(r.code, r.stderr).toBe(0);
