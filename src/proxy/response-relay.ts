@@ -113,6 +113,8 @@ export class ResponseRelay {
    */
   private decoding: { answer: DecodedAnswer; ending: boolean; closeAfter: boolean } | undefined;
   private readonly deferred: Buffer[] = [];
+  /** Answers seen in the chunk being relayed, audited after it: exchange, status, when its head arrived. */
+  private answered: [Exchange, number, number][] = [];
   /** The start of a response head not yet whole: held back, as its answer may need another head. */
   private partialHead: Buffer | undefined;
   /** The provider whose answer is being relayed, and whether that answer had a secret overwritten already. */
@@ -198,8 +200,8 @@ export class ResponseRelay {
     this.deferred.length = 0;
   }
 
-  /** Audits `exchange` as answered with `status`. */
-  record(exchange: Exchange, status: number): void {
+  /** Audits `exchange` as answered with `status`, after `answeredAt` (now unless given). */
+  record(exchange: Exchange, status: number, answeredAt = performance.now()): void {
     const { plan } = exchange;
     this.opts.audit.record(plan.event, {
       provider: plan.provider,
@@ -209,7 +211,7 @@ export class ResponseRelay {
       host: this.opts.host,
       path: exchange.path,
       status,
-      ms: Math.round((performance.now() - exchange.started) * 10) / 10,
+      ms: Math.round((answeredAt - exchange.started) * 10) / 10,
       reason: plan.reason,
     });
   }
@@ -237,7 +239,9 @@ export class ResponseRelay {
       if (codings.length > 0) this.planDecoding(current, head, text, codings, decodable, true);
       return;
     }
-    this.record(exchange, decodable ? head.status : PROXY_ANSWERS.answerNotScannable.status);
+    // Audited once the chunk is relayed: building the entry is not on the way to the agent.
+    const status = decodable ? head.status : PROXY_ANSWERS.answerNotScannable.status;
+    this.answered.push([exchange, status, performance.now()]);
     this.answering =
       exchange.plan.provider === undefined ? undefined : { provider: exchange.plan.provider, recorded: false };
     if (codings.length > 0) {
@@ -268,6 +272,22 @@ export class ResponseRelay {
   }
 
   private readUpstream(current: RelayLease, chunk: Buffer): void {
+    try {
+      this.relayUpstream(current, chunk);
+    } finally {
+      this.recordAnswered();
+    }
+  }
+
+  /** Audits the answers whose heads the last chunk held, in order. */
+  private recordAnswered(): void {
+    const { answered } = this;
+    if (answered.length === 0) return;
+    this.answered = [];
+    for (const [exchange, status, at] of answered) this.record(exchange, status, at);
+  }
+
+  private relayUpstream(current: RelayLease, chunk: Buffer): void {
     const { exchanges } = this;
     if (current.tracker.mode === 'head' && exchanges.length > 0) exchanges[0]!.responded = true;
     if (this.scrubber === undefined) {
@@ -509,6 +529,7 @@ export class ResponseRelay {
       answering.recorded = true;
     }
     countRunEvent(this.opts.session, provider, 'scrubbed');
+    this.recordAnswered(); // the answer's own line comes first
     this.opts.audit.record('secret_in_response', {
       provider,
       run: this.opts.session.id,
