@@ -180,7 +180,7 @@ describe('OAuth device flow (RFC 8628)', () => {
     expect(rt.vault.get(buildConnectionId('testdevice', 'gone'))).toBeUndefined();
   });
 
-  it('a device code said to live 1e300 seconds: the login waits at most an hour, and its state can be read', async () => {
+  it('a device code said to live 1e300 seconds: the login waits an hour at most, its state readable', async () => {
     auth.overrideDeviceAuthorization((_req, res) => {
       const body = {
         device_code: 'hostile-device-code',

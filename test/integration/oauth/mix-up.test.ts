@@ -111,7 +111,7 @@ describe('an OAuth mix-up: a code from another authorization server', () => {
     return code.save();
   }
 
-  it("the browser's answer names the honest issuer: refused, and the code never reaches the hostile server", async () => {
+  it('the answer names the honest issuer: refused, and the code never reaches the hostile server', async () => {
     const { state } = await startHostileLogin();
     const code = await issueHonestCode();
     const query = new URLSearchParams({ code, state, iss: honest.issuer });
