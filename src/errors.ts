@@ -343,6 +343,15 @@ export const errors = {
         'state); nothing was stored.',
       "Start again with 'authsome login <provider>' and finish the sign-in in the browser it opens.",
     ),
+  /** The answer's `iss` (RFC 9207) names another authorization server: a mix-up; its code is sent nowhere. */
+  oauthIssuerMismatch: (displayName: string, provider: string, issuer: string) =>
+    new AppError(
+      'OAUTH_FAILED',
+      `This sign-in answer was not issued by ${displayName} but by ${issuer}; its code was sent nowhere and ` +
+        'nothing was stored.',
+      `A site may have sent your browser on to another provider. Run 'authsome login ${provider}' again and check ` +
+        'where the browser signs in.',
+    ),
   /** An OAuth answer for a login that is over (cancelled, expired, finished, failed): nothing is stored. */
   loginLinkEnded: (provider: string, state: string) =>
     new AppError(

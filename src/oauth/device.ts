@@ -18,6 +18,11 @@ export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 §3.2: without `interval`, clients wait 5 seconds between polls; §3.5: `slow_down` adds 5 seconds. */
 const DEFAULT_INTERVAL_S = 5;
 const SLOW_DOWN_STEP_MS = 5_000;
+/**
+ * A device code is waited for an hour at most (GitHub's and Microsoft's live 15 minutes, Google's 30): a longer or
+ * absurd expires_in from the provider would keep the poll and its login session alive, or make no date at all.
+ */
+export const MAX_DEVICE_CODE_S = 3600;
 
 export interface DeviceAuthorization {
   /** SECRET: whoever holds it can collect the tokens once the person approves. */
@@ -72,7 +77,7 @@ export async function requestDeviceAuthorization(
     ...(isWebUrl(body.verification_uri_complete)
       ? { verification_uri_complete: body.verification_uri_complete as string }
       : {}),
-    expires_in: expiresIn,
+    expires_in: Math.min(expiresIn, MAX_DEVICE_CODE_S),
     interval: Math.max(interval, 1),
   };
 }

@@ -8,7 +8,7 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderDefinition } from '../providers/schema.js';
 import { discoverRegistrationEndpoint, registerClient } from './dcr.js';
 import { pollDeviceToken, requestDeviceAuthorization, sleepWithSignal, type DevicePolling } from './device.js';
-import { resolveOAuthEndpoints } from './endpoints.js';
+import { resolveOAuthEndpoints, type OAuthEndpoints } from './endpoints.js';
 import { buildAuthorizationUrl, createPkcePair } from './pkce.js';
 import { createPendingAuthorizations, type PendingAuthorization } from './pending-authorizations.js';
 import { cleanText, exchangeCode, type FetchLike } from './token-client.js';
@@ -34,6 +34,8 @@ export interface AuthorizationAnswer {
   code?: string;
   error?: string;
   error_description?: string;
+  /** The issuer of the answer (RFC 9207), when the authorization server says. */
+  iss?: string;
 }
 
 export interface StartDeviceInput {
@@ -216,6 +218,11 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
 
     async finishPkce(entry, answer) {
       const def = await loadOAuthDefinition(entry.provider);
+      // A mix-up (RFC 9700 §4.4): a provider being signed in to sent the browser on to another authorization server,
+      // whose code came back under this login's state. Sent to this login's token endpoint, it would be redeemable
+      // there by whoever runs it. Servers that say who issued the answer are held to it.
+      if (answer.iss !== undefined && !isIssuerOf(resolveOAuthEndpoints(def, entry.baseUrl), answer.iss))
+        throw errors.oauthIssuerMismatch(def.display_name, def.name, describeIssuer(answer.iss));
       if (answer.error) {
         const detail = answer.error === 'access_denied' ? undefined : cleanText(answer.error);
         throw errors.oauthDenied(
@@ -249,4 +256,26 @@ export function createOAuthLoginService(deps: OAuthLoginDeps): OAuthLoginService
       devicePolls.delete(loginSessionId);
     },
   };
+}
+
+/** The issuer is the authorization server of these endpoints: its origin is theirs (issuers may carry a path). */
+function isIssuerOf(endpoints: OAuthEndpoints, issuer: string): boolean {
+  const origin = readOrigin(issuer);
+  return (
+    origin !== undefined &&
+    [endpoints.authorization_url, endpoints.token_url].some((url) => url !== undefined && readOrigin(url) === origin)
+  );
+}
+
+function readOrigin(url: string): string | undefined {
+  try {
+    const { origin } = new URL(url);
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeIssuer(issuer: string): string {
+  return cleanText(readOrigin(issuer) ?? issuer);
 }

@@ -47,9 +47,10 @@ export interface PastedAnswer {
   code?: string;
   error?: string;
   error_description?: string;
+  iss?: string;
 }
 
-/** Reads `state`, `code` and `error` from the address the provider redirected the browser to. */
+/** Reads `state`, `code`, `error` and `iss` from the address the provider redirected the browser to. */
 export function parsePastedRedirect(input: string): PastedAnswer {
   const text = input.trim();
   let params: URLSearchParams;
@@ -60,5 +61,11 @@ export function parsePastedRedirect(input: string): PastedAnswer {
     params = new URLSearchParams(text.startsWith('?') ? text.slice(1) : text);
   }
   const get = (name: string) => params.get(name) ?? undefined;
-  return { state: get('state'), code: get('code'), error: get('error'), error_description: get('error_description') };
+  return {
+    state: get('state'),
+    code: get('code'),
+    error: get('error'),
+    error_description: get('error_description'),
+    iss: get('iss'),
+  };
 }

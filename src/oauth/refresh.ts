@@ -18,13 +18,19 @@ import { refreshAccessToken, type FetchLike, type TokenSet } from './token-clien
 export const REFRESH_WINDOW_MS = 5 * 60_000;
 /** After a failed refresh, a token that still works is used without asking the provider again for this long. */
 export const RETRY_AFTER_FAILURE_MS = 30_000;
+/**
+ * A 401 refreshes at most once in this long per connection: the agent picks the requests, and a path that refuses
+ * every token would otherwise rotate the grant at the provider (and call its token endpoint) once per request.
+ */
+export const REFRESH_AFTER_REJECTION_MS = 30_000;
 
 export interface TokenRefresher {
   /** Makes the connection's access token fresh if it needs to be; throws CREDENTIAL_EXPIRED when it cannot be used. */
   refreshIfDue(provider: string, connection: string): Promise<void>;
   /**
    * The provider answered 401 to `rejected`: refresh now, whatever its expiry says, unless the stored token is
-   * already another one (a refresh happened meanwhile). One refresh at a time per connection, as above.
+   * already another one (a refresh happened meanwhile) or a refresh started less than REFRESH_AFTER_REJECTION_MS ago.
+   * One refresh at a time per connection, as above.
    */
   refreshRejected(provider: string, connection: string, rejected: string): Promise<void>;
 }
@@ -42,6 +48,8 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
   const inFlight = new Map<string, Promise<void>>();
   /** When a refresh last failed while the token still worked: each request must not send another doomed refresh. */
   const failedAt = new Map<string, number>();
+  /** When a refresh last started, whatever its outcome: bounds the refreshes a run of 401s can ask for. */
+  const startedAt = new Map<string, number>();
 
   function isDue(record: ConnectionRecord): boolean {
     if (record.auth_type !== 'oauth2' || record.status === 'revoked' || !record.expires_at) return false;
@@ -103,6 +111,7 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
   }
 
   function runOnce(id: string, record: ConnectionRecord): Promise<void> {
+    startedAt.set(id, now());
     const job = refresh(record).finally(() => inFlight.delete(id));
     inFlight.set(id, job);
     return job;
@@ -115,6 +124,8 @@ export function createTokenRefresher(deps: TokenRefresherDeps): TokenRefresher {
       if (running) return running;
       const record = deps.vault.get<ConnectionRecord>(id);
       if (record?.auth_type !== 'oauth2' || record.access_token !== rejected) return;
+      const started = startedAt.get(id);
+      if (started !== undefined && now() - started < REFRESH_AFTER_REJECTION_MS) return;
       return runOnce(id, record);
     },
     async refreshIfDue(provider, connection) {

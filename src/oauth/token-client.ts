@@ -46,6 +46,11 @@ export interface TokenCallContext {
 }
 
 export const DEFAULT_TIMEOUT_MS = 20_000;
+/**
+ * The longest lifetime taken from a provider: a bigger expires_in (or 1e300, which is no date at all) counts as a year,
+ * so a hostile or broken answer can neither fail every later use nor keep a token from ever being refreshed.
+ */
+export const MAX_EXPIRES_IN_S = 365 * 24 * 3600;
 const MAX_DETAIL = 160;
 
 export function exchangeCode(
@@ -156,7 +161,7 @@ export function parseTokenResponse(
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
       throw errors.oauthBadResponse(ctx.displayName, ctx.provider, 'expires_in is not a positive number of seconds');
     }
-    out.expires_in = seconds;
+    out.expires_in = Math.min(seconds, MAX_EXPIRES_IN_S);
   }
   if (typeof body.scope === 'string' && body.scope.trim() !== '') {
     // Space-separated per RFC 6749 §3.3; GitHub separates with commas.

@@ -36,6 +36,8 @@ export interface TestAuthServer {
    * oidc-provider answer instead. It must not read the body when it returns false.
    */
   overrideToken(handler: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined): void;
+  /** The same for the device authorization endpoint (/device/auth): a provider's odd or hostile device answer. */
+  overrideDeviceAuthorization(handler: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
   const paths: string[] = [];
   const issued: string[] = [];
   let tokenOverride: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  let deviceOverride: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
   const server = https.createServer({ cert: options.ca.cert, key: options.ca.key }, (req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -111,6 +114,7 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
     const path = (req.url ?? '').split('?')[0]!;
     paths.push(path);
     if (path === '/token' && tokenOverride?.(req, res)) return;
+    if (path === '/device/auth' && deviceOverride?.(req, res)) return;
     callback(req, res);
   };
   return {
@@ -122,6 +126,9 @@ export async function startTestAuthServer(options: TestAuthServerOptions): Promi
     issued,
     overrideToken(next) {
       tokenOverride = next;
+    },
+    overrideDeviceAuthorization(next) {
+      deviceOverride = next;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -20,6 +20,7 @@ export function createOAuthCallbackRoutes(deps: ServerDeps, web: WebState): Hono
       code: query('code'),
       error: query('error'),
       error_description: query('error_description'),
+      iss: query('iss'),
     });
     return render.page(c, 'login-done', {
       title: 'Logged in',

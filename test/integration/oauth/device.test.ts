@@ -69,7 +69,10 @@ describe('OAuth device flow (RFC 8628)', () => {
   beforeEach(() => {
     asked = [];
   });
-  afterEach(() => auth.overrideToken(undefined));
+  afterEach(() => {
+    auth.overrideToken(undefined);
+    auth.overrideDeviceAuthorization(undefined);
+  });
 
   async function api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
     const res = await fetch(`${rt.url}/api${path}`, {
@@ -175,5 +178,30 @@ describe('OAuth device flow (RFC 8628)', () => {
     // The poll's wait is cut short by the cancel; the loop checks the signal after every wait and stops.
     await expect.poll(() => aborted).toBe(before + 1);
     expect(rt.vault.get(buildConnectionId('testdevice', 'gone'))).toBeUndefined();
+  });
+
+  it('a device code said to live 1e300 seconds: the login waits an hour at most, its state readable', async () => {
+    auth.overrideDeviceAuthorization((_req, res) => {
+      const body = {
+        device_code: 'hostile-device-code',
+        user_code: 'ABCD-EFGH',
+        verification_uri: `${auth.issuer}/device`,
+        expires_in: 1e300,
+      };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      return true;
+    });
+    const started = await api('POST', '/login-sessions', { provider: 'testdevice', connection: 'forever' });
+    const res = await fetch(`${rt.url}/api/login-sessions/${started.id}/client`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: PUBLIC_CLIENT_ID }),
+    });
+    expect(res.status).toBe(200);
+    const session = (await res.json()) as { device: { user_code: string }; expires_at: string };
+    expect(session.device.user_code).toBe('ABCD-EFGH');
+    expect(Date.parse(session.expires_at)).toBeLessThanOrEqual(Date.now() + 3600_000);
+    expect((await api('GET', `/login-sessions/${started.id}`)).state).toBe('pending');
+    expect((await api('POST', `/login-sessions/${started.id}/cancel`, {})).state).toBe('cancelled');
   });
 });

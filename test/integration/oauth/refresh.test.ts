@@ -181,4 +181,32 @@ describe('OAuth refresh on use', () => {
     const run = await api('/run-sessions', {});
     expect(run.json.scope).toEqual([]);
   });
+
+  it(
+    'a token endpoint that answers a refresh with an absurd expires_in: the token is used, its expiry kept ' +
+      'within a year (not an invalid date that fails every later use)',
+    async () => {
+      await seed({ access_token: 'about-to-expire', refresh_token: await mintRefreshToken(auth), expires_in: 120 });
+      const runToken = await startRun();
+      auth.overrideToken((_req, res) => {
+        const body = JSON.stringify({
+          access_token: 'fresh-from-a-hostile-provider',
+          token_type: 'Bearer',
+          expires_in: 1e300,
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+        return true;
+      });
+      try {
+        expect(await proxiedGet(runToken)).toBe(200);
+      } finally {
+        auth.overrideToken(undefined);
+      }
+      expect(upstream.requests.at(-1)!.headers.authorization).toBe('Bearer fresh-from-a-hostile-provider');
+      const expiresAt = Date.parse(record().expires_at!);
+      expect(expiresAt).toBeGreaterThan(Date.now());
+      expect(expiresAt).toBeLessThanOrEqual(Date.now() + 366 * 24 * 3600_000);
+    },
+  );
 });

@@ -33,7 +33,8 @@ describe('a 401 to an OAuth token: one refresh, one more try', () => {
       cert: ca.cert,
       key: ca.key,
       handler: (req, res) => {
-        if (req.headers.authorization !== `Bearer ${REFUSED}`) return false;
+        // A path whose backend refuses every token, valid or not: an agent can ask for it as often as it likes.
+        if (req.headers.authorization !== `Bearer ${REFUSED}` && req.url !== '/v1/refuses-everyone') return false;
         const body = JSON.stringify({ error: { message: 'token revoked' } });
         res.writeHead(401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
@@ -122,4 +123,22 @@ describe('a 401 to an OAuth token: one refresh, one more try', () => {
     expect(JSON.parse(answer.body)).toEqual({ error: { message: 'token revoked' } });
     expect(upstream.requests).toHaveLength(1);
   });
+
+  it(
+    'an agent that asks again and again for a path that always answers 401 gets one refresh, not one per ' +
+      'request (each would rotate the grant at the provider)',
+    async () => {
+      await seed(await mintRefreshToken(auth));
+      const before = auth.tokenRequests.refresh_token ?? 0;
+      for (let i = 0; i < 4; i++) {
+        const answer = await ask(`GET /v1/refuses-everyone HTTP/1.1\r\nHost: ${API_HOST}\r\nConnection: close\r\n\r\n`);
+        expect(answer.status).toBe(401);
+      }
+      expect((auth.tokenRequests.refresh_token ?? 0) - before).toBe(1);
+      // The first 401 was tried once more with the refreshed token; the later ones were relayed as they came.
+      expect(upstream.requests).toHaveLength(5);
+      await rt.audit.flush();
+      expect((await rt.audit.readRecent(100)).filter((e) => e.event === 'refresh')).toHaveLength(1);
+    },
+  );
 });
