@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   type Cpu = { usage: NodeJS.CpuUsage };
   const cpuOf = async (child: ChildProcess, message: object) => {
     const { usage } = await ask<Cpu>(child, message, 'cpu');
-    return usage.user + usage.system;
+    return usage;
   };
   // The middle figure is the process between the agent and the upstream: authsome, or the floor relay.
   const cpuAll = async (target: Target) => [
@@ -189,8 +189,11 @@ async function main(): Promise<void> {
       (await ask<{ counts: { connections: number } }>(upstream, { type: 'counts' }, 'counts')).counts.connections -
       connsBefore;
     // CPU µs per request in each process: robust to other load on the machine, unlike wall-clock figures.
-    const perRequest = after.map((v, i) => (v - before[i]!) / Math.max(1, result.requests));
+    const requests = Math.max(1, result.requests);
+    const perRequest = after.map((v, i) => (v.user + v.system - before[i]!.user - before[i]!.system) / requests);
     const per = perRequest.map((v) => fmt(v, 0));
+    // The middle process's share in the kernel (socket writes and the loopback delivery they trigger).
+    const middleSystem = fmt((after[1]!.system - before[1]!.system) / requests, 0);
     let memory = '';
     if (cmd.target === 'proxy') {
       // Where the proxy's memory went in this phase: RSS at its peak, and the V8 heap and Buffers within it.
@@ -202,7 +205,8 @@ async function main(): Promise<void> {
     process.stderr.write(
       `  ${cmd.phase} ${cmd.target}: ${fmt(result.rps)} req/s, p50 ${fmt(result.p50, 3)} ms, ` +
         `errors ${result.errors}; ` +
-        `cpu µs/req load ${per[0]} proxy ${per[1]} upstream ${per[2]}; upstream TLS connections ${conns}${memory}\n`,
+        `cpu µs/req load ${per[0]} proxy ${per[1]} (system ${middleSystem}) upstream ${per[2]}; ` +
+        `upstream TLS connections ${conns}${memory}\n`,
     );
     return { ...result, proxyCpuPerRequest: perRequest[1]!, upstreamConnections: conns };
   };
