@@ -220,34 +220,52 @@ interface SandboxInput {
   caBundlePath: string;
 }
 
-export async function createSandbox(input: SandboxInput): Promise<Sandbox> {
-  if (input.tool.kind === 'seatbelt') return createSeatbeltSandbox(input.tool.path, input);
-  const proxyPort = Number(new URL(input.proxyUrl).port);
-  const home = await realpath(input.home);
-  // Outside the home (which the child cannot see) and private to us: the socket in it is the child's way out.
+/** A private temporary directory for the run's files, outside every spelling of the home the sandbox hides. */
+async function makeRunDirectory(homePaths: readonly string[]): Promise<{ dir: string; inside: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'authsome-sandbox-'));
   const inside = await realpath(dir);
-  if (inside === home || inside.startsWith(`${home}/`)) {
+  const home = homePaths.find((path) => inside === path || inside.startsWith(`${path}/`));
+  if (home !== undefined) {
     await rm(dir, { recursive: true, force: true });
     throw errors.sandboxUnavailable(
       `the temporary directory ${dir} is inside ${home}, which the sandbox hides`,
       'Set TMPDIR to a directory outside AUTHSOME_HOME.',
     );
   }
-  const hidden = await findHiddenPaths(input.env, home, [inside, process.execPath, packagePaths.sandboxBridge]);
+  return { dir, inside };
+}
+
+/** Copies of the run's CA files in `dir` (0600), which the child can read while the home stays hidden. */
+async function copyTrustFiles(
+  input: Pick<SandboxInput, 'caCertPath' | 'caBundlePath'>,
+  dir: string,
+): Promise<{ caCertPath: string; caBundlePath: string }> {
   const caCertPath = join(dir, 'ca.pem');
   const caBundlePath = join(dir, 'bundle.pem');
+  for (const [from, to] of [
+    [input.caCertPath, caCertPath],
+    [input.caBundlePath, caBundlePath],
+  ] as const) {
+    await copyFile(from, to);
+    await chmod(to, 0o600);
+  }
+  return { caCertPath, caBundlePath };
+}
+
+export async function createSandbox(input: SandboxInput): Promise<Sandbox> {
+  if (input.tool.kind === 'seatbelt') return createSeatbeltSandbox(input.tool.path, input);
+  const proxyPort = Number(new URL(input.proxyUrl).port);
+  const home = await realpath(input.home);
+  // Outside the home (which the child cannot see) and private to us: the socket in it is the child's way out.
+  const { dir, inside } = await makeRunDirectory([home]);
+  const hidden = await findHiddenPaths(input.env, home, [inside, process.execPath, packagePaths.sandboxBridge]);
   const socketPath = join(dir, 'proxy.sock');
   let server: Server | undefined;
+  let caCertPath: string;
+  let caBundlePath: string;
   const open = new Set<Socket>();
   try {
-    for (const [from, to] of [
-      [input.caCertPath, caCertPath],
-      [input.caBundlePath, caBundlePath],
-    ] as const) {
-      await copyFile(from, to);
-      await chmod(to, 0o600);
-    }
+    ({ caCertPath, caBundlePath } = await copyTrustFiles(input, dir));
     server = createServer((inner) => {
       open.add(inner);
       inner.once('close', () => open.delete(inner));
@@ -332,27 +350,12 @@ function findFirstChild(pid: number): Promise<number | undefined> {
 async function createSeatbeltSandbox(sandboxExec: string, input: SandboxInput): Promise<Sandbox> {
   const proxyPort = Number(new URL(input.proxyUrl).port);
   const homePaths = (await resolvePathForms(input.home)) ?? [resolve(input.home)];
-  const dir = await mkdtemp(join(tmpdir(), 'authsome-sandbox-'));
-  const inside = await realpath(dir);
-  const home = homePaths.find((path) => inside === path || inside.startsWith(`${path}/`));
-  if (home !== undefined) {
-    await rm(dir, { recursive: true, force: true });
-    throw errors.sandboxUnavailable(
-      `the temporary directory ${dir} is inside ${home}, which the sandbox hides`,
-      'Set TMPDIR to a directory outside AUTHSOME_HOME.',
-    );
-  }
-  const caCertPath = join(dir, 'ca.pem');
-  const caBundlePath = join(dir, 'bundle.pem');
+  const { dir } = await makeRunDirectory(homePaths);
   let profile: string;
+  let caCertPath: string;
+  let caBundlePath: string;
   try {
-    for (const [from, to] of [
-      [input.caCertPath, caCertPath],
-      [input.caBundlePath, caBundlePath],
-    ] as const) {
-      await copyFile(from, to);
-      await chmod(to, 0o600);
-    }
+    ({ caCertPath, caBundlePath } = await copyTrustFiles(input, dir));
     const hidden = await findSeatbeltHiddenPaths(input.env, process.getuid?.() ?? 0);
     profile = buildSeatbeltProfile({ homePaths, hiddenDirs: hidden.dirs, hiddenFiles: hidden.files, proxyPort });
   } catch (err) {

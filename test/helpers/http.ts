@@ -35,3 +35,13 @@ export function sendHttp(port: number, path: string, options: SendOptions = {}):
     req.end(options.body);
   });
 }
+
+/** POSTs `body` as JSON to the runtime's `/api<path>` with its bearer token; resolves with the parsed answer. */
+export async function postApi(rt: { url: string; token: string }, path: string, body: unknown): Promise<any> {
+  const res = await fetch(`${rt.url}/api${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return res.json();
+}

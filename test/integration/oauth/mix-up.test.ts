@@ -17,6 +17,7 @@ import {
   type TestAuthServer,
 } from '../../helpers/oauth-server.js';
 import { createTestCa } from '../../helpers/test-ca.js';
+import { postApi } from '../../helpers/http.js';
 
 describe('an OAuth mix-up: a code from another authorization server', () => {
   let honest: TestAuthServer;
@@ -72,14 +73,7 @@ describe('an OAuth mix-up: a code from another authorization server', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  async function api(path: string, body: unknown): Promise<any> {
-    const res = await fetch(`${rt.url}/api${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return res.json();
-  }
+  const api = (path: string, body: unknown) => postApi(rt, path, body);
 
   /** A login to the hostile provider, waiting for its answer: the session and the state authsome sent it. */
   async function startHostileLogin(): Promise<{ session: string; state: string }> {

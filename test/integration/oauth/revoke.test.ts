@@ -15,6 +15,7 @@ import {
   type TestAuthServer,
 } from '../../helpers/oauth-server.js';
 import { createTestCa, type TestCa } from '../../helpers/test-ca.js';
+import { postApi } from '../../helpers/http.js';
 
 const KDF = { memory_kib: 1024, iterations: 1 };
 
@@ -103,14 +104,7 @@ describe('OAuth revocation on logout and revoke', () => {
       })
     ).status;
 
-  async function api(path: string, body: unknown): Promise<any> {
-    const res = await fetch(`${rt.url}/api${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${rt.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return res.json();
-  }
+  const api = (path: string, body: unknown) => postApi(rt, path, body);
 
   it('logout revokes both tokens at the provider, then deletes the connection', async () => {
     const tokens = await seed('testoauth', 'default');

@@ -1,10 +1,16 @@
 // Attacks on the key scrubber by a hostile agent: it asks a provider endpoint that echoes the credential for an
 // answer in a form the scrubber would not read (a compressed WebSocket frame, a trailer, a JSON escape).
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { openTlsThroughProxy, readUntil, REAL_KEY, startHarness, type Harness } from './harness.js';
+import {
+  openAgentThroughProxy,
+  openTlsThroughProxy,
+  readUntil,
+  REAL_KEY,
+  startHarness,
+  type Harness,
+} from './harness.js';
 
 /** A key with the characters JSON encoders may escape ('/' as `\/` in PHP and Java encoders). */
 const SLASHED_KEY = 'sk-test/REALKEY/with+slashes/0123456789abcdef';
@@ -63,12 +69,7 @@ describe('an echoed credential never reaches the agent in another form', () => {
 
   it('a WebSocket that would compress its echo (permessage-deflate) is sent uncompressed and scrubbed', async () => {
     const session = h.createSession(openaiScope());
-    const tlsSocket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
-      servername: 'api.openai.com',
-      ca: h.ca.certPem,
-    });
-    const agent = new https.Agent();
-    agent.createConnection = () => tlsSocket;
+    const agent = await openAgentThroughProxy(h, session);
     // ws offers permessage-deflate and inflates what comes back: the agent reads what the server meant to send.
     const ws = new WebSocket('wss://api.openai.com/v1/echo-auth-ws', { agent, perMessageDeflate: true });
     const message = await new Promise<string>((resolve, reject) => {

@@ -2,6 +2,7 @@
 // audit log, proxy with a resolve map, and a recording HTTPS upstream standing in for api.openai.com.
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -255,4 +256,15 @@ export function readUntil(
     socket.on('data', onData);
     socket.once('close', onClose);
   });
+}
+
+/** An https.Agent whose one connection is a TLS tunnel through the proxy to api.openai.com (WebSocket tests). */
+export async function openAgentThroughProxy(h: Harness, session: RunSession): Promise<https.Agent> {
+  const tlsSocket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+    servername: 'api.openai.com',
+    ca: h.ca.certPem,
+  });
+  const agent = new https.Agent();
+  agent.createConnection = () => tlsSocket;
+  return agent;
 }

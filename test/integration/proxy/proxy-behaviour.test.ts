@@ -1,7 +1,6 @@
 // The proxy engine over real sockets: interception and injection, tunnels, 407s, plain http,
 // sessions, ambiguity, OAuth endpoints, upstream failures, WebSocket, large bodies, keep-alive, leaf certificates.
 import { createHash } from 'node:crypto';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { ProxyAgent, request } from 'undici';
@@ -15,6 +14,7 @@ import {
   basicAuth,
   buildDefinition,
   exchange,
+  openAgentThroughProxy,
   openTlsThroughProxy,
   OTHER_KEY,
   REAL_KEY,
@@ -355,12 +355,7 @@ describe('proxy engine', () => {
 
   it('puts the credential on a WebSocket upgrade, then pipes frames both ways', async () => {
     const session = h.createSession(openaiScope());
-    const tlsSocket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
-      servername: 'api.openai.com',
-      ca: h.ca.certPem,
-    });
-    const agent = new https.Agent();
-    agent.createConnection = () => tlsSocket;
+    const agent = await openAgentThroughProxy(h, session);
     const ws = new WebSocket('wss://api.openai.com/v1/realtime?model=x', {
       agent,
       headers: { authorization: PLACEHOLDER_AUTH },
