@@ -125,7 +125,10 @@ describe('authsome mcp', () => {
     const r = await call('request_login', { provider: 'anthropic' });
     expect(r.isError).toBe(false);
     expect(r.text).toMatch(/^The login form for Anthropic \(default\) is open in the person's browser/);
-    const launcher = await waitFor(() => (existsSync(opened) ? readFileSync(opened, 'utf8').trim() : undefined));
+    // The stand-in browser appends with the shell: the file can exist a moment before its line is in it.
+    const launcher = await waitFor(() =>
+      existsSync(opened) ? readFileSync(opened, 'utf8').trim() || undefined : undefined,
+    );
     expect(launcher).toMatch(/^file:\/\//);
     // The launcher redirects to the one-time form URL: that URL, and its token, never reach the agent.
     const target = /https?:\/\/[^"'<>\s]+/.exec(readFileSync(new URL(launcher), 'utf8'))![0];

@@ -56,6 +56,11 @@ export function runCli(home: string, args: string[], options: CliOptions = {}): 
       clearTimeout(timer);
       resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe first: the write then fails with EPIPE, which is
+    // the command's choice, not a test failure (unhandled, it failed whichever test file was running).
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin.end(options.input ?? '');
   });
 }
