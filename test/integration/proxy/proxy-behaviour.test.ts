@@ -121,11 +121,13 @@ describe('proxy engine', () => {
     expect(text).toContain('data: [DONE]');
     // 6 JSON events + [DONE], each its own arrival (events were 150 ms apart upstream).
     expect(arrivals).toHaveLength(7);
-    // The first event arrives within a few tens of ms of being sent, long before the last one is sent.
-    expect(arrivals[0]! - sent[0]!).toBeLessThan(60);
+    // The first event reaches the client while the upstream is still sending (before its third event, 300 ms on):
+    // streamed, not held for later events. No tighter bound: on a loaded 2-core machine a wake-up can take 100 ms.
+    expect(arrivals[0]!).toBeLessThan(sent[2]!);
     expect(arrivals[0]!).toBeLessThan(sent[sent.length - 1]! - 300);
-    // And the spread survives the proxy: arrivals are as far apart as the sends.
-    expect(arrivals[5]! - arrivals[0]!).toBeGreaterThan(sent[5]! - sent[0]! - 100);
+    // And the spread survives the proxy (events batched together would arrive at once; half the sends' spread leaves
+    // room for a slow wake-up on a loaded machine).
+    expect(arrivals[5]! - arrivals[0]!).toBeGreaterThan((sent[5]! - sent[0]!) / 2);
     expect(h.upstream.requests[before]!.headers.authorization).toBe(`Bearer ${REAL_KEY}`);
   });
 
