@@ -311,7 +311,8 @@ describe('web pages', () => {
       await expect
         .poll(() => page.locator('#definition-check .field-error').textContent())
         .toBe('Not valid yet: JSON syntax error at line 1, column 40: Expected double-quoted property name.');
-      expect(await textarea.getAttribute('aria-invalid')).toBe('true');
+      // Marked when htmx settles the swap, a moment after the verdict's text is in.
+      await expect.poll(() => textarea.getAttribute('aria-invalid')).toBe('true');
       expect(await check.textContent()).not.toMatch(/is invalid|openai\.json/);
       // Typing again takes the verdict down at once (seen by the page itself after each keystroke, so no timing is
       // assumed); the next one comes only after the next pause.
