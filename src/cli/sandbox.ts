@@ -235,6 +235,12 @@ async function makeRunDirectory(homePaths: readonly string[]): Promise<{ dir: st
   return { dir, inside };
 }
 
+/** Removes a run directory whose sandbox could not be prepared; the error to throw for it. */
+async function discardRunDirectory(dir: string, err: unknown): Promise<AppError> {
+  await rm(dir, { recursive: true, force: true });
+  return err instanceof AppError ? err : errors.internal(`Could not prepare the sandbox: ${(err as Error).message}`);
+}
+
 /** Copies of the run's CA files in `dir` (0600), which the child can read while the home stays hidden. */
 async function copyTrustFiles(
   input: Pick<SandboxInput, 'caCertPath' | 'caBundlePath'>,
@@ -277,8 +283,7 @@ export async function createSandbox(input: SandboxInput): Promise<Sandbox> {
     });
   } catch (err) {
     server?.close();
-    await rm(dir, { recursive: true, force: true });
-    throw err instanceof AppError ? err : errors.internal(`Could not prepare the sandbox: ${(err as Error).message}`);
+    throw await discardRunDirectory(dir, err);
   }
 
   return {
@@ -359,8 +364,7 @@ async function createSeatbeltSandbox(sandboxExec: string, input: SandboxInput): 
     const hidden = await findSeatbeltHiddenPaths(input.env, process.getuid?.() ?? 0);
     profile = buildSeatbeltProfile({ homePaths, hiddenDirs: hidden.dirs, hiddenFiles: hidden.files, proxyPort });
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err instanceof AppError ? err : errors.internal(`Could not prepare the sandbox: ${(err as Error).message}`);
+    throw await discardRunDirectory(dir, err);
   }
   return {
     caCertPath,
