@@ -1,6 +1,6 @@
 // /api/login-sessions: the CLI's side of a browser login. Create one (→ the one-time form URL), wait for it
 // (long-poll, ≤ 25 s a call), or cancel it (Ctrl-C). The form itself is a page: routes/login.ts.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { errors } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { describePeer, refuseSecretsToRuns } from '../peer-process.js';
@@ -43,6 +43,11 @@ function optionalScopes(body: Record<string, unknown>): string[] | undefined {
 export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
   const api = new Hono();
 
+  // What a login session's steps store (a key, an OAuth client, the account a sign-in lands on) is the person's to
+  // choose: a live run's process that learnt a session's id must not put its own key or account in their place.
+  const refuseToRuns = (c: Context, id: string) =>
+    refuseSecretsToRuns({ ...describePeer(c, deps), action: 'store-key', provider: web.logins.get(id)?.provider });
+
   api.post('/', async (c) => {
     const body = await readJsonBody(c);
     // The login URL also signs the browser in to the dashboard, where a key can be revealed.
@@ -76,6 +81,7 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
   // A key the provider's pattern refuses is an error and leaves the session pending (the form still works).
   api.post('/:id/key', async (c) => {
     const body = await readJsonBody(c);
+    await refuseToRuns(c, c.req.param('id'));
     const session = web.logins.get(c.req.param('id'));
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
     if (session.state !== 'pending') return c.json(describe(session));
@@ -93,6 +99,7 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
   // The OAuth client of a device login, asked for on the terminal the first time (later logins reuse the stored one).
   api.post('/:id/client', async (c) => {
     const body = await readJsonBody(c);
+    await refuseToRuns(c, c.req.param('id'));
     const session = web.logins.get(c.req.param('id'));
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
     if (session.state !== 'pending' || session.oauth?.flow !== 'device_code' || session.device)
@@ -108,6 +115,7 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
   // Headless sign-in, step 1: the authorization URL to open in a browser elsewhere (client and scopes as on the form).
   api.post('/:id/authorize', async (c) => {
     const body = await readJsonBody(c);
+    await refuseToRuns(c, c.req.param('id'));
     const session = web.logins.get(c.req.param('id'));
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
     if (session.state !== 'pending' || !session.oauth)
@@ -126,6 +134,7 @@ export function createLoginSessionsApi(deps: ServerDeps, web: WebState): Hono {
   // very session is waiting for.
   api.post('/:id/redirect', async (c) => {
     const body = await readJsonBody(c);
+    await refuseToRuns(c, c.req.param('id'));
     const session = web.logins.get(c.req.param('id'));
     if (!session) throw errors.notFound('No such login session (the server may have restarted).');
     const answer = parsePastedRedirect(requireString(body, 'url'));

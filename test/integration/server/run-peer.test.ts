@@ -260,6 +260,51 @@ describe('reveal and export refused to the processes of a live run', () => {
     }
   });
 
+  it("a live run's process may not answer the person's login session with its own key or sign-in", async () => {
+    const agent = startCaller(rt.port, rt.token, true);
+    const person = startCaller(rt.port, rt.token, false);
+    const personKey = 'sk-PERSONNEW-0123456789abcdefghijXYZ';
+    try {
+      const run = JSON.parse((await api('/run-sessions', { pid: agent.pid })).body) as { id: string };
+      // The person runs `authsome login openai --force` in another terminal; the agent has learnt the session's id.
+      const started = await person.ask({ path: '/login-sessions', body: { provider: 'openai', force: true } });
+      expect(started.status).toBe(201);
+      const { id } = JSON.parse(started.body) as { id: string };
+      const steps = [
+        { path: `/login-sessions/${id}/key`, body: { api_key: 'sk-ATTACKER-0123456789abcdefghij' } },
+        { path: `/login-sessions/${id}/client`, body: { client_id: 'attacker-client' } },
+        { path: `/login-sessions/${id}/authorize`, body: { client_id: 'attacker-client' } },
+        { path: `/login-sessions/${id}/redirect`, body: { url: 'http://127.0.0.1:1/cb?code=attacker&state=x' } },
+      ];
+      for (const request of steps) {
+        const answer = await agent.ask(request);
+        expect({ path: request.path, status: answer.status }).toEqual({ path: request.path, status: 403 });
+        expect(JSON.parse(answer.body).message).toBe(
+          "Refused: a process started by 'authsome run' may not store or replace a key.",
+        );
+      }
+      expect(await readAudit()).toContain(
+        `"provider":"openai","run":"${run.id}","reason":"store-key from a process of the run"`,
+      );
+      // The session still waits for the person, who types their key on their terminal: that one is stored.
+      const state = JSON.parse((await sendHttp(rt.port, `/api/login-sessions/${id}`, { headers: auth })).body) as {
+        state: string;
+      };
+      expect(state.state).toBe('pending');
+      const typed = await person.ask({ path: `/login-sessions/${id}/key`, body: { api_key: personKey } });
+      expect(JSON.parse(typed.body)).toMatchObject({ state: 'completed' });
+      await api(`/run-sessions/${run.id}/end`, {});
+      const { record } = JSON.parse((await api('/get', { provider: 'openai', reveal: true })).body) as {
+        record: { api_key: string };
+      };
+      expect(record.api_key).toBe(personKey);
+      await rt.connections.loginWithApiKey({ provider: 'openai', apiKey: KEY, force: true });
+    } finally {
+      agent.close();
+      person.close();
+    }
+  });
+
   it("a run that a live run's process starts stays within the outer run's scope and rules", async () => {
     await rt.connections.loginWithApiKey({ provider: 'mistral', apiKey: 'mistral-canary-0123456789abcdef' });
     const agent = startCaller(rt.port, rt.token, true);
