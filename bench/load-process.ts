@@ -38,7 +38,7 @@ export type PhaseCommand =
       warmupMs: number;
       distinctHosts: boolean;
     }
-  | { phase: 'sse'; target: Target; runs: number; intervalMs: number }
+  | { phase: 'sse'; target: Target; runs: number; intervalMs: number; versus?: Target }
   | { phase: 'mib'; target: Target; runs: number }
   | { phase: 'concurrent'; target: Target; connections: number; requestsEach: number };
 
@@ -53,6 +53,8 @@ export interface PhaseResult {
   median?: number;
   /** sse: every run saw its events in separate reads, as far apart as sent. */
   unbatched?: boolean;
+  /** sse with `versus`: the same figures for the other target, sampled in turn with this one. */
+  versus?: { median: number; errors: number; unbatched: boolean };
   /** Requests that went through the proxy and got a 200 (the upstream must count the same with the credential). */
   proxied200: number;
 }
@@ -275,41 +277,69 @@ async function runNewConnection(cmd: Extract<PhaseCommand, { phase: 'newconn' }>
   return summarize(latencies, errors, cmd.durationMs / 1000);
 }
 
-async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<PhaseResult> {
-  const firsts: number[] = [];
-  let errors = 0;
-  let unbatched = true;
-  for (let i = 0; i < cmd.runs; i++) {
-    // From connect: what an agent that opens a connection for one streamed completion waits for its first token.
-    const t0 = performance.now();
-    let conn: Connection | undefined;
-    try {
-      conn = await Connection.open(cmd.target, 'api.openai.com');
-      const opened = conn;
-      const arrivals: number[] = [];
-      await new Promise<void>((resolve, reject) => {
-        let seen = '';
-        opened.onRaw = (chunk) => {
-          const text = chunk.toString('latin1');
-          const events = text.split('data: ').length - 1;
-          for (let e = 0; e < events; e++) arrivals.push(performance.now());
-          seen += text;
-          if (seen.includes('data: [DONE]') && seen.endsWith('0\r\n\r\n')) resolve();
-        };
-        opened.socket.once('error', reject);
-        opened.socket.write(buildSseRequest(cmd.target, cmd.intervalMs));
-      });
-      count(cmd.target, 200);
-      firsts.push(arrivals[0]! - t0);
-      // Seven events (six chunks and [DONE]) sent intervalMs apart must arrive apart, not together.
-      if (arrivals.length !== 7 || arrivals[6]! - arrivals[0]! < cmd.intervalMs * 6 * 0.7) unbatched = false;
-    } catch {
-      errors++;
-    }
+/** One streamed completion from connect: when its first event arrived, and whether its events came apart as sent. */
+async function measureSseOnce(target: Target, intervalMs: number): Promise<{ first: number; unbatched: boolean }> {
+  // From connect: what an agent that opens a connection for one streamed completion waits for its first token.
+  const t0 = performance.now();
+  let conn: Connection | undefined;
+  try {
+    conn = await Connection.open(target, 'api.openai.com');
+    const opened = conn;
+    const arrivals: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      opened.onRaw = (chunk) => {
+        const text = chunk.toString('latin1');
+        const events = text.split('data: ').length - 1;
+        for (let e = 0; e < events; e++) arrivals.push(performance.now());
+        seen += text;
+        if (seen.includes('data: [DONE]') && seen.endsWith('0\r\n\r\n')) resolve();
+      };
+      opened.socket.once('error', reject);
+      opened.socket.write(buildSseRequest(target, intervalMs));
+    });
+    count(target, 200);
+    // Seven events (six chunks and [DONE]) sent intervalMs apart must arrive apart, not together.
+    const unbatched = arrivals.length === 7 && arrivals[6]! - arrivals[0]! >= intervalMs * 6 * 0.7;
+    return { first: arrivals[0]! - t0, unbatched };
+  } finally {
     conn?.close();
   }
-  const sorted = firsts.slice().sort((a, b) => a - b);
-  return summarize(firsts, errors, 1, { median: percentile(sorted, 0.5), unbatched });
+}
+
+/**
+ * `runs` streamed completions through `target`; with `versus`, as many through that target too, one of each in turn
+ * (the order flips every pair), so that both sides of a ratio are sampled under the same load on a shared machine.
+ */
+async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<PhaseResult> {
+  const sides = cmd.versus === undefined ? [cmd.target] : [cmd.target, cmd.versus];
+  const firsts = sides.map((): number[] => []);
+  const errors = sides.map(() => 0);
+  const unbatched = sides.map(() => true);
+  for (let i = 0; i < cmd.runs; i++) {
+    for (let k = 0; k < sides.length; k++) {
+      const side = i % 2 === 0 ? k : sides.length - 1 - k;
+      try {
+        const one = await measureSseOnce(sides[side]!, cmd.intervalMs);
+        firsts[side]!.push(one.first);
+        if (!one.unbatched) unbatched[side] = false;
+      } catch {
+        errors[side]!++;
+      }
+    }
+  }
+  const medianOf = (list: number[]) =>
+    percentile(
+      list.slice().sort((a, b) => a - b),
+      0.5,
+    );
+  return summarize(firsts[0]!, errors[0]!, 1, {
+    median: medianOf(firsts[0]!),
+    unbatched: unbatched[0]!,
+    ...(cmd.versus === undefined
+      ? {}
+      : { versus: { median: medianOf(firsts[1]!), errors: errors[1]!, unbatched: unbatched[1]! } }),
+  });
 }
 
 async function runMib(cmd: Extract<PhaseCommand, { phase: 'mib' }>): Promise<PhaseResult> {
