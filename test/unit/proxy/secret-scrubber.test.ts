@@ -131,4 +131,16 @@ describe('secret scrubber', () => {
       { numRuns: 300 },
     );
   });
+  it('encodes a secret once while it is recent, and still finds it after it has been pushed out', () => {
+    const first = buildScrubNeedles(SECRET);
+    expect(buildScrubNeedles(SECRET)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    for (let i = 0; i < 40; i++) buildScrubNeedles(`${SECRET}-other-${i}`);
+    const again = buildScrubNeedles(SECRET);
+    expect(again).not.toBe(first);
+    expect(again.map((n) => n.find.toString('latin1'))).toEqual(first.map((n) => n.find.toString('latin1')));
+    const { out, found } = run([Buffer.from(`echo ${SECRET} echo`)]);
+    expect(found).toBe(1);
+    expect(out.toString()).not.toContain(SECRET);
+  });
 });
