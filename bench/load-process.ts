@@ -1,5 +1,6 @@
 // Bench load generator (its own process): a small HTTP/1.1 client on raw TLS sockets, direct or through the proxy
 // (CONNECT with the run's Proxy-Authorization). It runs one phase per IPC command and reports what it measured.
+import { appendFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 
@@ -38,7 +39,7 @@ export type PhaseCommand =
       warmupMs: number;
       distinctHosts: boolean;
     }
-  | { phase: 'sse'; target: Target; runs: number; intervalMs: number; versus?: Target }
+  | { phase: 'sse'; target: Target; runs: number; intervalMs: number; versus?: Target; keepAlive?: boolean }
   | { phase: 'mib'; target: Target; runs: number }
   | { phase: 'concurrent'; target: Target; connections: number; requestsEach: number };
 
@@ -55,6 +56,8 @@ export interface PhaseResult {
   unbatched?: boolean;
   /** sse with `versus`: the same figures for the other target, sampled in turn with this one. */
   versus?: { median: number; errors: number; unbatched: boolean };
+  /** sse with `versus`: the median over the pairs of this side's time less the other's (ms), each pair back to back. */
+  pairedDifference?: number;
   /** Requests that went through the proxy and got a 200 (the upstream must count the same with the credential). */
   proxied200: number;
 }
@@ -115,7 +118,8 @@ class Connection {
       await waitSecure(socket);
       return new Connection(socket);
     }
-    const bare = target === 'bare';
+    // BENCH_AA=1 (diagnostics): the guarded proxy's side goes to the bare one too, an A/A run that shows the noise.
+    const bare = target === 'bare' || process.env.BENCH_AA === '1';
     const raw = net.connect({ host: '127.0.0.1', port: bare ? config.barePort : config.proxyPort, noDelay: true });
     const auth = bare ? bareAuth : proxyAuth;
     raw.write(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\nProxy-Authorization: ${auth}\r\n\r\n`);
@@ -277,13 +281,20 @@ async function runNewConnection(cmd: Extract<PhaseCommand, { phase: 'newconn' }>
   return summarize(latencies, errors, cmd.durationMs / 1000);
 }
 
-/** One streamed completion from connect: when its first event arrived, and whether its events came apart as sent. */
-async function measureSseOnce(target: Target, intervalMs: number): Promise<{ first: number; unbatched: boolean }> {
-  // From connect: what an agent that opens a connection for one streamed completion waits for its first token.
+/**
+ * One streamed completion: when its first event arrived (ms after `t0`), and whether its events came apart as sent.
+ * From connect (no `reused`): what an agent that opens a connection for one streamed completion waits for its first
+ * token; on `reused`, from the request's first byte.
+ */
+async function measureSseOnce(
+  target: Target,
+  intervalMs: number,
+  reused?: Connection,
+): Promise<{ first: number; unbatched: boolean }> {
   const t0 = performance.now();
-  let conn: Connection | undefined;
+  let conn: Connection | undefined = reused;
   try {
-    conn = await Connection.open(target, 'api.openai.com');
+    conn ??= await Connection.open(target, 'api.openai.com');
     const opened = conn;
     const arrivals: number[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -293,7 +304,10 @@ async function measureSseOnce(target: Target, intervalMs: number): Promise<{ fir
         const events = text.split('data: ').length - 1;
         for (let e = 0; e < events; e++) arrivals.push(performance.now());
         seen += text;
-        if (seen.includes('data: [DONE]') && seen.endsWith('0\r\n\r\n')) resolve();
+        if (seen.includes('data: [DONE]') && seen.endsWith('0\r\n\r\n')) {
+          opened.socket.off('error', reject);
+          resolve();
+        }
       };
       opened.socket.once('error', reject);
       opened.socket.write(buildSseRequest(target, intervalMs));
@@ -303,7 +317,7 @@ async function measureSseOnce(target: Target, intervalMs: number): Promise<{ fir
     const unbatched = arrivals.length === 7 && arrivals[6]! - arrivals[0]! >= intervalMs * 6 * 0.7;
     return { first: arrivals[0]! - t0, unbatched };
   } finally {
-    conn?.close();
+    if (reused === undefined) conn?.close();
   }
 }
 
@@ -316,25 +330,39 @@ async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<Pha
   const firsts = sides.map((): number[] => []);
   const errors = sides.map(() => 0);
   const unbatched = sides.map(() => true);
+  // keepAlive: one connection per side for all its requests (opened first, a broken one opened again).
+  const kept: (Connection | undefined)[] = sides.map(() => undefined);
   for (let i = 0; i < cmd.runs; i++) {
     for (let k = 0; k < sides.length; k++) {
       const side = i % 2 === 0 ? k : sides.length - 1 - k;
       try {
-        const one = await measureSseOnce(sides[side]!, cmd.intervalMs);
+        if (cmd.keepAlive) kept[side] ??= await Connection.open(sides[side]!, 'api.openai.com');
+        const one = await measureSseOnce(sides[side]!, cmd.intervalMs, kept[side]);
         firsts[side]!.push(one.first);
         if (!one.unbatched) unbatched[side] = false;
       } catch {
         errors[side]!++;
+        kept[side]?.close();
+        kept[side] = undefined;
       }
     }
   }
+  for (const conn of kept) conn?.close();
   const medianOf = (list: number[]) =>
     percentile(
       list.slice().sort((a, b) => a - b),
       0.5,
     );
+  // Diagnostics: every sample of both sides, one JSON line per phase.
+  if (process.env.BENCH_SSE_DUMP) appendFileSync(process.env.BENCH_SSE_DUMP, `${JSON.stringify({ sides, firsts })}\n`);
+  // Pairs in which both sides answered (an error leaves its side's list one shorter from then on: no pairs then).
+  const differences =
+    cmd.versus === undefined || firsts[0]!.length !== firsts[1]!.length
+      ? []
+      : firsts[0]!.map((first, i) => first - firsts[1]![i]!);
   return summarize(firsts[0]!, errors[0]!, 1, {
     median: medianOf(firsts[0]!),
+    ...(differences.length > 0 ? { pairedDifference: medianOf(differences) } : {}),
     unbatched: unbatched[0]!,
     ...(cmd.versus === undefined
       ? {}

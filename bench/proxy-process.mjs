@@ -195,13 +195,23 @@ process.on('message', (msg) => {
     // One phase only (run.ts --profile-phase): the profile holds that phase's work, not start-up or warm-up.
     profiler ??= new inspector.Session();
     profiler.connect();
+    if (process.env.BENCH_PROFILE_KIND === 'alloc') {
+      // Allocations, collected or not (what the young generation churns through), sampled every 512 bytes.
+      profiler.post(
+        'HeapProfiler.startSampling',
+        { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true },
+        () => process.send?.({ type: 'profile-start' }),
+      );
+      return;
+    }
     profiler.post('Profiler.enable', () =>
       profiler.post('Profiler.setSamplingInterval', { interval: 100 }, () =>
         profiler.post('Profiler.start', () => process.send?.({ type: 'profile-start' })),
       ),
     );
   } else if (msg.type === 'profile-stop') {
-    profiler.post('Profiler.stop', (_err, { profile }) => {
+    const stop = process.env.BENCH_PROFILE_KIND === 'alloc' ? 'HeapProfiler.stopSampling' : 'Profiler.stop';
+    profiler.post(stop, (_err, { profile }) => {
       writeFileSync(msg.path, JSON.stringify(profile));
       profiler.disconnect();
       process.send?.({ type: 'profile-stop', path: msg.path });
