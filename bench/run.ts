@@ -363,7 +363,8 @@ async function main(): Promise<void> {
 
   // What the guardrails cost: the same proxy code with and without the allow-list and the scrubber, in pairs run
   // back to back (the order flips each pair), so that a drift in the machine's load lands on both sides of a pair;
-  // the median of the pairs' ratios counts, so one disturbed pair does not decide it.
+  // the median of the pairs' ratios counts, so one disturbed pair does not decide it. Twelve short pairs (1.5 s each
+  // side) rather than four long ones: identical sides (BENCH_AA=1) gave 0.91-1.01x with four pairs of 4 s.
   let guardSse: PhaseResult | undefined;
   if (wants('guardrails')) {
     const pairs = async (make: (t: Target) => PhaseCommand, metric: (m: Measured) => number) => {
@@ -371,7 +372,7 @@ async function main(): Promise<void> {
       const guarded: number[] = [];
       const ratios: number[] = [];
       let last: Measured | undefined;
-      for (let i = 0; i < (quick ? 1 : 4); i++) {
+      for (let i = 0; i < (quick ? 1 : 12); i++) {
         const order = i % 2 === 0 ? (['bare', 'proxy'] as const) : (['proxy', 'bare'] as const);
         const got: Partial<Record<'bare' | 'proxy', Measured>> = {};
         for (const t of order) got[t] = await phase(make(t));
@@ -383,11 +384,11 @@ async function main(): Promise<void> {
       return { bare: median(bare), guarded: median(guarded), ratio: median(ratios), last: last! };
     };
     const ka = await pairs(
-      (target) => ({ phase: 'keepalive', target, concurrency: 10, durationMs: PHASE_MS, warmupMs: WARMUP_MS }),
+      (target) => ({ phase: 'keepalive', target, concurrency: 10, durationMs: 1500, warmupMs: 300 }),
       (m) => m.rps,
     );
     rows.push({
-      figure: 'guardrails cost: keep-alive c=10 (without / with)',
+      figure: 'guardrails cost: keep-alive c=10 (without / with, 12 pairs)',
       direct: `${fmt(ka.bare)} req/s`,
       proxy: `${fmt(ka.guarded)} req/s`,
       ratio: `${fmt(ka.ratio, 2)}x`,
