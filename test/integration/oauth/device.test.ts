@@ -191,6 +191,14 @@ describe('OAuth device flow (RFC 8628)', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return true;
     });
+    // The person has not entered the code yet. (The real server does not know this code: its invalid_grant, on a
+    // machine slow enough for a poll to come back before the cancel below, ended the login as failed.)
+    auth.overrideToken((_req, res) => {
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'authorization_pending' }));
+      return true;
+    });
     const started = await api('POST', '/login-sessions', { provider: 'testdevice', connection: 'forever' });
     const res = await fetch(`${rt.url}/api/login-sessions/${started.id}/client`, {
       method: 'POST',
