@@ -306,10 +306,14 @@ async function measureSseOnce(
         seen += text;
         if (seen.includes('data: [DONE]') && seen.endsWith('0\r\n\r\n')) {
           opened.socket.off('error', reject);
+          opened.socket.off('close', onClose);
           resolve();
         }
       };
+      // A connection closed before the answer's end (no error) must not leave the phase waiting forever.
+      const onClose = (): void => reject(new Error('connection closed before the answer ended'));
       opened.socket.once('error', reject);
+      opened.socket.once('close', onClose);
       opened.socket.write(buildSseRequest(target, intervalMs));
     });
     count(target, 200);
@@ -330,15 +334,19 @@ async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<Pha
   const firsts = sides.map((): number[] => []);
   const errors = sides.map(() => 0);
   const unbatched = sides.map(() => true);
+  /** With `versus`: this side's time less the other's, for each pair in which both answered. */
+  const differences: number[] = [];
   // keepAlive: one connection per side for all its requests (opened first, a broken one opened again).
   const kept: (Connection | undefined)[] = sides.map(() => undefined);
   for (let i = 0; i < cmd.runs; i++) {
+    const pair: (number | undefined)[] = sides.map(() => undefined);
     for (let k = 0; k < sides.length; k++) {
       const side = i % 2 === 0 ? k : sides.length - 1 - k;
       try {
         if (cmd.keepAlive) kept[side] ??= await Connection.open(sides[side]!, 'api.openai.com');
         const one = await measureSseOnce(sides[side]!, cmd.intervalMs, kept[side]);
         firsts[side]!.push(one.first);
+        pair[side] = one.first;
         if (!one.unbatched) unbatched[side] = false;
       } catch {
         errors[side]!++;
@@ -346,6 +354,7 @@ async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<Pha
         kept[side] = undefined;
       }
     }
+    if (pair.length === 2 && pair[0] !== undefined && pair[1] !== undefined) differences.push(pair[0] - pair[1]);
   }
   for (const conn of kept) conn?.close();
   const medianOf = (list: number[]) =>
@@ -355,11 +364,6 @@ async function runSse(cmd: Extract<PhaseCommand, { phase: 'sse' }>): Promise<Pha
     );
   // Diagnostics: every sample of both sides, one JSON line per phase.
   if (process.env.BENCH_SSE_DUMP) appendFileSync(process.env.BENCH_SSE_DUMP, `${JSON.stringify({ sides, firsts })}\n`);
-  // Pairs in which both sides answered (an error leaves its side's list one shorter from then on: no pairs then).
-  const differences =
-    cmd.versus === undefined || firsts[0]!.length !== firsts[1]!.length
-      ? []
-      : firsts[0]!.map((first, i) => first - firsts[1]![i]!);
   return summarize(firsts[0]!, errors[0]!, 1, {
     median: medianOf(firsts[0]!),
     ...(differences.length > 0 ? { pairedDifference: medianOf(differences) } : {}),

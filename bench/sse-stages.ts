@@ -33,21 +33,24 @@ async function measureIdleHop(rounds: number): Promise<{ roundTrip: number; writ
   const echo = fork(here('sse-stages.ts'), ['--echo'], { execArgv: ['--import', 'tsx'] });
   const { port } = await waitFor<{ port: number }>(echo, 'ready');
   const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
-  await new Promise((resolve) => socket.once('connect', resolve));
-  const trips: number[] = [];
-  const writes: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const t0 = performance.now();
-    const answered = new Promise((resolve) => socket.once('data', resolve));
-    socket.write('ping\n');
-    writes.push(performance.now() - t0);
-    await answered;
-    trips.push(performance.now() - t0);
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const trips: number[] = [];
+    const writes: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const t0 = performance.now();
+      const answered = new Promise((resolve) => socket.once('data', resolve));
+      socket.write('ping\n');
+      writes.push(performance.now() - t0);
+      await answered;
+      trips.push(performance.now() - t0);
+    }
+    return { roundTrip: median(trips), write: median(writes) };
+  } finally {
+    socket.destroy();
+    echo.kill();
   }
-  socket.destroy();
-  echo.kill();
-  return { roundTrip: median(trips), write: median(writes) };
 }
 
 if (process.argv.includes('--echo')) {
@@ -62,6 +65,7 @@ if (process.argv.includes('--echo')) {
 }
 
 async function main(): Promise<void> {
+  let proxy: ChildProcess | undefined;
   const ca = createTestCa(['api.openai.com', '*.bench.test']);
   const upstream = fork(here('upstream-process.ts'), [], {
     execArgv: ['--import', 'tsx'],
@@ -75,8 +79,13 @@ async function main(): Promise<void> {
       }),
     },
   });
+  // A failure below must not leave the helpers running (their IPC channels would keep this process alive too).
+  process.on('exit', () => {
+    upstream.kill();
+    proxy?.kill();
+  });
   const { port: upstreamPort } = await waitFor<{ port: number }>(upstream, 'ready');
-  const proxy = fork(here('proxy-process.mjs'), [], {
+  proxy = fork(here('proxy-process.mjs'), [], {
     execArgv: [...SERVER_NODE_FLAGS],
     env: {
       ...process.env,
