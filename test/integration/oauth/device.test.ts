@@ -27,6 +27,10 @@ describe('OAuth device flow (RFC 8628)', () => {
   let asked: number[];
   /** Waits that ended because the login was cancelled (the poll stops after one). */
   let aborted = 0;
+  /** How long the injected clock waits (a test may make it long to hold the poll inside a wait). */
+  let waitMs = 20;
+  /** Waits now in progress. */
+  let waiting = 0;
 
   beforeAll(async () => {
     const ca = createTestCa(['localhost', '127.0.0.1']);
@@ -45,7 +49,8 @@ describe('OAuth device flow (RFC 8628)', () => {
       // The injected clock: remember the wait asked for, wait a moment (an aborted wait ends at once).
       deviceSleep: (ms, signal) => {
         asked.push(ms);
-        return new Promise((resolve) => {
+        waiting++;
+        return new Promise<void>((resolve) => {
           const onAbort = () => {
             aborted++;
             clearTimeout(timer);
@@ -54,8 +59,10 @@ describe('OAuth device flow (RFC 8628)', () => {
           const timer = setTimeout(() => {
             signal.removeEventListener('abort', onAbort);
             resolve();
-          }, 20);
+          }, waitMs);
           signal.addEventListener('abort', onAbort, { once: true });
+        }).finally(() => {
+          waiting--;
         });
       },
     });
@@ -68,6 +75,7 @@ describe('OAuth device flow (RFC 8628)', () => {
   });
   beforeEach(() => {
     asked = [];
+    waitMs = 20;
   });
   afterEach(() => {
     auth.overrideToken(undefined);
@@ -172,11 +180,19 @@ describe('OAuth device flow (RFC 8628)', () => {
   it('a cancelled login (Ctrl-C) stops the polling', async () => {
     const started = await api('POST', '/login-sessions', { provider: 'testdevice', connection: 'gone' });
     await expect.poll(() => asked.length).toBeGreaterThan(2); // polling (authorization_pending)
+    // Hold the poll inside a wait (a minute long) so the cancel lands there, not during a token request.
+    waitMs = 60_000;
+    const held = asked.length;
+    await expect.poll(() => asked.length > held && waiting === 1).toBe(true);
     const before = aborted;
     const cancelled = await api('POST', `/login-sessions/${started.id}/cancel`, {});
     expect(cancelled.state).toBe('cancelled');
-    // The poll's wait is cut short by the cancel; the loop checks the signal after every wait and stops.
+    // The wait is cut short by the cancel (not after its minute); the loop checks the signal after it and stops.
     await expect.poll(() => aborted).toBe(before + 1);
+    await expect.poll(() => waiting).toBe(0);
+    const asks = asked.length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(asked.length).toBe(asks); // no further poll
     expect(rt.vault.get(buildConnectionId('testdevice', 'gone'))).toBeUndefined();
   });
 
