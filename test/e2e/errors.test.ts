@@ -1,15 +1,15 @@
 // Every bad input of the core issue: a clear Error + Hint, the documented exit code, and nothing lost or stored.
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempHome, runCli, type TempHome } from '../helpers/cli.js';
+import { makeTempHome, readVaultRecords, runCli, type TempHome } from '../helpers/cli.js';
 
 const GOOD = 'sk-errors0123456789abcdefghijklmn';
 
 describe('bad input', () => {
   let t: TempHome;
   const cli = (args: string[], input?: string, env?: NodeJS.ProcessEnv) => runCli(t.home, args, { input, env });
-  const vaultText = () => readFileSync(join(t.home, 'vault.json'), 'utf8');
+  const vaultText = () => readVaultRecords(t.home);
 
   beforeAll(async () => {
     t = makeTempHome();
@@ -28,7 +28,7 @@ describe('bad input', () => {
       "Error: This does not look like a valid OpenAI API key.\nHint: OpenAI API keys start with 'sk-' " +
         "followed by at least 20 letters, digits, '_' or '-'.\n",
     );
-    expect(vaultText()).toBe(before);
+    expect(vaultText()).toEqual(before);
     expect((await cli(['get', 'openai', '--connection', 'bad'])).code).toBe(3);
   });
 

@@ -3,10 +3,17 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AUDIT_CHECKPOINT_ID } from '../../src/audit-chain.js';
 import { deriveKey } from '../../src/vault/kdf.js';
 import { open as openSealed, seal } from '../../src/vault/seal.js';
-import { makeTempHome, readServerState, runCli, spawnCli, stopHomeServer, type TempHome } from '../helpers/cli.js';
+import {
+  makeTempHome,
+  readServerState,
+  readVaultRecords,
+  runCli,
+  spawnCli,
+  stopHomeServer,
+  type TempHome,
+} from '../helpers/cli.js';
 
 const key = (n: number | string) => `sk-vault${String(n).padStart(4, '0')}abcdefghijklmnopqrstuvwx`;
 const PASSPHRASE = 'correct horse battery staple';
@@ -72,20 +79,13 @@ describe('vault', () => {
 
   it('a short passphrase is refused and nothing changes', async () => {
     await cli(['login', 'openai'], `${key(3)}\n`);
-    // The server checkpoints the audit chain's head into the vault about once a second (its own record and the
-    // integrity generation), so the comparison leaves those two out; everything else must be byte for byte the same.
-    const comparable = () => {
-      const v = JSON.parse(readFileSync(vaultPath(), 'utf8'));
-      delete v.records[AUDIT_CHECKPOINT_ID];
-      delete v.integrity;
-      return v;
-    };
-    const before = comparable();
+    // The server checkpoints the audit head into the vault on its own; every record a user made must be unchanged.
+    const before = readVaultRecords(t.home);
     const keyBefore = readFileSync(join(t.home, 'master.key'));
     const r = await cli(['passphrase', 'set', '--passphrase-stdin'], 'short\n');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^Error: The passphrase is too short/);
-    expect(comparable()).toEqual(before);
+    expect(readVaultRecords(t.home)).toEqual(before);
     expect(before.mode).toBe('keyfile');
     expect(Object.keys(before.records)).toContain('connection:openai:default');
     expect(readFileSync(join(t.home, 'master.key')).equals(keyBefore)).toBe(true);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { AUDIT_CHECKPOINT_ID } from '../../src/audit-chain.js';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -87,6 +88,17 @@ export function makeTempHome(prefix = 'authsome-e2e-'): TempHome {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The vault file as JSON without what a running server rewrites on its own: the audit chain's checkpoint (about once
+ * a second after an audit line) and the integrity seal that covers it. Every record a user made is compared.
+ */
+export function readVaultRecords(home: string): { mode: string; kdf: unknown; key: unknown; records: object } {
+  const v = JSON.parse(readFileSync(join(home, 'vault.json'), 'utf8'));
+  delete v.records[AUDIT_CHECKPOINT_ID];
+  delete v.integrity;
+  return v;
 }
 
 export function readServerState(home: string): { pid: number; url: string; version: string } | undefined {
