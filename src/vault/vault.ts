@@ -68,6 +68,11 @@ export interface Vault {
   unlock(passphrase: string): Promise<void>;
   lock(): void;
   get<T = unknown>(id: string): T | undefined;
+  /**
+   * The stored value itself, frozen, without the copy get() makes: for the proxy's per-request read, where a
+   * structured clone was a measurable share of the request's cost. Throws like get() when the vault is not unlocked.
+   */
+  view<T = unknown>(id: string): Readonly<T> | undefined;
   list(prefix: string): string[];
   /** Applies the changes in memory at once, then resolves when they are on disk. */
   apply(changes: VaultChange[]): Promise<void>;
@@ -234,7 +239,7 @@ export function createVault(options: VaultOptions): Vault {
     integrityKey?.fill(0);
     integrityKey = deriveIntegrityKey(key);
     plain.clear();
-    for (const [id, value] of records) plain.set(id, value);
+    for (const [id, value] of records) plain.set(id, deepFreeze(value));
     state = 'unlocked';
     damage = undefined;
     lastAccess = Date.now();
@@ -322,7 +327,7 @@ export function createVault(options: VaultOptions): Vault {
     }
     file = data;
     plain.clear();
-    for (const [id, value] of records) plain.set(id, value);
+    for (const [id, value] of records) plain.set(id, deepFreeze(value));
   }
 
   function settle(upTo: number, err: unknown): void {
@@ -464,6 +469,11 @@ export function createVault(options: VaultOptions): Vault {
       return value === undefined ? undefined : (structuredClone(value) as T);
     },
 
+    view<T>(id: string): Readonly<T> | undefined {
+      requireUnlocked();
+      return plain.get(id) as Readonly<T> | undefined;
+    },
+
     list(prefix) {
       requireUnlocked();
       return [...plain.keys()].filter((id) => id.startsWith(prefix)).sort();
@@ -477,7 +487,7 @@ export function createVault(options: VaultOptions): Vault {
           plain.delete(change.id);
           delete file!.records[change.id];
         } else {
-          const value = structuredClone(change.value);
+          const value = deepFreeze(structuredClone(change.value));
           plain.set(change.id, value);
           file!.records[change.id] = seal(key, Buffer.from(JSON.stringify(value), 'utf8'), change.id);
         }
@@ -559,4 +569,13 @@ export function createVault(options: VaultOptions): Vault {
     },
   };
   return vault;
+}
+
+/** Freezes a decrypted record and everything in it: what view() hands out cannot be changed by the reader. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }

@@ -882,3 +882,33 @@ describe('checkPassphrase on a vault written before the integrity seal', () => {
     expect(readFileSync(paths.vault, 'utf8')).toBe(before);
   });
 });
+
+describe('view', () => {
+  it('hands out the stored record itself, frozen to the last level; get() still gives a copy to change', async () => {
+    const vault = await openVault();
+    await vault.put('connection:openai:default', { api_key: 'sk-one', scopes: ['a'] });
+    const seen = vault.view<{ api_key: string; scopes: string[] }>('connection:openai:default')!;
+    expect(seen).toEqual({ api_key: 'sk-one', scopes: ['a'] });
+    expect(() => {
+      (seen as { api_key: string }).api_key = 'sk-changed';
+    }).toThrow(TypeError);
+    expect(() => (seen.scopes as string[]).push('b')).toThrow(TypeError);
+    const copy = vault.get<{ api_key: string }>('connection:openai:default')!;
+    copy.api_key = 'sk-mine';
+    expect(vault.view<{ api_key: string }>('connection:openai:default')!.api_key).toBe('sk-one');
+    await vault.put('connection:openai:default', { api_key: 'sk-two' });
+    expect(vault.view<{ api_key: string }>('connection:openai:default')).toEqual({ api_key: 'sk-two' });
+    expect(vault.view('connection:none:default')).toBeUndefined();
+    // Read back from disk: the records a reopened vault holds are frozen as well.
+    const again = await openVault();
+    expect(Object.isFrozen(again.view('connection:openai:default'))).toBe(true);
+  });
+
+  it('refuses like get() while the vault is locked', async () => {
+    const vault = await openVault();
+    await vault.put('x', { a: 1 });
+    await vault.setPassphrase('correct horse battery staple');
+    vault.lock();
+    expect(() => vault.view('x')).toThrow(expect.objectContaining({ code: 'VAULT_LOCKED' }));
+  });
+});
