@@ -10,7 +10,6 @@ const dist = new URL('../dist/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 const [
   { createAuditLog, buildAuditEntry },
-  { buildCredentialHeader },
   { parseProviderDefinition },
   { createCertificateAuthority, createRunAuthorityForRoutes },
   { createProxyServer },
@@ -18,9 +17,13 @@ const [
   { createRunSessionRegistry },
   { buildCertificate, buildAltName },
   { createRunPolicy },
+  { createVault },
+  { createConnectionService },
+  { createCredentialPeek, createCredentialSource },
+  { createProviderRegistry },
+  { packagePaths },
 ] = await Promise.all([
   load('audit.js'),
-  load('providers/headers.js'),
   load('providers/schema.js'),
   load('proxy/ca.js'),
   load('proxy/proxy-server.js'),
@@ -28,6 +31,11 @@ const [
   load('proxy/run-sessions.js'),
   load('tls/certificates.js'),
   load('runs/policy.js'),
+  load('vault/vault.js'),
+  load('connections/service.js'),
+  load('proxy/credential-source.js'),
+  load('providers/registry.js'),
+  load('paths.js'),
 ]);
 
 /** @type {{ upstreamPort: number; upstreamCa: string; proxiedKey: string; benchHosts: number }} */
@@ -99,6 +107,39 @@ function createBatchedAudit(path) {
     },
   };
 }
+// The credentials come the way the server hands them over: from a real vault (keyfile mode, a cheap KDF: only the
+// unlock would notice), through the connection service and the server's credential source. BENCH_CREDENTIALS=awaited
+// leaves out the at-once path (every request then waits for the async source, as before it existed).
+const vault = createVault({
+  paths: {
+    vault: join(dir, 'vault.json'),
+    vaultBackup: join(dir, 'vault.json.bak'),
+    masterKey: join(dir, 'master.key'),
+  },
+  kdf: { memory_kib: 1024, iterations: 1 },
+});
+await vault.open();
+const stamp = new Date().toISOString();
+for (const { provider, connection } of scope) {
+  await vault.put(`connection:${provider}:${connection}`, {
+    provider,
+    connection,
+    auth_type: 'api_key',
+    status: 'connected',
+    api_key: config.proxiedKey,
+    obtained_at: stamp,
+    updated_at: stamp,
+  });
+}
+const connections = createConnectionService({
+  vault,
+  registry: createProviderRegistry({ bundledDir: packagePaths.providers, customDir: join(dir, 'providers') }),
+  audit,
+});
+const credentialOptions = {
+  resolveCredential: createCredentialSource(connections),
+  ...(process.env.BENCH_CREDENTIALS === 'awaited' ? {} : { peekCredential: createCredentialPeek(connections) }),
+};
 const upstream = { host: '127.0.0.1', port: config.upstreamPort };
 const resolveMap = new Map([[buildResolveKey('api.openai.com', 443), upstream]]);
 for (let i = 0; i < config.benchHosts; i++) resolveMap.set(buildResolveKey(`h${i}.bench.test`, 443), upstream);
@@ -144,7 +185,7 @@ const proxyOptions = {
   audit,
   resolveMap,
   upstreamCaCerts: [config.upstreamCa],
-  resolveCredential: async (entry) => buildCredentialHeader(entry.definition, config.proxiedKey),
+  ...credentialOptions,
 };
 const proxy = await createProxyServer(proxyOptions);
 const bareProxy = await createProxyServer({ ...proxyOptions, scrubResponses: false });

@@ -34,7 +34,7 @@ import { acquireInstanceLock } from './server/instance-lock.js';
 import type { ServerState } from './server-state.js';
 import { createVault, type Vault, type VaultOptions } from './vault/vault.js';
 import { createCaProvider } from './proxy/ca-provider.js';
-import { createCredentialRefresher, createCredentialSource } from './proxy/credential-source.js';
+import { createCredentialPeek, createCredentialRefresher, createCredentialSource } from './proxy/credential-source.js';
 import { createProxyServer, parseResolveMap } from './proxy/proxy-server.js';
 import { createRunService, type RunService } from './runs/run-service.js';
 import { createRunSessionRegistry } from './proxy/run-sessions.js';
@@ -166,6 +166,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       serverPort: () => webPort,
       sessions,
       resolveCredential: buildReopeningSource(reopenVault, createCredentialSource(connections)),
+      peekCredential: createCredentialPeek(connections),
       refreshCredential: createCredentialRefresher(connections),
       audit,
       resolveMap: parseResolveMap(options.proxyResolve),

@@ -115,6 +115,12 @@ export interface ConnectionService {
   loadCredential(provider: string, connection: string): ConnectionRecord;
   /** The same, about to be used: an OAuth token near its expiry is refreshed first. */
   loadCredentialForUse(provider: string, connection: string): Promise<ConnectionRecord>;
+  /**
+   * The same without waiting, when nothing has to happen first: a connected API key in an unlocked vault. Undefined
+   * otherwise (an OAuth token may be due for a refresh, a damaged vault may have been restored, a locked vault or a
+   * missing record has its error to give), and loadCredentialForUse decides.
+   */
+  loadApiKeyNow(provider: string, connection: string): Readonly<ConnectionRecord> | undefined;
   /** After the provider refused `rejected` (401): the connection as it is once a refresh was tried. */
   loadCredentialAfterRejection(provider: string, connection: string, rejected: string): Promise<ConnectionRecord>;
   /** Keyed digests of every stored secret (all providers, all connections), for `run` to scrub its environment. */
@@ -467,6 +473,12 @@ export function createConnectionService(deps: ConnectionServiceDeps): Connection
       requireRecord(provider, connection);
       await refreshBeforeUse(provider, connection);
       return requireRecord(provider, connection);
+    },
+
+    loadApiKeyNow(provider, connection) {
+      if (vault.status().state !== 'unlocked') return undefined;
+      const record = vault.view<ConnectionRecord>(buildConnectionId(provider, connection));
+      return record?.auth_type === 'api_key' && record.status === 'connected' && record.api_key ? record : undefined;
     },
 
     async loadCredentialAfterRejection(provider, connection, rejected) {

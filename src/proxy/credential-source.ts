@@ -21,6 +21,21 @@ export function createCredentialSource(
 }
 
 /**
+ * The header for an API key connection at once, read from the vault like the source above (nothing kept), so the
+ * proxy can send the request in the same turn; undefined whenever the source has something to wait for or an
+ * error to give, and the proxy asks the source.
+ */
+export function createCredentialPeek(
+  connections: ConnectionService,
+): (entry: ScopeEntry) => CredentialHeader | undefined {
+  return (entry) => {
+    if (entry.definition.auth_type !== 'api_key') return undefined;
+    const record = connections.loadApiKeyNow(entry.provider, entry.connection);
+    return record === undefined ? undefined : buildCredentialHeader(entry.definition, record.api_key!);
+  };
+}
+
+/**
  * After the upstream answered 401 to a request that carried `rejected`: the OAuth connection's token refreshed (once,
  * single-flight), and the new header, or undefined when there is no newer token to try.
  */

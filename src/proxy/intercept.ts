@@ -29,6 +29,8 @@ export interface InterceptTarget {
 export interface InterceptDeps {
   isLive(session: RunSession): boolean;
   resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
+  /** The header at once when there is nothing to wait for, else undefined (resolveCredential then decides). */
+  peekCredential?(entry: ScopeEntry): CredentialHeader | undefined;
   /** After a 401 to an OAuth credential: a refreshed one to send the request with once more, or undefined. */
   refreshCredential?(entry: ScopeEntry, rejected: CredentialHeader): Promise<CredentialHeader | undefined>;
   audit: AuditLog;
@@ -263,6 +265,12 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       return;
     }
     countRunEvent(target.session, entry.provider, 'injected');
+    const ready = deps.peekCredential?.(entry);
+    if (ready !== undefined) {
+      // Sent in this turn: the drain loop goes on with its body and the requests behind it.
+      sendRequest(head, path, plan.audit, ready, entry);
+      return;
+    }
     // Later bytes wait until this head is sent: requests must reach the upstream in order.
     awaitingCredential = true;
     pauseClient('credential');

@@ -35,6 +35,11 @@ export interface ProxyServerOptions {
   selectAuthority?(session: RunSession): LeafIssuer | undefined;
   sessions: RunSessionRegistry;
   resolveCredential(entry: ScopeEntry): Promise<CredentialHeader>;
+  /**
+   * The same header at once when nothing has to be waited for (an API key in an unlocked vault), else undefined and
+   * resolveCredential is asked: the usual request then goes upstream in the turn it arrived in.
+   */
+  peekCredential?(entry: ScopeEntry): CredentialHeader | undefined;
   /** After a 401 to an OAuth credential: a refreshed one to try once more, or undefined. */
   refreshCredential?(entry: ScopeEntry, rejected: CredentialHeader): Promise<CredentialHeader | undefined>;
   audit: AuditLog;
@@ -93,6 +98,7 @@ export async function createProxyServer(opts: ProxyServerOptions): Promise<Proxy
   const interceptDeps: InterceptDeps = {
     isLive,
     resolveCredential: (entry) => opts.resolveCredential(entry),
+    ...(opts.peekCredential ? { peekCredential: (entry) => opts.peekCredential!(entry) } : {}),
     ...(opts.refreshCredential
       ? { refreshCredential: (entry, rejected) => opts.refreshCredential!(entry, rejected) }
       : {}),

@@ -49,6 +49,12 @@ export interface HarnessOptions {
   upstreamKeepAliveMs?: number;
   upstreamHandler?: UpstreamOptions['handler'];
   resolveCredential?(entry: ScopeEntry): Promise<CredentialHeader>;
+  /**
+   * How the configured secrets reach the proxy: 'at-once' (default, as the server hands over an API key: the request
+   * goes upstream in the turn it arrived in) or 'awaited' (as an OAuth token or a reopened vault: the agent's
+   * connection is paused until the credential comes). A custom resolveCredential is always awaited.
+   */
+  credentials?: 'at-once' | 'awaited';
   /** Limits of the proxy's upstream pool (e.g. a short idle timeout, so a test can wait for every socket to close). */
   pool?: ProxyServerOptions['pool'];
   /** More names the recording upstream answers for (its certificate names them; each resolves to it on 443). */
@@ -120,6 +126,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         if (secret === undefined) throw new Error('no secret configured for this test entry');
         return buildCredentialHeader(entry.definition, secret);
       }),
+    ...(opts.resolveCredential === undefined && opts.credentials !== 'awaited'
+      ? {
+          peekCredential: (entry: ScopeEntry) => {
+            const secret = secrets.get(`${entry.provider}:${entry.connection}`);
+            return secret === undefined ? undefined : buildCredentialHeader(entry.definition, secret);
+          },
+        }
+      : {}),
   });
   return {
     dir,

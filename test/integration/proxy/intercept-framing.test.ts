@@ -6,11 +6,14 @@ import { openTlsThroughProxy, readUntil, REAL_KEY, startHarness, type Harness } 
 
 const countResponses = (text: string) => (text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length;
 
-describe('intercepted HTTP/1.1 framing', () => {
+// Both ways a credential reaches the proxy: at once (an API key, the request sent in the turn it arrived) and awaited
+// (the agent's connection paused meanwhile); the framing must not depend on which.
+describe.each(['at-once', 'awaited'] as const)('intercepted HTTP/1.1 framing (credential %s)', (credentials) => {
   let h: Harness;
 
   beforeAll(async () => {
     h = await startHarness({
+      credentials,
       upstreamKeepAliveMs: 300,
       upstreamHandler: (req) => {
         if (req.url === '/close-delimited') {

@@ -25,7 +25,7 @@ import {
 
 const PLACEHOLDER_AUTH = `Bearer ${PLACEHOLDER}`;
 
-describe('proxy engine', () => {
+describe.each(['at-once', 'awaited'] as const)('proxy engine (credential %s)', (credentials) => {
   let h: Harness;
   let plain: Upstream;
   let closedPort: number;
@@ -38,6 +38,7 @@ describe('proxy engine', () => {
     closedPort = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     h = await startHarness({
+      credentials,
       resolve: { 'api.openai.com:80': plain.port, 'down.openai.test:443': closedPort },
       sseIntervalMs: 150,
     });

@@ -341,6 +341,29 @@ describe('get', () => {
     expect(service.loadCredential('openai', 'default').api_key).toBe(OPENAI_CANARY);
     expect(caught(() => service.loadCredential('openai', 'team')).code).toBe('CONNECTION_NOT_FOUND');
   });
+
+  it('loadApiKeyNow: a connected API key at once, read from the vault each call; else undefined', async () => {
+    await login('openai', OPENAI_CANARY);
+    expect(service.loadApiKeyNow('openai', 'default')?.api_key).toBe(OPENAI_CANARY);
+    await login('openai', OPENAI_TEAM, undefined, true); // a re-login takes effect on the next call
+    expect(service.loadApiKeyNow('openai', 'default')?.api_key).toBe(OPENAI_TEAM);
+    expect(service.loadApiKeyNow('openai', 'team')).toBeUndefined(); // the async path gives the error
+    const at = '2025-01-01T00:00:00.000Z';
+    const oauth = { provider: 'github', connection: 'default', auth_type: 'oauth2', obtained_at: at, updated_at: at };
+    await vault.put('connection:github:default', { ...oauth, status: 'connected', access_token: 'gho_x' });
+    expect(service.loadApiKeyNow('github', 'default')).toBeUndefined(); // a token may be due for a refresh
+    const revoked = { ...vault.get<ConnectionRecord>('connection:openai:default')!, status: 'revoked' };
+    await vault.put('connection:openai:default', revoked);
+    expect(service.loadApiKeyNow('openai', 'default')).toBeUndefined();
+    await login('openai', OPENAI_CANARY, undefined, true);
+    expect(service.loadApiKeyNow('openai', 'default')?.api_key).toBe(OPENAI_CANARY);
+    await service.logout('openai');
+    expect(service.loadApiKeyNow('openai', 'default')).toBeUndefined(); // a logout too
+    await login('openai', OPENAI_CANARY);
+    await vault.setPassphrase('correct horse battery staple');
+    vault.lock();
+    expect(service.loadApiKeyNow('openai', 'default')).toBeUndefined(); // locked: the async path says so
+  });
 });
 
 describe('exportVariables', () => {
