@@ -87,7 +87,6 @@ export function hashAuditLine(line: string): string {
   return sha256(line);
 }
 
-
 interface ChainFields {
   seq: number;
   prev: string;
