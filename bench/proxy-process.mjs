@@ -166,7 +166,7 @@ const buildLeaf = (host) =>
       { name: 'keyUsage', critical: true, digitalSignature: true },
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: [buildAltName(host)] },
-      { name: 'authorityKeyIdentifier', keyIdentifier: 'abcdefghijabcdefghij' },
+      { name: 'authorityKeyIdentifier', keyIdentifier: Buffer.from('abcdefghijabcdefghij') },
     ],
     signer: ec.privateKey,
   });

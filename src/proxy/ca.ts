@@ -7,10 +7,17 @@ import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { ensurePrivateDir, writeFileAtomic } from '../atomic-file.js';
 import { errors } from '../errors.js';
-import { buildAltName, buildCertificate, buildKeyIdentifier, type NameSpec } from '../tls/certificates.js';
+import {
+  buildAltName,
+  buildCertificate,
+  buildKeyIdentifier,
+  type Extension,
+  type NameSpec,
+  OID,
+} from '../tls/certificates.js';
+import { findCertificateExtension, octetString } from '../tls/der.js';
 import { buildNameConstraintsExtension, collectConstraintNames } from '../tls/name-constraints.js';
 
 export interface CaKeyStore {
@@ -117,7 +124,7 @@ export async function createCertificateAuthority(opts: {
         { name: 'keyUsage', critical: true, digitalSignature: true },
         { name: 'extKeyUsage', serverAuth: true },
         { name: 'subjectAltName', altNames: [buildAltName(host)] },
-        { name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyId.toString('binary') },
+        { name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyId },
       ],
       signer: issuerKey.privateKey,
     });
@@ -173,7 +180,7 @@ export async function createRunAuthority(
     spkiDer: caKey.spkiDer,
     extensions: [
       ...buildSigningCaExtensions(keyId),
-      ...(names === undefined ? [] : [buildNameConstraintsExtension(names) as unknown as Record<string, unknown>]),
+      ...(names === undefined ? [] : [buildNameConstraintsExtension(names)]),
     ],
     signer: caKey.privateKey,
   });
@@ -200,7 +207,7 @@ export async function createRunAuthority(
           { name: 'keyUsage', critical: true, digitalSignature: true },
           { name: 'extKeyUsage', serverAuth: true },
           { name: 'subjectAltName', altNames: [buildAltName(host)] },
-          { name: 'authorityKeyIdentifier', keyIdentifier: keyId.toString('binary') },
+          { name: 'authorityKeyIdentifier', keyIdentifier: keyId },
         ],
         signer: caKey.privateKey,
       });
@@ -299,10 +306,9 @@ async function readUsableRootCert(certPath: string, key: KeyObject, keyId: Buffe
     if (!cert.ca || !cert.checkPrivateKey(key)) return undefined;
     if (Date.parse(cert.validTo) - Date.now() < ROOT_MIN_REMAINING_MS) return undefined;
     // Issued certificates name the root by subject and key id: both must be what this code issues.
-    const parsed = forge.pki.certificateFromPem(pem);
-    const ski = parsed.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | undefined;
-    if (ski?.subjectKeyIdentifier !== keyId.toString('hex')) return undefined;
-    if (parsed.subject.getField('CN')?.value !== ROOT_NAME.commonName) return undefined;
+    const ski = findCertificateExtension(cert.raw, OID.subjectKeyIdentifier);
+    if (ski === undefined || !ski.equals(octetString(keyId))) return undefined;
+    if (!cert.subject.split('\n').includes(`CN=${ROOT_NAME.commonName}`)) return undefined;
     return pem;
   } catch {
     return undefined;
@@ -310,7 +316,7 @@ async function readUsableRootCert(certPath: string, key: KeyObject, keyId: Buffe
 }
 
 /** A CA that signs leaves only (no CA below it): what the run CAs and the leaf issuer share. */
-function buildSigningCaExtensions(keyId: Buffer): Record<string, unknown>[] {
+function buildSigningCaExtensions(keyId: Buffer): Extension[] {
   return [
     { name: 'basicConstraints', cA: true, critical: true, pathLenConstraint: 0 },
     { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true, digitalSignature: true },
@@ -328,20 +334,14 @@ function mintIssuer(root: Root, issuerKey: KeyPair): Issuer {
     notBefore: new Date(now - DAY_MS),
     notAfter: new Date(notAfter),
     spkiDer: issuerKey.spkiDer,
-    extensions: [
-      ...buildSigningCaExtensions(keyId),
-      { name: 'authorityKeyIdentifier', keyIdentifier: root.keyId.toString('binary') },
-    ],
+    extensions: [...buildSigningCaExtensions(keyId), { name: 'authorityKeyIdentifier', keyIdentifier: root.keyId }],
     signer: root.key,
   });
   return { pem, keyId, notAfter, renewAt: notAfter - LEAF_VALIDITY_MS - DAY_MS };
 }
 
-function buildKeyIdExtension(keyId: Buffer): Record<string, unknown> {
-  return {
-    name: 'subjectKeyIdentifier',
-    value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, keyId.toString('binary')),
-  };
+function buildKeyIdExtension(keyId: Buffer): Extension {
+  return { name: 'subjectKeyIdentifier', keyIdentifier: keyId };
 }
 
 function loadLeafKey(): Promise<KeyPair> {

@@ -2,19 +2,14 @@
 // scope are permitted subtrees, and every IP address is excluded unless the scope names it. A certificate this CA
 // signs for any other name is refused by the client's own verification, so a leaked key is worthless elsewhere.
 import { isIP } from 'node:net';
+import type { RawExtension } from './certificates.js';
+import { ipAddressBytes, sequence, tlv } from './der.js';
 
 /** The names a run's CA may certify; `unconstrained` lists regex routes that have no fixed suffix to permit. */
 export interface ConstraintNames {
   dns: string[];
   ips: string[];
   unconstrained: string[];
-}
-
-/** A node-forge extension object carrying the DER value as a binary string (forge passes unknown ids through). */
-export interface RawExtension {
-  id: string;
-  critical: boolean;
-  value: string;
 }
 
 const NAME_CONSTRAINTS_OID = '2.5.29.30';
@@ -66,39 +61,21 @@ export function collectConstraintNames(
  */
 export function buildNameConstraintsExtension(names: { dns: readonly string[]; ips: readonly string[] }): RawExtension {
   const permitted = [
-    ...names.dns.map((d) => der(0x30, der(0x82, Buffer.from(d, 'ascii')))),
-    ...names.ips.map((ip) => der(0x30, der(0x87, encodeIpWithMask(ip)))),
+    ...names.dns.map((d) => sequence([tlv(0x82, Buffer.from(d, 'ascii'))])),
+    ...names.ips.map((ip) => sequence([tlv(0x87, encodeIpWithMask(ip))])),
   ];
   const excluded = [
-    ...(names.ips.some((ip) => isIP(ip) === 4) ? [] : [der(0x30, der(0x87, Buffer.alloc(8)))]),
-    ...(names.ips.some((ip) => isIP(ip) === 6) ? [] : [der(0x30, der(0x87, Buffer.alloc(32)))]),
+    ...(names.ips.some((ip) => isIP(ip) === 4) ? [] : [sequence([tlv(0x87, Buffer.alloc(8))])]),
+    ...(names.ips.some((ip) => isIP(ip) === 6) ? [] : [sequence([tlv(0x87, Buffer.alloc(32))])]),
   ];
   const parts: Buffer[] = [];
-  if (permitted.length > 0) parts.push(der(0xa0, Buffer.concat(permitted)));
-  if (excluded.length > 0) parts.push(der(0xa1, Buffer.concat(excluded)));
-  return { id: NAME_CONSTRAINTS_OID, critical: true, value: der(0x30, Buffer.concat(parts)).toString('binary') };
+  if (permitted.length > 0) parts.push(tlv(0xa0, Buffer.concat(permitted)));
+  if (excluded.length > 0) parts.push(tlv(0xa1, Buffer.concat(excluded)));
+  return { id: NAME_CONSTRAINTS_OID, critical: true, value: sequence(parts) };
 }
 
 /** An iPAddress subtree: the address followed by an all-ones mask (exactly that host). */
 function encodeIpWithMask(ip: string): Buffer {
-  if (isIP(ip) === 4) return Buffer.concat([Buffer.from(ip.split('.').map(Number)), Buffer.alloc(4, 0xff)]);
-  return Buffer.concat([expandIpv6(ip), Buffer.alloc(16, 0xff)]);
-}
-
-function expandIpv6(ip: string): Buffer {
-  const [head, tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g || '0', 16), i * 2));
-  return out;
-}
-
-function der(tag: number, content: Buffer): Buffer {
-  const len = content.length;
-  if (len < 0x80) return Buffer.concat([Buffer.from([tag, len]), content]);
-  const lenBytes: number[] = [];
-  for (let n = len; n > 0; n = Math.floor(n / 256)) lenBytes.unshift(n & 0xff);
-  return Buffer.concat([Buffer.from([tag, 0x80 | lenBytes.length, ...lenBytes]), content]);
+  const address = ipAddressBytes(ip);
+  return Buffer.concat([address, Buffer.alloc(address.length, 0xff)]);
 }

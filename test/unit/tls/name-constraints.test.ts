@@ -27,7 +27,7 @@ function makeCa(names: { dns: string[]; ips: string[] }) {
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-      buildNameConstraintsExtension(names) as unknown as Record<string, unknown>,
+      buildNameConstraintsExtension(names),
     ],
   });
   return { privateKey, pem: cert.pem };
