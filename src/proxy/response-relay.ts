@@ -332,7 +332,11 @@ export class ResponseRelay {
         if (cut > 0 || prefix !== undefined) {
           const before = scrubber.found;
           let part = cut === chunk.length ? chunk : chunk.subarray(0, cut);
-          let ranges = content.filter(([a]) => a < cut).map(([a, b]): [number, number] => [a, Math.min(b, cut)]);
+          // All of the chunk goes (the usual case): its ranges serve as they are, read only.
+          let ranges =
+            cut === chunk.length
+              ? content
+              : content.filter(([a]) => a < cut).map(([a, b]): [number, number] => [a, Math.min(b, cut)]);
           if (prefix !== undefined) {
             const n = prefix.length;
             part = Buffer.concat([prefix, part]);

@@ -123,8 +123,9 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
             ];
       held = undefined;
       heldContent = [];
-      // The content as one run of bytes, and where each of its bytes sits in `raw` (the identity when all is content).
-      const whole = ranges.length === 1 && ranges[0]![0] === 0 && ranges[0]![1] === raw.length;
+      // The content as one run of bytes, and where each of its bytes sits in `raw` (the identity when all is content,
+      // as for an answer whose head and identity body come as two adjacent ranges).
+      const whole = coversAll(ranges, raw.length);
       const text = whole ? raw : Buffer.concat(ranges.map(([a, b]) => raw.subarray(a, b)));
       const at = (i: number): number => {
         if (whole) return i;
@@ -167,4 +168,14 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
       return found;
     },
   };
+}
+
+/** True when `ranges` run back to back from 0 to `length`: every byte is content. */
+function coversAll(ranges: readonly (readonly [number, number])[], length: number): boolean {
+  let at = 0;
+  for (const [a, b] of ranges) {
+    if (a !== at) return false;
+    at = b;
+  }
+  return at === length;
 }

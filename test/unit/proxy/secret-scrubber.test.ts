@@ -131,6 +131,60 @@ describe('secret scrubber', () => {
       { numRuns: 300 },
     );
   });
+  it('reads back-to-back ranges (an answer head, then its identity body) exactly as the whole chunk', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 40 }),
+        fc.array(fc.nat(200), { maxLength: 5 }),
+        fc.array(fc.integer({ min: 1, max: 60 }), { maxLength: 4 }),
+        (before, after, bounds, chunkCuts) => {
+          const text = Buffer.from(before + SECRET + after, 'latin1');
+          const chunks = splitAt(text, chunkCuts);
+          const whole = createScrubber(buildScrubNeedles(SECRET));
+          const ranged = createScrubber(buildScrubNeedles(SECRET));
+          const a: Buffer[] = [];
+          const b: Buffer[] = [];
+          for (const chunk of chunks) {
+            // Ranges that tile the chunk from 0 to its end, split wherever `bounds` falls inside it.
+            const inside = [...new Set(bounds.filter((x) => x > 0 && x < chunk.length))].sort((x, y) => x - y);
+            const edges = [0, ...inside, chunk.length];
+            const ranges = edges.slice(1).map((end, i): [number, number] => [edges[i]!, end]);
+            a.push(whole.push(chunk));
+            b.push(ranged.push(chunk, ranges));
+          }
+          a.push(whole.end());
+          b.push(ranged.end());
+          expect(Buffer.concat(b).toString('latin1')).toBe(Buffer.concat(a).toString('latin1'));
+          expect(b.map((x) => x.length)).toEqual(a.map((x) => x.length));
+          expect(ranged.found).toBe(1);
+          expect(leaks(Buffer.concat(b).toString('latin1'))).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads ranges with a gap between them as content without the gap, even when the last one ends the chunk', () => {
+    const framing = '\r\n5\r\n';
+    for (let cut = 1; cut < SECRET.length; cut++) {
+      const text = `{"k":"${SECRET.slice(0, cut)}${framing}${SECRET.slice(cut)}"}`;
+      const chunk = Buffer.from(text, 'latin1');
+      const gap = text.indexOf(framing);
+      const scrubber = createScrubber(buildScrubNeedles(SECRET));
+      const out = Buffer.concat([
+        scrubber.push(chunk, [
+          [0, gap],
+          [gap + framing.length, chunk.length],
+        ]),
+        scrubber.end(),
+      ]).toString('latin1');
+      expect(scrubber.found).toBe(1);
+      expect(out.length).toBe(text.length);
+      expect(out.slice(gap, gap + framing.length)).toBe(framing);
+    }
+  });
+
   it('encodes a secret once while it is recent, and still finds it after it has been pushed out', () => {
     const first = buildScrubNeedles(SECRET);
     expect(buildScrubNeedles(SECRET)).toBe(first);
