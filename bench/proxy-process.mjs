@@ -67,7 +67,13 @@ const policy = createRunPolicy({
 });
 const session = sessions.create({ pid: process.pid, scope, policy });
 // The same proxy code without the guardrails (no allow-list, no scrubbing), on a port of its own: what they cost.
-const bareSession = sessions.create({ pid: process.pid, scope });
+// Diagnostics only: BENCH_BARE_POLICY=1 gives the bare side the allow-list too, BENCH_BARE_SCRUB=1 the scrubber, so
+// that the guardrail pairs show what the other one costs alone.
+const bareSession = sessions.create({
+  pid: process.pid,
+  scope,
+  ...(process.env.BENCH_BARE_POLICY === '1' ? { policy } : {}),
+});
 // Diagnostics only (the figures use the real log): BENCH_AUDIT=off swaps in a no-op log, BENCH_AUDIT=batched the
 // one-write-per-tick writer proposed for src/audit.ts, to show what the per-line appendFile costs under load.
 const realAudit = createAuditLog(join(dir, 'audit.log'));
@@ -188,7 +194,10 @@ const proxyOptions = {
   ...credentialOptions,
 };
 const proxy = await createProxyServer(proxyOptions);
-const bareProxy = await createProxyServer({ ...proxyOptions, scrubResponses: false });
+const bareProxy = await createProxyServer({
+  ...proxyOptions,
+  scrubResponses: process.env.BENCH_BARE_SCRUB === '1',
+});
 
 // Memory, sampled every 50 ms: the peak since the last 'peak-reset' (one phase) and over the whole run, with what
 // made up the RSS at that moment (V8 heap, Buffers, the rest: OpenSSL, code, stacks).

@@ -365,7 +365,9 @@ async function main(): Promise<void> {
   // back to back (the order flips each pair), so that a drift in the machine's load lands on both sides of a pair;
   // the median of the pairs' ratios counts, so one disturbed pair does not decide it. Twelve short pairs (1.5 s each
   // side) rather than four long ones: identical sides (BENCH_AA=1) gave 0.91-1.01x with four pairs of 4 s.
+  // BENCH_PAIRS=n (diagnostics) takes n pairs instead.
   let guardSse: PhaseResult | undefined;
+  const pairCount = quick ? 1 : Number(process.env.BENCH_PAIRS ?? 12);
   if (wants('guardrails')) {
     const pairs = async (make: (t: Target) => PhaseCommand, metric: (m: Measured) => number) => {
       const bare: number[] = [];
@@ -376,7 +378,7 @@ async function main(): Promise<void> {
       // One discarded round first: right after the 500-connection phase the proxy is still collecting that phase's
       // garbage (CPU per request fell from ~180 to ~110 µs over the first pairs), which would land on one side.
       if (!quick) for (const t of ['bare', 'proxy'] as const) await phase(make(t));
-      for (let i = 0; i < (quick ? 1 : 12); i++) {
+      for (let i = 0; i < pairCount; i++) {
         const order = i % 2 === 0 ? (['bare', 'proxy'] as const) : (['proxy', 'bare'] as const);
         const got: Partial<Record<'bare' | 'proxy', Measured>> = {};
         for (const t of order) got[t] = await phase(make(t));
@@ -399,7 +401,7 @@ async function main(): Promise<void> {
       (m) => m.rps,
     );
     rows.push({
-      figure: 'guardrails cost: keep-alive c=10 (without / with, 12 pairs)',
+      figure: `guardrails cost: keep-alive c=10 (without / with, ${pairCount} pairs)`,
       direct: `${fmt(ka.bare)} req/s`,
       proxy: `${fmt(ka.guarded)} req/s`,
       ratio: `${fmt(ka.ratio, 2)}x`,
