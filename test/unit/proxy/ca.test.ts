@@ -1,7 +1,7 @@
 // The authsome CA: stored root reused across starts, per-host leaves minted once and cached,
 // one leaf key per process, validity windows, and a chain strict verifiers accept.
 import { spawn } from 'node:child_process';
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
@@ -17,6 +17,7 @@ import {
   type CertificateAuthority,
   type LeafIssuer,
 } from '../../../src/proxy/ca.js';
+import { buildCertificate, buildKeyIdentifier } from '../../../src/tls/certificates.js';
 import { makeTempDir, type TempDir } from '../../helpers/temp-dir.js';
 
 function memoryKeyStore(): CaKeyStore & { saves: number; pem?: string } {
@@ -119,6 +120,40 @@ describe('certificate authority', () => {
     const fixed = await createCertificateAuthority({ keyStore: store, certPath });
     expect(pub(fixed.certPem)).toBe(pub(ca.certPem));
     expect(readFileSync(certPath, 'utf8')).toBe(fixed.certPem);
+  });
+
+  it('keeps a stored root only when its key id and common name are the ones this code issues', async () => {
+    const key = createPrivateKey(store.pem!);
+    const spkiDer = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    const rootFor = (keyIdentifier: Buffer, commonName: string) =>
+      buildCertificate({
+        subject: { organization: 'authsome', commonName },
+        issuer: { organization: 'authsome', commonName },
+        notBefore: new Date(Date.now() - 86_400_000),
+        notAfter: new Date(Date.now() + 3 * 365 * 86_400_000),
+        spkiDer,
+        extensions: [
+          { name: 'basicConstraints', cA: true, critical: true },
+          { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true, digitalSignature: true },
+          { name: 'subjectKeyIdentifier', keyIdentifier },
+        ],
+        signer: key,
+      }).pem;
+    const ours = rootFor(buildKeyIdentifier(spkiDer), 'authsome local CA');
+    await writeFile(certPath, ours);
+    expect((await createCertificateAuthority({ keyStore: store, certPath })).certPem).toBe(ours);
+    // The same key, but a key id the issued certificates would not name (a SHA-1 one, say), or another name.
+    for (const stranger of [
+      rootFor(randomBytes(20), 'authsome local CA'),
+      rootFor(buildKeyIdentifier(spkiDer), 'someone else'),
+    ]) {
+      await writeFile(certPath, stranger);
+      const again = await createCertificateAuthority({ keyStore: store, certPath });
+      expect(again.certPem).not.toBe(stranger);
+      expect(readFileSync(certPath, 'utf8')).toBe(again.certPem);
+      await fetchChain(again, 'api.openai.com');
+    }
+    expect(store.saves).toBe(1);
   });
 
   it('mints a leaf once per host and caches the TLS context (case-insensitive)', () => {
