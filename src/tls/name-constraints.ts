@@ -2,7 +2,7 @@
 // scope are permitted subtrees, and every IP address is excluded unless the scope names it. A certificate this CA
 // signs for any other name is refused by the client's own verification, so a leaked key is worthless elsewhere.
 import { isIP } from 'node:net';
-import type { RawExtension } from './certificates.js';
+import { OID, type RawExtension } from './certificates.js';
 import { ipAddressBytes, sequence, tlv } from './der.js';
 
 /** The names a run's CA may certify; `unconstrained` lists regex routes that have no fixed suffix to permit. */
@@ -11,8 +11,6 @@ export interface ConstraintNames {
   ips: string[];
   unconstrained: string[];
 }
-
-const NAME_CONSTRAINTS_OID = '2.5.29.30';
 
 /**
  * The longest fixed DNS suffix a host regex ends with, on a label boundary: `.*\.huggingface\.co` → `huggingface.co`,
@@ -71,7 +69,7 @@ export function buildNameConstraintsExtension(names: { dns: readonly string[]; i
   const parts: Buffer[] = [];
   if (permitted.length > 0) parts.push(tlv(0xa0, Buffer.concat(permitted)));
   if (excluded.length > 0) parts.push(tlv(0xa1, Buffer.concat(excluded)));
-  return { id: NAME_CONSTRAINTS_OID, critical: true, value: sequence(parts) };
+  return { id: OID.nameConstraints, critical: true, value: sequence(parts) };
 }
 
 /** An iPAddress subtree: the address followed by an all-ones mask (exactly that host). */
