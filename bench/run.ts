@@ -365,10 +365,11 @@ async function main(): Promise<void> {
   // back to back (the order flips each pair), so that a drift in the machine's load lands on both sides of a pair;
   // the median of the pairs' ratios counts, so one disturbed pair does not decide it. Twenty short pairs (1.5 s each
   // side): identical sides (BENCH_AA=1) gave 0.91-1.01x with four pairs of 4 s, 0.95-1.03x with twelve of 1.5 s, and
-  // the cost itself (3-8 % of the proxy's CPU, nearly all the scrubber's) sits close enough to the 10 % line that the
+  // the cost itself (3-7 % of the proxy's CPU, all the scrubber's) sits close enough to the 10 % line that the
   // median needs the extra pairs. BENCH_PAIRS=n (diagnostics) takes n pairs instead.
   let guardSse: PhaseResult | undefined;
   const pairCount = quick ? 1 : Number(process.env.BENCH_PAIRS ?? 20);
+  if (!Number.isInteger(pairCount) || pairCount < 1) throw new Error(`BENCH_PAIRS must be a whole number >= 1`);
   if (wants('guardrails')) {
     const pairs = async (make: (t: Target) => PhaseCommand, metric: (m: Measured) => number) => {
       const bare: number[] = [];
