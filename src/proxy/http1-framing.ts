@@ -37,7 +37,8 @@ export class FramingError extends Error {}
 const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
 const CLOSE_DELIMITED: BodyFraming = Object.freeze({ kind: 'close' });
 const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
-const MAX_HEADERS = 256;
+/** Field lines in a head at most (the test's reference parser uses the same limit). */
+export const MAX_HEADERS = 256;
 const SP = 0x20;
 const HTAB = 0x09;
 const CR = 0x0d;
@@ -84,25 +85,32 @@ export function locateRequestHead(
 
 /** Parses a request head (the bytes before CRLFCRLF, as latin1). Throws FramingError on anything ambiguous. */
 export function parseRequestHead(text: string): RequestHead {
-  const lines = splitHeadLines(text);
-  const requestLine = lines[0]!;
+  checkLineCount(text);
+  const lineEnd = endOfLine(text, 0);
   // request-line = method SP request-target SP HTTP-version, one SP each and nothing else (RFC 9112 §3): a TAB or
   // a bare LF in the target is how a lenient upstream is made to read a different request line than this one.
   let sp1 = 0;
-  while (sp1 < requestLine.length && TCHAR[requestLine.charCodeAt(sp1)] === 1) sp1++;
-  if (sp1 === 0 || requestLine.charCodeAt(sp1) !== SP) throw new FramingError('malformed request line');
+  while (sp1 < lineEnd && TCHAR[text.charCodeAt(sp1)] === 1) sp1++;
+  if (sp1 === 0 || sp1 === lineEnd || text.charCodeAt(sp1) !== SP) throw new FramingError('malformed request line');
   let sp2 = sp1 + 1;
-  for (let c = requestLine.charCodeAt(sp2); c > SP && c < 0x7f; c = requestLine.charCodeAt(++sp2));
-  if (sp2 === sp1 + 1 || requestLine.charCodeAt(sp2) !== SP) throw new FramingError('malformed request line');
-  const method = requestLine.slice(0, sp1);
-  const target = requestLine.slice(sp1 + 1, sp2);
-  const version = requestLine.slice(sp2 + 1);
+  for (let c = text.charCodeAt(sp2); sp2 < lineEnd && c > SP && c < 0x7f; c = text.charCodeAt(++sp2));
+  if (sp2 === sp1 + 1 || sp2 === lineEnd || text.charCodeAt(sp2) !== SP)
+    throw new FramingError('malformed request line');
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  const version = text.slice(sp2 + 1, lineEnd);
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new FramingError('malformed request line');
   if (!isRequestTarget(target)) throw new FramingError('malformed request target');
   // CONNECT switches the connection to a tunnel in any parser that follows it; inside an intercepted tunnel there is
   // nothing to connect to, and the bytes after it would be framed differently here and upstream.
   if (method === 'CONNECT') throw new FramingError('CONNECT inside an intercepted tunnel');
-  const headers = parseHeaderLines(lines);
+  const headers: string[] = [];
+  for (let start = lineEnd + 2; start <= text.length; ) {
+    const end = endOfLine(text, start);
+    readFieldLine(text, start, end);
+    headers.push(text.slice(start, fieldNameEnd), text.slice(fieldValueStart, fieldValueEnd));
+    start = end + 2;
+  }
   let contentLength: number | undefined;
   let transferEncoding: string | undefined;
   let connection = '';
@@ -113,22 +121,22 @@ export function parseRequestHead(text: string): RequestHead {
     // Only a handful of names matter for framing; compare by length first to skip the rest cheaply.
     switch (name.length) {
       case 4:
-        if (name.toLowerCase() === 'host') {
+        if (isNamed(name, 0, 4, 'host')) {
           if (hasHost) throw new FramingError('duplicate Host header');
           hasHost = true;
         }
         break;
       case 7:
-        if (name.toLowerCase() === 'upgrade') hasUpgradeHeader = true;
+        if (isNamed(name, 0, 7, 'upgrade')) hasUpgradeHeader = true;
         break;
       case 10:
-        if (name.toLowerCase() === 'connection') connection += `,${headers[i + 1]!.toLowerCase()}`;
+        if (isNamed(name, 0, 10, 'connection')) connection += `,${headers[i + 1]!.toLowerCase()}`;
         break;
       case 14:
-        if (name.toLowerCase() === 'content-length') contentLength = mergeContentLength(contentLength, headers[i + 1]!);
+        if (isNamed(name, 0, 14, 'content-length')) contentLength = mergeContentLength(contentLength, headers[i + 1]!);
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') {
+        if (isNamed(name, 0, 17, 'transfer-encoding')) {
           if (transferEncoding !== undefined) throw new FramingError('more than one Transfer-Encoding header');
           transferEncoding = headers[i + 1]!;
         }
@@ -156,7 +164,7 @@ export function parseRequestHead(text: string): RequestHead {
  * origin-form (`/…`), absolute-form (`scheme://authority…`) or exactly `*` (RFC 9112 §3.2); the caller has checked
  * that every byte is VCHAR. Authority-form belongs to CONNECT, refused above.
  */
-function isRequestTarget(target: string): boolean {
+export function isRequestTarget(target: string): boolean {
   const first = target.charCodeAt(0);
   if (first === 0x2f) return true; // '/'
   if (target === '*') return true;
@@ -176,26 +184,45 @@ function isRequestTarget(target: string): boolean {
 
 /** Parses a response head; the request method decides whether a body can follow (HEAD never has one). */
 export function parseResponseHead(text: string, requestMethod: string | undefined): ResponseHead {
-  const lines = splitHeadLines(text);
-  const status = parseStatusLine(lines[0]!);
-  const headers = parseHeaderLines(lines);
+  checkLineCount(text);
+  const lineEnd = endOfLine(text, 0);
+  const status = parseStatusLine(text, lineEnd);
   const noBody = (status >= 100 && status < 200) || status === 204 || status === 304 || requestMethod === 'HEAD';
-  let keepAlive = lines[0]!.charCodeAt(7) === 0x31; // HTTP/1.1 persists by default, 1.0 only when it says so
+  // Every line is checked before any field is read (a malformed line is the error, whatever came before it); the
+  // fields that frame the answer are noted on the way, then read in order. No string is made for the others.
+  const fields = framingFields;
+  fields.length = 0;
+  for (let start = lineEnd + 2; start <= text.length; ) {
+    const end = endOfLine(text, start);
+    readFieldLine(text, start, end);
+    const nameLength = fieldNameEnd - start;
+    // A message that cannot have a body is not framed by Content-Length or Transfer-Encoding: they are not even read.
+    const field =
+      nameLength === 14 && !noBody && isNamed(text, start, fieldNameEnd, 'content-length')
+        ? CONTENT_LENGTH
+        : nameLength === 17 && !noBody && isNamed(text, start, fieldNameEnd, 'transfer-encoding')
+          ? TRANSFER_ENCODING
+          : nameLength === 10 && isNamed(text, start, fieldNameEnd, 'connection')
+            ? CONNECTION
+            : 0;
+    if (field !== 0) fields.push(field, fieldValueStart, fieldValueEnd);
+    start = end + 2;
+  }
+  let keepAlive = text.charCodeAt(7) === 0x31; // HTTP/1.1 persists by default, 1.0 only when it says so
   let contentLength: number | undefined;
   let transferEncoding: string | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    // A message that cannot have a body is not framed by these fields: they are not even read.
-    if (name.length === 14 && !noBody && name.toLowerCase() === 'content-length')
-      contentLength = mergeContentLength(contentLength, headers[i + 1]!);
-    else if (name.length === 17 && !noBody && name.toLowerCase() === 'transfer-encoding') {
-      transferEncoding = transferEncoding === undefined ? headers[i + 1]! : `${transferEncoding},${headers[i + 1]!}`;
-    } else if (name.length === 10 && name.toLowerCase() === 'connection') {
-      const tokens = headers[i + 1]!.toLowerCase()
-        .split(',')
-        .map((t) => t.trim());
-      if (tokens.includes('close')) keepAlive = false;
-      else if (tokens.includes('keep-alive')) keepAlive = true;
+  for (let i = 0; i < fields.length; i += 3) {
+    const from = fields[i + 1]!;
+    const to = fields[i + 2]!;
+    if (fields[i] === CONTENT_LENGTH) {
+      contentLength = mergeContentLength(contentLength, text.slice(from, to));
+    } else if (fields[i] === TRANSFER_ENCODING) {
+      const value = text.slice(from, to);
+      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding},${value}`;
+    } else {
+      const said = readConnectionTokens(text, from, to);
+      if (said === SAYS_CLOSE) keepAlive = false;
+      else if (said === SAYS_KEEP_ALIVE) keepAlive = true;
     }
   }
   if (noBody) return { status, framing: NO_BODY, keepAlive };
@@ -209,77 +236,142 @@ export function parseResponseHead(text: string, requestMethod: string | undefine
   return { status, framing: CLOSE_DELIMITED, keepAlive: false };
 }
 
-/** status-line = HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4), a code from 100 to 599. */
-function parseStatusLine(line: string): number {
+const CONTENT_LENGTH = 1;
+const TRANSFER_ENCODING = 2;
+const CONNECTION = 3;
+/** The framing fields of the response head being parsed: kind, value start, value end (reused: no array per head). */
+const framingFields: number[] = [];
+const SAYS_CLOSE = -1;
+const SAYS_KEEP_ALIVE = 1;
+
+/**
+ * What a Connection value says of persistence: `close` among its comma-separated tokens wins, else `keep-alive`.
+ * Tokens are compared without case, trimmed as String.prototype.trim would trim them (SP, HTAB and, in latin1, NBSP).
+ */
+function readConnectionTokens(text: string, from: number, to: number): number {
+  let keepAlive = false;
+  for (let at = from; at <= to; ) {
+    let comma = text.indexOf(',', at);
+    if (comma === -1 || comma > to) comma = to;
+    let a = at;
+    let b = comma;
+    while (a < b && isTrimmed(text.charCodeAt(a))) a++;
+    while (b > a && isTrimmed(text.charCodeAt(b - 1))) b--;
+    if (isNamed(text, a, b, 'close')) return SAYS_CLOSE;
+    if (isNamed(text, a, b, 'keep-alive')) keepAlive = true;
+    at = comma + 1;
+  }
+  return keepAlive ? SAYS_KEEP_ALIVE : 0;
+}
+
+function isTrimmed(c: number): boolean {
+  return c === SP || c === HTAB || c === 0xa0;
+}
+
+/** status-line = HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4), a code from 100 to 599: text[0, end). */
+function parseStatusLine(text: string, end: number): number {
   if (
-    !line.startsWith('HTTP/1.') ||
-    (line.charCodeAt(7) !== 0x30 && line.charCodeAt(7) !== 0x31) ||
-    line.charCodeAt(8) !== SP
+    end < 9 ||
+    !text.startsWith('HTTP/1.') ||
+    (text.charCodeAt(7) !== 0x30 && text.charCodeAt(7) !== 0x31) ||
+    text.charCodeAt(8) !== SP
   ) {
     throw new FramingError('malformed status line');
   }
   let status = 0;
   for (let i = 9; i < 12; i++) {
-    const digit = line.charCodeAt(i) - 0x30;
+    const digit = i < end ? text.charCodeAt(i) - 0x30 : -1;
     if (!(digit >= 0 && digit <= 9)) throw new FramingError('malformed status line');
     status = status * 10 + digit;
   }
   if (status < 100 || status > 599) throw new FramingError('status code out of range');
-  if (line.length > 12) {
-    if (line.charCodeAt(12) !== SP) throw new FramingError('malformed status line');
-    for (let i = 13; i < line.length; i++)
-      if (!isFieldValueByte(line.charCodeAt(i))) throw new FramingError('malformed reason phrase');
+  if (end > 12) {
+    if (text.charCodeAt(12) !== SP) throw new FramingError('malformed status line');
+    for (let i = 13; i < end; i++)
+      if (!isFieldValueByte(text.charCodeAt(i))) throw new FramingError('malformed reason phrase');
   }
   return status;
 }
 
-function splitHeadLines(text: string): string[] {
-  // Lines end in CRLF only: a CR or LF left inside a line after this split is a control byte, refused below.
-  const lines = text.split('\r\n');
-  if (lines.length > MAX_HEADERS + 1) throw new FramingError('too many header lines');
-  return lines;
+/**
+ * At most MAX_HEADERS field lines after the first: counted before any line is read, as the limit is checked first.
+ * Lines end in CRLF only (a CR or LF left inside a line is a control byte, refused where the line is read); a head
+ * shorter than MAX_HEADERS + 1 CRLFs cannot hold too many, so it needs no count.
+ */
+function checkLineCount(text: string): void {
+  if (text.length < 2 * (MAX_HEADERS + 1)) return;
+  let lines = 1;
+  for (let at = text.indexOf('\r\n'); at !== -1; at = text.indexOf('\r\n', at + 2)) {
+    if (++lines > MAX_HEADERS + 1) throw new FramingError('too many header lines');
+  }
 }
 
-function parseHeaderLines(lines: string[]): string[] {
-  const headers: string[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no obs-fold, no space before the colon.
-    let colon = 0;
-    while (colon < line.length && TCHAR[line.charCodeAt(colon)] === 1) colon++;
-    if (colon === 0 || line.charCodeAt(colon) !== 0x3a) throw new FramingError('malformed header line');
-    // OWS is SP and HTAB only: String.trim() would also eat other control and Unicode space bytes.
-    let start = colon + 1;
-    let end = line.length;
-    while (start < end && isOws(line.charCodeAt(start))) start++;
-    while (end > start && isOws(line.charCodeAt(end - 1))) end--;
-    for (let j = start; j < end; j++)
-      if (!isFieldValueByte(line.charCodeAt(j))) throw new FramingError('control byte in a header value');
-    // llhttp refuses an HTAB after a Content-Length or Transfer-Encoding value; so does this, or the two would frame
-    // the body differently.
-    if (
-      end < line.length &&
-      (colon === 14 || colon === 17) &&
-      line.includes('\t', end) &&
-      isFramingField(line.slice(0, colon))
-    ) {
+/** Where the line that starts at `start` ends: its CRLF, or the end of the head. */
+function endOfLine(text: string, start: number): number {
+  const end = text.indexOf('\r\n', start);
+  return end === -1 ? text.length : end;
+}
+
+// Where the field line readFieldLine last read has its name's end and its value (OWS trimmed). Module state rather
+// than an object per line: a head is read a line at a time, and nothing else runs in between.
+let fieldNameEnd = 0;
+let fieldValueStart = 0;
+let fieldValueEnd = 0;
+
+/** Checks the field line text[start, end) and notes where its name and value are; throws FramingError if malformed. */
+function readFieldLine(text: string, start: number, end: number): void {
+  // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no obs-fold, no space before the colon.
+  let colon = start;
+  while (colon < end && TCHAR[text.charCodeAt(colon)] === 1) colon++;
+  if (colon === start || colon === end || text.charCodeAt(colon) !== 0x3a)
+    throw new FramingError('malformed header line');
+  // OWS is SP and HTAB only: String.trim() would also eat other control and Unicode space bytes.
+  let from = colon + 1;
+  let to = end;
+  while (from < to && isOws(text.charCodeAt(from))) from++;
+  while (to > from && isOws(text.charCodeAt(to - 1))) to--;
+  for (let j = from; j < to; j++)
+    if (!isFieldValueByte(text.charCodeAt(j))) throw new FramingError('control byte in a header value');
+  // llhttp refuses an HTAB after a Content-Length or Transfer-Encoding value; so does this, or the two would frame
+  // the body differently.
+  const nameLength = colon - start;
+  if (to < end && (nameLength === 14 || nameLength === 17) && hasTab(text, to, end)) {
+    if (isNamed(text, start, colon, 'content-length') || isNamed(text, start, colon, 'transfer-encoding'))
       throw new FramingError('tab after a framing header value');
-    }
-    headers.push(line.slice(0, colon), line.slice(start, end));
   }
-  return headers;
+  fieldNameEnd = colon;
+  fieldValueStart = from;
+  fieldValueEnd = to;
+}
+
+function hasTab(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === HTAB) return true;
+  return false;
+}
+
+/**
+ * Whether text[start, end) is `lower` in any case (ASCII letters only fold, as String.prototype.toLowerCase folds
+ * them; no other latin1 character lower-cases to ASCII). No string is made.
+ */
+function isNamed(text: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let c = text.charCodeAt(start + i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function isFramingField(name: string): boolean {
-  const lower = name.toLowerCase();
-  return lower === 'content-length' || lower === 'transfer-encoding';
+  return isNamed(name, 0, name.length, 'content-length') || isNamed(name, 0, name.length, 'transfer-encoding');
 }
 
 function isOws(c: number): boolean {
   return c === SP || c === HTAB;
 }
 
-function mergeContentLength(current: number | undefined, value: string): number {
+export function mergeContentLength(current: number | undefined, value: string): number {
   // A list of identical values is tolerated (RFC 9110 §8.6); anything else is refused. Digits only, no sign, at most
   // 15 of them (below 2^53, so the number is exact).
   let result = current;
@@ -300,7 +392,7 @@ function mergeContentLength(current: number | undefined, value: string): number 
 }
 
 /** For responses: whether the last of the codings (a comma list of tokens, RFC 9110 §5.6.1) is chunked. */
-function isChunkedLast(transferEncoding: string): boolean {
+export function isChunkedLast(transferEncoding: string): boolean {
   let last = '';
   for (const part of transferEncoding.split(',')) {
     let start = 0;
@@ -351,18 +443,23 @@ export function createBodyTracker(framing: BodyFraming): BodyTracker {
 }
 
 function createLengthTracker(length: number): BodyTracker {
-  let remaining = length;
-  return {
-    consume(buf, start, onData) {
-      const n = Math.min(remaining, buf.length - start);
-      remaining -= n;
-      if (n > 0) onData?.(start, start + n);
-      return n;
-    },
-    get done() {
-      return remaining === 0;
-    },
-  };
+  return new LengthTracker(length);
+}
+
+/** A class, not an object literal with a getter: one is made per answer, and the literal's accessor is slow to build. */
+class LengthTracker implements BodyTracker {
+  constructor(private remaining: number) {}
+
+  consume(buf: Buffer, start: number, onData?: (from: number, to: number) => void): number {
+    const n = Math.min(this.remaining, buf.length - start);
+    this.remaining -= n;
+    if (n > 0) onData?.(start, start + n);
+    return n;
+  }
+
+  get done(): boolean {
+    return this.remaining === 0;
+  }
 }
 
 enum Chunk {
