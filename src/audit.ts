@@ -111,11 +111,23 @@ function safePath(value: unknown): string | undefined {
   return safeText(query === -1 ? text : text.slice(0, query));
 }
 
-export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {}, now = new Date()): AuditEntry {
+/** The current time as ISO-8601, made once per millisecond: the proxy records an entry per request. */
+let isoMs = Number.NaN;
+let isoText = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
+export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {}, now?: Date): AuditEntry {
   // The named fields only, read one by one: anything else a caller slips in is dropped. Every entry has every key, in
   // this order (JSON leaves the undefined ones out): one object shape, which the proxy's entry per request keeps fast.
   return {
-    ts: now.toISOString(),
+    ts: now === undefined ? isoNow() : now.toISOString(),
     event,
     provider: safeText(fields.provider),
     connection: safeText(fields.connection),
@@ -128,6 +140,33 @@ export function buildAuditEntry(event: AuditEventName, fields: AuditFields = {},
     ms: safeNumber(fields.ms),
     reason: safeText(fields.reason),
   };
+}
+
+/** A string needs JSON.stringify's escaping: a quote, a backslash, a control character or a UTF-16 surrogate. */
+const NEEDS_ESCAPING = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function jsonString(text: string): string {
+  return NEEDS_ESCAPING.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+/**
+ * JSON.stringify(entry) without its closing brace, byte for byte, for the entry buildAuditEntry makes (its keys in
+ * its order, the undefined ones left out, numbers finite). Written out by hand: the proxy writes a line per request,
+ * and this takes a third of the time JSON.stringify takes over the object.
+ */
+export function serializeAuditFields(entry: AuditEntry): string {
+  let out = `{"ts":${jsonString(entry.ts)},"event":${jsonString(entry.event)}`;
+  if (entry.provider !== undefined) out += `,"provider":${jsonString(entry.provider)}`;
+  if (entry.connection !== undefined) out += `,"connection":${jsonString(entry.connection)}`;
+  if (entry.run !== undefined) out += `,"run":${jsonString(entry.run)}`;
+  if (entry.program !== undefined) out += `,"program":${jsonString(entry.program)}`;
+  if (entry.method !== undefined) out += `,"method":${jsonString(entry.method)}`;
+  if (entry.host !== undefined) out += `,"host":${jsonString(entry.host)}`;
+  if (entry.path !== undefined) out += `,"path":${jsonString(entry.path)}`;
+  if (entry.status !== undefined) out += `,"status":${entry.status}`;
+  if (entry.ms !== undefined) out += `,"ms":${entry.ms}`;
+  if (entry.reason !== undefined) out += `,"reason":${jsonString(entry.reason)}`;
+  return out;
 }
 
 export function createAuditLog(path: string, options: AuditLogOptions = {}): AuditLog {
@@ -205,20 +244,19 @@ export function createAuditLog(path: string, options: AuditLogOptions = {}): Aud
   }
 
   /**
-   * Each entry's line, linked to the one before: seq and prev go last, after the fields a person reads. Spliced
-   * into the entry's JSON rather than spread into a copy of it: the proxy writes a line per request, and
-   * stringifying a fresh object shape per line costs several times more. (A hash is base64url: no escaping.)
+   * Each entry's line, linked to the one before: seq and prev go last, after the fields a person reads. (A hash is
+   * base64url: no escaping.)
    */
   function buildChainedText(entries: AuditEntry[], from: AuditHead): { text: string; head: AuditHead } {
     let text = '';
-    let at = from;
+    let { seq, hash } = from;
     for (const entry of entries) {
-      const json = JSON.stringify(entry);
-      const line = `${json.slice(0, -1)},"seq":${at.seq + 1},"prev":"${at.hash}"}`;
-      at = { seq: at.seq + 1, hash: hashAuditLine(line) };
+      seq++;
+      const line = `${serializeAuditFields(entry)},"seq":${seq},"prev":"${hash}"}`;
+      hash = hashAuditLine(line);
       text += `${line}\n`;
     }
-    return { text, head: at };
+    return { text, head: { seq, hash } };
   }
 
   /**

@@ -1,10 +1,17 @@
 // The audit log: JSON lines with ts/event and only the named safe fields, query strings cut, 0600, a reader
 // that returns the newest entries last from the file's tail and survives a torn last line, and rotation at a size.
+import fc from 'fast-check';
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildAuditEntry, createAuditLog, type AuditEntry, type AuditFields } from '../../src/audit.js';
+import {
+  buildAuditEntry,
+  createAuditLog,
+  serializeAuditFields,
+  type AuditEntry,
+  type AuditFields,
+} from '../../src/audit.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 let tmp: TempDir;
@@ -86,6 +93,53 @@ describe('buildAuditEntry', () => {
     );
     expect(entry).toEqual({ ts: at.toISOString(), event: 'no_match', host: '5', reason: 'x'.repeat(512) });
     expect(buildAuditEntry('inject', { status: '200' as unknown as number }, at).status).toBeUndefined();
+  });
+});
+
+describe('serializeAuditFields', () => {
+  // Any UTF-16 code unit, lone surrogates included: the fields come from agents' requests (paths) and from names.
+  const text = fc.oneof(
+    fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 24 }),
+    fc.string({ unit: 'grapheme', maxLength: 12 }),
+    fc.constantFrom('openai', '/v1/models', 'a"b', 'a\\b', '\u2028', '\ud800', '\udc00x', '\x7f', '\x00'),
+  );
+  const number = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 0.1, 1e21, 1e-7, 123.4));
+  const fields = fc.record(
+    {
+      provider: text,
+      connection: text,
+      run: text,
+      program: text,
+      method: text,
+      host: text,
+      path: text,
+      status: number,
+      ms: number,
+      reason: text,
+    },
+    { requiredKeys: [] },
+  );
+
+  it('is JSON.stringify of the entry without its closing brace, for any fields', () => {
+    fc.assert(
+      fc.property(
+        fields,
+        fc.constantFrom('inject', 'denied', 'login'),
+        fc.date({ noInvalidDate: true }),
+        (f, event, at) => {
+          const entry = buildAuditEntry(event as AuditEntry['event'], f as AuditFields, at);
+          expect(`${serializeAuditFields(entry)}}`).toBe(JSON.stringify(entry));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('entries made without a date carry the time they were made', () => {
+    const before = Date.now();
+    const ts = Date.parse(buildAuditEntry('lock').ts);
+    expect(ts).toBeGreaterThanOrEqual(before);
+    expect(ts).toBeLessThanOrEqual(Date.now());
   });
 });
 
