@@ -3,9 +3,12 @@
 // agent sends the bench's `GET /v1/models`, the upstream answers it as node:https does, the loop goes on. What this
 // leaves out (TLS records, syscalls, Node's stream plumbing for real sockets) is the same for any proxy; what it
 // measures is the part a bare TLS relay does not pay. Diagnostics for tuning, not a figure with a target.
-// Usage: npm run build && node --max-semi-space-size=4 bench/intercept-cpu.mjs [requests] [--cpu-prof]
+// Usage: npm run build && node --max-semi-space-size=4 bench/intercept-cpu.mjs [requests] [--alloc]
+// (--alloc: where the measured requests allocate, collected objects included, to intercept-cpu.heapprofile; for a CPU
+// profile run node with --cpu-prof.)
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import inspector from 'node:inspector/promises';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -135,11 +138,24 @@ async function runRequests(n) {
 }
 
 await runRequests(Math.min(20_000, requests / 5));
+const allocations = process.argv.includes('--alloc') ? new inspector.Session() : undefined;
+if (allocations !== undefined) {
+  allocations.connect();
+  await allocations.post('HeapProfiler.startSampling', {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
 const cpu = process.cpuUsage();
 const wall = performance.now();
 await runRequests(requests);
 const used = process.cpuUsage(cpu);
 const ms = performance.now() - wall;
+if (allocations !== undefined) {
+  const { profile } = await allocations.post('HeapProfiler.stopSampling');
+  writeFileSync('intercept-cpu.heapprofile', JSON.stringify(profile));
+}
 await audit.flush?.();
 const perRequest = (used.user + used.system) / requests;
 console.log(

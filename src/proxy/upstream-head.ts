@@ -39,6 +39,11 @@ export function resolveTunnelTarget(head: RequestHead, host: string, port: numbe
   const cut = findQueryStart(target);
   const rawPath = target.slice(0, cut);
   const query = target.slice(cut);
+  // The usual path has no escape, back slash or parameter: both readings are the path with its dot segments removed.
+  if (!MAY_READ_DIFFERENTLY.test(rawPath)) {
+    const path = removeDotSegments(rawPath);
+    return { path: query === '' ? path : `${path}${query}`, lenientPath: path };
+  }
   const path = removeDotSegments(rawPath.replace(/%2e/gi, '.'));
   const lenientPath = removeDotSegments(
     rawPath
@@ -48,6 +53,9 @@ export function resolveTunnelTarget(head: RequestHead, host: string, port: numbe
   );
   return { path: `${path}${query}`, lenientPath };
 }
+
+/** What the slower reading below looks at: a percent escape, a back slash or a `;` parameter. */
+const MAY_READ_DIFFERENTLY = /[%\\;]/;
 
 /**
  * The head sent upstream: the method, the resolved origin-form path, the version; Host set to the tunnel's

@@ -1,5 +1,6 @@
 // The request head the proxy sends upstream: bound to the tunnel's authority, dot segments resolved, the
 // credential set once. These are the rules that keep a key from following the agent's Host or a `..`.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseRequestHead } from '../../../src/proxy/http1-framing.js';
 import {
@@ -15,6 +16,47 @@ const head = (text: string) => parseRequestHead(text);
 const resolve = (text: string, host = 'api.example.com', port = 443) => resolveTunnelTarget(head(text), host, port);
 
 describe('resolveTunnelTarget', () => {
+  it('reads every path as the full decoding does (the plain-path shortcut included)', () => {
+    const piece = fc.constantFrom(
+      '/',
+      'v1',
+      '.',
+      '..',
+      '%2e',
+      '%2E',
+      '%2f',
+      '%5C',
+      '\\',
+      ';x',
+      ';',
+      'a.b',
+      '%41',
+      '?q=1',
+      '#f',
+      '%',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 10 }), (pieces) => {
+        const target = `/${pieces.join('')}`;
+        const cut = [target.indexOf('?'), target.indexOf('#')]
+          .filter((i) => i !== -1)
+          .reduce((a, b) => Math.min(a, b), target.length);
+        const raw = target.slice(0, cut);
+        const expected = {
+          path: `${removeDotSegments(raw.replace(/%2e/gi, '.'))}${target.slice(cut)}`,
+          lenientPath: removeDotSegments(
+            raw
+              .replace(/%2e/gi, '.')
+              .replace(/%2f|%5c|\\/gi, '/')
+              .replace(/;[^/]*/g, ''),
+          ),
+        };
+        expect(resolve(`GET ${target} HTTP/1.1\r\nHost: api.example.com`)).toEqual(expected);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('accepts a Host header naming the tunnel, whatever its case, trailing dot or explicit port', () => {
     for (const host of ['api.example.com', 'API.Example.COM', 'api.example.com.', 'api.example.com:443']) {
       expect(resolve(`GET /v1/x HTTP/1.1\r\nHost: ${host}`).path).toBe('/v1/x');
