@@ -50,25 +50,40 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 export const MAX_RESPONSE_HEAD_BYTES = MAX_HEAD_BYTES;
 
 export function createResponseTracker(events: ResponseEvents): ResponseTracker {
-  let mode: ResponseMode = 'head';
-  let body: BodyTracker | undefined;
-  let closeDelimited = false;
-  let partialHead: Buffer | undefined;
-  let stop = false;
+  return new Tracker(events);
+}
 
-  function endResponse(): void {
-    mode = 'head';
-    body = undefined;
-    closeDelimited = false;
-    events.onResponseEnd();
-    stop = events.stopAfterResponse?.() === true;
+/**
+ * A class, not an object literal with getters: the relay reads `mode` and `idle` several times per chunk, and a
+ * literal's own accessors made each of those reads a generic property lookup.
+ */
+class Tracker implements ResponseTracker {
+  mode: ResponseMode = 'head';
+  closeDelimited = false;
+  private body: BodyTracker | undefined;
+  private partialHead: Buffer | undefined;
+  private stop = false;
+
+  constructor(private readonly events: ResponseEvents) {}
+
+  get idle(): boolean {
+    return this.mode === 'head' && this.partialHead === undefined;
   }
 
-  function onHead(text: string): void {
+  private endResponse(): void {
+    this.mode = 'head';
+    this.body = undefined;
+    this.closeDelimited = false;
+    this.events.onResponseEnd();
+    this.stop = this.events.stopAfterResponse?.() === true;
+  }
+
+  private onHead(text: string): void {
+    const { events } = this;
     const request = events.peekRequest();
     const head = parseResponseHead(text, request?.method);
     if (head.status === 101 && request?.upgrade === true) {
-      mode = 'tunnel';
+      this.mode = 'tunnel';
       events.onResponse(head, text);
       return;
     }
@@ -76,53 +91,44 @@ export function createResponseTracker(events: ResponseEvents): ResponseTracker {
     if (head.status < 200) return;
     events.onResponse(head, text);
     if (head.framing.kind === 'none') {
-      endResponse();
+      this.endResponse();
     } else {
-      mode = 'body';
-      body = createBodyTracker(head.framing);
-      closeDelimited = head.framing.kind === 'close';
+      this.mode = 'body';
+      this.body = createBodyTracker(head.framing);
+      this.closeDelimited = head.framing.kind === 'close';
     }
   }
 
-  return {
-    scan(chunk, onContent) {
-      let offset = 0;
-      stop = false;
-      while (offset < chunk.length && !stop) {
-        if (mode === 'tunnel') {
-          onContent?.(offset, chunk.length);
-          return chunk.length;
-        }
-        if (mode === 'body') {
-          offset += body!.consume(chunk, offset, onContent);
-          if (body!.done) endResponse();
-          continue;
-        }
-        const previous = partialHead?.length ?? 0;
-        const data =
-          partialHead === undefined ? chunk.subarray(offset) : Buffer.concat([partialHead, chunk.subarray(offset)]);
-        const end = data.indexOf(CRLF2);
-        if (end === -1) {
-          if (data.length > MAX_RESPONSE_HEAD_BYTES) throw new Error('response head too large');
-          partialHead = data;
-          onContent?.(offset, chunk.length);
-          return chunk.length;
-        }
-        partialHead = undefined;
-        onContent?.(offset, offset + end + 4 - previous);
-        offset += end + 4 - previous;
-        onHead(data.toString('latin1', 0, end));
+  scan(chunk: Buffer, onContent?: (from: number, to: number, trailer?: boolean) => void): number {
+    let offset = 0;
+    this.stop = false;
+    while (offset < chunk.length && !this.stop) {
+      if (this.mode === 'tunnel') {
+        onContent?.(offset, chunk.length);
+        return chunk.length;
       }
-      return offset;
-    },
-    get mode() {
-      return mode;
-    },
-    get closeDelimited() {
-      return closeDelimited;
-    },
-    get idle() {
-      return mode === 'head' && partialHead === undefined;
-    },
-  };
+      if (this.mode === 'body') {
+        const body = this.body!;
+        offset += body.consume(chunk, offset, onContent);
+        if (body.done) this.endResponse();
+        continue;
+      }
+      const { partialHead } = this;
+      const previous = partialHead?.length ?? 0;
+      const data =
+        partialHead === undefined ? chunk.subarray(offset) : Buffer.concat([partialHead, chunk.subarray(offset)]);
+      const end = data.indexOf(CRLF2);
+      if (end === -1) {
+        if (data.length > MAX_RESPONSE_HEAD_BYTES) throw new Error('response head too large');
+        this.partialHead = data;
+        onContent?.(offset, chunk.length);
+        return chunk.length;
+      }
+      this.partialHead = undefined;
+      onContent?.(offset, offset + end + 4 - previous);
+      offset += end + 4 - previous;
+      this.onHead(data.toString('latin1', 0, end));
+    }
+    return offset;
+  }
 }

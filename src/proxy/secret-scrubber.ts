@@ -87,17 +87,30 @@ function toBase64Url(text: string): string {
 }
 
 export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
-  const longest = needles.reduce((n, x) => Math.max(n, x.find.length), 0);
-  // The bytes a needle can start with: a tail position holding any other byte cannot begin a secret.
-  const starts = new Uint8Array(256);
-  for (const { find } of needles) if (find.length > 0) starts[find[0]!] = 1;
-  let held: Buffer | undefined;
-  let heldContent: [number, number][] = [];
-  let found = 0;
+  return new NeedleScrubber(needles);
+}
+
+const NOTHING_HELD = Buffer.alloc(0);
+const NO_RANGES: readonly (readonly [number, number])[] = Object.freeze([]);
+
+/** A class, not an object literal with a getter: one is made per connection and its methods run on every chunk. */
+class NeedleScrubber implements Scrubber {
+  found = 0;
+  private readonly longest: number;
+  /** The bytes a needle can start with: a tail position holding any other byte cannot begin a secret. */
+  private readonly starts = new Uint8Array(256);
+  private held: Buffer | undefined;
+  private heldContent: readonly (readonly [number, number])[] = NO_RANGES;
+
+  constructor(private readonly needles: readonly ScrubNeedle[]) {
+    this.longest = needles.reduce((n, x) => Math.max(n, x.find.length), 0);
+    for (const { find } of needles) if (find.length > 0) this.starts[find[0]!] = 1;
+  }
 
   /** Length of the longest end of `data` that is the start of a needle (those bytes must wait). */
-  function measurePartialTail(data: Buffer): number {
-    const max = Math.min(longest - 1, data.length);
+  private measurePartialTail(data: Buffer): number {
+    const { needles, starts } = this;
+    const max = Math.min(this.longest - 1, data.length);
     for (let k = max; k > 0; k--) {
       const start = data.length - k;
       if (starts[data[start]!] === 0) continue;
@@ -108,66 +121,60 @@ export function createScrubber(needles: readonly ScrubNeedle[]): Scrubber {
     return 0;
   }
 
-  return {
-    push(chunk, content) {
-      if (needles.length === 0) return chunk;
-      const base = held?.length ?? 0;
-      const raw = held === undefined ? chunk : Buffer.concat([held, chunk]);
-      // Nothing held (the usual case): the caller's ranges serve as they are, read only, with no copy per chunk.
-      const ranges: readonly (readonly [number, number])[] =
-        base === 0
-          ? (content ?? [[0, chunk.length]])
-          : [
-              ...heldContent,
-              ...(content ?? [[0, chunk.length]]).map(([a, b]): [number, number] => [a + base, b + base]),
-            ];
-      held = undefined;
-      heldContent = [];
-      // The content as one run of bytes, and where each of its bytes sits in `raw` (the identity when all is content,
-      // as for an answer whose head and identity body come as two adjacent ranges).
-      const whole = coversAll(ranges, raw.length);
-      const text = whole ? raw : Buffer.concat(ranges.map(([a, b]) => raw.subarray(a, b)));
-      const at = (i: number): number => {
-        if (whole) return i;
-        for (const [a, b] of ranges) {
-          if (i < b - a) return a + i;
-          i -= b - a;
-        }
-        return raw.length;
-      };
-      let out = raw;
-      let copied = raw !== chunk;
-      for (const { find, replace } of needles) {
-        for (let i = text.indexOf(find); i !== -1; i = text.indexOf(find, i + find.length)) {
-          if (!copied) {
-            // The caller's chunk is not ours to change.
-            out = Buffer.from(out);
-            copied = true;
-          }
-          for (let j = 0; j < find.length; j++) out[at(i + j)] = replace[j]!;
-          found++;
-        }
+  push(chunk: Buffer, content?: readonly (readonly [number, number])[]): Buffer {
+    const { needles, held, heldContent } = this;
+    if (needles.length === 0) return chunk;
+    const base = held?.length ?? 0;
+    const raw = held === undefined ? chunk : Buffer.concat([held, chunk]);
+    // Nothing held (the usual case): the caller's ranges serve as they are, read only, with no copy per chunk.
+    const ranges: readonly (readonly [number, number])[] =
+      base === 0
+        ? (content ?? [[0, chunk.length]])
+        : [...heldContent, ...(content ?? [[0, chunk.length]]).map(([a, b]): [number, number] => [a + base, b + base])];
+    this.held = undefined;
+    this.heldContent = NO_RANGES;
+    // The content as one run of bytes, and where each of its bytes sits in `raw` (the identity when all is content,
+    // as for an answer whose head and identity body come as two adjacent ranges).
+    const whole = coversAll(ranges, raw.length);
+    const text = whole ? raw : Buffer.concat(ranges.map(([a, b]) => raw.subarray(a, b)));
+    const at = (i: number): number => {
+      if (whole) return i;
+      for (const [a, b] of ranges) {
+        if (i < b - a) return a + i;
+        i -= b - a;
       }
-      const wait = measurePartialTail(text);
-      if (wait === 0) return out;
-      // Everything from the first byte that might begin a secret waits, framing bytes after it included.
-      const cut = at(text.length - wait);
-      held = Buffer.from(out.subarray(cut));
-      heldContent = ranges
-        .filter(([, b]) => b > cut)
-        .map(([a, b]): [number, number] => [Math.max(a, cut) - cut, b - cut]);
-      return out.subarray(0, cut);
-    },
-    end() {
-      const rest = held ?? Buffer.alloc(0);
-      held = undefined;
-      heldContent = [];
-      return rest;
-    },
-    get found() {
-      return found;
-    },
-  };
+      return raw.length;
+    };
+    let out = raw;
+    let copied = raw !== chunk;
+    for (const { find, replace } of needles) {
+      for (let i = text.indexOf(find); i !== -1; i = text.indexOf(find, i + find.length)) {
+        if (!copied) {
+          // The caller's chunk is not ours to change.
+          out = Buffer.from(out);
+          copied = true;
+        }
+        for (let j = 0; j < find.length; j++) out[at(i + j)] = replace[j]!;
+        this.found++;
+      }
+    }
+    const wait = this.measurePartialTail(text);
+    if (wait === 0) return out;
+    // Everything from the first byte that might begin a secret waits, framing bytes after it included.
+    const cut = at(text.length - wait);
+    this.held = Buffer.from(out.subarray(cut));
+    this.heldContent = ranges
+      .filter(([, b]) => b > cut)
+      .map(([a, b]): [number, number] => [Math.max(a, cut) - cut, b - cut]);
+    return out.subarray(0, cut);
+  }
+
+  end(): Buffer {
+    const rest = this.held ?? NOTHING_HELD;
+    this.held = undefined;
+    this.heldContent = NO_RANGES;
+    return rest;
+  }
 }
 
 /** True when `ranges` run back to back from 0 to `length`: every byte is content. */
