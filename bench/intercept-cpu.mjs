@@ -31,7 +31,7 @@ const [
 ]);
 
 const requests = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 200_000);
-const CONNECTIONS = 10;
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 10);
 const SECRET = 'sk-bench-0123456789abcdefghijklmnopqrstuvwxyz';
 
 /** Just what the interception and the pool touch on a TLSSocket. */
@@ -66,7 +66,9 @@ const define = (raw) =>
     { schema_version: 1, display_name: String(raw.name), auth_type: 'api_key', ...raw },
     { path: `${String(raw.name)}.json` },
   );
-const scope = [{ provider: 'openai', connection: 'default', definition: define({ name: 'openai', api_url: 'api.openai.com' }) }];
+const scope = [
+  { provider: 'openai', connection: 'default', definition: define({ name: 'openai', api_url: 'api.openai.com' }) },
+];
 const policy = createRunPolicy({
   allow: JSON.parse(readFileSync(new URL('allow-rules.json', import.meta.url), 'utf8')),
 });

@@ -456,7 +456,7 @@ function createLengthTracker(length: number): BodyTracker {
   return new LengthTracker(length);
 }
 
-/** A class, not an object literal with a getter: one is made per answer, and the literal's accessor is slow to build. */
+/** A class, not an object literal with a getter: one is made per answer, and a literal's accessor is slow to make. */
 class LengthTracker implements BodyTracker {
   constructor(private remaining: number) {}
 
