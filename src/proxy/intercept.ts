@@ -324,9 +324,11 @@ export function startInterception(client: tls.TLSSocket, target: InterceptTarget
       responded: false,
       replay: retryable ? out : undefined,
       closeAfter,
-      ...(credential !== undefined && deps.refreshCredential && isRetryableAfterRefresh(head, entry)
-        ? { retry: { entry, head, credential } }
-        : {}),
+      // Always set, undefined or not: every exchange has one shape (a spread made two).
+      retry:
+        credential !== undefined && deps.refreshCredential && isRetryableAfterRefresh(head, entry)
+          ? { entry, head, credential }
+          : undefined,
     });
     // An upgraded connection becomes the agent's own tunnel; an HTTP/1.0 one may close after its answer.
     if (head.upgrade || head.version !== 'HTTP/1.1') slot.lease!.reusable = false;

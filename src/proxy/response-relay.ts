@@ -35,7 +35,7 @@ export interface Exchange {
   /** The agent asked to close its connection after this response. */
   closeAfter: boolean;
   /** Set on a first attempt that may be sent once more after a 401 (OAuth, idempotent, no body). */
-  retry?: { entry: ScopeEntry; head: RequestHead; credential: CredentialHeader };
+  retry?: { entry: ScopeEntry; head: RequestHead; credential: CredentialHeader } | undefined;
 }
 
 /** What the relay uses of the upstream lease: its response side, and the agent's side of its backpressure. */
