@@ -2,6 +2,9 @@
 // request-plan.ts: the credential set on each head that matches), the upstream connection leased from the pool while
 // an exchange is under way (upstream-slot.ts) and the response side (response-relay.ts). It owns when the agent's
 // connection is paused, ends or closes; it never buffers a body.
+
+// Imported, not the global: globalThis.performance is a getter, read on every call (a request makes several).
+import { performance } from 'node:perf_hooks';
 import type tls from 'node:tls';
 import type { AuditLog } from '../audit.js';
 import { errors, type AppError } from '../errors.js';

@@ -1,6 +1,9 @@
 // The response side of one intercepted connection: each upstream chunk goes to the agent, scanned for every
 // credential injected on the connection; a compressed answer is decoded to be scanned, and a 401 to an OAuth request
 // is held while a refreshed token is tried. What that means for the connection goes back through RelayHost.
+
+// Imported, not the global: globalThis.performance is a getter, read on every call (a request makes several).
+import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { AuditLog } from '../audit.js';
 import type { CredentialHeader } from '../providers/headers.js';
