@@ -206,51 +206,37 @@ const VALUES = [
   'a\x7fb',
   ' \t ',
 ];
-const fieldLine = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .tuple(
-        fc.constantFrom(...NAMES),
-        fc.constantFrom(':', ': ', ':\t', ' :', ''),
-        fc.constantFrom(...VALUES),
-        fc.constantFrom('', ' ', '\t', ' \t'),
-      )
-      .map((p) => p.join('')),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 12 }),
-  },
+/** Mostly a line joined from one choice per position, now and then `other` (anything at all). */
+const lineOf = (positions: string[][], other: fc.Arbitrary<string>): fc.Arbitrary<string> =>
+  fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.tuple(...positions.map((choices) => fc.constantFrom(...choices))).map((p) => p.join('')),
+    },
+    { weight: 1, arbitrary: other },
+  );
+const fieldLine = lineOf(
+  [NAMES, [':', ': ', ':\t', ' :', ''], VALUES, ['', ' ', '\t', ' \t']],
+  fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 12 }),
 );
-const requestLine = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .tuple(
-        fc.constantFrom('GET', 'POST', 'CONNECT', 'G\tT', ''),
-        fc.constantFrom(' ', '  ', '\t'),
-        fc.constantFrom('/v1/models', '*', 'https://api.example.test/x', 'http://a/b', '/a b', '', 'mailto:x'),
-        fc.constantFrom(' ', '  '),
-        fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2', 'http/1.1', 'HTTP/1.1 '),
-      )
-      .map((p) => p.join('')),
-  },
-  { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+const requestLine = lineOf(
+  [
+    ['GET', 'POST', 'CONNECT', 'G\tT', ''],
+    [' ', '  ', '\t'],
+    ['/v1/models', '*', 'https://api.example.test/x', 'http://a/b', '/a b', '', 'mailto:x'],
+    [' ', '  '],
+    ['HTTP/1.1', 'HTTP/1.0', 'HTTP/2', 'http/1.1', 'HTTP/1.1 '],
+  ],
+  fc.string({ maxLength: 20 }),
 );
-const statusLine = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .tuple(
-        fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/1.2', 'HTTP/2.0', 'HTTP/1.'),
-        fc.constantFrom(' ', '  ', ''),
-        fc.constantFrom('200', '204', '304', '101', '100', '099', '600', '20', '2x0', '401'),
-        fc.constantFrom('', ' OK', ' ', 'OK', ' Ok\te\xe9', ' a\rb', '\tOK'),
-      )
-      .map((p) => p.join('')),
-  },
-  { weight: 1, arbitrary: fc.string({ maxLength: 16 }) },
+const statusLine = lineOf(
+  [
+    ['HTTP/1.1', 'HTTP/1.0', 'HTTP/1.2', 'HTTP/2.0', 'HTTP/1.'],
+    [' ', '  ', ''],
+    ['200', '204', '304', '101', '100', '099', '600', '20', '2x0', '401'],
+    ['', ' OK', ' ', 'OK', ' Ok\te\xe9', ' a\rb', '\tOK'],
+  ],
+  fc.string({ maxLength: 16 }),
 );
 const head = (first: fc.Arbitrary<string>) =>
   fc.tuple(first, fc.array(fieldLine, { maxLength: 8 })).map(([line, fields]) => [line, ...fields].join('\r\n'));
