@@ -105,10 +105,9 @@ export function parseRequestHead(text: string): RequestHead {
   // nothing to connect to, and the bytes after it would be framed differently here and upstream.
   if (method === 'CONNECT') throw new FramingError('CONNECT inside an intercepted tunnel');
   const headers: string[] = [];
-  const plain = !HAS_CONTROL_BYTE.test(text);
   for (let start = lineEnd + 2; start <= text.length; ) {
     const end = endOfLine(text, start);
-    readFieldLine(text, start, end, plain);
+    readFieldLine(text, start, end);
     headers.push(text.slice(start, fieldNameEnd), text.slice(fieldValueStart, fieldValueEnd));
     start = end + 2;
   }
@@ -187,8 +186,7 @@ export function isRequestTarget(target: string): boolean {
 export function parseResponseHead(text: string, requestMethod: string | undefined): ResponseHead {
   checkLineCount(text);
   const lineEnd = endOfLine(text, 0);
-  const plain = !HAS_CONTROL_BYTE.test(text);
-  const status = parseStatusLine(text, lineEnd, plain);
+  const status = parseStatusLine(text, lineEnd);
   const noBody = (status >= 100 && status < 200) || status === 204 || status === 304 || requestMethod === 'HEAD';
   // Every line is checked before any field is read (a malformed line is the error, whatever came before it); the
   // fields that frame the answer are noted on the way, then read in order. No string is made for the others.
@@ -196,7 +194,7 @@ export function parseResponseHead(text: string, requestMethod: string | undefine
   fields.length = 0;
   for (let start = lineEnd + 2; start <= text.length; ) {
     const end = endOfLine(text, start);
-    readFieldLine(text, start, end, plain);
+    readFieldLine(text, start, end);
     const nameLength = fieldNameEnd - start;
     // A message that cannot have a body is not framed by Content-Length or Transfer-Encoding: they are not even read.
     const field =
@@ -271,7 +269,7 @@ function isTrimmed(c: number): boolean {
 }
 
 /** status-line = HTTP-version SP 3DIGIT [SP reason-phrase] (RFC 9112 §4), a code from 100 to 599: text[0, end). */
-function parseStatusLine(text: string, end: number, plain: boolean): number {
+function parseStatusLine(text: string, end: number): number {
   if (
     end < 9 ||
     !text.startsWith('HTTP/1.') ||
@@ -289,9 +287,8 @@ function parseStatusLine(text: string, end: number, plain: boolean): number {
   if (status < 100 || status > 599) throw new FramingError('status code out of range');
   if (end > 12) {
     if (text.charCodeAt(12) !== SP) throw new FramingError('malformed status line');
-    if (!plain)
-      for (let i = 13; i < end; i++)
-        if (!isFieldValueByte(text.charCodeAt(i))) throw new FramingError('malformed reason phrase');
+    for (let i = 13; i < end; i++)
+      if (!isFieldValueByte(text.charCodeAt(i))) throw new FramingError('malformed reason phrase');
   }
   return status;
 }
@@ -309,12 +306,6 @@ function checkLineCount(text: string): void {
   }
 }
 
-/**
- * A byte no field value or reason phrase may hold (a control byte but HTAB, or DEL), or a CR or LF that is not part of
- * a CRLF. A head without one (nearly every head) needs no byte-by-byte check of its values: each would pass.
- */
-const HAS_CONTROL_BYTE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
-
 /** Where the line that starts at `start` ends: its CRLF, or the end of the head. */
 function endOfLine(text: string, start: number): number {
   const end = text.indexOf('\r\n', start);
@@ -328,7 +319,7 @@ let fieldValueStart = 0;
 let fieldValueEnd = 0;
 
 /** Checks the field line text[start, end) and notes where its name and value are; throws FramingError if malformed. */
-function readFieldLine(text: string, start: number, end: number, plain: boolean): void {
+function readFieldLine(text: string, start: number, end: number): void {
   // field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no obs-fold, no space before the colon.
   let colon = start;
   while (colon < end && TCHAR[text.charCodeAt(colon)] === 1) colon++;
@@ -339,9 +330,8 @@ function readFieldLine(text: string, start: number, end: number, plain: boolean)
   let to = end;
   while (from < to && isOws(text.charCodeAt(from))) from++;
   while (to > from && isOws(text.charCodeAt(to - 1))) to--;
-  if (!plain)
-    for (let j = from; j < to; j++)
-      if (!isFieldValueByte(text.charCodeAt(j))) throw new FramingError('control byte in a header value');
+  for (let j = from; j < to; j++)
+    if (!isFieldValueByte(text.charCodeAt(j))) throw new FramingError('control byte in a header value');
   // llhttp refuses an HTAB after a Content-Length or Transfer-Encoding value; so does this, or the two would frame
   // the body differently.
   const nameLength = colon - start;
