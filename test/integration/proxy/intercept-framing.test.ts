@@ -1,6 +1,8 @@
 // The intercepting engine's HTTP/1.1 handling on real sockets: chunked uploads, Expect: 100-continue, HEAD,
 // pipelining, close-delimited responses, upstream idle closes, and refusal of ambiguous or malformed requests.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyAuditFiles } from '../../../src/audit-chain.js';
 import { buildPatternBytes } from '../../helpers/upstream.js';
 import { openTlsThroughProxy, readUntil, REAL_KEY, startHarness, type Harness } from './harness.js';
 
@@ -141,6 +143,33 @@ describe.each(['at-once', 'awaited'] as const)('intercepted HTTP/1.1 framing (cr
       expect(h.upstream.connections() - connections).toBe(2);
     },
   );
+
+  it('a hostile agent cannot forge or break an audit line with JSON in its request target', async () => {
+    // The audit line is written by hand (serializeAuditFields), not by JSON.stringify: quotes, backslashes and braces
+    // in the path are the agent's way to end its string early and add a field or a whole entry of its own.
+    const session = h.createSession([{ provider: 'openai', connection: 'default', definition: h.openai }]);
+    const socket = await openTlsThroughProxy(h.proxy.port, session.token, 'api.openai.com:443', {
+      servername: 'api.openai.com',
+      ca: h.ca.certPem,
+    });
+    const targets = [
+      '/v1/models/"},"event":"login","provider":"x',
+      '/v1/a\\"}\\n{"ts":"2020-01-01T00:00:00.000Z","event":"reveal"}',
+      '/v1/b\\u0022,"seq":1,"prev":"AAAA"',
+    ];
+    for (const target of targets) socket.write(`GET ${target} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`);
+    await readUntil(socket, (b) => countResponses(b.toString('latin1')) === targets.length);
+    socket.destroy();
+    const mine = (await h.readAudit()).filter((e) => e.run === session.id);
+    expect(mine.map((e) => [e.event, e.path])).toEqual(targets.map((t) => ['inject', t]));
+    // Every line of the file is one whole entry, and the chain over all of them still links.
+    const lines = readFileSync(h.auditPath, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(lines.filter((l) => l.includes(session.id))).toHaveLength(targets.length);
+    expect(await verifyAuditFiles(h.auditPath, [])).toMatchObject({ intact: true, torn: 0, unchained: 0 });
+  });
 
   it('refuses ambiguous framing and malformed requests with 400 JSON, forwarding nothing', async () => {
     const before = h.upstream.requests.length;
