@@ -135,6 +135,40 @@ describe('serializeAuditFields', () => {
     );
   });
 
+  it('stays JSON.stringify of each entry when lines share some fields with the one before and not others', () => {
+    // The serializer reuses what it wrote for the previous line's event..host and timestamp: runs of entries drawn
+    // from a few values make it reuse, rebuild and reuse again in every order.
+    const few = <T>(...values: T[]) => fc.constantFrom(...values);
+    const sharedFields = fc.record(
+      {
+        provider: few('openai', 'a"b', '\ud800'),
+        connection: few('default', 'work'),
+        run: few('r-1', 'r-2'),
+        program: few('python3', 'node'),
+        method: few('GET', 'POST'),
+        host: few('api.openai.com', 'h\\x'),
+        path: text,
+        status: number,
+        ms: number,
+        reason: few('plain_http', '\u2028'),
+      },
+      { requiredKeys: [] },
+    );
+    const at = few(new Date(0), new Date(1_700_000_000_123), new Date(1_700_000_000_124));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(sharedFields, few('inject', 'denied'), at), { minLength: 2, maxLength: 12 }),
+        (run) => {
+          for (const [f, event, when] of run) {
+            const entry = buildAuditEntry(event as AuditEntry['event'], f as AuditFields, when);
+            expect(`${serializeAuditFields(entry)}}`).toBe(JSON.stringify(entry));
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it('entries made without a date carry the time they were made', () => {
     const before = Date.now();
     const ts = Date.parse(buildAuditEntry('lock').ts);
