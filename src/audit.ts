@@ -159,7 +159,7 @@ function textField(key: string, value: string | undefined): string {
  * connection, run, program, method, host), so a line usually reuses them whole instead of escaping each again.
  */
 const middle = {
-  event: '' as string,
+  event: undefined as string | undefined,
   provider: undefined as string | undefined,
   connection: undefined as string | undefined,
   run: undefined as string | undefined,
@@ -169,7 +169,7 @@ const middle = {
   text: '',
 };
 /** `{"ts":"…"` for the last timestamp written (entries made in the same millisecond share it). */
-let tsValue = '';
+let tsValue: string | undefined;
 let tsText = '';
 
 /**
