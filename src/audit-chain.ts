@@ -14,15 +14,8 @@
 // between lines are checked. A change to the newest lines after the last checkpoint, made while no server runs,
 // looks like entries that were never written. And the checkpoint is only as safe as the vault: whoever holds the
 // master secret (master.key in key-file mode) can write a new one.
-import * as crypto from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-
-// The one-shot crypto.hash (Node 20.12+) where there is one: a line per proxied request, and createHash's object
-// cost twice the hashing itself.
-const sha256: (line: string) => string =
-  typeof crypto.hash === 'function'
-    ? (line) => crypto.hash('sha256', line, 'base64url')
-    : (line) => crypto.createHash('sha256').update(line, 'utf8').digest('base64url');
+import { sha256Base64url } from './secret-digest.js';
 
 /** What the first line of a fresh log chains from: a fixed value, so a log that starts anywhere else is visible. */
 export const AUDIT_GENESIS = hashAuditLine('authsome audit log genesis v1');
@@ -84,7 +77,7 @@ export type AuditVerification =
 
 /** base64url SHA-256 of one line's bytes, without its newline. */
 export function hashAuditLine(line: string): string {
-  return sha256(line);
+  return sha256Base64url(line);
 }
 
 interface ChainFields {

@@ -1,8 +1,8 @@
 // The live `authsome run` sessions: who may use the proxy, with which scope. It owns the per-run
 // proxy secrets in memory only; it must never log a token or compare one in variable time.
-import * as crypto from 'node:crypto';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { buildRouteTable, type RouteTable, type ScopeEntry } from '../providers/routes.js';
+import { sha256 } from '../secret-digest.js';
 
 export interface RunSession {
   id: string;
@@ -144,12 +144,9 @@ export function createRunSessionRegistry(opts: RunSessionRegistryOptions = {}): 
   };
 }
 
-// The one-shot crypto.hash (Node 20.12+) where there is one: every CONNECT is authenticated, often as the first thing
-// a process does after sitting idle, and there createHash's object and algorithm lookup cost ~75 µs against ~48 µs.
-const digestToken: (token: string) => Buffer =
-  typeof crypto.hash === 'function'
-    ? (token) => crypto.hash('sha256', token, 'buffer')
-    : (token) => crypto.createHash('sha256').update(token, 'utf8').digest();
+function digestToken(token: string): Buffer {
+  return sha256(token);
+}
 
 /** `Basic base64(<user>:<token>)`; the user name is not a secret and is not checked. */
 function parseProxyToken(header: string | undefined): string | undefined {
