@@ -2,7 +2,8 @@
 // credential set once. These are the rules that keep a key from following the agent's Host or a `..`.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRequestHead } from '../../../src/proxy/http1-framing.js';
+import { parseRequestHead, type RequestHead } from '../../../src/proxy/http1-framing.js';
+import type { CredentialHeader } from '../../../src/providers/headers.js';
 import {
   buildAuthority,
   buildUpstreamHead,
@@ -158,6 +159,94 @@ describe('buildUpstreamHead', () => {
       );
     },
   );
+
+  it('drops exactly the headers the plain rules drop, for any names, case, upgrade and credential', () => {
+    // The rules written plainly, header by header, without the builder's length shortcuts: the reference.
+    const placeholder = /authsome[-_]?proxy[-_]?managed/i;
+    const reference = (h: RequestHead, path: string, authority: string, cred?: CredentialHeader): string => {
+      const credentialName = cred?.name.toLowerCase();
+      let out = `${h.method} ${path} ${h.version}\r\nHost: ${authority}\r\n`;
+      for (let i = 0; i < h.headers.length; i += 2) {
+        const name = h.headers[i]!;
+        const lower = name.toLowerCase();
+        if (lower === 'host' || lower === credentialName) continue;
+        if (lower === 'proxy-authorization' || lower === 'proxy-connection') continue;
+        if (!h.upgrade && (lower === 'connection' || lower === 'keep-alive')) continue;
+        if (cred !== undefined) {
+          if (placeholder.test(h.headers[i + 1]!)) continue;
+          if (lower === 'accept-encoding' || lower === 'sec-websocket-extensions') continue;
+        }
+        out += `${name}: ${h.headers[i + 1]!}\r\n`;
+      }
+      if (cred !== undefined) out += `Accept-Encoding: identity\r\n${cred.name}: ${cred.value}\r\n`;
+      return `${out}\r\n`;
+    };
+    const anyCase = (word: string) =>
+      fc
+        .array(fc.boolean(), { minLength: word.length, maxLength: word.length })
+        .map((upper) => [...word].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''));
+    const name = fc.oneof(
+      fc
+        .constantFrom(
+          'host',
+          'connection',
+          'keep-alive',
+          'accept-encoding',
+          'proxy-connection',
+          'proxy-authorization',
+          'sec-websocket-extensions',
+          'authorization',
+          'x-api-key',
+          'user-agent',
+          'x-trace',
+          'upgrade',
+          'hostx',
+          'x-api-kez',
+        )
+        .chain(anyCase),
+      fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,25}$/),
+    );
+    const value = fc.constantFrom(
+      'Bearer authsome-proxy-managed',
+      'AUTHSOME_PROXY_MANAGED',
+      'ghp_authsomeproxymanaged123',
+      'gzip, br',
+      'permessage-deflate',
+      'keep-alive',
+      'close',
+      'api.example.com',
+      'x',
+    );
+    const credentialOf = fc.option(
+      fc.constantFrom('Authorization', 'x-api-key', 'X-Goog-Api-Key', 'Host', 'Keep-Alive').map((n) => ({
+        name: n,
+        value: 'sk-real',
+        secret: 'sk-real',
+      })),
+      { nil: undefined },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(name, value), { maxLength: 12 }),
+        fc.boolean(),
+        credentialOf,
+        (fields, upgrade, cred) => {
+          const text = `GET /v1/x HTTP/1.1\r\n${fields.map(([n, v]) => `${n}: ${v}`).join('\r\n')}`;
+          let parsed: RequestHead;
+          try {
+            parsed = parseRequestHead(text);
+          } catch {
+            return; // a head the parser refuses never reaches the builder
+          }
+          const h = { ...parsed, upgrade };
+          expect(buildUpstreamHead(h, '/v1/x', 'api.example.com', cred)).toBe(
+            reference(h, '/v1/x', 'api.example.com', cred),
+          );
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
 
   it('knows when the agent asked to close its connection', () => {
     expect(isCloseRequested(head('GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Close'))).toBe(true);
