@@ -5,9 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { access, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { getRequestListener } from '@hono/node-server';
 import { rootCertificates } from 'node:tls';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { createAuditLog, type AuditLog } from './audit.js';
 import { createAuditCheckpointer } from './audit-checkpoint.js';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file.js';
@@ -26,7 +24,6 @@ import {
   type HomePaths,
 } from './paths.js';
 import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
-import { createApp } from './server/app.js';
 import type { ServerDeps, ServerInfo } from './server/deps.js';
 import type { WebOptions } from './server/web-state.js';
 import { buildAllowedHosts } from './server/page-host.js';
@@ -95,7 +92,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const vault = createVault({ paths, kdf: options.kdf });
     // Looked for before open(), which writes master.key: a new vault among an earlier one's files is said aloud.
     const earlier = await findEarlierState(paths);
-    const { created } = await vault.open();
+    const opening = vault.open();
+    // The web app and its Node adapter load while the vault's key is derived (argon2id, ~400 ms in libuv's
+    // threadpool): a cold start costs the longer of the two instead of their sum. The no-op catch only keeps a
+    // failed load from being reported as unhandled when the vault fails first; it is awaited before the app is made.
+    const webModules = Promise.all([import('./server/app.js'), import('@hono/node-server')]);
+    webModules.catch(() => undefined);
+    const { created } = await opening;
     if (created && earlier.length > 0) {
       log(
         `Warning: No vault found at ${paths.vault}; creating a new, empty one (state from an earlier vault ` +
@@ -209,6 +212,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         setImmediate(() => (options.onShutdownRequested ? options.onShutdownRequested() : void runtime.close()));
       },
     };
+    const [{ createApp }, { getRequestListener }] = await webModules;
     const app = createApp(deps, { apiToken: token, allowedHosts: () => allowedHosts, web: options.web });
     cleanups.push(() => app.web.close());
     const server = createServer(
@@ -281,8 +285,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
  */
 function buildOAuthFetch(upstreamCaCerts: string[] | undefined): FetchLike {
   if (!upstreamCaCerts || upstreamCaCerts.length === 0) return (url, init) => globalThis.fetch(url, init);
-  const dispatcher = new Agent({ connect: { ca: [...rootCertificates, ...upstreamCaCerts] } });
-  return (url, init) => undiciFetch(url, { ...init, dispatcher });
+  const ca = [...rootCertificates, ...upstreamCaCerts];
+  // undici is loaded on the first call, not with the server: its modules are ~100 ms of the cold start.
+  let loaded: Promise<FetchLike> | undefined;
+  return async (url, init) => {
+    loaded ??= import('undici').then(({ Agent, fetch }) => {
+      const dispatcher = new Agent({ connect: { ca } });
+      return (u, i) => fetch(u, { ...i, dispatcher });
+    });
+    return (await loaded)(url, init);
+  };
 }
 
 function buildReopeningSource<A extends unknown[], R>(

@@ -54,6 +54,19 @@ describe('architecture', () => {
     }
   });
 
+  it("the server's start does not wait for modules it does not need yet (bench: server cold start)", () => {
+    // Static imports only (`import … from`, not `import type`, not `import()`): what loads before createRuntime runs.
+    const staticImports = (text: string) =>
+      [...text.matchAll(/^import\s+(?!type\b)[^;]*?\sfrom\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+    // undici (~100 ms of loading) only where it is used: the preload, and OAuth fetches with extra test CAs.
+    for (const f of files) expect(staticImports(f.text).includes('undici'), `${f.rel} imports undici`).toBe(false);
+    // The web app and its Node adapter load while the vault's key is derived, not before.
+    const runtime = files.find((f) => f.rel === 'runtime.ts')!;
+    expect(staticImports(runtime.text)).toEqual(expect.arrayContaining(['./vault/vault.js', './audit.js']));
+    for (const spec of ['./server/app.js', '@hono/node-server'])
+      expect(staticImports(runtime.text), `runtime.ts imports ${spec}`).not.toContain(spec);
+  });
+
   it('no source uses process.cwd() for package files', () => {
     for (const f of files) expect(f.text.includes('process.cwd()'), f.rel).toBe(false);
   });
