@@ -29,7 +29,11 @@ const ROUNDS = 6;
 const ROUND_MS = 2500;
 const ROUND_WARMUP_MS = 500;
 
-type RoundFigures = Record<'direct' | 'relay' | 'proxy', { rps: number[]; ratios: number[]; cpu: number[] }>;
+/** Per target, one entry per round: throughput, its ratio to direct in that round, CPU, and the phase's median time. */
+type RoundFigures = Record<
+  'direct' | 'relay' | 'proxy',
+  { rps: number[]; ratios: number[]; cpu: number[]; medians: number[] }
+>;
 
 type Row = FigureRow;
 
@@ -265,6 +269,7 @@ async function main(): Promise<void> {
             rps: list.map((m) => m.rps),
             ratios: list.map((m, i) => m.rps / direct[i]!.rps),
             cpu: list.map((m) => m.proxyCpuPerRequest),
+            medians: list.map((m) => m.median ?? Number.NaN),
           },
         ];
       }),
@@ -582,14 +587,27 @@ async function main(): Promise<void> {
   }
 
   if (wants('mib')) {
-    const [dm, pm] = await both((target) => ({ phase: 'mib', target, runs: quick ? 10 : 30 }));
+    // In rounds, as the throughputs: the better of two runs per side, taken apart, gave 1.32x to 1.94x for the same
+    // code within a few hours. Each round's ratio is the proxy's median time over direct's in that round.
+    const measured = await inRounds((target) => ({ phase: 'mib', target, runs: quick ? 10 : 30 }), ['direct', 'proxy']);
+    const { direct, proxy } = measured.figures;
+    const ratios = proxy.medians.map((m, i) => m / direct.medians[i]!);
+    const ratio = median(ratios);
     rows.push({
-      figure: '1 MiB response (median)',
-      direct: `${fmt(dm.median!, 2)} ms`,
-      proxy: `${fmt(pm.median!, 2)} ms`,
-      ratio: `${fmt(pm.median! / dm.median!, 2)}x`,
+      figure: `1 MiB response (median of ${ratios.length} rounds)`,
+      direct: `${fmt(median(direct.medians), 2)} ms`,
+      proxy: `${fmt(median(proxy.medians), 2)} ms`,
+      ratio: `${fmt(ratio, 2)}x`,
       target: '<= 1.5x',
-      pass: pm.median! / dm.median! <= 1.5 && pm.errors === 0,
+      pass: ratio <= 1.5 && measured.best('proxy').errors === 0,
+    });
+    rows.push({
+      figure: "  … the rounds' ratios (lowest-highest)",
+      direct: '-',
+      proxy: spanOf(ratios),
+      ratio: '',
+      target: 'info',
+      pass: undefined,
     });
   }
 
