@@ -98,6 +98,8 @@ class Connection {
   private headEnd = -1;
   private status = 0;
   private length = -1;
+  /** Body bytes of the current answer seen so far. */
+  private received = 0;
   onRaw: ((chunk: Buffer) => void) | undefined;
 
   constructor(readonly socket: tls.TLSSocket) {
@@ -156,19 +158,23 @@ class Connection {
       this.onRaw(chunk);
       return;
     }
-    this.buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
+    // Only the head is kept; the body's bytes are counted, not gathered (gathering them with a concat per chunk cost
+    // the generator ~6-15 ms of CPU per MiB, more than the proxy, and more for a proxy that delivers smaller chunks).
     if (this.headEnd === -1) {
+      this.buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
       this.headEnd = this.buf.indexOf(CRLF2);
       if (this.headEnd === -1) return;
       const head = this.buf.toString('latin1', 0, this.headEnd);
       this.status = Number(head.slice(9, 12));
       const m = /content-length:\s*(\d+)/i.exec(head);
       this.length = m ? Number(m[1]) : 0;
+      this.received = this.buf.length - (this.headEnd + 4);
+      this.buf = undefined;
+    } else {
+      this.received += chunk.length;
     }
-    const total = this.headEnd + 4 + this.length;
-    if (this.buf.length < total) return;
+    if (this.received < this.length) return;
     const done = { status: this.status, bytes: this.length };
-    this.buf = undefined;
     this.headEnd = -1;
     const waiter = this.waiter;
     this.waiter = undefined;
