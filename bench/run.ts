@@ -317,15 +317,18 @@ async function main(): Promise<void> {
       target: `>= ${min}x`,
       pass: ratio >= min,
     });
+    addRangeRow(proxy.ratios);
+  };
+  /** The info row under a figure measured in rounds: the lowest and highest of its rounds' ratios. */
+  const addRangeRow = (ratios: number[]) =>
     rows.push({
       figure: "  … the rounds' ratios (lowest-highest)",
       direct: '-',
-      proxy: spanOf(proxy.ratios),
+      proxy: spanOf(ratios),
       ratio: '',
       target: 'info',
       pass: undefined,
     });
-  };
 
   // The server is long-lived: measure it warm. Both paths get the same warm-up, none of it is reported.
   process.stderr.write('authsome bench: warming up…\n');
@@ -606,14 +609,7 @@ async function main(): Promise<void> {
       target: '<= 1.5x',
       pass: ratio <= 1.5 && measured.best('proxy').errors === 0,
     });
-    rows.push({
-      figure: "  … the rounds' ratios (lowest-highest)",
-      direct: '-',
-      proxy: spanOf(ratios),
-      ratio: '',
-      target: 'info',
-      pass: undefined,
-    });
+    addRangeRow(ratios);
     const relayRatios = ratiosOf(relay);
     rows.push({
       figure: '  … a bare TLS relay (the floor), median and range',
